@@ -1,0 +1,51 @@
+# One task runner. `make run` and `make test` are the README's quick start.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+HOST ?= 127.0.0.1
+PORT ?= 5006
+PYTEST_ARGS ?=
+
+.PHONY: run test bench screenshots lint install install-test chromium clean
+
+$(PY):
+	"$$(scripts/find-python)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[test,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test chromium
+
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+run: install
+	$(BIN)/connmodel init
+	$(BIN)/connmodel demo --if-empty
+	$(BIN)/panel serve dashboard/app.py --address $(HOST) --port $(PORT) \
+		--allow-websocket-origin $(HOST):$(PORT) --allow-websocket-origin localhost:$(PORT)
+
+test: install-test
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install-test
+	$(PY) bench/store.py
+
+screenshots: install-test
+	$(PY) -m pytest tests/ui -m screenshots -q
+
+lint: install-test
+	$(BIN)/ruff check connmodel dashboard tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache

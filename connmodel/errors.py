@@ -1,0 +1,45 @@
+"""Named domain errors. Library code raises these; the edges (CLI, dashboard) translate them.
+
+Every message is written for the person at the edge: it says what was wrong and, where it helps,
+what to do. No message ever contains a secret.
+"""
+
+
+class ConnModelError(Exception):
+    """Base class of every error a user can cause or must be told about."""
+
+    exit_code = 1
+
+
+class InvalidInput(ConnModelError):
+    """A value given by the user is malformed or out of range."""
+
+    exit_code = 2
+
+
+class NotFound(ConnModelError):
+    """The named profile, connection or server does not exist."""
+
+
+class AlreadyExists(ConnModelError):
+    """A name that must be unique is taken."""
+
+
+class AlreadyRevoked(ConnModelError):
+    """The connection was revoked before this call (possibly by someone else a moment ago)."""
+
+
+class PermissionDenied(ConnModelError):
+    """The acting user's role does not allow the action."""
+
+
+class StoreUnavailable(ConnModelError):
+    """The database cannot be reached or is not a connmodel database."""
+
+    exit_code = 2
+
+
+class SecretKeyError(ConnModelError):
+    """The secret key is missing, malformed, or not the one the stored secrets were written with."""
+
+    exit_code = 2

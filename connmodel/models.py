@@ -1,0 +1,207 @@
+"""SQLModel tables: ProviderConfig -> Profile -> Connection, McpServer, AuditEvent, Meta.
+
+Times are timezone-aware UTC (`utcnow()`); SQLModel's UTCDateTime stores them as UTC on both
+stores and refuses naive values, so no local time can slip in. Secrets live only in the `*_enc` columns, encrypted by `connmodel.secrets`;
+`credential_hint` keeps the last four characters so a mask can be shown without the key.
+
+A revoked connection keeps its row (the audit trail points at it) but its credential is wiped
+and `revoked_at` is set; every listing filters on `revoked_at IS NULL`, and the partial indexes
+below cover only live rows.
+"""
+
+from datetime import UTC, datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, Index, Text, text
+from sqlmodel import Field, SQLModel
+
+NAME_MAX = 100
+TEXT_MAX = 2000
+DEFAULT_PROFILE_DESCRIPTION = "Connections in this profile"
+
+
+def utcnow() -> datetime:
+    """Aware UTC now: what every timestamp column stores."""
+    return datetime.now(UTC)
+
+
+LIVE = text("revoked_at IS NULL")
+
+
+class ProviderConfig(SQLModel, table=True):
+    """How to authenticate: kind none / api_key / oauth2, with non-secret settings as JSON."""
+
+    __tablename__ = "provider_config"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=NAME_MAX, unique=True, index=True)
+    kind: str = Field(max_length=20)
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    client_secret_enc: Optional[str] = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Profile(SQLModel, table=True):
+    """A named use of one provider config ("Noauth", "Hubspot", "Google")."""
+
+    __tablename__ = "profile"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=NAME_MAX, unique=True, index=True)
+    description: str = Field(default=DEFAULT_PROFILE_DESCRIPTION, max_length=TEXT_MAX)
+    environment: str = Field(default="dev", max_length=20, index=True)
+    provider_config_id: int = Field(foreign_key="provider_config.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Connection(SQLModel, table=True):
+    """A profile connected to the gateway's MCP servers, with its status and credential."""
+
+    __tablename__ = "connection"
+    __table_args__ = (
+        Index("ix_connection_live_profile_status", "profile_id", "status", "id",
+              sqlite_where=LIVE, postgresql_where=LIVE),
+        Index("ix_connection_live_profile_account", "profile_id", "account", "id",
+              sqlite_where=LIVE, postgresql_where=LIVE),
+        Index("ix_connection_live_status", "status", "id", sqlite_where=LIVE, postgresql_where=LIVE),
+        Index("ix_connection_live_expires", "expires_at", sqlite_where=LIVE, postgresql_where=LIVE),
+        Index("ix_connection_live_last_used", "last_used_at",
+              sqlite_where=LIVE, postgresql_where=LIVE),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    profile_id: int = Field(foreign_key="profile.id")
+    service: str = Field(max_length=NAME_MAX)
+    account: str = Field(max_length=320)
+    status: str = Field(default="Active", max_length=10)
+    status_reason: Optional[str] = Field(default=None, max_length=TEXT_MAX)
+    checked_at: Optional[datetime] = None
+    credential_enc: Optional[str] = Field(default=None, sa_column=Column(Text))
+    credential_hint: Optional[str] = Field(default=None, max_length=8)
+    expires_at: Optional[datetime] = None
+    last_used_at: Optional[datetime] = None
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: Optional[datetime] = None
+    revoked_by: Optional[str] = Field(default=None, max_length=NAME_MAX)
+
+
+class McpServer(SQLModel, table=True):
+    """A server of the gateway and the profile it authenticates with."""
+
+    __tablename__ = "mcp_server"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=NAME_MAX, unique=True, index=True)
+    url: str = Field(max_length=TEXT_MAX)
+    transport: str = Field(default="streamable-http", max_length=20)
+    profile_id: Optional[int] = Field(default=None, foreign_key="profile.id", index=True)
+    state: str = Field(default="connected", max_length=20)
+    reason: Optional[str] = Field(default=None, max_length=TEXT_MAX)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only record of every change. Services insert; nothing updates or deletes."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_at", "at", "id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor: str = Field(max_length=NAME_MAX, index=True)
+    action: str = Field(max_length=40, index=True)
+    target: str = Field(max_length=TEXT_MAX)
+    outcome: str = Field(default="ok", max_length=TEXT_MAX)
+
+
+class CheckResult(SQLModel, table=True):
+    """One status check of a connection (against a provider or an MCP server), kept for history.
+
+    The audit notebooks chart status over time from this table; old rows are pruned by age.
+    """
+
+    __tablename__ = "check_result"
+    __table_args__ = (Index("ix_check_result_at", "at", "status"),
+                      Index("ix_check_result_connection_at", "connection_id", "at"))
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    connection_id: int = Field(foreign_key="connection.id")
+    server_id: Optional[int] = Field(default=None, foreign_key="mcp_server.id")
+    at: datetime = Field(default_factory=utcnow)
+    status: str = Field(max_length=10)
+    reachable: bool = True
+    reason: Optional[str] = Field(default=None, max_length=TEXT_MAX)
+    latency_ms: Optional[float] = None
+    tool_count: Optional[int] = None
+
+
+class Meta(SQLModel, table=True):
+    """Small key/value facts about the database itself (the secret-key check token)."""
+
+    __tablename__ = "meta"
+
+    key: str = Field(primary_key=True, max_length=60)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class ConnectionPublic(SQLModel):
+    """A connection as every listing shows it: no credential, only what a person may see."""
+
+    id: int
+    profile: str
+    environment: str
+    service: str
+    account: str
+    status: str
+    status_reason: Optional[str] = None
+    hint: str = ""
+    checked_at: Optional[datetime] = None
+    expires_at: Optional[datetime] = None
+    last_used_at: Optional[datetime] = None
+    created_at: datetime
+
+
+class ServerPublic(SQLModel):
+    name: str
+    url: str
+    transport: str
+    profile: Optional[str] = None
+    state: str
+    reason: Optional[str] = None
+
+
+class ConnectionDetail(ConnectionPublic):
+    """What View shows: the listing fields, the masked configuration and the servers using it."""
+
+    provider: str
+    provider_kind: str
+    description: str
+    config: dict[str, str]
+    mcp_servers: list[ServerPublic]
+
+
+class RevokeResult(SQLModel):
+    id: int
+    profile: str
+    account: str
+    service: str
+    disconnected_servers: list[str]
+
+
+class ProfilePublic(SQLModel):
+    id: int
+    name: str
+    description: str
+    environment: str
+    provider: str
+    provider_kind: str
+    counts: dict[str, int]
+
+
+class AuditEventPublic(SQLModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    outcome: str

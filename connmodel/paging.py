@@ -1,0 +1,130 @@
+"""Keyset paging and capped counts: the one paging helper every listing uses.
+
+A cursor is an opaque url-safe token holding the sort value and id of the last row shown, so a
+page deep in a million rows costs the same as the first. Nullable sort columns sort NULLS LAST
+in both directions. Counts stop at COUNT_CAP: past it a listing says "at least 10,000".
+"""
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql import Select
+from sqlmodel import Session
+
+from connmodel.errors import InvalidInput
+
+COUNT_CAP = 10_000
+MAX_LIMIT = 500
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+    total: int
+    total_exact: bool
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """A sort column (with the row id as tie-breaker) and its direction."""
+
+    column: InstrumentedAttribute[Any]
+    id_column: InstrumentedAttribute[Any]
+    descending: bool = False
+
+    def order_by(self) -> list[Any]:
+        if self.descending:
+            return [self.column.desc().nulls_last(), self.id_column.desc()]
+        return [self.column.asc().nulls_last(), self.id_column.asc()]
+
+    def after(self, value: Any, row_id: int) -> ColumnElement[bool]:
+        """Rows strictly after (value, row_id) in this order."""
+        col, idc = self.column, self.id_column
+        beyond_id = idc < row_id if self.descending else idc > row_id
+        if value is None:
+            return and_(col.is_(None), beyond_id)
+        beyond = col < value if self.descending else col > value
+        if self.column is self.id_column:
+            return beyond
+        return or_(beyond, and_(col == value, beyond_id), col.is_(None))
+
+
+def limit_ok(limit: int) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+    return limit
+
+
+def _encode_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def encode_cursor(value: Any, row_id: int) -> str:
+    raw = json.dumps([_encode_value(value), row_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, key: SortKey) -> tuple[Any, int]:
+    """Parse a cursor made by encode_cursor for the same sort; InvalidInput otherwise."""
+    bad = InvalidInput(f"malformed cursor {cursor[:40]!r}: pass the next_cursor of a listing")
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise bad from None
+    if not isinstance(row_id, int) or isinstance(row_id, bool):
+        raise bad
+    python_type = key.column.type.python_type
+    if value is None:
+        return None, row_id
+    try:
+        if python_type is datetime:
+            return datetime.fromisoformat(value), row_id
+        if python_type is int and isinstance(value, int) and not isinstance(value, bool):
+            return value, row_id
+        if python_type is str and isinstance(value, str):
+            return value, row_id
+    except (TypeError, ValueError):
+        pass
+    raise bad
+
+
+def keyset_page(
+    session: Session,
+    stmt: Select[Any],
+    *,
+    key: SortKey,
+    cursor: str | None,
+    limit: int,
+) -> tuple[Sequence[Any], str | None]:
+    """Run `stmt` (already filtered) for one page after `cursor`; return rows and next cursor.
+
+    The statement's first two selected columns must be the sort column and the id.
+    """
+    limit_ok(limit)
+    if cursor:
+        value, row_id = decode_cursor(cursor, key)
+        stmt = stmt.where(key.after(value, row_id))
+    rows = session.execute(stmt.order_by(*key.order_by()).limit(limit + 1)).all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(last[0], last[1])
+    return rows, next_cursor
+
+
+def capped_count(session: Session, filtered: Select[Any]) -> tuple[int, bool]:
+    """How many rows `filtered` selects, counting at most COUNT_CAP + 1 of them."""
+    inner = filtered.limit(COUNT_CAP + 1).subquery()
+    n = session.execute(select(func.count()).select_from(inner)).scalar_one()
+    return (COUNT_CAP, False) if n > COUNT_CAP else (n, True)

@@ -1,0 +1,39 @@
+"""Substring search over account and service, pushed down to an index on each store.
+
+SQLite: an FTS5 table with the trigram tokenizer (`connection_fts`, kept in step by triggers,
+created by the migrations) answers any substring of three or more characters. PostgreSQL:
+GIN pg_trgm indexes on `account` and `service` serve ILIKE '%x%'. Shorter needles fall back
+to a scan, which is still bounded by the other filters and the page limit.
+"""
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, or_, text
+
+from connmodel.errors import InvalidInput
+from connmodel.models import Connection
+
+SEARCH_MAX = 200
+
+
+def _like_pattern(needle: str) -> str:
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_condition(dialect: str, needle: str) -> ColumnElement[bool] | None:
+    """A WHERE condition matching connections whose account or service contains `needle`."""
+    needle = needle.strip()
+    if not needle:
+        return None
+    if len(needle) > SEARCH_MAX:
+        raise InvalidInput(f"search text is {len(needle)} characters: at most {SEARCH_MAX}")
+    if dialect == "sqlite" and len(needle) >= 3:
+        phrase = '"' + needle.replace('"', '""') + '"'
+        fts: Any = text("SELECT rowid FROM connection_fts WHERE connection_fts MATCH :phrase")
+        return Connection.id.in_(fts.bindparams(phrase=phrase))  # type: ignore[union-attr]
+    pattern = _like_pattern(needle)
+    return or_(
+        Connection.account.ilike(pattern, escape="\\"),  # type: ignore[attr-defined]
+        Connection.service.ilike(pattern, escape="\\"),  # type: ignore[attr-defined]
+    )

@@ -1,0 +1,118 @@
+"""Encryption of secrets at rest (Fernet / MultiFernet) and masking for display.
+
+The key never lives in the database. It comes from CONNMODEL_SECRET_KEY (one or more Fernet
+keys, comma-separated, newest first) or from a key file (CONNMODEL_KEY_FILE, default
+./connmodel.key, one key per line, newest first, created 0600 by `connmodel init`). With
+several keys, MultiFernet encrypts with the first and decrypts with any: that is how
+`rotate-key` keeps old ciphertexts readable until they are re-encrypted.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from connmodel.errors import SecretKeyError
+
+ENV_KEY = "CONNMODEL_SECRET_KEY"
+ENV_KEY_FILE = "CONNMODEL_KEY_FILE"
+DEFAULT_KEY_FILE = "connmodel.key"
+MASK = "••••"
+
+
+def key_file_path() -> Path:
+    return Path(os.environ.get(ENV_KEY_FILE) or DEFAULT_KEY_FILE)
+
+
+def _parse_keys(raw: str, where: str) -> list[bytes]:
+    keys = [k.strip().encode() for k in raw.replace(",", "\n").splitlines() if k.strip()]
+    if not keys:
+        raise SecretKeyError(f"no secret key in {where}")
+    for key in keys:
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise SecretKeyError(
+                f"the secret key in {where} is not a Fernet key (32 url-safe base64 bytes)"
+            ) from None
+    return keys
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The keys in use, newest first, and where they came from (for messages and rotation)."""
+
+    keys: tuple[bytes, ...]
+    source: str
+
+    @property
+    def fernet(self) -> MultiFernet:
+        return MultiFernet([Fernet(k) for k in self.keys])
+
+    def encrypt(self, plaintext: str) -> str:
+        return self.fernet.encrypt(plaintext.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self.fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise SecretKeyError(
+                f"the secret key from {self.source} cannot decrypt the stored secrets: "
+                "it is not the key they were written with"
+            ) from None
+
+    def rotate(self, token: str) -> str:
+        """Re-encrypt a token under the newest key."""
+        try:
+            return self.fernet.rotate(token.encode()).decode()
+        except InvalidToken:
+            raise SecretKeyError(
+                f"the secret key from {self.source} cannot decrypt a stored secret"
+            ) from None
+
+    def with_new_key(self) -> "KeyRing":
+        return KeyRing((Fernet.generate_key(), *self.keys), self.source)
+
+    def newest_only(self) -> "KeyRing":
+        return KeyRing(self.keys[:1], self.source)
+
+
+def load_keyring(*, create: bool = False) -> KeyRing:
+    """The key ring from the environment or the key file; create the file only when asked."""
+    raw = os.environ.get(ENV_KEY)
+    if raw:
+        return KeyRing(tuple(_parse_keys(raw, ENV_KEY)), ENV_KEY)
+    path = key_file_path()
+    if path.exists():
+        return KeyRing(tuple(_parse_keys(path.read_text(), str(path))), str(path))
+    if not create:
+        raise SecretKeyError(
+            f"no secret key: set {ENV_KEY} or run `connmodel init` to create {path}"
+        )
+    key = Fernet.generate_key()
+    write_key_file(path, [key])
+    return KeyRing((key,), str(path))
+
+
+def write_key_file(path: Path, keys: list[bytes] | tuple[bytes, ...]) -> None:
+    """Write keys (newest first) atomically with 0600 permissions."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("\n".join(k.decode() for k in keys) + "\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def hint_of(secret: str) -> str | None:
+    """The last four characters, kept beside the ciphertext so masks need no key.
+
+    Short secrets get no hint: four characters of an eight-character key is half of it.
+    """
+    return secret[-4:] if len(secret) >= 12 else None
+
+
+def mask(hint: str | None) -> str:
+    """What a person may see of a secret: '••••7f3a', or '••••' with no hint."""
+    return MASK + (hint or "")

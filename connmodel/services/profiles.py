@@ -1,0 +1,133 @@
+"""Provider configs and profiles: create them, and list profiles with counts by status."""
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from connmodel.errors import AlreadyExists, InvalidInput
+from connmodel.models import (
+    DEFAULT_PROFILE_DESCRIPTION,
+    Connection,
+    Profile,
+    ProfilePublic,
+    ProviderConfig,
+)
+from connmodel.paging import Page, SortKey, capped_count, keyset_page
+from connmodel.permissions import Action, Actor, require
+from connmodel.secrets import KeyRing
+from connmodel.services.events import record
+from connmodel.status import ProviderKind, Status, parse_environment
+from connmodel.validation import clean_name, clean_text
+
+
+def create_provider_config(
+    session: Session,
+    *,
+    actor: Actor,
+    name: str,
+    kind: str,
+    settings: dict[str, Any] | None = None,
+    client_secret: str | None = None,
+    keyring: KeyRing | None = None,
+) -> ProviderConfig:
+    """Add a provider config; the client secret (if any) is encrypted with `keyring`."""
+    require(actor, Action.WRITE)
+    name = clean_name(name, "provider config name")
+    try:
+        kind = ProviderKind(kind).value
+    except ValueError:
+        raise InvalidInput(
+            f"unknown provider kind {kind!r}: choose one of {', '.join(ProviderKind)}"
+        ) from None
+    if session.execute(select(ProviderConfig.id).where(ProviderConfig.name == name)).first():
+        raise AlreadyExists(f"a provider config named {name!r} exists")
+    if client_secret and keyring is None:
+        raise InvalidInput("a client secret needs the secret key to be stored")
+    config = ProviderConfig(
+        name=name,
+        kind=kind,
+        settings=settings or {},
+        client_secret_enc=keyring.encrypt(client_secret) if client_secret and keyring else None,
+    )
+    session.add(config)
+    session.flush()
+    record(session, actor=actor, action="provider.create", target=f"provider config {name}")
+    return config
+
+
+def create_profile(
+    session: Session,
+    *,
+    actor: Actor,
+    name: str,
+    provider_config_id: int,
+    environment: str = "dev",
+    description: str = DEFAULT_PROFILE_DESCRIPTION,
+) -> Profile:
+    """Add a profile using an existing provider config."""
+    require(actor, Action.WRITE)
+    name = clean_name(name, "profile name")
+    env = parse_environment(environment).value
+    if session.get(ProviderConfig, provider_config_id) is None:
+        raise InvalidInput(f"no provider config with id {provider_config_id}")
+    if session.execute(select(Profile.id).where(Profile.name == name)).first():
+        raise AlreadyExists(f"a profile named {name!r} exists")
+    profile = Profile(
+        name=name,
+        environment=env,
+        provider_config_id=provider_config_id,
+        description=clean_text(description, "description") or DEFAULT_PROFILE_DESCRIPTION,
+    )
+    session.add(profile)
+    session.flush()
+    record(session, actor=actor, action="profile.create", target=f"profile {name} ({env})")
+    return profile
+
+
+def status_counts(session: Session, profile_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Live connections per profile and status, for the given profiles only."""
+    counts: dict[int, dict[str, int]] = {pid: {s.value: 0 for s in Status} for pid in profile_ids}
+    if not profile_ids:
+        return counts
+    rows = session.execute(
+        select(Connection.profile_id, Connection.status, func.count())
+        .where(Connection.revoked_at.is_(None), Connection.profile_id.in_(profile_ids))  # type: ignore[union-attr,attr-defined]
+        .group_by(Connection.profile_id, Connection.status)
+    ).all()
+    for pid, status, n in rows:
+        counts[pid][status] = n
+    return counts
+
+
+def list_profiles(
+    session: Session,
+    *,
+    actor: Actor,
+    environment: str | None = None,
+    name_contains: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[ProfilePublic]:
+    """Profiles by name, keyset-paged, each with its provider and live counts by status."""
+    require(actor, Action.READ)
+    conds = []
+    if environment:
+        conds.append(Profile.environment == parse_environment(environment).value)
+    if name_contains and name_contains.strip():
+        conds.append(Profile.name.ilike(f"%{name_contains.strip()}%"))  # type: ignore[attr-defined]
+    stmt = (
+        select(Profile.name, Profile.id, Profile, ProviderConfig.name, ProviderConfig.kind)
+        .join(ProviderConfig, ProviderConfig.id == Profile.provider_config_id)  # type: ignore[arg-type]
+        .where(*conds)
+    )
+    key = SortKey(Profile.name, Profile.id)  # type: ignore[arg-type]
+    rows, next_cursor = keyset_page(session, stmt, key=key, cursor=cursor, limit=limit)
+    total, exact = capped_count(session, select(Profile.id).where(*conds))
+    counts = status_counts(session, [r[1] for r in rows])
+    items = [
+        ProfilePublic(id=p.id, name=p.name, description=p.description, environment=p.environment,
+                      provider=prov, provider_kind=kind, counts=counts[p.id])
+        for _, _, p, prov, kind in rows
+    ]
+    return Page(items, next_cursor, total, exact)

@@ -1,0 +1,71 @@
+"""Connection statuses, server states and the one table of troubleshooting hints.
+
+The words are the seed page's: a connection is Active, Inactive or Error, and each status that
+needs attention carries the seed's troubleshooting advice.
+"""
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+    ERROR = "Error"
+
+
+class ServerState(StrEnum):
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+class ProviderKind(StrEnum):
+    NONE = "none"
+    API_KEY = "api_key"
+    OAUTH2 = "oauth2"
+
+
+MEANING: dict[Status, str] = {
+    Status.ACTIVE: "Connection is working",
+    Status.INACTIVE: "Connection disabled or expired",
+    Status.ERROR: "Authentication failed",
+}
+
+HINTS: dict[Status, str] = {
+    Status.ACTIVE: "",
+    Status.INACTIVE: "Token may have expired, re-authorize",
+    Status.ERROR: "Re-authenticate or check credentials",
+}
+
+SERVER_STOPPED_HINT = "MCP server stopped working: check connection status here"
+
+
+def hint_for(status: str) -> str:
+    """The seed's troubleshooting hint for a status ('' for Active)."""
+    return HINTS[Status(status)]
+
+
+def parse_status(value: str) -> Status:
+    """Accept a status in any case ('error', 'Error'); raise InvalidInput otherwise."""
+    from connmodel.errors import InvalidInput
+
+    for status in Status:
+        if value.strip().lower() == status.value.lower():
+            return status
+    choices = ", ".join(s.value for s in Status)
+    raise InvalidInput(f"unknown status {value!r}: choose one of {choices}")
+
+
+def parse_environment(value: str) -> Environment:
+    from connmodel.errors import InvalidInput
+
+    try:
+        return Environment(value.strip().lower())
+    except ValueError:
+        choices = ", ".join(e.value for e in Environment)
+        raise InvalidInput(f"unknown environment {value!r}: choose one of {choices}") from None

@@ -1,0 +1,30 @@
+"""Checks on text a user types: names and free text. One place, so every edge agrees."""
+
+import unicodedata
+
+from connmodel.errors import InvalidInput
+from connmodel.models import NAME_MAX, TEXT_MAX
+
+
+def clean_name(value: str, what: str = "name") -> str:
+    """A trimmed, non-empty, printable name of at most NAME_MAX characters without markup."""
+    name = (value or "").strip()
+    if not name:
+        raise InvalidInput(f"{what} is empty")
+    if len(name) > NAME_MAX:
+        raise InvalidInput(f"{what} is {len(name)} characters long: at most {NAME_MAX}")
+    if "<" in name or ">" in name:
+        raise InvalidInput(f"{what} may not contain '<' or '>' (markup is not a name)")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise InvalidInput(f"{what} may not contain control characters")
+    return name
+
+
+def clean_text(value: str | None, what: str = "text") -> str:
+    """Free text (descriptions): trimmed, at most TEXT_MAX characters, no control characters."""
+    text = (value or "").strip()
+    if len(text) > TEXT_MAX:
+        raise InvalidInput(f"{what} is {len(text)} characters long: at most {TEXT_MAX}")
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
+        raise InvalidInput(f"{what} may not contain control characters")
+    return text

@@ -1,0 +1,99 @@
+"""Shared fixtures: real stores (a SQLite file, a PostgreSQL database per test), keys, actors.
+
+PostgreSQL tests skip when 127.0.0.1:5432 cannot be reached, unless CONNMODEL_REQUIRE_POSTGRES
+is set (CI), in which case they fail.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from connmodel.permissions import Actor, Role
+from connmodel.schema import upgrade
+from connmodel.secrets import KeyRing, load_keyring
+from connmodel.services.demo import seed_demo
+from connmodel.store import get_engine, session
+
+PG_SERVER_URL = os.environ.get(
+    "CONNMODEL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+def keyring(tmp_path, monkeypatch) -> KeyRing:
+    """A fresh key file in the test's directory, used by every library call in the test."""
+    monkeypatch.delenv("CONNMODEL_SECRET_KEY", raising=False)
+    monkeypatch.setenv("CONNMODEL_KEY_FILE", str(tmp_path / "connmodel.key"))
+    return load_keyring(create=True)
+
+
+@pytest.fixture
+def admin() -> Actor:
+    return Actor("alice", Role.ADMIN)
+
+
+@pytest.fixture
+def viewer() -> Actor:
+    return Actor("victor", Role.VIEWER)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'connmodel.db'}"
+    upgrade(get_engine(url))
+    yield url
+    get_engine(url).dispose()
+
+
+def _postgres_unreachable(reason: str) -> None:
+    if os.environ.get("CONNMODEL_REQUIRE_POSTGRES"):
+        pytest.fail(f"PostgreSQL is required (CONNMODEL_REQUIRE_POSTGRES) but: {reason}")
+    pytest.skip(f"PostgreSQL unreachable: {reason}")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new database on the local PostgreSQL, migrated, dropped after the test."""
+    name = f"connmodel_test_{uuid.uuid4().hex[:12]}"
+    server = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT",
+                           connect_args={"connect_timeout": 3})
+    try:
+        with server.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        server.dispose()
+        _postgres_unreachable(str(exc.orig).strip().splitlines()[0])
+    url = PG_SERVER_URL.rsplit("/", 1)[0] + "/" + name
+    try:
+        upgrade(get_engine(url))
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request) -> str:
+    """Each test using this runs twice: on a SQLite file and on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def db(store_url) -> Iterator[Session]:
+    with session(store_url) as s:
+        yield s
+
+
+@pytest.fixture
+def demo_url(store_url, keyring, admin) -> str:
+    """A store seeded with the seed page's example profiles."""
+    with session(store_url) as s:
+        seed_demo(s, actor=admin, keyring=keyring)
+    return store_url

@@ -10,7 +10,7 @@ below cover only live rows.
 """
 
 from datetime import UTC, datetime
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
@@ -33,11 +33,11 @@ class ProviderConfig(SQLModel, table=True):
 
     __tablename__ = "provider_config"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=NAME_MAX, unique=True, index=True)
     kind: str = Field(max_length=20)
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    client_secret_enc: Optional[str] = Field(default=None, sa_column=Column(Text))
+    client_secret_enc: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -46,7 +46,7 @@ class Profile(SQLModel, table=True):
 
     __tablename__ = "profile"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=NAME_MAX, unique=True, index=True)
     description: str = Field(default=DEFAULT_PROFILE_DESCRIPTION, max_length=TEXT_MAX)
     environment: str = Field(default="dev", max_length=20, index=True)
@@ -69,20 +69,20 @@ class Connection(SQLModel, table=True):
               sqlite_where=LIVE, postgresql_where=LIVE),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     profile_id: int = Field(foreign_key="profile.id")
     service: str = Field(max_length=NAME_MAX)
     account: str = Field(max_length=320)
     status: str = Field(default="Active", max_length=10)
-    status_reason: Optional[str] = Field(default=None, max_length=TEXT_MAX)
-    checked_at: Optional[datetime] = None
-    credential_enc: Optional[str] = Field(default=None, sa_column=Column(Text))
-    credential_hint: Optional[str] = Field(default=None, max_length=8)
-    expires_at: Optional[datetime] = None
-    last_used_at: Optional[datetime] = None
+    status_reason: str | None = Field(default=None, max_length=TEXT_MAX)
+    checked_at: datetime | None = None
+    credential_enc: str | None = Field(default=None, sa_column=Column(Text))
+    credential_hint: str | None = Field(default=None, max_length=8)
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
-    revoked_at: Optional[datetime] = None
-    revoked_by: Optional[str] = Field(default=None, max_length=NAME_MAX)
+    revoked_at: datetime | None = None
+    revoked_by: str | None = Field(default=None, max_length=NAME_MAX)
 
 
 class McpServer(SQLModel, table=True):
@@ -90,13 +90,13 @@ class McpServer(SQLModel, table=True):
 
     __tablename__ = "mcp_server"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=NAME_MAX, unique=True, index=True)
     url: str = Field(max_length=TEXT_MAX)
     transport: str = Field(default="streamable-http", max_length=20)
-    profile_id: Optional[int] = Field(default=None, foreign_key="profile.id", index=True)
+    profile_id: int | None = Field(default=None, foreign_key="profile.id", index=True)
     state: str = Field(default="connected", max_length=20)
-    reason: Optional[str] = Field(default=None, max_length=TEXT_MAX)
+    reason: str | None = Field(default=None, max_length=TEXT_MAX)
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -106,7 +106,7 @@ class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
     __table_args__ = (Index("ix_audit_event_at", "at", "id"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow)
     actor: str = Field(max_length=NAME_MAX, index=True)
     action: str = Field(max_length=40, index=True)
@@ -124,15 +124,15 @@ class CheckResult(SQLModel, table=True):
     __table_args__ = (Index("ix_check_result_at", "at", "status"),
                       Index("ix_check_result_connection_at", "connection_id", "at"))
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     connection_id: int = Field(foreign_key="connection.id")
-    server_id: Optional[int] = Field(default=None, foreign_key="mcp_server.id")
+    server_id: int | None = Field(default=None, foreign_key="mcp_server.id")
     at: datetime = Field(default_factory=utcnow)
     status: str = Field(max_length=10)
     reachable: bool = True
-    reason: Optional[str] = Field(default=None, max_length=TEXT_MAX)
-    latency_ms: Optional[float] = None
-    tool_count: Optional[int] = None
+    reason: str | None = Field(default=None, max_length=TEXT_MAX)
+    latency_ms: float | None = None
+    tool_count: int | None = None
 
 
 class Meta(SQLModel, table=True):
@@ -153,11 +153,11 @@ class ConnectionPublic(SQLModel):
     service: str
     account: str
     status: str
-    status_reason: Optional[str] = None
+    status_reason: str | None = None
     hint: str = ""
-    checked_at: Optional[datetime] = None
-    expires_at: Optional[datetime] = None
-    last_used_at: Optional[datetime] = None
+    checked_at: datetime | None = None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
     created_at: datetime
 
 
@@ -165,9 +165,9 @@ class ServerPublic(SQLModel):
     name: str
     url: str
     transport: str
-    profile: Optional[str] = None
+    profile: str | None = None
     state: str
-    reason: Optional[str] = None
+    reason: str | None = None
 
 
 class ConnectionDetail(ConnectionPublic):

@@ -1,0 +1,83 @@
+"""What every command shares: the database option, the acting user, and output in two formats.
+
+Table output is for people (rich tables; user text is never read as markup); JSON output is for
+scripts and its keys are stable.
+"""
+
+import getpass
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from sqlmodel import Session
+
+from connmodel.permissions import Actor, Role
+from connmodel.store import session
+
+console = Console(highlight=False, soft_wrap=False)
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option("--database", "-d", help="Database URL (default: $CONNMODEL_DATABASE_URL or "
+                 "sqlite:///connmodel.db).", show_default=False),
+]
+FormatOpt = Annotated[
+    Format, typer.Option("--format", "-f", help="table for people, json for scripts.")
+]
+
+
+def cli_actor() -> Actor:
+    """The person at the terminal: $CONNMODEL_ACTOR or the OS user, as a local admin."""
+    return Actor(os.environ.get("CONNMODEL_ACTOR") or getpass.getuser(), Role.ADMIN)
+
+
+@contextmanager
+def store(database: str | None) -> Iterator[Session]:
+    with session(database) as s:
+        yield s
+
+
+def jsonable(data: Any) -> Any:
+    if isinstance(data, BaseModel):
+        return data.model_dump(mode="json")
+    if isinstance(data, list | tuple):
+        return [jsonable(d) for d in data]
+    if isinstance(data, dict):
+        return {k: jsonable(v) for k, v in data.items()}
+    return data
+
+
+def emit_json(data: Any) -> None:
+    typer.echo(json.dumps(jsonable(data), indent=2, ensure_ascii=False))
+
+
+def cell(value: Any) -> Text:
+    """A table cell as plain text: '[bold]' in a profile name stays literally '[bold]'."""
+    if value is None:
+        return Text("–", style="dim")
+    if hasattr(value, "strftime"):
+        return Text(value.strftime("%Y-%m-%d %H:%M"))
+    return Text(str(value))
+
+
+def emit_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    table = Table(title=Text(title) if title else None, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(cell(v) for v in row))
+    console.print(table)

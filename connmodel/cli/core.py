@@ -1,0 +1,38 @@
+"""Commands for the store itself: init and demo."""
+
+from typing import Annotated
+
+import typer
+from sqlalchemy import func, select
+
+from connmodel.cli import app
+from connmodel.cli.common import DatabaseOpt, cli_actor, store
+from connmodel.models import Profile
+from connmodel.schema import upgrade
+from connmodel.secrets import load_keyring
+from connmodel.services.demo import seed_demo
+from connmodel.store import database_url, describe
+
+
+@app.command()
+def init(database: DatabaseOpt = None) -> None:
+    """Create or upgrade the database schema and create the secret key file if missing."""
+    keyring = load_keyring(create=True)
+    with store(database) as s:  # surfaces an unreachable database as one message
+        upgrade(s.get_bind())  # type: ignore[arg-type]
+    typer.echo(f"database ready: {describe(database_url(database))}")
+    typer.echo(f"secret key: {keyring.source}")
+
+
+@app.command()
+def demo(
+    database: DatabaseOpt = None,
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Only seed an empty database.")] = False,
+) -> None:
+    """Seed the seed page's example profiles (Noauth, Hubspot, Google, and a few more)."""
+    with store(database) as s:
+        if if_empty and s.execute(select(func.count()).select_from(Profile)).scalar_one():
+            typer.echo("database not empty: demo data not added")
+            return
+        added = seed_demo(s, actor=cli_actor(), keyring=load_keyring())
+    typer.echo(f"demo data: {added} profiles added" if added else "demo data already present")

@@ -205,3 +205,40 @@ class AuditEventPublic(SQLModel):
     action: str
     target: str
     outcome: str
+
+
+class User(SQLModel, table=True):
+    """A person who may sign in to the console; only an argon2 hash of the password is kept."""
+
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=NAME_MAX, unique=True, index=True)
+    role: str = Field(default="viewer", max_length=10)
+    password_hash: str = Field(sa_column=Column(Text, nullable=False))
+    disabled: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Sign-in attempts by user name and by address, for throttling; pruned by age."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=NAME_MAX + 10)
+    at: datetime = Field(default_factory=utcnow)
+    ok: bool = False
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in browser; the cookie carries a random token, the table only its SHA-256."""
+
+    __tablename__ = "user_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime

@@ -43,3 +43,15 @@ class SecretKeyError(ConnModelError):
     """The secret key is missing, malformed, or not the one the stored secrets were written with."""
 
     exit_code = 2
+
+
+class AuthenticationFailed(ConnModelError):
+    """Sign-in refused: the message never says whether the name or the password was wrong."""
+
+
+class Throttled(ConnModelError):
+    """Too many failed sign-ins for this user or address; try again after `retry_after` s."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -19,7 +19,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-from connmodel.cli import core  # noqa: F401  (registers commands)
+from connmodel.cli import core, users  # noqa: F401  (registers commands)
 
 
 def run(argv: list[str] | None = None) -> int:

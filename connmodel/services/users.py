@@ -1,0 +1,182 @@
+"""Local users of the console: argon2 password hashes, sign-in throttling, expiring sessions.
+
+The embedded default for sign-in (OpenID Connect is the alternative). A browser's cookie carries a
+random token; the store keeps only its SHA-256, so a copy of the database signs nobody in.
+Throttling counts failures per user name and per address since the last success: after
+MAX_FAILURES, each further attempt waits twice as long as the one before, up to MAX_BACKOFF.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
+from sqlmodel import Session
+
+from connmodel.errors import AlreadyExists, AuthenticationFailed, InvalidInput, NotFound, Throttled
+from connmodel.models import LoginAttempt, User, UserSession, utcnow
+from connmodel.permissions import SYSTEM, Action, Actor, Role, require
+from connmodel.services.events import record
+from connmodel.validation import clean_name
+
+MAX_FAILURES = 5
+MAX_BACKOFF = timedelta(minutes=15)
+SESSION_TTL = timedelta(hours=8)
+PASSWORD_MIN = 12
+PASSWORD_MAX = 1024
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so both answers take the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _role(value: str) -> Role:
+    try:
+        return Role(value.strip().lower())
+    except ValueError:
+        raise InvalidInput(f"unknown role {value!r}: choose admin or viewer") from None
+
+
+def _check_password(password: str) -> str:
+    if len(password) < PASSWORD_MIN:
+        raise InvalidInput(f"password too short: at least {PASSWORD_MIN} characters")
+    if len(password) > PASSWORD_MAX:
+        raise InvalidInput(f"password too long: at most {PASSWORD_MAX} characters")
+    return password
+
+
+def new_password() -> str:
+    """A one-time password to print once (20 URL-safe characters, ~120 bits)."""
+    return secrets.token_urlsafe(15)
+
+
+def add_user(
+    session: Session, *, actor: Actor, name: str, role: str, password: str | None = None
+) -> str:
+    """Create a user; return the password (generated when none is given, shown once)."""
+    require(actor, Action.WRITE)
+    name = clean_name(name, "user name")
+    parsed = _role(role)
+    password = _check_password(password) if password is not None else new_password()
+    if session.execute(select(User.id).where(User.name == name)).first():
+        raise AlreadyExists(f"a user named {name!r} already exists")
+    session.add(User(name=name, role=parsed.value, password_hash=_hasher.hash(password)))
+    record(session, actor=actor, action="user.add", target=f"user {name} ({parsed.value})")
+    session.commit()
+    return password
+
+
+def set_password(session: Session, *, actor: Actor, name: str, password: str | None = None) -> str:
+    """Replace a user's password and end their sessions; return the new password."""
+    require(actor, Action.WRITE)
+    user = _user(session, name)
+    password = _check_password(password) if password is not None else new_password()
+    user.password_hash = _hasher.hash(password)
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id))  # type: ignore[arg-type]
+    record(session, actor=actor, action="user.password", target=f"user {user.name}")
+    session.commit()
+    return password
+
+
+def list_users(session: Session, *, actor: Actor) -> list[tuple[str, str, bool]]:
+    """(name, role, disabled) of every user, by name."""
+    require(actor, Action.READ)
+    rows = session.execute(select(User.name, User.role, User.disabled).order_by(User.name))
+    return [(n, r, d) for n, r, d in rows]
+
+
+def ensure_first_admin(session: Session, name: str = "admin") -> str | None:
+    """On an empty user table, create an admin and return its one-time password; else None."""
+    if session.execute(select(func.count()).select_from(User)).scalar_one():
+        return None
+    return add_user(session, actor=SYSTEM, name=name, role=Role.ADMIN.value)
+
+
+def _user(session: Session, name: str) -> User:
+    user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"no user named {name!r}")
+    return user
+
+
+def _retry_after(session: Session, key: str) -> int:
+    """Seconds this key must still wait, from its failures since its last success."""
+    last_ok = session.execute(
+        select(func.max(LoginAttempt.at)).where(LoginAttempt.key == key, LoginAttempt.ok)
+    ).scalar_one()
+    since = max(filter(None, (last_ok, utcnow() - MAX_BACKOFF * 4)))
+    failures, last_failure = session.execute(
+        select(func.count(), func.max(LoginAttempt.at)).where(
+            LoginAttempt.key == key, ~LoginAttempt.ok, LoginAttempt.at > since  # type: ignore[arg-type]
+        )
+    ).one()
+    if failures < MAX_FAILURES or last_failure is None:
+        return 0
+    wait = min(timedelta(seconds=2 ** (failures - MAX_FAILURES + 1)), MAX_BACKOFF)
+    left = (last_failure + wait - utcnow()).total_seconds()
+    return max(0, int(left + 0.999))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def sign_in(session: Session, *, name: str, password: str, address: str) -> str:
+    """Check a password and open a session; return the session token for the cookie.
+
+    Raises Throttled before looking at the password when the user or the address has failed
+    too often, and AuthenticationFailed (the same message for an unknown user and a wrong
+    password) otherwise. Every attempt is recorded; failures are audited.
+    """
+    keys = (f"user:{name[:100]}", f"addr:{address[:100]}")
+    wait = max(_retry_after(session, k) for k in keys)
+    if wait:
+        raise Throttled(f"too many failed sign-ins: try again in {wait} s", wait)
+    user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        ok = user is not None and not user.disabled
+    except (VerificationError, InvalidHashError):
+        ok = False
+    session.add_all(LoginAttempt(key=k, ok=ok) for k in keys)
+    if not ok or user is None:
+        record(session, actor=Actor(name[:100] or "?", Role.VIEWER), action="sign-in",
+               target=f"address {address[:100]}", outcome="refused")
+        session.commit()
+        raise AuthenticationFailed("wrong user name or password")
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(token_hash=_token_hash(token), user_id=user.id or 0,
+                            expires_at=utcnow() + SESSION_TTL))
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    record(session, actor=Actor(user.name, Role(user.role)), action="sign-in",
+           target=f"address {address[:100]}")
+    session.commit()
+    return token
+
+
+def actor_for_token(session: Session, token: str | None) -> Actor | None:
+    """The signed-in user of a session token, or None when unknown, expired or disabled."""
+    if not token:
+        return None
+    row = session.execute(
+        select(User.name, User.role)
+        .join(UserSession, UserSession.user_id == User.id)  # type: ignore[arg-type]
+        .where(UserSession.token_hash == _token_hash(token),
+               UserSession.expires_at > utcnow(), ~User.disabled)  # type: ignore[arg-type]
+    ).first()
+    return Actor(row[0], Role(row[1])) if row else None
+
+
+def sign_out(session: Session, token: str) -> None:
+    session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(token)))  # type: ignore[arg-type]
+    session.commit()
+
+
+def prune(session: Session, older_than: timedelta = timedelta(days=7)) -> None:
+    """Drop expired sessions and old attempts (run by the dashboard now and then)."""
+    now = utcnow()
+    session.execute(delete(UserSession).where(UserSession.expires_at <= now))  # type: ignore[arg-type]
+    session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - older_than))  # type: ignore[arg-type]
+    session.commit()

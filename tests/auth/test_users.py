@@ -1,0 +1,113 @@
+"""Local users on both stores: hashes only, sign-in, throttling, sessions that expire."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from connmodel.errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    InvalidInput,
+    PermissionDenied,
+    Throttled,
+)
+from connmodel.models import AuditEvent, LoginAttempt, User, UserSession, utcnow
+from connmodel.permissions import Role
+from connmodel.services import users
+
+
+def test_password_is_stored_only_as_argon2_hash(db, admin):
+    password = users.add_user(db, actor=admin, name="bob", role="viewer")
+    stored = db.execute(select(User.password_hash).where(User.name == "bob")).scalar_one()
+    assert password not in stored and stored.startswith("$argon2id$")
+    token = users.sign_in(db, name="bob", password=password, address="10.0.0.1")
+    assert users.actor_for_token(db, token).role == Role.VIEWER
+    stored_tokens = db.execute(select(UserSession.token_hash)).scalars().all()
+    assert token not in stored_tokens and len(stored_tokens) == 1
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(db, admin):
+    users.add_user(db, actor=admin, name="bob", role="admin", password="correct horse battery")
+    with pytest.raises(AuthenticationFailed, match="wrong user name or password"):
+        users.sign_in(db, name="bob", password="wrong password!!", address="a")
+    with pytest.raises(AuthenticationFailed, match="wrong user name or password"):
+        users.sign_in(db, name="nobody", password="wrong password!!", address="a")
+    refused = db.execute(select(AuditEvent).where(AuditEvent.outcome == "refused")).all()
+    assert len(refused) == 2
+
+
+def test_throttling_after_five_failures_per_user_and_per_address(db, admin):
+    users.add_user(db, actor=admin, name="bob", role="admin", password="correct horse battery")
+    for _ in range(users.MAX_FAILURES):
+        with pytest.raises(AuthenticationFailed):
+            users.sign_in(db, name="bob", password="guess guess guess", address="evil")
+    # Even the right password is refused while throttled, from any address (per user) ...
+    with pytest.raises(Throttled, match="try again in") as exc:
+        users.sign_in(db, name="bob", password="correct horse battery", address="elsewhere")
+    assert exc.value.retry_after > 0
+    # ... and the address is throttled for every user name.
+    with pytest.raises(Throttled):
+        users.sign_in(db, name="carol", password="whatever whatever", address="evil")
+    # Once the back-off has passed, the right password works and resets the count.
+    db.execute(update(LoginAttempt).values(at=utcnow() - timedelta(minutes=1)))
+    db.commit()
+    assert users.sign_in(db, name="bob", password="correct horse battery", address="elsewhere")
+
+
+def test_sessions_expire_and_end(db, admin):
+    password = users.add_user(db, actor=admin, name="bob", role="admin")
+    token = users.sign_in(db, name="bob", password=password, address="a")
+    assert users.actor_for_token(db, token).name == "bob"
+    assert users.actor_for_token(db, "forged-token") is None
+    assert users.actor_for_token(db, None) is None
+    db.execute(update(UserSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+    db.commit()
+    assert users.actor_for_token(db, token) is None
+    token = users.sign_in(db, name="bob", password=password, address="a")
+    users.sign_out(db, token)
+    assert users.actor_for_token(db, token) is None
+
+
+def test_new_password_ends_sessions(db, admin):
+    old = users.add_user(db, actor=admin, name="bob", role="admin")
+    token = users.sign_in(db, name="bob", password=old, address="a")
+    new = users.set_password(db, actor=admin, name="bob")
+    assert users.actor_for_token(db, token) is None
+    with pytest.raises(AuthenticationFailed):
+        users.sign_in(db, name="bob", password=old, address="b")
+    assert users.sign_in(db, name="bob", password=new, address="b")
+
+
+@pytest.mark.parametrize(
+    ("name", "role", "password", "message"),
+    [
+        ("", "admin", None, "user name is empty"),
+        ("x" * 10_000, "admin", None, "at most 100"),
+        ("<img src=x onerror=alert(1)>", "admin", None, "markup"),
+        ("bob", "root", None, "unknown role 'root'"),
+        ("bob", "admin", "short", "too short"),
+        ("bob", "admin", "x" * 10_000, "too long"),
+    ],
+)
+def test_bad_user_input_is_refused_and_nothing_is_written(db, admin, name, role, password, message):
+    with pytest.raises(InvalidInput, match=message):
+        users.add_user(db, actor=admin, name=name, role=role, password=password)
+    assert db.execute(select(User)).first() is None
+
+
+def test_duplicates_and_viewers_are_refused(db, admin, viewer):
+    users.add_user(db, actor=admin, name="bob", role="viewer")
+    with pytest.raises(AlreadyExists):
+        users.add_user(db, actor=admin, name="bob", role="viewer")
+    with pytest.raises(PermissionDenied):
+        users.add_user(db, actor=viewer, name="mallory", role="admin")
+    assert users.list_users(db, actor=admin) == [("bob", "viewer", False)]
+
+
+def test_first_admin_only_on_an_empty_user_table(db):
+    password = users.ensure_first_admin(db)
+    assert password and len(password) >= 20
+    assert users.ensure_first_admin(db) is None
+    token = users.sign_in(db, name="admin", password=password, address="127.0.0.1")
+    assert users.actor_for_token(db, token).role == Role.ADMIN

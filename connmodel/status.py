@@ -44,6 +44,11 @@ HINTS: dict[Status, str] = {
 
 SERVER_STOPPED_HINT = "MCP server stopped working: check connection status here"
 
+REVOKE_NOTE = (
+    "Revoking a connection will disconnect all MCP servers using that profile. "
+    "They will stop working until you reconfigure."
+)
+
 
 def hint_for(status: str) -> str:
     """The seed's troubleshooting hint for a status ('' for Active)."""

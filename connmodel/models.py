@@ -198,6 +198,17 @@ class ProfilePublic(SQLModel):
     counts: dict[str, int]
 
 
+class ProfileCard(ProfilePublic):
+    """A profile as the page's card shows it: its first connections and how many it has.
+
+    `connections` holds at most the requested number (a profile may have 100k); `total` counts
+    them all (live only), `counts` splits that total by status.
+    """
+
+    total: int
+    connections: list[ConnectionPublic]
+
+
 class AuditEventPublic(SQLModel):
     id: int
     at: datetime

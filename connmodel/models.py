@@ -98,6 +98,12 @@ class McpServer(SQLModel, table=True):
     state: str = Field(default="connected", max_length=20)
     reason: str | None = Field(default=None, max_length=TEXT_MAX)
     updated_at: datetime = Field(default_factory=utcnow)
+    # The latest live check (connmodel.checks): "ok", "error" or "unreachable", with its reason.
+    check_outcome: str | None = Field(default=None, max_length=12)
+    check_reason: str | None = Field(default=None, max_length=TEXT_MAX)
+    checked_at: datetime | None = None
+    tool_count: int | None = None
+    latency_ms: float | None = None
 
 
 class AuditEvent(SQLModel, table=True):
@@ -133,6 +139,40 @@ class CheckResult(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=TEXT_MAX)
     latency_ms: float | None = None
     tool_count: int | None = None
+
+
+class Webhook(SQLModel, table=True):
+    """A URL told about status changes; events are signed with its secret (HMAC-SHA256)."""
+
+    __tablename__ = "webhook"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=TEXT_MAX, unique=True)
+    secret_enc: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """The durable outbox: one event for one URL, retried with back-off until delivered.
+
+    Checks only insert rows here; a sender delivers them later, so a slow or dead receiver
+    never holds up a check. `url` and the signing secret are copied in at enqueue time, so
+    environment-configured webhooks need no row in `webhook`.
+    """
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_due", "delivered_at", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    url: str = Field(max_length=TEXT_MAX)
+    secret_enc: str = Field(sa_column=Column(Text, nullable=False))
+    event: str = Field(max_length=40)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    delivered_at: datetime | None = None
+    last_error: str | None = Field(default=None, max_length=TEXT_MAX)
 
 
 class Meta(SQLModel, table=True):

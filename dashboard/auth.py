@@ -1,0 +1,163 @@
+"""Sign-in for the dashboard: a Bokeh auth module over connmodel's local users.
+
+`panel serve dashboard/app.py --auth-module dashboard/auth.py` (what `make run` does) sends every
+request without a valid session cookie to /login. The cookie holds a random token; the store
+keeps its SHA-256 and an expiry (connmodel.services.users). Throttling, hashing and auditing live
+in the service; this module only speaks HTTP.
+"""
+
+import html
+import os
+import secrets
+from urllib.parse import urlsplit
+
+from tornado.web import RequestHandler
+
+from connmodel.errors import AuthenticationFailed, ConnModelError, Throttled
+from connmodel.permissions import Actor, Role
+from connmodel.services import users
+from connmodel.store import session
+
+SESSION_COOKIE = "connmodel_session"
+CSRF_COOKIE = "connmodel_login_csrf"
+login_url = "/login"
+logout_url = "/logout"
+
+
+LOCAL_ADMIN = Actor("local-admin", Role.ADMIN)
+
+
+def current_actor(cookies: dict[str, str], oauth_user: str | None = None) -> Actor | None:
+    """Who is using this browser session, by the sign-in mode dashboard/serve.py chose.
+
+    None means nobody is signed in: the page then says how to sign in and shows nothing else.
+    Started without serve.py (no mode set), sign-in is required, which is the safe default.
+    """
+    mode = os.environ.get("CONNMODEL_DASHBOARD_AUTH", "local")
+    if mode == "none":
+        return LOCAL_ADMIN
+    if mode == "oidc":
+        if not oauth_user:
+            return None
+        admins = {a.strip() for a in os.environ.get("CONNMODEL_OIDC_ADMINS", "").split(",")}
+        return Actor(oauth_user, Role.ADMIN if oauth_user in admins else Role.VIEWER)
+    token = cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    with session() as s:
+        return users.actor_for_token(s, token)
+
+
+def get_user(request_handler: RequestHandler) -> str | None:
+    """The signed-in user's name for Bokeh (HTTP and websocket), or None → /login."""
+    token = request_handler.get_cookie(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        with session() as s:
+            actor = users.actor_for_token(s, token)
+    except ConnModelError:
+        return None
+    return actor.name if actor else None
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this server: '//evil.example' and 'https://evil.example' become '/'."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in · connmodel</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{{font-family:system-ui,sans-serif;background:#f4f5f7;display:flex;justify-content:center;
+align-items:center;min-height:100vh;margin:0}}
+form{{background:#fff;padding:2rem 2.5rem;border-radius:8px;box-shadow:0 1px 4px #0002;width:20rem}}
+h1{{font-size:1.3rem;margin:0 0 .3rem}} p.sub{{color:#555;margin:0 0 1.2rem;font-size:.9rem}}
+label{{display:block;font-size:.85rem;margin:.8rem 0 .2rem}}
+input[type=text],input[type=password]{{width:100%;box-sizing:border-box;padding:.5rem;
+border:1px solid #bbb;border-radius:4px;font-size:1rem}}
+button{{margin-top:1.2rem;width:100%;padding:.6rem;background:#1f6feb;color:#fff;border:0;
+border-radius:4px;font-size:1rem;cursor:pointer}}
+.error{{background:#fde8e8;color:#9b1c1c;padding:.5rem .7rem;border-radius:4px;font-size:.9rem}}
+</style></head><body>
+<form method="post" action="/login">
+<h1>connmodel</h1><p class="sub">Connections &amp; Profiles of the MCP gateway</p>
+{error}
+<input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="next" value="{next}">
+<label for="username">User name</label>
+<input id="username" name="username" type="text" autocomplete="username" required autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form></body></html>"""
+
+
+class LoginHandler(RequestHandler):
+    """GET shows the form; POST checks the password through the users service."""
+
+    def _cookie_flags(self) -> dict[str, object]:
+        return {"httponly": True, "samesite": "Strict", "path": "/",
+                "secure": self.request.protocol == "https"}
+
+    def _page(self, error: str = "", status: int = 200) -> None:
+        csrf = secrets.token_urlsafe(24)
+        self.set_cookie(CSRF_COOKIE, csrf, **self._cookie_flags())  # type: ignore[arg-type]
+        self.set_status(status)
+        self.set_header("Content-Security-Policy",
+                        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                        "frame-ancestors 'none'")
+        self.set_header("X-Frame-Options", "DENY")
+        box = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
+        nxt = html.escape(safe_next(self.get_argument("next", "/")), quote=True)
+        self.write(PAGE.format(error=box, csrf=csrf, next=nxt))
+
+    def get(self) -> None:
+        self._page()
+
+    def post(self) -> None:
+        expected = self.get_cookie(CSRF_COOKIE)
+        sent = self.get_body_argument("csrf", "")
+        if not expected or not secrets.compare_digest(expected, sent):
+            self._page("Your sign-in form expired: please try again.", 400)
+            return
+        name = self.get_body_argument("username", "").strip()
+        password = self.get_body_argument("password", "")
+        try:
+            with session() as s:
+                token = users.sign_in(s, name=name, password=password,
+                                      address=self.request.remote_ip or "?")
+        except Throttled as exc:
+            self.set_header("Retry-After", str(exc.retry_after))
+            self._page(str(exc).capitalize() + ".", 429)
+            return
+        except AuthenticationFailed:
+            self._page("Wrong user name or password.", 401)
+            return
+        except ConnModelError as exc:
+            self._page(f"Sign-in is unavailable: {exc}", 503)
+            return
+        self.clear_cookie(CSRF_COOKIE, path="/")
+        self.set_cookie(SESSION_COOKIE, token, expires_days=users.SESSION_TTL.total_seconds() / 86400,
+                        **self._cookie_flags())  # type: ignore[arg-type]
+        self.redirect(safe_next(self.get_body_argument("next", "/")))
+
+
+class LogoutHandler(RequestHandler):
+    """End the session in the store, clear the cookie, back to the sign-in page."""
+
+    def get(self) -> None:
+        token = self.get_cookie(SESSION_COOKIE)
+        if token:
+            try:
+                with session() as s:
+                    users.sign_out(s, token)
+            except ConnModelError:
+                pass  # the cookie is cleared anyway; the session expires on its own
+        self.clear_cookie(SESSION_COOKIE, path="/")
+        self.redirect(login_url)

@@ -1,0 +1,77 @@
+"""Start the dashboard with the right security settings: `python dashboard/serve.py`.
+
+This is what `make run` uses. It decides, in one place, how people sign in:
+
+- `local` (default): connmodel's own users (`connmodel user add`), through dashboard/auth.py.
+- `oidc`: Panel's generic OAuth provider, configured by the PANEL_OAUTH_* variables (see README);
+  CONNMODEL_OIDC_ADMINS lists the users who get the admin role, everyone else is a viewer.
+- `none`: no sign-in, everyone is the local admin. Only on a loopback address (`--no-auth-on-loopback`).
+
+Beyond loopback it refuses to start without a cookie secret (and, for OIDC, an OAuth encryption
+key), and says why. Websocket origins are exactly the address served.
+"""
+
+import argparse
+import ipaddress
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LOOPBACK_NAMES = {"localhost"}
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def panel_args(host: str, port: int, auth: str, env: dict[str, str]) -> list[str]:
+    """The `panel serve` command line; raises SystemExit with a reason when unsafe."""
+    if auth not in {"local", "oidc", "none"}:
+        raise SystemExit(f"unknown sign-in mode {auth!r}: choose local, oidc or none")
+    loopback = is_loopback(host)
+    if auth == "none" and not loopback:
+        raise SystemExit(f"refusing to serve {host} without sign-in: --no-auth-on-loopback is "
+                         "only for 127.0.0.1 / localhost")
+    if not loopback and not env.get("PANEL_COOKIE_SECRET"):
+        raise SystemExit(f"refusing to serve {host} without PANEL_COOKIE_SECRET: set it to a long "
+                         "random value (python -c 'import secrets; print(secrets.token_urlsafe(32))') "
+                         "and serve behind TLS")
+    if auth == "oidc" and not env.get("PANEL_OAUTH_ENCRYPTION"):
+        raise SystemExit("refusing to use OpenID Connect without PANEL_OAUTH_ENCRYPTION: "
+                         "set it to a Fernet key (connmodel prints one: python -c "
+                         "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')")
+    origins = {f"{host}:{port}"} | ({f"localhost:{port}", f"127.0.0.1:{port}"} if loopback else set())
+    args = ["serve", str(HERE / "app.py"), "--address", host, "--port", str(port),
+            "--index", "app", "--num-procs", "1"]
+    for origin in sorted(origins):
+        args += ["--allow-websocket-origin", origin]
+    if auth == "local":
+        args += ["--auth-module", str(HERE / "auth.py")]
+    elif auth == "oidc":
+        args += ["--oauth-provider", env.get("PANEL_OAUTH_PROVIDER", "generic")]
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=os.environ.get("CONNMODEL_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("CONNMODEL_PORT", "5006")))
+    parser.add_argument("--auth", default=os.environ.get("CONNMODEL_DASHBOARD_AUTH", "local"),
+                        help="local (default), oidc or none")
+    parser.add_argument("--no-auth-on-loopback", action="store_true",
+                        help="development only: no sign-in, everyone is the local admin")
+    opts = parser.parse_args(argv)
+    auth = "none" if opts.no_auth_on_loopback else opts.auth
+    args = panel_args(opts.host, opts.port, auth, dict(os.environ))
+    os.environ["CONNMODEL_DASHBOARD_AUTH"] = auth  # the app reads it to find the acting user
+    os.execv(sys.executable, [sys.executable, "-m", "panel", *args])
+
+
+if __name__ == "__main__":
+    main()

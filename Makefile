@@ -6,6 +6,7 @@ PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 5006
 PYTEST_ARGS ?=
+SERVE_ARGS ?=
 
 .PHONY: run test bench screenshots lint install install-test chromium clean
 
@@ -31,8 +32,8 @@ chromium:
 run: install
 	$(BIN)/connmodel init
 	$(BIN)/connmodel demo --if-empty
-	$(BIN)/panel serve dashboard/app.py --address $(HOST) --port $(PORT) \
-		--allow-websocket-origin $(HOST):$(PORT) --allow-websocket-origin localhost:$(PORT)
+	$(BIN)/connmodel user ensure-admin
+	$(PY) dashboard/serve.py --host $(HOST) --port $(PORT) $(SERVE_ARGS)
 
 test: install-test
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -1,6 +1,7 @@
 """Schema management: Alembic migrations shipped inside the package, run by `connmodel init`."""
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -9,6 +10,14 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Leave the search indexes (FTS5 tables, pg_trgm indexes) out of autogenerate comparisons:
+    they are created by hand in a migration because SQLAlchemy cannot describe them."""
+    if type_ == "table" and name and name.startswith("connection_fts"):
+        return False
+    return not (type_ == "index" and name and name.startswith("ix_connection_trgm"))
 
 
 def alembic_config(url: str) -> Config:

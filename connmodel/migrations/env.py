@@ -4,17 +4,10 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import connmodel.models  # noqa: F401  (registers the tables)
+from connmodel.schema import include_object
 
 config = context.config
 target_metadata = SQLModel.metadata
-
-
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
-    """Leave the search indexes (FTS5 tables, pg_trgm indexes) out of autogenerate comparisons:
-    they are created by hand in a migration because SQLAlchemy cannot describe them."""
-    if type_ == "table" and name and name.startswith("connection_fts"):
-        return False
-    return not (type_ == "index" and name and name.startswith("ix_connection_trgm"))
 
 
 def run_migrations() -> None:

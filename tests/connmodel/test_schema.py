@@ -1,0 +1,41 @@
+"""The schema the migrations build is the schema the models describe, on both stores."""
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlmodel import SQLModel
+
+import connmodel.models  # noqa: F401  (registers every table on SQLModel.metadata)
+from connmodel.schema import alembic_config, include_object, is_current, upgrade
+from connmodel.store import get_engine
+
+
+def test_migrated_schema_equals_models(store_url):
+    engine = get_engine(store_url)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"include_object": include_object, "compare_type": True}
+        )
+        diff = compare_metadata(context, SQLModel.metadata)
+    assert diff == []
+
+
+def test_exactly_one_head():
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    assert len(heads) == 1, f"several Alembic heads: {heads}"
+
+
+def test_current_after_upgrade_and_second_upgrade_is_a_no_op(store_url):
+    engine = get_engine(store_url)
+    assert is_current(engine)
+    with engine.connect() as connection:
+        before = MigrationContext.configure(connection).get_current_revision()
+    upgrade(engine)
+    assert is_current(engine)
+    with engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == before
+        diff = compare_metadata(
+            MigrationContext.configure(connection, opts={"include_object": include_object}),
+            SQLModel.metadata,
+        )
+    assert diff == []

@@ -1,5 +1,8 @@
 """The append-only audit trail: one function writes an event, one lists them."""
 
+import csv
+import io
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from sqlmodel import Session, select
@@ -41,3 +44,43 @@ def list_events(
     total, exact = capped_count(session, filtered)
     items = [AuditEventPublic.model_validate(r[2], from_attributes=True) for r in rows]
     return Page(items, next_cursor, total, exact)
+
+
+CSV_COLUMNS = ("at", "actor", "action", "target", "outcome")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: str) -> str:
+    """A cell a spreadsheet shows as text: a leading = + - @ tab or CR could run as a formula."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def export_events_csv(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str | None = None,
+    who: str | None = None,
+    since: datetime | None = None,
+    page_size: int = 500,
+) -> Iterator[str]:
+    """The filtered audit trail as CSV lines (header first), newest first, page by page."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def line(cells: Iterable[str]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([csv_safe(c) for c in cells])
+        return buffer.getvalue()
+
+    yield line(CSV_COLUMNS)
+    cursor: str | None = None
+    while True:
+        page = list_events(session, actor=actor, action=action, who=who, since=since,
+                           cursor=cursor, limit=page_size)
+        for e in page.items:
+            yield line((e.at.isoformat(), e.actor, e.action, e.target, e.outcome))
+        if not page.next_cursor:
+            return
+        cursor = page.next_cursor

@@ -8,7 +8,7 @@ PORT ?= 5006
 PYTEST_ARGS ?=
 SERVE_ARGS ?=
 
-.PHONY: run test bench screenshots lint install install-test chromium clean
+.PHONY: run test bench screenshots lint audit-deps install install-test chromium clean
 
 $(PY):
 	"$$(scripts/find-python)" -m venv $(VENV)
@@ -47,6 +47,10 @@ screenshots: install-test
 lint: install-test
 	$(BIN)/ruff check connmodel dashboard tests bench
 	$(BIN)/mypy
+
+# Known vulnerabilities in the installed dependencies (PyPI's advisory data; needs pypi.org).
+audit-deps: install-test
+	$(BIN)/pip-audit --vulnerability-service pypi --skip-editable --progress-spinner off
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache

@@ -81,7 +81,7 @@ def decode_cursor(cursor: str, key: SortKey) -> tuple[Any, int]:
         value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise bad from None
-    if not isinstance(row_id, int) or isinstance(row_id, bool):
+    if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 <= row_id < 2**63:
         raise bad
     python_type = key.column.type.python_type
     if value is None:
@@ -89,7 +89,7 @@ def decode_cursor(cursor: str, key: SortKey) -> tuple[Any, int]:
     try:
         if python_type is datetime:
             return datetime.fromisoformat(value), row_id
-        if python_type is int and isinstance(value, int) and not isinstance(value, bool):
+        if python_type is int and type(value) is int and -(2**63) <= value < 2**63:
             return value, row_id
         if python_type is str and isinstance(value, str):
             return value, row_id

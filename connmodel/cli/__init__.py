@@ -8,6 +8,11 @@ import sys
 
 import typer
 
+try:  # typer >= 0.2x vendors click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException  # type: ignore[assignment]
+
 from connmodel.errors import ConnModelError
 
 app = typer.Typer(
@@ -19,25 +24,30 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-from connmodel.cli import core, users  # noqa: F401  (registers commands)
+from connmodel.cli import connections, core, keys, profiles, servers, users  # noqa: F401
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI on argv and return its exit code (tests call this in-process).
 
-    Typer reports usage errors itself (exit code 2); domain errors become one line on stderr.
+    Usage errors (exit 2) and domain errors (their own exit code) become one line on stderr.
     """
     try:
-        app(args=argv, prog_name="connmodel")
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        code = app(args=argv, prog_name="connmodel", standalone_mode=False)
+    except ClickException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `connmodel`: the help, as usual
+            exc.show()
+            return exc.exit_code
+        where = exc.ctx.command_path if getattr(exc, "ctx", None) else "connmodel"  # type: ignore[attr-defined]
+        typer.echo(f"{where}: error: {exc.format_message()}", err=True)
+        return exc.exit_code
     except ConnModelError as exc:
         typer.echo(f"connmodel: error: {exc}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        typer.echo("connmodel: interrupted, nothing more changed", err=True)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("connmodel: aborted, nothing more changed", err=True)
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def main() -> None:

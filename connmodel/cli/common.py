@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlmodel import Session
 
+from connmodel.paging import COUNT_CAP, Page
 from connmodel.permissions import Actor, Role
 from connmodel.store import session
 
@@ -81,3 +82,36 @@ def emit_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequenc
     for row in rows:
         table.add_row(*(cell(v) for v in row))
     console.print(table)
+
+
+LimitOpt = Annotated[int, typer.Option("--limit", "-n", help="Rows per page (1-500).")]
+AfterOpt = Annotated[
+    str | None,
+    typer.Option("--after", help="Start after this cursor (the next_cursor of the previous page).",
+                 show_default=False),
+]
+
+
+def page_json(page: Page[Any]) -> dict[str, Any]:
+    """The one JSON shape of every paged listing."""
+    return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total,
+            "total_exact": page.total_exact}
+
+
+def page_footer(page: Page[Any], noun: str) -> str:
+    """'3 of 3 connections', or 'first 50 of at least 10,000 connections; next page: --after X'."""
+    total = f"{page.total:,}" if page.total_exact else f"at least {COUNT_CAP:,}"
+    line = f"{len(page.items):,} shown of {total} {noun}"
+    if page.next_cursor:
+        line += f"; next page: --after {page.next_cursor}"
+    return line
+
+
+def emit_page(page: Page[Any], fmt: Format, noun: str, columns: Sequence[str],
+              row: Any) -> None:
+    """A paged listing as JSON (page_json) or as a table with its count and next cursor."""
+    if fmt is Format.JSON:
+        emit_json(page_json(page))
+        return
+    emit_table(None, columns, [row(item) for item in page.items])
+    typer.echo(page_footer(page, noun))

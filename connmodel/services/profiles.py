@@ -5,17 +5,19 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from connmodel.errors import AlreadyExists, InvalidInput
+from connmodel.errors import AlreadyExists, InvalidInput, NotFound
 from connmodel.models import (
     DEFAULT_PROFILE_DESCRIPTION,
     Connection,
     Profile,
+    ProfileCard,
     ProfilePublic,
     ProviderConfig,
 )
-from connmodel.paging import Page, SortKey, capped_count, keyset_page
+from connmodel.paging import MAX_LIMIT, Page, SortKey, capped_count, keyset_page
 from connmodel.permissions import Action, Actor, require
 from connmodel.secrets import KeyRing
+from connmodel.services.connections import ConnectionFilter, list_connections
 from connmodel.services.events import record
 from connmodel.status import ProviderKind, Status, parse_environment
 from connmodel.validation import clean_name, clean_text
@@ -131,3 +133,68 @@ def list_profiles(
         for _, _, p, prov, kind in rows
     ]
     return Page(items, next_cursor, total, exact)
+
+
+def provider_config_id_by_name(session: Session, name: str) -> int:
+    """The id of the provider config called `name`; NotFound (naming the choices) otherwise."""
+    name = clean_name(name, "provider config name")
+    pid = session.execute(
+        select(ProviderConfig.id).where(ProviderConfig.name == name)
+    ).scalar_one_or_none()
+    if pid is None:
+        known = session.execute(
+            select(ProviderConfig.name).order_by(ProviderConfig.name).limit(20)
+        ).scalars().all()
+        choices = "; ".join(known) if known else "none yet: add one with `connmodel provider add`"
+        raise NotFound(f"no provider config named {name!r} (known: {choices})")
+    return pid
+
+
+def profile_cards(
+    session: Session,
+    *,
+    actor: Actor,
+    environment: str | None = None,
+    per_profile: int = 10,
+) -> list[ProfileCard]:
+    """Every profile with its first `per_profile` live connections (by id) and its counts.
+
+    Profiles are few (hundreds); connections per profile may be 100k, so each card holds one
+    bounded page of them and the counts say how many there are. `per_profile=0` gives counts only.
+    """
+    require(actor, Action.READ)
+    if not 0 <= per_profile <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 0 and {MAX_LIMIT}, not {per_profile}")
+    cards: list[ProfileCard] = []
+    cursor: str | None = None
+    while True:
+        page = list_profiles(session, actor=actor, environment=environment, cursor=cursor,
+                             limit=MAX_LIMIT)
+        for profile in page.items:
+            first = (
+                list_connections(session, actor=actor, where=ConnectionFilter(profile_id=profile.id),
+                                 limit=per_profile, count=False).items
+                if per_profile else []
+            )
+            cards.append(ProfileCard(**profile.model_dump(), total=sum(profile.counts.values()),
+                                     connections=first))
+        if page.next_cursor is None:
+            return cards
+        cursor = page.next_cursor
+
+
+def add_profile(
+    session: Session,
+    *,
+    actor: Actor,
+    name: str,
+    provider: str,
+    environment: str = "dev",
+    description: str = DEFAULT_PROFILE_DESCRIPTION,
+) -> Profile:
+    """create_profile with the provider config given by name (what a person types)."""
+    require(actor, Action.WRITE)
+    name = clean_name(name, "profile name")
+    return create_profile(session, actor=actor, name=name, environment=environment,
+                          description=description,
+                          provider_config_id=provider_config_id_by_name(session, provider))

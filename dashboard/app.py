@@ -1,6 +1,100 @@
-"""Entry point for `panel serve dashboard/app.py` (placeholder until the Connections page lands)."""
+"""Entry point for `panel serve dashboard/app.py`: the template, the sidebar and the routing.
+
+The current page lives in the URL (`?page=connections`); pages live in `dashboard.pages`. The
+database is $CONNMODEL_DATABASE_URL (default ./connmodel.db); the acting user comes from
+`dashboard.actor`.
+"""
+
+from typing import Any
 
 import panel as pn
+import param
 
-pn.extension()
-pn.pane.Markdown("# Connections\nManage authenticated connections and profiles for MCP servers.").servable()
+from connmodel.errors import ConnModelError
+from dashboard.actor import current_actor
+from dashboard.components.history import HistoryReload
+from dashboard.escaping import esc
+from dashboard.pages import DEFAULT_PAGE, PAGES
+from dashboard.viewmodels.backend import Backend
+
+pn.extension(notifications=True)
+
+
+class Route(param.Parameterized):
+    """Which page the session shows; synced with `?page=` so reload and back keep the place."""
+
+    page = param.Selector(objects=list(PAGES), default=DEFAULT_PAGE, doc="The page key.")
+
+
+class Sidebar(pn.viewable.Viewer):
+    """The sidebar menu: groups (Gateway) that expand to their pages."""
+
+    route = param.ClassSelector(class_=Route, doc="The routing state the menu changes.")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._groups: list[pn.viewable.Viewable] = []
+        for group in dict.fromkeys(spec.group for spec in PAGES.values()):
+            entries = [self._entry(key) for key, spec in PAGES.items() if spec.group == group]
+            items = pn.Column(*entries, visible=False, margin=(0, 0, 0, 16))
+            toggle = pn.widgets.Button(name=f"{group} ▸", button_type="light",
+                                       sizing_mode="stretch_width")
+
+            def flip(_: Any, items: pn.Column = items, toggle: pn.widgets.Button = toggle,
+                     group: str = group) -> None:
+                items.visible = not items.visible
+                toggle.name = f"{group} {'▾' if items.visible else '▸'}"
+
+            toggle.on_click(flip)
+            self._groups += [toggle, items]
+
+    def _entry(self, key: str) -> pn.widgets.Button:
+        button = pn.widgets.Button(name=PAGES[key].title, button_type="light",
+                                   sizing_mode="stretch_width")
+        button.on_click(lambda _: setattr(self.route, "page", key))
+        return button
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(*self._groups, sizing_mode="stretch_width")
+
+
+def page_view(route: Route, backend: Backend) -> pn.viewable.Viewable:
+    """The page for the route; each page is built once per session and then kept."""
+    built: dict[str, pn.viewable.Viewable] = {}
+
+    def show(page: str) -> pn.viewable.Viewable:
+        if page not in built:
+            built[page] = PAGES[page].build(backend)
+        return built[page]
+
+    return pn.panel(pn.bind(show, route.param.page), sizing_mode="stretch_width")
+
+
+def main_area(route: Route) -> pn.viewable.Viewable:
+    """The routed page, or why there is none (nobody signed in, store unreachable)."""
+    try:
+        actor = current_actor()
+    except ConnModelError as exc:
+        return pn.pane.Alert(f"**Cannot check who is signed in.** {esc(exc)} Reload to retry.",
+                             alert_type="danger")
+    if actor is None:
+        return pn.pane.Markdown("## Sign in\n[Sign in](/login) to manage connections.")
+    return page_view(route, Backend(actor))
+
+
+def create_app() -> pn.template.FastListTemplate:
+    """One session's template (called per browser session by `panel serve`)."""
+    route = Route()
+    if pn.state.location is not None:
+        pn.state.location.sync(route, {"page": "page"}, on_error=lambda *_: None)
+    return pn.template.FastListTemplate(
+        title="MCP Gateway",
+        sidebar=[Sidebar(route=route), HistoryReload()],
+        main=[main_area(route)],
+        accent="#0969da",
+        main_max_width="1200px",
+    )
+
+
+if pn.state.served:
+    create_app().servable()

@@ -270,3 +270,28 @@ def create_connection(
     record(session, actor=actor, action="connection.create",
            target=f"connection {conn.id} ({profile.name} / {provider.name} / {conn.account})")
     return conn
+
+
+@dataclass(frozen=True)
+class BulkRevokeResult:
+    """What a batch of revocations did: the ones done, and the ids someone else revoked first."""
+
+    revoked: list[RevokeResult]
+    already_revoked: list[int]
+
+
+def revoke_many(session: Session, *, actor: Actor, connection_ids: list[int]) -> BulkRevokeResult:
+    """Revoke a batch, each connection in its own transaction with its own audit event.
+
+    A connection revoked meanwhile by someone else is reported, not an error; an unknown id is
+    NotFound. Callers split large selections into batches to show progress.
+    """
+    require(actor, Action.WRITE)
+    done: list[RevokeResult] = []
+    already: list[int] = []
+    for connection_id in connection_ids:
+        try:
+            done.append(revoke_connection(session, actor=actor, connection_id=connection_id))
+        except AlreadyRevoked:
+            already.append(connection_id)
+    return BulkRevokeResult(done, already)

@@ -1,0 +1,167 @@
+"""Profiles as the Connections page groups them: one card per profile, counts of what matches.
+
+The page lists profiles (paged by name) with counts by status of the connections that match the
+page's filter. While a connection-level filter (status or free text) is set, a profile with no
+matching connection is left out; otherwise every profile is listed, empty ones included. A cheap
+change token lets a page notice work done elsewhere without re-reading what it shows.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, String, exists, func, select, type_coerce
+from sqlmodel import Session
+
+from connmodel.models import (
+    AuditEvent,
+    CheckResult,
+    Connection,
+    McpServer,
+    Profile,
+    ProfilePublic,
+    ProviderConfig,
+    ServerPublic,
+)
+from connmodel.paging import Page, SortKey, capped_count, keyset_page
+from connmodel.permissions import Action, Actor, require
+from connmodel.search import SEARCH_MAX
+from connmodel.services.connections import ConnectionFilter
+from connmodel.status import Status, parse_environment
+
+
+@dataclass(frozen=True)
+class GroupFilter:
+    """The Connections page's filters; empty fields do not filter."""
+
+    status: str | None = None
+    environment: str | None = None
+    profile: str | None = None
+    search: str | None = None
+
+    @property
+    def narrows_connections(self) -> bool:
+        """Whether a connection-level filter is set (then profiles without matches are hidden)."""
+        return bool(self.status or (self.search and self.search.strip()))
+
+    def connection_filter(self, profile_id: int | None = None) -> ConnectionFilter:
+        """The per-card listing filter (environment and profile are already the card's)."""
+        return ConnectionFilter(profile_id=profile_id, status=self.status or None,
+                                search=(self.search or "").strip() or None)
+
+    def profile_conditions(self) -> list[ColumnElement[bool]]:
+        conds: list[ColumnElement[bool]] = []
+        if self.environment:
+            conds.append(Profile.environment == parse_environment(self.environment).value)  # type: ignore[arg-type]
+        name = (self.profile or "").strip()
+        if name:
+            if len(name) > SEARCH_MAX:
+                from connmodel.errors import InvalidInput
+
+                raise InvalidInput(f"profile filter is {len(name)} characters: at most {SEARCH_MAX}")
+            escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conds.append(Profile.name.ilike(f"%{escaped}%", escape="\\"))  # type: ignore[attr-defined]
+        return conds
+
+
+def _matching(session: Session, where: GroupFilter) -> list[ColumnElement[bool]]:
+    """Conditions on Connection selecting the live connections the whole filter matches."""
+    conds = where.connection_filter().conditions(session)
+    profile_conds = where.profile_conditions()
+    if profile_conds:
+        conds.append(Connection.profile_id.in_(select(Profile.id).where(*profile_conds)))  # type: ignore[attr-defined]
+    return conds
+
+
+def list_profile_groups(
+    session: Session,
+    *,
+    actor: Actor,
+    where: GroupFilter = GroupFilter(),
+    cursor: str | None = None,
+    limit: int = 10,
+) -> Page[ProfilePublic]:
+    """One page of profile cards by name, each with counts by status of its matching connections.
+
+    `total` counts the profiles listed (capped like every count).
+    """
+    require(actor, Action.READ)
+    conds = where.profile_conditions()
+    conn_conds = where.connection_filter().conditions(session)
+    if where.narrows_connections:
+        conds.append(exists().where(Connection.profile_id == Profile.id, *conn_conds))  # type: ignore[arg-type]
+    stmt = (
+        select(Profile.name, Profile.id, Profile, ProviderConfig.name, ProviderConfig.kind)
+        .join(ProviderConfig, ProviderConfig.id == Profile.provider_config_id)  # type: ignore[arg-type]
+        .where(*conds)
+    )
+    # SQLModel's AutoString reports python_type `object`; a String view lets cursors round-trip.
+    key = SortKey(type_coerce(Profile.name, String), Profile.id)  # type: ignore[arg-type]
+    rows, next_cursor = keyset_page(session, stmt, key=key, cursor=cursor, limit=limit)
+    total, exact = capped_count(session, select(Profile.id).where(*conds))
+    ids = [r[1] for r in rows]
+    counts: dict[int, dict[str, int]] = {pid: {s.value: 0 for s in Status} for pid in ids}
+    if ids:
+        for pid, status, n in session.execute(
+            select(Connection.profile_id, Connection.status, func.count())
+            .where(Connection.profile_id.in_(ids), *conn_conds)  # type: ignore[attr-defined]
+            .group_by(Connection.profile_id, Connection.status)
+        ).all():
+            counts[pid][status] = n
+    items = [
+        ProfilePublic(id=p.id, name=p.name, description=p.description, environment=p.environment,
+                      provider=prov, provider_kind=kind, counts=counts[p.id])
+        for _, _, p, prov, kind in rows
+    ]
+    return Page(items, next_cursor, total, exact)
+
+
+def count_matching(session: Session, *, actor: Actor, where: GroupFilter) -> tuple[int, bool]:
+    """How many live connections the page's filter matches (capped), for bulk confirmations."""
+    require(actor, Action.READ)
+    conds = _matching(session, where)
+    return capped_count(session, select(Connection.id).where(*conds))
+
+
+def servers_affected(
+    session: Session, *, actor: Actor, connection_ids: list[int] | None = None,
+    where: GroupFilter | None = None, limit: int = 100,
+) -> list[ServerPublic]:
+    """The connected MCP servers a revocation of these connections (or this filter) disconnects."""
+    require(actor, Action.READ)
+    if connection_ids is not None:
+        profiles = select(Connection.profile_id).where(
+            Connection.id.in_(connection_ids), Connection.revoked_at.is_(None))  # type: ignore[union-attr]
+    else:
+        profiles = select(Connection.profile_id).where(*_matching(session, where or GroupFilter()))
+    rows = session.execute(
+        select(McpServer, Profile.name)
+        .join(Profile, Profile.id == McpServer.profile_id)  # type: ignore[arg-type]
+        .where(McpServer.profile_id.in_(profiles), McpServer.state == "connected")  # type: ignore[union-attr]
+        .order_by(McpServer.name)
+        .limit(limit)
+    ).all()
+    return [ServerPublic(name=s.name, url=s.url, transport=s.transport, profile=p, state=s.state,
+                         reason=s.reason) for s, p in rows]
+
+
+def change_token(session: Session, *, actor: Actor) -> tuple[int, int, int, int]:
+    """Changes anywhere in the store move this token: four primary-key lookups, no scans.
+
+    Every change writes an audit event; status checks write check results; the profile and
+    connection maxima catch rows added by bulk tools that write no event.
+    """
+    require(actor, Action.READ)
+    row = session.execute(select(
+        select(func.max(AuditEvent.id)).scalar_subquery(),
+        select(func.max(CheckResult.id)).scalar_subquery(),
+        select(func.max(Connection.id)).scalar_subquery(),
+        select(func.max(Profile.id)).scalar_subquery(),
+    )).one()
+    return tuple(int(v or 0) for v in row)  # type: ignore[return-value]
+
+
+def matching_ids(session: Session, *, actor: Actor, where: GroupFilter, limit: int) -> list[int]:
+    """The first `limit` live connections the page's filter matches, by id (for bulk revoke)."""
+    require(actor, Action.READ)
+    conds = _matching(session, where)
+    rows = session.execute(select(Connection.id).where(*conds).order_by(Connection.id).limit(limit))
+    return list(rows.scalars())

@@ -1,0 +1,1 @@
+"""Browser components of the dashboard that Panel does not provide (DOM built without innerHTML)."""

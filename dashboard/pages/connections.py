@@ -1,0 +1,196 @@
+"""Gateway → Connections: the seed page, with filters, profile cards, View/Revoke and bulk revoke.
+
+Widgets are made from the view models' parameters; callbacks delegate to the models in one
+line. The filters live in the URL (`?status=Error&environment=staging&profile=..&q=..`).
+"""
+
+from typing import Any
+
+import panel as pn
+import param
+
+from connmodel.models import DEFAULT_PROFILE_DESCRIPTION
+from connmodel.status import HINTS, Status
+from dashboard.components.profile_card import ProfileCard, profile_data, row_data
+from dashboard.escaping import esc
+from dashboard.viewmodels.actions import ActionsModel
+from dashboard.viewmodels.backend import Backend
+from dashboard.viewmodels.connections import ConnectionsPageModel, ProfileCardModel
+from dashboard.views.connection_dialogs import ConnectionDialogs
+
+KEY = "connections"
+TITLE = "Connections"
+GROUP = "Gateway"
+POLL_MS = 2000
+URL_KEYS = {"status": "status", "environment": "environment", "profile": "profile",
+            "search": "q"}
+
+INTRO = f"""# Connections
+Manage authenticated connections and profiles for MCP servers.
+
+Connections & Profiles shows all your authenticated connections to external services, organized
+by profile. This is where you can view, manage, and revoke access to MCP servers.
+
+When you configure a provider and connect to an MCP server, a connection is created. Connections
+are grouped by profile (the provider configuration you used):
+**Provider Config → Profile → Connection to MCP Server**. Each card below shows one profile:
+its name, "{DEFAULT_PROFILE_DESCRIPTION}", the provider config and the environment.
+"""
+TROUBLESHOOTING = f"""
+| Issue | Solution |
+|---|---|
+| Connection shows "Error" | {HINTS[Status.ERROR]} |
+| Connection shows "Inactive" | {HINTS[Status.INACTIVE]} |
+| MCP server stopped working | Check connection status here |
+"""
+BEST_PRACTICES = """
+- **Regular review**: Periodically check connections are still active
+- **Remove unused**: Revoke connections you no longer need
+- **Multiple profiles**: Use separate profiles for dev/staging/production
+- **Monitor status**: Watch for error statuses indicating auth issues
+"""
+EMPTY_DATABASE = """### No profiles yet
+A profile is a named use of a provider config. Add one from a terminal, for example
+`connmodel profile add --help`, then connect it to an MCP server; its connections appear here.
+To try the page with the seed's examples, run `connmodel demo`.
+"""
+NO_MATCH = "### No connection matches these filters\nChange or clear the filters above."
+
+
+class ConnectionsPage(pn.viewable.Viewer):
+    """The page: intro, filters, summary, bulk actions, cards, sections, dialogs."""
+
+    model = param.ClassSelector(class_=ConnectionsPageModel, doc="Filters, cards, errors.")
+    actions = param.ClassSelector(class_=ActionsModel, doc="View / Revoke state.")
+    selected = param.List(default=[], doc="Connection ids ticked across the cards.")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        m, a = self.model, self.actions
+        self._cards = pn.Column(sizing_mode="stretch_width", margin=0)
+        self._summary = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._error = pn.pane.Alert("", alert_type="danger", visible=False,
+                                    sizing_mode="stretch_width")
+        self._empty = pn.pane.Markdown("", visible=False, sizing_mode="stretch_width")
+        self._more_profiles = pn.widgets.Button(name="Load more profiles", visible=False)
+        self._more_profiles.on_click(lambda _: m.load_more_profiles())
+        self._revoke_selected = pn.widgets.Button(name="Revoke selected", disabled=True,
+                                                  button_type="danger", button_style="outline")
+        self._revoke_selected.on_click(lambda _: a.ask_revoke_selected(self.selected))
+        self._revoke_matching = pn.widgets.Button(name="Revoke all matching this filter",
+                                                  disabled=True, button_type="danger",
+                                                  button_style="outline")
+        self._revoke_matching.on_click(lambda _: a.ask_revoke_matching(m.where))
+        self._card_views: dict[int, ProfileCard] = {}
+        m.param.watch(self._render_cards, "cards")
+        m.param.watch(self._render_state, ["error", "loaded", "cards", "profiles_cursor"])
+        a.param.watch(lambda _: m.refresh(), "changed")
+        a.param.watch(self._notify, "message")
+        self.param.watch(self._render_selection, "selected")
+        self._render_cards()
+        self._render_state()
+
+    def _filters(self) -> pn.Row:
+        m = self.model
+        clear = pn.widgets.Button(name="Clear filters", align="end")
+        clear.on_click(lambda _: m.clear_filters())
+        return pn.Row(
+            pn.widgets.Select.from_param(m.param.status, name="Status", width=140),
+            pn.widgets.Select.from_param(m.param.environment, name="Environment", width=160),
+            pn.widgets.TextInput.from_param(m.param.profile, name="Profile name",
+                                            placeholder="e.g. Hubspot", width=170),
+            pn.widgets.TextInput.from_param(m.param.search, name="Search account or service",
+                                            placeholder="e.g. user@example.com", width=220),
+            clear, sizing_mode="stretch_width",
+        )
+
+    def _on_card_action(self, card: ProfileCardModel, action: str, ident: int | None) -> None:
+        if action == "view" and ident is not None:
+            self.actions.view(ident)
+        elif action == "revoke" and ident is not None:
+            self.actions.ask_revoke(ident)
+        elif action == "more":
+            card.load_more()
+
+    def _card_view(self, card: ProfileCardModel) -> ProfileCard:
+        empty = ("No connection matches the filters." if self.model.filtering
+                 else "No connections in this profile yet.")
+        view = ProfileCard(
+            on_action=lambda action, ident: self._on_card_action(card, action, ident),
+            profile=profile_data(card.profile, empty), rows=[row_data(r) for r in card.rows],
+            has_more=card.next_cursor is not None, sizing_mode="stretch_width", margin=(0, 0))
+
+        def sync(_: Any) -> None:
+            view.param.update(rows=[row_data(r) for r in card.rows],
+                              has_more=card.next_cursor is not None)
+
+        card.param.watch(sync, ["rows", "next_cursor"])
+        view.param.watch(lambda _: self._collect_selection(), "selected")
+        return view
+
+    def _render_cards(self, *_: Any) -> None:
+        views = [self._card_view(card) for card in self.model.cards]
+        self._cards.objects = views
+        self._collect_selection()
+
+    def _collect_selection(self) -> None:
+        self.selected = [i for view in self._cards.objects if isinstance(view, ProfileCard)
+                         for i in view.selected]
+
+    def _render_selection(self, *_: Any) -> None:
+        n = len(self.selected)
+        self._revoke_selected.param.update(name=f"Revoke selected ({n})", disabled=not n)
+
+    def _render_state(self, *_: Any) -> None:
+        m = self.model
+        self._error.param.update(
+            object=f"**Cannot load connections.** {esc(m.error)} "
+                   f"The page retries every {POLL_MS // 1000} s." if m.error else "",
+            visible=bool(m.error))
+        empty = "" if m.error or not m.loaded or m.cards else (
+            NO_MATCH if m.filtering else EMPTY_DATABASE)
+        self._empty.param.update(object=empty, visible=bool(empty))
+        self._more_profiles.visible = m.profiles_cursor is not None
+        self._revoke_matching.disabled = not (m.filtering and m.cards)
+        counts = m.counts
+        shown = len(m.cards)
+        total = f"{m.profiles_total}{'' if m.profiles_total_exact else '+'}"
+        parts = " · ".join(f'<span class="c-{s.lower()}">{n} {esc(s)}</span>'
+                           for s, n in counts.items())
+        self._summary.object = (f"<p role='status'>Showing {shown} of {total} profiles — "
+                                f"connections: {parts}</p>" if m.loaded else "")
+
+    def _notify(self, _: Any) -> None:
+        a = self.actions
+        if pn.state.notifications is not None and a.message:
+            getattr(pn.state.notifications, a.message_kind)(esc(a.message), duration=8000)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.pane.Markdown(INTRO, sizing_mode="stretch_width"),
+            self._filters(),
+            self._summary,
+            self._error,
+            pn.Row(self._revoke_selected, self._revoke_matching),
+            self._empty,
+            self._cards,
+            self._more_profiles,
+            pn.Card(pn.pane.Markdown(TROUBLESHOOTING), title="Troubleshooting", collapsed=True,
+                    sizing_mode="stretch_width"),
+            pn.Card(pn.pane.Markdown(BEST_PRACTICES), title="Best practices", collapsed=True,
+                    sizing_mode="stretch_width"),
+            pn.pane.HTML('<p><a href="?page=servers">Next: View My Servers</a></p>'),
+            ConnectionDialogs(actions=self.actions),
+            sizing_mode="stretch_width",
+        )
+
+
+def build(backend: Backend) -> pn.viewable.Viewable:
+    """The page for one browser session: URL-synced filters, first read, 2 s change polling."""
+    model = ConnectionsPageModel(backend)
+    if pn.state.location is not None:
+        pn.state.location.sync(model, URL_KEYS, on_error=lambda *_: None)
+    model.refresh()
+    if pn.state.curdoc is not None:
+        pn.state.add_periodic_callback(model.poll, period=POLL_MS)
+    return ConnectionsPage(model=model, actions=ActionsModel(backend))

@@ -1,0 +1,189 @@
+"""View and Revoke: what the dialogs show and what confirming does, for one or many connections.
+
+A revocation is asked for first (`ask_revoke`, `ask_revoke_selected`, `ask_revoke_matching`),
+which fills `pending` with what the confirmation must say; `cancel` forgets it and changes
+nothing; `confirm` revokes through the service in batches, moving `progress`, and leaves the
+outcome in `message` / `message_kind` for the view to notify.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import param
+
+from connmodel.errors import AlreadyRevoked, ConnModelError, NotFound
+from connmodel.models import ConnectionDetail
+from connmodel.services.connections import get_connection, revoke_connection, revoke_many
+from connmodel.services.groups import GroupFilter, count_matching, matching_ids, servers_affected
+from dashboard.viewmodels.backend import Backend
+
+BATCH = 50
+SERVERS_LISTED = 20
+
+
+@dataclass(frozen=True)
+class RevokeRequest:
+    """What a revoke confirmation states: which connections, how many, which servers stop."""
+
+    title: str
+    count: int
+    servers: list[str]
+    ids: list[int] = field(default_factory=list)
+    where: GroupFilter | None = None
+    more_servers: bool = False
+
+
+def connection_label(profile: str, account: str) -> str:
+    """How a connection is named to a person: 'Hubspot connection (Configured)'."""
+    return f"{profile} connection ({account})"
+
+
+class ActionsModel(param.Parameterized):
+    """The View panel and the Revoke confirmation of the Connections page."""
+
+    detail = param.ClassSelector(class_=ConnectionDetail, default=None, allow_None=True,
+                                 doc="The connection shown by View (secrets masked).")
+    pending = param.ClassSelector(class_=RevokeRequest, default=None, allow_None=True,
+                                  doc="The revocation awaiting confirmation.")
+    progress = param.Integer(default=0, doc="Connections processed by the running revocation.")
+    running = param.Boolean(default=False, doc="True while a confirmed revocation runs.")
+    message = param.String(default="", doc="The outcome to notify (plain text).")
+    message_kind = param.Selector(objects=["info", "success", "warning", "error"],
+                                  default="info", doc="How the outcome is shown.")
+    changed = param.Event(doc="Fires after connections were revoked, so listings refresh.")
+
+    def __init__(self, backend: Backend, **params: Any) -> None:
+        super().__init__(**params)
+        self.backend = backend
+
+    def _tell(self, text: str, kind: str) -> None:
+        self.message_kind = kind
+        self.message = text
+        self.param.trigger("message")
+
+    def view(self, connection_id: int) -> None:
+        """Open View on one connection."""
+        try:
+            self.detail = self.backend.call(get_connection, connection_id=connection_id)
+        except AlreadyRevoked as exc:
+            self._tell(f"{exc}. It is no longer listed.", "warning")
+            self.changed = True
+        except ConnModelError as exc:
+            self._tell(str(exc), "error")
+
+    def close_view(self) -> None:
+        self.detail = None
+
+    def ask_revoke(self, connection_id: int) -> None:
+        """Prepare the confirmation for one connection (named, with the servers it stops)."""
+        try:
+            d = self.backend.call(get_connection, connection_id=connection_id)
+        except AlreadyRevoked as exc:
+            self._tell(f"{exc}. Nothing to do.", "warning")
+            self.changed = True
+            return
+        except ConnModelError as exc:
+            self._tell(str(exc), "error")
+            return
+        servers = [s.name for s in d.mcp_servers if s.state == "connected"]
+        self.pending = RevokeRequest(title=f"Revoke {connection_label(d.profile, d.account)}?",
+                                     count=1, servers=servers, ids=[connection_id])
+
+    def ask_revoke_selected(self, ids: list[int]) -> None:
+        """Prepare one confirmation for the selected connections."""
+        if not ids:
+            self._tell("Select connections first.", "info")
+            return
+        try:
+            servers = self.backend.call(servers_affected, connection_ids=ids,
+                                        limit=SERVERS_LISTED + 1)
+        except ConnModelError as exc:
+            self._tell(str(exc), "error")
+            return
+        self.pending = RevokeRequest(
+            title=f"Revoke {len(ids)} selected connection{'s' if len(ids) != 1 else ''}?",
+            count=len(ids), servers=[s.name for s in servers[:SERVERS_LISTED]], ids=list(ids),
+            more_servers=len(servers) > SERVERS_LISTED)
+
+    def ask_revoke_matching(self, where: GroupFilter) -> None:
+        """Prepare one confirmation for every connection the page's filter matches."""
+        try:
+            count, exact = self.backend.call(count_matching, where=where)
+            servers = self.backend.call(servers_affected, where=where, limit=SERVERS_LISTED + 1)
+        except ConnModelError as exc:
+            self._tell(str(exc), "error")
+            return
+        if not count:
+            self._tell("No connection matches this filter.", "info")
+            return
+        self.pending = RevokeRequest(
+            title=f"Revoke {'at least ' if not exact else ''}{count} connection"
+                  f"{'s' if count != 1 else ''} matching this filter?",
+            count=count, servers=[s.name for s in servers[:SERVERS_LISTED]], where=where,
+            more_servers=len(servers) > SERVERS_LISTED)
+
+    def cancel(self) -> None:
+        """Close the confirmation; nothing is changed."""
+        self.pending = None
+
+    def confirm(self) -> None:
+        """Run the pending revocation to the end (see `confirm_steps` for the batches)."""
+        for _ in self.confirm_steps():
+            pass
+
+    def confirm_steps(self) -> Iterator[int]:
+        """Revoke the pending connections batch by batch, yielding progress after each batch."""
+        request = self.pending
+        if request is None:
+            return
+        self.param.update(running=True, progress=0)
+        revoked, already, servers = 0, 0, set[str]()
+        single = None
+        try:
+            for batch in self._batches(request):
+                if request.count == 1 and request.where is None:
+                    single = self.backend.call(revoke_connection, connection_id=batch[0])
+                    revoked, servers = 1, set(single.disconnected_servers)
+                else:
+                    result = self.backend.call(revoke_many, connection_ids=batch)
+                    revoked += len(result.revoked)
+                    already += len(result.already_revoked)
+                    for r in result.revoked:
+                        servers.update(r.disconnected_servers)
+                self.progress = revoked + already
+                yield self.progress
+        except AlreadyRevoked as exc:
+            self._tell(f"{exc}: someone else revoked it first. Nothing was changed.", "warning")
+        except (NotFound, ConnModelError) as exc:
+            self._tell(f"Revocation stopped after {revoked}: {exc}", "error")
+        else:
+            self._tell(self._outcome(single, revoked, already, servers), "success")
+        finally:
+            self.param.update(running=False, pending=None)
+            self.changed = True
+
+    def _batches(self, request: RevokeRequest) -> Iterator[list[int]]:
+        if request.where is None:
+            for i in range(0, len(request.ids), BATCH):
+                yield request.ids[i:i + BATCH]
+            return
+        done = 0
+        while done < request.count:
+            ids = self.backend.call(matching_ids, where=request.where,
+                                    limit=min(BATCH, request.count - done))
+            if not ids:
+                return
+            done += len(ids)
+            yield ids
+
+    @staticmethod
+    def _outcome(single: Any, revoked: int, already: int, servers: set[str]) -> str:
+        stopped = ", ".join(sorted(servers)) or "none"
+        if single is not None:
+            return (f"Revoked {connection_label(single.profile, single.account)}. "
+                    f"Disconnected MCP servers: {stopped}.")
+        text = f"Revoked {revoked} connection{'s' if revoked != 1 else ''}."
+        if already:
+            text += f" {already} had already been revoked by someone else."
+        return text + f" Disconnected MCP servers: {stopped}."

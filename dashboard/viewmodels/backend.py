@@ -1,0 +1,23 @@
+"""How view models reach the store: a database URL and the acting user, one session per call."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from connmodel.permissions import Actor
+from connmodel.store import session
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Calls `connmodel` services as `actor` against `url` (None: $CONNMODEL_DATABASE_URL)."""
+
+    actor: Actor
+    url: str | None = None
+
+    def call(self, service: Callable[..., T], **kwargs: Any) -> T:
+        """Run one service in its own session; connmodel errors propagate to the caller."""
+        with session(self.url) as s:
+            return service(s, actor=self.actor, **kwargs)

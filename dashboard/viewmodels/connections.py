@@ -1,0 +1,180 @@
+"""State of the Connections page: filters, the paged list of profile cards, each card's rows.
+
+Nothing here holds the connection table: the page keeps one SQL page of profiles (more on
+"Load more profiles") and every card one SQL page of its connections (more on "Load more").
+Service errors never escape: they become `error`, which the view shows, and the next refresh
+or poll that succeeds clears it.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import param
+
+from connmodel.errors import ConnModelError
+from connmodel.models import ConnectionPublic, ProfilePublic
+from connmodel.services.connections import list_connections
+from connmodel.services.groups import GroupFilter, change_token, list_profile_groups
+from connmodel.status import Environment, Status
+from dashboard.viewmodels.backend import Backend
+
+log = logging.getLogger(__name__)
+
+PROFILES_PER_PAGE = 10
+ROWS_PER_CARD = 10
+STATUS_OPTIONS = {"All statuses": "", **{s.value: s.value for s in Status}}
+ENVIRONMENT_OPTIONS = {"All environments": "", **{e.value: e.value for e in Environment}}
+
+
+class ProfileCardModel(param.Parameterized):
+    """One profile card: the profile with its counts and one or more SQL pages of its rows."""
+
+    profile = param.ClassSelector(class_=ProfilePublic, doc="The profile and its counts.")
+    rows = param.List(item_type=ConnectionPublic, doc="The connections shown, oldest first.")
+    next_cursor = param.String(default=None, allow_None=True,
+                               doc="Where the next page starts; None when all are shown.")
+
+    def __init__(self, backend: Backend, where: GroupFilter, on_error: Callable[[Exception], None],
+                 **params: Any) -> None:
+        super().__init__(**params)
+        self._backend = backend
+        self._where = where
+        self._on_error = on_error
+
+    def load_first(self) -> None:
+        """Read the first page of this card's matching connections."""
+        self._load(None, replace=True)
+
+    def load_more(self) -> None:
+        """Append the next page (keyset: as cheap deep in a million rows as on the first page)."""
+        if self.next_cursor:
+            self._load(self.next_cursor, replace=False)
+
+    def _load(self, cursor: str | None, *, replace: bool) -> None:
+        try:
+            page = self._backend.call(
+                list_connections, where=self._where.connection_filter(self.profile.id),
+                sort="id", cursor=cursor, limit=ROWS_PER_CARD, count=False)
+        except ConnModelError as exc:
+            self._on_error(exc)
+            return
+        self.param.update(rows=page.items if replace else [*self.rows, *page.items],
+                          next_cursor=page.next_cursor)
+
+    @property
+    def total(self) -> int:
+        return sum(self.profile.counts.values())
+
+
+class ConnectionsPageModel(param.Parameterized):
+    """The Connections page: filters (kept in the URL), profile cards, totals and errors."""
+
+    status = param.Selector(objects=STATUS_OPTIONS, default="",
+                            doc="Show only connections with this status ('' for all).")
+    environment = param.Selector(objects=ENVIRONMENT_OPTIONS, default="",
+                                 doc="Show only profiles tagged with this environment.")
+    profile = param.String(default="", doc="Show only profiles whose name contains this text.")
+    search = param.String(default="", doc="Free text over account and service.")
+
+    cards = param.List(item_type=ProfileCardModel, doc="The profile cards loaded so far.")
+    profiles_cursor = param.String(default=None, allow_None=True,
+                                   doc="Where the next page of profiles starts.")
+    profiles_total = param.Integer(default=0, doc="Profiles listed under the current filter.")
+    profiles_total_exact = param.Boolean(default=True, doc="False when the count hit its cap.")
+    loaded = param.Boolean(default=False, doc="True once a refresh has succeeded.")
+    error = param.String(default="", doc="The last service error, shown until a call succeeds.")
+
+    def __init__(self, backend: Backend, **params: Any) -> None:
+        super().__init__(**params)
+        self.backend = backend
+        self._token: tuple[int, ...] | None = None
+
+    @property
+    def where(self) -> GroupFilter:
+        return GroupFilter(status=self.status or None, environment=self.environment or None,
+                           profile=self.profile or None, search=self.search or None)
+
+    @property
+    def filtering(self) -> bool:
+        return bool(self.status or self.environment or self.profile.strip() or self.search.strip())
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Matching connections by status over the cards loaded so far."""
+        totals = {s.value: 0 for s in Status}
+        for card in self.cards:
+            for status, n in card.profile.counts.items():
+                totals[status] = totals.get(status, 0) + n
+        return totals
+
+    @property
+    def empty_database(self) -> bool:
+        return self.loaded and not self.error and not self.filtering and not self.cards
+
+    @param.depends("status", "environment", "profile", "search", watch=True)
+    def _filters_changed(self) -> None:
+        self.refresh()
+
+    def clear_filters(self) -> None:
+        self.param.update(status="", environment="", profile="", search="")
+
+    def _fail(self, exc: Exception) -> None:
+        log.warning("connections page: %s", exc)
+        self.error = str(exc)
+
+    def refresh(self) -> None:
+        """Re-read the first page of profiles and the first page of every card on it."""
+        where = self.where
+        try:
+            page = self.backend.call(list_profile_groups, where=where, limit=PROFILES_PER_PAGE)
+            token = self.backend.call(change_token)
+        except ConnModelError as exc:
+            self._fail(exc)
+            return
+        self.error = ""
+        cards = self._cards(page.items, where)
+        if self.error:
+            return
+        self._token = token
+        self.param.update(cards=cards, profiles_cursor=page.next_cursor,
+                          profiles_total=page.total, profiles_total_exact=page.total_exact,
+                          loaded=True)
+
+    def load_more_profiles(self) -> None:
+        """Append the next page of profile cards."""
+        if not self.profiles_cursor:
+            return
+        where = self.where
+        try:
+            page = self.backend.call(list_profile_groups, where=where,
+                                     cursor=self.profiles_cursor, limit=PROFILES_PER_PAGE)
+        except ConnModelError as exc:
+            self._fail(exc)
+            return
+        more = self._cards(page.items, where)
+        self.param.update(cards=[*self.cards, *more], profiles_cursor=page.next_cursor)
+
+    def _cards(self, profiles: list[ProfilePublic], where: GroupFilter) -> list[ProfileCardModel]:
+        cards = []
+        for profile in profiles:
+            card = ProfileCardModel(self.backend, where, self._fail, profile=profile)
+            if sum(profile.counts.values()):
+                card.load_first()
+            cards.append(card)
+        return cards
+
+    def poll(self) -> bool:
+        """Refresh when the store changed since the last read (or is back after an error).
+
+        Costs four primary-key lookups when nothing changed. Returns whether it refreshed.
+        """
+        try:
+            token = self.backend.call(change_token)
+        except ConnModelError as exc:
+            self._fail(exc)
+            return False
+        if token == self._token and not self.error:
+            return False
+        self.refresh()
+        return True

@@ -1,0 +1,122 @@
+"""The Connections page's view models on real stores, without a browser."""
+
+import pytest
+from sqlmodel import select
+
+from connmodel.models import Connection, Profile
+from connmodel.services.connections import ConnectionFilter, list_connections, revoke_connection
+from connmodel.services.servers import list_servers
+from connmodel.store import session
+from dashboard.viewmodels.backend import Backend
+from dashboard.viewmodels.connections import ROWS_PER_CARD, ConnectionsPageModel
+
+
+def rows_of(model: ConnectionsPageModel) -> dict[str, list[tuple[str, str, str]]]:
+    return {c.profile.name: [(r.service, r.account, r.status) for r in c.rows] for c in model.cards}
+
+
+@pytest.fixture
+def page(demo_url, admin) -> ConnectionsPageModel:
+    model = ConnectionsPageModel(Backend(admin, demo_url))
+    model.refresh()
+    return model
+
+
+def test_first_screen_shows_the_seed_profiles(page):
+    rows = rows_of(page)
+    assert rows["Noauth"] == [("No Authentication Provider", "Configured", "Active")]
+    assert rows["Hubspot"] == [("API Key Authentication Provider", "Configured", "Active")]
+    assert rows["Google"] == [("Google OAuth2 Provider", "user@example.com", "Active")]
+    google = next(c for c in page.cards if c.profile.name == "Google")
+    assert (google.profile.description, google.profile.provider, google.profile.environment) == (
+        "Connections in this profile", "Google OAuth2 Provider", "production")
+    assert page.counts == {"Active": 3, "Inactive": 2, "Error": 1}
+    assert page.profiles_total == 6 and not page.error and not page.empty_database
+
+
+def test_filters_narrow_cards_and_counts(page):
+    page.param.update(status="Error")
+    assert list(rows_of(page)) == ["GitHub Staging"]
+    assert page.counts == {"Active": 0, "Inactive": 0, "Error": 1}
+    page.param.update(status="", environment="staging")
+    assert sorted(rows_of(page)) == ["GitHub Staging", "Hubspot Sandbox"]
+    page.param.update(environment="", profile="hubspot")
+    assert sorted(rows_of(page)) == ["Hubspot", "Hubspot Sandbox"]
+    page.param.update(profile="", search="user@example")
+    assert rows_of(page) == {"Google": [("Google OAuth2 Provider", "user@example.com", "Active")]}
+    page.param.update(search="nobody-at-all")
+    assert page.cards == [] and not page.empty_database and page.filtering
+    page.clear_filters()
+    assert len(page.cards) == 6
+
+
+def test_bad_filter_is_an_error_not_a_crash(page):
+    page.search = "x" * 300
+    assert "at most 200" in page.error
+    page.search = ""
+    assert page.error == "" and len(page.cards) == 6
+
+
+def test_empty_database_says_so(sqlite_url, admin):
+    model = ConnectionsPageModel(Backend(admin, sqlite_url))
+    model.refresh()
+    assert model.empty_database and model.cards == []
+
+
+def test_database_down_is_shown_and_recovers(tmp_path, admin, keyring):
+    from connmodel.schema import upgrade
+    from connmodel.services.demo import seed_demo
+    from connmodel.store import get_engine
+
+    folder = tmp_path / "later"
+    url = f"sqlite:///{folder / 'c.db'}"
+    model = ConnectionsPageModel(Backend(admin, url))
+    model.refresh()
+    assert "cannot use the database" in model.error and model.cards == []
+    assert model.poll() is False
+    folder.mkdir()
+    upgrade(get_engine(url))
+    with session(url) as s:
+        seed_demo(s, actor=admin, keyring=keyring)
+    assert model.poll() is True
+    assert model.error == "" and len(model.cards) == 6
+    get_engine(url).dispose()
+
+
+def test_poll_sees_changes_made_elsewhere(page, demo_url, admin):
+    assert page.poll() is False
+    with session(demo_url) as s:
+        hub = list_connections(s, actor=admin, where=ConnectionFilter(profile="Hubspot")).items[0]
+        revoke_connection(s, actor=admin, connection_id=hub.id)
+    assert page.poll() is True
+    assert rows_of(page)["Hubspot"] == []
+
+
+def test_cards_page_their_rows_and_profiles_page_too(sqlite_url, admin, keyring):
+    with session(sqlite_url) as s:
+        from connmodel.services.demo import seed_demo
+
+        seed_demo(s, actor=admin, keyring=keyring)
+        noauth = s.exec(select(Profile).where(Profile.name == "Noauth")).one()
+        for i in range(2 * ROWS_PER_CARD + 3):
+            s.add(Connection(profile_id=noauth.id, service="No Authentication Provider",
+                             account=f"bot{i:02d}@example.com"))
+        for i in range(12):
+            s.add(Profile(name=f"Zz{i:02d}", provider_config_id=noauth.provider_config_id))
+        s.commit()
+    model = ConnectionsPageModel(Backend(admin, sqlite_url))
+    model.refresh()
+    assert len(model.cards) == 10 and model.profiles_total == 18
+    card = next(c for c in model.cards if c.profile.name == "Noauth")
+    assert len(card.rows) == ROWS_PER_CARD and card.total == 2 * ROWS_PER_CARD + 4
+    card.load_more()
+    card.load_more()
+    assert len(card.rows) == 2 * ROWS_PER_CARD + 4 and card.next_cursor is None
+    model.load_more_profiles()
+    assert len(model.cards) == 18 and model.profiles_cursor is None
+    assert all(c.rows == [] for c in model.cards if c.profile.name.startswith("Zz"))
+
+
+def test_servers_stay_connected_while_only_reading(page, demo_url, admin):
+    with session(demo_url) as s:
+        assert {x.state for x in list_servers(s, actor=admin).items} == {"connected"}

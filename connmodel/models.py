@@ -83,6 +83,60 @@ class Connection(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
     revoked_by: str | None = Field(default=None, max_length=NAME_MAX)
+    # Provider lifecycle (connmodel.providers): a disabled connection keeps its credential;
+    # token_version is the compare-and-swap guard of refresh-token rotation; a refresher claims
+    # the row until refresh_claimed_until; failures back off until next_refresh_at.
+    disabled_at: datetime | None = None
+    disabled_by: str | None = Field(default=None, max_length=NAME_MAX)
+    token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    refresh_claimed_until: datetime | None = None
+    refresh_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    next_refresh_at: datetime | None = None
+
+
+class OAuthAuthorization(SQLModel, table=True):
+    """A started authorization-code flow, kept durably until its callback (or expiry).
+
+    Only the SHA-256 of `state` is stored; the PKCE verifier is encrypted. `used_at` is set by
+    the one conditional UPDATE that completes it, so a replayed state is refused.
+    """
+
+    __tablename__ = "oauth_authorization"
+
+    id: int | None = Field(default=None, primary_key=True)
+    state_hash: str = Field(max_length=64, unique=True, index=True)
+    profile_id: int = Field(foreign_key="profile.id")
+    connection_id: int | None = Field(default=None, foreign_key="connection.id")
+    verifier_enc: str = Field(sa_column=Column(Text, nullable=False))
+    redirect_uri: str = Field(max_length=TEXT_MAX)
+    servers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    actor: str = Field(max_length=NAME_MAX)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class ProviderRevocation(SQLModel, table=True):
+    """A token to revoke at the provider (RFC 7009): a durable queue, retried with back-off.
+
+    Rows are written in the revoke transaction, so a crash after the local revoke loses nothing.
+    """
+
+    __tablename__ = "provider_revocation"
+    __table_args__ = (Index("ix_provider_revocation_pending", "delivered_at", "given_up_at",
+                            "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    connection_id: int = Field(foreign_key="connection.id")
+    provider_config_id: int = Field(foreign_key="provider_config.id")
+    credential_enc: str = Field(sa_column=Column(Text, nullable=False))
+    actor: str = Field(max_length=NAME_MAX)
+    created_at: datetime = Field(default_factory=utcnow)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    last_error: str | None = Field(default=None, max_length=TEXT_MAX)
+    delivered_at: datetime | None = None
+    given_up_at: datetime | None = None
 
 
 class McpServer(SQLModel, table=True):

@@ -137,7 +137,7 @@ def _live_connection(session: Session, connection_id: int) -> Connection:
         raise NotFound(f"no connection with id {connection_id}")
     if conn.revoked_at is not None:
         raise AlreadyRevoked(
-            f"connection {connection_id} was revoked by {conn.revoked_by} at "
+            f"connection {connection_id} was already revoked by {conn.revoked_by} at "
             f"{conn.revoked_at:%Y-%m-%d %H:%M:%S} UTC"
         )
     return conn

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError, ProgrammingError
 from sqlmodel import Session, create_engine
 
 from connmodel.errors import StoreUnavailable
@@ -36,34 +36,53 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+SUPPORTED = "use sqlite:///path/to/file.db or postgresql://user@host:5432/name"
+DRIVERS = {
+    "sqlite": ("sqlite", "sqlite+pysqlite"),
+    "postgresql": ("postgresql", "postgresql+psycopg"),
+}
+
+
 @lru_cache(maxsize=16)
 def get_engine(url: str | None = None) -> Engine:
     """One engine per URL per process (engines own connection pools)."""
     resolved = database_url(url)
     try:
         parsed = make_url(resolved)
-    except ArgumentError:
-        raise StoreUnavailable(f"malformed database URL {resolved!r}") from None
-    if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(resolved, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-        event.listen(engine, "connect", _sqlite_pragmas)
-    elif parsed.get_backend_name() == "postgresql":
-        if parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")
-        engine = create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
-    else:
+    except (ArgumentError, ValueError):
         raise StoreUnavailable(
-            f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql://"
-        )
+            f"malformed database URL {describe(resolved)!r}: {SUPPORTED}"
+        ) from None
+    backend = parsed.get_backend_name()
+    if parsed.drivername not in DRIVERS.get(backend, ()):
+        raise StoreUnavailable(f"unsupported database {parsed.drivername!r}: {SUPPORTED}")
+    try:
+        if backend == "sqlite":
+            engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            parsed = parsed.set(drivername="postgresql+psycopg")
+            engine = create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    except (ArgumentError, ValueError, TypeError) as exc:
+        raise StoreUnavailable(f"malformed database URL {describe(resolved)!r}: {exc}") from None
     return engine
 
 
 def describe(url: str) -> str:
-    """The URL with any password hidden, for messages."""
+    """The URL with any password hidden, for messages (even when the URL does not parse)."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<malformed URL>"
+    except (ArgumentError, ValueError):
+        if "@" not in url:
+            return url[:200]
+        head, _, host = url.rpartition("@")
+        scheme = head.split("//", 1)[0] + "//" if "//" in head else ""
+        return f"{scheme}***@{host}"[:200]
+
+
+def _missing_table(exc: DatabaseError) -> bool:
+    """SQLite says 'no such table/column'; PostgreSQL raises undefined table/column (42P01/42703)."""
+    return getattr(exc.orig, "sqlstate", None) in ("42P01", "42703") or "no such " in str(exc.orig)
 
 
 @contextmanager
@@ -73,8 +92,17 @@ def session(url: str | None = None) -> Iterator[Session]:
     try:
         with Session(engine, expire_on_commit=False) as s:
             yield s
-    except OperationalError as exc:
+    except DatabaseError as exc:
+        if type(exc) not in (DatabaseError, OperationalError, ProgrammingError):
+            raise  # integrity and data errors are the caller's to translate
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        if _missing_table(exc):
+            raise StoreUnavailable(
+                f"{describe(engine.url.render_as_string())} is not a connmodel database at the "
+                f"current schema ({reason}): run `connmodel init`"
+            ) from None
+        if isinstance(exc, ProgrammingError):
+            raise
         raise StoreUnavailable(
             f"cannot use the database {describe(engine.url.render_as_string())}: {reason}"
         ) from None

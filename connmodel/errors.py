@@ -45,6 +45,14 @@ class SecretKeyError(ConnModelError):
     exit_code = 2
 
 
+class ProviderRefused(ConnModelError):
+    """The provider answered and said no (invalid_grant, 401, 403, access_denied, bad response)."""
+
+
+class ProviderUnreachable(ConnModelError):
+    """The provider could not be reached; nothing was changed and the attempt will be retried."""
+
+
 class AuthenticationFailed(ConnModelError):
     """Sign-in refused: the message never says whether the name or the password was wrong."""
 

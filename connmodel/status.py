@@ -28,6 +28,7 @@ class ProviderKind(StrEnum):
     NONE = "none"
     API_KEY = "api_key"
     OAUTH2 = "oauth2"
+    CLIENT_CREDENTIALS = "client_credentials"
 
 
 MEANING: dict[Status, str] = {

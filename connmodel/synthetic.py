@@ -1,0 +1,237 @@
+"""Synthetic gateway data as plain rows: what `connmodel generate` writes, built without a database.
+
+Everything is drawn from one numpy Generator seeded by the caller, and every time is an offset
+from a given `now`, so a seed and a `now` give the same rows byte for byte. Rows are built column
+by column with numpy (a million connections in a few seconds) and never as ORM objects.
+
+The shape follows a real gateway: a few providers of each kind, profiles across dev / staging /
+production with a long-tailed number of connections each, mostly Active connections, some
+Inactive (expired or disabled by an admin) and a few Error ones (invalid_grant, HTTP 401/403).
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from connmodel.status import Environment, ProviderKind, Status
+
+DAY_US = 86_400 * 10**6
+HOUR_US = 3_600 * 10**6
+
+ADMINS = ("alice", "bob", "carol", "dave", "erin", "frank")
+FIRST = ("ana", "ben", "chloe", "dan", "eva", "felix", "grace", "hugo", "ines", "jack", "kim",
+         "liam", "maya", "noah", "olga", "paul", "quinn", "rosa", "sam", "tara", "uma", "victor",
+         "wei", "xena", "yusuf", "zoe")
+LAST = ("smith", "jones", "garcia", "miller", "davis", "lopez", "wilson", "anderson", "thomas",
+        "taylor", "moore", "martin", "lee", "perez", "white", "harris", "clark", "lewis",
+        "walker", "hall", "young", "king", "wright", "scott", "green", "baker", "adams", "nelson")
+DOMAINS = ("example.com", "acme.example", "globex.example", "initech.example", "umbrella.example",
+           "contoso.example", "fabrikam.example", "hooli.example")
+TEAMS = ("Sales", "Support", "Platform", "Data", "Finance", "Marketing", "Security", "Ops",
+         "Research", "Legal")
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    name: str
+    kind: ProviderKind
+    settings: dict[str, object]
+
+
+PROVIDERS = (
+    ProviderSpec("No Authentication Provider", ProviderKind.NONE, {}),
+    ProviderSpec("API Key Authentication Provider", ProviderKind.API_KEY,
+                 {"header": "Authorization", "scheme": "Bearer"}),
+    ProviderSpec("Google OAuth2 Provider", ProviderKind.OAUTH2, {
+        "preset": "google", "issuer": "https://accounts.google.com",
+        "authorize_url": "https://accounts.google.com/o/oauth2/v2/auth",
+        "token_url": "https://oauth2.googleapis.com/token",
+        "revocation_url": "https://oauth2.googleapis.com/revoke",
+        "client_id": "000000000-generated.apps.googleusercontent.com",
+        "scopes": ["openid", "email"]}),
+    ProviderSpec("GitHub OAuth2 Provider", ProviderKind.OAUTH2, {
+        "authorize_url": "https://github.com/login/oauth/authorize",
+        "token_url": "https://github.com/login/oauth/access_token",
+        "client_id": "Iv1.generated", "scopes": ["repo", "read:user"]}),
+    ProviderSpec("Microsoft Entra ID OAuth2 Provider", ProviderKind.OAUTH2, {
+        "issuer": "https://login.microsoftonline.com/common/v2.0",
+        "authorize_url": "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+        "token_url": "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+        "client_id": "00000000-0000-0000-0000-generated", "scopes": ["openid", "email"]}),
+    ProviderSpec("Slack OAuth2 Provider", ProviderKind.OAUTH2, {
+        "authorize_url": "https://slack.com/oauth/v2/authorize",
+        "token_url": "https://slack.com/api/oauth.v2.access",
+        "client_id": "generated.slack", "scopes": ["channels:read", "chat:write"]}),
+)
+
+# (application, index into PROVIDERS): the profile's name starts with the application.
+APPS = (("Calculator", 0), ("Weather", 0), ("Time", 0), ("Hubspot", 1), ("Stripe", 1),
+        ("Datadog", 1), ("Sentry", 1), ("Zendesk", 1), ("Notion", 1), ("Linear", 1),
+        ("Google", 2), ("Gsuite", 2), ("Drive", 2), ("GitHub", 3), ("Copilot", 3),
+        ("Outlook", 4), ("Teams", 4), ("SharePoint", 4), ("Slack", 5), ("Huddles", 5))
+SERVER_SUFFIXES = ("MCP", "Tools", "Search")
+
+# Per provider kind: status probabilities and the reasons each non-Active status carries.
+STATUS_MIX: dict[ProviderKind, tuple[float, float, float]] = {
+    ProviderKind.NONE: (0.96, 0.04, 0.0),
+    ProviderKind.API_KEY: (0.86, 0.08, 0.06),
+    ProviderKind.OAUTH2: (0.80, 0.13, 0.07),
+}
+INACTIVE_REASONS = ("token expired", "refresh token expired", "disabled by {admin}",
+                    "disabled by {admin}: offboarded user", "consent revoked by user")
+INACTIVE_REASONS_NO_TOKEN = ("disabled by {admin}", "disabled by {admin}: unused for 90 days")
+ERROR_REASONS = ("invalid_grant", "invalid_grant: Token has been expired or revoked.",
+                 "authentication failed: 401 Unauthorized", "authentication failed: 403 Forbidden",
+                 "invalid_client: client secret rotated")
+ERROR_REASONS_API_KEY = ("authentication failed: 401 Unauthorized", "invalid API key",
+                         "authentication failed: 403 Forbidden")
+
+
+@dataclass(frozen=True)
+class ProfileRow:
+    name: str
+    environment: str
+    provider: int  # index into PROVIDERS
+    servers: tuple[tuple[str, str, str, str | None], ...]  # name, url, state, reason
+
+
+@dataclass
+class ConnectionColumns:
+    """One list per column, index i is connection i (profile is an index into the profiles)."""
+
+    profile: list[int]
+    service: list[str]
+    account: list[str]
+    status: list[str]
+    status_reason: list[str | None]
+    checked_at: np.ndarray  # datetime64[us] in UTC; NaT is NULL
+    expires_at: np.ndarray
+    last_used_at: np.ndarray
+    created_at: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.profile)
+
+
+def _slug(name: str) -> str:
+    return "-".join(name.lower().split())
+
+
+def profile_rows(rng: np.random.Generator, n: int) -> list[ProfileRow]:
+    """n profiles named "<App> <Team>" (then "<App> <Team> 2", ...), each with 1-3 servers."""
+    envs = rng.choice([e.value for e in Environment], size=n, p=[0.35, 0.25, 0.40]).tolist()
+    n_servers = rng.choice([1, 2, 3], size=n, p=[0.6, 0.3, 0.1]).tolist()
+    stopped = (rng.random(n) < 0.04).tolist()
+    admins = rng.integers(0, len(ADMINS), size=n).tolist()
+    rows = []
+    for i in range(n):
+        app, provider = APPS[i % len(APPS)]
+        team = TEAMS[(i // len(APPS)) % len(TEAMS)]
+        round_ = i // (len(APPS) * len(TEAMS))
+        name = f"{app} {team}" + (f" {round_ + 1}" if round_ else "")
+        servers = tuple(
+            (f"{name} {suffix}", f"https://{_slug(name)}.mcp.example/{suffix.lower()}",
+             "disconnected" if stopped[i] else "connected",
+             f"stopped by {ADMINS[admins[i]]} for maintenance" if stopped[i] else None)
+            for suffix in SERVER_SUFFIXES[: n_servers[i]]
+        )
+        rows.append(ProfileRow(name, envs[i], provider, servers))
+    return rows
+
+
+def _times(now: datetime, offsets_us: np.ndarray) -> np.ndarray:
+    """now minus each offset (microseconds) as UTC datetime64, vectorised."""
+    base = np.datetime64(now.astimezone(UTC).replace(tzinfo=None), "us")
+    return base - offsets_us.astype("timedelta64[us]")
+
+
+def time_strings(values: np.ndarray, suffix: str = "") -> list[str | None]:
+    """'YYYY-MM-DD HH:MM:SS.ffffff' + suffix (SQLAlchemy's SQLite format), None for NaT."""
+    text = np.datetime_as_string(values, unit="us").tolist()
+    nat = np.isnat(values).tolist()
+    return [None if n else t.replace("T", " ") + suffix for t, n in zip(text, nat, strict=True)]
+
+
+def _pick(rng: np.random.Generator, choices: tuple[str, ...], n: int, admins: list[int]) -> list[str]:
+    idx = rng.integers(0, len(choices), size=n).tolist()
+    return [choices[i].format(admin=ADMINS[a]) for i, a in zip(idx, admins, strict=True)]
+
+
+def connection_columns(
+    rng: np.random.Generator, profiles: list[ProfileRow], n: int, now: datetime
+) -> ConnectionColumns:
+    """n connections spread over the profiles with a long tail, oldest first (ids follow age)."""
+    m = len(profiles)
+    weights = 1.0 / np.arange(1, m + 1) ** 0.7
+    rng.shuffle(weights)
+    counts = rng.multinomial(n - m, weights / weights.sum()) + 1
+    profile = np.repeat(np.arange(m), counts)
+    rng.shuffle(profile)
+    kinds = np.array([PROVIDERS[p.provider].kind for p in profiles])[profile]
+
+    status = np.empty(n, dtype=object)
+    roll = rng.random(n)
+    for kind, (active, inactive, _error) in STATUS_MIX.items():
+        mask = kinds == kind
+        status[mask & (roll < active)] = Status.ACTIVE.value
+        status[mask & (roll >= active) & (roll < active + inactive)] = Status.INACTIVE.value
+        status[mask & (roll >= active + inactive)] = Status.ERROR.value
+
+    age = np.sort(rng.integers(DAY_US, 540 * DAY_US, size=n))[::-1]  # created, oldest first
+    since_use = np.minimum(rng.exponential(3 * DAY_US, size=n).astype(np.int64), age - 1)
+    stale = status != Status.ACTIVE.value
+    since_use[stale] = np.minimum(rng.integers(14 * DAY_US, 300 * DAY_US, size=n), age - 1)[stale]
+    never_used = rng.random(n) < 0.04
+    since_check = rng.integers(0, 48 * HOUR_US, size=n)
+    old_check = rng.random(n) < 0.08
+    since_check[old_check] = rng.integers(2 * DAY_US, 90 * DAY_US, size=n)[old_check]
+    since_check = np.minimum(since_check, age - 1)
+
+    oauth = kinds == ProviderKind.OAUTH2
+    api_key = kinds == ProviderKind.API_KEY
+    expires_in = rng.integers(HOUR_US, 60 * DAY_US, size=n)  # ahead of now
+    expired = rng.integers(DAY_US, 120 * DAY_US, size=n)  # behind now
+    has_expiry = oauth | (api_key & (rng.random(n) < 0.3))
+    until = np.where(status == Status.INACTIVE.value, -expired, expires_in)
+
+    admins = rng.integers(0, len(ADMINS), size=n).tolist()
+    reason = np.full(n, None, dtype=object)
+    inactive = status == Status.INACTIVE.value
+    error = status == Status.ERROR.value
+    for mask, choices in (
+        (inactive & oauth, INACTIVE_REASONS),
+        (inactive & ~oauth, INACTIVE_REASONS_NO_TOKEN),
+        (error & oauth, ERROR_REASONS),
+        (error & ~oauth, ERROR_REASONS_API_KEY),
+    ):
+        idx = np.flatnonzero(mask)
+        reason[idx] = _pick(rng, choices, len(idx), [admins[i] for i in idx.tolist()])
+
+    first = rng.integers(0, len(FIRST), size=n).tolist()
+    last = rng.integers(0, len(LAST), size=n).tolist()
+    number = rng.integers(1, 1000, size=n).tolist()
+    domain = rng.integers(0, len(DOMAINS), size=n).tolist()
+    oauth_list = oauth.tolist()
+    account = [
+        f"{FIRST[f]}.{LAST[la]}{k}@{DOMAINS[d]}" if o else "Configured"
+        for f, la, k, d, o in zip(first, last, number, domain, oauth_list, strict=True)
+    ]
+    services = [PROVIDERS[p.provider].name for p in profiles]
+    profile_list = profile.tolist()
+
+    expires = _times(now, -until)
+    expires[~has_expiry] = np.datetime64("NaT")
+    last_used = _times(now, since_use)
+    last_used[never_used] = np.datetime64("NaT")
+    return ConnectionColumns(
+        profile=profile_list,
+        service=[services[p] for p in profile_list],
+        account=account,
+        status=status.tolist(),
+        status_reason=reason.tolist(),
+        checked_at=_times(now, since_check),
+        expires_at=expires,
+        last_used_at=last_used,
+        created_at=_times(now, age),
+    )

@@ -44,8 +44,11 @@ def run(argv: list[str] | None = None) -> int:
     except ConnModelError as exc:
         typer.echo(f"connmodel: error: {exc}", err=True)
         return exc.exit_code
-    except (typer.Abort, KeyboardInterrupt):
-        typer.echo("connmodel: aborted, nothing more changed", err=True)
+    except typer.Abort:  # a prompt got no answer (end of input)
+        typer.echo("connmodel: aborted, nothing changed", err=True)
+        return 1
+    except KeyboardInterrupt:
+        typer.echo("connmodel: interrupted, nothing more changed", err=True)
         return 130
     return code if isinstance(code, int) else 0
 

@@ -115,7 +115,7 @@ def revoke(
         typer.echo(REVOKE_NOTE)
         typer.echo("Servers that will be disconnected: " + (", ".join(servers) or "none"))
         if not typer.confirm("Revoke this connection?", default=False):
-            typer.echo("not revoked: nothing changed", err=True)
+            typer.echo("connmodel: not revoked, nothing changed", err=True)
             raise typer.Exit(1)
     with store(database) as s:
         result = revoke_connection(s, actor=actor, connection_id=connection_id)

@@ -56,7 +56,8 @@ def _card_json(card: ProfileCard) -> dict[str, object]:
 def _print_card(card: ProfileCard) -> None:
     counts = ", ".join(f"{n:,} {status}" for status, n in card.counts.items() if n)
     title = f"{card.name} · {card.environment} · {card.provider} — {card.description}"
-    emit_table(title, ["ID", "Service", "Account", "Status", "Reason"],
+    typer.echo(title)
+    emit_table(None, ["ID", "Service", "Account", "Status", "Reason"],
                [(c.id, c.service, c.account, c.status, c.status_reason)
                 for c in card.connections])
     shown = len(card.connections)

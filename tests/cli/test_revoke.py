@@ -1,0 +1,76 @@
+"""`connmodel revoke`: the confirmation, the second revoke, and two processes revoking at once."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from connmodel.status import REVOKE_NOTE
+
+SCRIPT = Path(sys.executable).parent / "connmodel"
+
+
+def _google_id(cli, url: str) -> int:
+    return cli("connections", "-d", url, "-f", "json", "-p", "Google").json["items"][0]["id"]
+
+
+def _revoke_events(cli, url: str) -> int:
+    return cli("events", "-d", url, "-f", "json", "--action", "revoke").json["total"]
+
+
+def test_confirmed_revoke_names_the_connection_and_the_servers(demo_url, cli):
+    cid = _google_id(cli, demo_url)
+    result = cli("revoke", str(cid), "-d", demo_url, stdin="y\n")
+    assert result.code == 0, result.err
+    assert f"Revoke connection {cid}: Google / Google OAuth2 Provider / user@example.com" \
+        in result.out
+    assert REVOKE_NOTE in result.out
+    assert "Servers that will be disconnected: Drive, Gsuite" in result.out
+    assert result.out.strip().endswith("disconnected: Drive, Gsuite")
+
+    assert cli("connections", "-d", demo_url, "-f", "json", "-p", "Google").json["items"] == []
+    servers = cli("servers", "-d", demo_url, "-f", "json", "-p", "Google").json["items"]
+    assert {s["state"] for s in servers} == {"disconnected"}
+    assert all(f"connection {cid}" in s["reason"] for s in servers)
+
+    again = cli("revoke", str(cid), "-d", demo_url, "--yes")
+    assert f"connection {cid} was already revoked by alice" in again.one_line_error()
+    assert cli("revoke", str(cid), "-d", demo_url, stdin="y\n").code == 1
+    assert _revoke_events(cli, demo_url) == 1
+
+
+def test_declined_or_unanswered_prompt_changes_nothing(demo_url, cli):
+    cid = _google_id(cli, demo_url)
+    declined = cli("revoke", str(cid), "-d", demo_url, stdin="n\n")
+    assert declined.one_line_error() == "connmodel: not revoked, nothing changed"
+    unanswered = cli("revoke", str(cid), "-d", demo_url, stdin="")
+    assert unanswered.one_line_error() == "connmodel: aborted, nothing changed"
+    assert _google_id(cli, demo_url) == cid
+    assert _revoke_events(cli, demo_url) == 0
+
+
+def test_revoke_json(demo_url, cli):
+    cid = _google_id(cli, demo_url)
+    result = cli("revoke", str(cid), "-d", demo_url, "-y", "-f", "json").json
+    assert result == {"id": cid, "profile": "Google", "account": "user@example.com",
+                      "service": "Google OAuth2 Provider",
+                      "disconnected_servers": ["Drive", "Gsuite"]}
+
+
+def test_two_processes_revoking_at_once_give_one_revocation(demo_url, cli):
+    """Both `connmodel revoke ID --yes` start together: one wins, one is told, one event."""
+    cid = _google_id(cli, demo_url)
+    command = [str(SCRIPT), "revoke", str(cid), "--yes", "-d", demo_url]
+    env = {**os.environ, "CONNMODEL_ACTOR": "alice"}
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env) for _ in range(2)]
+    outcomes = sorted((p.wait(timeout=60), p.stdout.read(), p.stderr.read()) for p in procs)
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    (won, won_out, _), (lost, _, lost_err) = outcomes
+    assert (won, lost) == (0, 1)
+    assert won_out.startswith(f"revoked connection {cid} (Google")
+    assert lost_err.startswith(f"connmodel: error: connection {cid} was already revoked")
+    assert "Traceback" not in lost_err
+    assert _revoke_events(cli, demo_url) == 1

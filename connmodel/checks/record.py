@@ -1,0 +1,168 @@
+"""What a finished check means for a connection, and writing it down.
+
+The rules: any server that refuses the credential (401/403) or does not speak MCP puts the
+connection in Error with that server's reason (Inactive instead when the credential has expired);
+a connection whose servers all answer becomes Active again, except that an Inactive one (disabled
+or expired) stays Inactive until it is re-authorized; an unreachable server is recorded but never
+changes the status by itself. Every server check is a `check_result` row; a status change is an
+audit event and, for Error, Inactive and recoveries, a webhook delivery in the same transaction.
+"""
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, update
+from sqlmodel import Session
+
+from connmodel.checks.probe import Outcome
+from connmodel.checks.targets import ConnectionTarget
+from connmodel.models import CheckResult, Connection, McpServer, utcnow
+from connmodel.permissions import Actor
+from connmodel.secrets import KeyRing
+from connmodel.services.events import record
+from connmodel.status import Status
+from connmodel.webhooks import enqueue, prune_deliveries
+
+ENV_HISTORY_DAYS = "CONNMODEL_CHECK_HISTORY_DAYS"
+DEFAULT_HISTORY_DAYS = 30
+
+
+@dataclass(frozen=True)
+class ServerCheck:
+    """One server's part of a check, as the CLI, dashboard and notebooks show it."""
+
+    server_id: int
+    server: str
+    url: str
+    outcome: Outcome
+    reason: str | None
+    latency_ms: float
+    tool_count: int | None = None
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """A connection's check: its status before and after, and each server's part."""
+
+    connection_id: int
+    profile: str
+    service: str
+    account: str
+    previous_status: str
+    status: str
+    reason: str | None
+    servers: tuple[ServerCheck, ...]
+    checked_at: datetime
+    decided: bool = True
+
+    @property
+    def changed(self) -> bool:
+        return self.status != self.previous_status
+
+    @property
+    def tool_count(self) -> int:
+        return sum(s.tool_count or 0 for s in self.servers)
+
+    @property
+    def summary(self) -> str:
+        """One line for a table cell: what the check found."""
+        if not self.servers:
+            return self.reason or "no connected MCP server uses this connection"
+        parts = []
+        for s in self.servers:
+            if s.outcome == Outcome.OK:
+                parts.append(f"{s.server}: {s.tool_count} tools in {s.latency_ms:.0f} ms")
+            else:
+                parts.append(f"{s.server}: {s.outcome.value}: {s.reason}")
+        return "; ".join(parts)
+
+
+def _expired(target: ConnectionTarget, now: datetime) -> bool:
+    return target.expires_at is not None and target.expires_at <= now
+
+
+def decide(target: ConnectionTarget, servers: tuple[ServerCheck, ...],
+           now: datetime) -> tuple[str, str | None, bool]:
+    """(status, reason, decided) after the check, by the rules in this module's docstring.
+
+    `decided` is False when the check says nothing about the credential (no server answered,
+    or the connection is Inactive and answered fine): the stored status and reason then stay.
+    """
+    if target.credential_problem:
+        return Status.ERROR.value, target.credential_problem, True
+    failed = [s for s in servers if s.outcome == Outcome.ERROR]
+    if failed:
+        reason = "; ".join(f"{s.server}: {s.reason}" for s in failed[:3])
+        if _expired(target, now) and any("401" in (s.reason or "") for s in failed):
+            return Status.INACTIVE.value, f"credential expired; {reason}", True
+        return Status.ERROR.value, reason, True
+    if any(s.outcome == Outcome.OK for s in servers) and target.status != Status.INACTIVE:
+        return Status.ACTIVE.value, None, True
+    return target.status, None, False
+
+
+EVENT_FOR = {Status.ERROR.value: "connection.error", Status.INACTIVE.value: "connection.inactive",
+             Status.ACTIVE.value: "connection.recovered"}
+
+
+def _save_servers(session: Session, check: ConnectionCheck) -> None:
+    for s in check.servers:
+        verdict = Status.ACTIVE.value if s.outcome == Outcome.OK else check.status
+        session.add(CheckResult(connection_id=check.connection_id, server_id=s.server_id,
+                                at=check.checked_at, status=verdict,
+                                reachable=s.outcome != Outcome.UNREACHABLE, reason=s.reason,
+                                latency_ms=s.latency_ms, tool_count=s.tool_count))
+        values: dict[str, object] = {"check_outcome": s.outcome.value, "check_reason": s.reason,
+                                         "checked_at": check.checked_at, "latency_ms": s.latency_ms}
+        if s.tool_count is not None:
+            values["tool_count"] = s.tool_count
+        session.execute(update(McpServer).where(McpServer.id == s.server_id)  # type: ignore[arg-type]
+                        .values(**values))
+
+
+def _announce(session: Session, check: ConnectionCheck, actor: Actor,
+              keyring: KeyRing | None) -> None:
+    target = f"connection {check.connection_id} ({check.profile} / {check.account})"
+    record(session, actor=actor, action="check", target=target,
+           outcome=f"{check.previous_status} → {check.status}"
+                   + (f": {check.reason}" if check.reason else ""))
+    if keyring is not None:
+        enqueue(session, keyring=keyring, event=EVENT_FOR[check.status], payload={
+            "at": check.checked_at.isoformat(),
+            "connection": {"id": check.connection_id, "profile": check.profile,
+                           "service": check.service, "account": check.account},
+            "status": check.status, "previous_status": check.previous_status,
+            "reason": check.reason,
+        })
+
+
+def save_checks(session: Session, checks: list[ConnectionCheck], *, actor: Actor,
+                keyring: KeyRing | None) -> None:
+    """Store a batch of finished checks in one transaction (see the module docstring)."""
+    for check in checks:
+        values: dict[str, object] = {"checked_at": check.checked_at}
+        if check.decided:
+            values.update(status=check.status, status_reason=check.reason)
+        session.execute(update(Connection)
+                        .where(Connection.id == check.connection_id)  # type: ignore[arg-type]
+                        .values(**values))
+        _save_servers(session, check)
+        if check.changed:
+            _announce(session, check, actor, keyring)
+    session.commit()
+
+
+def history_days() -> int:
+    raw = os.environ.get(ENV_HISTORY_DAYS, "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_HISTORY_DAYS
+
+
+def prune_history(session: Session, *, now: datetime | None = None,
+                  days: int | None = None) -> int:
+    """Delete check results (and finished webhook deliveries) older than the history window."""
+    cutoff = (now or utcnow()) - timedelta(days=days or history_days())
+    result = session.execute(delete(CheckResult).where(CheckResult.at < cutoff))  # type: ignore[arg-type]
+    prune_deliveries(session, older_than=cutoff)
+    session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,170 @@
+"""Run checks: many connections at once, bounded, with results reported as they arrive.
+
+`check_connections` is the async API (the dashboard awaits it on its own event loop: every
+database step runs in a worker thread, every probe is non-blocking I/O). `run_checks` is the
+sync wrapper for the CLI, scripts and notebooks. At most `concurrency` servers are probed at
+once, each under its own `timeout`; one writer task stores finished connections in batches, so
+fifty probes finishing together cost one transaction, not fifty competing ones.
+"""
+
+import asyncio
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from connmodel.checks.probe import Probe, probe_server
+from connmodel.checks.record import ConnectionCheck, ServerCheck, decide, prune_history, save_checks
+from connmodel.checks.targets import (
+    ConnectionTarget,
+    ServerTarget,
+    load_targets,
+    select_connection_ids,
+)
+from connmodel.errors import InvalidInput
+from connmodel.models import utcnow
+from connmodel.permissions import Action, Actor, require
+from connmodel.secrets import KeyRing
+from connmodel.store import session
+
+DEFAULT_CONCURRENCY = 10
+DEFAULT_TIMEOUT = 10.0
+MAX_CONCURRENCY = 500
+
+ProgressFn = Callable[[ConnectionCheck, int, int], None]
+"""Called with each connection's stored check, how many are done, and how many in all."""
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """What to check and how hard: the CLI's and the dashboard's options, validated once."""
+
+    ids: tuple[int, ...] = ()
+    profile: str | None = None
+    all_connections: bool = False
+    concurrency: int = DEFAULT_CONCURRENCY
+    timeout: float = DEFAULT_TIMEOUT
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.concurrency <= MAX_CONCURRENCY:
+            raise InvalidInput(f"concurrency must be between 1 and {MAX_CONCURRENCY}, "
+                               f"not {self.concurrency}")
+        if not 0.1 <= self.timeout <= 300:
+            raise InvalidInput(f"timeout must be between 0.1 and 300 seconds, not {self.timeout:g}")
+
+
+def _load(database: str | None, request: CheckRequest,
+          keyring: KeyRing | None) -> list[ConnectionTarget]:
+    with session(database) as s:
+        ids = select_connection_ids(s, ids=list(request.ids), profile=request.profile,
+                                    all_connections=request.all_connections)
+        return load_targets(s, ids, keyring)
+
+
+def _save(database: str | None, batch: list[ConnectionCheck], actor: Actor,
+          keyring: KeyRing | None) -> None:
+    with session(database) as s:
+        save_checks(s, batch, actor=actor, keyring=keyring)
+
+
+def _prune(database: str | None) -> None:
+    with session(database) as s:
+        prune_history(s)
+
+
+async def _check_one(target: ConnectionTarget, gate: asyncio.Semaphore,
+                     timeout: float) -> ConnectionCheck:
+    async def one(server: ServerTarget) -> ServerCheck:
+        async with gate:
+            probe: Probe = await probe_server(server.url, headers=target.headers,
+                                              transport=server.transport, timeout=timeout)
+        return ServerCheck(server.id, server.name, server.url, probe.outcome, probe.reason,
+                           probe.latency_ms, probe.tool_count)
+
+    servers: tuple[ServerCheck, ...] = ()
+    if not target.credential_problem:
+        servers = tuple(await asyncio.gather(*(one(s) for s in target.servers)))
+    now = utcnow()
+    status, reason, decided = decide(target, servers, now)
+    return ConnectionCheck(target.id, target.profile, target.service, target.account,
+                           target.status, status, reason, servers, now, decided)
+
+
+async def check_connections(
+    database: str | None,
+    *,
+    actor: Actor,
+    request: CheckRequest,
+    keyring: KeyRing | None,
+    on_result: ProgressFn | None = None,
+) -> list[ConnectionCheck]:
+    """Check the requested connections; store and report each as it finishes.
+
+    Returns the checks in the order they finished. The keyring decrypts credentials and signs
+    webhook deliveries; without one only no-auth connections can be checked.
+    """
+    require(actor, Action.WRITE)
+    targets = await asyncio.to_thread(_load, database, request, keyring)
+    gate = asyncio.Semaphore(request.concurrency)
+    queue: asyncio.Queue[ConnectionCheck | None] = asyncio.Queue()
+    done: list[ConnectionCheck] = []
+
+    async def writer() -> None:
+        finished = False
+        while not finished:
+            batch = [await queue.get()]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            finished = None in batch
+            checks = [c for c in batch if c is not None]
+            if checks:
+                await asyncio.to_thread(_save, database, checks, actor, keyring)
+            for check in checks:
+                done.append(check)
+                if on_result:
+                    on_result(check, len(done), len(targets))
+
+    async def producer(target: ConnectionTarget) -> None:
+        await queue.put(await _check_one(target, gate, request.timeout))
+
+    writing = asyncio.create_task(writer())
+    try:
+        await asyncio.gather(*(producer(t) for t in targets))
+    finally:
+        await queue.put(None)
+        await writing
+    await asyncio.to_thread(_prune, database)
+    return done
+
+
+def run_checks(
+    database: str | None,
+    *,
+    actor: Actor,
+    request: CheckRequest,
+    keyring: KeyRing | None,
+    on_result: ProgressFn | None = None,
+) -> list[ConnectionCheck]:
+    """Sync wrapper of check_connections; safe to call where an event loop is already running
+    (a notebook): the checks then get their own loop in a worker thread."""
+    coro = check_connections(database, actor=actor, request=request, keyring=keyring,
+                             on_result=on_result)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001  (re-raised in the caller's thread)
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="connmodel-checks")
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["result"]  # type: ignore[return-value]
+
+

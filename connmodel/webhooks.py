@@ -1,0 +1,149 @@
+"""Webhook notifications of status changes: a durable outbox, HMAC-SHA256 signatures, back-off.
+
+A check never sends anything itself: when a connection turns Error or Inactive, or recovers, the
+check's own transaction inserts one `webhook_delivery` row per target URL. `deliver_due` sends
+what is due (from the CLI after a check run, from `connmodel webhook deliver` on a timer, or
+from the dashboard in a worker thread); a failed send is retried with exponential back-off until
+MAX_ATTEMPTS, and every attempt's error is kept on the row.
+
+Targets are the `webhook` table (`connmodel webhook add`) plus $CONNMODEL_WEBHOOK_URLS
+(comma-separated) signed with $CONNMODEL_WEBHOOK_SECRET. Receivers verify
+`X-Connmodel-Signature-256: sha256=<hex HMAC-SHA256 of the raw body with the shared secret>`.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import delete, func, or_, select
+from sqlmodel import Session
+
+from connmodel.errors import InvalidInput
+from connmodel.models import Webhook, WebhookDelivery, utcnow
+from connmodel.secrets import KeyRing
+
+ENV_URLS = "CONNMODEL_WEBHOOK_URLS"
+ENV_SECRET = "CONNMODEL_WEBHOOK_SECRET"
+SIGNATURE_HEADER = "X-Connmodel-Signature-256"
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(hours=6)
+
+log = logging.getLogger(__name__)
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header value a receiver recomputes to trust a delivery."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def backoff(attempts: int, base: timedelta = BACKOFF_BASE) -> timedelta:
+    """Wait after the `attempts`-th failure: base, 2×base, 4×base … capped at BACKOFF_MAX."""
+    return min(base * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+
+
+def env_targets() -> list[tuple[str, str]]:
+    """(url, secret) pairs from the environment; InvalidInput when URLs come without a secret."""
+    urls = [u.strip() for u in os.environ.get(ENV_URLS, "").split(",") if u.strip()]
+    if not urls:
+        return []
+    secret = os.environ.get(ENV_SECRET, "")
+    if not secret:
+        raise InvalidInput(f"{ENV_URLS} is set but {ENV_SECRET} is not: deliveries must be signed")
+    return [(u, secret) for u in urls]
+
+
+def enqueue(session: Session, *, keyring: KeyRing, event: str, payload: dict[str, Any]) -> int:
+    """Add one delivery per target to the caller's transaction; return how many."""
+    rows = [(w.url, w.secret_enc) for w in session.execute(select(Webhook)).scalars()]
+    rows += [(url, keyring.encrypt(secret)) for url, secret in env_targets()]
+    body = json.dumps({"event": event, **payload}, separators=(",", ":"), default=str)
+    for url, secret_enc in rows:
+        session.add(WebhookDelivery(url=url, secret_enc=secret_enc, event=event, payload=body))
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    delivered: int
+    failed: int
+    pending: int
+
+
+def _post(client: httpx.Client, row: WebhookDelivery, secret: str) -> str | None:
+    """Send one delivery; the error text, or None when the receiver answered 2xx."""
+    body = row.payload.encode()
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body),
+               "X-Connmodel-Event": row.event, "X-Connmodel-Delivery": str(row.id)}
+    try:
+        response = client.post(row.url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"[:500]
+    if 200 <= response.status_code < 300:
+        return None
+    return f"HTTP {response.status_code}"
+
+
+def deliver_due(
+    session: Session,
+    *,
+    keyring: KeyRing,
+    now: datetime | None = None,
+    limit: int = 100,
+    timeout: float = 5.0,
+    base: timedelta = BACKOFF_BASE,
+) -> DeliveryReport:
+    """Send every delivery that is due (oldest first), committing each outcome as it happens."""
+    now = now or utcnow()
+    due = list(session.execute(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.delivered_at.is_(None),  # type: ignore[union-attr]
+               WebhookDelivery.attempts < MAX_ATTEMPTS,  # type: ignore[arg-type]
+               WebhookDelivery.next_attempt_at <= now)  # type: ignore[arg-type]
+        .order_by(WebhookDelivery.id)  # type: ignore[arg-type]
+        .limit(limit)
+    ).scalars())
+    delivered = failed = 0
+    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        for row in due:
+            error = _post(client, row, keyring.decrypt(row.secret_enc))
+            row.attempts += 1
+            if error is None:
+                row.delivered_at = utcnow()
+                row.last_error = None
+                delivered += 1
+            else:
+                row.last_error = error
+                row.next_attempt_at = utcnow() + backoff(row.attempts, base)
+                failed += 1
+                log.warning("webhook delivery %s to %s failed (attempt %d): %s",
+                            row.id, row.url, row.attempts, error)
+            session.commit()
+    return DeliveryReport(delivered, failed, pending_count(session))
+
+
+def pending_count(session: Session) -> int:
+    """Deliveries not yet delivered and not given up on."""
+    return session.execute(
+        select(func.count()).select_from(WebhookDelivery)
+        .where(WebhookDelivery.delivered_at.is_(None),  # type: ignore[union-attr]
+               WebhookDelivery.attempts < MAX_ATTEMPTS)  # type: ignore[arg-type]
+    ).scalar_one()
+
+
+def prune_deliveries(session: Session, *, older_than: datetime) -> int:
+    """Delete delivered or abandoned deliveries created before `older_than`."""
+    result = session.execute(
+        delete(WebhookDelivery).where(
+            WebhookDelivery.created_at < older_than,  # type: ignore[arg-type]
+            or_(WebhookDelivery.delivered_at.is_not(None),  # type: ignore[union-attr]
+                WebhookDelivery.attempts >= MAX_ATTEMPTS),  # type: ignore[arg-type]
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,157 @@
+"""Live checks against real MCP servers on loopback: what a user sees on the connection row."""
+
+import json
+import time
+
+import pytest
+from sqlalchemy import select
+
+from checks.conftest import API_KEY, BEARER_TOKEN, connect, connection_row, server_row
+from checks.mcp_servers import LoopbackServers, calculator, mcp_app
+from connmodel.checks import CheckRequest, run_checks
+from connmodel.errors import InvalidInput, NotFound
+from connmodel.models import AuditEvent, CheckResult
+from connmodel.store import session
+
+
+def check(url, admin, keyring, *ids, timeout=5.0, **kw):
+    request = CheckRequest(ids=tuple(ids), timeout=timeout, **kw)
+    return run_checks(url, actor=admin, request=request, keyring=keyring)
+
+
+def test_no_auth_calculator_is_active_with_its_tools(store_url, admin, keyring, fleet):
+    with session(store_url) as s:
+        conn = connect(s, actor=admin, keyring=keyring, profile="Noauth", kind="none",
+                       servers={"Calculator": fleet.url("calculator")})
+    [result] = check(store_url, admin, keyring, conn.id)
+    assert result.status == "Active" and result.tool_count == 2
+    assert result.servers[0].latency_ms > 0
+    row = connection_row(store_url, conn.id)
+    assert row.status == "Active" and row.status_reason is None and row.checked_at
+    server = server_row(store_url, "Calculator")
+    assert (server.check_outcome, server.tool_count, server.state) == ("ok", 2, "connected")
+    with session(store_url) as s:
+        [stored] = s.execute(select(CheckResult)).scalars()
+    assert (stored.status, stored.reachable, stored.tool_count) == ("Active", True, 2)
+
+
+def test_api_key_right_and_wrong(sqlite_url, admin, keyring, fleet):
+    with session(sqlite_url) as s:
+        good = connect(s, actor=admin, keyring=keyring, profile="Hubspot", kind="api_key",
+                       servers={"CRM": fleet.url("api_key")}, credential=API_KEY)
+        bad = connect(s, actor=admin, keyring=keyring, profile="Hubspot Old", kind="api_key",
+                      servers={"CRM old": fleet.url("api_key")}, credential="wrong-key-123456")
+    results = {r.connection_id: r for r in check(sqlite_url, admin, keyring, good.id, bad.id)}
+    assert results[good.id].status == "Active" and results[good.id].tool_count == 2
+    assert results[bad.id].status == "Error"
+    row = connection_row(sqlite_url, bad.id)
+    assert row.status == "Error"
+    assert row.status_reason == "CRM old: authentication failed: 401"
+    assert "wrong-key" not in (row.status_reason or "")
+    with session(sqlite_url) as s:
+        events = s.execute(select(AuditEvent).where(AuditEvent.action == "check")).scalars().all()
+    assert [e.outcome for e in events] == ["Active → Error: CRM old: authentication failed: 401"]
+
+
+def test_forbidden_says_403(sqlite_url, admin, keyring, fleet):
+    with session(sqlite_url) as s:
+        conn = connect(s, actor=admin, keyring=keyring, profile="Readonly", kind="api_key",
+                       servers={"CRM": fleet.url("api_key")}, credential="read-only-key-0000")
+    [result] = check(sqlite_url, admin, keyring, conn.id)
+    assert (result.status, result.reason) == ("Error", "CRM: forbidden: 403")
+
+
+def test_bearer_token_right_wrong_and_recovery(sqlite_url, admin, keyring, fleet):
+    with session(sqlite_url) as s:
+        good = connect(s, actor=admin, keyring=keyring, profile="Google", kind="oauth2",
+                       servers={"Drive": fleet.url("bearer")},
+                       credential=json.dumps({"access_token": BEARER_TOKEN, "refresh_token": "r"}),
+                       status="Error")
+        revoked = connect(s, actor=admin, keyring=keyring, profile="Google Old", kind="oauth2",
+                          servers={"Gsuite": fleet.url("bearer")},
+                          credential="revoked-token-abcdef")
+    results = {r.connection_id: r for r in check(sqlite_url, admin, keyring, good.id, revoked.id)}
+    assert (results[good.id].previous_status, results[good.id].status) == ("Error", "Active")
+    assert results[revoked.id].reason == "Gsuite: authentication failed: 401"
+
+
+def test_stopped_server_is_unreachable_and_status_unchanged(sqlite_url, admin, keyring):
+    own = LoopbackServers([mcp_app(calculator())]).start()
+    with session(sqlite_url) as s:
+        conn = connect(s, actor=admin, keyring=keyring, profile="Noauth", kind="none",
+                       servers={"Calculator": own.url()})
+    assert check(sqlite_url, admin, keyring, conn.id)[0].status == "Active"
+    own.stop()
+    [result] = check(sqlite_url, admin, keyring, conn.id)
+    assert result.status == "Active" and not result.changed
+    assert result.servers[0].outcome == "unreachable"
+    assert result.servers[0].reason == "connection refused"
+    row = connection_row(sqlite_url, conn.id)
+    assert (row.status, row.status_reason) == ("Active", None)
+    server = server_row(sqlite_url, "Calculator")
+    assert (server.check_outcome, server.check_reason) == ("unreachable", "connection refused")
+    assert server.tool_count == 2  # the last known count stays
+    with session(sqlite_url) as s:
+        reach = s.execute(select(CheckResult.reachable).order_by(CheckResult.id)).scalars().all()
+    assert reach == [True, False]
+
+
+def test_bad_servers_each_give_a_reason_within_the_timeout(sqlite_url, admin, keyring, fleet):
+    servers = {"Hangs": fleet.url("hanging"), "Web page": fleet.url("plain"),
+               "Huge": fleet.url("huge"), "Legacy SSE": fleet.url("sse"),
+               "TLS": fleet.url("calculator").replace("http:", "https:"),
+               "Nowhere": "http://no-such-host.invalid/mcp"}
+    ids = []
+    with session(sqlite_url) as s:
+        for name, url in servers.items():
+            ids.append(connect(s, actor=admin, keyring=keyring, profile=f"P {name}",
+                               kind="none", servers={name: url}).id)
+    started = time.perf_counter()
+    results = check(sqlite_url, admin, keyring, *ids, timeout=1.5)
+    assert time.perf_counter() - started < 4
+    found = {r.servers[0].server: r.servers[0] for r in results}
+    assert found["Hangs"].reason == "timeout: no answer within 1.5 s"
+    assert found["Web page"].reason == "protocol error: Unexpected content type: text/html"
+    assert found["Huge"].reason == "protocol error: response larger than 10 MB"
+    assert found["Legacy SSE"].outcome == "ok" and found["Legacy SSE"].tool_count == 2
+    assert found["TLS"].outcome == "unreachable" and found["TLS"].reason.startswith("TLS error")
+    assert found["Nowhere"].reason == "DNS lookup failed: unknown host"
+    statuses = {r.servers[0].server: r.status for r in results}
+    assert statuses == {"Hangs": "Active", "Web page": "Error", "Huge": "Error",
+                        "Legacy SSE": "Active", "TLS": "Active", "Nowhere": "Active"}
+
+
+def test_progress_reports_every_connection_as_it_finishes(sqlite_url, admin, keyring, fleet):
+    with session(sqlite_url) as s:
+        ids = [connect(s, actor=admin, keyring=keyring, profile=f"P{i}", kind="none",
+                       servers={f"Calc {i}": fleet.url("calculator")}).id for i in range(5)]
+    seen = []
+    results = run_checks(sqlite_url, actor=admin, keyring=keyring,
+                         request=CheckRequest(all_connections=True, concurrency=2),
+                         on_result=lambda c, done, total: seen.append((c.connection_id, done, total)))
+    assert sorted(c for c, _, _ in seen) == ids
+    assert [d for _, d, _ in seen] == [1, 2, 3, 4, 5] and {t for _, _, t in seen} == {5}
+    assert len(results) == 5
+
+
+def test_missing_credential_is_an_error_without_a_request(sqlite_url, admin, keyring, fleet):
+    with session(sqlite_url) as s:
+        conn = connect(s, actor=admin, keyring=keyring, profile="Keyless", kind="api_key",
+                       servers={"CRM": fleet.url("api_key")})
+    [result] = check(sqlite_url, admin, keyring, conn.id)
+    assert (result.status, result.reason) == ("Error", "no credential stored: re-authenticate")
+
+
+def test_bad_requests(sqlite_url, admin, viewer, keyring):
+    with pytest.raises(InvalidInput, match="--all"):
+        check(sqlite_url, admin, keyring)
+    with pytest.raises(NotFound, match="no live connection with id 999"):
+        check(sqlite_url, admin, keyring, 999)
+    with pytest.raises(InvalidInput, match="concurrency"):
+        CheckRequest(all_connections=True, concurrency=0)
+    with pytest.raises(InvalidInput, match="timeout"):
+        CheckRequest(all_connections=True, timeout=0)
+    from connmodel.errors import PermissionDenied
+    with pytest.raises(PermissionDenied):
+        run_checks(sqlite_url, actor=viewer, keyring=keyring,
+                   request=CheckRequest(all_connections=True))

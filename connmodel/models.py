@@ -264,6 +264,23 @@ class ServerPublic(SQLModel):
     reason: str | None = None
 
 
+class ServerRow(ServerPublic):
+    """A My Servers row: the server, its latest live check and the connection behind it.
+
+    `health` is what the page shows as the state: disconnected, error (connected but its last
+    check failed or did not reach it) or connected.
+    """
+
+    id: int
+    health: str
+    check_outcome: str | None = None
+    check_reason: str | None = None
+    checked_at: datetime | None = None
+    tool_count: int | None = None
+    latency_ms: float | None = None
+    connection_id: int | None = None
+
+
 class ConnectionDetail(ConnectionPublic):
     """What View shows: the listing fields, the masked configuration and the servers using it."""
 

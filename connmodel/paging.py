@@ -83,7 +83,8 @@ def decode_cursor(cursor: str, key: SortKey) -> tuple[Any, int]:
         raise bad from None
     if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 <= row_id < 2**63:
         raise bad
-    python_type = key.column.type.python_type
+    column_type = key.column.type  # a TypeDecorator (UTCDateTime) reports `object`: ask its impl
+    python_type = getattr(column_type, "impl_instance", column_type).python_type
     if value is None:
         return None, row_id
     try:

@@ -221,9 +221,9 @@ def connection_columns(
     profile_list = profile.tolist()
 
     expires = _times(now, -until)
-    expires[~has_expiry] = np.datetime64("NaT")
+    expires[~has_expiry] = np.datetime64("NaT", "us")
     last_used = _times(now, since_use)
-    last_used[never_used] = np.datetime64("NaT")
+    last_used[never_used] = np.datetime64("NaT", "us")
     return ConnectionColumns(
         profile=profile_list,
         service=[services[p] for p in profile_list],

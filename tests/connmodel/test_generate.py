@@ -1,0 +1,172 @@
+"""`generate` on both stores: what lands, that it is reproducible, searchable and listable."""
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select, text
+
+from connmodel.cli import run
+from connmodel.errors import AlreadyExists, InvalidInput, PermissionDenied
+from connmodel.models import AuditEvent, CheckResult, Connection, McpServer, Profile, ProviderConfig
+from connmodel.schema import upgrade
+from connmodel.services.connections import ConnectionFilter, list_connections
+from connmodel.services.generate import generate
+from connmodel.store import get_engine, session
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+def _generate(url: str, admin, keyring, n: int = 3000, profiles: int = 12, seed: int = 0):
+    with session(url) as s:
+        return generate(s, actor=admin, connections=n, profiles=profiles, seed=seed,
+                        keyring=keyring, now=NOW)
+
+
+def _snapshot(url: str) -> list[tuple]:
+    """Every generated connection as a person would compare them: names, not ids."""
+    with session(url) as s:
+        rows = s.execute(
+            select(Profile.name, Profile.environment, Connection.service, Connection.account,
+                   Connection.status, Connection.status_reason, Connection.checked_at,
+                   Connection.expires_at, Connection.last_used_at, Connection.created_at)
+            .join(Profile, Profile.id == Connection.profile_id).order_by(Connection.id)
+        ).all()
+    return [tuple(r) for r in rows]
+
+
+def test_counts_statuses_and_audit(store_url, admin, keyring):
+    result = _generate(store_url, admin, keyring)
+    assert (result.connections, result.profiles, result.provider_configs_created) == (3000, 12, 6)
+    with session(store_url) as s:
+        count = lambda model: s.execute(select(func.count()).select_from(model)).scalar_one()
+        assert count(Connection) == 3000
+        assert count(Profile) == 12
+        assert count(McpServer) == result.servers >= 12
+        assert count(CheckResult) == result.checks > 0
+        by_status = dict(s.execute(select(Connection.status, func.count())
+                                   .group_by(Connection.status)).all())
+        assert by_status == result.by_status
+        assert by_status["Active"] > 0.7 * 3000 and by_status["Inactive"] > 30
+        assert by_status["Error"] > 30
+        reasons = set(s.execute(select(Connection.status_reason)
+                                .where(Connection.status != "Active")).scalars())
+        assert None not in reasons
+        assert "token expired" in reasons and "invalid_grant" in reasons
+        assert any(r.startswith("disabled by ") for r in reasons)
+        assert any("401" in r for r in reasons)
+        envs = set(s.execute(select(Profile.environment)).scalars())
+        assert envs == {"dev", "staging", "production"}
+        accounts = set(s.execute(select(Connection.account)).scalars())
+        assert "Configured" in accounts and any("@" in a for a in accounts)
+        # nothing secret in clear: connections carry no credential, client secrets are Fernet
+        assert s.execute(select(func.count()).where(Connection.credential_enc.is_not(None))
+                         ).scalar_one() == 0
+        for enc in s.execute(select(ProviderConfig.client_secret_enc)
+                             .where(ProviderConfig.kind == "oauth2")).scalars():
+            assert enc and keyring.decrypt(enc)
+        (event,) = s.execute(select(AuditEvent).where(AuditEvent.action == "generate")).scalars()
+        assert event.actor == admin.name and "3000 synthetic connections" in event.target
+
+
+def test_same_seed_same_data_on_both_files(tmp_path, sqlite_url, admin, keyring):
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    upgrade(get_engine(other))
+    _generate(sqlite_url, admin, keyring, n=800, profiles=5, seed=7)
+    _generate(other, admin, keyring, n=800, profiles=5, seed=7)
+    assert _snapshot(sqlite_url) == _snapshot(other)
+    third = f"sqlite:///{tmp_path / 'third.db'}"
+    upgrade(get_engine(third))
+    _generate(third, admin, keyring, n=800, profiles=5, seed=8)
+    assert _snapshot(third) != _snapshot(sqlite_url)
+
+
+@pytest.mark.postgres
+def test_same_seed_same_data_on_sqlite_and_postgres(sqlite_url, postgres_url, admin, keyring):
+    _generate(sqlite_url, admin, keyring, n=800, profiles=5, seed=3)
+    _generate(postgres_url, admin, keyring, n=800, profiles=5, seed=3)
+    assert _snapshot(sqlite_url) == _snapshot(postgres_url)
+
+
+def test_search_finds_generated_accounts(store_url, admin, keyring):
+    _generate(store_url, admin, keyring)
+    with session(store_url) as s:
+        account = s.execute(select(Connection.account).where(Connection.account.contains("@"))
+                            .order_by(Connection.id.desc()).limit(1)).scalar_one()
+        needle = account.split("@")[0][2:]  # a substring from inside the local part
+        expected = set(s.execute(select(Connection.id)
+                                 .where(Connection.account.contains(needle))).scalars())
+        page = list_connections(s, actor=admin, where=ConnectionFilter(search=needle), limit=500)
+        assert {c.id for c in page.items} == expected and account in {c.account for c in page.items}
+        if s.get_bind().dialect.name == "sqlite":  # the FTS index holds exactly the rows
+            s.execute(text("INSERT INTO connection_fts(connection_fts) VALUES ('integrity-check')"))
+            fts_rows = s.execute(text("SELECT count(*) FROM connection_fts")).scalar_one()
+            assert fts_rows == 3000
+            triggers = set(s.execute(text("SELECT name FROM sqlite_master WHERE type='trigger'")
+                                     ).scalars())
+            assert "connection_fts_insert" in triggers
+
+
+def test_listing_pages_through_a_generated_profile(store_url, admin, keyring):
+    _generate(store_url, admin, keyring)
+    with session(store_url) as s:
+        profile, n = s.execute(
+            select(Profile.name, func.count()).join(Connection, Connection.profile_id == Profile.id)
+            .where(Connection.status == "Active").group_by(Profile.name)
+            .order_by(func.count().desc()).limit(1)
+        ).one()
+        where = ConnectionFilter(profile=profile, status="active")
+        seen, cursor = [], None
+        while True:
+            page = list_connections(s, actor=admin, where=where, sort="-last_used", cursor=cursor,
+                                    limit=50)
+            assert page.total == n
+            seen.extend(page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    assert len(seen) == len({c.id for c in seen}) == n
+    assert {(c.profile, c.status) for c in seen} == {(profile, "Active")}
+    used = [c.last_used_at for c in seen if c.last_used_at is not None]
+    assert used == sorted(used, reverse=True)
+    assert all(c.last_used_at is None for c in seen[len(used):])  # never used: last
+
+
+def test_generate_twice_or_by_a_viewer_is_refused(sqlite_url, admin, viewer, keyring):
+    with session(sqlite_url) as s, pytest.raises(PermissionDenied):
+        generate(s, actor=viewer, connections=10, profiles=2)
+    _generate(sqlite_url, admin, keyring, n=100, profiles=3)
+    with pytest.raises(AlreadyExists, match="fresh database"):
+        _generate(sqlite_url, admin, keyring, n=100, profiles=3)
+    with session(sqlite_url) as s:  # nothing of the second run landed
+        assert s.execute(select(func.count()).select_from(Connection)).scalar_one() == 100
+
+
+@pytest.mark.parametrize(("n", "profiles", "message"), [
+    (0, 1, "at least 1"), (-5, 1, "at least 1"), (10, 11, "cannot exceed"),
+    (10, 0, "between 1"), (10**9, 1, "at most"), (2.5, 1, "whole number"),
+])
+def test_bad_sizes_are_refused(sqlite_url, admin, n, profiles, message):
+    with session(sqlite_url) as s, pytest.raises(InvalidInput, match=message):
+        generate(s, actor=admin, connections=n, profiles=profiles)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["-n", "0"], "connections must be at least 1"),
+    (["-n", "5", "-p", "6"], "profiles (6) cannot exceed connections (5)"),
+    (["-n", "many"], "Invalid value for '--connections'"),
+    (["-n", "10", "--seed", "x"], "Invalid value for '--seed'"),
+])
+def test_cli_bad_input_is_one_line(sqlite_url, keyring, capsys, argv, message):
+    code = run(["generate", "-d", sqlite_url, *argv])
+    out, err = capsys.readouterr()
+    assert code != 0 and "Traceback" not in out + err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_cli_generate_json(sqlite_url, keyring, capsys):
+    assert run(["generate", "-d", sqlite_url, "-n", "300", "-p", "4", "-f", "json"]) == 0
+    import json
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["connections"] == 300 and result["profiles"] == 4
+    assert sum(result["by_status"].values()) == 300

@@ -1,0 +1,103 @@
+"""Bad names and URLs are refused with a clear message, and nothing is written."""
+
+import pytest
+from sqlalchemy import func, select
+
+from connmodel.errors import AlreadyExists, InvalidInput
+from connmodel.models import NAME_MAX, AuditEvent, McpServer, Profile
+from connmodel.services.profiles import create_profile, create_provider_config
+from connmodel.services.servers import add_server
+from connmodel.store import session
+
+
+def _counts(url: str) -> tuple[int, int, int]:
+    with session(url) as s:
+        return tuple(  # type: ignore[return-value]
+            s.execute(select(func.count()).select_from(m)).scalar_one()
+            for m in (Profile, McpServer, AuditEvent)
+        )
+
+
+@pytest.fixture
+def provider_id(sqlite_url, admin) -> int:
+    with session(sqlite_url) as s:
+        config = create_provider_config(s, actor=admin, name="No Authentication Provider",
+                                        kind="none")
+        s.commit()
+        return config.id or 0
+
+
+@pytest.mark.parametrize("name, message", [
+    ("", "profile name is empty"),
+    ("   \t  ", "profile name is empty"),
+    ("x" * 10_240, f"profile name is 10240 characters long: at most {NAME_MAX}"),
+    ("x" * (NAME_MAX + 1), f"profile name is {NAME_MAX + 1} characters long: at most {NAME_MAX}"),
+    ("Hub\x00spot", "profile name may not contain control characters"),
+    ("Hub\nspot", "profile name may not contain control characters"),
+    ("Hub\x1b[31mspot", "profile name may not contain control characters"),
+    ("Hub\u202espot", "profile name may not contain control characters"),
+    ("<script>alert(1)</script>", "profile name may not contain '<' or '>' (markup is not a name)"),
+    ("<img src=x onerror=alert(1)>", "profile name may not contain '<' or '>'"),
+])
+def test_bad_profile_name_is_refused_and_nothing_written(sqlite_url, admin, provider_id, name,
+                                                         message):
+    before = _counts(sqlite_url)
+    with session(sqlite_url) as s, pytest.raises(InvalidInput) as info:
+        create_profile(s, actor=admin, name=name, provider_config_id=provider_id)
+    assert str(info.value).startswith(message)
+    assert len(str(info.value)) < 200
+    assert _counts(sqlite_url) == before
+
+
+def test_longest_name_is_accepted_and_trimmed(sqlite_url, admin, provider_id):
+    with session(sqlite_url) as s:
+        profile = create_profile(s, actor=admin, name=f"  {'n' * NAME_MAX}  ",
+                                 provider_config_id=provider_id)
+        s.commit()
+    assert profile.name == "n" * NAME_MAX
+
+
+@pytest.mark.parametrize("name", ["Noauth", "  Noauth  "])
+def test_duplicate_profile_name(demo_url, admin, name):
+    before = _counts(demo_url)
+    with session(demo_url) as s:
+        provider = s.execute(select(Profile.provider_config_id)).scalars().first()
+        with pytest.raises(AlreadyExists, match="a profile named 'Noauth' exists"):
+            create_profile(s, actor=admin, name=name, provider_config_id=provider or 0)
+    assert _counts(demo_url) == before
+
+
+def test_unknown_provider_config_and_environment(sqlite_url, admin, provider_id):
+    with session(sqlite_url) as s:
+        with pytest.raises(InvalidInput, match="no provider config with id 999"):
+            create_profile(s, actor=admin, name="X", provider_config_id=999)
+        with pytest.raises(InvalidInput, match="unknown environment 'prod': choose one of dev"):
+            create_profile(s, actor=admin, name="X", provider_config_id=provider_id,
+                           environment="prod")
+
+
+@pytest.mark.parametrize("url, message", [
+    ("ftp://files.example/mcp", "malformed URL 'ftp://files.example/mcp': an MCP server URL is"),
+    ("javascript:alert(1)", "malformed URL 'javascript:alert(1)'"),
+    ("mcp.example.com/mcp", "malformed URL 'mcp.example.com/mcp'"),
+    ("http:///mcp", "malformed URL 'http:///mcp'"),
+    ("https://", "malformed URL 'https://'"),
+    ("", "malformed URL ''"),
+    ("http://[::1/mcp", "malformed URL"),
+    ("https://mcp.example/" + "a" * 10_000, "URL is longer than 2000 characters"),
+])
+def test_bad_server_url_is_refused_and_nothing_written(sqlite_url, admin, url, message):
+    before = _counts(sqlite_url)
+    with session(sqlite_url) as s, pytest.raises(InvalidInput) as info:
+        add_server(s, actor=admin, name="Calculator", url=url)
+    assert str(info.value).startswith(message)
+    assert len(str(info.value)) < 200
+    assert _counts(sqlite_url) == before
+
+
+def test_bad_server_name_and_duplicate_server(demo_url, admin):
+    with session(demo_url) as s:
+        with pytest.raises(InvalidInput, match="server name may not contain '<' or '>'"):
+            add_server(s, actor=admin, name="<b>Calc</b>", url="http://127.0.0.1:9/mcp")
+        with pytest.raises(AlreadyExists, match="a server named 'Calculator' exists"):
+            add_server(s, actor=admin, name="Calculator", url="http://127.0.0.1:9/mcp")

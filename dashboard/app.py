@@ -15,6 +15,7 @@ from dashboard.actor import current_actor
 from dashboard.components.history import HistoryReload
 from dashboard.escaping import esc
 from dashboard.pages import DEFAULT_PAGE, PAGES
+from dashboard.routing import sync_url
 from dashboard.viewmodels.backend import Backend
 
 pn.extension(notifications=True)
@@ -85,8 +86,7 @@ def main_area(route: Route) -> pn.viewable.Viewable:
 def create_app() -> pn.template.FastListTemplate:
     """One session's template (called per browser session by `panel serve`)."""
     route = Route()
-    if pn.state.location is not None:
-        pn.state.location.sync(route, {"page": "page"}, on_error=lambda *_: None)
+    sync_url(route, {"page": "page"}, always=("page",))
     return pn.template.FastListTemplate(
         title="MCP Gateway",
         sidebar=[Sidebar(route=route), HistoryReload()],

@@ -59,7 +59,7 @@ class ProfileCard(JSComponent):
         root.setAttribute('aria-label', `Profile ${name}`)
         const counts = h('div', {class: 'counts'})
         for (const [status, n] of Object.entries(p.counts || {})) {
-          counts.append(h('span', {class: `count count-${status.toLowerCase()}`}, `${n} ${status}`))
+          counts.append(h('span', {class: n ? `count count-${status.toLowerCase()}` : 'count'}, `${n} ${status}`))
         }
         const head = h('header', {},
           h('h3', {}, name),

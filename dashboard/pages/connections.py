@@ -13,6 +13,7 @@ from connmodel.models import DEFAULT_PROFILE_DESCRIPTION
 from connmodel.status import HINTS, Status
 from dashboard.components.profile_card import ProfileCard, profile_data, row_data
 from dashboard.escaping import esc
+from dashboard.routing import sync_url
 from dashboard.viewmodels.actions import ActionsModel
 from dashboard.viewmodels.backend import Backend
 from dashboard.viewmodels.connections import ConnectionsPageModel, ProfileCardModel
@@ -188,8 +189,7 @@ class ConnectionsPage(pn.viewable.Viewer):
 def build(backend: Backend) -> pn.viewable.Viewable:
     """The page for one browser session: URL-synced filters, first read, 2 s change polling."""
     model = ConnectionsPageModel(backend)
-    if pn.state.location is not None:
-        pn.state.location.sync(model, URL_KEYS, on_error=lambda *_: None)
+    sync_url(model, URL_KEYS)
     model.refresh()
     if pn.state.curdoc is not None:
         pn.state.add_periodic_callback(model.poll, period=POLL_MS)

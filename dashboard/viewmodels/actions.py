@@ -58,9 +58,8 @@ class ActionsModel(param.Parameterized):
         self.backend = backend
 
     def _tell(self, text: str, kind: str) -> None:
-        self.message_kind = kind
-        self.message = text
-        self.param.trigger("message")
+        self.message = ""  # so the same outcome twice in a row still notifies
+        self.param.update(message_kind=kind, message=text)
 
     def view(self, connection_id: int) -> None:
         """Open View on one connection."""

@@ -77,7 +77,8 @@ class ConnectionDialogs(pn.viewable.Viewer):
         self._detail = pn.pane.HTML("", stylesheets=[_STYLE], sizing_mode="stretch_width")
         close = pn.widgets.Button(name="Close", button_type="default")
         close.on_click(lambda _: a.close_view())
-        self._view = pn.Modal(self._detail, close, width=560, name="Connection details")
+        self._view = pn.Modal(pn.Column(self._detail, scroll=True, max_height=640), close, width=600,
+                              name="Connection details")
         self._question = pn.pane.HTML("", stylesheets=[_STYLE], sizing_mode="stretch_width")
         cancel = pn.widgets.Button(name="Cancel", button_type="default")
         cancel.on_click(lambda _: a.cancel())

@@ -1,0 +1,117 @@
+"""View, Revoke and bulk revoke through the view model, on real stores, without a browser."""
+
+import pytest
+from sqlmodel import select
+
+from connmodel.models import AuditEvent
+from connmodel.services.connections import ConnectionFilter, list_connections, revoke_connection
+from connmodel.services.demo import DEMO_SECRETS
+from connmodel.services.groups import GroupFilter
+from connmodel.services.servers import list_servers
+from connmodel.store import session
+from dashboard.viewmodels.actions import ActionsModel
+from dashboard.viewmodels.backend import Backend
+from dashboard.views.connection_dialogs import REVOKE_NOTE, detail_html, revoke_html
+
+
+def connection_id(url: str, admin, profile: str) -> int:
+    with session(url) as s:
+        return list_connections(s, actor=admin, where=ConnectionFilter(profile=profile)).items[0].id
+
+
+def states(url: str, admin, profile: str) -> dict[str, str]:
+    with session(url) as s:
+        return {x.name: x.state for x in list_servers(s, actor=admin, profile=profile).items}
+
+
+@pytest.fixture
+def actions(demo_url, admin) -> ActionsModel:
+    return ActionsModel(Backend(admin, demo_url))
+
+
+def test_view_lists_servers_and_masks_secrets(actions, demo_url, admin):
+    actions.view(connection_id(demo_url, admin, "Google"))
+    detail = actions.detail
+    assert [s.name for s in detail.mcp_servers] == ["Drive", "Gsuite"]
+    page = detail_html(detail)
+    assert "Gsuite" in page and "Drive" in page and "user@example.com" in page
+    assert not any(secret in page or secret in detail.model_dump_json() for secret in DEMO_SECRETS)
+    actions.close_view()
+    assert actions.detail is None
+
+
+def test_cancel_changes_nothing(actions, demo_url, admin):
+    hub = connection_id(demo_url, admin, "Hubspot")
+    actions.ask_revoke(hub)
+    assert actions.pending.title == "Revoke Hubspot connection (Configured)?"
+    assert actions.pending.servers == ["Hubspot CRM"]
+    assert REVOKE_NOTE in revoke_html(actions.pending)
+    actions.cancel()
+    assert actions.pending is None
+    assert connection_id(demo_url, admin, "Hubspot") == hub
+    assert states(demo_url, admin, "Hubspot") == {"Hubspot CRM": "connected"}
+
+
+def test_confirm_revokes_disconnects_and_tells(actions, demo_url, admin):
+    actions.ask_revoke(connection_id(demo_url, admin, "Hubspot"))
+    actions.confirm()
+    assert actions.message_kind == "success"
+    assert actions.message == ("Revoked Hubspot connection (Configured). "
+                               "Disconnected MCP servers: Hubspot CRM.")
+    assert states(demo_url, admin, "Hubspot") == {"Hubspot CRM": "disconnected"}
+    with pytest.raises(IndexError):
+        connection_id(demo_url, admin, "Hubspot")
+
+
+def test_revoked_by_someone_else_first(actions, demo_url, admin):
+    hub = connection_id(demo_url, admin, "Hubspot")
+    actions.ask_revoke(hub)
+    with session(demo_url) as s:
+        revoke_connection(s, actor=admin, connection_id=hub)
+    actions.confirm()
+    assert actions.message_kind == "warning"
+    assert "someone else revoked it first" in actions.message
+    assert actions.pending is None and not actions.running
+
+
+def test_viewer_may_look_but_not_revoke(demo_url, admin, viewer):
+    actions = ActionsModel(Backend(viewer, demo_url))
+    actions.view(connection_id(demo_url, admin, "Google"))
+    assert actions.detail is not None
+    actions.ask_revoke(connection_id(demo_url, admin, "Google"))
+    actions.confirm()
+    assert actions.message_kind == "error" and "may not write" in actions.message
+    assert states(demo_url, admin, "Google") == {"Drive": "connected", "Gsuite": "connected"}
+
+
+def test_bulk_revoke_matching_filter_in_batches(actions, demo_url, admin):
+    where = GroupFilter(environment="staging")
+    actions.ask_revoke_matching(where)
+    request = actions.pending
+    assert request.count == 2 and request.title == "Revoke 2 connections matching this filter?"
+    assert request.servers == ["GitHub Issues", "Hubspot Sandbox CRM"]
+    progress = list(actions.confirm_steps())
+    assert progress[-1] == 2 and actions.message.startswith("Revoked 2 connections.")
+    with session(demo_url) as s:
+        events = len(s.exec(select(AuditEvent).where(AuditEvent.action == "revoke")).all())
+        left = list_connections(s, actor=admin).items
+    assert events == 2 and {c.environment for c in left} == {"dev", "production"}
+
+
+def test_bulk_revoke_selected(actions, demo_url, admin):
+    ids = [connection_id(demo_url, admin, p) for p in ("Noauth", "Google")]
+    actions.ask_revoke_selected(ids)
+    assert actions.pending.count == 2
+    assert actions.pending.servers == ["Calculator", "Drive", "Gsuite"]
+    actions.confirm()
+    assert actions.message == ("Revoked 2 connections. "
+                               "Disconnected MCP servers: Calculator, Drive, Gsuite.")
+
+
+def test_escaped_in_dialogs(actions, demo_url, admin):
+    actions.view(connection_id(demo_url, admin, "Google"))
+    evil = actions.detail.model_copy(update={"profile": "<img src=x onerror=alert(1)>",
+                                             "account": "<script>x</script>"})
+    page = detail_html(evil)
+    assert "<img" not in page and "<script>" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page

@@ -1,0 +1,121 @@
+"""Reusable fixtures for browser tests: a real `panel serve` of the dashboard on a free port.
+
+`start_dashboard(folder)` creates a SQLite database and key file in `folder` (with `connmodel
+init`, optionally `connmodel demo`), serves `dashboard/app.py` against them as a subprocess, and
+waits until it answers. `demo_dashboard` is one such server per test module, seeded with the
+seed page's demo data plus a profile whose name is markup. Sign-in is off (loopback only).
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+XSS_NAME = "<img src=x onerror=alert(1)>"
+START_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    url: str
+    database_url: str
+    env: dict[str, str]
+
+    def page_url(self, query: str = "") -> str:
+        return f"{self.url}/app{query}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"panel serve exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"panel serve did not answer {url} within {START_TIMEOUT_S} s")
+
+
+@contextmanager
+def start_dashboard(folder: Path, *, demo: bool = True, database_url: str | None = None,
+                    init: bool = True) -> Iterator[Dashboard]:
+    """Serve the dashboard against a database in `folder`; stop it afterwards."""
+    url = database_url or f"sqlite:///{folder / 'connmodel.db'}"
+    env = {**os.environ, "CONNMODEL_DATABASE_URL": url,
+           "CONNMODEL_KEY_FILE": str(folder / "connmodel.key"),
+           "CONNMODEL_DASHBOARD_AUTH": "none"}
+    env.pop("CONNMODEL_SECRET_KEY", None)
+    if init:
+        subprocess.run([BIN / "connmodel", "init"], env=env, check=True, capture_output=True)
+    if demo:
+        subprocess.run([BIN / "connmodel", "demo"], env=env, check=True, capture_output=True)
+    port = free_port()
+    proc = subprocess.Popen(
+        [BIN / "panel", "serve", str(ROOT / "dashboard" / "app.py"), "--address", "127.0.0.1",
+         "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}"],
+        env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(f"{base}/app", proc)
+        yield Dashboard(base, url, env)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def add_markup_profile(database_url: str) -> None:
+    """A profile and connection whose texts are markup, written past the name validation."""
+    from sqlmodel import select
+
+    from connmodel.models import Connection, Profile, ProviderConfig
+    from connmodel.store import get_engine, session
+
+    with session(database_url) as s:
+        provider = s.exec(select(ProviderConfig).where(ProviderConfig.kind == "none")).first()
+        assert provider is not None
+        profile = Profile(name=XSS_NAME, environment="dev", provider_config_id=provider.id,
+                          description="<b>bold</b> description")
+        s.add(profile)
+        s.flush()
+        s.add(Connection(profile_id=profile.id, service="No Authentication Provider",
+                         account="<script>alert(2)</script>", status="Error",
+                         status_reason="<img src=y onerror=alert(3)>"))
+        s.commit()
+    get_engine(database_url).dispose()
+
+
+@pytest.fixture
+def markup_name() -> str:
+    """The name of the profile `demo_dashboard` adds whose every text is markup."""
+    return XSS_NAME
+
+
+@pytest.fixture(scope="module")
+def demo_dashboard(tmp_path_factory) -> Iterator[Dashboard]:
+    """One served dashboard per test module over the demo data (plus the markup profile)."""
+    folder = tmp_path_factory.mktemp("dashboard")
+    with start_dashboard(folder) as dashboard:
+        add_markup_profile(dashboard.database_url)
+        yield dashboard

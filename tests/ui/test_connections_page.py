@@ -1,0 +1,148 @@
+"""The seed page, step by step, in Chromium against a served dashboard on the demo data."""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from connmodel.permissions import Actor
+from connmodel.services.connections import ConnectionFilter, list_connections, revoke_connection
+from connmodel.services.demo import DEMO_SECRETS
+from connmodel.services.servers import list_servers
+from connmodel.store import session
+
+pytestmark = pytest.mark.ui
+ADMIN = Actor("tester")
+ALL_HTML = """() => {
+  const out = []
+  const walk = (root) => {
+    out.push(root.innerHTML || '')
+    root.querySelectorAll('*').forEach((el) => { if (el.shadowRoot) walk(el.shadowRoot) })
+  }
+  walk(document.documentElement)
+  return out.join('\\n')
+}"""
+
+
+def card(page: Page, profile: str):
+    return page.locator(f'section[aria-label="Profile {profile}"]')
+
+
+def open_connections(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.get_by_role("heading", name="Connections", exact=True)).to_be_visible()
+    expect(card(page, "Noauth")).to_be_visible()
+
+
+def test_seed_walkthrough_sidebar_cards_and_rows(page: Page, demo_dashboard):
+    page.goto(demo_dashboard.page_url("?page=servers"))
+    expect(page.get_by_text("coming soon")).to_be_visible()
+    page.get_by_role("button", name="Gateway").click()
+    page.get_by_role("button", name="Connections").click()
+    expect(page.get_by_role("heading", name="Connections", exact=True)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"page=connections"))
+    expect(page.get_by_text("Manage authenticated connections and profiles for MCP servers."))\
+        .to_be_visible()
+    expect(page.get_by_text("Provider Config → Profile → Connection to MCP Server")).to_be_visible()
+    for profile, service, account in [
+        ("Noauth", "No Authentication Provider", "Configured"),
+        ("Hubspot", "API Key Authentication Provider", "Configured"),
+        ("Google", "Google OAuth2 Provider", "user@example.com"),
+    ]:
+        row = card(page, profile).locator("tbody tr")
+        expect(row).to_have_count(1)
+        expect(row.locator("td").nth(1)).to_have_text(service)
+        expect(row.locator("td").nth(2)).to_have_text(account)
+        expect(row.locator("td").nth(3)).to_have_text("Active")
+        expect(card(page, profile)).to_contain_text("Connections in this profile")
+    error = card(page, "GitHub Staging")
+    expect(error.locator(".badge")).to_have_attribute("title", re.compile("invalid_grant"))
+    expect(error).to_contain_text("Re-authenticate or check credentials")
+    expect(page.get_by_text("Next: View My Servers")).to_be_visible()
+    page.go_back()
+    expect(page.get_by_text("coming soon")).to_be_visible()
+
+
+def test_view_google_lists_its_servers_and_no_secret(page: Page, demo_dashboard):
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on(
+        "framereceived", lambda f: frames.append(f if isinstance(f, str) else f.decode("latin-1"))))
+    open_connections(page, demo_dashboard.page_url())
+    page.get_by_role("button", name="View Google connection").click()
+    dialog = page.locator(".detail")
+    expect(dialog).to_contain_text("Gsuite")
+    expect(dialog).to_contain_text("Drive")
+    expect(dialog).to_contain_text("client_secret")
+    html = page.evaluate(ALL_HTML)
+    assert "Gsuite" in html and "••••" in html
+    assert frames and any("Gsuite" in f for f in frames)
+    for secret in DEMO_SECRETS:
+        assert secret not in html
+        assert not any(secret in f for f in frames)
+
+
+def test_markup_in_names_is_text_and_runs_nothing(page: Page, demo_dashboard, markup_name):
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    open_connections(page, demo_dashboard.page_url())
+    xss = card(page, markup_name)
+    expect(xss.locator("h3")).to_have_text(markup_name)
+    expect(xss).to_contain_text("<script>alert(2)</script>")
+    xss.get_by_role("button", name="View").click()
+    expect(page.locator(".detail h2")).to_contain_text(markup_name)
+    page.wait_for_timeout(300)
+    assert page.locator("img[src=x], img[src=y]").count() == 0
+    assert dialogs == []
+
+
+def test_filters_live_in_the_url(page: Page, demo_dashboard):
+    open_connections(page, demo_dashboard.page_url())
+    page.locator("select").first.select_option("Error")
+    expect(card(page, "Noauth")).to_have_count(0)
+    expect(card(page, "GitHub Staging")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"status=Error"))
+    page.get_by_placeholder("e.g. Hubspot").fill("github")
+    page.get_by_placeholder("e.g. Hubspot").press("Enter")
+    expect(page).to_have_url(re.compile(r"profile=github"))
+    expect(page.get_by_text(re.compile(r"Showing 1 of 1 profiles"))).to_be_visible()
+    page.reload()
+    expect(card(page, "GitHub Staging")).to_be_visible()
+    expect(card(page, "Noauth")).to_have_count(0)
+    expect(page.locator("select").first).to_have_value("Error")
+    page.get_by_placeholder("e.g. user@example.com").fill("nobody-at-all")
+    page.get_by_placeholder("e.g. user@example.com").press("Enter")
+    expect(page.get_by_text("No connection matches these filters")).to_be_visible()
+
+
+def test_revoke_hubspot_cancel_then_confirm(page: Page, demo_dashboard):
+    open_connections(page, demo_dashboard.page_url())
+    revoke = page.get_by_role("button", name="Revoke Hubspot connection")
+    revoke.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Revoke Hubspot connection (Configured)?")).to_be_visible()
+    expect(page.get_by_text("Hubspot CRM")).to_be_visible()
+    expect(page.get_by_text("Revoking a connection will disconnect all MCP servers using that "
+                            "profile. They will stop working until you reconfigure.")).to_be_visible()
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_text("Revoke Hubspot connection (Configured)?")).to_be_hidden()
+    expect(card(page, "Hubspot").locator("tbody tr")).to_have_count(1)
+    revoke.click()
+    page.get_by_role("button", name="Confirm revoke").click()
+    expect(card(page, "Hubspot").locator("tbody tr")).to_have_count(0)
+    expect(page.locator(".notyf__message")).to_contain_text(
+        "Revoked Hubspot connection (Configured). Disconnected MCP servers: Hubspot CRM.")
+    with session(demo_dashboard.database_url) as s:
+        servers = list_servers(s, actor=ADMIN, profile="Hubspot").items
+        assert [(x.name, x.state) for x in servers] == [("Hubspot CRM", "disconnected")]
+        assert list_connections(s, actor=ADMIN, where=ConnectionFilter(profile="Hubspot")).items == []
+
+
+def test_changes_made_elsewhere_appear_within_5_s(page: Page, demo_dashboard):
+    open_connections(page, demo_dashboard.page_url())
+    rows = card(page, "Hubspot Sandbox").locator("tbody tr")
+    expect(rows).to_have_count(1)
+    with session(demo_dashboard.database_url) as s:
+        conn = list_connections(s, actor=ADMIN,
+                                where=ConnectionFilter(profile="Hubspot Sandbox")).items[0]
+        revoke_connection(s, actor=ADMIN, connection_id=conn.id)
+    expect(rows).to_have_count(0, timeout=5000)

@@ -25,6 +25,7 @@ from connmodel.models import (
 )
 from connmodel.paging import Page, SortKey, capped_count, keyset_page
 from connmodel.permissions import Action, Actor, require
+from connmodel.providers import revocations
 from connmodel.search import search_condition
 from connmodel.secrets import mask
 from connmodel.services.events import record
@@ -195,6 +196,9 @@ def revoke_connection(session: Session, *, actor: Actor, connection_id: int) -> 
     """
     require(actor, Action.WRITE)
     now = utcnow()
+    credential_enc = session.execute(
+        select(Connection.credential_enc).where(Connection.id == connection_id)  # type: ignore[arg-type]
+    ).scalar_one_or_none()
     claimed = session.execute(
         update(Connection)
         .where(Connection.id == connection_id, Connection.revoked_at.is_(None))  # type: ignore[arg-type,union-attr]
@@ -220,9 +224,12 @@ def revoke_connection(session: Session, *, actor: Actor, connection_id: int) -> 
             .returning(McpServer.name)
         ).scalars()
     )
+    queued = revocations.enqueue(session, connection_id=connection_id, profile_id=profile_id,
+                                 credential_enc=credential_enc, actor=actor)
     record(session, actor=actor, action="revoke",
            target=f"connection {connection_id} ({profile_name} / {service} / {account})",
-           outcome="ok; disconnected: " + (", ".join(sorted(disconnected)) or "none"))
+           outcome="ok; disconnected: " + (", ".join(sorted(disconnected)) or "none")
+           + ("; provider revocation queued" if queued else ""))
     session.commit()
     return RevokeResult(id=connection_id, profile=profile_name, account=account, service=service,
                         disconnected_servers=sorted(disconnected))

@@ -1,0 +1,158 @@
+"""Provider-side revocation (RFC 7009) through a durable queue table.
+
+`enqueue` runs inside the local revoke's transaction and copies the still-encrypted credential
+into `provider_revocation`, so the local revoke completes at once and nothing is lost if the
+process dies before the provider is told. `deliver_due` (called right after a revoke, by
+`connmodel refresh` from cron, and by the dashboard's background task) sends each due row,
+retrying with back-off, and gives up after a bounded time with an audit event.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from connmodel.errors import ConnModelError, ProviderRefused, ProviderUnreachable
+from connmodel.models import Profile, ProviderConfig, ProviderRevocation, utcnow
+from connmodel.permissions import SYSTEM, Action, Actor, require
+from connmodel.providers.client import TokenSet, backoff, call, check_response, oauth_client
+from connmodel.secrets import KeyRing
+from connmodel.services.events import record
+from connmodel.status import ProviderKind
+
+GIVE_UP_AFTER = timedelta(days=3)
+CLAIM_FOR = timedelta(seconds=120)
+OAUTH_KINDS = (ProviderKind.OAUTH2.value, ProviderKind.CLIENT_CREDENTIALS.value)
+
+
+@dataclass(frozen=True)
+class RevocationPublic:
+    """A queued provider revocation as `connmodel revocations` lists it (no token)."""
+
+    id: int
+    connection_id: int
+    provider: str
+    actor: str
+    created_at: datetime
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    state: str
+
+
+def enqueue(session: Session, *, connection_id: int, profile_id: int,
+            credential_enc: str | None, actor: Actor) -> bool:
+    """Queue the provider revocation of a connection being revoked (caller commits).
+
+    Only OAuth providers with a revocation endpoint are queued; returns whether a row was added.
+    """
+    if not credential_enc:
+        return False
+    provider = session.execute(
+        select(ProviderConfig).join(Profile, Profile.provider_config_id == ProviderConfig.id)  # type: ignore[arg-type]
+        .where(Profile.id == profile_id)
+    ).scalar_one_or_none()
+    if provider is None or provider.kind not in OAUTH_KINDS \
+            or not provider.settings.get("revocation_url"):
+        return False
+    session.add(ProviderRevocation(connection_id=connection_id, provider_config_id=provider.id,
+                                   credential_enc=credential_enc, actor=actor.name))
+    return True
+
+
+def _claim(session: Session, row: ProviderRevocation, now: datetime) -> bool:
+    """Take a due row for CLAIM_FOR so two workers never send the same revocation at once."""
+    claimed = session.execute(
+        update(ProviderRevocation)
+        .where(ProviderRevocation.id == row.id,  # type: ignore[arg-type]
+               ProviderRevocation.next_attempt_at == row.next_attempt_at,  # type: ignore[arg-type]
+               ProviderRevocation.delivered_at.is_(None))  # type: ignore[union-attr]
+        .values(next_attempt_at=now + CLAIM_FOR)
+    ).rowcount
+    session.commit()
+    return bool(claimed)
+
+
+def _send(session: Session, row: ProviderRevocation, keyring: KeyRing) -> None:
+    provider = session.get(ProviderConfig, row.provider_config_id)
+    assert provider is not None
+    token = TokenSet.from_json(keyring.decrypt(row.credential_enc))
+    url = provider.settings["revocation_url"]
+    with oauth_client(provider, keyring) as client:
+        for value, hint in ((token.refresh_token, "refresh_token"),
+                            (token.access_token, "access_token")):
+            if value:
+                response = call("provider revocation", lambda v=value, h=hint: client.revoke_token(
+                    url, token=v, token_type_hint=h))
+                check_response("provider revocation", response)
+
+
+def deliver_due(session: Session, *, keyring: KeyRing, actor: Actor = SYSTEM,
+                connection_id: int | None = None, now: datetime | None = None,
+                give_up_after: timedelta = GIVE_UP_AFTER) -> dict[str, int]:
+    """Send every due queued revocation once; returns counts delivered / retrying / given_up."""
+    require(actor, Action.WRITE)
+    now = now or utcnow()
+    stmt = select(ProviderRevocation).where(
+        ProviderRevocation.delivered_at.is_(None),  # type: ignore[union-attr]
+        ProviderRevocation.given_up_at.is_(None),  # type: ignore[union-attr]
+        ProviderRevocation.next_attempt_at <= now,  # type: ignore[arg-type]
+    ).order_by(ProviderRevocation.id)  # type: ignore[arg-type]
+    if connection_id is not None:
+        stmt = stmt.where(ProviderRevocation.connection_id == connection_id)  # type: ignore[arg-type]
+    counts = {"delivered": 0, "retrying": 0, "given_up": 0}
+    for row in list(session.execute(stmt).scalars()):
+        if not _claim(session, row, now):
+            continue
+        target = f"connection {row.connection_id} (provider revocation {row.id})"
+        try:
+            _send(session, row, keyring)
+        except (ProviderUnreachable, ProviderRefused) as exc:
+            failed_at = utcnow()
+            permanent = isinstance(exc, ProviderRefused)
+            give_up = permanent or failed_at - row.created_at >= give_up_after
+            session.execute(
+                update(ProviderRevocation).where(ProviderRevocation.id == row.id)  # type: ignore[arg-type]
+                .values(attempts=row.attempts + 1, last_error=str(exc)[:2000],
+                        next_attempt_at=failed_at + backoff(row.attempts + 1),
+                        given_up_at=failed_at if give_up else None))
+            if give_up:
+                record(session, actor=actor, action="provider.revoke.given_up", target=target,
+                       outcome=f"gave up after {row.attempts + 1} attempts: {exc}"[:2000])
+                counts["given_up"] += 1
+            else:
+                counts["retrying"] += 1
+            session.commit()
+            continue
+        except ConnModelError:
+            session.rollback()
+            raise
+        session.execute(
+            update(ProviderRevocation).where(ProviderRevocation.id == row.id)  # type: ignore[arg-type]
+            .values(attempts=row.attempts + 1, delivered_at=utcnow(), last_error=None))
+        record(session, actor=actor, action="provider.revoke", target=target,
+               outcome=f"ok after {row.attempts + 1} attempt(s)")
+        session.commit()
+        counts["delivered"] += 1
+    return counts
+
+
+def list_revocations(session: Session, *, actor: Actor, pending_only: bool = True,
+                     limit: int = 200) -> list[RevocationPublic]:
+    """Queued provider revocations, oldest first (pending ones only by default)."""
+    require(actor, Action.READ)
+    stmt = (select(ProviderRevocation, ProviderConfig.name)
+            .join(ProviderConfig, ProviderConfig.id == ProviderRevocation.provider_config_id)  # type: ignore[arg-type]
+            .order_by(ProviderRevocation.id).limit(limit))  # type: ignore[arg-type]
+    if pending_only:
+        stmt = stmt.where(ProviderRevocation.delivered_at.is_(None),  # type: ignore[union-attr]
+                          ProviderRevocation.given_up_at.is_(None))  # type: ignore[union-attr]
+    return [
+        RevocationPublic(id=r.id or 0, connection_id=r.connection_id, provider=name,
+                         actor=r.actor, created_at=r.created_at, attempts=r.attempts,
+                         next_attempt_at=r.next_attempt_at, last_error=r.last_error,
+                         state="delivered" if r.delivered_at else
+                         "given up" if r.given_up_at else "pending")
+        for r, name in session.execute(stmt).all()
+    ]

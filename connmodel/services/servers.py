@@ -1,12 +1,17 @@
-"""MCP servers of the gateway: add them, list them with their profile and state."""
+"""MCP servers of the gateway: add, list (the My Servers page) and reconfigure them.
+
+A server uses one profile; the connection behind it is that profile's live connection. Its
+page state ("health") is disconnected (revoked or never configured), error (connected but its
+latest live check failed or could not reach it) or connected; every filter is SQL.
+"""
 
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlmodel import Session
 
 from connmodel.errors import AlreadyExists, InvalidInput, NotFound
-from connmodel.models import McpServer, Profile, ServerPublic
+from connmodel.models import Connection, McpServer, Profile, ServerRow, utcnow
 from connmodel.paging import Page, SortKey, capped_count, keyset_page
 from connmodel.permissions import Action, Actor, require
 from connmodel.services.events import record
@@ -14,20 +19,35 @@ from connmodel.status import ServerState
 from connmodel.validation import clean_name
 
 TRANSPORTS = ("streamable-http", "sse")
+HEALTH = ("connected", "disconnected", "error")
+FAILED_CHECKS = ("error", "unreachable")
 
 
 def validate_url(url: str) -> str:
-    """An absolute http(s) URL with a host; InvalidInput otherwise."""
+    """An absolute http(s) URL with a host and no credentials in it; InvalidInput otherwise."""
     url = (url or "").strip()
     try:
         parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
     except ValueError:
         raise InvalidInput(f"malformed URL {url[:80]!r}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput(f"malformed URL {url[:80]!r}: an MCP server URL is http(s)://host/...")
     if len(url) > 2000:
         raise InvalidInput("URL is longer than 2000 characters")
+    if parts.username or parts.password:
+        raise InvalidInput("a server URL may not carry a user or password: use a profile's "
+                           "credential instead")
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise InvalidInput(f"malformed URL {url[:80]!r}: it contains spaces or control characters")
     return url
+
+
+def _profile_id(session: Session, profile: str) -> int:
+    pid = session.execute(select(Profile.id).where(Profile.name == profile)).scalar_one_or_none()
+    if pid is None:
+        raise NotFound(f"no profile named {profile!r}")
+    return pid
 
 
 def add_server(
@@ -47,13 +67,7 @@ def add_server(
         raise InvalidInput(f"unknown transport {transport!r}: choose one of {', '.join(TRANSPORTS)}")
     if session.execute(select(McpServer.id).where(McpServer.name == name)).first():
         raise AlreadyExists(f"a server named {name!r} exists")
-    profile_id = None
-    if profile:
-        profile_id = session.execute(
-            select(Profile.id).where(Profile.name == profile)
-        ).scalar_one_or_none()
-        if profile_id is None:
-            raise NotFound(f"no profile named {profile!r}")
+    profile_id = _profile_id(session, profile) if profile else None
     server = McpServer(
         name=name, url=url, transport=transport, profile_id=profile_id,
         state=(ServerState.CONNECTED if profile_id else ServerState.DISCONNECTED).value,
@@ -61,8 +75,84 @@ def add_server(
     )
     session.add(server)
     session.flush()
-    record(session, actor=actor, action="server.add", target=f"server {name} ({url})")
+    record(session, actor=actor, action="server.add",
+           target=f"server {name} ({url})" + (f" using profile {profile}" if profile else ""))
     return server
+
+
+def reconfigure_server(session: Session, *, actor: Actor, name: str, profile: str) -> ServerRow:
+    """Move a server to another profile and reconnect it (the seed's "until you reconfigure").
+
+    The profile must have a live connection to authenticate with. The latest check is cleared
+    (it was made with the old credential) and the move is an audit event; one transaction.
+    """
+    require(actor, Action.WRITE)
+    server = session.execute(select(McpServer).where(McpServer.name == name)).scalar_one_or_none()
+    if server is None:
+        raise NotFound(f"no server named {name!r}")
+    profile_id = _profile_id(session, profile)
+    live = session.execute(select(Connection.id).where(
+        Connection.profile_id == profile_id, Connection.revoked_at.is_(None))  # type: ignore[arg-type,union-attr]
+    ).first()
+    if live is None:
+        raise InvalidInput(f"profile {profile!r} has no live connection: connect it first")
+    old = session.execute(select(Profile.name).where(Profile.id == server.profile_id)).scalar()
+    server.profile_id = profile_id
+    server.state = ServerState.CONNECTED.value
+    server.reason = None
+    server.check_outcome = server.check_reason = server.checked_at = None
+    server.tool_count = server.latency_ms = None
+    server.updated_at = utcnow()
+    record(session, actor=actor, action="server.reconfigure",
+           target=f"server {server.name}", outcome=f"ok; profile {old or 'none'} → {profile}")
+    session.commit()
+    return get_server(session, actor=actor, name=name)
+
+
+def _live_connection_id() -> ColumnElement[int]:
+    return (
+        select(func.min(Connection.id))
+        .where(Connection.profile_id == McpServer.profile_id,  # type: ignore[arg-type]
+               Connection.revoked_at.is_(None))  # type: ignore[union-attr]
+        .correlate(McpServer)
+        .scalar_subquery()
+    )
+
+
+def _health_condition(health: str) -> ColumnElement[bool]:
+    value = health.strip().lower()
+    connected = McpServer.state == ServerState.CONNECTED.value
+    failed = McpServer.check_outcome.in_(FAILED_CHECKS)  # type: ignore[union-attr]
+    if value == "disconnected":
+        return McpServer.state == ServerState.DISCONNECTED.value  # type: ignore[return-value]
+    if value == "error":
+        return and_(connected, failed)
+    if value == "connected":
+        return and_(connected, or_(McpServer.check_outcome.is_(None), ~failed))  # type: ignore[union-attr]
+    raise InvalidInput(f"unknown state {health!r}: choose one of {', '.join(HEALTH)}")
+
+
+def _health(server: McpServer) -> str:
+    if server.state == ServerState.DISCONNECTED:
+        return "disconnected"
+    return "error" if server.check_outcome in FAILED_CHECKS else "connected"
+
+
+def _row(server: McpServer, profile: str | None, connection_id: int | None) -> ServerRow:
+    return ServerRow(
+        id=server.id or 0, name=server.name, url=server.url, transport=server.transport,
+        profile=profile, state=server.state, reason=server.reason, health=_health(server),
+        check_outcome=server.check_outcome, check_reason=server.check_reason,
+        checked_at=server.checked_at, tool_count=server.tool_count,
+        latency_ms=server.latency_ms, connection_id=connection_id,
+    )
+
+
+def _search_condition(text: str) -> ColumnElement[bool]:
+    pattern = "%" + text.strip().lower().replace("\\", "\\\\").replace("%", "\\%") \
+        .replace("_", "\\_") + "%"
+    return or_(func.lower(McpServer.name).like(pattern, escape="\\"),
+               func.lower(McpServer.url).like(pattern, escape="\\"))
 
 
 def list_servers(
@@ -71,21 +161,29 @@ def list_servers(
     actor: Actor,
     profile: str | None = None,
     state: str | None = None,
+    search: str | None = None,
+    connection_id: int | None = None,
     cursor: str | None = None,
     limit: int = 50,
-) -> Page[ServerPublic]:
-    """Servers by name with their profile and state, keyset-paged."""
+) -> Page[ServerRow]:
+    """Servers by name with profile, latest check and connection; filtered and keyset-paged in SQL.
+
+    `state` is connected, disconnected or error (the page's state); `search` matches name or URL.
+    """
     require(actor, Action.READ)
-    conds = []
+    conds: list[ColumnElement[bool]] = []
     if profile:
-        conds.append(Profile.name == profile)
+        conds.append(Profile.name == profile)  # type: ignore[arg-type]
     if state:
-        try:
-            conds.append(McpServer.state == ServerState(state.lower()).value)
-        except ValueError:
-            raise InvalidInput(f"unknown state {state!r}: connected or disconnected") from None
+        conds.append(_health_condition(state))
+    if search and search.strip():
+        conds.append(_search_condition(search))
+    if connection_id is not None:
+        conds.append(McpServer.profile_id == select(Connection.profile_id)  # type: ignore[arg-type]
+                     .where(Connection.id == connection_id).scalar_subquery())
+    live = _live_connection_id().label("connection_id")
     stmt = (
-        select(McpServer.name, McpServer.id, McpServer, Profile.name)
+        select(McpServer.name, McpServer.id, McpServer, Profile.name, live)
         .outerjoin(Profile, Profile.id == McpServer.profile_id)  # type: ignore[arg-type]
         .where(*conds)
     )
@@ -97,9 +195,17 @@ def list_servers(
         .where(*conds)
     )
     total, exact = capped_count(session, count_stmt)
-    items = [
-        ServerPublic(name=s.name, url=s.url, transport=s.transport, profile=p, state=s.state,
-                     reason=s.reason)
-        for _, _, s, p in rows
-    ]
-    return Page(items, next_cursor, total, exact)
+    return Page([_row(s, p, c) for _, _, s, p, c in rows], next_cursor, total, exact)
+
+
+def get_server(session: Session, *, actor: Actor, name: str) -> ServerRow:
+    """One server as My Servers shows it; NotFound for an unknown name."""
+    require(actor, Action.READ)
+    row = session.execute(
+        select(McpServer, Profile.name, _live_connection_id())
+        .outerjoin(Profile, Profile.id == McpServer.profile_id)  # type: ignore[arg-type]
+        .where(McpServer.name == name)
+    ).first()
+    if row is None:
+        raise NotFound(f"no server named {name!r}")
+    return _row(row[0], row[1], row[2])

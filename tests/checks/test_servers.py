@@ -1,0 +1,95 @@
+"""My Servers services: listing with the latest check, reconfigure after a revoke, add."""
+
+import pytest
+from sqlalchemy import select
+
+from checks.conftest import connect
+from connmodel.checks import CheckRequest, run_checks
+from connmodel.errors import InvalidInput, NotFound, PermissionDenied
+from connmodel.models import AuditEvent
+from connmodel.services.connections import revoke_connection
+from connmodel.services.servers import add_server, get_server, list_servers, reconfigure_server
+from connmodel.store import session
+
+
+@pytest.fixture
+def two_profiles(store_url, admin, keyring, fleet):
+    with session(store_url) as s:
+        a = connect(s, actor=admin, keyring=keyring, profile="Noauth", kind="none",
+                    servers={"Calculator": fleet.url("calculator"),
+                             "Broken": fleet.url("plain")})
+        b = connect(s, actor=admin, keyring=keyring, profile="Local", kind="none",
+                    servers={"Spare": fleet.url("calculator")})
+    return store_url, a.id, b.id
+
+
+def test_listing_shows_latest_check_and_filters_in_sql(two_profiles, admin, keyring):
+    url, a, b = two_profiles
+    run_checks(url, actor=admin, keyring=keyring, request=CheckRequest(ids=(a,), timeout=5))
+    with session(url) as s:
+        rows = {r.name: r for r in list_servers(s, actor=admin).items}
+        assert rows["Calculator"].health == "connected" and rows["Calculator"].tool_count == 2
+        assert rows["Calculator"].connection_id == a and rows["Calculator"].checked_at
+        assert rows["Broken"].health == "error"
+        assert rows["Broken"].check_reason == "protocol error: Unexpected content type: text/html"
+        assert rows["Spare"].checked_at is None and rows["Spare"].connection_id == b
+        assert [r.name for r in list_servers(s, actor=admin, state="error").items] == ["Broken"]
+        assert [r.name for r in list_servers(s, actor=admin, state="Connected").items] == \
+            ["Calculator", "Spare"]
+        assert [r.name for r in list_servers(s, actor=admin, search="spa").items] == ["Spare"]
+        assert [r.name for r in list_servers(s, actor=admin, connection_id=b).items] == ["Spare"]
+        first = list_servers(s, actor=admin, limit=2)
+        rest = list_servers(s, actor=admin, limit=2, cursor=first.next_cursor)
+        assert [r.name for r in first.items + rest.items] == ["Broken", "Calculator", "Spare"]
+        assert first.total == 3 and rest.next_cursor is None
+        with pytest.raises(InvalidInput, match="unknown state 'broken': choose one of"):
+            list_servers(s, actor=admin, state="broken")
+
+
+def test_revoke_disconnects_and_reconfigure_moves_and_reconnects(two_profiles, admin, viewer):
+    url, a, b = two_profiles
+    with session(url) as s:
+        revoke_connection(s, actor=admin, connection_id=a)
+        row = get_server(s, actor=admin, name="Calculator")
+        assert row.health == "disconnected" and "reconfigure to reconnect" in (row.reason or "")
+        assert row.connection_id is None
+        assert [r.name for r in list_servers(s, actor=admin, state="disconnected").items] == \
+            ["Broken", "Calculator"]
+        with pytest.raises(InvalidInput, match="profile 'Noauth' has no live connection"):
+            reconfigure_server(s, actor=admin, name="Calculator", profile="Noauth")
+        with pytest.raises(PermissionDenied):
+            reconfigure_server(s, actor=viewer, name="Calculator", profile="Local")
+        with pytest.raises(NotFound, match="no server named 'Nope'"):
+            reconfigure_server(s, actor=admin, name="Nope", profile="Local")
+        with pytest.raises(NotFound, match="no profile named 'Nope'"):
+            reconfigure_server(s, actor=admin, name="Calculator", profile="Nope")
+        moved = reconfigure_server(s, actor=admin, name="Calculator", profile="Local")
+        assert (moved.profile, moved.health, moved.reason, moved.connection_id) == \
+            ("Local", "connected", None, b)
+        [event] = s.execute(select(AuditEvent).where(
+            AuditEvent.action == "server.reconfigure")).scalars()
+        assert (event.actor, event.target, event.outcome) == \
+            ("alice", "server Calculator", "ok; profile Noauth → Local")
+
+
+@pytest.mark.parametrize("url, message", [
+    ("http://user:secret@mcp.example/mcp", "a server URL may not carry a user or password"),
+    ("http://mcp.example/m cp", "malformed URL 'http://mcp.example/m cp': it contains spaces"),
+    ("http://mcp.example:99999/mcp", "malformed URL"),
+    ("file:///etc/passwd", "malformed URL 'file:///etc/passwd': an MCP server URL is http(s)"),
+])
+def test_add_server_refuses_bad_urls(sqlite_url, admin, url, message):
+    with session(sqlite_url) as s, pytest.raises(InvalidInput) as info:
+        add_server(s, actor=admin, name="Calc", url=url)
+    assert str(info.value).startswith(message)
+    assert "secret" not in str(info.value)
+
+
+def test_add_server_then_check_it(sqlite_url, admin, keyring, fleet):
+    with session(sqlite_url) as s:
+        conn = connect(s, actor=admin, keyring=keyring, profile="Noauth", kind="none", servers={})
+        add_server(s, actor=admin, name="New calc", url=fleet.url("calculator"), profile="Noauth")
+        s.commit()
+    [result] = run_checks(sqlite_url, actor=admin, keyring=keyring,
+                          request=CheckRequest(ids=(conn.id,)))
+    assert result.servers[0].server == "New calc" and result.tool_count == 2

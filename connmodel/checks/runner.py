@@ -25,6 +25,7 @@ from connmodel.models import utcnow
 from connmodel.permissions import Action, Actor, require
 from connmodel.secrets import KeyRing
 from connmodel.store import session
+from connmodel.webhooks import env_targets
 
 DEFAULT_CONCURRENCY = 10
 DEFAULT_TIMEOUT = 10.0
@@ -54,6 +55,7 @@ class CheckRequest:
 
 def _load(database: str | None, request: CheckRequest,
           keyring: KeyRing | None) -> list[ConnectionTarget]:
+    env_targets()  # a misconfigured webhook fails the run before any probe, not mid-way
     with session(database) as s:
         ids = select_connection_ids(s, ids=list(request.ids), profile=request.profile,
                                     all_connections=request.all_connections)

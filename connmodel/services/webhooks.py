@@ -1,0 +1,47 @@
+"""Webhook targets configured in the database (`connmodel webhook add`): add, list, remove.
+
+The signing secret is encrypted at rest like every other secret and never listed back.
+"""
+
+from sqlalchemy import delete, select
+from sqlmodel import Session
+
+from connmodel.errors import AlreadyExists, InvalidInput, NotFound
+from connmodel.models import Webhook
+from connmodel.permissions import Action, Actor, require
+from connmodel.secrets import KeyRing
+from connmodel.services.events import record
+from connmodel.services.servers import validate_url
+
+MIN_SECRET = 16
+
+
+def add_webhook(session: Session, *, actor: Actor, url: str, secret: str,
+                keyring: KeyRing) -> Webhook:
+    """Register a receiver for status-change events, signed with `secret`."""
+    require(actor, Action.WRITE)
+    url = validate_url(url)
+    if len(secret or "") < MIN_SECRET:
+        raise InvalidInput(f"a webhook secret needs at least {MIN_SECRET} characters")
+    if session.execute(select(Webhook.id).where(Webhook.url == url)).first():
+        raise AlreadyExists(f"a webhook for {url} exists")
+    hook = Webhook(url=url, secret_enc=keyring.encrypt(secret))
+    session.add(hook)
+    record(session, actor=actor, action="webhook.add", target=f"webhook {url}")
+    session.commit()
+    return hook
+
+
+def list_webhooks(session: Session, *, actor: Actor) -> list[str]:
+    """The registered receiver URLs (a handful, so no paging)."""
+    require(actor, Action.READ)
+    return list(session.execute(select(Webhook.url).order_by(Webhook.url)).scalars())
+
+
+def remove_webhook(session: Session, *, actor: Actor, url: str) -> None:
+    require(actor, Action.WRITE)
+    gone = session.execute(delete(Webhook).where(Webhook.url == url.strip()))
+    if not gone.rowcount:  # type: ignore[attr-defined]
+        raise NotFound(f"no webhook for {url.strip()!r}")
+    record(session, actor=actor, action="webhook.remove", target=f"webhook {url.strip()}")
+    session.commit()

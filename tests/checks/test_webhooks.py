@@ -1,0 +1,149 @@
+"""Webhook notifications: a real local HTTP receiver gets signed events; failures are retried."""
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import select
+
+from checks.conftest import connect
+from checks.mcp_servers import LoopbackServers, calculator, mcp_app
+from connmodel.checks import CheckRequest, run_checks
+from connmodel.errors import AlreadyExists, InvalidInput
+from connmodel.models import McpServer, WebhookDelivery, utcnow
+from connmodel.services.webhooks import add_webhook, list_webhooks, remove_webhook
+from connmodel.store import session
+from connmodel.webhooks import SIGNATURE_HEADER, backoff, deliver_due, env_targets, pending_count
+
+SECRET = "receiver-shared-secret-42"
+
+
+class Receiver:
+    """A real HTTP server that records what it is sent, answering with `status`."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.status = 204
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.received.append((dict(self.headers), body))
+                self.send_response(outer.status)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def events(self) -> list[dict[str, object]]:
+        return [json.loads(body) for _, body in self.received]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.httpd.shutdown()
+
+
+def test_error_and_recovery_are_posted_signed(sqlite_url, admin, keyring, receiver):
+    own = LoopbackServers([mcp_app(calculator())]).start()
+    with session(sqlite_url) as s:
+        add_webhook(s, actor=admin, url=receiver.url, secret=SECRET, keyring=keyring)
+        conn = connect(s, actor=admin, keyring=keyring, profile="Noauth", kind="none",
+                       servers={"Calculator": own.url().replace("/mcp", "/nope")},
+                       status="Active")
+    request = CheckRequest(ids=(conn.id,), timeout=5)
+    assert run_checks(sqlite_url, actor=admin, keyring=keyring, request=request)[0].status == "Error"
+    assert receiver.received == []  # the check only queued it
+    with session(sqlite_url) as s:
+        assert deliver_due(s, keyring=keyring).delivered == 1
+    [(headers, body)] = receiver.received
+    expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert headers[SIGNATURE_HEADER] == expected
+    event = json.loads(body)
+    assert (event["event"], event["status"], event["previous_status"]) == \
+        ("connection.error", "Error", "Active")
+    assert event["connection"] == {"id": conn.id, "profile": "Noauth",
+                                   "service": "Noauth provider", "account": "Configured"}
+    assert "Calculator: protocol error: HTTP 404" in event["reason"]
+
+    with session(sqlite_url) as s:  # fixed: point it at the real endpoint, check again
+        s.execute(select(McpServer)).scalar_one().url = own.url()
+        s.commit()
+    run_checks(sqlite_url, actor=admin, keyring=keyring, request=request)
+    run_checks(sqlite_url, actor=admin, keyring=keyring, request=request)  # no change: no event
+    with session(sqlite_url) as s:
+        deliver_due(s, keyring=keyring)
+    assert [e["event"] for e in receiver.events()] == ["connection.error", "connection.recovered"]
+    own.stop()
+
+
+def test_failed_delivery_is_kept_and_retried_with_backoff(sqlite_url, admin, keyring, receiver,
+                                                          monkeypatch):
+    monkeypatch.setenv("CONNMODEL_WEBHOOK_URLS", receiver.url)
+    monkeypatch.setenv("CONNMODEL_WEBHOOK_SECRET", SECRET)
+    receiver.status = 503
+    with session(sqlite_url) as s:
+        conn = connect(s, actor=admin, keyring=keyring, profile="Keyless", kind="api_key",
+                       servers={"CRM": "http://127.0.0.1:9/mcp"})
+    run_checks(sqlite_url, actor=admin, keyring=keyring, request=CheckRequest(ids=(conn.id,)))
+    with session(sqlite_url) as s:
+        report = deliver_due(s, keyring=keyring)
+        assert (report.delivered, report.failed, report.pending) == (0, 1, 1)
+        row = s.execute(select(WebhookDelivery)).scalar_one()
+        assert (row.attempts, row.last_error) == (1, "HTTP 503")
+        assert row.next_attempt_at > utcnow() + timedelta(seconds=20)
+        assert deliver_due(s, keyring=keyring).failed == 0  # not due yet
+        receiver.status = 200
+        report = deliver_due(s, keyring=keyring, now=utcnow() + timedelta(minutes=1))
+        assert (report.delivered, report.pending) == (1, 0)
+        assert pending_count(s) == 0
+    assert len(receiver.received) == 2
+    assert backoff(1) == timedelta(seconds=30) and backoff(3) == timedelta(seconds=120)
+    assert backoff(30) == timedelta(hours=6)
+
+
+def test_unreachable_receiver_never_blocks_a_check(sqlite_url, admin, keyring, monkeypatch):
+    monkeypatch.setenv("CONNMODEL_WEBHOOK_URLS", "http://127.0.0.1:9/hook")
+    monkeypatch.setenv("CONNMODEL_WEBHOOK_SECRET", SECRET)
+    with session(sqlite_url) as s:
+        conn = connect(s, actor=admin, keyring=keyring, profile="Keyless", kind="api_key",
+                       servers={"CRM": "http://127.0.0.1:9/mcp"})
+    [result] = run_checks(sqlite_url, actor=admin, keyring=keyring,
+                          request=CheckRequest(ids=(conn.id,)))
+    assert result.status == "Error"
+    with session(sqlite_url) as s:
+        report = deliver_due(s, keyring=keyring, timeout=1)
+        assert report.failed == 1
+        assert "ConnectError" in s.execute(select(WebhookDelivery.last_error)).scalar_one()
+
+
+def test_webhook_configuration(sqlite_url, admin, viewer, keyring, monkeypatch):
+    with session(sqlite_url) as s:
+        add_webhook(s, actor=admin, url="http://127.0.0.1:9/a", secret=SECRET, keyring=keyring)
+        with pytest.raises(AlreadyExists):
+            add_webhook(s, actor=admin, url="http://127.0.0.1:9/a", secret=SECRET,
+                        keyring=keyring)
+        with pytest.raises(InvalidInput, match="at least 16 characters"):
+            add_webhook(s, actor=admin, url="http://127.0.0.1:9/b", secret="short",
+                        keyring=keyring)
+        with pytest.raises(InvalidInput, match="malformed URL"):
+            add_webhook(s, actor=admin, url="ftp://x/a", secret=SECRET, keyring=keyring)
+        assert list_webhooks(s, actor=viewer) == ["http://127.0.0.1:9/a"]
+        remove_webhook(s, actor=admin, url="http://127.0.0.1:9/a")
+        assert list_webhooks(s, actor=admin) == []
+    monkeypatch.setenv("CONNMODEL_WEBHOOK_URLS", "http://127.0.0.1:9/a")
+    monkeypatch.delenv("CONNMODEL_WEBHOOK_SECRET", raising=False)
+    with pytest.raises(InvalidInput, match="CONNMODEL_WEBHOOK_SECRET is not"):
+        env_targets()

@@ -21,6 +21,9 @@ from dashboard.viewmodels.backend import Backend
 pn.extension(notifications=True)
 
 
+MENU_CSS = ".bk-btn { text-align: left; }"
+
+
 class Route(param.Parameterized):
     """Which page the session shows; synced with `?page=` so reload and back keep the place."""
 
@@ -39,7 +42,7 @@ class Sidebar(pn.viewable.Viewer):
             entries = [self._entry(key) for key, spec in PAGES.items() if spec.group == group]
             items = pn.Column(*entries, visible=False, margin=(0, 0, 0, 16))
             toggle = pn.widgets.Button(name=f"{group} ▸", button_type="light",
-                                       sizing_mode="stretch_width")
+                                       sizing_mode="stretch_width", stylesheets=[MENU_CSS])
 
             def flip(_: Any, items: pn.Column = items, toggle: pn.widgets.Button = toggle,
                      group: str = group) -> None:
@@ -50,9 +53,15 @@ class Sidebar(pn.viewable.Viewer):
             self._groups += [toggle, items]
 
     def _entry(self, key: str) -> pn.widgets.Button:
-        button = pn.widgets.Button(name=PAGES[key].title, button_type="light",
-                                   sizing_mode="stretch_width")
+        button = pn.widgets.Button(name=PAGES[key].title, sizing_mode="stretch_width",
+                                   stylesheets=[MENU_CSS])
         button.on_click(lambda _: setattr(self.route, "page", key))
+
+        def mark(*_: Any) -> None:
+            button.button_type = "primary" if self.route.page == key else "light"
+
+        self.route.param.watch(mark, "page")
+        mark()
         return button
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -51,9 +51,10 @@ BEST_PRACTICES = """
 - **Monitor status**: Watch for error statuses indicating auth issues
 """
 EMPTY_DATABASE = """### No profiles yet
-A profile is a named use of a provider config. Add one from a terminal, for example
-`connmodel profile add --help`, then connect it to an MCP server; its connections appear here.
-To try the page with the seed's examples, run `connmodel demo`.
+A profile is a named use of a provider config. Add one from a terminal with
+`connmodel provider add` and `connmodel profile add` (see `connmodel profile add --help`), then
+connect it to an MCP server: its connections appear here. To try this page with the seed's
+examples, run `connmodel demo`.
 """
 NO_MATCH = "### No connection matches these filters\nChange or clear the filters above."
 
@@ -82,7 +83,7 @@ class ConnectionsPage(pn.viewable.Viewer):
                                                   disabled=True, button_type="danger",
                                                   button_style="outline")
         self._revoke_matching.on_click(lambda _: a.ask_revoke_matching(m.where))
-        self._card_views: dict[int, ProfileCard] = {}
+        self._bulk = pn.Row(self._revoke_selected, self._revoke_matching)
         m.param.watch(self._render_cards, "cards")
         m.param.watch(self._render_state, ["error", "loaded", "cards", "profiles_cursor"])
         a.param.watch(lambda _: m.refresh(), "changed")
@@ -145,13 +146,14 @@ class ConnectionsPage(pn.viewable.Viewer):
     def _render_state(self, *_: Any) -> None:
         m = self.model
         self._error.param.update(
-            object=f"**Cannot load connections.** {esc(m.error)} "
+            object=f"**Cannot load connections.** {esc(m.error.rstrip('.'))}. "
                    f"The page retries every {POLL_MS // 1000} s." if m.error else "",
             visible=bool(m.error))
         empty = "" if m.error or not m.loaded or m.cards else (
             NO_MATCH if m.filtering else EMPTY_DATABASE)
         self._empty.param.update(object=empty, visible=bool(empty))
         self._more_profiles.visible = m.profiles_cursor is not None
+        self._bulk.visible = bool(m.cards)
         self._revoke_matching.disabled = not (m.filtering and m.cards)
         counts = m.counts
         shown = len(m.cards)
@@ -159,7 +161,7 @@ class ConnectionsPage(pn.viewable.Viewer):
         parts = " · ".join(f'<span class="c-{s.lower()}">{n} {esc(s)}</span>'
                            for s, n in counts.items())
         self._summary.object = (f"<p role='status'>Showing {shown} of {total} profiles — "
-                                f"connections: {parts}</p>" if m.loaded else "")
+                                f"connections: {parts}</p>" if m.cards else "")
 
     def _notify(self, _: Any) -> None:
         a = self.actions
@@ -172,7 +174,7 @@ class ConnectionsPage(pn.viewable.Viewer):
             self._filters(),
             self._summary,
             self._error,
-            pn.Row(self._revoke_selected, self._revoke_matching),
+            self._bulk,
             self._empty,
             self._cards,
             self._more_profiles,

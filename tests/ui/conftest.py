@@ -106,6 +106,12 @@ def add_markup_profile(database_url: str) -> None:
     get_engine(database_url).dispose()
 
 
+@pytest.fixture(scope="session")
+def serve_dashboard():
+    """`start_dashboard` for tests that need their own server (empty, broken, other data)."""
+    return start_dashboard
+
+
 @pytest.fixture
 def markup_name() -> str:
     """The name of the profile `demo_dashboard` adds whose every text is markup."""

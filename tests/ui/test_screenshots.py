@@ -1,0 +1,68 @@
+"""`make screenshots`: PNGs of each state of the Connections page for the README.
+
+Runs only when selected with `-m screenshots` (it writes into docs/screenshots/).
+"""
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = [pytest.mark.ui, pytest.mark.screenshots]
+OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(autouse=True)
+def only_when_asked(request) -> None:
+    if "screenshots" not in (request.config.getoption("-m") or ""):
+        pytest.skip("writes docs/screenshots/: run with -m screenshots (make screenshots)")
+
+
+@pytest.fixture
+def shot(page: Page):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    OUT.mkdir(parents=True, exist_ok=True)
+
+    def take(name: str) -> Path:
+        path = OUT / f"{name}.png"
+        page.wait_for_timeout(400)
+        page.screenshot(path=str(path))
+        return path
+
+    return take
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory, serve_dashboard):
+    with serve_dashboard(tmp_path_factory.mktemp("shots")) as dashboard:
+        yield dashboard
+
+
+def test_overview_filtered_view_revoke(page: Page, seeded, shot):
+    page.goto(seeded.page_url("?page=connections"))
+    page.get_by_role("button", name="Gateway").click()
+    expect(page.locator('section[aria-label="Profile Noauth"]')).to_be_visible()
+    shot("overview")
+    page.goto(seeded.page_url("?page=connections&status=Error"))
+    expect(page.locator('section[aria-label="Profile GitHub Staging"]')).to_be_visible()
+    shot("filtered")
+    page.goto(seeded.page_url("?page=connections"))
+    page.get_by_role("button", name="View Google connection").click()
+    expect(page.locator(".detail")).to_contain_text("Gsuite")
+    shot("view")
+    page.goto(seeded.page_url("?page=connections"))
+    page.get_by_role("button", name="Revoke Hubspot connection").click()
+    expect(page.get_by_text("Hubspot CRM")).to_be_visible()
+    shot("revoke-confirmation")
+
+
+def test_empty_and_error_states(page: Page, tmp_path, shot, serve_dashboard):
+    with serve_dashboard(tmp_path, demo=False) as empty:
+        page.goto(empty.page_url())
+        expect(page.get_by_text("No profiles yet")).to_be_visible()
+        shot("empty")
+    missing = f"sqlite:///{tmp_path / 'no-such-folder' / 'connmodel.db'}"
+    with serve_dashboard(tmp_path, demo=False, init=False, database_url=missing) as down:
+        page.goto(down.page_url())
+        expect(page.get_by_text("Cannot load connections.")).to_be_visible()
+        shot("error")

@@ -1,0 +1,121 @@
+"""Reading and writing the rows every provider flow touches: a live connection with its profile
+and provider config, the credential columns, and the MCP servers a profile is attached to."""
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from connmodel.errors import AlreadyRevoked, InvalidInput, NotFound
+from connmodel.models import CheckResult, Connection, McpServer, Profile, ProviderConfig, utcnow
+from connmodel.secrets import KeyRing, hint_of
+from connmodel.status import ServerState, Status
+
+
+def disabled_reason(name: str) -> str:
+    """The Inactive reason of a disabled connection, as the seed's status column shows it."""
+    return f"disabled by {name}"
+
+
+@dataclass(frozen=True)
+class Linked:
+    connection: Connection
+    profile: Profile
+    provider: ProviderConfig
+
+
+def profile_with_provider(session: Session, profile: int | str) -> tuple[Profile, ProviderConfig]:
+    """A profile by id or name, and its provider config; NotFound otherwise."""
+    if isinstance(profile, int):
+        row = session.get(Profile, profile)
+    else:
+        row = session.execute(select(Profile).where(Profile.name == profile)).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"no profile {profile!r}")
+    provider = session.get(ProviderConfig, row.provider_config_id)
+    assert provider is not None
+    return row, provider
+
+
+def live(session: Session, connection_id: int) -> Linked:
+    """A connection that is not revoked, with its profile and provider config."""
+    conn = session.get(Connection, connection_id)
+    if conn is None:
+        raise NotFound(f"no connection with id {connection_id}")
+    if conn.revoked_at is not None:
+        raise AlreadyRevoked(f"connection {connection_id} was revoked by {conn.revoked_by}")
+    profile, provider = profile_with_provider(session, conn.profile_id)
+    return Linked(conn, profile, provider)
+
+
+def check_servers(session: Session, names: list[str]) -> list[McpServer]:
+    """The named MCP servers, all of them, or NotFound naming the missing ones (nothing changed)."""
+    names = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
+    if not names:
+        return []
+    found = list(session.execute(select(McpServer).where(McpServer.name.in_(names))).scalars())  # type: ignore[attr-defined]
+    missing = sorted(set(names) - {s.name for s in found})
+    if missing:
+        raise NotFound(f"no MCP server named {', '.join(repr(m) for m in missing)}")
+    return found
+
+
+def attach_servers(session: Session, servers: list[McpServer], profile_id: int) -> list[str]:
+    """Point servers at the profile and mark them connected; returns their names."""
+    now = utcnow()
+    for server in servers:
+        server.profile_id = profile_id
+        server.state = ServerState.CONNECTED.value
+        server.reason = None
+        server.updated_at = now
+        session.add(server)
+    return sorted(s.name for s in servers)
+
+
+def set_servers_state(session: Session, profile_id: int, *, from_state: ServerState,
+                      to_state: ServerState, reason: str | None,
+                      only_reason: str | None = None) -> list[str]:
+    """Move the profile's servers between connected and disconnected; returns their names."""
+    conds = [McpServer.profile_id == profile_id, McpServer.state == from_state.value]
+    if only_reason is not None:
+        conds.append(McpServer.reason == only_reason)
+    return sorted(session.execute(
+        update(McpServer).where(*conds)  # type: ignore[arg-type]
+        .values(state=to_state.value, reason=reason, updated_at=utcnow())
+        .returning(McpServer.name)
+    ).scalars())
+
+
+def store_credential(conn: Connection, keyring: KeyRing, secret: str, *,
+                     hint: bool, expires_at: datetime | None = None,
+                     account: str | None = None) -> None:
+    """A new working credential: Active (unless disabled), version bumped, failures cleared."""
+    conn.credential_enc = keyring.encrypt(secret)
+    conn.credential_hint = hint_of(secret) if hint else None
+    conn.expires_at = expires_at
+    conn.status = (Status.INACTIVE if conn.disabled_by else Status.ACTIVE).value
+    conn.status_reason = disabled_reason(conn.disabled_by) if conn.disabled_by else None
+    conn.checked_at = utcnow()
+    conn.token_version = (conn.token_version or 0) + 1
+    conn.refresh_failures = 0
+    conn.next_refresh_at = None
+    conn.refresh_claimed_until = None
+    if account:
+        conn.account = account
+
+
+def check_result(session: Session, conn_id: int, *, status: str, reachable: bool,
+                 reason: str | None, started: float | None = None) -> None:
+    """A row in check_result: the history the audit notebooks chart."""
+    latency = (time.perf_counter() - started) * 1000 if started is not None else None
+    session.add(CheckResult(connection_id=conn_id, status=status, reachable=reachable,
+                            reason=reason[:2000] if reason else None, latency_ms=latency))
+
+
+def require_kind(provider: ProviderConfig, *kinds: str, action: str) -> None:
+    if provider.kind not in kinds:
+        raise InvalidInput(
+            f"{action} needs a {' or '.join(kinds)} provider; {provider.name!r} is {provider.kind}"
+        )

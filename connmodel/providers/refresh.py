@@ -1,0 +1,183 @@
+"""Refreshing OAuth tokens before they expire, safely from several processes at once.
+
+A refresher first claims the row (a conditional UPDATE on `token_version` and the claim time),
+commits, talks to the provider with no transaction open, then writes the new token only if
+`token_version` is still the one it read (compare-and-swap). With refresh-token rotation the old
+refresh token dies at the provider the moment a new one is issued, so two refreshers at once
+must never both use it, and a slow one must never overwrite the newer token: the claim ensures
+the first, the CAS the second.
+
+Status rules: expired with no refresh token -> Inactive "token expired"; the provider refuses
+(invalid_grant, 401, 403) -> Error with its message; unreachable -> status unchanged, a check
+result recorded, retried after a back-off.
+"""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlmodel import Session
+
+from connmodel.errors import ProviderRefused, ProviderUnreachable
+from connmodel.models import Connection, Profile, ProviderConfig, utcnow
+from connmodel.permissions import SYSTEM, Action, Actor, require
+from connmodel.providers.client import TokenSet, backoff, call, oauth_client
+from connmodel.providers.records import check_result, live, require_kind
+from connmodel.secrets import KeyRing
+from connmodel.services.events import record
+from connmodel.status import ProviderKind, Status
+
+CLAIM_FOR = timedelta(seconds=60)
+DEFAULT_WINDOW = timedelta(minutes=10)
+OAUTH_KINDS = (ProviderKind.OAUTH2.value, ProviderKind.CLIENT_CREDENTIALS.value)
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    """What one refresh did: refreshed | busy | superseded | expired | error | unreachable."""
+
+    connection_id: int
+    result: str
+    message: str = ""
+
+
+def _claim(session: Session, conn: Connection) -> bool:
+    now = utcnow()
+    won = session.execute(
+        update(Connection)
+        .where(Connection.id == conn.id,  # type: ignore[arg-type]
+               Connection.token_version == conn.token_version,  # type: ignore[arg-type]
+               Connection.revoked_at.is_(None),  # type: ignore[union-attr]
+               or_(Connection.refresh_claimed_until.is_(None),  # type: ignore[union-attr]
+                   Connection.refresh_claimed_until < now))  # type: ignore[operator]
+        .values(refresh_claimed_until=now + CLAIM_FOR)
+    ).rowcount
+    session.commit()
+    return bool(won)
+
+
+def _cas(session: Session, conn: Connection, **values: Any) -> bool:
+    """Write only if nobody changed the token since we read it; release the claim."""
+    done = session.execute(
+        update(Connection)
+        .where(Connection.id == conn.id,  # type: ignore[arg-type]
+               Connection.token_version == conn.token_version,  # type: ignore[arg-type]
+               Connection.revoked_at.is_(None))  # type: ignore[union-attr]
+        .values(refresh_claimed_until=None, checked_at=utcnow(), **values)
+    ).rowcount
+    return bool(done)
+
+
+def _new_token(provider: ProviderConfig, keyring: KeyRing, old: TokenSet) -> TokenSet:
+    url = provider.settings["token_url"]
+    with oauth_client(provider, keyring) as client:
+        if provider.kind == ProviderKind.CLIENT_CREDENTIALS.value:
+            answer = call("token refresh", lambda: client.fetch_token(
+                url, grant_type="client_credentials"))
+        else:
+            answer = call("token refresh", lambda: client.refresh_token(
+                url, refresh_token=old.refresh_token))
+    return TokenSet.from_response(answer, previous=old)
+
+
+def refresh_connection(session: Session, *, actor: Actor, keyring: KeyRing,
+                       connection_id: int) -> RefreshOutcome:
+    """Refresh one OAuth connection now (Refresh now; also what the scheduler calls)."""
+    require(actor, Action.WRITE)
+    linked = live(session, connection_id)
+    conn, provider = linked.connection, linked.provider
+    require_kind(provider, *OAUTH_KINDS, action="Refresh")
+    if conn.disabled_by:
+        return RefreshOutcome(connection_id, "disabled", f"disabled by {conn.disabled_by}")
+    if not _claim(session, conn):
+        return RefreshOutcome(connection_id, "busy", "another refresher holds this connection")
+    target = f"connection {connection_id} ({linked.profile.name})"
+    old = TokenSet.from_json(keyring.decrypt(conn.credential_enc)) if conn.credential_enc \
+        else TokenSet("")
+    if provider.kind == ProviderKind.OAUTH2.value and not old.refresh_token:
+        expired = conn.expires_at is not None and conn.expires_at <= utcnow()
+        values = ({"status": Status.INACTIVE.value, "status_reason": "token expired"}
+                  if expired else {})
+        _cas(session, conn, **values)
+        if expired:
+            check_result(session, connection_id, status=Status.INACTIVE.value, reachable=True,
+                         reason="token expired")
+            record(session, actor=actor, action="connection.refresh", target=target,
+                   outcome="token expired; no refresh token: re-authorize")
+        session.commit()
+        return RefreshOutcome(connection_id, "expired" if expired else "no_refresh_token",
+                              "token expired" if expired else "no refresh token to use")
+    started = time.perf_counter()
+    try:
+        new = _new_token(provider, keyring, old)
+    except ProviderRefused as exc:
+        message = str(exc)[:2000]
+        if not _cas(session, conn, status=Status.ERROR.value, status_reason=message,
+                    refresh_failures=conn.refresh_failures + 1):
+            session.rollback()  # someone else refreshed meanwhile: their token stands
+            return RefreshOutcome(connection_id, "superseded", "the token changed meanwhile")
+        check_result(session, connection_id, status=Status.ERROR.value, reachable=True,
+                     reason=message, started=started)
+        record(session, actor=actor, action="connection.refresh", target=target,
+               outcome=f"error: {message}"[:2000])
+        session.commit()
+        return RefreshOutcome(connection_id, "error", message)
+    except ProviderUnreachable as exc:
+        message = str(exc)[:2000]
+        failures = conn.refresh_failures + 1
+        _cas(session, conn, refresh_failures=failures,
+             next_refresh_at=utcnow() + backoff(failures))
+        check_result(session, connection_id, status=conn.status, reachable=False,
+                     reason=message, started=started)
+        session.commit()
+        return RefreshOutcome(connection_id, "unreachable", message)
+    if not _cas(session, conn, credential_enc=keyring.encrypt(new.to_json()),
+                expires_at=new.expires, token_version=conn.token_version + 1,
+                status=Status.ACTIVE.value, status_reason=None, refresh_failures=0,
+                next_refresh_at=None):
+        session.rollback()
+        return RefreshOutcome(connection_id, "superseded", "the token changed meanwhile")
+    check_result(session, connection_id, status=Status.ACTIVE.value, reachable=True,
+                 reason=None, started=started)
+    session.commit()
+    return RefreshOutcome(connection_id, "refreshed")
+
+
+def due_ids(session: Session, *, window: timedelta = DEFAULT_WINDOW, limit: int = 10_000) -> list[int]:
+    """Active, enabled OAuth connections expiring within `window` and not backing off."""
+    now = utcnow()
+    stmt = (
+        select(Connection.id)
+        .join(Profile, Profile.id == Connection.profile_id)  # type: ignore[arg-type]
+        .join(ProviderConfig, ProviderConfig.id == Profile.provider_config_id)  # type: ignore[arg-type]
+        .where(Connection.revoked_at.is_(None),  # type: ignore[union-attr]
+               Connection.disabled_by.is_(None),  # type: ignore[union-attr]
+               Connection.status == Status.ACTIVE.value,  # type: ignore[arg-type]
+               Connection.expires_at <= now + window,  # type: ignore[operator]
+               ProviderConfig.kind.in_(OAUTH_KINDS),  # type: ignore[attr-defined]
+               or_(Connection.next_refresh_at.is_(None),  # type: ignore[union-attr]
+                   Connection.next_refresh_at <= now))  # type: ignore[operator]
+        .order_by(Connection.expires_at)
+        .limit(limit)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def refresh_due(session: Session, *, actor: Actor = SYSTEM, keyring: KeyRing,
+                window: timedelta = DEFAULT_WINDOW, concurrency: int = 8,
+                limit: int = 10_000) -> list[RefreshOutcome]:
+    """Refresh every connection due within `window`, `concurrency` at a time (own sessions)."""
+    require(actor, Action.WRITE)
+    ids = due_ids(session, window=window, limit=limit)
+    engine = session.get_bind()
+
+    def one(connection_id: int) -> RefreshOutcome:
+        with Session(engine, expire_on_commit=False) as own:
+            return refresh_connection(own, actor=actor, keyring=keyring,
+                                      connection_id=connection_id)
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        return list(pool.map(one, ids))

@@ -1,0 +1,44 @@
+"""Fixtures for provider tests: the real authlib server on loopback, and an OAuth profile on it."""
+
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from authserver import CLIENT_ID, CLIENT_SECRET, AuthServer
+
+from connmodel.providers.connect import create_oauth_provider
+from connmodel.services.profiles import create_profile
+from connmodel.store import session
+
+REDIRECT_URI = "http://127.0.0.1:8765/oauth/callback"
+
+
+@pytest.fixture
+def authserver() -> Iterator[AuthServer]:
+    server = AuthServer().start()
+    yield server
+    server.stop()
+
+
+def approve(url: str, decision: str = "approve") -> dict[str, str]:
+    """Click the consent page's button as a browser would; return the callback's parameters."""
+    page = httpx.get(url)
+    assert page.status_code == 200 and "Approve" in page.text, page.text
+    answer = httpx.post(url, data={"decision": decision})
+    assert answer.status_code == 302, answer.text
+    location = answer.headers["location"]
+    assert location.startswith(REDIRECT_URI)
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+@pytest.fixture
+def oauth_profile(sqlite_url, keyring, admin, authserver) -> str:
+    """Profile "Local" on an oauth2 provider discovered from the test server's issuer URL."""
+    with session(sqlite_url) as s:
+        provider = create_oauth_provider(
+            s, actor=admin, keyring=keyring, name="Local OIDC", client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET, scopes="openid email", issuer=authserver.url)
+        create_profile(s, actor=admin, name="Local", provider_config_id=provider.id)
+        s.commit()
+    return sqlite_url

@@ -1,0 +1,114 @@
+"""Connect and Re-authorize through the real authorization server: what the admin ends up with."""
+
+import pytest
+from conftest import REDIRECT_URI, approve
+from sqlalchemy import select
+
+from connmodel.errors import InvalidInput, ProviderRefused
+from connmodel.models import AuditEvent, Connection, OAuthAuthorization
+from connmodel.providers.authorization import begin_authorization, complete_authorization
+from connmodel.providers.client import TokenSet
+from connmodel.services.connections import get_connection
+from connmodel.services.servers import add_server
+from connmodel.store import session
+
+
+def connect(url, keyring, admin, **kw) -> Connection:
+    with session(url) as s:
+        start = begin_authorization(s, actor=admin, keyring=keyring, profile="Local",
+                                    redirect_uri=REDIRECT_URI, **kw)
+    params = approve(start.url)
+    assert params["state"] == start.state
+    with session(url) as s:
+        return complete_authorization(s, actor=admin, keyring=keyring, state=params["state"],
+                                      code=params["code"])
+
+
+def test_connect_shows_account_email_and_stores_tokens_encrypted(oauth_profile, keyring, admin,
+                                                                 authserver):
+    with session(oauth_profile) as s:
+        add_server(s, actor=admin, name="Drive", url="https://drive.mcp.example/mcp")
+        s.commit()
+    conn = connect(oauth_profile, keyring, admin, servers=["Drive"])
+    with session(oauth_profile) as s:
+        view = get_connection(s, actor=admin, connection_id=conn.id)
+        stored = s.get(Connection, conn.id)
+        flow = s.execute(select(OAuthAuthorization)).scalar_one()
+    assert (view.account, view.status, view.service) == ("user@example.com", "Active", "Local OIDC")
+    assert view.config["credential"] == "••••"
+    assert [(x.name, x.state) for x in view.mcp_servers] == [("Drive", "connected")]
+    token = TokenSet.from_json(keyring.decrypt(stored.credential_enc))
+    assert authserver.is_active(token.access_token) and authserver.is_active(token.refresh_token)
+    assert token.access_token not in stored.credential_enc
+    assert view.expires_at is not None
+    assert flow.used_at is not None and len(flow.state_hash) == 64
+
+
+def test_wrong_and_replayed_state_are_refused_and_audited(oauth_profile, keyring, admin):
+    with session(oauth_profile) as s:
+        start = begin_authorization(s, actor=admin, keyring=keyring, profile="Local",
+                                    redirect_uri=REDIRECT_URI)
+    params = approve(start.url)
+    with session(oauth_profile) as s:
+        with pytest.raises(InvalidInput, match="unknown state"):
+            complete_authorization(s, actor=admin, keyring=keyring, state="forged",
+                                   code=params["code"])
+        complete_authorization(s, actor=admin, keyring=keyring, state=params["state"],
+                               code=params["code"])
+        with pytest.raises(InvalidInput, match="already completed"):
+            complete_authorization(s, actor=admin, keyring=keyring, state=params["state"],
+                                   code=params["code"])
+        failures = s.execute(select(AuditEvent.outcome).where(
+            AuditEvent.action == "authorize.complete")).scalars().all()
+        assert len(failures) == 2 and all(f.startswith("failed:") for f in failures)
+        assert s.execute(select(Connection)).scalars().all().__len__() == 1
+
+
+def test_denied_and_wrong_code_leave_no_connection(oauth_profile, keyring, admin):
+    with session(oauth_profile) as s:
+        start = begin_authorization(s, actor=admin, keyring=keyring, profile="Local",
+                                    redirect_uri=REDIRECT_URI)
+    params = approve(start.url, decision="deny")
+    assert params["error"] == "access_denied"
+    with session(oauth_profile) as s:
+        with pytest.raises(ProviderRefused, match="access_denied"):
+            complete_authorization(s, actor=admin, keyring=keyring, state=params["state"],
+                                   error=params["error"],
+                                   error_description=params.get("error_description"))
+        start = begin_authorization(s, actor=admin, keyring=keyring, profile="Local",
+                                    redirect_uri=REDIRECT_URI)
+    params = approve(start.url)
+    with session(oauth_profile) as s:
+        with pytest.raises(ProviderRefused, match="invalid_grant"):
+            complete_authorization(s, actor=admin, keyring=keyring, state=params["state"],
+                                   code="not-the-code")
+        assert s.execute(select(Connection)).scalars().all() == []
+
+
+def test_expired_authorization_code_is_refused(oauth_profile, keyring, admin, authserver):
+    authserver.code_ttl = -1
+    with session(oauth_profile) as s:
+        start = begin_authorization(s, actor=admin, keyring=keyring, profile="Local",
+                                    redirect_uri=REDIRECT_URI)
+    params = approve(start.url)
+    with session(oauth_profile) as s, pytest.raises(ProviderRefused, match="invalid_grant"):
+        complete_authorization(s, actor=admin, keyring=keyring, **params)
+
+
+def test_reauthorize_brings_an_error_connection_back_to_active(oauth_profile, keyring, admin,
+                                                               authserver):
+    conn = connect(oauth_profile, keyring, admin)
+    with session(oauth_profile) as s:
+        row = s.get(Connection, conn.id)
+        row.status, row.status_reason = "Error", "invalid_grant: revoked"
+        s.commit()
+        start = begin_authorization(s, actor=admin, keyring=keyring, profile="Local",
+                                    redirect_uri=REDIRECT_URI, connection_id=conn.id)
+    params = approve(start.url)
+    with session(oauth_profile) as s:
+        again = complete_authorization(s, actor=admin, keyring=keyring, **params)
+        view = get_connection(s, actor=admin, connection_id=conn.id)
+        assert again.id == conn.id
+        assert (view.status, view.status_reason, view.account) == ("Active", None,
+                                                                   "user@example.com")
+        assert s.execute(select(Connection)).scalars().all().__len__() == 1

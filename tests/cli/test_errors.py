@@ -1,0 +1,182 @@
+"""Bad input never gives a traceback: one line on stderr, a non-zero exit, and nothing changed."""
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from connmodel.models import Profile
+from connmodel.services.connections import create_connection
+from connmodel.services.keys import secret_columns
+from connmodel.store import session
+
+NOAUTH = "No Authentication Provider"
+HTML = "<img src=x onerror=alert(1)>"
+RICH = "[bold]x[/bold]"
+
+
+def _cursor(payload: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+BAD_READS = [
+    (["show", "999999"], "connmodel: error: no connection with id 999999"),
+    (["show", "abc"], "connmodel show: error: Invalid value for 'connection_id'"),
+    (["show", "99999999999999999999999"], "connmodel show: error: Invalid value"),
+    (["connections", "--after", "not a cursor"], "connmodel: error: malformed cursor"),
+    (["connections", "--after", _cursor([None, 2**70])], "connmodel: error: malformed cursor"),
+    (["connections", "--sort", "account", "--after", _cursor([5, 1])],
+     "connmodel: error: malformed cursor"),
+    (["events", "--after", "%%%"], "connmodel: error: malformed cursor"),
+    (["servers", "--after", _cursor("x")], "connmodel: error: malformed cursor"),
+    (["connections", "--status", "Broken"],
+     "connmodel: error: unknown status 'Broken': choose one of Active, Inactive, Error"),
+    (["connections", "--sort", "password"], "connmodel: error: unknown sort field 'password'"),
+    (["connections", "--environment", "prod"],
+     "connmodel: error: unknown environment 'prod': choose one of dev, staging, production"),
+    (["profiles", "--environment", "prod"], "connmodel: error: unknown environment 'prod'"),
+    (["connections", "--profile", ""], "connmodel: error: profile name is empty"),
+    (["connections", "--profile", "x" * 10_000],
+     "connmodel: error: profile name is 10000 characters long: at most 100"),
+    (["connections", "--profile", RICH], f"connmodel: error: no profile named '{RICH}'"),
+    (["connections", "--limit", "0"], "connmodel: error: limit must be between 1 and 500"),
+    (["profiles", "--limit", "501"], "connmodel: error: limit must be between 0 and 500"),
+    (["servers", "--state", "asleep"], "connmodel: error: unknown state 'asleep'"),
+    (["connections", "--format", "xml"], "connmodel connections: error: Invalid value for"),
+    (["nonsense"], "connmodel: error: No such command 'nonsense'."),
+]
+
+BAD_WRITES = [
+    (["revoke", "999999", "--yes"], "connmodel: error: no connection with id 999999"),
+    (["revoke", "0", "--yes"], "connmodel revoke: error: Invalid value for 'connection_id'"),
+    (["profile", "add", "", "--provider", NOAUTH], "connmodel: error: profile name is empty"),
+    (["profile", "add", "p" * 10_000, "--provider", NOAUTH],
+     "connmodel: error: profile name is 10000 characters long: at most 100"),
+    (["profile", "add", HTML, "--provider", NOAUTH],
+     "connmodel: error: profile name may not contain '<' or '>'"),
+    (["profile", "add", "Noauth", "--provider", NOAUTH],
+     "connmodel: error: a profile named 'Noauth' exists"),
+    (["profile", "add", "New", "--provider", "Nope"],
+     "connmodel: error: no provider config named 'Nope' (known: API Key Authentication Provider"),
+    (["profile", "add", "New", "--provider", NOAUTH, "--environment", "prod"],
+     "connmodel profile add: error: Invalid value for '--environment'"),
+    (["profile", "add", "New", "--provider", NOAUTH, "--description", "d" * 3000],
+     "connmodel: error: description is 3000 characters long"),
+    (["provider", "add", "", "--kind", "none"], "connmodel: error: provider config name is empty"),
+    (["provider", "add", "OAuth", "--kind", "oauth2"],
+     "connmodel provider add: error: Invalid value for '--kind'"),
+]
+
+
+def _snapshot(cli, url: str) -> tuple[int, int, int]:
+    """What any change would move: events, profiles, live connections."""
+    events = cli("events", "-d", url, "-f", "json").json["total"]
+    profiles = len(cli("profiles", "-d", url, "-f", "json", "-n", "0").json)
+    connections = cli("connections", "-d", url, "-f", "json").json["total"]
+    return events, profiles, connections
+
+
+def test_bad_input_is_one_line_and_changes_nothing(demo_url, cli):
+    before = _snapshot(cli, demo_url)
+    for argv, message in BAD_READS + BAD_WRITES:
+        error = cli(*argv, "-d", demo_url).one_line_error()
+        assert error.startswith(message), (argv[:3], error)
+        assert len(error) < 400
+    assert _snapshot(cli, demo_url) == before
+
+
+def test_markup_in_names_is_shown_literally(demo_url, cli, admin):
+    assert cli("profile", "add", RICH, "--provider", NOAUTH, "-d", demo_url).code == 0
+    with session(demo_url) as s:
+        pid = s.execute(select(Profile.id).where(Profile.name == RICH)).scalar_one()
+        conn = create_connection(s, actor=admin, profile_id=pid, account=HTML,
+                                 status="Error", status_reason="[red]boom[/red] <b>401</b>")
+        s.commit()
+    cards = cli("profiles", "-d", demo_url)
+    assert f"{RICH} · dev · {NOAUTH} — Connections in this profile" in cards.out
+    assert f"│ {HTML} │ Error  │ [red]boom[/red] <b>401</b> │" in cards.out
+    listing = cli("connections", "-d", demo_url, "-p", RICH)
+    assert f"│ {RICH} │" in listing.out and f"│ {HTML} │" in listing.out
+    detail = cli("show", str(conn.id), "-d", demo_url)
+    assert f"│ Account         │ {HTML}" in detail.out
+    item = cli("connections", "-d", demo_url, "-f", "json", "-p", RICH).json["items"][0]
+    assert (item["profile"], item["account"]) == (RICH, HTML)
+
+
+@pytest.mark.parametrize("url, message", [
+    ("postgresql://postgres@127.0.0.1:1/x",
+     "connmodel: error: cannot use the database postgresql+psycopg://postgres@127.0.0.1:1/x: "),
+    ("not a url", "connmodel: error: malformed database URL"),
+    ("postgresql://u:pw@host:port/x", "connmodel: error: malformed database URL"),
+    ("mysql://u@h/x", "connmodel: error: unsupported database"),
+])
+def test_unusable_database_url(cli, url, message, tmp_path, monkeypatch):
+    key_file = tmp_path / "absent.key"
+    monkeypatch.setenv("CONNMODEL_KEY_FILE", str(key_file))
+    for argv in (["connections"], ["profiles"], ["revoke", "1", "--yes"], ["init"], ["events"],
+                 ["servers"], ["show", "1"], ["profile", "add", "P", "--provider", NOAUTH]):
+        error = cli(*argv, "-d", url).one_line_error()
+        assert error.startswith(message), (argv, error)
+    assert not key_file.exists()  # init made no key for a database it could not use
+
+
+def test_a_database_that_is_not_connmodel(cli, tmp_path):
+    (tmp_path / "other.db").touch()
+    error = cli("connections", "-d", f"sqlite:///{tmp_path / 'other.db'}").one_line_error()
+    assert error.endswith("is not a connmodel database at the current schema "
+                          "(no such table: connection): run `connmodel init`")
+
+
+def test_missing_secret_key(cli, store_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("CONNMODEL_KEY_FILE", str(tmp_path / "absent.key"))
+    for argv in (["demo"], ["rotate-key"]):
+        error = cli(*argv, "-d", store_url).one_line_error()
+        assert error.startswith("connmodel: error: no secret key: set CONNMODEL_SECRET_KEY or "
+                                "run `connmodel init`")
+    assert cli("profiles", "-d", store_url, "-f", "json").json == []
+    assert cli("events", "-d", store_url, "-f", "json").json["total"] == 0
+
+
+def _secrets(url: str) -> list[str]:
+    with session(url) as s:
+        return [v for _, c in secret_columns()
+                for v in s.execute(select(c).where(c.is_not(None))).scalars()]
+
+
+def test_wrong_or_malformed_secret_key(demo_url, cli, keyring, monkeypatch):
+    before = (_secrets(demo_url), cli("events", "-d", demo_url, "-f", "json").json["total"])
+    key_file = keyring.source
+    monkeypatch.setenv("CONNMODEL_SECRET_KEY", Fernet.generate_key().decode())
+    for argv in (["demo"], ["rotate-key"], ["init"]):
+        error = cli(*argv, "-d", demo_url).one_line_error()
+        assert "secret key from CONNMODEL_SECRET_KEY cannot decrypt" in error, (argv, error)
+    monkeypatch.setenv("CONNMODEL_SECRET_KEY", "not-a-key")
+    error = cli("rotate-key", "-d", demo_url).one_line_error()
+    assert error == ("connmodel: error: the secret key in CONNMODEL_SECRET_KEY is not a Fernet "
+                     "key (32 url-safe base64 bytes)")
+    assert (_secrets(demo_url), cli("events", "-d", demo_url, "-f", "json").json["total"]) \
+        == before
+    assert Path(key_file).read_text().strip() == keyring.keys[0].decode()
+
+
+def test_demo_refuses_a_wrong_key_even_before_any_secret_exists(cli, store_url, keyring,
+                                                                 monkeypatch):
+    assert cli("init", "-d", store_url).code == 0  # writes the key check token
+    monkeypatch.setenv("CONNMODEL_SECRET_KEY", Fernet.generate_key().decode())
+    assert "cannot decrypt" in cli("demo", "-d", store_url).one_line_error()
+    assert cli("profiles", "-d", store_url, "-f", "json").json == []
+    monkeypatch.delenv("CONNMODEL_SECRET_KEY")
+    assert cli("demo", "-d", store_url).code == 0
+
+
+def test_init_will_not_make_a_new_key_for_a_database_with_secrets(demo_url, cli, tmp_path,
+                                                                   monkeypatch):
+    monkeypatch.setenv("CONNMODEL_KEY_FILE", str(tmp_path / "new.key"))
+    error = cli("init", "-d", demo_url).one_line_error()
+    assert "this database holds secrets but no key is configured" in error
+    assert not (tmp_path / "new.key").exists()
+
+

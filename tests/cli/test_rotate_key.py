@@ -1,0 +1,93 @@
+"""`connmodel rotate-key`: every secret moves to the new key in one transaction, or none does."""
+
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from connmodel.errors import SecretKeyError
+from connmodel.models import Connection, Profile
+from connmodel.secrets import KeyRing, load_keyring
+from connmodel.services.demo import DEMO_SECRETS, seed_demo
+from connmodel.services.keys import secret_columns
+from connmodel.store import session
+
+
+def _secrets(url: str) -> dict[tuple[str, int], str]:
+    """Every stored ciphertext by (column, primary key)."""
+    found = {}
+    with session(url) as s:
+        for table, column in secret_columns():
+            (pk,) = table.primary_key.columns
+            for row_pk, token in s.execute(select(pk, column).where(column.is_not(None))):
+                found[(f"{table.name}.{column.name}", row_pk)] = token
+    return found
+
+
+def _rotate_events(cli, url: str) -> int:
+    return cli("events", "-d", url, "-f", "json", "--action", "secret_key.rotate").json["total"]
+
+
+def test_after_rotation_secrets_open_with_the_new_key_alone(demo_url, cli, keyring):
+    before = _secrets(demo_url)
+    assert len(before) == len(DEMO_SECRETS)
+    result = cli("rotate-key", "-d", demo_url)
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"{len(DEMO_SECRETS)} secrets re-encrypted under a new key")
+
+    new = load_keyring()
+    assert len(new.keys) == 1 and new.keys[0] not in keyring.keys
+    assert oct(Path(keyring.source).stat().st_mode & 0o777) == "0o600"
+    old_only = KeyRing(keyring.keys, "the old key")
+    after = _secrets(demo_url)
+    assert after.keys() == before.keys()
+    for where, token in after.items():
+        assert token != before[where]
+        assert new.decrypt(token) == keyring.decrypt(before[where]) in DEMO_SECRETS
+        with pytest.raises(SecretKeyError):
+            old_only.decrypt(token)
+    assert _rotate_events(cli, demo_url) == 1
+    assert cli("demo", "-d", demo_url).out == "demo data already present\n"  # new key checks out
+
+
+def test_a_failure_midway_leaves_every_secret_readable(demo_url, cli, keyring):
+    """A credential no key can read sits last: the rows before it were already re-encrypted
+    inside the transaction when it fails, and the rollback undoes them."""
+    with session(demo_url) as s:
+        pid = s.execute(select(Profile.id).where(Profile.name == "Hubspot")).scalar_one()
+        foreign = Connection(profile_id=pid, service="API Key Authentication Provider",
+                             account="Configured",
+                             credential_enc=Fernet(Fernet.generate_key()).encrypt(b"x").decode())
+        s.add(foreign)
+        s.commit()
+    before = _secrets(demo_url)
+    error = cli("rotate-key", "-d", demo_url).one_line_error()
+    assert error.startswith(f"connmodel: error: connection.credential_enc of row {foreign.id} ")
+    assert error.endswith("cannot be decrypted with the key from "
+                          f"{keyring.source}: nothing was re-encrypted")
+    assert _secrets(demo_url) == before
+    ring = load_keyring()  # the new key was added in front, the old one kept
+    assert ring.keys[1:] == keyring.keys
+    readable = [t for w, t in before.items() if w != ("connection.credential_enc", foreign.id)]
+    assert {ring.decrypt(t) for t in readable} == set(DEMO_SECRETS)
+    assert _rotate_events(cli, demo_url) == 0
+
+
+def test_key_from_the_environment_is_printed_to_set(sqlite_url, cli, keyring, admin,
+                                                    monkeypatch):
+    with session(sqlite_url) as s:
+        seed_demo(s, actor=admin, keyring=keyring)
+    demo_url = sqlite_url
+    old = keyring.keys[0].decode()
+    monkeypatch.setenv("CONNMODEL_SECRET_KEY", old)
+    result = cli("rotate-key", "-d", demo_url, "-f", "json").json
+    assert result["secrets"] == len(DEMO_SECRETS) and result["key_file"] is None
+    new_key = result["key_to_set"]
+    assert new_key != old
+    assert Path(keyring.source).read_text().strip() == old  # the key file is not touched
+    assert "cannot decrypt" in cli("demo", "-d", demo_url).one_line_error()
+    monkeypatch.setenv("CONNMODEL_SECRET_KEY", new_key)
+    assert cli("demo", "-d", demo_url).code == 0
+    fresh = KeyRing((new_key.encode(),), "env")
+    assert {fresh.decrypt(t) for t in _secrets(demo_url).values()} == set(DEMO_SECRETS)

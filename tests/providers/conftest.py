@@ -32,13 +32,23 @@ def approve(url: str, decision: str = "approve") -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
-@pytest.fixture
-def oauth_profile(sqlite_url, keyring, admin, authserver) -> str:
+def make_oauth_profile(url: str, keyring, admin, authserver: AuthServer) -> str:
     """Profile "Local" on an oauth2 provider discovered from the test server's issuer URL."""
-    with session(sqlite_url) as s:
+    with session(url) as s:
         provider = create_oauth_provider(
             s, actor=admin, keyring=keyring, name="Local OIDC", client_id=CLIENT_ID,
             client_secret=CLIENT_SECRET, scopes="openid email", issuer=authserver.url)
         create_profile(s, actor=admin, name="Local", provider_config_id=provider.id)
         s.commit()
-    return sqlite_url
+    return url
+
+
+@pytest.fixture
+def oauth_profile(sqlite_url, keyring, admin, authserver) -> str:
+    return make_oauth_profile(sqlite_url, keyring, admin, authserver)
+
+
+@pytest.fixture
+def oauth_profile_any_store(store_url, keyring, admin, authserver) -> str:
+    """The same on SQLite and on PostgreSQL (for the concurrency tests)."""
+    return make_oauth_profile(store_url, keyring, admin, authserver)

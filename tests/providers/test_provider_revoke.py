@@ -1,0 +1,77 @@
+"""Revoke also revokes at the provider (RFC 7009), through a queue that survives restarts."""
+
+from datetime import timedelta
+
+import httpx
+from authserver import CLIENT_ID, CLIENT_SECRET
+from sqlalchemy import select
+from test_oauth_flow import connect
+
+from connmodel.models import AuditEvent, Connection, ProviderRevocation, utcnow
+from connmodel.providers.client import TokenSet
+from connmodel.providers.revocations import deliver_due, list_revocations
+from connmodel.services.connections import revoke_connection
+from connmodel.store import get_engine, session
+
+
+def _revoke(url, keyring, admin, authserver):
+    conn = connect(url, keyring, admin)
+    with session(url) as s:
+        token = TokenSet.from_json(keyring.decrypt(s.get(Connection, conn.id).credential_enc))
+        revoke_connection(s, actor=admin, connection_id=conn.id)
+    return conn, token
+
+
+def test_revoke_with_provider_up_revokes_the_token_there(oauth_profile, keyring, admin,
+                                                        authserver):
+    conn, token = _revoke(oauth_profile, keyring, admin, authserver)
+    with session(oauth_profile) as s:
+        assert [r.state for r in list_revocations(s, actor=admin)] == ["pending"]
+        assert deliver_due(s, keyring=keyring, actor=admin) == {
+            "delivered": 1, "retrying": 0, "given_up": 0}
+        assert list_revocations(s, actor=admin) == []
+        events = s.execute(select(AuditEvent.action).order_by(AuditEvent.id)).scalars().all()
+    assert events[-2:] == ["revoke", "provider.revoke"]
+    assert not authserver.is_active(token.refresh_token)
+    assert not authserver.is_active(token.access_token)
+    # RFC 7662 introspection, as any resource server would ask:
+    answer = httpx.post(f"{authserver.url}/introspect", data={"token": token.access_token},
+                        auth=(CLIENT_ID, CLIENT_SECRET)).json()
+    assert answer == {"active": False}
+
+
+def test_revoke_with_provider_down_is_queued_and_delivered_after_restart(
+        oauth_profile, keyring, admin, authserver):
+    authserver_url = authserver.url
+    conn, token = _revoke(oauth_profile, keyring, admin, authserver)
+    authserver.stop()
+    with session(oauth_profile) as s:
+        assert deliver_due(s, keyring=keyring, actor=admin)["retrying"] == 1
+        [pending] = list_revocations(s, actor=admin)
+        assert pending.attempts == 1 and "cannot reach" in pending.last_error
+    # "process restart": a new engine and session, a new worker, the server back on its port
+    get_engine(oauth_profile).dispose()
+    get_engine.cache_clear()
+    authserver.start()
+    assert authserver.url == authserver_url
+    with session(oauth_profile) as s:
+        assert deliver_due(s, keyring=keyring, actor=admin)["delivered"] == 0  # backing off
+        s.execute(ProviderRevocation.__table__.update().values(next_attempt_at=utcnow()))
+        s.commit()
+        assert deliver_due(s, keyring=keyring, actor=admin)["delivered"] == 1
+    assert not authserver.is_active(token.refresh_token)
+
+
+def test_revocation_is_given_up_after_a_bounded_time_with_an_audit_event(
+        oauth_profile, keyring, admin, authserver):
+    _revoke(oauth_profile, keyring, admin, authserver)
+    authserver.fail["revoke"] = "503"
+    with session(oauth_profile) as s:
+        s.execute(ProviderRevocation.__table__.update().values(
+            created_at=utcnow() - timedelta(days=4)))
+        s.commit()
+        assert deliver_due(s, keyring=keyring, actor=admin)["given_up"] == 1
+        event = s.execute(select(AuditEvent).order_by(AuditEvent.id.desc())).scalars().first()
+        assert event.action == "provider.revoke.given_up" and "HTTP 503" in event.outcome
+        assert list_revocations(s, actor=admin) == []
+        assert list_revocations(s, actor=admin, pending_only=False)[0].state == "given up"

@@ -1,11 +1,12 @@
 """What a finished check means for a connection, and writing it down.
 
-The rules: any server that refuses the credential (401/403) or does not speak MCP puts the
-connection in Error with that server's reason (Inactive instead when the credential has expired);
-a connection whose servers all answer becomes Active again, except that an Inactive one (disabled
-or expired) stays Inactive until it is re-authorized; an unreachable server is recorded but never
-changes the status by itself. Every server check is a `check_result` row; a status change is an
-audit event and, for Error, Inactive and recoveries, a webhook delivery in the same transaction.
+The rules: a server that refuses the credential (401/403) or does not speak MCP puts the
+connection in Error with that server's reason (Inactive instead when the credential has
+expired); a connection whose servers answer becomes Active again; an Inactive connection
+(disabled or expired) stays Inactive whatever the check finds, until it is re-authorized; an
+unreachable server is recorded but never changes the status by itself. Every server check is a
+`check_result` row; a status change is an audit event and a webhook delivery, written in the
+same transaction.
 """
 
 import os
@@ -61,8 +62,10 @@ class ConnectionCheck:
         return self.status != self.previous_status
 
     @property
-    def tool_count(self) -> int:
-        return sum(s.tool_count or 0 for s in self.servers)
+    def tool_count(self) -> int | None:
+        """Tools over the servers that answered; None when none did."""
+        counts = [s.tool_count for s in self.servers if s.tool_count is not None]
+        return sum(counts) if counts else None
 
     @property
     def summary(self) -> str:
@@ -86,9 +89,12 @@ def decide(target: ConnectionTarget, servers: tuple[ServerCheck, ...],
            now: datetime) -> tuple[str, str | None, bool]:
     """(status, reason, decided) after the check, by the rules in this module's docstring.
 
-    `decided` is False when the check says nothing about the credential (no server answered,
-    or the connection is Inactive and answered fine): the stored status and reason then stay.
+    `decided` is False when the check says nothing new about the credential (no server
+    answered), or the connection is Inactive (disabled or expired: only re-authorizing it
+    changes that): the stored status and reason then stay.
     """
+    if target.status == Status.INACTIVE:
+        return target.status, None, False
     if target.credential_problem:
         return Status.ERROR.value, target.credential_problem, True
     failed = [s for s in servers if s.outcome == Outcome.ERROR]
@@ -97,7 +103,7 @@ def decide(target: ConnectionTarget, servers: tuple[ServerCheck, ...],
         if _expired(target, now) and any("401" in (s.reason or "") for s in failed):
             return Status.INACTIVE.value, f"credential expired; {reason}", True
         return Status.ERROR.value, reason, True
-    if any(s.outcome == Outcome.OK for s in servers) and target.status != Status.INACTIVE:
+    if any(s.outcome == Outcome.OK for s in servers):
         return Status.ACTIVE.value, None, True
     return target.status, None, False
 

@@ -24,7 +24,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-from connmodel.cli import connections, core, generate, keys, profiles, servers, users  # noqa: F401
+from connmodel.cli import checks, connections, core, generate, keys, profiles, servers, users  # noqa: F401
 
 
 def run(argv: list[str] | None = None) -> int:

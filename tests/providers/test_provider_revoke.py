@@ -24,7 +24,7 @@ def _revoke(url, keyring, admin, authserver):
 
 def test_revoke_with_provider_up_revokes_the_token_there(oauth_profile, keyring, admin,
                                                         authserver):
-    conn, token = _revoke(oauth_profile, keyring, admin, authserver)
+    _conn, token = _revoke(oauth_profile, keyring, admin, authserver)
     with session(oauth_profile) as s:
         assert [r.state for r in list_revocations(s, actor=admin)] == ["pending"]
         assert deliver_due(s, keyring=keyring, actor=admin) == {
@@ -43,7 +43,7 @@ def test_revoke_with_provider_up_revokes_the_token_there(oauth_profile, keyring,
 def test_revoke_with_provider_down_is_queued_and_delivered_after_restart(
         oauth_profile, keyring, admin, authserver):
     authserver_url = authserver.url
-    conn, token = _revoke(oauth_profile, keyring, admin, authserver)
+    _conn, token = _revoke(oauth_profile, keyring, admin, authserver)
     authserver.stop()
     with session(oauth_profile) as s:
         assert deliver_due(s, keyring=keyring, actor=admin)["retrying"] == 1

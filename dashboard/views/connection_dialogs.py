@@ -28,6 +28,11 @@ _STYLE = """
 .badge.error { background: #ffebe9; color: #a40e26; }
 .note { background: #fff8c5; border-left: 4px solid #d4a72c; padding: 8px 12px; }
 """
+# The template's main area contains fixed-position children, so the dialog is pinned near the
+# top of what is visible instead of the centre of the (possibly long) page.
+_MODAL = """
+.dialog-content { margin: 24px auto auto auto; max-height: calc(100vh - 140px); overflow: auto; }
+"""
 
 
 def _when(value: Any) -> str:
@@ -52,8 +57,8 @@ def detail_html(d: ConnectionDetail) -> str:
                       for s in d.mcp_servers) or "<li>No MCP server uses this profile.</li>"
     hint = f'<p class="note">{esc(d.hint)}</p>' if d.hint else ""
     return (f'<div class="detail"><h2>{esc(connection_label(d.profile, d.account))}</h2>'
-            f"<dl>{rows}</dl>{hint}<h3>Configuration</h3><table>{config}</table>"
-            f"<h3>MCP servers using this connection</h3><ul>{servers}</ul></div>")
+            f"<dl>{rows}</dl>{hint}<h3>MCP servers using this connection</h3><ul>{servers}</ul>"
+            f"<h3>Configuration (secrets masked)</h3><table>{config}</table></div>")
 
 
 def revoke_html(r: RevokeRequest) -> str:
@@ -77,8 +82,8 @@ class ConnectionDialogs(pn.viewable.Viewer):
         self._detail = pn.pane.HTML("", stylesheets=[_STYLE], sizing_mode="stretch_width")
         close = pn.widgets.Button(name="Close", button_type="default")
         close.on_click(lambda _: a.close_view())
-        self._view = pn.Modal(pn.Column(self._detail, scroll=True, max_height=640), close, width=600,
-                              name="Connection details")
+        self._view = pn.Modal(self._detail, close, width=600, name="Connection details",
+                              stylesheets=[_MODAL])
         self._question = pn.pane.HTML("", stylesheets=[_STYLE], sizing_mode="stretch_width")
         cancel = pn.widgets.Button(name="Cancel", button_type="default")
         cancel.on_click(lambda _: a.cancel())
@@ -87,7 +92,7 @@ class ConnectionDialogs(pn.viewable.Viewer):
         self._progress = pn.indicators.Progress(value=0, max=1, visible=False,
                                                 sizing_mode="stretch_width")
         self._revoke = pn.Modal(self._question, self._progress, pn.Row(cancel, self._confirm),
-                                width=560, name="Confirm revocation")
+                                width=560, name="Confirm revocation", stylesheets=[_MODAL])
         self._view.param.watch(self._view_closed, "open")
         self._revoke.param.watch(self._revoke_closed, "open")
         a.param.watch(self._show_detail, "detail")

@@ -25,7 +25,7 @@ def shot(page: Page):
 
     def take(name: str) -> Path:
         path = OUT / f"{name}.png"
-        page.wait_for_timeout(400)
+        page.wait_for_timeout(1200)  # let dialogs finish their opening animation
         page.screenshot(path=str(path))
         return path
 

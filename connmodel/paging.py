@@ -1,7 +1,8 @@
 """Keyset paging and capped counts: the one paging helper every listing uses.
 
 A cursor is an opaque url-safe token holding the sort value and id of the last row shown, so a
-page deep in a million rows costs the same as the first. Nullable sort columns sort NULLS LAST
+page deep in a million rows costs the same as the first. It also names its sort order, so a
+cursor taken from one sort is refused by another instead of silently skipping rows. Nullable sort columns sort NULLS LAST
 in both directions. Counts stop at COUNT_CAP: past it a listing says "at least 10,000".
 """
 
@@ -57,6 +58,11 @@ class SortKey:
             return beyond
         return or_(beyond, and_(col == value, beyond_id), col.is_(None))
 
+    @property
+    def tag(self) -> str:
+        """A short name of this sort order, written into its cursors."""
+        return f"{'-' if self.descending else ''}{self.column}"
+
 
 def limit_ok(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
@@ -68,8 +74,8 @@ def _encode_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def encode_cursor(value: Any, row_id: int) -> str:
-    raw = json.dumps([_encode_value(value), row_id], separators=(",", ":")).encode()
+def encode_cursor(key: SortKey, value: Any, row_id: int) -> str:
+    raw = json.dumps([key.tag, _encode_value(value), row_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -78,9 +84,16 @@ def decode_cursor(cursor: str, key: SortKey) -> tuple[Any, int]:
     bad = InvalidInput(f"malformed cursor {cursor[:40]!r}: pass the next_cursor of a listing")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        tag, value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise bad from None
+    if not isinstance(tag, str):
+        raise bad
+    if tag != key.tag:
+        raise InvalidInput(
+            f"cursor {cursor[:40]!r} belongs to another sort order: "
+            "pass the next_cursor of this listing, or start from the first page"
+        )
     if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 <= row_id < 2**63:
         raise bad
     column_type = key.column.type  # a TypeDecorator (UTCDateTime) reports `object`: ask its impl
@@ -120,12 +133,15 @@ def keyset_page(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = encode_cursor(last[0], last[1])
+        next_cursor = encode_cursor(key, last[0], last[1])
     return rows, next_cursor
 
 
-def capped_count(session: Session, filtered: Select[Any]) -> tuple[int, bool]:
-    """How many rows `filtered` selects, counting at most COUNT_CAP + 1 of them."""
-    inner = filtered.limit(COUNT_CAP + 1).subquery()
+def capped_count(session: Session, filtered: Select[Any], cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """How many rows `filtered` selects, counting at most `cap` + 1 of them.
+
+    Returns (n, True) when n <= cap, else (cap, False): "at least cap".
+    """
+    inner = filtered.limit(cap + 1).subquery()
     n = session.execute(select(func.count()).select_from(inner)).scalar_one()
-    return (COUNT_CAP, False) if n > COUNT_CAP else (n, True)
+    return (cap, False) if n > cap else (n, True)

@@ -7,6 +7,7 @@ is set (CI), in which case they fail.
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -56,9 +57,9 @@ def _postgres_unreachable(reason: str) -> None:
     pytest.skip(f"PostgreSQL unreachable: {reason}")
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A new database on the local PostgreSQL, migrated, dropped after the test."""
+@contextmanager
+def _postgres_database() -> Iterator[str]:
+    """A new database on the local PostgreSQL, migrated, dropped on exit."""
     name = f"connmodel_test_{uuid.uuid4().hex[:12]}"
     server = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT",
                            connect_args={"connect_timeout": 3})
@@ -79,10 +80,31 @@ def postgres_url() -> Iterator[str]:
         server.dispose()
 
 
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new database on the local PostgreSQL, migrated, dropped after the test."""
+    with _postgres_database() as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_url(request) -> str:
     """Each test using this runs twice: on a SQLite file and on PostgreSQL."""
     return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture(scope="module",
+                params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def module_store_url(request, tmp_path_factory) -> Iterator[str]:
+    """One migrated store per test module and kind, for read-only tests over a large dataset."""
+    if request.param == "postgres":
+        with _postgres_database() as url:
+            yield url
+        return
+    url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'connmodel.db'}"
+    upgrade(get_engine(url))
+    yield url
+    get_engine(url).dispose()
 
 
 @pytest.fixture

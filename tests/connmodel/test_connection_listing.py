@@ -1,0 +1,223 @@
+"""Keyset paging, filters and capped counts over a few thousand rows, on both stores.
+
+The rows are inserted in bulk with awkward values on purpose: many ties (so pages break inside a
+run of equal values), NULLs in every nullable sort column, mixed case, '%' and '_' in accounts,
+and revoked rows that must never appear. Each listing is checked against the same question
+answered by plain Python over the rows.
+"""
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+
+from connmodel.errors import InvalidInput, NotFound
+from connmodel.models import Connection, Profile
+from connmodel.paging import COUNT_CAP, MAX_LIMIT, capped_count
+from connmodel.permissions import Actor, Role
+from connmodel.services.connections import SORT_FIELDS, ConnectionFilter, list_connections
+from connmodel.services.profiles import create_profile, create_provider_config
+from connmodel.store import session
+
+LIVE_ROWS = 2_400
+REVOKED_ROWS = 250
+BASE = datetime(2026, 6, 1, tzinfo=UTC)
+PROFILES = (("Google", "production", "Google OAuth2 Provider"),
+            ("Google Dev", "dev", "Google OAuth2 Provider"),
+            ("Hubspot", "production", "API Key Authentication Provider"),
+            ("Hubspot Sandbox", "staging", "API Key Authentication Provider"),
+            ("Noauth", "dev", "No Authentication Provider"))
+ACCOUNTS = ("ana.smith@example.com", "Ana.Smith@Example.COM", "ben_jones@acme.example",
+            "50%off@deals.example", "svc_bot@ci.example", "Configured", "zoe@hooli.example",
+            "o_o@weird.example", "chloe.garcia@globex.example")
+FIELD_OF = {"id": "id", "account": "account", "service": "service", "status": "status",
+            "created": "created_at", "expires": "expires_at", "last_used": "last_used_at",
+            "checked": "checked_at"}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    url: str
+    rows: list[dict[str, Any]]  # live rows, with their profile's name and environment
+    profile_names: dict[int, str]
+    environments: dict[int, str]
+
+
+def _maybe_time(rng: random.Random, none_share: float) -> datetime | None:
+    if rng.random() < none_share:
+        return None
+    return BASE + timedelta(hours=rng.randrange(300))  # few distinct values: many ties
+
+
+def _build(url: str, admin) -> Dataset:
+    rng = random.Random(20261125)
+    with session(url) as s:
+        providers = {}
+        for name, kind in (("Google OAuth2 Provider", "oauth2"),
+                           ("API Key Authentication Provider", "api_key"),
+                           ("No Authentication Provider", "none")):
+            providers[name] = create_provider_config(s, actor=admin, name=name, kind=kind).id
+        profiles = {}
+        for name, env, provider in PROFILES:
+            profiles[name] = (create_profile(s, actor=admin, name=name, environment=env,
+                                             provider_config_id=providers[provider]).id, provider)
+        rows = []
+        revoked = set(rng.sample(range(LIVE_ROWS + REVOKED_ROWS), REVOKED_ROWS))
+        for i in range(LIVE_ROWS + REVOKED_ROWS):
+            name = rng.choice(list(profiles))
+            status = rng.choices(("Active", "Inactive", "Error"), (80, 13, 7))[0]
+            rows.append({
+                "id": i + 1,
+                "profile_id": profiles[name][0],
+                "service": profiles[name][1],
+                "account": rng.choice(ACCOUNTS),
+                "status": status,
+                "status_reason": None if status == "Active" else "token expired",
+                "checked_at": _maybe_time(rng, 0.1),
+                "expires_at": _maybe_time(rng, 0.4),
+                "last_used_at": _maybe_time(rng, 0.2),
+                "created_at": BASE - timedelta(days=rng.randrange(40)),
+                "revoked_at": BASE if i in revoked else None,
+            })
+        s.execute(insert(Connection), rows)
+        s.commit()
+    names = {pid: name for name, (pid, _) in profiles.items()}
+    envs = {profiles[name][0]: env for name, env, _ in PROFILES}
+    return Dataset(url, [r for r in rows if r["revoked_at"] is None], names, envs)
+
+
+@pytest.fixture(scope="module")
+def dataset(module_store_url) -> Dataset:
+    """Built once per store: every test here only reads."""
+    return _build(module_store_url, Actor("alice", Role.ADMIN))
+
+
+def _walk(url: str, admin, sort: str = "id", where: ConnectionFilter | None = None,
+          limit: int = 173) -> list[int]:
+    """Every id of a listing, page by page, following next_cursor to the end."""
+    where = where or ConnectionFilter()
+    ids: list[int] = []
+    cursor = None
+    with session(url) as s:
+        while True:
+            page = list_connections(s, actor=admin, where=where, sort=sort, cursor=cursor,
+                                    limit=limit, count=False)
+            ids += [c.id for c in page.items]
+            if page.next_cursor is None:
+                return ids
+            cursor = page.next_cursor
+
+
+def _expected_order(rows: list[dict[str, Any]], sort: str) -> list[int]:
+    """NULLs last in both directions; the id breaks ties in the sort's direction."""
+    descending = sort.startswith("-")
+    field = FIELD_OF[sort.lstrip("-")]
+    valued = sorted((r for r in rows if r[field] is not None),
+                    key=lambda r: (r[field], r["id"]), reverse=descending)
+    nulls = sorted((r for r in rows if r[field] is None), key=lambda r: r["id"],
+                   reverse=descending)
+    return [r["id"] for r in valued + nulls]
+
+
+@pytest.mark.parametrize("sort", [f"{d}{f}" for f in SORT_FIELDS for d in ("", "-")])
+def test_walking_every_page_returns_every_live_row_once_in_order(dataset, admin, sort):
+    ids = _walk(dataset.url, admin, sort)
+    assert len(ids) == len(set(ids)) == LIVE_ROWS
+    assert ids == _expected_order(dataset.rows, sort)
+
+
+def _matches(ds: Dataset, row: dict[str, Any], where: ConnectionFilter) -> bool:
+    needle = (where.search or "").strip().lower()
+    return all((
+        where.profile is None or ds.profile_names[row["profile_id"]] == where.profile,
+        where.status is None or row["status"].lower() == where.status.lower(),
+        where.environment is None or ds.environments[row["profile_id"]] == where.environment,
+        needle in row["account"].lower() or needle in row["service"].lower(),
+    ))
+
+
+FILTERS = [
+    ConnectionFilter(profile="Google"),
+    ConnectionFilter(profile="Hubspot Sandbox", status="Error"),
+    ConnectionFilter(status="inactive"),
+    ConnectionFilter(environment="production"),
+    ConnectionFilter(environment="dev", status="Active"),
+    ConnectionFilter(search="smith"),           # FTS5 / pg_trgm
+    ConnectionFilter(search="SMITH@example"),   # case-insensitive
+    ConnectionFilter(search="50%"),             # '%' is a character, not a wildcard
+    ConnectionFilter(search="ot_"),
+    ConnectionFilter(search="oauth2 prov"),     # matches the service
+    ConnectionFilter(search="xyzzy"),
+    ConnectionFilter(search="_b"),              # short needles: ILIKE, '_' escaped
+    ConnectionFilter(search="%o"),
+    ConnectionFilter(search="e"),
+    ConnectionFilter(search="  co  "),
+    ConnectionFilter(profile="Google", status="Active", search="example.com"),
+]
+
+
+@pytest.mark.parametrize("where", FILTERS, ids=repr)
+def test_filters_match_a_plain_python_filter(dataset, admin, where):
+    expected = [r["id"] for r in sorted(dataset.rows, key=lambda r: r["id"])
+                if _matches(dataset, r, where)]
+    assert _walk(dataset.url, admin, "id", where, limit=MAX_LIMIT) == expected
+    with session(dataset.url) as s:
+        page = list_connections(s, actor=admin, where=where, limit=5)
+    assert (page.total, page.total_exact) == (len(expected), True)
+    assert all(c.profile == where.profile for c in page.items if where.profile)
+
+
+def test_count_is_capped_and_says_at_least(dataset, admin):
+    live = select(Connection.id).where(Connection.revoked_at.is_(None))
+    with session(dataset.url) as s:
+        assert capped_count(s, live) == (LIVE_ROWS, True)
+        assert capped_count(s, live, cap=LIVE_ROWS) == (LIVE_ROWS, True)
+        assert capped_count(s, live, cap=LIVE_ROWS - 1) == (LIVE_ROWS - 1, False)
+        assert capped_count(s, live, cap=1_000) == (1_000, False)
+        assert LIVE_ROWS < COUNT_CAP
+        assert list_connections(s, actor=admin, limit=1).total == LIVE_ROWS
+
+
+def _error(url: str, admin, **kwargs: Any) -> str:
+    with session(url) as s, pytest.raises(InvalidInput) as info:
+        list_connections(s, actor=admin, **kwargs)
+    return str(info.value)
+
+
+def test_bad_paging_input_is_refused_clearly(dataset, admin):
+    url = dataset.url
+    with session(url) as s:
+        by_account = list_connections(s, actor=admin, sort="account", limit=10).next_cursor
+        by_created = list_connections(s, actor=admin, sort="created", limit=10).next_cursor
+    assert by_account and by_created
+    for cursor in ("not a cursor", "%%%", "W10", by_account[:-3], "eyJhIjoxfQ"):
+        assert _error(url, admin, sort="account", cursor=cursor).startswith(
+            f"malformed cursor {cursor[:40]!r}: pass the next_cursor of a listing")
+    for sort, cursor in (("-account", by_account), ("service", by_account),
+                         ("expires", by_created), ("id", by_account)):
+        assert "belongs to another sort order" in _error(url, admin, sort=sort, cursor=cursor)
+    assert _error(url, admin, sort="colour") == (
+        "unknown sort field 'colour': choose one of " + ", ".join(SORT_FIELDS))
+    assert _error(url, admin, where=ConnectionFilter(status="Broken")) == (
+        "unknown status 'Broken': choose one of Active, Inactive, Error")
+    assert _error(url, admin, where=ConnectionFilter(environment="prod")).startswith(
+        "unknown environment 'prod'")
+    assert _error(url, admin, limit=0) == f"limit must be between 1 and {MAX_LIMIT}, not 0"
+    assert _error(url, admin, limit=MAX_LIMIT + 1).startswith("limit must be between")
+    assert _error(url, admin, where=ConnectionFilter(search="x" * 201)).startswith(
+        "search text is 201 characters")
+    with session(url) as s, pytest.raises(NotFound, match="no profile named 'Nope'"):
+        list_connections(s, actor=admin, where=ConnectionFilter(profile="Nope"))
+
+
+def test_revoked_rows_are_in_the_table_but_in_no_listing(dataset, admin):
+    with session(dataset.url) as s:
+        revoked = s.execute(
+            select(Connection.id).where(Connection.revoked_at.is_not(None))
+        ).scalars().all()
+        assert len(revoked) == REVOKED_ROWS
+        assert s.execute(select(Profile.id)).scalars().all()
+    assert not set(revoked) & set(_walk(dataset.url, admin, "-account", limit=MAX_LIMIT))

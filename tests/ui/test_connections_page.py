@@ -146,3 +146,18 @@ def test_changes_made_elsewhere_appear_within_5_s(page: Page, demo_dashboard):
                                 where=ConnectionFilter(profile="Hubspot Sandbox")).items[0]
         revoke_connection(s, actor=ADMIN, connection_id=conn.id)
     expect(rows).to_have_count(0, timeout=5000)
+
+
+def test_bulk_revoke_selected_rows(page: Page, demo_dashboard):
+    open_connections(page, demo_dashboard.page_url())
+    page.get_by_role("checkbox", name="Select Noauth connection").check()
+    page.get_by_role("checkbox", name="Select Google connection").check()
+    page.get_by_role("button", name="Revoke selected (2)").click()
+    expect(page.get_by_text("Revoke 2 selected connections?")).to_be_visible()
+    for server in ("Calculator", "Drive", "Gsuite"):
+        expect(page.locator("li", has_text=server)).to_be_visible()
+    page.get_by_role("button", name="Confirm revoke").click()
+    expect(page.locator(".notyf__message")).to_contain_text(
+        "Revoked 2 connections. Disconnected MCP servers: Calculator, Drive, Gsuite.")
+    expect(card(page, "Noauth").locator("tbody tr")).to_have_count(0)
+    expect(card(page, "Google").locator("tbody tr")).to_have_count(0)

@@ -30,7 +30,12 @@ class AlreadyRevoked(ConnModelError):
 
 
 class PermissionDenied(ConnModelError):
-    """The acting user's role does not allow the action."""
+    """The acting user's role does not allow the action; the store's session audits it."""
+
+    def __init__(self, message: str, *, actor: str = "", attempted: str = "") -> None:
+        super().__init__(message)
+        self.actor = actor
+        self.attempted = attempted
 
 
 class StoreUnavailable(ConnModelError):

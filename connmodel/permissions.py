@@ -1,5 +1,6 @@
 """Who may do what: the one place that decides, called by every service that changes state."""
 
+import sys
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -37,6 +38,12 @@ SYSTEM = Actor("system", Role.ADMIN)
 
 
 def require(actor: Actor, action: Action) -> None:
-    """Raise PermissionDenied unless the actor's role allows the action."""
+    """Raise PermissionDenied unless the actor's role allows the action.
+
+    The exception names the service that asked (the caller's function name), so the audit
+    event that `connmodel.store.session` writes for a refusal says what was attempted.
+    """
     if action not in _ALLOWED[actor.role]:
-        raise PermissionDenied(f"{actor.name} ({actor.role}) may not {action}: an admin may")
+        attempted = sys._getframe(1).f_code.co_name
+        raise PermissionDenied(f"{actor.name} ({actor.role}) may not {action}: an admin may",
+                               actor=actor.name, attempted=attempted)

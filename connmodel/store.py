@@ -11,12 +11,13 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError, ProgrammingError
 from sqlmodel import Session, create_engine
 
-from connmodel.errors import StoreUnavailable
+from connmodel.errors import PermissionDenied, StoreUnavailable
+from connmodel.models import AuditEvent, utcnow
 
 DEFAULT_URL = "sqlite:///connmodel.db"
 BUSY_TIMEOUT_MS = 10_000
@@ -85,6 +86,14 @@ def _missing_table(exc: DatabaseError) -> bool:
     return getattr(exc.orig, "sqlstate", None) in ("42P01", "42703") or "no such " in str(exc.orig)
 
 
+def _audit_refusal(engine: Engine, exc: PermissionDenied) -> None:
+    """Record a refused action in its own transaction (the caller's work is rolled back)."""
+    with engine.begin() as conn:
+        conn.execute(insert(AuditEvent).values(
+            at=utcnow(), actor=exc.actor or "?", action="denied",
+            target=exc.attempted or "?", outcome=f"refused: {exc}"))
+
+
 @contextmanager
 def session(url: str | None = None) -> Iterator[Session]:
     """A session on the store; connection failures become StoreUnavailable."""
@@ -92,6 +101,9 @@ def session(url: str | None = None) -> Iterator[Session]:
     try:
         with Session(engine, expire_on_commit=False) as s:
             yield s
+    except PermissionDenied as exc:
+        _audit_refusal(engine, exc)
+        raise
     except DatabaseError as exc:
         if type(exc) not in (DatabaseError, OperationalError, ProgrammingError):
             raise  # integrity and data errors are the caller's to translate

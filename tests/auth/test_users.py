@@ -111,3 +111,20 @@ def test_first_admin_only_on_an_empty_user_table(db):
     assert users.ensure_first_admin(db) is None
     token = users.sign_in(db, name="admin", password=password, address="127.0.0.1")
     assert users.actor_for_token(db, token).role == Role.ADMIN
+
+
+def test_a_refused_action_is_audited_with_what_was_attempted(demo_url, viewer):
+    from connmodel.errors import PermissionDenied as Denied
+    from connmodel.models import Connection
+    from connmodel.services.connections import revoke_connection
+    from connmodel.store import session
+
+    with session(demo_url) as s:
+        target = s.execute(select(Connection.id)).scalars().first()
+    with pytest.raises(Denied, match="victor \\(viewer\\) may not write"), session(demo_url) as s:
+        revoke_connection(s, actor=viewer, connection_id=target)
+    with session(demo_url) as s:
+        event = s.execute(select(AuditEvent).where(AuditEvent.action == "denied")).scalar_one()
+        live = s.execute(select(Connection.revoked_at).where(Connection.id == target)).scalar_one()
+    assert (event.actor, event.target) == ("victor", "revoke_connection")
+    assert event.outcome.startswith("refused:") and live is None

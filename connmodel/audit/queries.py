@@ -1,0 +1,378 @@
+"""Audit queries: each answers one question in SQL and returns a small pandas DataFrame.
+
+The work (filters, GROUP BY, ordering, LIMIT) happens in the database, so a million connections
+never cross into Python: a query returns at most `limit` rows or one row per day/status/provider.
+The queries are read-only and select named columns only (never an `*_enc` column), so an audit
+never needs the secret key. Every query takes the acting user and requires READ.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import (
+    Date,
+    Select,
+    Table,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
+
+from connmodel.errors import InvalidInput
+from connmodel.models import (
+    AuditEvent,
+    CheckResult,
+    Connection,
+    McpServer,
+    Profile,
+    ProviderConfig,
+    utcnow,
+)
+from connmodel.permissions import Action, Actor, require
+from connmodel.status import Environment, Status, parse_environment
+
+CONN: Table = Connection.__table__  # type: ignore[attr-defined]
+PROFILE: Table = Profile.__table__  # type: ignore[attr-defined]
+PROVIDER: Table = ProviderConfig.__table__  # type: ignore[attr-defined]
+SERVER: Table = McpServer.__table__  # type: ignore[attr-defined]
+CHECK: Table = CheckResult.__table__  # type: ignore[attr-defined]
+EVENT: Table = AuditEvent.__table__  # type: ignore[attr-defined]
+
+MAX_DAYS = 3650
+MAX_LIMIT = 1000
+TRAIL_ACTIONS = {"revoke": "revocation", "reauthorize": "re-authorization",
+                 "connection.enable": "re-enable"}
+LIVE = CONN.c.revoked_at.is_(None)
+
+
+def check_days(days: int, what: str = "days") -> int:
+    """InvalidInput unless 0 <= days <= MAX_DAYS (the CLI and the notebooks pass user input)."""
+    if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= MAX_DAYS:
+        raise InvalidInput(f"{what} must be a whole number from 0 to {MAX_DAYS}, not {days!r}")
+    return days
+
+
+def check_limit(limit: int) -> int:
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be a whole number from 1 to {MAX_LIMIT}, not {limit!r}")
+    return limit
+
+
+def _env(environment: str | None) -> Environment | None:
+    return parse_environment(environment) if environment else None
+
+
+def _frame(session: Session, stmt: Select[Any]) -> pd.DataFrame:
+    result = session.execute(stmt)
+    return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+
+def _day(session: Session, column: Any) -> ColumnElement[Any]:
+    """The UTC calendar day of a timestamp column, on either store."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.substr(column, 1, 10)  # SQLite stores 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC
+
+
+def _as_day(frame: pd.DataFrame, column: str = "day") -> pd.DataFrame:
+    if not frame.empty:
+        frame[column] = pd.to_datetime(frame[column].astype(str))
+    return frame
+
+
+def _connection_columns() -> list[Any]:
+    return [CONN.c.id, PROFILE.c.name.label("profile"), PROFILE.c.environment,
+            CONN.c.service, CONN.c.account, CONN.c.status]
+
+
+def _live_connections(environment: str | None) -> Select[Any]:
+    stmt = select(*_connection_columns()).join(PROFILE, PROFILE.c.id == CONN.c.profile_id)
+    stmt = stmt.where(LIVE)
+    env = _env(environment)
+    return stmt.where(PROFILE.c.environment == env.value) if env else stmt
+
+
+def totals(session: Session, *, actor: Actor, environment: str | None = None) -> pd.DataFrame:
+    """Live connections by status (every status present, zeros included), and the profiles."""
+    require(actor, Action.READ)
+    stmt = (select(CONN.c.status, func.count().label("connections"))
+            .join(PROFILE, PROFILE.c.id == CONN.c.profile_id).where(LIVE)
+            .group_by(CONN.c.status))
+    env = _env(environment)
+    if env:
+        stmt = stmt.where(PROFILE.c.environment == env.value)
+    counts = dict(session.execute(stmt).tuples().all())
+    return pd.DataFrame({"status": [s.value for s in Status],
+                         "connections": [int(counts.get(s.value, 0)) for s in Status]})
+
+
+def is_empty(session: Session, *, actor: Actor) -> bool:
+    """True when there is nothing to audit: no profile and no connection at all."""
+    require(actor, Action.READ)
+    return not session.execute(
+        select(exists(select(PROFILE.c.id)) | exists(select(CONN.c.id)))
+    ).scalar_one()
+
+
+def erroring(session: Session, *, actor: Actor, environment: str | None = None,
+             limit: int = 100) -> pd.DataFrame:
+    """Connections in Error: the reason, since when (the start of the current run of Error
+    checks, else the last check), and the servers of the profile they break. Oldest first."""
+    require(actor, Action.READ)
+    check_limit(limit)
+    first_error = CHECK.alias("first_error")
+    later_ok = CHECK.alias("later_ok")
+    since = (select(func.min(first_error.c.at))
+             .where(first_error.c.connection_id == CONN.c.id,
+                    first_error.c.status == Status.ERROR.value,
+                    ~exists(select(later_ok.c.id).where(
+                        later_ok.c.connection_id == CONN.c.id,
+                        later_ok.c.status != Status.ERROR.value,
+                        later_ok.c.at > first_error.c.at)))
+             .scalar_subquery())
+    since_col = func.coalesce(since, CONN.c.checked_at, CONN.c.created_at).label("since")
+    stmt = (_live_connections(environment)
+            .add_columns(CONN.c.status_reason.label("reason"), since_col, CONN.c.profile_id)
+            .where(CONN.c.status == Status.ERROR.value)
+            .order_by(since_col, CONN.c.id).limit(limit))
+    frame = _frame(session, stmt)
+    servers = _servers_by_profile(session, [int(p) for p in frame["profile_id"].unique()])
+    frame["servers"] = [", ".join(servers.get(int(p), [])) for p in frame["profile_id"]]
+    return frame.drop(columns=["profile_id"])
+
+
+def _servers_by_profile(session: Session, profile_ids: list[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    for start in range(0, len(profile_ids), 500):
+        rows = session.execute(
+            select(SERVER.c.profile_id, SERVER.c.name)
+            .where(SERVER.c.profile_id.in_(profile_ids[start:start + 500]))
+            .order_by(SERVER.c.name)
+        ).tuples().all()
+        for pid, name in rows:
+            found.setdefault(int(pid), []).append(name)
+    return found
+
+
+def stale(session: Session, *, actor: Actor, days: int = 30, environment: str | None = None,
+          limit: int = 100, now: datetime | None = None) -> pd.DataFrame:
+    """Live connections never used, or not used for `days` days: never-used first, then oldest."""
+    require(actor, Action.READ)
+    check_days(days)
+    check_limit(limit)
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    stmt = (_live_connections(environment).add_columns(CONN.c.last_used_at, CONN.c.created_at)
+            .where(or_(CONN.c.last_used_at.is_(None), CONN.c.last_used_at < cutoff))
+            .order_by(CONN.c.last_used_at.is_not(None), CONN.c.last_used_at, CONN.c.id)
+            .limit(limit))
+    return _frame(session, stmt)
+
+
+def stale_count(session: Session, *, actor: Actor, days: int = 30,
+                environment: str | None = None, now: datetime | None = None) -> int:
+    require(actor, Action.READ)
+    cutoff = (now or utcnow()) - timedelta(days=check_days(days))
+    stmt = (select(func.count()).select_from(CONN).join(PROFILE, PROFILE.c.id == CONN.c.profile_id)
+            .where(LIVE, or_(CONN.c.last_used_at.is_(None), CONN.c.last_used_at < cutoff)))
+    env = _env(environment)
+    if env:
+        stmt = stmt.where(PROFILE.c.environment == env.value)
+    return int(session.execute(stmt).scalar_one())
+
+
+def _expiring_where(days: int, now: datetime) -> ColumnElement[bool]:
+    """Expired but still Active, or expiring within `days` days and not already Inactive."""
+    horizon = now + timedelta(days=days)
+    return and_(LIVE, CONN.c.expires_at.is_not(None), or_(
+        and_(CONN.c.expires_at < now, CONN.c.status == Status.ACTIVE.value),
+        and_(CONN.c.expires_at >= now, CONN.c.expires_at < horizon,
+             CONN.c.status != Status.INACTIVE.value)))
+
+
+def expiring(session: Session, *, actor: Actor, days: int = 14, environment: str | None = None,
+             limit: int = 100, now: datetime | None = None) -> pd.DataFrame:
+    """Credentials expiring within `days` days, and expired ones still marked Active (`kind`)."""
+    require(actor, Action.READ)
+    check_days(days)
+    check_limit(limit)
+    now = now or utcnow()
+    kind = case((CONN.c.expires_at < now, literal("expired, still Active")),
+                else_=literal("expiring")).label("kind")
+    stmt = (_live_connections(environment).add_columns(CONN.c.expires_at, kind)
+            .where(_expiring_where(days, now)).order_by(CONN.c.expires_at, CONN.c.id).limit(limit))
+    return _frame(session, stmt)
+
+
+def expiring_count(session: Session, *, actor: Actor, days: int = 14,
+                   environment: str | None = None, now: datetime | None = None) -> int:
+    require(actor, Action.READ)
+    stmt = (select(func.count()).select_from(CONN).join(PROFILE, PROFILE.c.id == CONN.c.profile_id)
+            .where(_expiring_where(check_days(days), now or utcnow())))
+    env = _env(environment)
+    if env:
+        stmt = stmt.where(PROFILE.c.environment == env.value)
+    return int(session.execute(stmt).scalar_one())
+
+
+def error_count(session: Session, *, actor: Actor, environment: str | None = None) -> int:
+    frame = totals(session, actor=actor, environment=environment)
+    return int(frame.loc[frame["status"] == Status.ERROR.value, "connections"].sum())
+
+
+def expiry_timeline(session: Session, *, actor: Actor, days: int = 30,
+                    now: datetime | None = None) -> pd.DataFrame:
+    """Live connections that expire in each of the next `days` days (one row per day)."""
+    require(actor, Action.READ)
+    now = now or utcnow()
+    day = _day(session, CONN.c.expires_at).label("day")
+    stmt = (select(day, func.count().label("connections")).select_from(CONN)
+            .where(LIVE, CONN.c.expires_at >= now,
+                   CONN.c.expires_at < now + timedelta(days=check_days(days)))
+            .group_by(day).order_by(day))
+    return _as_day(_frame(session, stmt))
+
+
+def unused_profiles(session: Session, *, actor: Actor, limit: int = 100) -> pd.DataFrame:
+    """Profiles with no live connection, or no MCP server using them."""
+    require(actor, Action.READ)
+    check_limit(limit)
+    conns = (select(CONN.c.profile_id, func.count().label("n")).where(LIVE)
+             .group_by(CONN.c.profile_id).subquery())
+    servers = (select(SERVER.c.profile_id, func.count().label("n"))
+               .where(SERVER.c.profile_id.is_not(None)).group_by(SERVER.c.profile_id).subquery())
+    n_conns = func.coalesce(conns.c.n, 0)
+    n_servers = func.coalesce(servers.c.n, 0)
+    why = case((and_(n_conns == 0, n_servers == 0), literal("no connection and no server")),
+               (n_conns == 0, literal("no connection")), else_=literal("no server")).label("why")
+    stmt = (select(PROFILE.c.name.label("profile"), PROFILE.c.environment,
+                   n_conns.label("connections"), n_servers.label("servers"), why)
+            .outerjoin(conns, conns.c.profile_id == PROFILE.c.id)
+            .outerjoin(servers, servers.c.profile_id == PROFILE.c.id)
+            .where(or_(n_conns == 0, n_servers == 0))
+            .order_by(PROFILE.c.name).limit(limit))
+    return _frame(session, stmt)
+
+
+def mixed_environments(session: Session, *, actor: Actor, limit: int = 100) -> pd.DataFrame:
+    """Provider configs (one client id, one secret) shared by profiles of several environments:
+    a dev profile holding production's credentials is the mix an audit must catch."""
+    require(actor, Action.READ)
+    check_limit(limit)
+    n_env = func.count(PROFILE.c.environment.distinct())
+    stmt = (select(PROVIDER.c.name.label("provider"), PROVIDER.c.kind,
+                   n_env.label("environments"), func.count().label("profiles"),
+                   func.min(PROFILE.c.environment).label("first_environment"),
+                   func.max(PROFILE.c.environment).label("last_environment"))
+            .join(PROFILE, PROFILE.c.provider_config_id == PROVIDER.c.id)
+            .group_by(PROVIDER.c.id, PROVIDER.c.name, PROVIDER.c.kind)
+            .having(n_env > 1).order_by(PROVIDER.c.name).limit(limit))
+    return _frame(session, stmt)
+
+
+def unchecked_production(session: Session, *, actor: Actor, hours: int = 24, limit: int = 100,
+                         now: datetime | None = None) -> pd.DataFrame:
+    """Production profiles whose live connections were not checked in the last `hours` hours."""
+    require(actor, Action.READ)
+    check_days(hours, "hours")
+    check_limit(limit)
+    cutoff = (now or utcnow()) - timedelta(hours=hours)
+    last = func.max(CONN.c.checked_at)
+    stmt = (select(PROFILE.c.name.label("profile"), func.count(CONN.c.id).label("connections"),
+                   last.label("last_checked"))
+            .outerjoin(CONN, and_(CONN.c.profile_id == PROFILE.c.id, LIVE))
+            .where(PROFILE.c.environment == Environment.PRODUCTION.value)
+            .group_by(PROFILE.c.id, PROFILE.c.name)
+            .having(or_(last.is_(None), last < cutoff))
+            .order_by(last.is_not(None), last, PROFILE.c.name).limit(limit))
+    return _frame(session, stmt)
+
+
+def status_by_profile(session: Session, *, actor: Actor, environment: str | None = None,
+                      limit: int = 20) -> pd.DataFrame:
+    """Live connections per status for the `limit` largest profiles (long format)."""
+    require(actor, Action.READ)
+    check_limit(limit)
+    top = (select(CONN.c.profile_id, func.count().label("n")).where(LIVE)
+           .group_by(CONN.c.profile_id))
+    env = _env(environment)
+    if env:
+        top = top.where(CONN.c.profile_id.in_(
+            select(PROFILE.c.id).where(PROFILE.c.environment == env.value)))
+    top_sq = top.order_by(func.count().desc(), CONN.c.profile_id).limit(limit).subquery()
+    stmt = (select(PROFILE.c.name.label("profile"), CONN.c.status,
+                   func.count().label("connections"))
+            .join(top_sq, top_sq.c.profile_id == CONN.c.profile_id)
+            .join(PROFILE, PROFILE.c.id == CONN.c.profile_id).where(LIVE)
+            .group_by(PROFILE.c.name, CONN.c.status).order_by(PROFILE.c.name, CONN.c.status))
+    return _frame(session, stmt)
+
+
+def status_over_time(session: Session, *, actor: Actor, days: int = 30,
+                     now: datetime | None = None) -> pd.DataFrame:
+    """Check results per UTC day and status over the last `days` days (check history)."""
+    require(actor, Action.READ)
+    since = (now or utcnow()) - timedelta(days=check_days(days))
+    day = _day(session, CHECK.c.at).label("day")
+    stmt = (select(day, CHECK.c.status, func.count().label("checks"))
+            .where(CHECK.c.at >= since).group_by(day, CHECK.c.status)
+            .order_by(day, CHECK.c.status))
+    return _as_day(_frame(session, stmt))
+
+
+def error_rate_by_provider(session: Session, *, actor: Actor, days: int = 30,
+                           now: datetime | None = None) -> pd.DataFrame:
+    """Per provider config: live connections and how many are in Error now, and the checks of
+    the last `days` days and how many failed."""
+    require(actor, Action.READ)
+    since = (now or utcnow()) - timedelta(days=check_days(days))
+    is_error = case((CONN.c.status == Status.ERROR.value, 1), else_=0)
+    current = (select(PROFILE.c.provider_config_id.label("pid"),
+                      func.count().label("connections"), func.sum(is_error).label("errors"))
+               .join(PROFILE, PROFILE.c.id == CONN.c.profile_id).where(LIVE)
+               .group_by(PROFILE.c.provider_config_id).subquery())
+    failed = case((CHECK.c.status == Status.ERROR.value, 1), else_=0)
+    history = (select(PROFILE.c.provider_config_id.label("pid"), func.count().label("checks"),
+                      func.sum(failed).label("failed_checks"))
+               .select_from(CHECK).join(CONN, CONN.c.id == CHECK.c.connection_id)
+               .join(PROFILE, PROFILE.c.id == CONN.c.profile_id).where(CHECK.c.at >= since)
+               .group_by(PROFILE.c.provider_config_id).subquery())
+    stmt = (select(PROVIDER.c.name.label("provider"), PROVIDER.c.kind,
+                   func.coalesce(current.c.connections, 0).label("connections"),
+                   func.coalesce(current.c.errors, 0).label("errors"),
+                   func.coalesce(history.c.checks, 0).label("checks"),
+                   func.coalesce(history.c.failed_checks, 0).label("failed_checks"))
+            .outerjoin(current, current.c.pid == PROVIDER.c.id)
+            .outerjoin(history, history.c.pid == PROVIDER.c.id)
+            .where(or_(current.c.pid.is_not(None), history.c.pid.is_not(None)))
+            .order_by(PROVIDER.c.name))
+    frame = _frame(session, stmt)
+    for col in ("connections", "errors", "checks", "failed_checks"):
+        frame[col] = frame[col].astype("int64")
+    frame["error_rate"] = (frame["errors"] / frame["connections"].where(frame["connections"] > 0)
+                           ).fillna(0.0).round(4)
+    frame["check_error_rate"] = (frame["failed_checks"] / frame["checks"].where(frame["checks"] > 0)
+                                 ).fillna(0.0).round(4)
+    return frame
+
+
+def audit_trail(session: Session, *, actor: Actor, days: int = 30,
+                now: datetime | None = None) -> pd.DataFrame:
+    """Successful revocations and re-authorizations per UTC day, by actor."""
+    require(actor, Action.READ)
+    since = (now or utcnow()) - timedelta(days=check_days(days))
+    day = _day(session, EVENT.c.at).label("day")
+    what = case(*((EVENT.c.action == a, literal(label)) for a, label in TRAIL_ACTIONS.items()),
+                else_=EVENT.c.action).label("action")
+    stmt = (select(day, EVENT.c.actor, what, func.count().label("events"))
+            .where(EVENT.c.at >= since, EVENT.c.action.in_(list(TRAIL_ACTIONS)),
+                   EVENT.c.outcome.like("ok%"))
+            .group_by(day, EVENT.c.actor, what).order_by(day, EVENT.c.actor, what))
+    return _as_day(_frame(session, stmt))

@@ -1,0 +1,137 @@
+"""The periodic audit report: every audit query run once, the findings counted, and the answer
+to "should this alert?" (`failing`). Rendering lives in `render`; this module only gathers.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+import pandas as pd
+from sqlmodel import Session
+
+from connmodel.audit import queries as q
+from connmodel.audit.actions import Recommendation, recommendations
+from connmodel.errors import InvalidInput
+from connmodel.models import utcnow
+from connmodel.permissions import Actor
+from connmodel.store import database_url as store_url
+from connmodel.store import describe
+
+
+class Finding(StrEnum):
+    """What `--fail-on` can name: each is a count in the report's summary."""
+
+    ERROR = "error"
+    STALE = "stale"
+    EXPIRING = "expiring"
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    why: str
+
+
+SECTIONS = (
+    Section("erroring", "Erroring connections",
+            "Authentication failed: re-authenticate or revoke. Oldest first."),
+    Section("stale", "Stale connections",
+            "Never used, or not used within the window: candidates for revocation."),
+    Section("expiring", "Expiring and expired credentials",
+            "Expiring within the window, or already expired yet still marked Active."),
+    Section("unused_profiles", "Unused profiles", "No live connection, or no MCP server using it."),
+    Section("mixed_environments", "Provider configs shared across environments",
+            "One client and secret used by profiles of several environments."),
+    Section("unchecked_production", "Production profiles without a recent check",
+            "No live connection of the profile was checked within the hours given."),
+    Section("error_rate_by_provider", "Error rate per provider",
+            "Live connections in Error now, and failed checks within the window."),
+    Section("audit_trail", "Revocations and re-authorizations",
+            "Successful changes per day, by actor."),
+)
+
+
+@dataclass
+class AuditReport:
+    """Small DataFrames only: each table holds at most `limit` rows or one row per day/group."""
+
+    generated_at: datetime
+    database: str
+    days: int
+    hours: int
+    environment: str | None
+    limit: int
+    empty: bool
+    totals: pd.DataFrame
+    counts: dict[str, int]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    charts: dict[str, pd.DataFrame] = field(default_factory=dict)
+    recommendations: list[Recommendation] = field(default_factory=list)
+
+    def failing(self, fail_on: set[Finding]) -> list[Finding]:
+        """The findings among `fail_on` that exist (non-empty means exit code 1)."""
+        return [f for f in Finding if f in fail_on and self.counts[f.value] > 0]
+
+
+def parse_fail_on(value: str | None) -> set[Finding]:
+    """'error,stale' -> {ERROR, STALE}; an unknown name is InvalidInput (exit 2)."""
+    if not value:
+        return set()
+    found: set[Finding] = set()
+    for part in value.split(","):
+        name = part.strip().lower()
+        if not name:
+            continue
+        try:
+            found.add(Finding(name))
+        except ValueError:
+            raise InvalidInput(f"unknown --fail-on finding {part.strip()!r}: choose from "
+                               + ", ".join(f.value for f in Finding)) from None
+    return found
+
+
+def build_report(session: Session, *, actor: Actor, database_url: str | None = None,
+                 days: int = 30, hours: int = 24, environment: str | None = None,
+                 limit: int = 50, now: datetime | None = None) -> AuditReport:
+    """Run every audit query once. `days` is the staleness threshold, the expiry horizon and
+    the history window; `hours` the production check window. `database_url` is the URL the
+    caller named (it goes, password hidden, into the recommended commands)."""
+    q.check_days(days)
+    q.check_days(hours, "hours")
+    q.check_limit(limit)
+    now = now or utcnow()
+    totals = q.totals(session, actor=actor, environment=environment)
+    report = AuditReport(
+        generated_at=now, database=describe(store_url(database_url)), days=days, hours=hours, environment=environment,
+        limit=limit, empty=q.is_empty(session, actor=actor), totals=totals,
+        counts={
+            Finding.ERROR.value: q.error_count(session, actor=actor, environment=environment),
+            Finding.STALE.value: q.stale_count(session, actor=actor, days=days,
+                                               environment=environment, now=now),
+            Finding.EXPIRING.value: q.expiring_count(session, actor=actor, days=days,
+                                                     environment=environment, now=now),
+        },
+    )
+    env = {"environment": environment}
+    t = report.tables
+    t["erroring"] = q.erroring(session, actor=actor, limit=limit, **env)
+    t["stale"] = q.stale(session, actor=actor, days=days, limit=limit, now=now, **env)
+    t["expiring"] = q.expiring(session, actor=actor, days=days, limit=limit, now=now, **env)
+    t["unused_profiles"] = q.unused_profiles(session, actor=actor, limit=limit)
+    t["mixed_environments"] = q.mixed_environments(session, actor=actor, limit=limit)
+    t["unchecked_production"] = q.unchecked_production(session, actor=actor, hours=hours,
+                                                       limit=limit, now=now)
+    t["error_rate_by_provider"] = q.error_rate_by_provider(session, actor=actor, days=days,
+                                                           now=now)
+    t["audit_trail"] = q.audit_trail(session, actor=actor, days=days, now=now)
+    for key in ("unused_profiles", "mixed_environments", "unchecked_production"):
+        report.counts[key] = len(t[key])
+    c = report.charts
+    c["status_by_profile"] = q.status_by_profile(session, actor=actor, **env)
+    c["status_over_time"] = q.status_over_time(session, actor=actor, days=days, now=now)
+    c["expiry_timeline"] = q.expiry_timeline(session, actor=actor, days=days, now=now)
+    report.recommendations = recommendations(
+        erroring=t["erroring"], stale=t["stale"], expiring=t["expiring"],
+        production_unchecked=t["unchecked_production"], database_url=database_url)
+    return report

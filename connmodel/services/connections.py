@@ -106,6 +106,24 @@ def _public(conn: Connection, profile: str, environment: str) -> ConnectionPubli
     )
 
 
+# The listing reads plain columns, never ORM entities: a page is built straight from rows.
+LISTED_COLUMNS = (Connection.id, Connection.service, Connection.account, Connection.status,
+                  Connection.status_reason, Connection.checked_at, Connection.expires_at,
+                  Connection.last_used_at, Connection.created_at, Profile.name,
+                  Profile.environment)
+
+
+def _public_row(row: Any) -> ConnectionPublic:
+    """A listed row as ConnectionPublic. The values come from typed columns, so no validation."""
+    (_, _, cid, service, account, status, reason, checked, expires, used, created, profile,
+     environment) = row
+    return ConnectionPublic.model_construct(
+        id=cid, profile=profile, environment=environment, service=service, account=account,
+        status=status, status_reason=reason, hint=hint_for(status), checked_at=checked,
+        expires_at=expires, last_used_at=used, created_at=created,
+    )
+
+
 def list_connections(
     session: Session,
     *,
@@ -121,7 +139,7 @@ def list_connections(
     key = sort_key(sort)
     conds = where.conditions(session)
     stmt = (
-        select(key.column, Connection.id, Connection, Profile.name, Profile.environment)
+        select(key.column, Connection.id, *LISTED_COLUMNS)
         .join(Profile, Profile.id == Connection.profile_id)  # type: ignore[arg-type]
         .where(*conds)
     )
@@ -129,7 +147,7 @@ def list_connections(
     total, exact = (
         capped_count(session, select(Connection.id).where(*conds)) if count else (len(rows), True)
     )
-    return Page([_public(r[2], r[3], r[4]) for r in rows], next_cursor, total, exact)
+    return Page([_public_row(r) for r in rows], next_cursor, total, exact)
 
 
 def _live_connection(session: Session, connection_id: int) -> Connection:

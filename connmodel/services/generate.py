@@ -305,6 +305,8 @@ def generate(
     with _bulk_load(session, first_id=first_id, rebuild_indexes=connections >= first_id - 1):
         _insert_connections(session, cols, profile_ids, first_id)
     checks = _insert_checks(session, rng, cols, first_id, first_server)
+    if session.get_bind().dialect.name == "postgresql":  # fresh statistics, or the planner
+        session.execute(text("ANALYZE connection, profile, mcp_server, check_result"))  # guesses
     session.commit()
     return GenerateResult(
         connections=connections, profiles=profiles, servers=sum(len(r.servers) for r in plan),

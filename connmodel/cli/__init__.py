@@ -24,7 +24,17 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-from connmodel.cli import checks, connections, core, generate, keys, profiles, servers, users  # noqa: F401
+from connmodel.cli import (  # noqa: F401
+    checks,
+    connections,
+    core,
+    generate,
+    keys,
+    profiles,
+    providers,
+    servers,
+    users,
+)
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -1,0 +1,125 @@
+"""The provider commands as a person runs them: the OAuth loopback flow in a real process,
+and connect / disable / enable / refresh / revocations in-process."""
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from authserver import CLIENT_ID, CLIENT_SECRET
+from conftest import approve
+
+from connmodel.cli import common, run
+from connmodel.services.servers import add_server
+from connmodel.store import session
+
+SCRIPT = Path(sys.executable).parent / "connmodel"
+pytestmark = pytest.mark.filterwarnings("ignore::getpass.GetPassWarning")  # no tty in tests
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch, keyring):
+    monkeypatch.setenv("CONNMODEL_ACTOR", "alice")
+    monkeypatch.setattr(common.console, "width", 200)
+
+    def invoke(*argv: str, stdin: str = "") -> tuple[int, str, str]:
+        capsys.readouterr()
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        code = run(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+def test_connect_serves_its_own_loopback_callback(oauth_profile, admin):
+    with session(oauth_profile) as s:
+        add_server(s, actor=admin, name="Drive", url="https://drive.mcp.example/mcp")
+        s.commit()
+    proc = subprocess.Popen(
+        [str(SCRIPT), "connect", "Local", "--server", "Drive", "-d", oauth_profile,
+         "--timeout", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "CONNMODEL_ACTOR": "alice"})
+    try:
+        assert proc.stdout.readline().startswith("Open this URL")
+        url = proc.stdout.readline().strip()
+        assert proc.stdout.readline().startswith("waiting for the callback")
+        assert httpx.get(url).status_code == 200  # the consent page
+        page = httpx.post(url, data={"decision": "approve"}, follow_redirects=True)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert page.status_code == 200
+    assert "Local / Local OIDC / user@example.com (Active)" in page.text
+    assert proc.returncode == 0, err
+    assert out.strip() == "connection 1: Local / Local OIDC / user@example.com (Active)"
+    assert err == ""
+
+
+def test_print_url_then_finish_with_state_and_code(oauth_profile, cli):
+    code, out, _ = cli("connect", "Local", "--print-url", "--redirect-uri",
+                       "http://127.0.0.1:8765/oauth/callback", "-d", oauth_profile)
+    assert code == 0
+    url = out.splitlines()[1]
+    params = approve(url)
+    code, out, err = cli("connect", "Local", "--state", params["state"], "--code",
+                         params["code"], "-d", oauth_profile)
+    assert (code, err) == (0, "")
+    assert "user@example.com (Active)" in out
+    code, out, err = cli("connect", "Local", "--state", params["state"], "--code",
+                         params["code"], "-d", oauth_profile)
+    assert code == 2 and err.strip().endswith("(replayed state); start again")
+
+
+def test_api_key_disable_enable_and_update_key(sqlite_url, cli):
+    assert cli("provider", "add", "Keys", "--kind", "api_key", "-d", sqlite_url)[0] == 0
+    assert cli("profile", "add", "Hubspot", "--provider", "Keys", "-d", sqlite_url)[0] == 0
+    code, out, _ = cli("connect", "Hubspot", "-d", sqlite_url, stdin="sk-0123456789-7f3a\n")
+    assert (code, out.strip()) == (0, "connection 1: Hubspot / Keys / Configured (Active)")
+    assert "sk-0123456789" not in out
+    code, out, _ = cli("disable", "1", "-d", sqlite_url)
+    assert out.strip() == "connection 1 disabled (disabled by alice); disconnected: none"
+    code, out, err = cli("disable", "1", "-d", sqlite_url)
+    assert code == 2 and err == "connmodel: error: connection 1 is already disabled\n"
+    assert cli("enable", "1", "-d", sqlite_url)[1].startswith("connection 1 enabled: Active")
+    code, out, _ = cli("update-key", "1", "-d", sqlite_url, stdin="\n")
+    assert code == 2
+    code, out, _ = cli("update-key", "1", "-d", sqlite_url, stdin="sk-new-key-00009999\n")
+    assert (code, out.strip()) == (0, "connection 1: Hubspot / Keys / Configured (Active)")
+
+
+def test_add_oauth_provider_and_bad_issuer(sqlite_url, cli, authserver):
+    code, out, err = cli("provider", "add-oauth", "Local OIDC", "--client-id", CLIENT_ID,
+                         "--scopes", "openid email", "--issuer", authserver.url,
+                         "-d", sqlite_url, stdin=CLIENT_SECRET + "\n")
+    assert code == 0 and CLIENT_SECRET not in out + err
+    assert out.strip() == ("provider config Local OIDC added (oauth2; token endpoint "
+                           f"{authserver.url}/token)")
+    code, out, err = cli("provider", "add-oauth", "Bad", "--client-id", CLIENT_ID,
+                         "--issuer", "http://idp.example.com", "-d", sqlite_url,
+                         stdin=CLIENT_SECRET + "\n")
+    assert code == 2 and CLIENT_SECRET not in err
+    assert err.splitlines()[-1] == ("connmodel: error: issuer URL 'http://idp.example.com' uses "
+                                    "plain http: only https is allowed, except on a loopback "
+                                    "host (127.0.0.1, ::1, localhost)")
+
+
+def test_refresh_and_revocations_commands(oauth_profile, cli, authserver):
+    params = approve(cli("connect", "Local", "--print-url", "--redirect-uri",
+                         "http://127.0.0.1:8765/oauth/callback",
+                         "-d", oauth_profile)[1].splitlines()[1])
+    cli("connect", "Local", "--state", params["state"], "--code", params["code"],
+        "-d", oauth_profile)
+    code, out, _ = cli("refresh", "--id", "1", "-d", oauth_profile)
+    assert code == 0 and "1 refreshed" in out
+    authserver.fail["token"] = "invalid_grant"
+    code, out, _ = cli("refresh", "--id", "1", "-d", oauth_profile)
+    assert code == 3 and "1 error" in out
+    authserver.stop()
+    assert cli("revoke", "1", "--yes", "-d", oauth_profile)[0] == 0
+    code, out, _ = cli("revocations", "--deliver", "-d", oauth_profile)
+    assert "1 retrying" in out and "pending" in out and "cannot reach" in out

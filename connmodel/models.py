@@ -63,6 +63,8 @@ class Connection(SQLModel, table=True):
               sqlite_where=LIVE, postgresql_where=LIVE),
         Index("ix_connection_live_profile_account", "profile_id", "account", "id",
               sqlite_where=LIVE, postgresql_where=LIVE),
+        Index("ix_connection_live_profile_status_account", "profile_id", "status", "account", "id",
+              sqlite_where=LIVE, postgresql_where=LIVE),
         Index("ix_connection_live_status", "status", "id", sqlite_where=LIVE, postgresql_where=LIVE),
         Index("ix_connection_live_expires", "expires_at", sqlite_where=LIVE, postgresql_where=LIVE),
         Index("ix_connection_live_last_used", "last_used_at",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql import Select
 from sqlmodel import Session
@@ -42,20 +42,34 @@ class SortKey:
     id_column: InstrumentedAttribute[Any]
     descending: bool = False
 
+    @property
+    def nullable(self) -> bool:
+        return bool(self.column.expression.nullable)
+
     def order_by(self) -> list[Any]:
-        if self.descending:
-            return [self.column.desc().nulls_last(), self.id_column.desc()]
-        return [self.column.asc().nulls_last(), self.id_column.asc()]
+        # NULLS LAST only where NULLs can occur: on a NOT NULL column it would stop PostgreSQL
+        # from reading an index backwards for a descending sort.
+        col = self.column.desc() if self.descending else self.column.asc()
+        col = col.nulls_last() if self.nullable else col
+        return [col, self.id_column.desc() if self.descending else self.id_column.asc()]
 
     def after(self, value: Any, row_id: int) -> ColumnElement[bool]:
-        """Rows strictly after (value, row_id) in this order."""
+        """Rows strictly after (value, row_id) in this order.
+
+        On a NOT NULL column this is a row-value comparison, (col, id) > (value, id), which both
+        stores turn into one index range: a page deep in a listing reads only its own rows.
+        """
         col, idc = self.column, self.id_column
         beyond_id = idc < row_id if self.descending else idc > row_id
         if value is None:
             return and_(col.is_(None), beyond_id)
-        beyond = col < value if self.descending else col > value
         if self.column is self.id_column:
-            return beyond
+            return beyond_id
+        if not self.nullable:
+            pair = tuple_(col, idc)
+            bound = tuple_(literal(value, col.type), literal(row_id, idc.type))
+            return pair < bound if self.descending else pair > bound
+        beyond = col < value if self.descending else col > value
         return or_(beyond, and_(col == value, beyond_id), col.is_(None))
 
     @property

@@ -3,7 +3,7 @@
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connmodel.errors import AlreadyExists, InvalidInput, NotFound
 from connmodel.models import (
@@ -138,12 +138,12 @@ def list_profiles(
 def provider_config_id_by_name(session: Session, name: str) -> int:
     """The id of the provider config called `name`; NotFound (naming the choices) otherwise."""
     name = clean_name(name, "provider config name")
-    pid = session.execute(
-        select(ProviderConfig.id).where(ProviderConfig.name == name)
+    pid: int | None = session.execute(
+        select(col(ProviderConfig.id)).where(col(ProviderConfig.name) == name)
     ).scalar_one_or_none()
     if pid is None:
         known = session.execute(
-            select(ProviderConfig.name).order_by(ProviderConfig.name).limit(20)
+            select(col(ProviderConfig.name)).order_by(ProviderConfig.name).limit(20)
         ).scalars().all()
         choices = "; ".join(known) if known else "none yet: add one with `connmodel provider add`"
         raise NotFound(f"no provider config named {name!r} (known: {choices})")

@@ -10,8 +10,8 @@ from connmodel.schema import alembic_config, include_object, is_current, upgrade
 from connmodel.store import get_engine
 
 
-def test_migrated_schema_equals_models(store_url):
-    engine = get_engine(store_url)
+def test_migrated_schema_equals_models(module_store_url):
+    engine = get_engine(module_store_url)
     with engine.connect() as connection:
         context = MigrationContext.configure(
             connection, opts={"include_object": include_object, "compare_type": True}
@@ -25,8 +25,8 @@ def test_exactly_one_head():
     assert len(heads) == 1, f"several Alembic heads: {heads}"
 
 
-def test_current_after_upgrade_and_second_upgrade_is_a_no_op(store_url):
-    engine = get_engine(store_url)
+def test_current_after_upgrade_and_second_upgrade_is_a_no_op(module_store_url):
+    engine = get_engine(module_store_url)
     assert is_current(engine)
     with engine.connect() as connection:
         before = MigrationContext.configure(connection).get_current_revision()

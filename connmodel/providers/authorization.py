@@ -24,6 +24,7 @@ from connmodel.providers.client import TokenSet, account_of, call, oauth_client
 from connmodel.providers.endpoints import check_url
 from connmodel.providers.records import (
     attach_servers,
+    audited,
     check_servers,
     live,
     profile_with_provider,
@@ -149,10 +150,7 @@ def complete_authorization(
             raise InvalidInput("the callback has no authorization code")
         return _exchange(session, actor=actor, keyring=keyring, flow=flow, code=code)
     except ConnModelError as exc:
-        session.rollback()
-        record(session, actor=actor, action="authorize.complete", target=target,
-               outcome=f"failed: {exc}"[:2000])
-        session.commit()
+        audited(session, actor, "authorize.complete", target, exc)
         raise
 
 

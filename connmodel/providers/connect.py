@@ -16,6 +16,7 @@ from connmodel.providers.client import TokenSet, call, oauth_client
 from connmodel.providers.endpoints import oauth_settings
 from connmodel.providers.records import (
     attach_servers,
+    audited,
     check_servers,
     live,
     profile_with_provider,
@@ -30,7 +31,7 @@ from connmodel.status import ProviderKind, Status
 MAX_KEY = 4096
 
 
-def create_oauth_provider(
+def build_oauth_provider(
     session: Session,
     *,
     actor: Actor,
@@ -48,31 +49,34 @@ def create_oauth_provider(
     userinfo_url: str | None = None,
     introspection_url: str | None = None,
 ) -> ProviderConfig:
-    """An oauth2 or client_credentials provider config, endpoints discovered or given; committed.
+    """An oauth2 or client_credentials provider config in the caller's transaction.
 
     The Google preset fills Google's endpoints; an issuer URL alone is discovered; explicit
-    endpoints are taken as given. A failure is audited and raised; nothing is created.
+    endpoints are taken as given. Raises before adding anything when a setting is wrong.
     """
+    if kind not in (ProviderKind.OAUTH2.value, ProviderKind.CLIENT_CREDENTIALS.value):
+        raise InvalidInput(f"provider kind {kind!r} is not oauth2 or client_credentials")
+    settings = oauth_settings(
+        client_id=client_id, scopes=scopes, preset=preset, issuer=issuer,
+        authorize_url=authorize_url, token_url=token_url, revocation_url=revocation_url,
+        userinfo_url=userinfo_url, introspection_url=introspection_url,
+        needs_authorize=kind == ProviderKind.OAUTH2.value,
+    )
+    if kind == ProviderKind.CLIENT_CREDENTIALS.value and not client_secret:
+        raise InvalidInput("a client_credentials provider needs a client secret")
+    return create_provider_config(session, actor=actor, name=name, kind=kind, settings=settings,
+                                  client_secret=client_secret or None, keyring=keyring)
+
+
+def create_oauth_provider(session: Session, *, actor: Actor, keyring: KeyRing, name: str,
+                          **settings: Any) -> ProviderConfig:
+    """`build_oauth_provider`, committed; a failure is audited and raised, nothing created."""
     require(actor, Action.WRITE)
     try:
-        if kind not in (ProviderKind.OAUTH2.value, ProviderKind.CLIENT_CREDENTIALS.value):
-            raise InvalidInput(f"provider kind {kind!r} is not oauth2 or client_credentials")
-        settings = oauth_settings(
-            client_id=client_id, scopes=scopes, preset=preset, issuer=issuer,
-            authorize_url=authorize_url, token_url=token_url, revocation_url=revocation_url,
-            userinfo_url=userinfo_url, introspection_url=introspection_url,
-            needs_authorize=kind == ProviderKind.OAUTH2.value,
-        )
-        if kind == ProviderKind.CLIENT_CREDENTIALS.value and not client_secret:
-            raise InvalidInput("a client_credentials provider needs a client secret")
-        config = create_provider_config(session, actor=actor, name=name, kind=kind,
-                                        settings=settings, client_secret=client_secret or None,
-                                        keyring=keyring)
+        config = build_oauth_provider(session, actor=actor, keyring=keyring, name=name,
+                                      **settings)
     except ConnModelError as exc:
-        session.rollback()
-        record(session, actor=actor, action="provider.create", target=f"provider config {name}"[:2000],
-               outcome=f"failed: {exc}"[:2000])
-        session.commit()
+        audited(session, actor, "provider.create", f"provider config {name}", exc)
         raise
     session.commit()
     return config
@@ -127,9 +131,7 @@ def connect_profile(
         session.flush()
         attached = attach_servers(session, found, prof.id or 0)
     except ConnModelError as exc:
-        session.rollback()
-        record(session, actor=actor, action="connect", target=target, outcome=f"failed: {exc}")
-        session.commit()
+        audited(session, actor, "connect", target, exc)
         raise
     record(session, actor=actor, action="connect",
            target=f"connection {conn.id} ({prof.name} / {provider.name} / {conn.account})",

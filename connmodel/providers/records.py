@@ -10,7 +10,9 @@ from sqlmodel import Session
 
 from connmodel.errors import AlreadyRevoked, InvalidInput, NotFound
 from connmodel.models import CheckResult, Connection, McpServer, Profile, ProviderConfig, utcnow
+from connmodel.permissions import Actor
 from connmodel.secrets import KeyRing, hint_of
+from connmodel.services.events import record
 from connmodel.status import ServerState, Status
 
 
@@ -119,3 +121,11 @@ def require_kind(provider: ProviderConfig, *kinds: str, action: str) -> None:
         raise InvalidInput(
             f"{action} needs a {' or '.join(kinds)} provider; {provider.name!r} is {provider.kind}"
         )
+
+
+def audited(session: Session, actor: Actor, action: str, target: str, exc: Exception) -> None:
+    """Throw away the failed change and keep only an audit event saying why."""
+    session.rollback()
+    record(session, actor=actor, action=action, target=target[:2000],
+           outcome=f"failed: {exc}"[:2000])
+    session.commit()

@@ -1,0 +1,80 @@
+"""The refresher a long-running process (the dashboard) runs: refresh due tokens and send due
+provider revocations every `interval` seconds, in a daemon thread.
+
+Several processes may each run one against the same database: the row claims in
+`connmodel.providers.refresh` and `connmodel.providers.revocations` keep them from doing the
+same work twice. A failing cycle (database down, wrong key) is logged and the next one tries
+again; it never kills the thread.
+"""
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from connmodel.errors import ConnModelError
+from connmodel.permissions import SYSTEM, Actor
+from connmodel.providers.refresh import DEFAULT_WINDOW, RefreshOutcome, refresh_due
+from connmodel.providers.revocations import deliver_due
+from connmodel.secrets import KeyRing
+from connmodel.store import session
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Cycle:
+    """What one pass did (kept as `last` for a status line in the dashboard)."""
+
+    refreshed: list[RefreshOutcome] = field(default_factory=list)
+    revocations: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+
+class BackgroundRefresher:
+    """`start()` once per process; `stop()` on shutdown; `run_once()` for tests and buttons."""
+
+    def __init__(self, database_url: str | None, keyring: KeyRing, *, interval: float = 60.0,
+                 window: timedelta = DEFAULT_WINDOW, concurrency: int = 4,
+                 actor: Actor = SYSTEM) -> None:
+        self.database_url = database_url
+        self.keyring = keyring
+        self.interval = interval
+        self.window = window
+        self.concurrency = concurrency
+        self.actor = actor
+        self.last: Cycle | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> Cycle:
+        cycle = Cycle()
+        try:
+            with session(self.database_url) as s:
+                cycle.refreshed = refresh_due(s, actor=self.actor, keyring=self.keyring,
+                                              window=self.window, concurrency=self.concurrency)
+                cycle.revocations = deliver_due(s, keyring=self.keyring, actor=self.actor)
+        except ConnModelError as exc:
+            cycle.error = str(exc)
+            log.warning("background refresh failed: %s", exc)
+        self.last = cycle
+        return cycle
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.run_once()
+            self._stop.wait(self.interval)
+
+    def start(self) -> "BackgroundRefresher":
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="connmodel-refresher",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None

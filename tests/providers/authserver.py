@@ -10,6 +10,10 @@ Switches make it fail the ways a real provider does: `fail["token"]` = "invalid_
 down and back up on the same port (connection refused in between).
 """
 
+import base64
+import hashlib
+import hmac
+import json
 import secrets
 import threading
 import time
@@ -141,6 +145,7 @@ class AuthServer:
         self.code_ttl = 300
         self.user_email = USER_EMAIL
         self.deny = False
+        self.id_token_email: str | None = None  # set: ID tokens carry this e-mail
         self.discovery_drop: set[str] = set()
         self.token_requests = 0
         self.app = self._build_app()
@@ -186,6 +191,20 @@ class AuthServer:
         return bool(tok and not tok.is_revoked() and (
             tok.refresh_token == value or not tok.is_expired()))
 
+    def id_token(self, client_id: str, user: str) -> str:
+        """An HS256 ID token signed with the client secret (OIDC Core 10.1)."""
+        def part(data: dict[str, Any]) -> str:
+            raw = json.dumps(data, separators=(",", ":")).encode()
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+        now = int(time.time())
+        signing_input = part({"alg": "HS256", "typ": "JWT"}) + "." + part(
+            {"iss": self.url, "sub": user, "aud": client_id, "iat": now, "exp": now + 300,
+             "email": self.id_token_email})
+        secret = self.state.clients[client_id].client_secret.encode()
+        signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+        return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+
     # --- authlib wiring ---------------------------------------------------------------
 
     def _build_app(self) -> Flask:
@@ -197,6 +216,9 @@ class AuthServer:
             return state.clients.get(client_id)
 
         def save_token(token: dict[str, Any], req: Any) -> None:
+            if outer.id_token_email and req.payload.grant_type == "authorization_code" \
+                    and "openid" in (token.get("scope") or "").split():
+                token["id_token"] = outer.id_token(req.client.client_id, req.user)
             tok = Token(client_id=req.client.client_id, user=req.user, scope=token.get("scope", ""),
                         access_token=token["access_token"],
                         refresh_token=token.get("refresh_token"), issued_at=time.time(),

@@ -112,3 +112,9 @@ def test_reauthorize_brings_an_error_connection_back_to_active(oauth_profile, ke
         assert (view.status, view.status_reason, view.account) == ("Active", None,
                                                                    "user@example.com")
         assert s.execute(select(Connection)).scalars().all().__len__() == 1
+
+
+def test_account_comes_from_the_id_token_when_there_is_one(oauth_profile, keyring, admin,
+                                                           authserver):
+    authserver.id_token_email = "from-id-token@example.com"
+    assert connect(oauth_profile, keyring, admin).account == "from-id-token@example.com"

@@ -25,21 +25,30 @@ class Recommendation:
     command: str
     why: str
 
+    def __str__(self) -> str:
+        return f"{self.command}    # {self.why}"
+
 
 def _database_arg(database_url: str | None) -> str:
     """The `-d URL` part of a command; a password in the URL is never printed."""
     return f" -d {shlex.quote(describe(database_url))}" if database_url else ""
 
 
-def recommendations(*, erroring: pd.DataFrame, stale: pd.DataFrame, expiring: pd.DataFrame,
-                    production_unchecked: pd.DataFrame, database_url: str | None = None,
-                    limit: int = 20) -> list[Recommendation]:
-    """Commands for the findings: revoke what is broken or unused, check what is unverified."""
+def recommendations(*, erroring: pd.DataFrame | None = None, stale: pd.DataFrame | None = None,
+                    expiring: pd.DataFrame | None = None,
+                    production_unchecked: pd.DataFrame | None = None,
+                    database_url: str | None = None, limit: int = 20) -> list[Recommendation]:
+    """Commands for the findings given: revoke what is broken or unused, check what is
+    expired yet Active or unverified. Each frame is the output of the matching query."""
     db = _database_arg(database_url)
     out: list[Recommendation] = []
+    empty = pd.DataFrame()
+    erroring, stale = _or(erroring, empty), _or(stale, empty)
+    expiring, production_unchecked = _or(expiring, empty), _or(production_unchecked, empty)
     for row in erroring.head(limit).itertuples():
+        reason = row.reason if isinstance(row.reason, str) and row.reason else "no reason"
         out.append(Recommendation(f"connmodel revoke {row.id}{db}",
-                                  f"Error since {_when(row.since)}: {row.reason or 'no reason'}"
+                                  f"Error since {_when(row.since)}: {reason}"
                                   " (or re-authenticate it)"))
     for row in stale.head(limit).itertuples():
         used = "never used" if pd.isna(row.last_used_at) else f"last used {_when(row.last_used_at)}"
@@ -54,6 +63,10 @@ def recommendations(*, erroring: pd.DataFrame, stale: pd.DataFrame, expiring: pd
             out.append(Recommendation(f"connmodel check --profile {shlex.quote(row.profile)}{db}",
                                       "production profile with no recent check"))
     return out
+
+
+def _or(frame: pd.DataFrame | None, empty: pd.DataFrame) -> pd.DataFrame:
+    return empty if frame is None else frame
 
 
 def _when(value: object) -> str:

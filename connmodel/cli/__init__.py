@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 
 from connmodel.cli import (  # noqa: F401
+    audit,
     checks,
     connections,
     core,

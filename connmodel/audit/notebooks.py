@@ -1,0 +1,70 @@
+"""Run an audit notebook with papermill and turn the executed notebook into one HTML file.
+
+The database URL reaches the kernel through CONNMODEL_DATABASE_URL, never as a papermill
+parameter: parameters are written into the executed notebook, and a URL may hold a password.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+from connmodel.errors import ConnModelError, InvalidInput
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+TIMEOUT_S = 300
+
+
+class NotebookFailed(ConnModelError):
+    """The notebook ran but one of its cells raised."""
+
+    exit_code = 2
+
+
+def notebooks_dir() -> Path:
+    return Path(os.environ.get("CONNMODEL_NOTEBOOKS_DIR") or NOTEBOOKS_DIR)
+
+
+def available() -> list[str]:
+    folder = notebooks_dir()
+    return sorted(p.stem for p in folder.glob("*.ipynb")) if folder.is_dir() else []
+
+
+def find_notebook(name: str) -> Path:
+    """A notebook by name ('errors_and_expiry', with or without .ipynb) from the notebooks folder."""
+    stem = name.strip().removesuffix(".ipynb")
+    if stem in available():
+        return notebooks_dir() / f"{stem}.ipynb"
+    known = ", ".join(available()) or f"none found in {notebooks_dir()}"
+    raise InvalidInput(f"unknown notebook {name!r}: choose one of {known}")
+
+
+def run_to_html(path: Path, *, database_url: str, parameters: dict[str, object]) -> str:
+    """Execute the notebook in a fresh kernel and return it as a standalone HTML page."""
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+    from papermill.exceptions import PapermillExecutionError
+
+    previous = os.environ.get("CONNMODEL_DATABASE_URL")
+    os.environ["CONNMODEL_DATABASE_URL"] = database_url
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            executed = Path(tmp) / path.name
+            try:
+                papermill.execute_notebook(
+                    str(path), str(executed), parameters={"database_url": None, **parameters},
+                    kernel_name="python3", progress_bar=False, log_output=False,
+                    execution_timeout=TIMEOUT_S, cwd=tmp)
+            except PapermillExecutionError as exc:
+                raise NotebookFailed(f"notebook {path.stem} failed in cell {exc.exec_count}: "
+                                     f"{exc.ename}: {exc.evalue}") from None
+            notebook = nbformat.read(executed, as_version=4)
+    finally:
+        if previous is None:
+            os.environ.pop("CONNMODEL_DATABASE_URL", None)
+        else:
+            os.environ["CONNMODEL_DATABASE_URL"] = previous
+    exporter = HTMLExporter(template_name="lab", embed_images=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(notebook)
+    return body

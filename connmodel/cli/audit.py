@@ -1,0 +1,107 @@
+"""`connmodel audit`: the periodic audit report for cron, systemd timers and CI jobs.
+
+Exit codes: 0 clean, 1 when a `--fail-on` finding exists, 2 on a usage or database error.
+"""
+
+import os
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from connmodel.audit.notebooks import find_notebook, run_to_html
+from connmodel.audit.render import NOTHING, RENDERERS
+from connmodel.audit.report import build_report, parse_fail_on
+from connmodel.cli import app
+from connmodel.cli.common import DatabaseOpt, cli_actor, store
+from connmodel.errors import InvalidInput
+from connmodel.permissions import Actor, Role
+from connmodel.status import parse_environment
+from connmodel.store import database_url
+
+
+class ReportFormat(StrEnum):
+    HTML = "html"
+    MARKDOWN = "markdown"
+    JSON = "json"
+
+
+def _check_writable(output: Path) -> None:
+    """Refuse an output path that cannot be written before any query runs."""
+    if output.is_dir():
+        raise InvalidInput(f"cannot write the report to {output}: it is a directory")
+    parent = output.parent
+    if not parent.is_dir():
+        raise InvalidInput(f"cannot write the report to {output}: {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
+        raise InvalidInput(f"cannot write the report to {output}: permission denied")
+
+
+def _write(output: Path, text: str) -> None:
+    """Write whole or not at all: a reader (a web server, a mailer) never sees half a report."""
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, output)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise InvalidInput(f"cannot write the report to {output}: {exc.strerror}") from None
+
+
+@app.command()
+def audit(
+    fmt: Annotated[ReportFormat, typer.Option(
+        "--format", "-f", help="html (one self-contained file), markdown or json.")
+    ] = ReportFormat.MARKDOWN,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the report to this file (default: standard output).",
+        show_default=False, dir_okay=True)] = None,
+    days: Annotated[int, typer.Option(
+        "--days", min=0, max=3650,
+        help="Stale after this many days unused; expiring within it; history window.")] = 30,
+    hours: Annotated[int, typer.Option(
+        "--hours", min=0, max=3650, help="Production profiles must be checked within this.")] = 24,
+    environment: Annotated[str | None, typer.Option(
+        "--environment", "-e", help="Only connections of dev, staging or production profiles.",
+        show_default=False)] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000,
+                                       help="Rows listed per finding.")] = 50,
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", help="Exit 1 when any of these findings exist: error,stale,expiring.",
+        show_default=False)] = None,
+    notebook: Annotated[str | None, typer.Option(
+        "--notebook", help="Instead, execute this notebook (papermill) and output it as HTML.",
+        show_default=False)] = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Audit stale, expiring and erroring connections; exit 1 on a --fail-on finding."""
+    failing_on = parse_fail_on(fail_on)
+    env = parse_environment(environment).value if environment else None
+    path = find_notebook(notebook) if notebook else None
+    if output is not None:
+        _check_writable(output)
+    actor = Actor(cli_actor().name, Role.VIEWER)  # an audit only reads
+    with store(database) as s:
+        report = build_report(s, actor=actor, database_url=database, days=days, hours=hours,
+                              environment=env, limit=limit)
+    failing = report.failing(failing_on)
+    if report.empty:
+        typer.echo(f"connmodel: {NOTHING}", err=True)
+    if path is not None:
+        text = run_to_html(path, database_url=database_url(database),
+                           parameters={"days": days, "hours": hours, "environment": env})
+    else:
+        text = RENDERERS[fmt.value](report, failing=failing)
+    if output is None:
+        typer.echo(text)
+    else:
+        _write(output, text)
+        typer.echo(f"audit report written to {output}", err=True)
+    if failing:
+        typer.echo("connmodel: audit findings: " + ", ".join(
+            f"{f.value} {report.counts[f.value]:,}" for f in failing), err=True)
+        raise typer.Exit(1)

@@ -13,10 +13,16 @@ from typing import Any
 
 from sqlalchemy import event, insert
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError, ProgrammingError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlmodel import Session, create_engine
 
-from connmodel.errors import PermissionDenied, StoreUnavailable
+from connmodel.errors import AlreadyExists, PermissionDenied, StoreUnavailable
 from connmodel.models import AuditEvent, utcnow
 
 DEFAULT_URL = "sqlite:///connmodel.db"
@@ -118,3 +124,23 @@ def session(url: str | None = None) -> Iterator[Session]:
         raise StoreUnavailable(
             f"cannot use the database {describe(engine.url.render_as_string())}: {reason}"
         ) from None
+
+
+def _unique_violation(exc: IntegrityError) -> bool:
+    """PostgreSQL unique_violation (23505); SQLite 'UNIQUE constraint failed'."""
+    return getattr(exc.orig, "sqlstate", None) == "23505" or "UNIQUE constraint" in str(exc.orig)
+
+
+def flush_unique(session: Session, taken: str) -> None:
+    """Flush a new named row; if another writer took the name since our check, AlreadyExists.
+
+    Services check a name before inserting, but two writers can both pass the check; the unique
+    index then refuses the second, and its transaction is rolled back before `taken` is raised.
+    """
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        if not _unique_violation(exc):
+            raise
+        session.rollback()
+        raise AlreadyExists(taken) from None

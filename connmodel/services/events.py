@@ -7,7 +7,6 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from connmodel.errors import PermissionDenied
 from connmodel.models import AuditEvent, AuditEventPublic
 from connmodel.paging import Page, SortKey, capped_count, keyset_page
 from connmodel.permissions import Action, Actor, require
@@ -16,23 +15,6 @@ from connmodel.permissions import Action, Actor, require
 def record(session: Session, *, actor: Actor, action: str, target: str, outcome: str = "ok") -> None:
     """Add an audit event to the caller's transaction (committed with the change it records)."""
     session.add(AuditEvent(actor=actor.name, action=action, target=target, outcome=outcome))
-
-
-def require_audited(session: Session, *, actor: Actor, action: Action, attempted: str,
-                    target: str) -> None:
-    """`require`, but a refusal is recorded (outcome "denied: ...") and committed before it is raised.
-
-    Who tried to make a change they may not make is worth keeping even though nothing changed.
-    Call it first in a service that owns its transaction: the session is rolled back before the
-    denial is written, so nothing else of the caller's rides along.
-    """
-    try:
-        require(actor, action)
-    except PermissionDenied as exc:
-        session.rollback()
-        record(session, actor=actor, action=attempted, target=target, outcome=f"denied: {exc}")
-        session.commit()
-        raise
 
 
 def list_events(

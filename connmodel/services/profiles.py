@@ -20,6 +20,7 @@ from connmodel.secrets import KeyRing
 from connmodel.services.connections import ConnectionFilter, list_connections
 from connmodel.services.events import record
 from connmodel.status import ProviderKind, Status, parse_environment
+from connmodel.store import flush_unique
 from connmodel.validation import clean_name, clean_text
 
 
@@ -53,7 +54,7 @@ def create_provider_config(
         client_secret_enc=keyring.encrypt(client_secret) if client_secret and keyring else None,
     )
     session.add(config)
-    session.flush()
+    flush_unique(session, f"a provider config named {name!r} exists")
     record(session, actor=actor, action="provider.create", target=f"provider config {name}")
     return config
 
@@ -82,7 +83,7 @@ def create_profile(
         description=clean_text(description, "description") or DEFAULT_PROFILE_DESCRIPTION,
     )
     session.add(profile)
-    session.flush()
+    flush_unique(session, f"a profile named {name!r} exists")
     record(session, actor=actor, action="profile.create", target=f"profile {name} ({env})")
     return profile
 

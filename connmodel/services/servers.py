@@ -16,6 +16,7 @@ from connmodel.paging import Page, SortKey, capped_count, keyset_page
 from connmodel.permissions import Action, Actor, require
 from connmodel.services.events import record
 from connmodel.status import ServerState
+from connmodel.store import flush_unique
 from connmodel.validation import clean_name
 
 TRANSPORTS = ("streamable-http", "sse")
@@ -74,7 +75,7 @@ def add_server(
         reason=None if profile_id else "no profile: reconfigure to connect",
     )
     session.add(server)
-    session.flush()
+    flush_unique(session, f"a server named {name!r} exists")
     record(session, actor=actor, action="server.add",
            target=f"server {name} ({url})" + (f" using profile {profile}" if profile else ""))
     return server

@@ -1,7 +1,10 @@
 """Bad names and URLs are refused with a clear message, and nothing is written."""
 
+import threading
+import time
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from connmodel.errors import AlreadyExists, InvalidInput
 from connmodel.models import NAME_MAX, AuditEvent, McpServer, Profile
@@ -97,3 +100,51 @@ def test_bad_server_url_is_refused_and_nothing_written(sqlite_url, admin, url, m
     assert str(info.value).startswith(message)
     assert len(str(info.value)) < 200
     assert _counts(sqlite_url) == before
+
+
+def _wait_for_a_blocked_writer(url: str) -> None:
+    """Poll PostgreSQL until some session of this database waits on a lock."""
+    deadline = time.monotonic() + 10
+    with session(url) as s:
+        while time.monotonic() < deadline:
+            waiting = s.execute(text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )).scalar_one()
+            s.rollback()
+            if waiting:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the second writer never blocked")
+
+
+@pytest.mark.postgres
+def test_two_admins_creating_the_same_name_at_once(postgres_url, admin):
+    """The second insert passes the name check, then meets the first on the unique index."""
+    with session(postgres_url) as s:
+        provider = create_provider_config(s, actor=admin, name="P", kind="none").id or 0
+        s.commit()
+    outcome: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with session(postgres_url) as s:
+                create_profile(s, actor=admin, name="Twin", provider_config_id=provider)
+                s.commit()
+        except BaseException as exc:  # noqa: BLE001  (reported to the test thread)
+            outcome.append(exc)
+
+    with session(postgres_url) as first:
+        create_profile(first, actor=admin, name="Twin", provider_config_id=provider)
+        thread = threading.Thread(target=second)
+        thread.start()
+        _wait_for_a_blocked_writer(postgres_url)
+        first.commit()
+    thread.join(timeout=20)
+    assert len(outcome) == 1 and isinstance(outcome[0], AlreadyExists), outcome
+    assert str(outcome[0]) == "a profile named 'Twin' exists"
+    with session(postgres_url) as s:
+        names = s.execute(select(Profile.name).where(Profile.name == "Twin")).scalars().all()
+        events = s.execute(select(AuditEvent.target).where(AuditEvent.action == "profile.create")
+                           ).scalars().all()
+    assert names == ["Twin"] and events == ["profile Twin (dev)"]

@@ -109,7 +109,7 @@ def totals(session: Session, *, actor: Actor, environment: str | None = None) ->
     env = _env(environment)
     if env:
         stmt = stmt.where(PROFILE.c.environment == env.value)
-    counts = dict(session.execute(stmt).tuples().all())
+    counts = dict(session.execute(stmt).all())
     return pd.DataFrame({"status": [s.value for s in Status],
                          "connections": [int(counts.get(s.value, 0)) for s in Status]})
 
@@ -134,7 +134,7 @@ def erroring(session: Session, *, actor: Actor, environment: str | None = None,
              .where(first_error.c.connection_id == CONN.c.id,
                     first_error.c.status == Status.ERROR.value,
                     ~exists(select(later_ok.c.id).where(
-                        later_ok.c.connection_id == CONN.c.id,
+                        later_ok.c.connection_id == first_error.c.connection_id,
                         later_ok.c.status != Status.ERROR.value,
                         later_ok.c.at > first_error.c.at)))
              .scalar_subquery())
@@ -156,7 +156,7 @@ def _servers_by_profile(session: Session, profile_ids: list[int]) -> dict[int, l
             select(SERVER.c.profile_id, SERVER.c.name)
             .where(SERVER.c.profile_id.in_(profile_ids[start:start + 500]))
             .order_by(SERVER.c.name)
-        ).tuples().all()
+        ).all()
         for pid, name in rows:
             found.setdefault(int(pid), []).append(name)
     return found

@@ -41,24 +41,24 @@ class Sidebar(pn.viewable.Viewer):
         for group in dict.fromkeys(spec.group for spec in PAGES.values()):
             entries = [self._entry(key) for key, spec in PAGES.items() if spec.group == group]
             items = pn.Column(*entries, visible=False, margin=(0, 0, 0, 16))
-            toggle = pn.widgets.Button(name=f"{group} ▸", button_type="light",
+            toggle = pn.widgets.Button(label=f"{group} ▸", color="light",
                                        sizing_mode="stretch_width", stylesheets=[MENU_CSS])
 
             def flip(_: Any, items: pn.Column = items, toggle: pn.widgets.Button = toggle,
                      group: str = group) -> None:
                 items.visible = not items.visible
-                toggle.name = f"{group} {'▾' if items.visible else '▸'}"
+                toggle.label = f"{group} {'▾' if items.visible else '▸'}"
 
             toggle.on_click(flip)
             self._groups += [toggle, items]
 
     def _entry(self, key: str) -> pn.widgets.Button:
-        button = pn.widgets.Button(name=PAGES[key].title, sizing_mode="stretch_width",
+        button = pn.widgets.Button(label=PAGES[key].title, sizing_mode="stretch_width",
                                    stylesheets=[MENU_CSS])
         button.on_click(lambda _: setattr(self.route, "page", key))
 
         def mark(*_: Any) -> None:
-            button.button_type = "primary" if self.route.page == key else "light"
+            button.color = "primary" if self.route.page == key else "light"
 
         self.route.param.watch(mark, "page")
         mark()

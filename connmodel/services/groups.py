@@ -8,7 +8,7 @@ change token lets a page notice work done elsewhere without re-reading what it s
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, String, exists, func, select, type_coerce
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlmodel import Session
 
 from connmodel.models import (
@@ -93,8 +93,7 @@ def list_profile_groups(
         .join(ProviderConfig, ProviderConfig.id == Profile.provider_config_id)  # type: ignore[arg-type]
         .where(*conds)
     )
-    # SQLModel's AutoString reports python_type `object`; a String view lets cursors round-trip.
-    key = SortKey(type_coerce(Profile.name, String), Profile.id)  # type: ignore[arg-type]
+    key = SortKey(Profile.name, Profile.id)  # type: ignore[arg-type]
     rows, next_cursor = keyset_page(session, stmt, key=key, cursor=cursor, limit=limit)
     total, exact = capped_count(session, select(Profile.id).where(*conds))
     ids = [r[1] for r in rows]

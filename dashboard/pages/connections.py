@@ -74,14 +74,14 @@ class ConnectionsPage(pn.viewable.Viewer):
         self._error = pn.pane.Alert("", alert_type="danger", visible=False,
                                     sizing_mode="stretch_width")
         self._empty = pn.pane.Markdown("", visible=False, sizing_mode="stretch_width")
-        self._more_profiles = pn.widgets.Button(name="Load more profiles", visible=False)
+        self._more_profiles = pn.widgets.Button(label="Load more profiles", visible=False)
         self._more_profiles.on_click(lambda _: m.load_more_profiles())
-        self._revoke_selected = pn.widgets.Button(name="Revoke selected", disabled=True,
-                                                  button_type="danger", button_style="outline")
+        self._revoke_selected = pn.widgets.Button(label="Revoke selected", disabled=True,
+                                                  color="danger", variant="outline")
         self._revoke_selected.on_click(lambda _: a.ask_revoke_selected(self.selected))
-        self._revoke_matching = pn.widgets.Button(name="Revoke all matching this filter",
-                                                  disabled=True, button_type="danger",
-                                                  button_style="outline")
+        self._revoke_matching = pn.widgets.Button(label="Revoke all matching this filter",
+                                                  disabled=True, color="danger",
+                                                  variant="outline")
         self._revoke_matching.on_click(lambda _: a.ask_revoke_matching(m.where))
         self._bulk = pn.Row(self._revoke_selected, self._revoke_matching)
         m.param.watch(self._render_cards, "cards")
@@ -94,14 +94,14 @@ class ConnectionsPage(pn.viewable.Viewer):
 
     def _filters(self) -> pn.Row:
         m = self.model
-        clear = pn.widgets.Button(name="Clear filters", align="end")
+        clear = pn.widgets.Button(label="Clear filters", align="end")
         clear.on_click(lambda _: m.clear_filters())
         return pn.Row(
-            pn.widgets.Select.from_param(m.param.status, name="Status", width=140),
-            pn.widgets.Select.from_param(m.param.environment, name="Environment", width=160),
-            pn.widgets.TextInput.from_param(m.param.profile, name="Profile name",
+            pn.widgets.Select.from_param(m.param.status, label="Status", width=140),
+            pn.widgets.Select.from_param(m.param.environment, label="Environment", width=160),
+            pn.widgets.TextInput.from_param(m.param.profile, label="Profile name",
                                             placeholder="e.g. Hubspot", width=170),
-            pn.widgets.TextInput.from_param(m.param.search, name="Search account or service",
+            pn.widgets.TextInput.from_param(m.param.search, label="Search account or service",
                                             placeholder="e.g. user@example.com", width=220),
             clear, sizing_mode="stretch_width",
         )
@@ -122,7 +122,7 @@ class ConnectionsPage(pn.viewable.Viewer):
             profile=profile_data(card.profile, empty), rows=[row_data(r) for r in card.rows],
             has_more=card.next_cursor is not None, sizing_mode="stretch_width", margin=(0, 0))
 
-        def sync(_: Any) -> None:
+        def sync(*_: Any) -> None:
             view.param.update(rows=[row_data(r) for r in card.rows],
                               has_more=card.next_cursor is not None)
 
@@ -141,7 +141,7 @@ class ConnectionsPage(pn.viewable.Viewer):
 
     def _render_selection(self, *_: Any) -> None:
         n = len(self.selected)
-        self._revoke_selected.param.update(name=f"Revoke selected ({n})", disabled=not n)
+        self._revoke_selected.param.update(label=f"Revoke selected ({n})", disabled=not n)
 
     def _render_state(self, *_: Any) -> None:
         m = self.model

@@ -31,7 +31,7 @@ class ProfileCardModel(param.Parameterized):
     """One profile card: the profile with its counts and one or more SQL pages of its rows."""
 
     profile = param.ClassSelector(class_=ProfilePublic, doc="The profile and its counts.")
-    rows = param.List(item_type=ConnectionPublic, doc="The connections shown, oldest first.")
+    rows = param.List(item_type=ConnectionPublic, doc="The connections shown, by account.")
     next_cursor = param.String(default=None, allow_None=True,
                                doc="Where the next page starts; None when all are shown.")
 
@@ -55,7 +55,7 @@ class ProfileCardModel(param.Parameterized):
         try:
             page = self._backend.call(
                 list_connections, where=self._where.connection_filter(self.profile.id),
-                sort="id", cursor=cursor, limit=ROWS_PER_CARD, count=False)
+                sort="account", cursor=cursor, limit=ROWS_PER_CARD, count=False)
         except ConnModelError as exc:
             self._on_error(exc)
             return

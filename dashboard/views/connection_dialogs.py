@@ -80,14 +80,14 @@ class ConnectionDialogs(pn.viewable.Viewer):
         super().__init__(**params)
         a = self.actions
         self._detail = pn.pane.HTML("", stylesheets=[_STYLE], sizing_mode="stretch_width")
-        close = pn.widgets.Button(name="Close", button_type="default")
+        close = pn.widgets.Button(label="Close", color="default")
         close.on_click(lambda _: a.close_view())
         self._view = pn.Modal(self._detail, close, width=600, name="Connection details",
                               stylesheets=[_MODAL])
         self._question = pn.pane.HTML("", stylesheets=[_STYLE], sizing_mode="stretch_width")
-        cancel = pn.widgets.Button(name="Cancel", button_type="default")
+        cancel = pn.widgets.Button(label="Cancel", color="default")
         cancel.on_click(lambda _: a.cancel())
-        self._confirm = pn.widgets.Button(name="Confirm revoke", button_type="danger")
+        self._confirm = pn.widgets.Button(label="Confirm revoke", color="danger")
         self._confirm.on_click(self._run)
         self._progress = pn.indicators.Progress(value=0, max=1, visible=False,
                                                 sizing_mode="stretch_width")
@@ -118,7 +118,7 @@ class ConnectionDialogs(pn.viewable.Viewer):
         if not event.new and not self.actions.running:
             self.actions.cancel()
 
-    def _show_progress(self, _: param.parameterized.Event) -> None:
+    def _show_progress(self, *_: param.parameterized.Event) -> None:
         self._progress.param.update(value=min(self.actions.progress, self._progress.max),
                                     visible=self.actions.running)
         self._confirm.disabled = self.actions.running

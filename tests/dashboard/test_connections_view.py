@@ -1,0 +1,67 @@
+"""The Connections page's widgets wired to real view models, without a browser."""
+
+from sqlmodel import select
+
+from connmodel.models import Connection, Profile
+from connmodel.services.demo import seed_demo
+from connmodel.store import session
+from dashboard.components.profile_card import ProfileCard
+from dashboard.pages.connections import ConnectionsPage
+from dashboard.viewmodels.actions import ActionsModel
+from dashboard.viewmodels.backend import Backend
+from dashboard.viewmodels.connections import ROWS_PER_CARD, ConnectionsPageModel
+
+
+def make_page(url, actor) -> ConnectionsPage:
+    backend = Backend(actor, url)
+    model = ConnectionsPageModel(backend)
+    model.refresh()
+    return ConnectionsPage(model=model, actions=ActionsModel(backend))
+
+
+def cards(page: ConnectionsPage) -> dict[str, ProfileCard]:
+    return {v.profile["name"]: v for v in page._cards.objects}
+
+
+def test_load_more_selection_and_bulk_buttons(sqlite_url, admin, keyring):
+    with session(sqlite_url) as s:
+        seed_demo(s, actor=admin, keyring=keyring)
+        noauth = s.exec(select(Profile).where(Profile.name == "Noauth")).one()
+        for i in range(ROWS_PER_CARD + 2):
+            s.add(Connection(profile_id=noauth.id, service="No Authentication Provider",
+                             account=f"bot{i:02d}@example.com"))
+        s.commit()
+    page = make_page(sqlite_url, admin)
+    view = cards(page)["Noauth"]
+    assert len(view.rows) == ROWS_PER_CARD and view.has_more
+    view._handle_msg({"action": "more", "id": None})
+    assert len(view.rows) == ROWS_PER_CARD + 3 and not view.has_more
+    assert page._revoke_selected.disabled and page._revoke_matching.disabled
+    view.selected = [view.rows[0]["id"], view.rows[1]["id"]]
+    assert page._revoke_selected.label == "Revoke selected (2)"
+    assert not page._revoke_selected.disabled
+    page.model.status = "Error"
+    assert list(cards(page)) == ["GitHub Staging"] and not page._revoke_matching.disabled
+    assert "Showing 1 of 1 profiles" in page._summary.object
+
+
+def test_view_and_revoke_messages_reach_the_dialogs(demo_url, admin):
+    page = make_page(demo_url, admin)
+    google = cards(page)["Google"]
+    google._handle_msg({"action": "view", "id": google.rows[0]["id"]})
+    assert page.actions.detail.profile == "Google"
+    google._handle_msg({"action": "revoke", "id": google.rows[0]["id"]})
+    assert page.actions.pending.servers == ["Drive", "Gsuite"]
+    google._handle_msg({"action": "revoke", "id": "1; DROP TABLE"})  # ignored, not an id
+    page.actions.confirm()
+    assert cards(page)["Google"].rows == []
+    assert cards(page)["Google"].profile["counts"]["Active"] == 0
+
+
+def test_error_and_empty_states(tmp_path, sqlite_url, admin):
+    down = make_page(f"sqlite:///{tmp_path / 'missing' / 'c.db'}", admin)
+    assert down._error.visible and "Cannot load connections." in down._error.object
+    assert not down._bulk.visible and not down._empty.visible
+    empty = make_page(sqlite_url, admin)
+    assert empty._empty.visible and "connmodel profile add" in empty._empty.object
+    assert not empty._error.visible

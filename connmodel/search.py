@@ -6,6 +6,7 @@ GIN pg_trgm indexes on `account` and `service` serve ILIKE '%x%'. Shorter needle
 to a scan, which is still bounded by the other filters and the page limit.
 """
 
+import unicodedata
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, text
@@ -28,6 +29,8 @@ def search_condition(dialect: str, needle: str) -> ColumnElement[bool] | None:
         return None
     if len(needle) > SEARCH_MAX:
         raise InvalidInput(f"search text is {len(needle)} characters: at most {SEARCH_MAX}")
+    if any(unicodedata.category(ch) == "Cc" for ch in needle):
+        raise InvalidInput("search text may not contain control characters")
     if dialect == "sqlite" and len(needle) >= 3:
         phrase = '"' + needle.replace('"', '""') + '"'
         fts: Any = text("SELECT rowid FROM connection_fts WHERE connection_fts MATCH :phrase")

@@ -16,13 +16,14 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import (
     ArgumentError,
     DatabaseError,
+    DataError,
     IntegrityError,
     OperationalError,
     ProgrammingError,
 )
 from sqlmodel import Session, create_engine
 
-from connmodel.errors import AlreadyExists, PermissionDenied, StoreUnavailable
+from connmodel.errors import AlreadyExists, InvalidInput, PermissionDenied, StoreUnavailable
 from connmodel.models import AuditEvent, utcnow
 
 DEFAULT_URL = "sqlite:///connmodel.db"
@@ -111,6 +112,8 @@ def session(url: str | None = None) -> Iterator[Session]:
         _audit_refusal(engine, exc)
         raise
     except DatabaseError as exc:
+        if isinstance(exc, DataError) and "NUL (0x00)" in str(exc.orig):
+            raise InvalidInput("text may not contain NUL (\\x00) characters") from None
         if type(exc) not in (DatabaseError, OperationalError, ProgrammingError):
             raise  # integrity and data errors are the caller's to translate
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)

@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
-from connmodel.errors import InvalidInput, NotFound
+from connmodel.errors import ConnModelError, InvalidInput, NotFound
 from connmodel.models import Connection, Profile
 from connmodel.paging import COUNT_CAP, MAX_LIMIT, capped_count
 from connmodel.permissions import Actor, Role
 from connmodel.services.connections import SORT_FIELDS, ConnectionFilter, list_connections
-from connmodel.services.profiles import create_profile, create_provider_config
+from connmodel.services.profiles import create_profile, create_provider_config, list_profiles
+from connmodel.services.servers import list_servers
 from connmodel.store import session
 
 LIVE_ROWS = 2_400
@@ -211,6 +212,27 @@ def test_bad_paging_input_is_refused_clearly(dataset, admin):
         "search text is 201 characters")
     with session(url) as s, pytest.raises(NotFound, match="no profile named 'Nope'"):
         list_connections(s, actor=admin, where=ConnectionFilter(profile="Nope"))
+    for needle in ("\x00abc", "ab\x00", "a\tb", "abc\x1b[2J"):
+        assert _error(url, admin, where=ConnectionFilter(search=needle)) == (
+            "search text may not contain control characters")
+
+
+def test_nul_in_any_text_filter_is_a_clear_error(dataset, admin):
+    """PostgreSQL text cannot hold NUL: the driver's refusal must not surface as a traceback."""
+    calls = (
+        lambda s: list_connections(s, actor=admin, where=ConnectionFilter(profile="Goo\x00gle")),
+        lambda s: list_servers(s, actor=admin, profile="Goo\x00gle"),
+        lambda s: list_profiles(s, actor=admin, name_contains="Goo\x00"),
+    )
+    for call in calls:
+        try:
+            with session(dataset.url) as s:
+                page = call(s)
+        except ConnModelError as exc:
+            assert str(exc) in (r"text may not contain NUL (\x00) characters",
+                                r"no profile named 'Goo\x00gle'")
+        else:
+            assert page.items == []
 
 
 def test_revoked_rows_are_in_the_table_but_in_no_listing(dataset, admin):

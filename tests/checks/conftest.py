@@ -16,6 +16,8 @@ from checks.mcp_servers import (
     BEARER_TOKEN,
     LoopbackServers,
     calculator,
+    closes_mid_stream,
+    garbage,
     hanging,
     huge_json,
     mcp_app,
@@ -38,6 +40,8 @@ APPS = {
     "plain": lambda: plain_http(),
     "huge": lambda: huge_json(),
     "sse": lambda: calculator("SSE Calculator").sse_app(),
+    "garbage": lambda: garbage,
+    "closes": lambda: closes_mid_stream,
 }
 
 

@@ -117,6 +117,23 @@ def huge_json(size: int = 50_000_000) -> Asgi:
     return app
 
 
+async def garbage(scope: Scope, receive: Receive, send: Send) -> None:
+    """Claims JSON, sends bytes that are not."""
+    app = plain_http(b"\x00\xff{{not json at all", content_type=b"application/json")
+    await app(scope, receive, send)
+
+
+async def closes_mid_stream(scope: Scope, receive: Receive, send: Send) -> None:
+    """Starts a 1000-byte JSON answer, sends 30 bytes, then drops the connection."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")]})
+    await send({"type": "http.response.body", "body": b'{"jsonrpc":"2.0","id":1,"result"',
+                "more_body": True})
+    raise ConnectionAbortedError("server went away mid-response")
+
+
 def free_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -100,7 +100,8 @@ def test_bad_servers_each_give_a_reason_within_the_timeout(sqlite_url, admin, ke
     servers = {"Hangs": fleet.url("hanging"), "Web page": fleet.url("plain"),
                "Huge": fleet.url("huge"), "Legacy SSE": fleet.url("sse"),
                "TLS": fleet.url("calculator").replace("http:", "https:"),
-               "Nowhere": "http://no-such-host.invalid/mcp"}
+               "Nowhere": "http://no-such-host.invalid/mcp", "Garbage": fleet.url("garbage"),
+               "Drops": fleet.url("closes")}
     ids = []
     with session(sqlite_url) as s:
         for name, url in servers.items():
@@ -116,9 +117,12 @@ def test_bad_servers_each_give_a_reason_within_the_timeout(sqlite_url, admin, ke
     assert found["Legacy SSE"].outcome == "ok" and found["Legacy SSE"].tool_count == 2
     assert found["TLS"].outcome == "unreachable" and found["TLS"].reason.startswith("TLS error")
     assert found["Nowhere"].reason == "DNS lookup failed: unknown host"
+    assert found["Garbage"].reason.startswith("protocol error: Failed to parse JSON response")
+    assert found["Drops"].reason == "connection closed mid-response"
     statuses = {r.servers[0].server: r.status for r in results}
     assert statuses == {"Hangs": "Active", "Web page": "Error", "Huge": "Error",
-                        "Legacy SSE": "Active", "TLS": "Active", "Nowhere": "Active"}
+                        "Legacy SSE": "Active", "TLS": "Active", "Nowhere": "Active",
+                        "Garbage": "Error", "Drops": "Active"}
 
 
 def test_progress_reports_every_connection_as_it_finishes(sqlite_url, admin, keyring, fleet):

@@ -180,6 +180,16 @@ class AuthServer:
             self._server.server_close()
             self._server = None
 
+    def mint(self, prefix: str, count: int, *, expires_in: int = 60) -> None:
+        """Issue `count` refresh tokens PREFIX-0 .. PREFIX-(count-1) directly (for benchmarks)."""
+        now = time.time()
+        with self.state.lock:
+            for i in range(count):
+                tok = Token(CLIENT_ID, "user-1", "openid email", f"{prefix}-access-{i}",
+                            f"{prefix}-{i}", now, expires_in)
+                self.state.by_access[tok.access_token] = tok
+                self.state.by_refresh[f"{prefix}-{i}"] = tok
+
     def token(self, value: str) -> Token | None:
         """The token record for an access or refresh token (for assertions)."""
         with self.state.lock:

@@ -126,6 +126,15 @@ def decode_cursor(cursor: str, key: SortKey) -> tuple[Any, int]:
     raise bad
 
 
+def _columns_only(stmt: Select[Any]) -> bool:
+    """Whether `stmt` selects plain columns only (no ORM entity to build).
+
+    Such statements run on the session's connection: the ORM result machinery would double the
+    cost of a page and adds nothing to tuples of column values.
+    """
+    return all(not isinstance(d["type"], type) for d in stmt.column_descriptions)
+
+
 def keyset_page(
     session: Session,
     stmt: Select[Any],
@@ -142,7 +151,8 @@ def keyset_page(
     if cursor:
         value, row_id = decode_cursor(cursor, key)
         stmt = stmt.where(key.after(value, row_id))
-    rows = session.execute(stmt.order_by(*key.order_by()).limit(limit + 1)).all()
+    stmt = stmt.order_by(*key.order_by()).limit(limit + 1)
+    rows = (session.connection() if _columns_only(stmt) else session).execute(stmt).all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -157,5 +167,5 @@ def capped_count(session: Session, filtered: Select[Any], cap: int = COUNT_CAP) 
     Returns (n, True) when n <= cap, else (cap, False): "at least cap".
     """
     inner = filtered.limit(cap + 1).subquery()
-    n = session.execute(select(func.count()).select_from(inner)).scalar_one()
+    n = session.connection().execute(select(func.count()).select_from(inner)).scalar_one()
     return (cap, False) if n > cap else (n, True)

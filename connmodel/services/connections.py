@@ -83,7 +83,9 @@ class ConnectionFilter:
 
 
 def profile_id_by_name(session: Session, name: str) -> int:
-    pid = session.execute(select(Profile.id).where(Profile.name == name)).scalar_one_or_none()
+    pid = session.connection().execute(
+        select(Profile.id).where(Profile.name == name)
+    ).scalar_one_or_none()
     if pid is None:
         raise NotFound(f"no profile named {name!r}")
     return pid
@@ -114,10 +116,9 @@ LISTED_COLUMNS = (Connection.id, Connection.service, Connection.account, Connect
 
 
 def _public_row(row: Any) -> ConnectionPublic:
-    """A listed row as ConnectionPublic. The values come from typed columns, so no validation."""
     (_, _, cid, service, account, status, reason, checked, expires, used, created, profile,
      environment) = row
-    return ConnectionPublic.model_construct(
+    return ConnectionPublic(
         id=cid, profile=profile, environment=environment, service=service, account=account,
         status=status, status_reason=reason, hint=hint_for(status), checked_at=checked,
         expires_at=expires, last_used_at=used, created_at=created,

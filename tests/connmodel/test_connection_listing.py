@@ -33,7 +33,8 @@ PROFILES = (("Google", "production", "Google OAuth2 Provider"),
             ("Noauth", "dev", "No Authentication Provider"))
 ACCOUNTS = ("ana.smith@example.com", "Ana.Smith@Example.COM", "ben_jones@acme.example",
             "50%off@deals.example", "svc_bot@ci.example", "Configured", "zoe@hooli.example",
-            "o_o@weird.example", "chloe.garcia@globex.example")
+            "o_o@weird.example", "chloe.garcia@globex.example", "Émile.Zola@Example.com",
+            "éloïse@café.example")
 FIELD_OF = {"id": "id", "account": "account", "service": "service", "status": "status",
             "created": "created_at", "expires": "expires_at", "last_used": "last_used_at",
             "checked": "checked_at"}
@@ -156,6 +157,10 @@ FILTERS = [
     ConnectionFilter(search="%o"),
     ConnectionFilter(search="e"),
     ConnectionFilter(search="  co  "),
+    ConnectionFilter(search="ém"),              # SQLite's LIKE folds ASCII only
+    ConnectionFilter(search="ÉM"),
+    ConnectionFilter(search="É"),
+    ConnectionFilter(search="ÉLOÏSE"),          # FTS5 / pg_trgm fold non-ASCII too
     ConnectionFilter(profile="Google", status="Active", search="example.com"),
 ]
 

@@ -131,6 +131,26 @@ def test_listing_pages_through_a_generated_profile(store_url, admin, keyring):
     assert all(c.last_used_at is None for c in seen[len(used):])  # never used: last
 
 
+@pytest.mark.parametrize("sort", ["account", "-account", "-created", "service"])
+def test_every_sort_pages_through_each_row_once_in_order(store_url, admin, keyring, sort):
+    """Keyset pages on NOT NULL columns are row-value ranges: no row skipped or repeated."""
+    _generate(store_url, admin, keyring, n=600, profiles=3)
+    field = {"account": "account", "created": "created_at", "service": "service"}[sort.lstrip("-")]
+    with session(store_url) as s:
+        where = ConnectionFilter(status="Active")
+        expected = s.execute(select(func.count()).where(Connection.status == "Active")).scalar_one()
+        seen, cursor = [], None
+        while True:
+            page = list_connections(s, actor=admin, where=where, sort=sort, cursor=cursor,
+                                    limit=37, count=False)
+            seen.extend(page.items)
+            if (cursor := page.next_cursor) is None:
+                break
+    assert len(seen) == len({c.id for c in seen}) == expected
+    keys = [(getattr(c, field), c.id) for c in seen]
+    assert keys == sorted(keys, reverse=sort.startswith("-"))
+
+
 def test_generate_twice_or_by_a_viewer_is_refused(sqlite_url, admin, viewer, keyring):
     with session(sqlite_url) as s, pytest.raises(PermissionDenied):
         generate(s, actor=viewer, connections=10, profiles=2)

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from connmodel.checks import CheckRequest, ConnectionCheck, run_checks
+from connmodel.checks.demo_server import DEMO_HOST, DEMO_PORT, serve_calculator
 from connmodel.checks.runner import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT
 from connmodel.cli import app
 from connmodel.cli.common import (
@@ -24,6 +25,7 @@ from connmodel.cli.common import (
     emit_table,
     store,
 )
+from connmodel.errors import InvalidInput
 from connmodel.models import ServerRow
 from connmodel.secrets import load_keyring
 from connmodel.services.servers import add_server, get_server, reconfigure_server
@@ -147,6 +149,18 @@ def server_reconfigure(
     with store(database) as s:
         row = reconfigure_server(s, actor=cli_actor(), name=name, profile=profile)
     _emit_server(row, fmt, "reconfigured")
+
+
+@app.command("demo-server")
+def demo_server(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = DEMO_PORT,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = DEMO_HOST,
+) -> None:
+    """Serve the demo's Calculator MCP server (add, subtract) at http://HOST:PORT/mcp."""
+    if not 1 <= port <= 65535:
+        raise InvalidInput(f"port must be between 1 and 65535, not {port}")
+    typer.echo(f"Calculator MCP server on http://{host}:{port}/mcp (Ctrl-C stops it)")
+    serve_calculator(host, port)
 
 
 @webhook_app.command("add")

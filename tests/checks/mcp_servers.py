@@ -19,6 +19,8 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from connmodel.checks.demo_server import calculator as demo_calculator
+
 API_KEY = "calc-api-key-7f3a9b2c41d8"
 BEARER_TOKEN = "calc-bearer-token-0e5d6c1b9a77"
 
@@ -27,22 +29,12 @@ Asgi = Callable[[Scope, Receive, Send], Any]
 
 def calculator(name: str = "Calculator", *, token: str | None = None,
                issuer: str = "http://127.0.0.1:9/") -> MCPServer:
-    """The seed's Calculator: add and subtract. With `token`, only that bearer token is let in."""
-    verifier = StaticTokenVerifier(token) if token else None
-    auth = AuthSettings(issuer_url=issuer, resource_server_url=None) if token else None
-    server = MCPServer(name, token_verifier=verifier, auth=auth, log_level="WARNING")
-
-    @server.tool()
-    def add(a: float, b: float) -> float:
-        """Add two numbers."""
-        return a + b
-
-    @server.tool()
-    def subtract(a: float, b: float) -> float:
-        """Subtract b from a."""
-        return a - b
-
-    return server
+    """The seed's Calculator (connmodel's demo server); with `token`, only that bearer token
+    is let in."""
+    if not token:
+        return demo_calculator(name)
+    return demo_calculator(name, token_verifier=StaticTokenVerifier(token),
+                           auth=AuthSettings(issuer_url=issuer, resource_server_url=None))
 
 
 class StaticTokenVerifier:

@@ -1,6 +1,11 @@
 """`connmodel check`, `server add|reconfigure` and `webhook` as the person at the terminal sees them."""
 
 import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +96,33 @@ def test_webhook_commands(sqlite_url, cli, monkeypatch):
     assert cli("webhook", "remove", "http://127.0.0.1:9/hook", "-d", sqlite_url)[0] == 0
     _code, _, err = cli("webhook", "remove", "http://127.0.0.1:9/hook", "-d", sqlite_url)
     assert err.strip() == "connmodel: error: no webhook for 'http://127.0.0.1:9/hook'"
+
+
+def test_demo_server_makes_the_demo_calculator_answer(sqlite_url, admin, keyring, cli):
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).with_name("connmodel")), "demo-server", "--port",
+                               str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        with session(sqlite_url) as s:
+            connect(s, actor=admin, keyring=keyring, profile="Noauth", kind="none",
+                    servers={"Calculator": f"http://127.0.0.1:{port}/mcp"})
+        code, out, err = cli("check", "--profile", "Noauth", "-f", "json", "-d", sqlite_url)
+        assert code == 0, err
+        assert json.loads(out)[0]["tool_count"] == 2
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert cli("demo-server", "--port", "0")[2].startswith(
+        "connmodel: error: port must be between 1 and 65535, not 0")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import String, cast, insert, literal, select
 
 from connmodel.errors import ConnModelError, InvalidInput, NotFound
 from connmodel.models import Connection, Profile
@@ -248,3 +248,32 @@ def test_revoked_rows_are_in_the_table_but_in_no_listing(dataset, admin):
         assert len(revoked) == REVOKED_ROWS
         assert s.execute(select(Profile.id)).scalars().all()
     assert not set(revoked) & set(_walk(dataset.url, admin, "-account", limit=MAX_LIMIT))
+
+
+def _insert_numbered(s, profile_id: int, first: int, last: int) -> None:
+    """Connections user{first}..user{last}@example.com, generated in SQL (fast on both stores)."""
+    seq = select(literal(first).label("n")).cte("seq", recursive=True)
+    seq = seq.union_all(select(seq.c.n + 1).where(seq.c.n < last))
+    s.execute(insert(Connection).from_select(
+        ["profile_id", "service", "account", "status", "created_at"],
+        select(literal(profile_id), literal("P"),
+               literal("user") + cast(seq.c.n, String) + literal("@example.com"),
+               literal("Active"), literal(BASE, Connection.created_at.type)),
+    ))
+
+
+def test_past_ten_thousand_the_total_says_at_least(store_url, admin):
+    with session(store_url) as s:
+        provider = create_provider_config(s, actor=admin, name="P", kind="none").id
+        big = create_profile(s, actor=admin, name="Big", provider_config_id=provider).id
+        small = create_profile(s, actor=admin, name="Small", provider_config_id=provider).id
+        _insert_numbered(s, big, 0, COUNT_CAP)  # 10,001 rows
+        _insert_numbered(s, small, COUNT_CAP + 1, 2 * COUNT_CAP)  # 10,000 rows
+        s.commit()
+        over = list_connections(s, actor=admin, where=ConnectionFilter(profile="Big"), limit=1)
+        at = list_connections(s, actor=admin, where=ConnectionFilter(profile="Small"), limit=1)
+        under = list_connections(s, actor=admin, where=ConnectionFilter(search="user99"), limit=1)
+    assert (over.total, over.total_exact) == (COUNT_CAP, False)
+    assert (at.total, at.total_exact) == (COUNT_CAP, True)
+    assert (under.total, under.total_exact) == (111, True)  # user99, user990-999, user9900-9999
+    assert under.items[0].account == "user99@example.com"

@@ -85,7 +85,12 @@ def load_keyring(*, create: bool = False) -> KeyRing:
         return KeyRing(tuple(_parse_keys(raw, ENV_KEY)), ENV_KEY)
     path = key_file_path()
     if path.exists():
-        return KeyRing(tuple(_parse_keys(path.read_text(), str(path))), str(path))
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not a text file"
+            raise SecretKeyError(f"cannot read the key file {path}: {reason}") from None
+        return KeyRing(tuple(_parse_keys(text, str(path))), str(path))
     if not create:
         raise SecretKeyError(
             f"no secret key: set {ENV_KEY} or run `connmodel init` to create {path}"
@@ -98,11 +103,14 @@ def load_keyring(*, create: bool = False) -> KeyRing:
 def write_key_file(path: Path, keys: list[bytes] | tuple[bytes, ...]) -> None:
     """Write keys (newest first) atomically with 0600 permissions."""
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write("\n".join(k.decode() for k in keys) + "\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("\n".join(k.decode() for k in keys) + "\n")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise SecretKeyError(f"cannot write the key file {path}: {exc.strerror}") from None
 
 
 def hint_of(secret: str) -> str | None:

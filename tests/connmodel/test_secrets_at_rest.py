@@ -124,3 +124,19 @@ def test_missing_key_says_how_to_make_one(monkeypatch, tmp_path):
     with pytest.raises(SecretKeyError, match="run `connmodel init`"):
         load_keyring()
     assert not (tmp_path / "absent.key").exists()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p / "missing" / "connmodel.key",
+     "cannot write the key file {path}: No such file or directory"),
+    (lambda p: p, "cannot read the key file {path}: Is a directory"),
+    (lambda p: (p / "binary.key").write_bytes(b"\xff\xfe\x00") and p / "binary.key",
+     "cannot read the key file {path}: not a text file"),
+])
+def test_unusable_key_file_is_a_clear_error(monkeypatch, tmp_path, make, message):
+    path = make(tmp_path)
+    monkeypatch.delenv(ENV_KEY, raising=False)
+    monkeypatch.setenv("CONNMODEL_KEY_FILE", str(path))
+    with pytest.raises(SecretKeyError) as info:
+        load_keyring(create=True)
+    assert str(info.value) == message.format(path=path)

@@ -109,8 +109,9 @@ def test_bad_servers_each_give_a_reason_within_the_timeout(sqlite_url, admin, ke
                                kind="none", servers={name: url}).id)
     started = time.perf_counter()
     results = check(sqlite_url, admin, keyring, *ids, timeout=1.5)
-    assert time.perf_counter() - started < 4
+    assert time.perf_counter() - started < 10  # generous: CI machines are shared
     found = {r.servers[0].server: r.servers[0] for r in results}
+    assert max(s.latency_ms for s in found.values()) < 1500 + 500
     assert found["Hangs"].reason == "timeout: no answer within 1.5 s"
     assert found["Web page"].reason == "protocol error: Unexpected content type: text/html"
     assert found["Huge"].reason == "protocol error: response larger than 10 MB"

@@ -43,6 +43,8 @@ BAD_READS = [
      "connmodel: error: profile name is 10000 characters long: at most 100"),
     (["connections", "--profile", RICH], f"connmodel: error: no profile named '{RICH}'"),
     (["connections", "--limit", "0"], "connmodel: error: limit must be between 1 and 500"),
+    (["connections", "--search", "s" * 10_000],
+     "connmodel: error: search text is 10000 characters: at most 200"),
     (["profiles", "--limit", "501"], "connmodel: error: limit must be between 0 and 500"),
     (["servers", "--state", "asleep"], "connmodel: error: unknown state 'asleep'"),
     (["connections", "--format", "xml"], "connmodel connections: error: Invalid value for"),

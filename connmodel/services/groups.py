@@ -7,24 +7,31 @@ change token lets a page notice work done elsewhere without re-reading what it s
 """
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, exists, func, literal_column, select, union_all
 from sqlmodel import Session
 
 from connmodel.models import (
     AuditEvent,
     CheckResult,
     Connection,
+    ConnectionPublic,
     McpServer,
     Profile,
     ProfilePublic,
     ProviderConfig,
     ServerPublic,
 )
-from connmodel.paging import Page, SortKey, capped_count, keyset_page
+from connmodel.paging import Page, SortKey, capped_count, encode_cursor, keyset_page, limit_ok
 from connmodel.permissions import Action, Actor, require
 from connmodel.search import SEARCH_MAX
-from connmodel.services.connections import ConnectionFilter
+from connmodel.services.connections import (
+    LISTED_COLUMNS,
+    ConnectionFilter,
+    _public_row,
+    sort_key,
+)
 from connmodel.status import Status, parse_environment
 
 
@@ -164,3 +171,53 @@ def matching_ids(session: Session, *, actor: Actor, where: GroupFilter, limit: i
     conds = _matching(session, where)
     rows = session.execute(select(Connection.id).where(*conds).order_by(Connection.id).limit(limit))
     return list(rows.scalars())
+
+
+def first_pages(
+    session: Session,
+    *,
+    actor: Actor,
+    where: GroupFilter,
+    profile_ids: list[int],
+    sort: str = "account",
+    limit: int = 10,
+) -> dict[int, Page[ConnectionPublic]]:
+    """The first page of matching connections of each profile, in one statement.
+
+    A UNION ALL of one keyset page per profile: each part is an index range, and a screen of
+    cards costs one round trip instead of one per card. The cursors continue with
+    `list_connections(where=ConnectionFilter(profile_id=..), sort=sort)`.
+    """
+    require(actor, Action.READ)
+    limit_ok(limit)
+    if not profile_ids:
+        return {}
+    key = sort_key(sort)
+    conds = where.connection_filter().conditions(session)
+    parts = []
+    for pid in profile_ids:
+        part = (
+            select(key.column.label("sort_value"), Connection.id.label("sort_id"),
+                   *LISTED_COLUMNS, Connection.profile_id.label("card"))
+            .join(Profile, Profile.id == Connection.profile_id)  # type: ignore[arg-type]
+            .where(Connection.profile_id == pid, *conds)  # type: ignore[arg-type]
+            .order_by(*key.order_by())
+            .limit(limit + 1)
+            .subquery()
+        )
+        parts.append(select(part))
+    value, row_id = literal_column("sort_value"), literal_column("sort_id")
+    order = [value.desc(), row_id.desc()] if key.descending else [value.asc(), row_id.asc()]
+    if key.nullable:
+        order[0] = order[0].nulls_last()
+    rows: dict[int, list[Any]] = {pid: [] for pid in profile_ids}
+    stmt = union_all(*parts).order_by(literal_column("card"), *order)
+    for row in session.connection().execute(stmt).all():
+        rows[row[-1]].append(row[:-1])
+    pages = {}
+    for pid, found in rows.items():
+        cursor = encode_cursor(key, found[limit - 1][0], found[limit - 1][1]) \
+            if len(found) > limit else None
+        items = [_public_row(r) for r in found[:limit]]
+        pages[pid] = Page(items, cursor, len(items), cursor is None)
+    return pages

@@ -40,7 +40,8 @@ def profile_data(profile: ProfilePublic, empty_text: str) -> dict[str, Any]:
 class ProfileCard(JSComponent):
     """One profile and one or more pages of its connections."""
 
-    profile = param.Dict(default={}, doc="Name, description, provider, environment, counts.")
+    profile = param.Dict(default={"name": ""},
+                         doc="Name, description, provider, environment, counts.")
     rows = param.List(default=[], doc="Rows as made by `row_data`.")
     has_more = param.Boolean(default=False, doc="Whether 'Load more' is offered.")
     selected = param.List(default=[], doc="Ids of the rows ticked for bulk revoke.")

@@ -84,9 +84,11 @@ class ConnectionsPage(pn.viewable.Viewer):
                                                   variant="outline")
         self._revoke_matching.on_click(lambda _: a.ask_revoke_matching(m.where))
         self._bulk = pn.Row(self._revoke_selected, self._revoke_matching)
+        self._pool: list[ProfileCard] = []
         m.param.watch(self._render_cards, "cards")
         m.param.watch(self._render_state, ["error", "loaded", "cards", "profiles_cursor"])
         a.param.watch(lambda _: m.refresh(), "changed")
+        a.param.watch(lambda e: m.forget(e.new), "revoked")
         a.param.watch(self._notify, "message")
         self.param.watch(self._render_selection, "selected")
         self._render_cards()
@@ -106,32 +108,43 @@ class ConnectionsPage(pn.viewable.Viewer):
             clear, sizing_mode="stretch_width",
         )
 
-    def _on_card_action(self, card: ProfileCardModel, action: str, ident: int | None) -> None:
+    def _on_card_action(self, index: int, action: str, ident: int | None) -> None:
         if action == "view" and ident is not None:
             self.actions.view(ident)
         elif action == "revoke" and ident is not None:
             self.actions.ask_revoke(ident)
-        elif action == "more":
-            card.load_more()
+        elif action == "more" and index < len(self.model.cards):
+            self.model.cards[index].load_more()
 
-    def _card_view(self, card: ProfileCardModel) -> ProfileCard:
-        empty = ("No connection matches the filters." if self.model.filtering
-                 else "No connections in this profile yet.")
-        view = ProfileCard(
-            on_action=lambda action, ident: self._on_card_action(card, action, ident),
-            profile=profile_data(card.profile, empty), rows=[row_data(r) for r in card.rows],
-            has_more=card.next_cursor is not None, sizing_mode="stretch_width", margin=(0, 0))
+    def _pooled_view(self, index: int) -> ProfileCard:
+        """The index-th card component, created once and then reused with new data.
 
-        def sync(*_: Any) -> None:
-            view.param.update(rows=[row_data(r) for r in card.rows],
-                              has_more=card.next_cursor is not None)
-
-        card.param.watch(sync, ["rows", "next_cursor"])
-        view.param.watch(lambda _: self._collect_selection(), "selected")
-        return view
+        Reuse keeps a refresh to small data patches instead of new browser components.
+        """
+        while len(self._pool) <= index:
+            i = len(self._pool)
+            view = ProfileCard(
+                on_action=lambda action, ident, i=i: self._on_card_action(i, action, ident),
+                sizing_mode="stretch_width", margin=(0, 0))
+            view.param.watch(lambda _: self._collect_selection(), "selected")
+            self._pool.append(view)
+        return self._pool[index]
 
     def _render_cards(self, *_: Any) -> None:
-        views = [self._card_view(card) for card in self.model.cards]
+        empty = ("No connection matches the filters." if self.model.filtering
+                 else "No connections in this profile yet.")
+        views = []
+        for index, card in enumerate(self.model.cards):
+            view = self._pooled_view(index)
+
+            def sync(*_: Any, card: ProfileCardModel = card, view: ProfileCard = view) -> None:
+                view.param.update(rows=[row_data(r) for r in card.rows],
+                                  has_more=card.next_cursor is not None)
+
+            view.param.update(profile=profile_data(card.profile, empty), selected=[])
+            sync()
+            card.param.watch(sync, ["rows", "next_cursor"])
+            views.append(view)
         self._cards.objects = views
         self._collect_selection()
 

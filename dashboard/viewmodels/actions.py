@@ -51,7 +51,8 @@ class ActionsModel(param.Parameterized):
     message = param.String(default="", doc="The outcome to notify (plain text).")
     message_kind = param.Selector(objects=["info", "success", "warning", "error"],
                                   default="info", doc="How the outcome is shown.")
-    changed = param.Event(doc="Fires after connections were revoked, so listings refresh.")
+    changed = param.Event(doc="Fires when listings must be re-read (changed by someone else).")
+    revoked = param.List(default=[], doc="Ids revoked by the last confirmation, for listings.")
 
     def __init__(self, backend: Backend, **params: Any) -> None:
         super().__init__(**params)
@@ -138,29 +139,33 @@ class ActionsModel(param.Parameterized):
             return
         self.param.update(running=True, progress=0)
         revoked, already, servers = 0, 0, set[str]()
+        done: list[int] = []
         single = None
         try:
             for batch in self._batches(request):
                 if request.count == 1 and request.where is None:
                     single = self.backend.call(revoke_connection, connection_id=batch[0])
                     revoked, servers = 1, set(single.disconnected_servers)
+                    done.append(single.id)
                 else:
                     result = self.backend.call(revoke_many, connection_ids=batch)
                     revoked += len(result.revoked)
                     already += len(result.already_revoked)
                     for r in result.revoked:
                         servers.update(r.disconnected_servers)
+                        done.append(r.id)
                 self.progress = revoked + already
                 yield self.progress
         except AlreadyRevoked as exc:
             self._tell(f"{exc}: someone else revoked it first. Nothing was changed.", "warning")
+            self.changed = True
         except (NotFound, ConnModelError) as exc:
             self._tell(f"Revocation stopped after {revoked}: {exc}", "error")
+            self.changed = True
         else:
             self._tell(self._outcome(single, revoked, already, servers), "success")
         finally:
-            self.param.update(running=False, pending=None)
-            self.changed = True
+            self.param.update(running=False, pending=None, revoked=done)
 
     def _batches(self, request: RevokeRequest) -> Iterator[list[int]]:
         if request.where is None:

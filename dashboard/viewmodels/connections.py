@@ -15,7 +15,12 @@ import param
 from connmodel.errors import ConnModelError
 from connmodel.models import ConnectionPublic, ProfilePublic
 from connmodel.services.connections import list_connections
-from connmodel.services.groups import GroupFilter, change_token, list_profile_groups
+from connmodel.services.groups import (
+    GroupFilter,
+    change_token,
+    first_pages,
+    list_profile_groups,
+)
 from connmodel.status import Environment, Status
 from dashboard.viewmodels.backend import Backend
 
@@ -23,6 +28,7 @@ log = logging.getLogger(__name__)
 
 PROFILES_PER_PAGE = 10
 ROWS_PER_CARD = 10
+ROW_SORT = "account"
 STATUS_OPTIONS = {"All statuses": "", **{s.value: s.value for s in Status}}
 ENVIRONMENT_OPTIONS = {"All environments": "", **{e.value: e.value for e in Environment}}
 
@@ -42,25 +48,18 @@ class ProfileCardModel(param.Parameterized):
         self._where = where
         self._on_error = on_error
 
-    def load_first(self) -> None:
-        """Read the first page of this card's matching connections."""
-        self._load(None, replace=True)
-
     def load_more(self) -> None:
         """Append the next page (keyset: as cheap deep in a million rows as on the first page)."""
-        if self.next_cursor:
-            self._load(self.next_cursor, replace=False)
-
-    def _load(self, cursor: str | None, *, replace: bool) -> None:
+        if not self.next_cursor:
+            return
         try:
             page = self._backend.call(
                 list_connections, where=self._where.connection_filter(self.profile.id),
-                sort="account", cursor=cursor, limit=ROWS_PER_CARD, count=False)
+                sort=ROW_SORT, cursor=self.next_cursor, limit=ROWS_PER_CARD, count=False)
         except ConnModelError as exc:
             self._on_error(exc)
             return
-        self.param.update(rows=page.items if replace else [*self.rows, *page.items],
-                          next_cursor=page.next_cursor)
+        self.param.update(rows=[*self.rows, *page.items], next_cursor=page.next_cursor)
 
     @property
     def total(self) -> int:
@@ -156,13 +155,41 @@ class ConnectionsPageModel(param.Parameterized):
         self.param.update(cards=[*self.cards, *more], profiles_cursor=page.next_cursor)
 
     def _cards(self, profiles: list[ProfilePublic], where: GroupFilter) -> list[ProfileCardModel]:
+        """Card models with their first page, read for all cards in one statement."""
+        try:
+            pages = self.backend.call(
+                first_pages, where=where, sort=ROW_SORT, limit=ROWS_PER_CARD,
+                profile_ids=[p.id for p in profiles if sum(p.counts.values())])
+        except ConnModelError as exc:
+            self._fail(exc)
+            return []
         cards = []
         for profile in profiles:
-            card = ProfileCardModel(self.backend, where, self._fail, profile=profile)
-            if sum(profile.counts.values()):
-                card.load_first()
-            cards.append(card)
+            page = pages.get(profile.id)
+            cards.append(ProfileCardModel(
+                self.backend, where, self._fail, profile=profile,
+                rows=page.items if page else [], next_cursor=page.next_cursor if page else None))
         return cards
+
+    def forget(self, connection_ids: list[int]) -> None:
+        """Drop connections revoked from this page at once, without a query.
+
+        The next poll sees the store's change and re-reads the page to reconcile.
+        """
+        gone = set(connection_ids)
+        touched = False
+        for card in self.cards:
+            removed = [r for r in card.rows if r.id in gone]
+            if not removed:
+                continue
+            counts = dict(card.profile.counts)
+            for row in removed:
+                counts[row.status] = max(0, counts.get(row.status, 0) - 1)
+            card.profile = card.profile.model_copy(update={"counts": counts})
+            card.rows = [r for r in card.rows if r.id not in gone]
+            touched = True
+        if touched:
+            self.param.trigger("cards")
 
     def poll(self) -> bool:
         """Refresh when the store changed since the last read (or is back after an error).

@@ -8,6 +8,7 @@ from sqlalchemy import func, select, text
 
 from connmodel.errors import AlreadyExists, InvalidInput
 from connmodel.models import NAME_MAX, AuditEvent, McpServer, Profile
+from connmodel.permissions import Actor, Role
 from connmodel.services.profiles import create_profile, create_provider_config
 from connmodel.services.servers import add_server
 from connmodel.store import session
@@ -21,13 +22,17 @@ def _counts(url: str) -> tuple[int, int, int]:
         )
 
 
-@pytest.fixture
-def provider_id(sqlite_url, admin) -> int:
-    with session(sqlite_url) as s:
-        config = create_provider_config(s, actor=admin, name="No Authentication Provider",
-                                        kind="none")
+@pytest.fixture(scope="module")
+def store(module_store_url) -> tuple[str, int]:
+    """One store per kind for the module, with one provider config: (url, provider config id).
+
+    The tests that use it write nothing (they assert so), except one uniquely named profile.
+    """
+    with session(module_store_url) as s:
+        config = create_provider_config(s, actor=Actor("alice", Role.ADMIN),
+                                        name="No Authentication Provider", kind="none")
         s.commit()
-        return config.id or 0
+        return module_store_url, config.id or 0
 
 
 @pytest.mark.parametrize("name, message", [
@@ -42,18 +47,19 @@ def provider_id(sqlite_url, admin) -> int:
     ("<script>alert(1)</script>", "profile name may not contain '<' or '>' (markup is not a name)"),
     ("<img src=x onerror=alert(1)>", "profile name may not contain '<' or '>'"),
 ])
-def test_bad_profile_name_is_refused_and_nothing_written(sqlite_url, admin, provider_id, name,
-                                                         message):
-    before = _counts(sqlite_url)
-    with session(sqlite_url) as s, pytest.raises(InvalidInput) as info:
+def test_bad_profile_name_is_refused_and_nothing_written(store, admin, name, message):
+    url, provider_id = store
+    before = _counts(url)
+    with session(url) as s, pytest.raises(InvalidInput) as info:
         create_profile(s, actor=admin, name=name, provider_config_id=provider_id)
     assert str(info.value).startswith(message)
     assert len(str(info.value)) < 200
-    assert _counts(sqlite_url) == before
+    assert _counts(url) == before
 
 
-def test_longest_name_is_accepted_and_trimmed(sqlite_url, admin, provider_id):
-    with session(sqlite_url) as s:
+def test_longest_name_is_accepted_and_trimmed(store, admin):
+    url, provider_id = store
+    with session(url) as s:
         profile = create_profile(s, actor=admin, name=f"  {'n' * NAME_MAX}  ",
                                  provider_config_id=provider_id)
         s.commit()
@@ -74,8 +80,9 @@ def test_duplicate_profile_and_server_names(demo_url, admin):
     assert _counts(demo_url) == before
 
 
-def test_unknown_provider_config_and_environment(sqlite_url, admin, provider_id):
-    with session(sqlite_url) as s:
+def test_unknown_provider_config_and_environment(store, admin):
+    url, provider_id = store
+    with session(url) as s:
         with pytest.raises(InvalidInput, match="no provider config with id 999"):
             create_profile(s, actor=admin, name="X", provider_config_id=999)
         with pytest.raises(InvalidInput, match="unknown environment 'prod': choose one of dev"):
@@ -93,13 +100,13 @@ def test_unknown_provider_config_and_environment(sqlite_url, admin, provider_id)
     ("http://[::1/mcp", "malformed URL"),
     ("https://mcp.example/" + "a" * 10_000, "URL is longer than 2000 characters"),
 ])
-def test_bad_server_url_is_refused_and_nothing_written(sqlite_url, admin, url, message):
-    before = _counts(sqlite_url)
-    with session(sqlite_url) as s, pytest.raises(InvalidInput) as info:
+def test_bad_server_url_is_refused_and_nothing_written(store, admin, url, message):
+    before = _counts(store[0])
+    with session(store[0]) as s, pytest.raises(InvalidInput) as info:
         add_server(s, actor=admin, name="Calculator", url=url)
     assert str(info.value).startswith(message)
     assert len(str(info.value)) < 200
-    assert _counts(sqlite_url) == before
+    assert _counts(store[0]) == before
 
 
 def _wait_for_a_blocked_writer(url: str) -> None:

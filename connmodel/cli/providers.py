@@ -113,8 +113,11 @@ def _browser_flow(database: str | None, actor: Actor, keyring: KeyRing, *, profi
                 error_description=params.get("error_description"))
             return _describe(conn, profile)
 
-    handler = type("Callback", (_Callback,), {"complete": staticmethod(complete), "outcome": {}})
-    server.RequestHandlerClass = handler
+    class Handler(_Callback):
+        outcome: ClassVar[dict[str, Any]] = {}
+
+    Handler.complete = staticmethod(complete)
+    server.RequestHandlerClass = Handler
     typer.echo(f"waiting for the callback on {redirect_uri} (up to {timeout} s) ...")
     timer = threading.Timer(timeout, server.shutdown)
     timer.start()
@@ -123,11 +126,11 @@ def _browser_flow(database: str | None, actor: Actor, keyring: KeyRing, *, profi
     finally:
         timer.cancel()
         server.server_close()
-    if "error" in handler.outcome:
-        raise handler.outcome["error"]
-    if "message" not in handler.outcome:
+    if "error" in Handler.outcome:
+        raise Handler.outcome["error"]
+    if "message" not in Handler.outcome:
         raise InvalidInput(f"no callback within {timeout} s: nothing was connected")
-    typer.echo(handler.outcome["message"])
+    typer.echo(Handler.outcome["message"])
 
 
 def _read_secret(prompt: str) -> str:
@@ -226,7 +229,7 @@ def refresh(
     window: Annotated[int, typer.Option(
         "--window", help="Refresh tokens expiring within this many minutes.", min=0)] = 10,
     concurrency: Annotated[int, typer.Option(
-        "--concurrency", help="Refreshes in flight at once.", min=1, max=64)] = 8,
+        "--concurrency", help="Refreshes in flight at once.", min=1, max=64)] = 4,
     database: DatabaseOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connmodel.errors import ConnModelError, InvalidInput, ProviderRefused
 from connmodel.models import Connection, OAuthAuthorization, utcnow
@@ -103,15 +103,15 @@ def _claim(session: Session, state: str) -> OAuthAuthorization:
     now = utcnow()
     claimed = session.execute(
         update(OAuthAuthorization)
-        .where(OAuthAuthorization.state_hash == _hash(state),  # type: ignore[arg-type]
-               OAuthAuthorization.used_at.is_(None),  # type: ignore[union-attr]
-               OAuthAuthorization.expires_at > now)  # type: ignore[arg-type]
+        .where(col(OAuthAuthorization.state_hash) == _hash(state),
+               col(OAuthAuthorization.used_at).is_(None),
+               col(OAuthAuthorization.expires_at) > now)
         .values(used_at=now)
-        .returning(OAuthAuthorization.id)
+        .returning(col(OAuthAuthorization.id))
     ).scalar_one_or_none()
     if claimed is None:
         row = session.execute(select(OAuthAuthorization).where(
-            OAuthAuthorization.state_hash == _hash(state))).scalar_one_or_none()
+            col(OAuthAuthorization.state_hash) == _hash(state))).scalar_one_or_none()
         if row is None:
             raise InvalidInput("unknown state: this callback does not belong to an "
                                "authorization started here; start again")

@@ -8,12 +8,12 @@ reason that Enable recognises, so Enable reconnects exactly those servers.
 from dataclasses import dataclass
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connmodel.errors import InvalidInput
 from connmodel.models import Connection, utcnow
 from connmodel.permissions import Action, Actor, require
-from connmodel.providers.records import disabled_reason, live, set_servers_state
+from connmodel.providers.records import changed, disabled_reason, live, set_servers_state
 from connmodel.services.events import record
 from connmodel.status import ServerState, Status
 
@@ -35,13 +35,13 @@ def disable_connection(session: Session, *, actor: Actor, connection_id: int) ->
     require(actor, Action.WRITE)
     linked = live(session, connection_id)
     reason = disabled_reason(actor.name)
-    done = session.execute(
+    done = changed(session.execute(
         update(Connection)
-        .where(Connection.id == connection_id, Connection.disabled_by.is_(None),  # type: ignore[arg-type,union-attr]
-               Connection.revoked_at.is_(None))  # type: ignore[union-attr]
+        .where(col(Connection.id) == connection_id, col(Connection.disabled_by).is_(None),
+               col(Connection.revoked_at).is_(None))
         .values(disabled_by=actor.name, disabled_at=utcnow(), status=Status.INACTIVE.value,
                 status_reason=reason, checked_at=utcnow())
-    ).rowcount
+    ))
     if not done:
         session.rollback()
         raise InvalidInput(f"connection {connection_id} is already disabled")
@@ -68,7 +68,7 @@ def enable_connection(session: Session, *, actor: Actor, connection_id: int) -> 
     status, reason = ((Status.INACTIVE.value, "token expired") if expired
                       else (Status.ACTIVE.value, None))
     session.execute(
-        update(Connection).where(Connection.id == connection_id)  # type: ignore[arg-type]
+        update(Connection).where(col(Connection.id) == connection_id)
         .values(disabled_by=None, disabled_at=None, status=status, status_reason=reason,
                 checked_at=utcnow(), next_refresh_at=None, refresh_failures=0)
     )

@@ -4,9 +4,10 @@ and provider config, the credential columns, and the MCP servers a profile is at
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlalchemy import CursorResult, Result, select, update
+from sqlmodel import Session, col
 
 from connmodel.errors import AlreadyRevoked, InvalidInput, NotFound
 from connmodel.models import CheckResult, Connection, McpServer, Profile, ProviderConfig, utcnow
@@ -14,6 +15,11 @@ from connmodel.permissions import Actor
 from connmodel.secrets import KeyRing, hint_of
 from connmodel.services.events import record
 from connmodel.status import ServerState, Status
+
+
+def changed(result: Result[Any]) -> int:
+    """Rows an UPDATE changed: how a conditional UPDATE tells whether it won."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def disabled_reason(name: str) -> str:
@@ -33,7 +39,7 @@ def profile_with_provider(session: Session, profile: int | str) -> tuple[Profile
     if isinstance(profile, int):
         row = session.get(Profile, profile)
     else:
-        row = session.execute(select(Profile).where(Profile.name == profile)).scalar_one_or_none()
+        row = session.execute(select(Profile).where(col(Profile.name) == profile)).scalar_one_or_none()
     if row is None:
         raise NotFound(f"no profile {profile!r}")
     provider = session.get(ProviderConfig, row.provider_config_id)
@@ -57,7 +63,7 @@ def check_servers(session: Session, names: list[str]) -> list[McpServer]:
     names = list(dict.fromkeys(n.strip() for n in names if n and n.strip()))
     if not names:
         return []
-    found = list(session.execute(select(McpServer).where(McpServer.name.in_(names))).scalars())  # type: ignore[attr-defined]
+    found = list(session.execute(select(McpServer).where(col(McpServer.name).in_(names))).scalars())
     missing = sorted(set(names) - {s.name for s in found})
     if missing:
         raise NotFound(f"no MCP server named {', '.join(repr(m) for m in missing)}")
@@ -80,13 +86,13 @@ def set_servers_state(session: Session, profile_id: int, *, from_state: ServerSt
                       to_state: ServerState, reason: str | None,
                       only_reason: str | None = None) -> list[str]:
     """Move the profile's servers between connected and disconnected; returns their names."""
-    conds = [McpServer.profile_id == profile_id, McpServer.state == from_state.value]
+    conds = [col(McpServer.profile_id) == profile_id, col(McpServer.state) == from_state.value]
     if only_reason is not None:
-        conds.append(McpServer.reason == only_reason)
+        conds.append(col(McpServer.reason) == only_reason)
     return sorted(session.execute(
-        update(McpServer).where(*conds)  # type: ignore[arg-type]
+        update(McpServer).where(*conds)
         .values(state=to_state.value, reason=reason, updated_at=utcnow())
-        .returning(McpServer.name)
+        .returning(col(McpServer.name))
     ).scalars())
 
 

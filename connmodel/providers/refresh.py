@@ -19,13 +19,13 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connmodel.errors import ProviderRefused, ProviderUnreachable
 from connmodel.models import Connection, Profile, ProviderConfig, utcnow
 from connmodel.permissions import SYSTEM, Action, Actor, require
 from connmodel.providers.client import TokenSet, backoff, call, oauth_client
-from connmodel.providers.records import check_result, live, require_kind
+from connmodel.providers.records import changed, check_result, live, require_kind
 from connmodel.secrets import KeyRing
 from connmodel.services.events import record
 from connmodel.status import ProviderKind, Status
@@ -46,28 +46,28 @@ class RefreshOutcome:
 
 def _claim(session: Session, conn: Connection) -> bool:
     now = utcnow()
-    won = session.execute(
+    won = changed(session.execute(
         update(Connection)
-        .where(Connection.id == conn.id,  # type: ignore[arg-type]
-               Connection.token_version == conn.token_version,  # type: ignore[arg-type]
-               Connection.revoked_at.is_(None),  # type: ignore[union-attr]
-               or_(Connection.refresh_claimed_until.is_(None),  # type: ignore[union-attr]
-                   Connection.refresh_claimed_until < now))  # type: ignore[operator]
+        .where(col(Connection.id) == conn.id,
+               col(Connection.token_version) == conn.token_version,
+               col(Connection.revoked_at).is_(None),
+               or_(col(Connection.refresh_claimed_until).is_(None),
+                   col(Connection.refresh_claimed_until) < now))
         .values(refresh_claimed_until=now + CLAIM_FOR)
-    ).rowcount
+    ))
     session.commit()
     return bool(won)
 
 
 def _cas(session: Session, conn: Connection, **values: Any) -> bool:
     """Write only if nobody changed the token since we read it; release the claim."""
-    done = session.execute(
+    done = changed(session.execute(
         update(Connection)
-        .where(Connection.id == conn.id,  # type: ignore[arg-type]
-               Connection.token_version == conn.token_version,  # type: ignore[arg-type]
-               Connection.revoked_at.is_(None))  # type: ignore[union-attr]
+        .where(col(Connection.id) == conn.id,
+               col(Connection.token_version) == conn.token_version,
+               col(Connection.revoked_at).is_(None))
         .values(refresh_claimed_until=None, checked_at=utcnow(), **values)
-    ).rowcount
+    ))
     return bool(done)
 
 
@@ -150,24 +150,24 @@ def due_ids(session: Session, *, window: timedelta = DEFAULT_WINDOW, limit: int 
     """Active, enabled OAuth connections expiring within `window` and not backing off."""
     now = utcnow()
     stmt = (
-        select(Connection.id)
-        .join(Profile, Profile.id == Connection.profile_id)  # type: ignore[arg-type]
-        .join(ProviderConfig, ProviderConfig.id == Profile.provider_config_id)  # type: ignore[arg-type]
-        .where(Connection.revoked_at.is_(None),  # type: ignore[union-attr]
-               Connection.disabled_by.is_(None),  # type: ignore[union-attr]
-               Connection.status == Status.ACTIVE.value,  # type: ignore[arg-type]
-               Connection.expires_at <= now + window,  # type: ignore[operator]
-               ProviderConfig.kind.in_(OAUTH_KINDS),  # type: ignore[attr-defined]
-               or_(Connection.next_refresh_at.is_(None),  # type: ignore[union-attr]
-                   Connection.next_refresh_at <= now))  # type: ignore[operator]
-        .order_by(Connection.expires_at)
+        select(col(Connection.id))
+        .join(Profile, col(Profile.id) == col(Connection.profile_id))
+        .join(ProviderConfig, col(ProviderConfig.id) == col(Profile.provider_config_id))
+        .where(col(Connection.revoked_at).is_(None),
+               col(Connection.disabled_by).is_(None),
+               col(Connection.status) == Status.ACTIVE.value,
+               col(Connection.expires_at) <= now + window,
+               col(ProviderConfig.kind).in_(OAUTH_KINDS),
+               or_(col(Connection.next_refresh_at).is_(None),
+                   col(Connection.next_refresh_at) <= now))
+        .order_by(col(Connection.expires_at))
         .limit(limit)
     )
     return list(session.execute(stmt).scalars())
 
 
 def refresh_due(session: Session, *, actor: Actor = SYSTEM, keyring: KeyRing,
-                window: timedelta = DEFAULT_WINDOW, concurrency: int = 8,
+                window: timedelta = DEFAULT_WINDOW, concurrency: int = 4,
                 limit: int = 10_000) -> list[RefreshOutcome]:
     """Refresh every connection due within `window`, `concurrency` at a time (own sessions)."""
     require(actor, Action.WRITE)

@@ -9,14 +9,16 @@ retrying with back-off, and gives up after a bounded time with an audit event.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connmodel.errors import ConnModelError, ProviderRefused, ProviderUnreachable
 from connmodel.models import Profile, ProviderConfig, ProviderRevocation, utcnow
 from connmodel.permissions import SYSTEM, Action, Actor, require
 from connmodel.providers.client import TokenSet, backoff, call, check_response, oauth_client
+from connmodel.providers.records import changed
 from connmodel.secrets import KeyRing
 from connmodel.services.events import record
 from connmodel.status import ProviderKind
@@ -50,8 +52,9 @@ def enqueue(session: Session, *, connection_id: int, profile_id: int,
     if not credential_enc:
         return False
     provider = session.execute(
-        select(ProviderConfig).join(Profile, Profile.provider_config_id == ProviderConfig.id)  # type: ignore[arg-type]
-        .where(Profile.id == profile_id)
+        select(ProviderConfig)
+        .join(Profile, col(Profile.provider_config_id) == col(ProviderConfig.id))
+        .where(col(Profile.id) == profile_id)
     ).scalar_one_or_none()
     if provider is None or provider.kind not in OAUTH_KINDS \
             or not provider.settings.get("revocation_url"):
@@ -63,13 +66,13 @@ def enqueue(session: Session, *, connection_id: int, profile_id: int,
 
 def _claim(session: Session, row: ProviderRevocation, now: datetime) -> bool:
     """Take a due row for CLAIM_FOR so two workers never send the same revocation at once."""
-    claimed = session.execute(
+    claimed = changed(session.execute(
         update(ProviderRevocation)
-        .where(ProviderRevocation.id == row.id,  # type: ignore[arg-type]
-               ProviderRevocation.next_attempt_at == row.next_attempt_at,  # type: ignore[arg-type]
-               ProviderRevocation.delivered_at.is_(None))  # type: ignore[union-attr]
+        .where(col(ProviderRevocation.id) == row.id,
+               col(ProviderRevocation.next_attempt_at) == row.next_attempt_at,
+               col(ProviderRevocation.delivered_at).is_(None))
         .values(next_attempt_at=now + CLAIM_FOR)
-    ).rowcount
+    ))
     session.commit()
     return bool(claimed)
 
@@ -83,8 +86,8 @@ def _send(session: Session, row: ProviderRevocation, keyring: KeyRing) -> None:
         for value, hint in ((token.refresh_token, "refresh_token"),
                             (token.access_token, "access_token")):
             if value:
-                response = call("provider revocation", lambda v=value, h=hint: client.revoke_token(
-                    url, token=v, token_type_hint=h))
+                response = call("provider revocation", partial(
+                    client.revoke_token, url, token=value, token_type_hint=hint))
                 check_response("provider revocation", response)
 
 
@@ -95,12 +98,12 @@ def deliver_due(session: Session, *, keyring: KeyRing, actor: Actor = SYSTEM,
     require(actor, Action.WRITE)
     now = now or utcnow()
     stmt = select(ProviderRevocation).where(
-        ProviderRevocation.delivered_at.is_(None),  # type: ignore[union-attr]
-        ProviderRevocation.given_up_at.is_(None),  # type: ignore[union-attr]
-        ProviderRevocation.next_attempt_at <= now,  # type: ignore[arg-type]
-    ).order_by(ProviderRevocation.id)  # type: ignore[arg-type]
+        col(ProviderRevocation.delivered_at).is_(None),
+        col(ProviderRevocation.given_up_at).is_(None),
+        col(ProviderRevocation.next_attempt_at) <= now,
+    ).order_by(col(ProviderRevocation.id))
     if connection_id is not None:
-        stmt = stmt.where(ProviderRevocation.connection_id == connection_id)  # type: ignore[arg-type]
+        stmt = stmt.where(col(ProviderRevocation.connection_id) == connection_id)
     counts = {"delivered": 0, "retrying": 0, "given_up": 0}
     for row in list(session.execute(stmt).scalars()):
         if not _claim(session, row, now):
@@ -113,7 +116,7 @@ def deliver_due(session: Session, *, keyring: KeyRing, actor: Actor = SYSTEM,
             permanent = isinstance(exc, ProviderRefused)
             give_up = permanent or failed_at - row.created_at >= give_up_after
             session.execute(
-                update(ProviderRevocation).where(ProviderRevocation.id == row.id)  # type: ignore[arg-type]
+                update(ProviderRevocation).where(col(ProviderRevocation.id) == row.id)
                 .values(attempts=row.attempts + 1, last_error=str(exc)[:2000],
                         next_attempt_at=failed_at + backoff(row.attempts + 1),
                         given_up_at=failed_at if give_up else None))
@@ -129,7 +132,7 @@ def deliver_due(session: Session, *, keyring: KeyRing, actor: Actor = SYSTEM,
             session.rollback()
             raise
         session.execute(
-            update(ProviderRevocation).where(ProviderRevocation.id == row.id)  # type: ignore[arg-type]
+            update(ProviderRevocation).where(col(ProviderRevocation.id) == row.id)
             .values(attempts=row.attempts + 1, delivered_at=utcnow(), last_error=None))
         record(session, actor=actor, action="provider.revoke", target=target,
                outcome=f"ok after {row.attempts + 1} attempt(s)")
@@ -142,12 +145,12 @@ def list_revocations(session: Session, *, actor: Actor, pending_only: bool = Tru
                      limit: int = 200) -> list[RevocationPublic]:
     """Queued provider revocations, oldest first (pending ones only by default)."""
     require(actor, Action.READ)
-    stmt = (select(ProviderRevocation, ProviderConfig.name)
-            .join(ProviderConfig, ProviderConfig.id == ProviderRevocation.provider_config_id)  # type: ignore[arg-type]
-            .order_by(ProviderRevocation.id).limit(limit))  # type: ignore[arg-type]
+    stmt = (select(ProviderRevocation, col(ProviderConfig.name))
+            .join(ProviderConfig, col(ProviderConfig.id) == col(ProviderRevocation.provider_config_id))
+            .order_by(col(ProviderRevocation.id)).limit(limit))
     if pending_only:
-        stmt = stmt.where(ProviderRevocation.delivered_at.is_(None),  # type: ignore[union-attr]
-                          ProviderRevocation.given_up_at.is_(None))  # type: ignore[union-attr]
+        stmt = stmt.where(col(ProviderRevocation.delivered_at).is_(None),
+                          col(ProviderRevocation.given_up_at).is_(None))
     return [
         RevocationPublic(id=r.id or 0, connection_id=r.connection_id, provider=name,
                          actor=r.actor, created_at=r.created_at, attempts=r.attempts,

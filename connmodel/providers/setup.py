@@ -8,7 +8,7 @@ neither behind, only an audit event saying why.
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connmodel.errors import AlreadyExists, ConnModelError
 from connmodel.models import DEFAULT_PROFILE_DESCRIPTION, Profile
@@ -73,7 +73,7 @@ def new_profile(
     require(actor, Action.WRITE)
     try:
         name = clean_name(name, "profile name")
-        if session.execute(select(Profile.id).where(Profile.name == name)).first():
+        if session.execute(select(col(Profile.id)).where(col(Profile.name) == name)).first():
             raise AlreadyExists(f"a profile named {name!r} exists")
         profile = create_profile(session, actor=actor, name=name, environment=environment,
                                  description=description,

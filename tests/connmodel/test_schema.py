@@ -1,5 +1,6 @@
 """The schema the migrations build is the schema the models describe, on both stores."""
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -39,3 +40,19 @@ def test_current_after_upgrade_and_second_upgrade_is_a_no_op(module_store_url):
             SQLModel.metadata,
         )
     assert diff == []
+
+
+def test_every_migration_downgrades_and_upgrades_again(store_url):
+    engine = get_engine(store_url)
+    cfg = alembic_config(store_url)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "base")
+    with engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() is None
+    upgrade(engine)
+    assert is_current(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"include_object": include_object, "compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []

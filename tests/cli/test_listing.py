@@ -1,12 +1,20 @@
-"""The read commands on both stores: profiles, connections, show, servers, events."""
+"""The read commands on both stores: profiles, connections, show, servers, events.
+
+Read-only tests share one demo store per module and store kind (`seeded_url`); tests that add
+rows get their own (`demo_url`).
+"""
 
 import re
 
+import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import insert, select
 
 from connmodel.models import Connection, Profile, utcnow
 from connmodel.paging import COUNT_CAP
-from connmodel.services.demo import DEMO_SECRETS
+from connmodel.permissions import Actor
+from connmodel.secrets import KeyRing
+from connmodel.services.demo import DEMO_SECRETS, seed_demo
 from connmodel.store import session
 
 SEED_PROFILES = {
@@ -14,6 +22,14 @@ SEED_PROFILES = {
     "Hubspot": ("API Key Authentication Provider", "Configured", "Active"),
     "Google": ("Google OAuth2 Provider", "user@example.com", "Active"),
 }
+
+
+@pytest.fixture(scope="module")
+def seeded_url(module_store_url) -> str:
+    """The demo data, seeded once for this module's read-only tests (by 'alice')."""
+    with session(module_store_url) as s:
+        seed_demo(s, actor=Actor("alice"), keyring=KeyRing((Fernet.generate_key(),), "test"))
+    return module_store_url
 
 
 def _add_connections(url: str, profile: str, n: int) -> None:
@@ -29,8 +45,8 @@ def _add_connections(url: str, profile: str, n: int) -> None:
         s.commit()
 
 
-def test_profiles_json_has_the_seed_page_cards(demo_url, cli):
-    cards = {c["name"]: c for c in cli("profiles", "-d", demo_url, "-f", "json").json}
+def test_profiles_json_has_the_seed_page_cards(seeded_url, cli):
+    cards = {c["name"]: c for c in cli("profiles", "-d", seeded_url, "-f", "json").json}
     for name, (service, account, status) in SEED_PROFILES.items():
         card = cards[name]
         assert card["description"] == "Connections in this profile"
@@ -43,8 +59,8 @@ def test_profiles_json_has_the_seed_page_cards(demo_url, cli):
     assert {c["environment"] for c in cards.values()} == {"dev", "staging", "production"}
 
 
-def test_profiles_table_reads_like_the_page(demo_url, cli):
-    result = cli("profiles", "-d", demo_url)
+def test_profiles_table_reads_like_the_page(seeded_url, cli):
+    result = cli("profiles", "-d", seeded_url)
     assert result.code == 0
     assert "Hubspot · production · API Key Authentication Provider — Connections in this profile" \
         in result.out
@@ -63,25 +79,25 @@ def test_a_big_profile_shows_its_first_connections_and_its_counts(demo_url, cli)
     assert all(c["connections"] == [] for c in only_counts)
 
 
-def test_connections_filters_sorts_and_pages(demo_url, cli):
-    page = cli("connections", "-d", demo_url, "-f", "json").json
+def test_connections_filters_sorts_and_pages(seeded_url, cli):
+    page = cli("connections", "-d", seeded_url, "-f", "json").json
     assert set(page) == {"items", "next_cursor", "total", "total_exact"}
     assert page["total"] == 6 and page["total_exact"] and page["next_cursor"] is None
 
-    errors = cli("connections", "-d", demo_url, "-f", "json", "--status", "error").json
+    errors = cli("connections", "-d", seeded_url, "-f", "json", "--status", "error").json
     assert [c["profile"] for c in errors["items"]] == ["GitHub Staging"]
-    prod = cli("connections", "-d", demo_url, "-f", "json", "-e", "production").json
+    prod = cli("connections", "-d", seeded_url, "-f", "json", "-e", "production").json
     assert {c["profile"] for c in prod["items"]} == {"Hubspot", "Google"}
-    found = cli("connections", "-d", demo_url, "-f", "json", "--search", "example.com").json
+    found = cli("connections", "-d", seeded_url, "-f", "json", "--search", "example.com").json
     assert {c["account"] for c in found["items"]} == {
         "user@example.com", "ci-bot@example.com", "dev@example.com"}
-    desc = cli("connections", "-d", demo_url, "-f", "json", "--sort", "-account").json
+    desc = cli("connections", "-d", seeded_url, "-f", "json", "--sort", "-account").json
     accounts = [c["account"] for c in desc["items"]]
     assert accounts == sorted(accounts, reverse=True)
 
     seen, after = [], []
     while True:
-        page = cli("connections", "-d", demo_url, "-f", "json", "--limit", "4", *after).json
+        page = cli("connections", "-d", seeded_url, "-f", "json", "--limit", "4", *after).json
         seen += [c["id"] for c in page["items"]]
         if not page["next_cursor"]:
             break
@@ -89,13 +105,13 @@ def test_connections_filters_sorts_and_pages(demo_url, cli):
     assert len(seen) == len(set(seen)) == 6
 
 
-def test_connections_table_prints_count_and_next_cursor(demo_url, cli):
-    result = cli("connections", "-d", demo_url, "--limit", "2")
+def test_connections_table_prints_count_and_next_cursor(seeded_url, cli):
+    result = cli("connections", "-d", seeded_url, "--limit", "2")
     assert result.code == 0
     assert "│ Noauth " in result.out and "│ Hubspot " in result.out
     footer = result.out.strip().splitlines()[-1]
     cursor = re.fullmatch(r"2 shown of 6 connections; next page: --after (\S+)", footer).group(1)
-    rest = cli("connections", "-d", demo_url, "--after", cursor).out
+    rest = cli("connections", "-d", seeded_url, "--after", cursor).out
     assert "│ Google " in rest and "│ Noauth " not in rest
 
 
@@ -107,35 +123,35 @@ def test_count_is_capped_at_ten_thousand(demo_url, cli):
     assert footer.startswith("50 shown of at least 10,000 connections; next page: --after ")
 
 
-def test_show_masks_every_secret_and_lists_servers(demo_url, cli):
-    google = cli("connections", "-d", demo_url, "-f", "json", "-p", "Google").json["items"][0]
-    result = cli("show", str(google["id"]), "-d", demo_url, "-f", "json")
+def test_show_masks_every_secret_and_lists_servers(seeded_url, cli):
+    google = cli("connections", "-d", seeded_url, "-f", "json", "-p", "Google").json["items"][0]
+    result = cli("show", str(google["id"]), "-d", seeded_url, "-f", "json")
     detail = result.json
     assert {"id", "profile", "service", "account", "status", "config", "mcp_servers"} <= set(detail)
     assert (detail["profile"], detail["account"]) == ("Google", "user@example.com")
     assert detail["config"]["client_secret"] == "••••"
     assert detail["config"]["credential"].startswith("••••")
     assert [s["name"] for s in detail["mcp_servers"]] == ["Drive", "Gsuite"]
-    table = cli("show", str(google["id"]), "-d", demo_url).out
+    table = cli("show", str(google["id"]), "-d", seeded_url).out
     assert "Google OAuth2 Provider (oauth2)" in table and "│ Drive " in table
     for secret in DEMO_SECRETS:
         assert secret not in result.out and secret not in table
 
 
-def test_servers_and_events(demo_url, cli):
-    servers = cli("servers", "-d", demo_url, "-f", "json").json
+def test_servers_and_events(seeded_url, cli):
+    servers = cli("servers", "-d", seeded_url, "-f", "json").json
     calculator = next(s for s in servers["items"] if s["name"] == "Calculator")
     assert {"name", "url", "profile", "state", "reason"} <= set(calculator)
     assert (calculator["profile"], calculator["state"]) == ("Noauth", "connected")
-    assert "│ Calculator " in cli("servers", "-d", demo_url).out
+    assert "│ Calculator " in cli("servers", "-d", seeded_url).out
 
-    events = cli("events", "-d", demo_url, "-f", "json", "--limit", "3").json
+    events = cli("events", "-d", seeded_url, "-f", "json", "--limit", "3").json
     assert len(events["items"]) == 3 and events["next_cursor"]
     first = events["items"][0]
     assert {"at", "actor", "action", "target", "outcome"} <= set(first)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", first["at"])
-    profile_events = cli("events", "-d", demo_url, "-f", "json", "--action", "profile.create",
+    profile_events = cli("events", "-d", seeded_url, "-f", "json", "--action", "profile.create",
                          "--actor", "alice").json
     assert profile_events["total"] == 6
-    assert cli("events", "-d", demo_url, "--actor", "nobody").out.strip().endswith(
+    assert cli("events", "-d", seeded_url, "--actor", "nobody").out.strip().endswith(
         "0 shown of 0 events")

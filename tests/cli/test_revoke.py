@@ -64,7 +64,7 @@ def test_two_processes_revoking_at_once_give_one_revocation(demo_url, cli):
     env = {**os.environ, "CONNMODEL_ACTOR": "alice"}
     procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=env) for _ in range(2)]
-    outcomes = sorted((p.wait(timeout=60), p.stdout.read(), p.stderr.read()) for p in procs)
+    outcomes = sorted((p.wait(timeout=150), p.stdout.read(), p.stderr.read()) for p in procs)
     for p in procs:
         p.stdout.close()
         p.stderr.close()

@@ -143,7 +143,10 @@ def main() -> None:
                 assert w.stdin is not None
                 w.stdin.close()
             for w in workers:
-                w.wait(15)
+                try:
+                    w.wait(15)
+                except subprocess.TimeoutExpired:
+                    w.kill()
     speedup = round(baseline["total_s"] / concurrent["total_s"], 1)
     print(f"{args.servers} MCP servers in {len(workers)} processes (started in {started_s:.1f} s)")
     print(f"{'run':<12}{'conc.':>6}{'ok':>6}{'total s':>9}{'p50 ms':>9}{'p95 ms':>9}"

@@ -8,6 +8,7 @@ fifty probes finishing together cost one transaction, not fifty competing ones.
 """
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from connmodel.secrets import KeyRing
 from connmodel.store import session
 from connmodel.webhooks import env_targets
 
+ENV_INTERVAL = "CONNMODEL_CHECK_INTERVAL"
+MIN_INTERVAL = 30.0
 DEFAULT_CONCURRENCY = 10
 DEFAULT_TIMEOUT = 10.0
 MAX_CONCURRENCY = 500
@@ -51,6 +54,24 @@ class CheckRequest:
                                f"not {self.concurrency}")
         if not 0.1 <= self.timeout <= 300:
             raise InvalidInput(f"timeout must be between 0.1 and 300 seconds, not {self.timeout:g}")
+
+
+def check_interval(raw: str | None = None) -> float | None:
+    """Seconds between scheduled checks of every connection (the dashboard's schedule).
+
+    From `raw` or $CONNMODEL_CHECK_INTERVAL; off (None) when unset, empty or 0.
+    """
+    raw = (os.environ.get(ENV_INTERVAL, "") if raw is None else raw).strip()
+    if raw in ("", "0"):
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise InvalidInput(f"{ENV_INTERVAL} must be a number of seconds, not {raw[:20]!r}") from None
+    if not MIN_INTERVAL <= seconds <= 7 * 86400:
+        raise InvalidInput(f"{ENV_INTERVAL} must be between {MIN_INTERVAL:g} seconds and a week, "
+                           f"not {seconds:g}")
+    return seconds
 
 
 def _load(database: str | None, request: CheckRequest,

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from checks.conftest import API_KEY, BEARER_TOKEN, connect, connection_row, server_row
 from checks.mcp_servers import LoopbackServers, calculator, mcp_app
 from connmodel.checks import CheckRequest, run_checks
+from connmodel.checks.runner import check_interval
 from connmodel.errors import InvalidInput, NotFound
 from connmodel.models import AuditEvent, CheckResult
 from connmodel.store import session
@@ -160,3 +161,16 @@ def test_bad_requests(sqlite_url, admin, viewer, keyring):
     with pytest.raises(PermissionDenied):
         run_checks(sqlite_url, actor=viewer, keyring=keyring,
                    request=CheckRequest(all_connections=True))
+
+
+def test_schedule_interval_is_off_by_default(monkeypatch):
+    monkeypatch.delenv("CONNMODEL_CHECK_INTERVAL", raising=False)
+    assert check_interval() is None
+    assert check_interval("0") is None
+    assert check_interval("300") == 300.0
+    with pytest.raises(InvalidInput, match="must be a number of seconds, not 'often'"):
+        check_interval("often")
+    with pytest.raises(InvalidInput, match="between 30 seconds and a week, not 5"):
+        check_interval("5")
+    monkeypatch.setenv("CONNMODEL_CHECK_INTERVAL", "60")
+    assert check_interval() == 60.0

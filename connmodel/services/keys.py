@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Column, Table, bindparam, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
 from connmodel import models
@@ -62,8 +63,11 @@ def verify_keyring(session: Session, keyring: KeyRing) -> None:
     sample = _any_secret(session)
     if sample is not None:
         keyring.decrypt(sample)
-    session.add(models.Meta(key=CHECK_KEY, value=keyring.encrypt(CHECK_PLAINTEXT)))
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(models.Meta(key=CHECK_KEY, value=keyring.encrypt(CHECK_PLAINTEXT)))
+    except IntegrityError:  # another process wrote its token first: check against that one
+        keyring.decrypt(session.get_one(models.Meta, CHECK_KEY).value)
 
 
 def checked_keyring(session: Session, *, create: bool = False) -> KeyRing:

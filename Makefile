@@ -41,6 +41,7 @@ test: install-test
 bench: install-test
 	$(PY) bench/store.py
 	$(PY) bench/checks.py
+	$(PY) bench/refresh.py
 
 screenshots: install-test
 	$(PY) -m pytest tests/ui -m screenshots -q

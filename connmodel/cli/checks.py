@@ -28,7 +28,7 @@ from connmodel.cli.common import (
 from connmodel.errors import InvalidInput
 from connmodel.models import ServerRow
 from connmodel.secrets import load_keyring
-from connmodel.services.servers import add_server, get_server, reconfigure_server
+from connmodel.services.servers import reconfigure_server, register_server
 from connmodel.services.webhooks import add_webhook, list_webhooks, remove_webhook
 from connmodel.status import Status
 from connmodel.webhooks import ENV_SECRET, deliver_due
@@ -131,10 +131,8 @@ def server_add(
 ) -> None:
     """Add an MCP server that authenticates with a profile."""
     with store(database) as s:
-        add_server(s, actor=cli_actor(), name=name, url=url, profile=profile,
-                   transport=transport)
-        s.commit()
-        row = get_server(s, actor=cli_actor(), name=name.strip())
+        row = register_server(s, actor=cli_actor(), name=name, url=url, profile=profile,
+                              transport=transport)
     _emit_server(row, fmt, "added")
 
 

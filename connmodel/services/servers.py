@@ -81,6 +81,22 @@ def add_server(
     return server
 
 
+def register_server(
+    session: Session,
+    *,
+    actor: Actor,
+    name: str,
+    url: str,
+    profile: str,
+    transport: str = "streamable-http",
+) -> ServerRow:
+    """Add Server as the CLI and My Servers do it: add, commit, and return the new row."""
+    server = add_server(session, actor=actor, name=name, url=url, profile=profile,
+                        transport=transport)
+    session.commit()
+    return get_server(session, actor=actor, name=server.name)
+
+
 def reconfigure_server(session: Session, *, actor: Actor, name: str, profile: str) -> ServerRow:
     """Move a server to another profile and reconnect it (the seed's "until you reconfigure").
 

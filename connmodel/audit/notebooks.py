@@ -5,7 +5,11 @@ parameter: parameters are written into the executed notebook, and a URL may hold
 """
 
 import os
+import sys
 import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from connmodel.errors import ConnModelError, InvalidInput
@@ -38,6 +42,22 @@ def find_notebook(name: str) -> Path:
     raise InvalidInput(f"unknown notebook {name!r}: choose one of {known}")
 
 
+@contextmanager
+def _kernel_chatter_to(log: Path) -> Iterator[None]:
+    """Send what the kernel writes to stderr (its start-up warnings) into a log file, so the
+    command's own stderr keeps only the lines meant for the operator."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log, "w") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def run_to_html(path: Path, *, database_url: str, parameters: dict[str, object]) -> str:
     """Execute the notebook in a fresh kernel and return it as a standalone HTML page."""
     import nbformat
@@ -51,10 +71,11 @@ def run_to_html(path: Path, *, database_url: str, parameters: dict[str, object])
         with tempfile.TemporaryDirectory() as tmp:
             executed = Path(tmp) / path.name
             try:
-                papermill.execute_notebook(
-                    str(path), str(executed), parameters={"database_url": None, **parameters},
-                    kernel_name="python3", progress_bar=False, log_output=False,
-                    execution_timeout=TIMEOUT_S, cwd=tmp)
+                with _kernel_chatter_to(Path(tmp) / "kernel.log"):
+                    papermill.execute_notebook(
+                        str(path), str(executed), parameters={"database_url": None, **parameters},
+                        kernel_name="python3", progress_bar=False, log_output=False,
+                        execution_timeout=TIMEOUT_S, cwd=tmp)
             except PapermillExecutionError as exc:
                 raise NotebookFailed(f"notebook {path.stem} failed in cell {exc.exec_count}: "
                                      f"{exc.ename}: {exc.evalue}") from None
@@ -66,5 +87,7 @@ def run_to_html(path: Path, *, database_url: str, parameters: dict[str, object])
             os.environ["CONNMODEL_DATABASE_URL"] = previous
     exporter = HTMLExporter(template_name="lab", embed_images=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(notebook)
+    with warnings.catch_warnings():  # hvPlot's loader outputs have no mimetype nbconvert shows
+        warnings.filterwarnings("ignore", "Your element with mimetype", UserWarning)
+        body, _ = exporter.from_notebook_node(notebook)
     return body

@@ -1,0 +1,114 @@
+"""The audit notebooks: saved without outputs, and executed (papermill, a real kernel) on the
+audited store (demo + generated data) on SQLite and PostgreSQL, with no secret key around.
+
+Kernels start slowly, so each notebook runs once per store, the three at the same time; one of
+them runs through `connmodel audit --notebook`, the operator's way.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from audit.auditdata import MARKUP
+from connmodel.audit.notebooks import NOTEBOOKS_DIR
+from connmodel.services.demo import DEMO_SECRETS
+
+BIN = Path(sys.executable).parent
+NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+VIA_CLI = "errors_and_expiry"
+
+
+def test_there_are_the_three_notebooks():
+    assert [p.stem for p in NOTEBOOKS] == ["connections_overview", "errors_and_expiry",
+                                           "stale_and_unused"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_saved_without_outputs_and_with_a_parameters_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code), path.name
+    (params,) = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    for name in ("database_url", "days", "hours", "environment"):
+        assert f"{name} = " in params.source
+    assert "connmodel.audit" in "".join(c.source for c in code)
+    assert "load_keyring" not in json.dumps(nb)
+
+
+@pytest.fixture(scope="module")
+def executed(audit_url, tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path]]:
+    out = tmp_path_factory.mktemp("notebooks")
+    env = {**os.environ, "CONNMODEL_DATABASE_URL": audit_url,
+           "CONNMODEL_KEY_FILE": str(out / "no-such.key")}
+    env.pop("CONNMODEL_SECRET_KEY", None)
+    running = {}
+    for path in NOTEBOOKS:
+        if path.stem == VIA_CLI:
+            target = out / f"{path.stem}.html"
+            cmd = [str(BIN / "connmodel"), "audit", "--notebook", path.stem, "-d", audit_url,
+                   "-o", str(target), "--days", "30"]
+        else:
+            target = out / path.name
+            cmd = [str(BIN / "papermill"), "-k", "python3", "--no-progress-bar", str(path),
+                   str(target), "-p", "days", "30"]
+        running[path.stem] = (subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
+                                               stderr=subprocess.PIPE, text=True), target)
+    done = {}
+    for name, (proc, target) in running.items():
+        stdout, stderr = proc.communicate(timeout=170)
+        done[name] = (subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr),
+                      target)
+    return done
+
+
+def _outputs(path: Path) -> str:
+    """Every output of an executed notebook, as text (HTML tables, prints, plot specs); and
+    no user text reaches an HTML output unescaped."""
+    nb = nbformat.read(path, as_version=4)
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert [o for o in outputs if o.output_type == "error"] == []
+    assert not any(MARKUP in o.get("data", {}).get("text/html", "") for o in outputs)
+    return json.dumps(outputs)
+
+
+@pytest.mark.notebooks
+def test_connections_overview(executed):
+    result, path = executed["connections_overview"]
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = _outputs(path)
+    assert "Live connections by profile and status" in text and "GitHub Staging" in text
+    assert "Share of live connections in Error" in text and "re-authorization" in text
+    assert not any(secret in text for secret in DEMO_SECRETS)
+
+
+@pytest.mark.notebooks
+def test_stale_and_unused(executed):
+    result, path = executed["stale_and_unused"]
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = _outputs(path)
+    assert "stale connections (the first" in text
+    assert "Forgotten" in text and "Prod Unwatched" in text
+    assert "connmodel revoke " in text and "would revoke (dry run)" in text
+    assert not any(secret in text for secret in DEMO_SECRETS)
+
+
+@pytest.mark.notebooks
+def test_errors_and_expiry_through_connmodel_audit_notebook(executed, audit_url):
+    result, path = executed[VIA_CLI]
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr.strip() == f"audit report written to {path}"
+    page = path.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "Errors and expiry" in page
+    assert "GitHub Staging" in page and "GitHub Issues" in page
+    assert "Checks per day by status" in page and "Credentials expiring per day" in page
+    assert "connmodel revoke " in page and "would revoke (dry run)" in page
+    assert "Traceback" not in page
+    assert audit_url not in page  # the URL reached the kernel by environment, not parameter
+    assert MARKUP not in page and "&lt;img src=x" in page
+    assert not any(secret in page for secret in DEMO_SECRETS)

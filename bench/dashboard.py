@@ -57,7 +57,7 @@ PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BENCH_DB = "connmodel_bench_dashboard"
 ACTOR = Actor("bench")
 FILTERS = [{"status": "Error"}, {"status": "Inactive", "environment": "staging"},
-           {"search": "example"}, {"environment": "production"}, {}]
+           {"search": "grace.lopez"}, {"environment": "production"}, {}]
 NAIVE_RUNS = 5
 TARGETS = {"first_screen_s": 1.5, "interaction_p95_ms": 50, "mb_per_session": 10,
            "largest_message_kb": 200, "speedup": 20}

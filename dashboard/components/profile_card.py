@@ -31,19 +31,20 @@ def row_data(conn: ConnectionPublic) -> dict[str, Any]:
             "hint": conn.hint}
 
 
-def profile_data(profile: ProfilePublic, empty_text: str) -> dict[str, Any]:
+def card_data(profile: ProfilePublic, rows: list[ConnectionPublic], has_more: bool,
+              empty_text: str) -> dict[str, Any]:
+    """Everything one card shows, as one value: one change per card reaches the browser."""
     return {"name": profile.name, "description": profile.description,
             "provider": profile.provider, "environment": profile.environment,
-            "counts": profile.counts, "empty": empty_text}
+            "counts": profile.counts, "empty": empty_text,
+            "rows": [row_data(r) for r in rows], "has_more": has_more}
 
 
 class ProfileCard(JSComponent):
     """One profile and one or more pages of its connections."""
 
-    profile = param.Dict(default={"name": ""},
-                         doc="Name, description, provider, environment, counts.")
-    rows = param.List(default=[], doc="Rows as made by `row_data`.")
-    has_more = param.Boolean(default=False, doc="Whether 'Load more' is offered.")
+    card = param.Dict(default={"name": "", "rows": []},
+                      doc="Profile fields, counts, rows and has_more, as made by `card_data`.")
     selected = param.List(default=[], doc="Ids of the rows ticked for bulk revoke.")
 
     _esm = """
@@ -56,7 +57,7 @@ class ProfileCard(JSComponent):
     export function render({ model, el }) {
       const root = h('section', {class: 'card'})
       function draw() {
-        const p = model.profile, name = p.name || ''
+        const p = model.card, name = p.name || ''
         root.setAttribute('aria-label', `Profile ${name}`)
         const counts = h('div', {class: 'counts'})
         for (const [status, n] of Object.entries(p.counts || {})) {
@@ -67,7 +68,7 @@ class ProfileCard(JSComponent):
           h('span', {class: `env env-${p.environment}`, title: 'Environment'}, p.environment || ''),
           h('span', {class: 'provider', title: 'Provider config'}, p.provider || ''))
         const children = [head, h('p', {class: 'desc'}, p.description || ''), counts]
-        if (model.rows.length === 0) {
+        if (p.rows.length === 0) {
           children.push(h('p', {class: 'empty'}, p.empty || ''))
         } else {
           const table = h('table', {},
@@ -77,7 +78,7 @@ class ProfileCard(JSComponent):
               h('th', {scope: 'col'}, 'Service'), h('th', {scope: 'col'}, 'Account'),
               h('th', {scope: 'col'}, 'Status'), h('th', {scope: 'col'}, 'Actions'))))
           const body = h('tbody')
-          for (const r of model.rows) {
+          for (const r of p.rows) {
             const label = `${name} connection (${r.account})`
             const box = h('input', {type: 'checkbox', 'aria-label': `Select ${label}`})
             box.checked = model.selected.includes(r.id)
@@ -99,7 +100,7 @@ class ProfileCard(JSComponent):
           table.append(body)
           children.push(table)
         }
-        if (model.has_more) {
+        if (p.has_more) {
           const more = h('button', {type: 'button', class: 'more',
                                     'aria-label': `Load more connections of ${name}`}, 'Load more')
           more.addEventListener('click', () => model.send_msg({action: 'more', id: null}))
@@ -108,9 +109,7 @@ class ProfileCard(JSComponent):
         root.replaceChildren(...children)
       }
       draw()
-      model.on('profile', draw)
-      model.on('rows', draw)
-      model.on('has_more', draw)
+      model.on('card', draw)
       model.on('selected', draw)
       el.append(root)
     }

@@ -11,7 +11,7 @@ import param
 
 from connmodel.models import DEFAULT_PROFILE_DESCRIPTION
 from connmodel.status import HINTS, Status
-from dashboard.components.profile_card import ProfileCard, profile_data, row_data
+from dashboard.components.profile_card import ProfileCard, card_data
 from dashboard.escaping import esc
 from dashboard.routing import sync_url
 from dashboard.viewmodels.actions import ActionsModel
@@ -85,6 +85,7 @@ class ConnectionsPage(pn.viewable.Viewer):
         self._revoke_matching.on_click(lambda _: a.ask_revoke_matching(m.where))
         self._bulk = pn.Row(self._revoke_selected, self._revoke_matching)
         self._pool: list[ProfileCard] = []
+        self._card_watchers: list[tuple[ProfileCardModel, Any]] = []
         m.param.watch(self._render_cards, "cards")
         m.param.watch(self._render_state, ["error", "loaded", "cards", "profiles_cursor"])
         a.param.watch(lambda _: m.refresh(), "changed")
@@ -133,19 +134,24 @@ class ConnectionsPage(pn.viewable.Viewer):
     def _render_cards(self, *_: Any) -> None:
         empty = ("No connection matches the filters." if self.model.filtering
                  else "No connections in this profile yet.")
+        for card, watcher in self._card_watchers:
+            card.param.unwatch(watcher)
+        self._card_watchers = []
         views = []
         for index, card in enumerate(self.model.cards):
             view = self._pooled_view(index)
 
             def sync(*_: Any, card: ProfileCardModel = card, view: ProfileCard = view) -> None:
-                view.param.update(rows=[row_data(r) for r in card.rows],
-                                  has_more=card.next_cursor is not None)
+                view.card = card_data(card.profile, card.rows, card.next_cursor is not None,
+                                      empty)
 
-            view.param.update(profile=profile_data(card.profile, empty), selected=[])
+            view.selected = []
             sync()
-            card.param.watch(sync, ["rows", "next_cursor"])
+            self._card_watchers.append(
+                (card, card.param.watch(sync, ["profile", "rows", "next_cursor"])))
             views.append(view)
-        self._cards.objects = views
+        if views != self._cards.objects:
+            self._cards.objects = views
         self._collect_selection()
 
     def _collect_selection(self) -> None:

@@ -20,7 +20,7 @@ def make_page(url, actor) -> ConnectionsPage:
 
 
 def cards(page: ConnectionsPage) -> dict[str, ProfileCard]:
-    return {v.profile["name"]: v for v in page._cards.objects}
+    return {v.card["name"]: v for v in page._cards.objects}
 
 
 def test_load_more_selection_and_bulk_buttons(sqlite_url, admin, keyring):
@@ -33,11 +33,11 @@ def test_load_more_selection_and_bulk_buttons(sqlite_url, admin, keyring):
         s.commit()
     page = make_page(sqlite_url, admin)
     view = cards(page)["Noauth"]
-    assert len(view.rows) == ROWS_PER_CARD and view.has_more
+    assert len(view.card["rows"]) == ROWS_PER_CARD and view.card["has_more"]
     view._handle_msg({"action": "more", "id": None})
-    assert len(view.rows) == ROWS_PER_CARD + 3 and not view.has_more
+    assert len(view.card["rows"]) == ROWS_PER_CARD + 3 and not view.card["has_more"]
     assert page._revoke_selected.disabled and page._revoke_matching.disabled
-    view.selected = [view.rows[0]["id"], view.rows[1]["id"]]
+    view.selected = [view.card["rows"][0]["id"], view.card["rows"][1]["id"]]
     assert page._revoke_selected.label == "Revoke selected (2)"
     assert not page._revoke_selected.disabled
     page.model.status = "Error"
@@ -48,14 +48,14 @@ def test_load_more_selection_and_bulk_buttons(sqlite_url, admin, keyring):
 def test_view_and_revoke_messages_reach_the_dialogs(demo_url, admin):
     page = make_page(demo_url, admin)
     google = cards(page)["Google"]
-    google._handle_msg({"action": "view", "id": google.rows[0]["id"]})
+    google._handle_msg({"action": "view", "id": google.card["rows"][0]["id"]})
     assert page.actions.detail.profile == "Google"
-    google._handle_msg({"action": "revoke", "id": google.rows[0]["id"]})
+    google._handle_msg({"action": "revoke", "id": google.card["rows"][0]["id"]})
     assert page.actions.pending.servers == ["Drive", "Gsuite"]
     google._handle_msg({"action": "revoke", "id": "1; DROP TABLE"})  # ignored, not an id
     page.actions.confirm()
-    assert cards(page)["Google"].rows == []
-    assert cards(page)["Google"].profile["counts"]["Active"] == 0
+    assert cards(page)["Google"].card["rows"] == []
+    assert cards(page)["Google"].card["counts"]["Active"] == 0
 
 
 def test_error_and_empty_states(tmp_path, sqlite_url, admin):

@@ -11,7 +11,7 @@ from connmodel.models import NAME_MAX, AuditEvent, McpServer, Profile
 from connmodel.permissions import Actor, Role
 from connmodel.services.profiles import create_profile, create_provider_config
 from connmodel.services.servers import add_server
-from connmodel.store import session
+from connmodel.store import flush_unique, session
 
 
 def _counts(url: str) -> tuple[int, int, int]:
@@ -77,6 +77,10 @@ def test_duplicate_profile_and_server_names(demo_url, admin):
             add_server(s, actor=admin, name="Calculator", url="http://127.0.0.1:9/mcp")
         with pytest.raises(InvalidInput, match="server name may not contain '<' or '>'"):
             add_server(s, actor=admin, name="<b>Calc</b>", url="http://127.0.0.1:9/mcp")
+        # what a writer that raced past the name check meets: the unique index, as AlreadyExists
+        s.add(Profile(name="Noauth", provider_config_id=provider or 0))
+        with pytest.raises(AlreadyExists, match="^a profile named 'Noauth' exists$"):
+            flush_unique(s, "a profile named 'Noauth' exists")
     assert _counts(demo_url) == before
 
 

@@ -76,7 +76,7 @@ class ConnectionFilter:
             ids = select(Profile.id).where(Profile.environment == env)
             conds.append(Connection.profile_id.in_(ids))  # type: ignore[attr-defined]
         if self.search:
-            cond = search_condition(session.get_bind().dialect.name, self.search)
+            cond = search_condition(session, self.search)
             if cond is not None:
                 conds.append(cond)
         return conds

@@ -87,7 +87,9 @@ def test_same_seed_same_data_on_sqlite_and_postgres(sqlite_url, postgres_url, ad
     assert _snapshot(sqlite_url) == _snapshot(postgres_url)
 
 
-def test_search_finds_generated_accounts(store_url, admin, keyring):
+@pytest.mark.parametrize("few_hits", [5_000, 0])  # PostgreSQL: by id list, or by ILIKE walk
+def test_search_finds_generated_accounts(store_url, admin, keyring, monkeypatch, few_hits):
+    monkeypatch.setattr("connmodel.search.FEW_HITS", few_hits)
     _generate(store_url, admin, keyring)
     with session(store_url) as s:
         account = s.execute(select(Connection.account).where(Connection.account.contains("@"))

@@ -122,8 +122,8 @@ def session(url: str | None = None) -> Iterator[Session]:
                 f"{describe(engine.url.render_as_string())} is not a connmodel database at the "
                 f"current schema ({reason}): run `connmodel init`"
             ) from None
-        if isinstance(exc, ProgrammingError):
-            raise
+        if isinstance(exc, ProgrammingError) and exc.statement is not None:
+            raise  # a bad query is a bug to see; a bad connection option is the URL's fault
         raise StoreUnavailable(
             f"cannot use the database {describe(engine.url.render_as_string())}: {reason}"
         ) from None

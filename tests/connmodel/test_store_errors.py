@@ -30,6 +30,12 @@ def test_unknown_postgresql_host():
     assert "no-such-host.invalid" in message
 
 
+def test_unknown_connection_option():
+    message = _error_using(f"postgresql://bob:{PASSWORD}@127.0.0.1/db?bogus_option=1")
+    assert message.startswith("cannot use the database postgresql+psycopg://bob:***@127.0.0.1/")
+    assert 'invalid connection option "bogus_option"' in message
+
+
 @pytest.mark.parametrize("url", [
     "not a url",
     f"://bob:{PASSWORD}@localhost/db",

@@ -70,7 +70,7 @@ def _or(frame: pd.DataFrame | None, empty: pd.DataFrame) -> pd.DataFrame:
 
 
 def _when(value: object) -> str:
-    return "–" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")  # type: ignore[arg-type]
+    return "–" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ as text, so a profile named like markup stays text.
 """
 
 import pandas as pd
-from bokeh.models import HoverTool
+from bokeh.models import DataRange1d, FactorRange, HoverTool
 from bokeh.plotting import figure
 
 from connmodel.status import Status
@@ -34,15 +34,14 @@ def status_by_profile(frame: pd.DataFrame) -> figure | None:
     wide = _wide(frame, "profile", "connections")
     wide["profile"] = wide["profile"].astype(str)
     wide = wide.assign(total=wide[list(COLORS)].sum(axis=1)).sort_values("total")
-    fig = figure(y_range=list(wide["profile"]), height=max(220, 28 * len(wide) + 80),
-                 width=WIDTH, title="Live connections by profile and status",
+    fig = figure(y_range=FactorRange(factors=list(wide["profile"])), x_range=DataRange1d(start=0),
+                 height=max(220, 28 * len(wide) + 80), width=WIDTH, title="Live connections by profile and status",
                  toolbar_location=None, tools="")
     fig.hbar_stack(list(COLORS), y="profile", height=0.7, source=wide,
                    color=list(COLORS.values()), legend_label=list(COLORS))
     fig.add_tools(HoverTool(tooltips=[("profile", "@profile"), ("Active", "@Active"),
                                       ("Inactive", "@Inactive"), ("Error", "@Error")]))
     fig.legend.location = "bottom_right"
-    fig.x_range.start = 0
     return fig
 
 
@@ -51,15 +50,14 @@ def status_over_time(frame: pd.DataFrame) -> figure | None:
     if frame.empty:
         return None
     wide = _wide(frame, "day", "checks")
-    fig = figure(x_axis_type="datetime", height=300, width=WIDTH, toolbar_location=None,
-                 tools="", title="Checks per day by status")
+    fig = figure(x_axis_type="datetime", y_range=DataRange1d(start=0), height=300, width=WIDTH,
+                 toolbar_location=None, tools="", title="Checks per day by status")
     fig.vbar_stack(list(COLORS), x="day", width=DAY_MS * 0.8, source=wide,
                    color=list(COLORS.values()), legend_label=list(COLORS))
     fig.add_tools(HoverTool(tooltips=[("day", "@day{%F}"), ("Active", "@Active"),
                                       ("Inactive", "@Inactive"), ("Error", "@Error")],
                             formatters={"@day": "datetime"}))
     fig.legend.location = "top_left"
-    fig.y_range.start = 0
     return fig
 
 
@@ -67,12 +65,11 @@ def expiry_timeline(frame: pd.DataFrame) -> figure | None:
     """Daily bars of live connections whose credential expires that day."""
     if frame.empty:
         return None
-    fig = figure(x_axis_type="datetime", height=260, width=WIDTH, toolbar_location=None,
-                 tools="", title="Credentials expiring per day")
+    fig = figure(x_axis_type="datetime", y_range=DataRange1d(start=0), height=260, width=WIDTH,
+                 toolbar_location=None, tools="", title="Credentials expiring per day")
     fig.vbar(x="day", top="connections", width=DAY_MS * 0.8, source=frame, color="#ef6c00")
     fig.add_tools(HoverTool(tooltips=[("day", "@day{%F}"), ("expiring", "@connections")],
                             formatters={"@day": "datetime"}))
-    fig.y_range.start = 0
     return fig
 
 
@@ -82,13 +79,13 @@ def error_rate_by_provider(frame: pd.DataFrame) -> figure | None:
         return None
     data = frame.sort_values("error_rate").assign(
         percent=lambda f: (f["error_rate"] * 100).round(1))
-    fig = figure(y_range=list(data["provider"].astype(str)), width=WIDTH,
+    fig = figure(y_range=FactorRange(factors=list(data["provider"].astype(str))),
+                 x_range=DataRange1d(start=0), width=WIDTH,
                  height=max(200, 30 * len(data) + 80), toolbar_location=None, tools="",
                  title="Connections in Error per provider (%)")
     fig.hbar(y="provider", right="percent", height=0.7, source=data, color=COLORS["Error"])
     fig.add_tools(HoverTool(tooltips=[("provider", "@provider"), ("in Error", "@percent %"),
                                       ("connections", "@connections")]))
-    fig.x_range.start = 0
     return fig
 
 

@@ -79,14 +79,15 @@ def run_to_html(path: Path, *, database_url: str, parameters: dict[str, object])
             except PapermillExecutionError as exc:
                 raise NotebookFailed(f"notebook {path.stem} failed in cell {exc.exec_count}: "
                                      f"{exc.ename}: {exc.evalue}") from None
-            notebook = nbformat.read(executed, as_version=4)
+            notebook = nbformat.read(executed, as_version=4)  # type: ignore[no-untyped-call]
     finally:
         if previous is None:
             os.environ.pop("CONNMODEL_DATABASE_URL", None)
         else:
             os.environ["CONNMODEL_DATABASE_URL"] = previous
-    exporter = HTMLExporter(template_name="lab", embed_images=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
+    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
+        template_name="lab", embed_images=True, exclude_input_prompt=True,
+        exclude_output_prompt=True)
     with warnings.catch_warnings():  # hvPlot's loader outputs have no mimetype nbconvert shows
         warnings.filterwarnings("ignore", "Your element with mimetype", UserWarning)
         body, _ = exporter.from_notebook_node(notebook)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 from bokeh.embed import components
+from bokeh.model import Model
 from bokeh.resources import Resources
 
 from connmodel.audit import charts
@@ -139,7 +140,7 @@ def _html_table(frame: pd.DataFrame) -> str:
 def _cell(value: object) -> str:
     if isinstance(value, pd.Timestamp):
         return "–" if pd.isna(value) else value.strftime("%Y-%m-%d %H:%M")
-    if value is None or (not isinstance(value, str | list) and pd.isna(value)):  # type: ignore[arg-type]
+    if value is None or (not isinstance(value, str | list) and pd.isna(value)):
         return "–"
     return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
@@ -168,7 +169,7 @@ def to_html(report: AuditReport, *, failing: list[Finding] | None = None) -> str
         figures = {k: make(report.charts[k]) for k, make in charts.CHARTS.items()}
         figures["error_rate_by_provider"] = charts.error_rate_by_provider(
             report.tables["error_rate_by_provider"])
-        drawn = {k: f for k, f in figures.items() if f is not None}
+        drawn: dict[str, Model] = {k: f for k, f in figures.items() if f is not None}
         script, divs = components(drawn) if drawn else ("", {})
         for key, title in {**CHART_TITLES, "error_rate_by_provider": "Errors per provider"}.items():
             body = divs.get(key, "<p class='none'>No data in the window.</p>")

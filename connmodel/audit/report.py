@@ -113,11 +113,10 @@ def build_report(session: Session, *, actor: Actor, database_url: str | None = N
                                                      environment=environment, now=now),
         },
     )
-    env = {"environment": environment}
     t = report.tables
-    t["erroring"] = q.erroring(session, actor=actor, limit=limit, **env)
-    t["stale"] = q.stale(session, actor=actor, days=days, limit=limit, now=now, **env)
-    t["expiring"] = q.expiring(session, actor=actor, days=days, limit=limit, now=now, **env)
+    t["erroring"] = q.erroring(session, actor=actor, limit=limit, environment=environment)
+    t["stale"] = q.stale(session, actor=actor, days=days, limit=limit, now=now, environment=environment)
+    t["expiring"] = q.expiring(session, actor=actor, days=days, limit=limit, now=now, environment=environment)
     t["unused_profiles"] = q.unused_profiles(session, actor=actor, limit=limit)
     t["mixed_environments"] = q.mixed_environments(session, actor=actor, limit=limit)
     t["unchecked_production"] = q.unchecked_production(session, actor=actor, hours=hours,
@@ -128,7 +127,7 @@ def build_report(session: Session, *, actor: Actor, database_url: str | None = N
     for key in ("unused_profiles", "mixed_environments", "unchecked_production"):
         report.counts[key] = len(t[key])
     c = report.charts
-    c["status_by_profile"] = q.status_by_profile(session, actor=actor, **env)
+    c["status_by_profile"] = q.status_by_profile(session, actor=actor, environment=environment)
     c["status_over_time"] = q.status_over_time(session, actor=actor, days=days, now=now)
     c["expiry_timeline"] = q.expiry_timeline(session, actor=actor, days=days, now=now)
     report.recommendations = recommendations(

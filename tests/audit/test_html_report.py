@@ -59,7 +59,10 @@ def test_report_draws_its_charts_offline_and_requests_nothing(page, report_file,
 
 
 @pytest.mark.screenshots
-def test_screenshot_for_the_readme(page, report_file):
+def test_screenshot_for_the_readme(request, page, report_file):
+    """Writes docs/screenshots/audit-report.png; only with -m screenshots (make screenshots)."""
+    if "screenshots" not in (request.config.getoption("-m") or ""):
+        pytest.skip("writes docs/screenshots/: run with -m screenshots")
     open_offline(page, report_file)
     page.wait_for_function("() => window.Bokeh && Object.keys(Bokeh.index).length >= 3")
     page.set_viewport_size({"width": 1100, "height": 1400})

@@ -1,14 +1,18 @@
 """The schema the migrations build is the schema the models describe, on both stores."""
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import select
 from sqlmodel import SQLModel
 
 import connmodel.models  # noqa: F401  (registers every table on SQLModel.metadata)
+from connmodel.errors import StoreUnavailable
+from connmodel.models import Profile
 from connmodel.schema import alembic_config, include_object, is_current, upgrade
-from connmodel.store import get_engine
+from connmodel.store import get_engine, session
 
 
 def test_migrated_schema_equals_models(module_store_url):
@@ -50,6 +54,10 @@ def test_every_migration_downgrades_and_upgrades_again(store_url):
         command.downgrade(cfg, "base")
     with engine.connect() as connection:
         assert MigrationContext.configure(connection).get_current_revision() is None
+    assert not is_current(engine)
+    not_init = r"is not a connmodel database at the current schema \(.*\): run `connmodel init`$"
+    with pytest.raises(StoreUnavailable, match=not_init), session(store_url) as s:
+        s.execute(select(Profile.id)).all()
     upgrade(engine)
     assert is_current(engine)
     with engine.connect() as connection:

@@ -15,9 +15,10 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from connmodel.errors import SecretKeyError
-from connmodel.models import Connection, ProviderConfig
+from connmodel.models import Connection, ProviderConfig, ProviderRevocation
 from connmodel.secrets import ENV_KEY, KeyRing, load_keyring
-from connmodel.services.demo import DEMO_HUBSPOT_API_KEY, DEMO_SECRETS
+from connmodel.services.connections import list_connections, revoke_connection
+from connmodel.services.demo import DEMO_GOOGLE_REFRESH_TOKEN, DEMO_HUBSPOT_API_KEY, DEMO_SECRETS
 from connmodel.store import get_engine, session
 
 
@@ -51,20 +52,31 @@ def _found(raw: dict[str, bytes], needles: list[str]) -> list[tuple[str, str]]:
             if needle.encode() in data]
 
 
-def test_no_known_secret_or_key_in_the_raw_store(demo_url, keyring):
+def _assert_no_secret_in_raw_store(url: str, needles: list[str]) -> None:
+    raw = _raw_store(url)
+    assert _found(raw, ["user@example.com"]), "plain text is visible to this search"
+    assert _found(raw, needles) == []
+    if url.startswith("sqlite"):
+        with get_engine(url).connect() as conn:
+            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        raw = _raw_store(url)
+        assert _found(raw, ["user@example.com"])
+        assert _found(raw, needles) == []
+
+
+def test_no_known_secret_or_key_in_the_raw_store(demo_url, keyring, admin):
     needles = [*DEMO_SECRETS, *(k.decode() for k in keyring.keys)]
     with session(demo_url) as s:  # the secrets are there, encrypted: the test is not vacuous
         stored = s.execute(select(Connection.credential_enc)).scalars().all()
         assert DEMO_HUBSPOT_API_KEY in {keyring.decrypt(c) for c in stored if c}
-    before = _raw_store(demo_url)
-    assert _found(before, ["user@example.com"]), "plain text is visible to this search"
-    assert _found(before, needles) == []
-    if demo_url.startswith("sqlite"):
-        with get_engine(demo_url).connect() as conn:
-            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-        after = _raw_store(demo_url)
-        assert _found(after, ["user@example.com"])
-        assert _found(after, needles) == []
+    _assert_no_secret_in_raw_store(demo_url, needles)
+    # Revoking queues the provider-side token revocation: the queued token stays encrypted.
+    with session(demo_url) as s:
+        for connection in list_connections(s, actor=admin).items:
+            revoke_connection(s, actor=admin, connection_id=connection.id)
+        queued = s.execute(select(ProviderRevocation.credential_enc)).scalars().all()
+    assert DEMO_GOOGLE_REFRESH_TOKEN in {keyring.decrypt(c) for c in queued}
+    _assert_no_secret_in_raw_store(demo_url, needles)
 
 
 def test_the_key_file_is_0600_and_holds_the_keys(keyring, tmp_path):

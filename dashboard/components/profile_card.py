@@ -58,6 +58,7 @@ class ProfileCard(JSComponent):
       const root = h('section', {class: 'card'})
       function draw() {
         const p = model.card, name = p.name || ''
+        if (!name) { root.replaceChildren(); root.removeAttribute('aria-label'); return }
         root.setAttribute('aria-label', `Profile ${name}`)
         const counts = h('div', {class: 'counts'})
         for (const [status, n] of Object.entries(p.counts || {})) {

@@ -59,6 +59,9 @@ examples, run `connmodel demo`.
 NO_MATCH = "### No connection matches these filters\nChange or clear the filters above."
 
 
+EMPTY_CARD: dict[str, Any] = {"name": "", "rows": []}
+
+
 class ConnectionsPage(pn.viewable.Viewer):
     """The page: intro, filters, summary, bulk actions, cards, sections, dialogs."""
 
@@ -120,7 +123,8 @@ class ConnectionsPage(pn.viewable.Viewer):
     def _pooled_view(self, index: int) -> ProfileCard:
         """The index-th card component, created once and then reused with new data.
 
-        Reuse keeps a refresh to small data patches instead of new browser components.
+        Reuse keeps a refresh to small data patches instead of new browser components; cards a
+        refresh does not need are hidden, not removed, so the layout itself rarely changes.
         """
         while len(self._pool) <= index:
             i = len(self._pool)
@@ -137,7 +141,6 @@ class ConnectionsPage(pn.viewable.Viewer):
         for card, watcher in self._card_watchers:
             card.param.unwatch(watcher)
         self._card_watchers = []
-        views = []
         for index, card in enumerate(self.model.cards):
             view = self._pooled_view(index)
 
@@ -147,16 +150,17 @@ class ConnectionsPage(pn.viewable.Viewer):
 
             view.selected = []
             sync()
+            view.visible = True
             self._card_watchers.append(
                 (card, card.param.watch(sync, ["profile", "rows", "next_cursor"])))
-            views.append(view)
-        if views != self._cards.objects:
-            self._cards.objects = views
+        for view in self._pool[len(self.model.cards):]:
+            view.param.update(visible=False, selected=[], card=EMPTY_CARD)
+        if len(self._cards.objects) != len(self._pool):
+            self._cards.objects = list(self._pool)
         self._collect_selection()
 
     def _collect_selection(self) -> None:
-        self.selected = [i for view in self._cards.objects if isinstance(view, ProfileCard)
-                         for i in view.selected]
+        self.selected = [i for view in self._pool if view.visible for i in view.selected]
 
     def _render_selection(self, *_: Any) -> None:
         n = len(self.selected)

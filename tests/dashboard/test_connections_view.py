@@ -20,7 +20,7 @@ def make_page(url, actor) -> ConnectionsPage:
 
 
 def cards(page: ConnectionsPage) -> dict[str, ProfileCard]:
-    return {v.card["name"]: v for v in page._cards.objects}
+    return {v.card["name"]: v for v in page._cards.objects if v.visible}
 
 
 def test_load_more_selection_and_bulk_buttons(sqlite_url, admin, keyring):

@@ -42,6 +42,7 @@ bench: install-test
 	$(PY) bench/store.py
 	$(PY) bench/checks.py
 	$(PY) bench/refresh.py
+	$(PY) bench/dashboard.py
 
 screenshots: install-test
 	$(PY) -m pytest tests/ui -m screenshots -q

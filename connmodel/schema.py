@@ -7,7 +7,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy.engine import Engine
+
+from connmodel.errors import StoreUnavailable
+from connmodel.store import describe
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -28,11 +32,28 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the database to the newest schema (creating it if empty)."""
+    """Bring the database to the newest schema (creating it if empty).
+
+    A database already migrated by a newer connmodel (a revision this one does not know) is
+    refused with StoreUnavailable rather than Alembic's traceback.
+    """
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+    try:
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "head")
+    except CommandError:
+        with engine.connect() as connection:
+            found = MigrationContext.configure(connection).get_current_revision()
+        script = ScriptDirectory.from_config(cfg)
+        if found is None or found in {r.revision for r in script.walk_revisions()}:
+            raise  # not a revision from the future: a problem in the migrations themselves
+        head = script.get_current_head()
+        raise StoreUnavailable(
+            f"{describe(engine.url.render_as_string())} is at schema revision {found!r}, which "
+            f"this connmodel does not know (its newest is {head!r}): a newer connmodel migrated "
+            "it; upgrade connmodel"
+        ) from None
 
 
 def is_current(engine: Engine) -> bool:

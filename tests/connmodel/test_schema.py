@@ -5,7 +5,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlmodel import SQLModel
 
 import connmodel.models  # noqa: F401  (registers every table on SQLModel.metadata)
@@ -64,3 +64,16 @@ def test_every_migration_downgrades_and_upgrades_again(store_url):
         context = MigrationContext.configure(
             connection, opts={"include_object": include_object, "compare_type": True})
         assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_a_database_from_a_newer_connmodel_is_refused_clearly(sqlite_url):
+    engine = get_engine(sqlite_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    assert not is_current(engine)
+    with pytest.raises(StoreUnavailable) as info:
+        upgrade(engine)
+    head = ScriptDirectory.from_config(alembic_config(sqlite_url)).get_current_head()
+    assert str(info.value) == (
+        f"{sqlite_url} is at schema revision '9999', which this connmodel does not know "
+        f"(its newest is {head!r}): a newer connmodel migrated it; upgrade connmodel")

@@ -13,7 +13,7 @@ Measured in the same run:
 - dashboard: p95 of a first page of `list_connections` (50 rows + count), idle and while the
   refresh runs (target <= 50 ms).
 
-Prints a table and writes bench/results/refresh.json.
+Prints a table and writes bench/results/refresh-STORE.json.
 Run: `python bench/refresh.py` or `python bench/refresh.py --tokens 2000 --store postgres`.
 """
 
@@ -47,7 +47,7 @@ from connmodel.services.connections import list_connections
 from connmodel.services.profiles import create_profile
 from connmodel.store import get_engine, session
 
-RESULTS = Path(__file__).parent / "results" / "refresh.json"
+RESULTS = Path(__file__).parent / "results"
 TESTS = Path(__file__).parents[1] / "tests" / "providers"
 ACTOR = Actor("bench")
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -108,6 +108,9 @@ def seed(url: str, keyring: KeyRing, issuer: str, tokens: int) -> None:
         for start in range(0, len(rows), 2000):
             s.execute(insert(Connection), rows[start:start + 2000])
         s.commit()
+    if url.startswith("postgresql"):  # fresh statistics, as `connmodel generate` leaves them
+        with get_engine(url).connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE"))
 
 
 def baseline(issuer: str, count: int, concurrency: int) -> dict[str, float]:
@@ -211,8 +214,8 @@ def main() -> None:
         print(f"{name:42} {n:>7,} {rate:>9.0f} {p:>8.1f} {dash:>17}")
     print(f"dashboard p95 idle: {p95(idle):.1f} ms; while refreshing: "
           f"{ours['dashboard_p95_ms']:.1f} ms (target <= {DASHBOARD_TARGET_MS:.0f} ms)")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"refresh-{args.store}.json").write_text(json.dumps({
         "tokens": args.tokens, "concurrency": args.concurrency, "store": args.store,
         "cpus": os.cpu_count(), "python": platform.python_version(),
         "baseline": base, "connmodel": ours, "dashboard_idle_p95_ms": p95(idle),

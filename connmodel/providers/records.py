@@ -48,13 +48,18 @@ def profile_with_provider(session: Session, profile: int | str) -> tuple[Profile
 
 
 def live(session: Session, connection_id: int) -> Linked:
-    """A connection that is not revoked, with its profile and provider config."""
-    conn = session.get(Connection, connection_id)
-    if conn is None:
+    """A connection that is not revoked, with its profile and provider config (one query)."""
+    row = session.execute(
+        select(Connection, Profile, ProviderConfig)
+        .join(Profile, col(Profile.id) == col(Connection.profile_id))
+        .join(ProviderConfig, col(ProviderConfig.id) == col(Profile.provider_config_id))
+        .where(col(Connection.id) == connection_id)
+    ).first()
+    if row is None:
         raise NotFound(f"no connection with id {connection_id}")
+    conn, profile, provider = row
     if conn.revoked_at is not None:
         raise AlreadyRevoked(f"connection {connection_id} was revoked by {conn.revoked_by}")
-    profile, provider = profile_with_provider(session, conn.profile_id)
     return Linked(conn, profile, provider)
 
 

@@ -148,7 +148,9 @@ class ConnectionsPage(pn.viewable.Viewer):
                 view.card = card_data(card.profile, card.rows, card.next_cursor is not None,
                                       empty)
 
-            view.selected = []
+            same = view.card.get("name") == card.profile.name
+            ids = {r.id for r in card.rows}
+            view.selected = [i for i in view.selected if i in ids] if same else []
             sync()
             view.visible = True
             self._card_watchers.append(

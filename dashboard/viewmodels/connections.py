@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 PROFILES_PER_PAGE = 10
 ROWS_PER_CARD = 10
 ROW_SORT = "account"
+KEEP_MAX = 100
 STATUS_OPTIONS = {"All statuses": "", **{s.value: s.value for s in Status}}
 ENVIRONMENT_OPTIONS = {"All environments": "", **{e.value: e.value for e in Environment}}
 
@@ -122,17 +123,25 @@ class ConnectionsPageModel(param.Parameterized):
         log.warning("connections page: %s", exc)
         self.error = str(exc)
 
-    def refresh(self) -> None:
-        """Re-read the first page of profiles and the first page of every card on it."""
+    def refresh(self, *, keep_loaded: bool = False) -> None:
+        """Re-read the first page of profiles and the first page of every card on it.
+
+        With `keep_loaded` (a poll noticed a change elsewhere) as many profiles and rows as were
+        loaded are re-read, up to KEEP_MAX each, so "Load more" is not undone under the reader.
+        """
         where = self.where
+        profiles, rows = PROFILES_PER_PAGE, ROWS_PER_CARD
+        if keep_loaded:
+            profiles = min(max(profiles, len(self.cards)), KEEP_MAX)
+            rows = min(max([rows, *(len(c.rows) for c in self.cards)]), KEEP_MAX)
         try:
-            page = self.backend.call(list_profile_groups, where=where, limit=PROFILES_PER_PAGE)
+            page = self.backend.call(list_profile_groups, where=where, limit=profiles)
             token = self.backend.call(change_token)
         except ConnModelError as exc:
             self._fail(exc)
             return
         self.error = ""
-        cards = self._cards(page.items, where)
+        cards = self._cards(page.items, where, rows)
         if self.error:
             return
         self._token = token
@@ -154,11 +163,12 @@ class ConnectionsPageModel(param.Parameterized):
         more = self._cards(page.items, where)
         self.param.update(cards=[*self.cards, *more], profiles_cursor=page.next_cursor)
 
-    def _cards(self, profiles: list[ProfilePublic], where: GroupFilter) -> list[ProfileCardModel]:
-        """Card models with their first page, read for all cards in one statement."""
+    def _cards(self, profiles: list[ProfilePublic], where: GroupFilter,
+               rows: int = ROWS_PER_CARD) -> list[ProfileCardModel]:
+        """Card models with their first `rows` rows, read for all cards in one statement."""
         try:
             pages = self.backend.call(
-                first_pages, where=where, sort=ROW_SORT, limit=ROWS_PER_CARD,
+                first_pages, where=where, sort=ROW_SORT, limit=rows,
                 profile_ids=[p.id for p in profiles if sum(p.counts.values())])
         except ConnModelError as exc:
             self._fail(exc)
@@ -203,5 +213,5 @@ class ConnectionsPageModel(param.Parameterized):
             return False
         if token == self._token and not self.error:
             return False
-        self.refresh()
+        self.refresh(keep_loaded=True)
         return True

@@ -120,3 +120,29 @@ def test_cards_page_their_rows_and_profiles_page_too(sqlite_url, admin, keyring)
 def test_servers_stay_connected_while_only_reading(page, demo_url, admin):
     with session(demo_url) as s:
         assert {x.state for x in list_servers(s, actor=admin).items} == {"connected"}
+
+
+def test_poll_keeps_what_was_loaded(sqlite_url, admin, keyring):
+    from connmodel.services.demo import seed_demo
+
+    with session(sqlite_url) as s:
+        seed_demo(s, actor=admin, keyring=keyring)
+        noauth = s.exec(select(Profile).where(Profile.name == "Noauth")).one()
+        for i in range(2 * ROWS_PER_CARD):
+            s.add(Connection(profile_id=noauth.id, service="No Authentication Provider",
+                             account=f"bot{i:02d}@example.com"))
+        s.commit()
+    model = ConnectionsPageModel(Backend(admin, sqlite_url))
+    model.refresh()
+    card = next(c for c in model.cards if c.profile.name == "Noauth")
+    card.load_more()
+    shown = [r.id for r in card.rows]
+    with session(sqlite_url) as s:
+        s.add(Connection(profile_id=noauth.id, service="No Authentication Provider",
+                         account="zz-last@example.com"))
+        s.commit()
+    assert model.poll() is True
+    again = next(c for c in model.cards if c.profile.name == "Noauth")
+    assert [r.id for r in again.rows] == shown and again.next_cursor is not None
+    again.load_more()
+    assert again.rows[-1].account == "zz-last@example.com"

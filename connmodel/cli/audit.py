@@ -1,6 +1,8 @@
 """`connmodel audit`: the periodic audit report for cron, systemd timers and CI jobs.
 
 Exit codes: 0 clean, 1 when a `--fail-on` finding exists, 2 on a usage or database error.
+pandas, Bokeh and papermill are imported when the command runs, not when the CLI starts, so
+every other command keeps starting fast.
 """
 
 import os
@@ -11,9 +13,6 @@ from typing import Annotated
 
 import typer
 
-from connmodel.audit.notebooks import find_notebook, run_to_html
-from connmodel.audit.render import NOTHING, RENDERERS
-from connmodel.audit.report import build_report, parse_fail_on
 from connmodel.cli import app
 from connmodel.cli.common import DatabaseOpt, cli_actor, store
 from connmodel.errors import InvalidInput
@@ -79,6 +78,10 @@ def audit(
     database: DatabaseOpt = None,
 ) -> None:
     """Audit stale, expiring and erroring connections; exit 1 on a --fail-on finding."""
+    from connmodel.audit.notebooks import find_notebook, run_to_html
+    from connmodel.audit.render import NOTHING, RENDERERS
+    from connmodel.audit.report import build_report, parse_fail_on
+
     failing_on = parse_fail_on(fail_on)
     env = parse_environment(environment).value if environment else None
     path = find_notebook(notebook) if notebook else None

@@ -43,6 +43,7 @@ bench: install-test
 	$(PY) bench/checks.py
 	$(PY) bench/refresh.py
 	$(PY) bench/dashboard.py
+	$(PY) bench/audit.py
 
 screenshots: install-test
 	$(PY) -m pytest tests/ui -m screenshots -q

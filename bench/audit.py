@@ -1,0 +1,257 @@
+"""Audit benchmark: `connmodel audit` and the notebooks at gateway scale, against the naive way.
+
+For each store (a SQLite file, a fresh PostgreSQL database) it generates N connections (default
+1,000,000 in 200 profiles, `connmodel.services.generate`) and 30 days of check history (one
+connection in HISTORY_EVERY checked daily, written by INSERT ... SELECT inside the database), then
+measures, each in a fresh process (time, and peak RSS of the process and its kernels):
+
+- report: the full `connmodel audit -f html` (every query, charts, one HTML file);
+- notebooks: `connmodel audit --notebook NAME` for each notebook (papermill, a real kernel);
+- naive: `pandas.read_sql` of the whole tables, then the same findings computed in pandas.
+
+Targets: report <= 10 s and <= 300 MB, at least 5x faster and 5x less memory than naive.
+It prints a table and writes bench/results/audit.json. Run: `python bench/audit.py
+--connections 100000 --stores sqlite` for a quick look; `make bench` for the full run.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from cryptography.fernet import Fernet
+from sqlalchemy import create_engine, text
+
+from connmodel.models import utcnow
+from connmodel.permissions import Actor
+from connmodel.schema import upgrade
+from connmodel.secrets import KeyRing
+from connmodel.services.generate import generate
+from connmodel.store import get_engine, session
+
+RESULTS = Path(__file__).parent / "results" / "audit.json"
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+BENCH_DB = "connmodel_bench_audit"
+NOTEBOOKS = ("connections_overview", "stale_and_unused", "errors_and_expiry")
+HISTORY_DAYS = 30
+HISTORY_EVERY = 10
+DAYS = 30
+TARGET_S, TARGET_MB, MIN_RATIO = 10.0, 300.0, 5.0
+
+
+def peak_mb() -> float:
+    """Peak RSS of this process and of its finished children (a kernel), in MB (Linux: KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, kids) / 1024, 1)
+
+
+# ---- children: one measurement each, in a fresh interpreter ---------------------------------
+
+def child_report(url: str, out: str) -> None:
+    from connmodel.cli import run
+
+    code = run(["audit", "-d", url, "-f", "html", "-o", out, "--days", str(DAYS)])
+    if code not in (0, 1):
+        raise SystemExit(f"connmodel audit exited {code}")
+
+
+def child_notebook(url: str, out: str, name: str) -> None:
+    from connmodel.cli import run
+
+    code = run(["audit", "-d", url, "--notebook", name, "-o", out, "--days", str(DAYS)])
+    if code not in (0, 1):
+        raise SystemExit(f"connmodel audit --notebook {name} exited {code}")
+
+
+def child_naive(url: str) -> None:
+    """The findings the way a notebook without connmodel.audit would get them."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        t = {name: pd.read_sql_table(name, conn) for name in
+             ("connection", "profile", "provider_config", "mcp_server", "check_result",
+              "audit_event")}
+    now = pd.Timestamp.now(tz="UTC")
+    for frame in t.values():
+        for col in frame.columns:
+            if col.endswith("_at") or col == "at":
+                frame[col] = pd.to_datetime(frame[col], utc=True, format="mixed")
+    conns = t["connection"][t["connection"]["revoked_at"].isna()].merge(
+        t["profile"].rename(columns={"id": "profile_id", "name": "profile"}), on="profile_id")
+    totals = conns["status"].value_counts()
+    errors = conns[conns["status"] == "Error"]
+    checks = t["check_result"]
+    last_ok = checks[checks["status"] != "Error"].groupby("connection_id")["at"].max()
+    err_checks = checks[checks["status"] == "Error"].join(last_ok.rename("ok"), on="connection_id")
+    run_start = err_checks[err_checks["ok"].isna() | (err_checks["at"] > err_checks["ok"])] \
+        .groupby("connection_id")["at"].min()
+    errors = errors.join(run_start.rename("since"), on="id")
+    servers = t["mcp_server"].groupby("profile_id")["name"].apply(", ".join)
+    errors = errors.join(servers.rename("servers"), on="profile_id").sort_values("since")
+    cutoff = now - timedelta(days=DAYS)
+    stale = conns[conns["last_used_at"].isna() | (conns["last_used_at"] < cutoff)]
+    exp = conns["expires_at"]
+    expiring = conns[((exp < now) & (conns["status"] == "Active"))
+                     | ((exp >= now) & (exp < now + timedelta(days=DAYS))
+                        & (conns["status"] != "Inactive"))]
+    n_conn = conns.groupby("profile_id").size()
+    n_srv = t["mcp_server"].groupby("profile_id").size()
+    profiles = t["profile"]
+    unused = profiles[~profiles["id"].isin(n_conn.index) | ~profiles["id"].isin(n_srv.index)]
+    mixed = profiles.groupby("provider_config_id")["environment"].nunique()
+    last_check = conns.groupby("profile_id")["checked_at"].max()
+    prod = profiles[profiles["environment"] == "production"].join(last_check.rename("last"),
+                                                                  on="id")
+    unchecked = prod[prod["last"].isna() | (prod["last"] < now - timedelta(hours=24))]
+    by_profile = conns.groupby(["profile", "status"]).size()
+    recent = checks[checks["at"] >= cutoff]
+    over_time = recent.groupby([recent["at"].dt.date, "status"]).size()
+    rate = conns.groupby("provider_config_id")["status"].apply(lambda s: (s == "Error").mean())
+    events = t["audit_event"]
+    trail = events[events["action"].isin(["revoke", "reauthorize"])
+                   & (events["at"] >= cutoff)].groupby([events["at"].dt.date, "actor"]).size()
+    _ = (totals, errors.head(50), stale.head(50), expiring.head(50), unused, mixed[mixed > 1],
+         unchecked, by_profile, over_time, rate, trail)
+
+
+def child_main(argv: list[str]) -> None:
+    kind, url, *rest = argv
+    started = time.perf_counter()
+    if kind == "report":
+        child_report(url, rest[0])
+    elif kind == "notebook":
+        child_notebook(url, rest[0], rest[1])
+    else:
+        child_naive(url)
+    print(json.dumps({"seconds": round(time.perf_counter() - started, 2), "peak_mb": peak_mb()}))
+
+
+# ---- the parent: build the stores, run the children, print and save --------------------------
+
+def measure(*args: str) -> dict[str, float]:
+    done = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{args[0]} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def add_history(url: str) -> int:
+    """30 daily checks for one connection in HISTORY_EVERY, written by the database itself."""
+    now = utcnow()
+    engine = get_engine(url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            days = "SELECT generate_series(0, :n - 1) AS d"
+            at = "CAST(:now AS timestamptz) - d * interval '1 day'"
+        else:
+            days = ("WITH RECURSIVE days(d) AS (SELECT 0 UNION ALL SELECT d + 1 FROM days "
+                    "WHERE d < :n - 1) SELECT d FROM days")
+            at = "strftime('%Y-%m-%d %H:%M:%f000', :now, '-' || d || ' days')"
+        conn.execute(text(
+            f"INSERT INTO check_result (connection_id, at, status, reachable, reason) "
+            f"SELECT c.id, {at}, CASE WHEN c.status = 'Error' AND d < 3 THEN 'Error' "
+            f"WHEN c.status = 'Inactive' AND d < 2 THEN 'Inactive' ELSE 'Active' END, "
+            f"{'true' if engine.dialect.name == 'postgresql' else '1'}, "
+            f"CASE WHEN c.status = 'Error' AND d < 3 THEN c.status_reason END "
+            f"FROM connection c CROSS JOIN ({days}) AS days WHERE c.id % :every = 0"),
+            {"n": HISTORY_DAYS, "now": now.strftime("%Y-%m-%d %H:%M:%S+00:00"),
+             "every": HISTORY_EVERY})
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ANALYZE check_result"))
+        count = conn.execute(text("SELECT count(*) FROM check_result")).scalar_one()
+    return int(count)
+
+
+def build(url: str, connections: int, profiles: int) -> dict[str, Any]:
+    upgrade(get_engine(url))
+    keyring = KeyRing((Fernet.generate_key(),), "bench")
+    started = time.perf_counter()
+    with session(url) as s:
+        generate(s, actor=Actor("bench"), connections=connections, profiles=profiles, seed=1,
+                 keyring=keyring)
+    checks = add_history(url)
+    return {"connections": connections, "check_results": checks,
+            "build_s": round(time.perf_counter() - started, 1)}
+
+
+def store_url(kind: str, folder: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'audit.db'}"
+    server = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{BENCH_DB}"'))
+    server.dispose()
+    return PG_SERVER.rsplit("/", 1)[0] + "/" + BENCH_DB
+
+
+def bench_store(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    url = store_url(kind, folder)
+    info = build(url, args.connections, args.profiles)
+    print(f"[{kind}] {info['connections']:,} connections, {info['check_results']:,} check "
+          f"results built in {info['build_s']} s", flush=True)
+    rows: dict[str, Any] = {"naive": measure("naive", url)}
+    rows["report"] = measure("report", url, str(folder / f"{kind}.html"))
+    if not args.skip_notebooks:
+        for name in NOTEBOOKS:
+            rows[f"notebook {name}"] = measure("notebook", url, str(folder / f"{name}.html"),
+                                               name)
+    naive = rows["naive"]
+    for row in rows.values():
+        row["x_faster"] = round(naive["seconds"] / max(row["seconds"], 0.01), 1)
+        row["x_less_memory"] = round(naive["peak_mb"] / max(row["peak_mb"], 1), 1)
+    report = rows["report"]
+    info["meets_targets"] = (report["seconds"] <= TARGET_S and report["peak_mb"] <= TARGET_MB
+                             and report["x_faster"] >= MIN_RATIO
+                             and report["x_less_memory"] >= MIN_RATIO)
+    return {**info, "rows": rows}
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print(f"\n{'store':8} {'what':34} {'seconds':>8} {'peak MB':>8} {'x faster':>9} "
+          f"{'x less mem':>10}")
+    for kind, res in results.items():
+        for what, row in res["rows"].items():
+            print(f"{kind:8} {what:34} {row['seconds']:>8.2f} {row['peak_mb']:>8.1f} "
+                  f"{row['x_faster']:>9.1f} {row['x_less_memory']:>10.1f}")
+        print(f"{kind:8} targets (report <= {TARGET_S:.0f} s, <= {TARGET_MB:.0f} MB, >= "
+              f"{MIN_RATIO:.0f}x naive): {'met' if res['meets_targets'] else 'NOT met'}")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child_main(sys.argv[2:])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=1_000_000)
+    parser.add_argument("--profiles", type=int, default=200)
+    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--skip-notebooks", action="store_true")
+    args = parser.parse_args()
+    os.environ.pop("CONNMODEL_DATABASE_URL", None)
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in args.stores.split(","):
+            results[kind] = bench_store(kind.strip(), args, Path(tmp))
+    print_table(results)
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "benchmark": "audit", "machine": {"python": platform.python_version(),
+                                          "cpus": os.cpu_count()},
+        "days": DAYS, "results": results}, indent=2) + "\n")
+    print(f"\nwritten {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -138,6 +138,44 @@ async def _exchange(session: ClientSession) -> int:
     return len(tools.tools)
 
 
+class _Clients:
+    """Makes the probe's httpx2 clients and keeps the status of every response they get."""
+
+    def __init__(self, timeout: float, max_bytes: int) -> None:
+        self.timeout, self.max_bytes = timeout, max_bytes
+        self.statuses: list[int] = []
+
+    async def _note(self, response: httpx2.Response) -> None:
+        self.statuses.append(response.status_code)
+
+    def __call__(self, headers: dict[str, str] | None = None,
+                 timeout: httpx2.Timeout | None = None,
+                 auth: httpx2.Auth | None = None) -> httpx2.AsyncClient:
+        """The signature the SDK's SSE transport expects of a client factory."""
+        return httpx2.AsyncClient(headers=headers, timeout=timeout or httpx2.Timeout(self.timeout),
+                                  auth=auth, transport=_CappedTransport(self.max_bytes),
+                                  event_hooks={"response": [self._note]})
+
+
+async def _via_streamable_http(url: str, headers: dict[str, str] | None,
+                               clients: _Clients) -> int:
+    async with (
+        clients(headers) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        return await _exchange(session)
+
+
+async def _via_sse(url: str, headers: dict[str, str] | None, clients: _Clients) -> int:
+    async with (
+        sse_client(url, headers=headers, timeout=clients.timeout,
+                   sse_read_timeout=clients.timeout, httpx_client_factory=clients) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        return await _exchange(session)
+
+
 async def probe_server(
     url: str,
     *,
@@ -151,48 +189,24 @@ async def probe_server(
     Streamable HTTP first; when the server answers that with 400/404/405, or when its transport
     is "sse", the legacy SSE transport on the same URL.
     """
-    statuses: list[int] = []
-
-    async def note_status(response: httpx2.Response) -> None:
-        statuses.append(response.status_code)
-
-    def client(headers: dict[str, str] | None = None, timeout: httpx2.Timeout | None = None,
-               auth: httpx2.Auth | None = None) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(headers=headers, timeout=timeout or httpx2.Timeout(limit),
-                                  auth=auth, transport=_CappedTransport(max_bytes),
-                                  event_hooks={"response": [note_status]})
-
-    limit = timeout
+    clients = _Clients(timeout, max_bytes)
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
-            try:
-                if transport == "sse":
-                    raise _UseSse
-                async with (
-                    client(headers) as http,
-                    streamable_http_client(url, http_client=http) as (read, write),
-                    ClientSession(read, write) as session,
-                ):
-                    tools = await _exchange(session)
-            except (_UseSse, Exception) as exc:
-                if not isinstance(exc, _UseSse) and not FALLBACK_STATUSES & set(statuses[:1]):
-                    raise
-                statuses.clear()
-                async with (
-                    sse_client(url, headers=headers, timeout=timeout, sse_read_timeout=timeout,
-                               httpx_client_factory=client) as (read, write),
-                    ClientSession(read, write) as session,
-                ):
-                    tools = await _exchange(session)
+            if transport == "sse":
+                tools = await _via_sse(url, headers, clients)
+            else:
+                try:
+                    tools = await _via_streamable_http(url, headers, clients)
+                except Exception:
+                    if not FALLBACK_STATUSES & set(clients.statuses[:1]):
+                        raise
+                    clients.statuses.clear()
+                    tools = await _via_sse(url, headers, clients)
     except Exception as exc:  # noqa: BLE001  (whatever a server does becomes a result)
-        outcome, reason, auth_failed = classify(exc, statuses, timeout)
+        outcome, reason, auth_failed = classify(exc, clients.statuses, timeout)
         return Probe(outcome, reason, _ms(started), None, auth_failed)
     return Probe(Outcome.OK, None, _ms(started), tools)
-
-
-class _UseSse(Exception):
-    """Internal: go straight to the SSE transport."""
 
 
 def _ms(started: float) -> float:

@@ -12,6 +12,7 @@ from connmodel.checks import CheckRequest, run_checks
 from connmodel.checks.runner import check_interval
 from connmodel.errors import InvalidInput, NotFound
 from connmodel.models import AuditEvent, CheckResult
+from connmodel.services.servers import add_server
 from connmodel.store import session
 
 
@@ -174,3 +175,13 @@ def test_schedule_interval_is_off_by_default(monkeypatch):
         check_interval("5")
     monkeypatch.setenv("CONNMODEL_CHECK_INTERVAL", "60")
     assert check_interval() == 60.0
+
+
+def test_server_configured_for_sse_is_checked_over_sse(sqlite_url, admin, keyring, fleet):
+    with session(sqlite_url) as s:
+        conn = connect(s, actor=admin, keyring=keyring, profile="Legacy", kind="none", servers={})
+        add_server(s, actor=admin, name="Old SSE", url=fleet.url("sse"), profile="Legacy",
+                   transport="sse")
+        s.commit()
+    [result] = check(sqlite_url, admin, keyring, conn.id)
+    assert (result.status, result.tool_count) == ("Active", 2)

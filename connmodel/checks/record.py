@@ -12,8 +12,9 @@ same transaction.
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
 from connmodel.checks.probe import Outcome
@@ -123,7 +124,11 @@ def _save_servers(session: Session, check: ConnectionCheck) -> None:
                                          "checked_at": check.checked_at, "latency_ms": s.latency_ms}
         if s.tool_count is not None:
             values["tool_count"] = s.tool_count
-        session.execute(update(McpServer).where(McpServer.id == s.server_id)  # type: ignore[arg-type]
+        same_profile = McpServer.profile_id == (  # not reconfigured away during the check
+            select(Connection.profile_id).where(Connection.id == check.connection_id)
+            .scalar_subquery())
+        session.execute(update(McpServer)
+                        .where(McpServer.id == s.server_id, same_profile)  # type: ignore[arg-type]
                         .values(**values))
 
 
@@ -143,18 +148,32 @@ def _announce(session: Session, check: ConnectionCheck, actor: Actor,
         })
 
 
+def _rows(session: Session, statement: Any) -> int:
+    return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+
+
 def save_checks(session: Session, checks: list[ConnectionCheck], *, actor: Actor,
                 keyring: KeyRing | None) -> None:
-    """Store a batch of finished checks in one transaction (see the module docstring)."""
+    """Store a batch of finished checks in one transaction (see the module docstring).
+
+    Races are settled in SQL: a connection revoked during its check gets nothing written; a
+    status change is a conditional UPDATE from the status the check started from, so two checks
+    finding the same change (a scheduled one and a click) announce it once.
+    """
     for check in checks:
-        values: dict[str, object] = {"checked_at": check.checked_at}
-        if check.decided:
-            values.update(status=check.status, status_reason=check.reason)
-        session.execute(update(Connection)
-                        .where(Connection.id == check.connection_id)  # type: ignore[arg-type]
-                        .values(**values))
+        this = (Connection.id == check.connection_id, Connection.revoked_at.is_(None))
+        if not _rows(session, update(Connection).where(*this)  # type: ignore[arg-type]
+                     .values(checked_at=check.checked_at)):
+            continue
         _save_servers(session, check)
-        if check.changed:
+        if not check.decided:
+            continue
+        if not check.changed:
+            session.execute(update(Connection).where(*this)  # type: ignore[arg-type]
+                            .values(status_reason=check.reason))
+        elif _rows(session, update(Connection)
+                   .where(*this, Connection.status == check.previous_status)  # type: ignore[arg-type]
+                   .values(status=check.status, status_reason=check.reason)):
             _announce(session, check, actor, keyring)
     session.commit()
 

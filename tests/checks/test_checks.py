@@ -4,14 +4,16 @@ import json
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from checks.conftest import API_KEY, BEARER_TOKEN, connect, connection_row, server_row
 from checks.mcp_servers import LoopbackServers, calculator, mcp_app
 from connmodel.checks import CheckRequest, run_checks
+from connmodel.checks.record import save_checks
 from connmodel.checks.runner import check_interval
 from connmodel.errors import InvalidInput, NotFound
 from connmodel.models import AuditEvent, CheckResult
+from connmodel.services.connections import revoke_connection
 from connmodel.services.servers import add_server
 from connmodel.store import session
 
@@ -185,3 +187,21 @@ def test_server_configured_for_sse_is_checked_over_sse(sqlite_url, admin, keyrin
         s.commit()
     [result] = check(sqlite_url, admin, keyring, conn.id)
     assert (result.status, result.tool_count) == ("Active", 2)
+
+
+def test_races_revoked_during_check_and_same_change_found_twice(sqlite_url, admin, keyring,
+                                                                fleet):
+    with session(sqlite_url) as s:
+        bad = connect(s, actor=admin, keyring=keyring, profile="Stale", kind="api_key",
+                      servers={"CRM": fleet.url("api_key")}, credential="stale-key-000000")
+        gone = connect(s, actor=admin, keyring=keyring, profile="Gone", kind="none",
+                       servers={"Calc": fleet.url("calculator")})
+    results = {r.connection_id: r for r in check(sqlite_url, admin, keyring, bad.id, gone.id)}
+    with session(sqlite_url) as s:
+        revoke_connection(s, actor=admin, connection_id=gone.id)
+        before = s.execute(select(func.count()).select_from(CheckResult)).scalar_one()
+        save_checks(s, [results[bad.id], results[gone.id]], actor=admin, keyring=keyring)
+        after = s.execute(select(func.count()).select_from(CheckResult)).scalar_one()
+        changes = s.execute(select(AuditEvent).where(AuditEvent.action == "check")).scalars()
+        assert after == before + 1  # only the live connection's server
+        assert len(changes.all()) == 1  # Active → Error announced once

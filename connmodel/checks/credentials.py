@@ -1,13 +1,12 @@
 """The HTTP headers a check sends to an MCP server: the one place checks decrypt a credential.
 
 An API key goes in the provider config's `header` (default X-API-Key), prefixed by its `scheme`
-when one is set ("Authorization: Bearer <key>"). An OAuth2 connection sends its access token as
-a bearer token; the stored credential is either the token itself or a JSON token set with an
-`access_token` field. The headers live only in memory for the length of one check.
+when one is set ("Authorization: Bearer <key>"). An OAuth connection sends the access token of
+its stored token set (`connmodel.providers.client.TokenSet`) as a bearer token; refreshing it is
+the providers' job, not a check's. The headers live only in memory for the length of one check.
 """
 
-import json
-
+from connmodel.providers.client import TokenSet
 from connmodel.secrets import KeyRing
 from connmodel.status import ProviderKind
 
@@ -16,16 +15,6 @@ DEFAULT_API_KEY_HEADER = "X-API-Key"
 
 class MissingCredential(Exception):
     """A provider kind that needs a credential has none stored."""
-
-
-def _access_token(secret: str) -> str:
-    try:
-        data = json.loads(secret)
-    except ValueError:
-        return secret
-    if isinstance(data, dict) and isinstance(data.get("access_token"), str):
-        return data["access_token"]
-    return secret
 
 
 def auth_headers(
@@ -41,4 +30,7 @@ def auth_headers(
         header = str(settings.get("header") or DEFAULT_API_KEY_HEADER)
         scheme = str(settings.get("scheme") or "")
         return {header: f"{scheme} {secret}" if scheme else secret}
-    return {"Authorization": f"Bearer {_access_token(secret)}"}
+    token = TokenSet.from_json(secret)
+    if not token.access_token:
+        raise MissingCredential("no access token stored: re-authorize")
+    return {"Authorization": f"Bearer {token.access_token}"}

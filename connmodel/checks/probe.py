@@ -8,18 +8,18 @@ one deadline so a hanging server costs at most `timeout` seconds.
 """
 
 import asyncio
-import ssl
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
 
 import httpx2
 from mcp.client.session import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+
+from connmodel.providers.client import tls_context
 
 MAX_RESPONSE_BYTES = 10_000_000
 REASON_MAX = 300
@@ -63,18 +63,11 @@ class _CappedStream(httpx2.AsyncByteStream):
         await self.inner.aclose()
 
 
-@cache
-def _tls() -> ssl.SSLContext:
-    """One verifying TLS context for every check: loading the CA store costs ~30 ms of CPU,
-    more than a whole check of a loopback server, so it is not paid per server."""
-    return ssl.create_default_context()
-
-
 class _CappedTransport(httpx2.AsyncBaseTransport):
     """The default transport, with every response body cut off at `cap` bytes."""
 
     def __init__(self, cap: int) -> None:
-        self.inner = httpx2.AsyncHTTPTransport(verify=_tls())
+        self.inner = httpx2.AsyncHTTPTransport(verify=tls_context())
         self.cap = cap
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:

@@ -73,10 +73,15 @@ def test_bearer_token_right_wrong_and_recovery(sqlite_url, admin, keyring, fleet
                        status="Error")
         revoked = connect(s, actor=admin, keyring=keyring, profile="Google Old", kind="oauth2",
                           servers={"Gsuite": fleet.url("bearer")},
-                          credential="revoked-token-abcdef")
-    results = {r.connection_id: r for r in check(sqlite_url, admin, keyring, good.id, revoked.id)}
+                          credential=json.dumps({"access_token": "revoked-token-abcdef"}))
+        legacy = connect(s, actor=admin, keyring=keyring, profile="Google Legacy", kind="oauth2",
+                         servers={"Drive old": fleet.url("bearer")},
+                         credential="1//a-bare-refresh-token")
+    results = {r.connection_id: r
+               for r in check(sqlite_url, admin, keyring, good.id, revoked.id, legacy.id)}
     assert (results[good.id].previous_status, results[good.id].status) == ("Error", "Active")
     assert results[revoked.id].reason == "Gsuite: authentication failed: 401"
+    assert results[legacy.id].reason == "no access token stored: re-authorize"
 
 
 def test_stopped_server_is_unreachable_and_status_unchanged(sqlite_url, admin, keyring):

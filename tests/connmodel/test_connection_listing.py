@@ -98,7 +98,7 @@ def dataset(module_store_url) -> Dataset:
 
 
 def _walk(url: str, admin, sort: str = "id", where: ConnectionFilter | None = None,
-          limit: int = 173) -> list[int]:
+          limit: int = 250) -> list[int]:
     """Every id of a listing, page by page, following next_cursor to the end."""
     where = where or ConnectionFilter()
     ids: list[int] = []

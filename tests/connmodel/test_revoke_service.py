@@ -34,9 +34,23 @@ def _servers(url: str) -> dict[str, tuple[str, str | None]]:
         return {m.name: (m.state, m.reason) for m in s.execute(select(McpServer)).scalars()}
 
 
-def test_revoke_wipes_hides_disconnects_and_audits_once(demo_url, admin):
+def _viewer_may_not_revoke_and_the_attempt_is_audited(url: str, viewer, google: Connection) -> None:
+    servers, events = _servers(url), _events(url)
+    with pytest.raises(PermissionDenied) as info, session(url) as s:
+        revoke_connection(s, actor=viewer, connection_id=google.id)
+    assert str(info.value) == "victor (viewer) may not write: an admin may"
+    assert _connection_of(url, viewer, "Google") == google
+    assert _servers(url) == servers
+    new_events = _events(url)[len(events):]
+    assert [(e.actor, e.action, e.target, e.outcome) for e in new_events] == [
+        ("victor", "denied", "revoke_connection",
+         "refused: victor (viewer) may not write: an admin may")]
+
+
+def test_revoke_wipes_hides_disconnects_and_audits_once(demo_url, admin, viewer):
     google = _connection_of(demo_url, admin, "Google")
     assert google.credential_enc and google.credential_hint
+    _viewer_may_not_revoke_and_the_attempt_is_audited(demo_url, viewer, google)
     servers_before = _servers(demo_url)
     events_before = _events(demo_url)
 
@@ -85,20 +99,6 @@ def test_revoke_wipes_hides_disconnects_and_audits_once(demo_url, admin):
             revoke_connection(s, actor=admin, connection_id=999_999)
     assert len(_events(demo_url)) == len(events_before) + 1
     assert _servers(demo_url) == servers_after
-
-
-def test_viewer_may_not_revoke_and_the_attempt_is_audited(demo_url, viewer):
-    google = _connection_of(demo_url, viewer, "Google")
-    servers, events = _servers(demo_url), _events(demo_url)
-    with pytest.raises(PermissionDenied) as info, session(demo_url) as s:
-        revoke_connection(s, actor=viewer, connection_id=google.id)
-    assert str(info.value) == "victor (viewer) may not write: an admin may"
-    assert _connection_of(demo_url, viewer, "Google") == google
-    assert _servers(demo_url) == servers
-    new_events = _events(demo_url)[len(events):]
-    assert [(e.actor, e.action, e.target, e.outcome) for e in new_events] == [
-        ("victor", "denied", "revoke_connection",
-         "refused: victor (viewer) may not write: an admin may")]
 
 
 def test_concurrent_revokes_of_one_connection_give_one_revocation(demo_url, admin):

@@ -46,7 +46,9 @@ def test_current_after_upgrade_and_second_upgrade_is_a_no_op(module_store_url):
     assert diff == []
 
 
-def test_every_migration_downgrades_and_upgrades_again(store_url):
+def test_every_migration_downgrades_and_upgrades_again(module_store_url):
+    """Runs after the tests above on the same store, and leaves it at head as it found it."""
+    store_url = module_store_url
     engine = get_engine(store_url)
     cfg = alembic_config(store_url)
     with engine.begin() as connection:

@@ -24,13 +24,16 @@ def _counts(url: str) -> tuple[int, int, int]:
 
 @pytest.fixture(scope="module")
 def store(module_store_url) -> tuple[str, int]:
-    """One store per kind for the module, with one provider config: (url, provider config id).
-
-    The tests that use it write nothing (they assert so), except one uniquely named profile.
+    """One store per kind for the module: (url, provider config id), with a profile "Noauth" and
+    a server "Calculator". The tests write nothing (they assert so) but one uniquely named profile.
     """
+    admin = Actor("alice", Role.ADMIN)
     with session(module_store_url) as s:
-        config = create_provider_config(s, actor=Actor("alice", Role.ADMIN),
-                                        name="No Authentication Provider", kind="none")
+        config = create_provider_config(s, actor=admin, name="No Authentication Provider",
+                                        kind="none")
+        create_profile(s, actor=admin, name="Noauth", provider_config_id=config.id or 0)
+        add_server(s, actor=admin, name="Calculator", url="http://127.0.0.1:8101/mcp",
+                   profile="Noauth")
         s.commit()
         return module_store_url, config.id or 0
 
@@ -66,22 +69,22 @@ def test_longest_name_is_accepted_and_trimmed(store, admin):
     assert profile.name == "n" * NAME_MAX
 
 
-def test_duplicate_profile_and_server_names(demo_url, admin):
-    before = _counts(demo_url)
-    with session(demo_url) as s:
-        provider = s.execute(select(Profile.provider_config_id)).scalars().first()
+def test_duplicate_profile_and_server_names(store, admin):
+    url, provider = store
+    before = _counts(url)
+    with session(url) as s:
         for name in ("Noauth", "  Noauth  "):
             with pytest.raises(AlreadyExists, match="^a profile named 'Noauth' exists$"):
-                create_profile(s, actor=admin, name=name, provider_config_id=provider or 0)
+                create_profile(s, actor=admin, name=name, provider_config_id=provider)
         with pytest.raises(AlreadyExists, match="^a server named 'Calculator' exists$"):
             add_server(s, actor=admin, name="Calculator", url="http://127.0.0.1:9/mcp")
         with pytest.raises(InvalidInput, match="server name may not contain '<' or '>'"):
             add_server(s, actor=admin, name="<b>Calc</b>", url="http://127.0.0.1:9/mcp")
         # what a writer that raced past the name check meets: the unique index, as AlreadyExists
-        s.add(Profile(name="Noauth", provider_config_id=provider or 0))
+        s.add(Profile(name="Noauth", provider_config_id=provider))
         with pytest.raises(AlreadyExists, match="^a profile named 'Noauth' exists$"):
             flush_unique(s, "a profile named 'Noauth' exists")
-    assert _counts(demo_url) == before
+    assert _counts(url) == before
 
 
 def test_unknown_provider_config_and_environment(store, admin):

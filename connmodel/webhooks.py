@@ -69,6 +69,35 @@ def enqueue(session: Session, *, keyring: KeyRing, event: str, payload: dict[str
     return len(rows)
 
 
+EVENT_FOR_STATUS = {"Error": "connection.error", "Inactive": "connection.inactive",
+                    "Active": "connection.recovered"}
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A connection's status change, as every receiver is told it (no secret in it)."""
+
+    connection_id: int
+    profile: str
+    service: str
+    account: str
+    previous_status: str
+    status: str
+    reason: str | None
+    at: datetime
+
+
+def enqueue_status_change(session: Session, *, keyring: KeyRing, change: StatusChange) -> int:
+    """Queue connection.error / .inactive / .recovered for every target (checks, refreshes)."""
+    return enqueue(session, keyring=keyring, event=EVENT_FOR_STATUS[change.status], payload={
+        "at": change.at.isoformat(),
+        "connection": {"id": change.connection_id, "profile": change.profile,
+                       "service": change.service, "account": change.account},
+        "status": change.status, "previous_status": change.previous_status,
+        "reason": change.reason,
+    })
+
+
 @dataclass(frozen=True)
 class DeliveryReport:
     delivered: int

@@ -24,7 +24,7 @@ from connmodel.permissions import Actor
 from connmodel.secrets import KeyRing
 from connmodel.services.events import record
 from connmodel.status import Status
-from connmodel.webhooks import enqueue, prune_deliveries
+from connmodel.webhooks import StatusChange, enqueue_status_change, prune_deliveries
 
 ENV_HISTORY_DAYS = "CONNMODEL_CHECK_HISTORY_DAYS"
 DEFAULT_HISTORY_DAYS = 30
@@ -109,10 +109,6 @@ def decide(target: ConnectionTarget, servers: tuple[ServerCheck, ...],
     return target.status, None, False
 
 
-EVENT_FOR = {Status.ERROR.value: "connection.error", Status.INACTIVE.value: "connection.inactive",
-             Status.ACTIVE.value: "connection.recovered"}
-
-
 def _save_servers(session: Session, check: ConnectionCheck) -> None:
     for s in check.servers:
         verdict = Status.ACTIVE.value if s.outcome == Outcome.OK else check.status
@@ -139,13 +135,9 @@ def _announce(session: Session, check: ConnectionCheck, actor: Actor,
            outcome=f"{check.previous_status} → {check.status}"
                    + (f": {check.reason}" if check.reason else ""))
     if keyring is not None:
-        enqueue(session, keyring=keyring, event=EVENT_FOR[check.status], payload={
-            "at": check.checked_at.isoformat(),
-            "connection": {"id": check.connection_id, "profile": check.profile,
-                           "service": check.service, "account": check.account},
-            "status": check.status, "previous_status": check.previous_status,
-            "reason": check.reason,
-        })
+        enqueue_status_change(session, keyring=keyring, change=StatusChange(
+            check.connection_id, check.profile, check.service, check.account,
+            check.previous_status, check.status, check.reason, check.checked_at))
 
 
 def _rows(session: Session, statement: Any) -> int:

@@ -1,5 +1,6 @@
 """Live checks against real MCP servers on loopback: what a user sees on the connection row."""
 
+import asyncio
 import json
 import time
 
@@ -210,3 +211,16 @@ def test_races_revoked_during_check_and_same_change_found_twice(sqlite_url, admi
         changes = s.execute(select(AuditEvent).where(AuditEvent.action == "check")).scalars()
         assert after == before + 1  # only the live connection's server
         assert len(changes.all()) == 1  # Active → Error announced once
+
+
+def test_sync_wrapper_works_inside_a_running_event_loop(sqlite_url, admin, keyring, fleet):
+    """A notebook cell runs inside an event loop: run_checks then uses a loop of its own."""
+    with session(sqlite_url) as s:
+        conn = connect(s, actor=admin, keyring=keyring, profile="Noauth", kind="none",
+                       servers={"Calculator": fleet.url("calculator")})
+
+    async def notebook_cell():
+        return check(sqlite_url, admin, keyring, conn.id)
+
+    [result] = asyncio.run(notebook_cell())
+    assert result.status == "Active"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlmodel import Session, col
 
 from connmodel.errors import ConnModelError, InvalidInput, ProviderRefused
@@ -81,6 +81,8 @@ def begin_authorization(
             provider.settings["authorize_url"], state=state, code_verifier=verifier,
             **dict(provider.settings.get("authorize_params") or {}))
     now = utcnow()
+    session.execute(delete(OAuthAuthorization).where(  # spent or abandoned flows of yesterday
+        col(OAuthAuthorization.expires_at) < now - timedelta(days=1)))
     session.add(OAuthAuthorization(
         state_hash=_hash(state), profile_id=prof.id or 0, connection_id=connection_id,
         verifier_enc=keyring.encrypt(verifier), redirect_uri=redirect_uri, servers=names,

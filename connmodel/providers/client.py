@@ -10,7 +10,7 @@ import base64
 import json
 import ssl
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, TypeVar
@@ -31,8 +31,8 @@ T = TypeVar("T")
 class TokenSet:
     """What is stored (encrypted, as JSON) in Connection.credential_enc for OAuth connections."""
 
-    access_token: str
-    refresh_token: str | None = None
+    access_token: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
     expires_at: float | None = None
     token_type: str = "Bearer"
     scope: str | None = None

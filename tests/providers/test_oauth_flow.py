@@ -4,8 +4,8 @@ import pytest
 from conftest import REDIRECT_URI, approve
 from sqlalchemy import select
 
-from connmodel.errors import InvalidInput, ProviderRefused
-from connmodel.models import AuditEvent, Connection, OAuthAuthorization
+from connmodel.errors import InvalidInput, ProviderRefused, ProviderUnreachable
+from connmodel.models import AuditEvent, Connection, OAuthAuthorization, ProviderConfig
 from connmodel.providers.authorization import begin_authorization, complete_authorization
 from connmodel.providers.client import TokenSet
 from connmodel.services.connections import get_connection
@@ -118,3 +118,26 @@ def test_account_comes_from_the_id_token_when_there_is_one(oauth_profile, keyrin
                                                            authserver):
     authserver.id_token_email = "from-id-token@example.com"
     assert connect(oauth_profile, keyring, admin).account == "from-id-token@example.com"
+
+
+def test_wrong_client_secret_and_malformed_token_response_connect_nothing(
+        oauth_profile, keyring, admin, authserver):
+    with session(oauth_profile) as s:
+        provider = s.execute(select(ProviderConfig)).scalar_one()
+        provider.client_secret_enc = keyring.encrypt("not-the-secret")
+        s.commit()
+        start = begin_authorization(s, actor=admin, keyring=keyring, profile="Local",
+                                    redirect_uri=REDIRECT_URI)
+    params = approve(start.url)
+    with session(oauth_profile) as s:
+        with pytest.raises(ProviderRefused, match="invalid_client") as info:
+            complete_authorization(s, actor=admin, keyring=keyring, **params)
+        assert "not-the-secret" not in str(info.value)
+        start = begin_authorization(s, actor=admin, keyring=keyring, profile="Local",
+                                    redirect_uri=REDIRECT_URI)
+    params = approve(start.url)
+    authserver.fail["token"] = "malformed"
+    with session(oauth_profile) as s:
+        with pytest.raises(ProviderUnreachable, match="malformed"):
+            complete_authorization(s, actor=admin, keyring=keyring, **params)
+        assert s.execute(select(Connection)).scalars().all() == []

@@ -158,8 +158,15 @@ def test_error_rate_per_provider_and_audit_trail(audit_url, live, tables):
         assert row.connections == len(statuses)
         assert row.errors == int((statuses == "Error").sum())
         assert row.error_rate == pytest.approx(row.errors / max(row.connections, 1), abs=1e-4)
-    assert rates["checks"].sum() == int(
-        (_utc(tables["check_result"]["at"]) >= NOW - timedelta(days=DAYS)).sum())
+    every = tables["connection"].merge(tables["profile"], left_on="profile_id", right_on="id",
+                                       suffixes=("", "_profile"))  # revoked ones' history too
+    checks = tables["check_result"].merge(every[["id", "provider_config_id"]],
+                                          left_on="connection_id", right_on="id")
+    failed = checks[(_utc(checks["at"]) >= NOW - timedelta(days=DAYS))
+                    & (checks["status"] == "Error")].groupby("provider_config_id").size()
+    assert dict(zip(rates["provider"], rates["failed_checks"], strict=True)) == {
+        names[pid]: int(failed.get(pid, 0)) for pid in g.groups}
+    assert rates["failed_checks"].sum() > 0
     events = tables["audit_event"]
     ok = events[events["action"].isin(["revoke", "reauthorize", "connection.enable"])
                 & events["outcome"].str.startswith("ok")]

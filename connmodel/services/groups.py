@@ -78,6 +78,20 @@ def _matching(session: Session, where: GroupFilter) -> list[ColumnElement[bool]]
     return conds
 
 
+def _searching(where: GroupFilter) -> bool:
+    return bool(where.search and where.search.strip())
+
+
+def _profile_in(where: GroupFilter, ids: list[int]) -> ColumnElement[bool]:
+    """`profile_id IN ids`; while searching, written so the text index drives the query.
+
+    `profile_id + 0` keeps SQLite from walking every row of the listed profiles to test each
+    against the (few) rows the text index found.
+    """
+    column = Connection.profile_id + 0 if _searching(where) else Connection.profile_id
+    return column.in_(ids)  # type: ignore[no-any-return]
+
+
 def list_profile_groups(
     session: Session,
     *,
@@ -93,7 +107,11 @@ def list_profile_groups(
     require(actor, Action.READ)
     conds = where.profile_conditions()
     conn_conds = where.connection_filter().conditions(session)
-    if where.narrows_connections:
+    if _searching(where):
+        # The text index yields few rows: collect their profiles once.
+        conds.append(Profile.id.in_(select(Connection.profile_id).where(*conn_conds)))  # type: ignore[union-attr]
+    elif where.narrows_connections:
+        # A status filter: one (profile, status) index probe per profile.
         conds.append(exists().where(Connection.profile_id == Profile.id, *conn_conds))  # type: ignore[arg-type]
     stmt = (
         select(Profile.name, Profile.id, Profile, ProviderConfig.name, ProviderConfig.kind)
@@ -108,7 +126,7 @@ def list_profile_groups(
     if ids:
         for pid, status, n in session.execute(
             select(Connection.profile_id, Connection.status, func.count())
-            .where(Connection.profile_id.in_(ids), *conn_conds)  # type: ignore[attr-defined]
+            .where(_profile_in(where, ids), *conn_conds)
             .group_by(Connection.profile_id, Connection.status)
         ).all():
             counts[pid][status] = n
@@ -194,18 +212,20 @@ def first_pages(
         return {}
     key = sort_key(sort)
     conds = where.connection_filter().conditions(session)
-    parts = []
-    for pid in profile_ids:
-        part = (
-            select(key.column.label("sort_value"), Connection.id.label("sort_id"),
-                   *LISTED_COLUMNS, Connection.profile_id.label("card"))
-            .join(Profile, Profile.id == Connection.profile_id)  # type: ignore[arg-type]
-            .where(Connection.profile_id == pid, *conds)  # type: ignore[arg-type]
-            .order_by(*key.order_by())
-            .limit(limit + 1)
-            .subquery()
-        )
-        parts.append(select(part))
+    columns = (key.column.label("sort_value"), Connection.id.label("sort_id"), *LISTED_COLUMNS,
+               Connection.profile_id.label("card"))
+    joined = select(*columns).join(Profile, Profile.id == Connection.profile_id)  # type: ignore[arg-type]
+    if _searching(where):
+        # Few rows match a text search: number them per profile instead of one index range each.
+        rank = func.row_number().over(partition_by=Connection.profile_id,
+                                      order_by=key.order_by()).label("rank")
+        ranked = joined.add_columns(rank).where(_profile_in(where, profile_ids), *conds).subquery()
+        parts = [select(*[c for c in ranked.c if c.name != "rank"])
+                 .where(ranked.c.rank <= limit + 1)]
+    else:
+        parts = [select(joined.where(Connection.profile_id == pid, *conds)  # type: ignore[arg-type]
+                        .order_by(*key.order_by()).limit(limit + 1).subquery())
+                 for pid in profile_ids]
     value, row_id = literal_column("sort_value"), literal_column("sort_id")
     order = [value.desc(), row_id.desc()] if key.descending else [value.asc(), row_id.asc()]
     if key.nullable:

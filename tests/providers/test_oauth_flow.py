@@ -7,6 +7,7 @@ from sqlalchemy import select
 from connmodel.errors import InvalidInput, ProviderRefused, ProviderUnreachable
 from connmodel.models import AuditEvent, Connection, OAuthAuthorization, ProviderConfig
 from connmodel.providers.authorization import begin_authorization, complete_authorization
+from connmodel.providers.callback import handle_callback
 from connmodel.providers.client import TokenSet
 from connmodel.services.connections import get_connection
 from connmodel.services.servers import add_server
@@ -141,3 +142,18 @@ def test_wrong_client_secret_and_malformed_token_response_connect_nothing(
         with pytest.raises(ProviderUnreachable, match="malformed"):
             complete_authorization(s, actor=admin, keyring=keyring, **params)
         assert s.execute(select(Connection)).scalars().all() == []
+
+
+def test_callback_helper_for_web_routes(oauth_profile, keyring, admin):
+    with session(oauth_profile) as s:
+        start = begin_authorization(s, actor=admin, keyring=keyring, profile="Local",
+                                    redirect_uri=REDIRECT_URI)
+    query = {k: [v] for k, v in approve(start.url).items()}  # as tornado / parse_qs give it
+    with session(oauth_profile) as s:
+        done = handle_callback(s, actor=admin, keyring=keyring, params=query)
+        again = handle_callback(s, actor=admin, keyring=keyring, params=query)
+        empty = handle_callback(s, actor=admin, keyring=keyring, params={})
+    assert done.ok and done.account == "user@example.com"
+    assert done.message == "Connected as user@example.com (Active)"
+    assert not again.ok and "replayed state" in again.message
+    assert not empty.ok and empty.message.startswith("Not connected: the callback has no valid")

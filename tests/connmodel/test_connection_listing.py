@@ -12,12 +12,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import String, cast, insert, literal, select
+from sqlalchemy import String, cast, insert, literal, select, text
 
 from connmodel.errors import ConnModelError, InvalidInput, NotFound
 from connmodel.models import Connection, Profile
 from connmodel.paging import COUNT_CAP, MAX_LIMIT, capped_count
 from connmodel.permissions import Actor, Role
+from connmodel.search import search_condition
 from connmodel.services.connections import SORT_FIELDS, ConnectionFilter, list_connections
 from connmodel.services.profiles import create_profile, create_provider_config, list_profiles
 from connmodel.services.servers import list_servers
@@ -277,3 +278,19 @@ def test_past_ten_thousand_the_total_says_at_least(store_url, admin):
     assert (at.total, at.total_exact) == (COUNT_CAP, True)
     assert (under.total, under.total_exact) == (111, True)  # user99, user990-999, user9900-9999
     assert under.items[0].account == "user99@example.com"
+
+
+def test_substring_search_of_three_or_more_characters_can_use_the_search_index(dataset):
+    """FTS5 on SQLite; on PostgreSQL the pg_trgm GIN indexes serve ILIKE '%x%' on both columns."""
+    with session(dataset.url) as s:
+        if s.get_bind().dialect.name == "sqlite":
+            stmt = select(Connection.id).where(search_condition(s, "smith"))
+            sql = str(stmt.compile(s.get_bind(), compile_kwargs={"literal_binds": True}))
+            plan = " ".join(str(r[-1]) for r in s.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+            assert "VIRTUAL TABLE INDEX" in plan, plan
+        else:
+            s.execute(text("SET LOCAL enable_seqscan = off"))  # a few thousand rows: force it
+            plan = " ".join(r[0] for r in s.execute(text(
+                "EXPLAIN SELECT id FROM connection "
+                "WHERE account ILIKE '%smith%' OR service ILIKE '%smith%'")))
+            assert "ix_connection_trgm_account" in plan and "ix_connection_trgm_service" in plan

@@ -197,10 +197,19 @@ def store_url(kind: str, folder: Path) -> str:
 
 
 def bench_store(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    url = store_url(kind, folder)
-    info = build(url, args.connections, args.profiles)
+    if args.reuse:  # a database an earlier run built (and kept): skip the build
+        url = args.reuse
+        with get_engine(url).connect() as conn:
+            info: dict[str, Any] = {
+                "connections": conn.execute(text("SELECT count(*) FROM connection")).scalar_one(),
+                "check_results": conn.execute(
+                    text("SELECT count(*) FROM check_result")).scalar_one(),
+                "build_s": None}
+    else:
+        url = store_url(kind, folder)
+        info = build(url, args.connections, args.profiles)
     print(f"[{kind}] {info['connections']:,} connections, {info['check_results']:,} check "
-          f"results built in {info['build_s']} s", flush=True)
+          f"results (built in {info['build_s']} s)", flush=True)
     rows: dict[str, Any] = {"naive": measure("naive", url)}
     rows["report"] = measure("report", url, str(folder / f"{kind}.html"))
     if not args.skip_notebooks:
@@ -238,6 +247,8 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=200)
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--skip-notebooks", action="store_true")
+    parser.add_argument("--reuse", metavar="URL", help="measure this already built database "
+                        "(one store) instead of building one")
     args = parser.parse_args()
     os.environ.pop("CONNMODEL_DATABASE_URL", None)
     results: dict[str, Any] = {}

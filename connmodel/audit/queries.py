@@ -6,12 +6,13 @@ The queries are read-only and select named columns only (never an `*_enc` column
 never needs the secret key. Every query takes the acting user and requires READ.
 """
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
     Date,
+    DateTime,
     Select,
     Table,
     and_,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
 )
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
@@ -71,8 +73,14 @@ def _env(environment: str | None) -> Environment | None:
 
 
 def _frame(session: Session, stmt: Select[Any]) -> pd.DataFrame:
+    """The rows as a DataFrame; timestamp columns are UTC datetimes even when all are NULL
+    (so `.dt` works on a page of never-used connections)."""
     result = session.execute(stmt)
-    return pd.DataFrame(result.all(), columns=list(result.keys()))
+    frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+    for column in stmt.selected_columns:
+        if column.type._type_affinity is DateTime and column.key in frame.columns:
+            frame[column.key] = pd.to_datetime(frame[column.key], utc=True)
+    return frame
 
 
 def _day(session: Session, column: Any) -> ColumnElement[Any]:
@@ -315,11 +323,31 @@ def status_by_profile(session: Session, *, actor: Actor, environment: str | None
     return _frame(session, stmt)
 
 
+# SQLite cannot group 3M rows by a computed day without sorting them all; counting each
+# (day, status) as an index range over ix_check_result_at is 3-4x faster.
+_SQLITE_DAILY_CHECKS = text(
+    "WITH RECURSIVE days(d) AS (SELECT substr(:since, 1, 10) UNION ALL "
+    "SELECT date(d, '+1 day') FROM days WHERE d < substr(:until, 1, 10)) "
+    "SELECT d AS day, s.status, (SELECT count(*) FROM check_result WHERE at >= max(d, :since) "
+    "AND at < date(d, '+1 day') AND status = s.status) AS checks FROM days, ("
+    + " UNION ALL ".join(f"SELECT '{st.value}' AS status" for st in Status)
+    + ") AS s ORDER BY day, s.status")
+
+
 def status_over_time(session: Session, *, actor: Actor, days: int = 30,
                      now: datetime | None = None) -> pd.DataFrame:
     """Check results per UTC day and status over the last `days` days (check history)."""
     require(actor, Action.READ)
-    since = (now or utcnow()) - timedelta(days=check_days(days))
+    now = now or utcnow()
+    since = now - timedelta(days=check_days(days))
+    if session.get_bind().dialect.name == "sqlite":
+        stamp = "%Y-%m-%d %H:%M:%S.%f"  # how SQLite stores UTC times
+        result = session.execute(_SQLITE_DAILY_CHECKS, {
+            "since": since.astimezone(UTC).strftime(stamp),
+            "until": now.astimezone(UTC).strftime(stamp)})
+        frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+        frame = frame[frame["checks"] > 0].reset_index(drop=True)
+        return _as_day(frame)
     day = _day(session, CHECK.c.at).label("day")
     stmt = (select(day, CHECK.c.status, func.count().label("checks"))
             .where(CHECK.c.at >= since).group_by(day, CHECK.c.status)

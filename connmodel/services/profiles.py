@@ -16,6 +16,7 @@ from connmodel.models import (
 )
 from connmodel.paging import MAX_LIMIT, Page, SortKey, capped_count, keyset_page
 from connmodel.permissions import Action, Actor, require
+from connmodel.search import like_pattern
 from connmodel.secrets import KeyRing
 from connmodel.services.connections import ConnectionFilter, list_connections
 from connmodel.services.events import record
@@ -118,7 +119,8 @@ def list_profiles(
     if environment:
         conds.append(Profile.environment == parse_environment(environment).value)
     if name_contains and name_contains.strip():
-        conds.append(Profile.name.ilike(f"%{name_contains.strip()}%"))  # type: ignore[attr-defined]
+        pattern = like_pattern(name_contains.strip())
+        conds.append(Profile.name.ilike(pattern, escape="\\"))  # type: ignore[attr-defined]
     stmt = (
         select(Profile.name, Profile.id, Profile, ProviderConfig.name, ProviderConfig.kind)
         .join(ProviderConfig, ProviderConfig.id == Profile.provider_config_id)  # type: ignore[arg-type]

@@ -294,3 +294,15 @@ def test_substring_search_of_three_or_more_characters_can_use_the_search_index(d
                 "EXPLAIN SELECT id FROM connection "
                 "WHERE account ILIKE '%smith%' OR service ILIKE '%smith%'")))
             assert "ix_connection_trgm_account" in plan and "ix_connection_trgm_service" in plan
+
+
+@pytest.mark.parametrize("needle, names", [
+    ("oog", ["Google", "Google Dev"]),
+    ("HUB", ["Hubspot", "Hubspot Sandbox"]),
+    ("_", []), ("%", []), ("o_g", []), ("\\", []),  # LIKE's wildcards are plain characters
+])
+def test_profile_name_filter_is_a_plain_substring(dataset, admin, needle, names):
+    with session(dataset.url) as s:
+        page = list_profiles(s, actor=admin, name_contains=needle)
+    assert [p.name for p in page.items] == names
+    assert page.total == len(names)

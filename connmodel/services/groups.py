@@ -25,7 +25,7 @@ from connmodel.models import (
 )
 from connmodel.paging import Page, SortKey, capped_count, encode_cursor, keyset_page, limit_ok
 from connmodel.permissions import Action, Actor, require
-from connmodel.search import SEARCH_MAX
+from connmodel.search import SEARCH_MAX, like_pattern
 from connmodel.services.connections import (
     LISTED_COLUMNS,
     ConnectionFilter,
@@ -64,8 +64,7 @@ class GroupFilter:
                 from connmodel.errors import InvalidInput
 
                 raise InvalidInput(f"profile filter is {len(name)} characters: at most {SEARCH_MAX}")
-            escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            conds.append(Profile.name.ilike(f"%{escaped}%", escape="\\"))  # type: ignore[attr-defined]
+            conds.append(Profile.name.ilike(like_pattern(name), escape="\\"))  # type: ignore[attr-defined]
         return conds
 
 

@@ -14,6 +14,7 @@ from connmodel.errors import AlreadyExists, InvalidInput, NotFound
 from connmodel.models import Connection, McpServer, Profile, ServerRow, utcnow
 from connmodel.paging import Page, SortKey, capped_count, keyset_page
 from connmodel.permissions import Action, Actor, require
+from connmodel.search import like_pattern
 from connmodel.services.events import record
 from connmodel.status import ServerState
 from connmodel.store import flush_unique
@@ -166,8 +167,7 @@ def _row(server: McpServer, profile: str | None, connection_id: int | None) -> S
 
 
 def _search_condition(text: str) -> ColumnElement[bool]:
-    pattern = "%" + text.strip().lower().replace("\\", "\\\\").replace("%", "\\%") \
-        .replace("_", "\\_") + "%"
+    pattern = like_pattern(text.strip().lower())
     return or_(func.lower(McpServer.name).like(pattern, escape="\\"),
                func.lower(McpServer.url).like(pattern, escape="\\"))
 

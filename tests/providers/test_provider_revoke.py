@@ -1,6 +1,10 @@
 """Revoke also revokes at the provider (RFC 7009), through a queue that survives restarts."""
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 from authserver import CLIENT_ID, CLIENT_SECRET
@@ -12,6 +16,8 @@ from connmodel.providers.client import TokenSet
 from connmodel.providers.revocations import deliver_due, list_revocations
 from connmodel.services.connections import revoke_connection
 from connmodel.store import get_engine, session
+
+SCRIPT = Path(sys.executable).parent / "connmodel"
 
 
 def _revoke(url, keyring, admin, authserver):
@@ -75,3 +81,25 @@ def test_revocation_is_given_up_after_a_bounded_time_with_an_audit_event(
         assert event.action == "provider.revoke.given_up" and "HTTP 503" in event.outcome
         assert list_revocations(s, actor=admin) == []
         assert list_revocations(s, actor=admin, pending_only=False)[0].state == "given up"
+
+
+def test_queued_revocation_is_delivered_by_a_new_process(oauth_profile, keyring, admin,
+                                                         authserver):
+    conn = connect(oauth_profile, keyring, admin)
+    authserver.stop()  # down before the revoke: the local revoke still completes at once
+    with session(oauth_profile) as s:
+        token = TokenSet.from_json(keyring.decrypt(s.get(Connection, conn.id).credential_enc))
+        revoke_connection(s, actor=admin, connection_id=conn.id)
+    env = {**os.environ, "CONNMODEL_ACTOR": "cron"}
+    command = [str(SCRIPT), "revocations", "--deliver", "-d", oauth_profile]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env,
+                           check=False)
+    assert first.returncode == 0 and "1 retrying" in first.stdout
+    authserver.start()
+    with session(oauth_profile) as s:
+        s.execute(ProviderRevocation.__table__.update().values(next_attempt_at=utcnow()))
+        s.commit()
+    second = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env,
+                           check=False)
+    assert second.returncode == 0 and "1 delivered" in second.stdout, second.stderr
+    assert not authserver.is_active(token.refresh_token)

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from connmodel.checks import CheckRequest, ConnectionCheck, run_checks
+from connmodel.checks import CheckRequest, ConnectionCheck, Outcome, run_checks
 from connmodel.checks.demo_server import DEMO_HOST, DEMO_PORT, serve_calculator
 from connmodel.checks.runner import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT
 from connmodel.cli import app
@@ -104,7 +104,10 @@ def check(
                      c.reason if c.status != Status.ACTIVE and c.reason else c.summary)
                     for c in results])
         errors = sum(c.status == Status.ERROR for c in results)
-        typer.echo(f"{len(results)} checked: {errors} in Error")
+        unreachable = sum(any(s.outcome == Outcome.UNREACHABLE for s in c.servers)
+                          for c in results)
+        typer.echo(f"{len(results)} checked: {errors} in Error, {unreachable} with a server "
+                   "that could not be reached")
     if deliver:
         with store(database) as s:
             deliver_due(s, keyring=keyring)

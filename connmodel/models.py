@@ -16,6 +16,7 @@ from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 NAME_MAX = 100
+ACCOUNT_MAX = 320  # the longest e-mail address
 TEXT_MAX = 2000
 DEFAULT_PROFILE_DESCRIPTION = "Connections in this profile"
 
@@ -74,7 +75,7 @@ class Connection(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     profile_id: int = Field(foreign_key="profile.id")
     service: str = Field(max_length=NAME_MAX)
-    account: str = Field(max_length=320)
+    account: str = Field(max_length=ACCOUNT_MAX)
     status: str = Field(default="Active", max_length=10)
     status_reason: str | None = Field(default=None, max_length=TEXT_MAX)
     checked_at: datetime | None = None

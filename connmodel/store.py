@@ -114,6 +114,9 @@ def session(url: str | None = None) -> Iterator[Session]:
     except DatabaseError as exc:
         if isinstance(exc, DataError) and "NUL (0x00)" in str(exc.orig):
             raise InvalidInput("text may not contain NUL (\\x00) characters") from None
+        if isinstance(exc, DataError) and getattr(exc.orig, "sqlstate", None) == "22001":
+            first = str(exc.orig).strip().splitlines()[0]
+            raise InvalidInput(f"a value is too long to store ({first})") from None
         if type(exc) not in (DatabaseError, OperationalError, ProgrammingError):
             raise  # integrity and data errors are the caller's to translate
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)

@@ -3,7 +3,7 @@
 import unicodedata
 
 from connmodel.errors import InvalidInput
-from connmodel.models import NAME_MAX, TEXT_MAX
+from connmodel.models import ACCOUNT_MAX, NAME_MAX, TEXT_MAX
 
 
 def clean_name(value: str, what: str = "name") -> str:
@@ -28,3 +28,14 @@ def clean_text(value: str | None, what: str = "text") -> str:
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
         raise InvalidInput(f"{what} may not contain control characters")
     return text
+
+
+def clean_account(value: str | None) -> str:
+    """An account as a listing shows it (an e-mail, a user, "Configured"): trimmed, at most
+    ACCOUNT_MAX characters, no control characters. Empty stays empty: the caller picks a default."""
+    account = (value or "").strip()
+    if len(account) > ACCOUNT_MAX:
+        raise InvalidInput(f"account is {len(account)} characters long: at most {ACCOUNT_MAX}")
+    if any(unicodedata.category(ch).startswith("C") for ch in account):
+        raise InvalidInput("account may not contain control characters")
+    return account

@@ -30,6 +30,7 @@ from connmodel.search import search_condition
 from connmodel.secrets import mask
 from connmodel.services.events import record
 from connmodel.status import ServerState, hint_for, parse_environment, parse_status
+from connmodel.validation import clean_account, clean_text
 
 SORT_FIELDS: dict[str, Any] = {
     "id": Connection.id,
@@ -283,9 +284,9 @@ def create_connection(
     conn = Connection(
         profile_id=profile_id,
         service=provider.name,
-        account=account.strip() or "Configured",
+        account=clean_account(account) or "Configured",
         status=parse_status(status).value,
-        status_reason=status_reason,
+        status_reason=clean_text(status_reason, "status reason") or None,
         checked_at=utcnow(),
         credential_enc=keyring.encrypt(credential) if credential else None,
         credential_hint=hint_of(credential) if credential else None,

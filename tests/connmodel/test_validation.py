@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text
 from connmodel.errors import AlreadyExists, InvalidInput
 from connmodel.models import NAME_MAX, AuditEvent, McpServer, Profile
 from connmodel.permissions import Actor, Role
+from connmodel.services.connections import create_connection
 from connmodel.services.profiles import create_profile, create_provider_config
 from connmodel.services.servers import add_server
 from connmodel.store import flush_unique, session
@@ -162,3 +163,27 @@ def test_two_admins_creating_the_same_name_at_once(postgres_url, admin):
         events = s.execute(select(AuditEvent.target).where(AuditEvent.action == "profile.create")
                            ).scalars().all()
     assert names == ["Twin"] and events == ["profile Twin (dev)"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"account": "a" * 321}, "account is 321 characters long: at most 320"),
+    ({"account": "ana\x00@example.com"}, "account may not contain control characters"),
+    ({"account": "ok", "status_reason": "r" * 2001},
+     "status reason is 2001 characters long: at most 2000"),
+])
+def test_bad_connection_text_is_refused_on_both_stores(store, admin, kwargs, message):
+    url, _ = store
+    before = _counts(url)
+    with session(url) as s, pytest.raises(InvalidInput, match=f"^{message}$"):
+        profile = s.execute(select(Profile.id).where(Profile.name == "Noauth")).scalar_one()
+        create_connection(s, actor=admin, profile_id=profile, **kwargs)
+    assert _counts(url) == before
+
+
+@pytest.mark.postgres
+def test_a_value_too_long_for_its_column_is_invalid_input(postgres_url):
+    """The store's safety net for any path that skipped validation (PostgreSQL checks lengths)."""
+    with pytest.raises(InvalidInput, match=r"^a value is too long to store \(value too long for "
+                                           r"type character varying\(60\)\)$"), \
+            session(postgres_url) as s:
+        s.execute(text("INSERT INTO meta (key, value) VALUES (:k, 'v')"), {"k": "k" * 61})

@@ -14,7 +14,9 @@ from connmodel.models import CheckResult, Connection, McpServer, Profile, Provid
 from connmodel.permissions import Actor
 from connmodel.secrets import KeyRing, hint_of
 from connmodel.services.events import record
-from connmodel.status import ServerState, Status
+from connmodel.status import ProviderKind, ServerState, Status
+
+OAUTH_KINDS = (ProviderKind.OAUTH2.value, ProviderKind.CLIENT_CREDENTIALS.value)
 
 
 def changed(result: Result[Any]) -> int:

@@ -25,14 +25,13 @@ from connmodel.errors import ProviderRefused, ProviderUnreachable
 from connmodel.models import Connection, Profile, ProviderConfig, utcnow
 from connmodel.permissions import SYSTEM, Action, Actor, require
 from connmodel.providers.client import TokenSet, backoff, call, oauth_client
-from connmodel.providers.records import changed, check_result, live, require_kind
+from connmodel.providers.records import OAUTH_KINDS, changed, check_result, live, require_kind
 from connmodel.secrets import KeyRing
 from connmodel.services.events import record
 from connmodel.status import ProviderKind, Status
 
 CLAIM_FOR = timedelta(seconds=60)
 DEFAULT_WINDOW = timedelta(minutes=10)
-OAUTH_KINDS = (ProviderKind.OAUTH2.value, ProviderKind.CLIENT_CREDENTIALS.value)
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,12 @@ from connmodel.errors import ConnModelError, ProviderRefused, ProviderUnreachabl
 from connmodel.models import Profile, ProviderConfig, ProviderRevocation, utcnow
 from connmodel.permissions import SYSTEM, Action, Actor, require
 from connmodel.providers.client import TokenSet, backoff, call, check_response, oauth_client
-from connmodel.providers.records import changed
+from connmodel.providers.records import OAUTH_KINDS, changed
 from connmodel.secrets import KeyRing
 from connmodel.services.events import record
-from connmodel.status import ProviderKind
 
 GIVE_UP_AFTER = timedelta(days=3)
 CLAIM_FOR = timedelta(seconds=120)
-OAUTH_KINDS = (ProviderKind.OAUTH2.value, ProviderKind.CLIENT_CREDENTIALS.value)
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,21 @@ from playwright.sync_api import Page, expect
 SCRIPT = Path(sys.executable).parent / "connmodel"
 
 
-@pytest.mark.ui
-def test_connect_in_a_browser_through_the_consent_page(oauth_profile, page: Page):
+def start_connect(url: str) -> tuple[subprocess.Popen[str], str]:
+    """`connmodel connect Local` listening for its callback; returns it and the consent URL."""
     proc = subprocess.Popen(
-        [str(SCRIPT), "connect", "Local", "-d", oauth_profile, "--timeout", "60"],
+        [str(SCRIPT), "connect", "Local", "-d", url, "--timeout", "60"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "CONNMODEL_ACTOR": "alice"})
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    return proc, proc.stdout.readline().strip()
+
+
+@pytest.mark.ui
+def test_connect_in_a_browser_through_the_consent_page(oauth_profile, page: Page):
+    proc, url = start_connect(oauth_profile)
     try:
-        proc.stdout.readline()
-        url = proc.stdout.readline().strip()
         page.goto(url)
         expect(page.get_by_role("heading")).to_contain_text("Authorize")
         page.get_by_role("button", name="Approve").click()
@@ -34,13 +40,9 @@ def test_connect_in_a_browser_through_the_consent_page(oauth_profile, page: Page
 
 @pytest.mark.ui
 def test_deny_in_the_browser_connects_nothing(oauth_profile, page: Page):
-    proc = subprocess.Popen(
-        [str(SCRIPT), "connect", "Local", "-d", oauth_profile, "--timeout", "60"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "CONNMODEL_ACTOR": "alice"})
+    proc, url = start_connect(oauth_profile)
     try:
-        proc.stdout.readline()
-        page.goto(proc.stdout.readline().strip())
+        page.goto(url)
         page.get_by_role("button", name="Deny").click()
         expect(page.locator("body")).to_contain_text("Not connected: authorization refused "
                                                      "by the provider: access_denied")

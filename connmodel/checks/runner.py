@@ -26,7 +26,7 @@ from connmodel.models import utcnow
 from connmodel.permissions import Action, Actor, require
 from connmodel.secrets import KeyRing
 from connmodel.store import session
-from connmodel.webhooks import env_targets
+from connmodel.webhooks import deliver_due, env_targets
 
 ENV_INTERVAL = "CONNMODEL_CHECK_INTERVAL"
 MIN_INTERVAL = 30.0
@@ -94,6 +94,11 @@ def _prune(database: str | None) -> None:
         prune_history(s)
 
 
+def _deliver(database: str | None, keyring: KeyRing) -> None:
+    with session(database) as s:
+        deliver_due(s, keyring=keyring)
+
+
 async def _check_one(target: ConnectionTarget, gate: asyncio.Semaphore,
                      timeout: float) -> ConnectionCheck:
     async def one(server: ServerTarget) -> ServerCheck:
@@ -119,11 +124,14 @@ async def check_connections(
     request: CheckRequest,
     keyring: KeyRing | None,
     on_result: ProgressFn | None = None,
+    deliver_webhooks: bool = False,
 ) -> list[ConnectionCheck]:
     """Check the requested connections; store and report each as it finishes.
 
     Returns the checks in the order they finished. The keyring decrypts credentials and signs
-    webhook deliveries; without one only no-auth connections can be checked.
+    webhook deliveries; without one only no-auth connections can be checked. With
+    `deliver_webhooks`, due notifications are sent once every check is stored (never before:
+    a slow receiver must not hold up a check).
     """
     require(actor, Action.WRITE)
     targets = await asyncio.to_thread(_load, database, request, keyring)
@@ -156,6 +164,8 @@ async def check_connections(
         await queue.put(None)
         await writing
     await asyncio.to_thread(_prune, database)
+    if deliver_webhooks and keyring is not None:
+        await asyncio.to_thread(_deliver, database, keyring)
     return done
 
 
@@ -166,11 +176,12 @@ def run_checks(
     request: CheckRequest,
     keyring: KeyRing | None,
     on_result: ProgressFn | None = None,
+    deliver_webhooks: bool = False,
 ) -> list[ConnectionCheck]:
     """Sync wrapper of check_connections; safe to call where an event loop is already running
     (a notebook): the checks then get their own loop in a worker thread."""
     coro = check_connections(database, actor=actor, request=request, keyring=keyring,
-                             on_result=on_result)
+                             on_result=on_result, deliver_webhooks=deliver_webhooks)
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -94,7 +94,7 @@ def check(
             progress.update(task, completed=done, total=total)
 
         results = run_checks(database, actor=cli_actor(), request=request, keyring=keyring,
-                             on_result=advance)
+                             on_result=advance, deliver_webhooks=deliver)
     results.sort(key=lambda c: c.connection_id)
     if fmt is Format.JSON:
         emit_json([_check_json(c) for c in results])
@@ -108,9 +108,6 @@ def check(
                           for c in results)
         typer.echo(f"{len(results)} checked: {errors} in Error, {unreachable} with a server "
                    "that could not be reached")
-    if deliver:
-        with store(database) as s:
-            deliver_due(s, keyring=keyring)
     if any(c.status == Status.ERROR for c in results):
         raise typer.Exit(EXIT_ERROR_FOUND)
 

@@ -147,3 +147,15 @@ def test_webhook_configuration(sqlite_url, admin, viewer, keyring, monkeypatch):
     monkeypatch.delenv("CONNMODEL_WEBHOOK_SECRET", raising=False)
     with pytest.raises(InvalidInput, match="CONNMODEL_WEBHOOK_SECRET is not"):
         env_targets()
+
+
+def test_check_run_delivers_after_storing_when_asked(sqlite_url, admin, keyring, receiver,
+                                                     monkeypatch):
+    monkeypatch.setenv("CONNMODEL_WEBHOOK_URLS", receiver.url)
+    monkeypatch.setenv("CONNMODEL_WEBHOOK_SECRET", SECRET)
+    with session(sqlite_url) as s:
+        conn = connect(s, actor=admin, keyring=keyring, profile="Keyless", kind="api_key",
+                       servers={"CRM": "http://127.0.0.1:9/mcp"})
+    run_checks(sqlite_url, actor=admin, keyring=keyring, request=CheckRequest(ids=(conn.id,)),
+               deliver_webhooks=True)
+    assert [e["event"] for e in receiver.events()] == ["connection.error"]

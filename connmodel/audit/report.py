@@ -106,7 +106,7 @@ def build_report(session: Session, *, actor: Actor, database_url: str | None = N
         generated_at=now, database=describe(store_url(database_url)), days=days, hours=hours, environment=environment,
         limit=limit, empty=q.is_empty(session, actor=actor), totals=totals,
         counts={
-            Finding.ERROR.value: q.error_count(session, actor=actor, environment=environment),
+            Finding.ERROR.value: int(totals.set_index("status").loc["Error", "connections"]),
             Finding.STALE.value: q.stale_count(session, actor=actor, days=days,
                                                environment=environment, now=now),
             Finding.EXPIRING.value: q.expiring_count(session, actor=actor, days=days,

@@ -1,16 +1,19 @@
 """Refresh against the real server: rotation, the two-refresher race, and the status rules."""
 
+import logging
 import threading
 from datetime import timedelta
 
 import pytest
+from authserver import CLIENT_SECRET
 from sqlalchemy import select
 from test_oauth_flow import connect
 
 from connmodel.models import CheckResult, Connection, utcnow
 from connmodel.providers.client import TokenSet
 from connmodel.providers.refresh import due_ids, refresh_connection, refresh_due
-from connmodel.services.connections import get_connection
+from connmodel.providers.revocations import deliver_due
+from connmodel.services.connections import get_connection, revoke_connection
 from connmodel.store import session
 
 
@@ -143,3 +146,24 @@ def test_malformed_token_response_is_not_an_error_status(oauth_profile, keyring,
         outcome = refresh_connection(s, actor=admin, keyring=keyring, connection_id=conn.id)
         assert outcome.result == "unreachable" and "malformed" in outcome.message
         assert s.get(Connection, conn.id).status == "Active"
+
+
+def test_no_token_or_client_secret_in_any_log_record(oauth_profile, keyring, admin, authserver,
+                                                     caplog):
+    caplog.set_level(logging.DEBUG)
+    conn = connect(oauth_profile, keyring, admin)
+    first, _ = stored_token(oauth_profile, keyring, conn.id)
+    with session(oauth_profile) as s:
+        refresh_connection(s, actor=admin, keyring=keyring, connection_id=conn.id)
+    second, _ = stored_token(oauth_profile, keyring, conn.id)
+    authserver.fail["token"] = "invalid_grant"
+    with session(oauth_profile) as s:
+        refresh_connection(s, actor=admin, keyring=keyring, connection_id=conn.id)
+        revoke_connection(s, actor=admin, connection_id=conn.id)
+        deliver_due(s, keyring=keyring, actor=admin)
+    ours = [r for r in caplog.records if r.threadName == "MainThread"]  # not the test server's
+    logged = "\n".join(r.getMessage() for r in ours)
+    assert any(r.name == "httpx2" for r in ours)  # the client side does log every request
+    for secret in (CLIENT_SECRET, first.access_token, first.refresh_token, second.access_token,
+                   second.refresh_token):
+        assert secret not in logged

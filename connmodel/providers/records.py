@@ -130,10 +130,10 @@ def check_result(session: Session, conn_id: int, *, status: str, reachable: bool
 
 
 def require_kind(provider: ProviderConfig, *kinds: str, action: str) -> None:
+    """InvalidInput naming what the action needs and what this provider is."""
     if provider.kind not in kinds:
-        raise InvalidInput(
-            f"{action} needs a {' or '.join(kinds)} provider; {provider.name!r} is {provider.kind}"
-        )
+        raise InvalidInput(f"{action} is for providers of kind {' or '.join(kinds)}; "
+                           f"{provider.name!r} is of kind {provider.kind}")
 
 
 def audited(session: Session, actor: Actor, action: str, target: str, exc: Exception) -> None:

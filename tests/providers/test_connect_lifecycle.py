@@ -9,6 +9,7 @@ from test_oauth_flow import connect
 
 from connmodel.errors import InvalidInput, NotFound, PermissionDenied
 from connmodel.models import AuditEvent, Connection
+from connmodel.providers.authorization import begin_authorization
 from connmodel.providers.connect import connect_profile, create_oauth_provider, update_key
 from connmodel.providers.lifecycle import disable_connection, enable_connection
 from connmodel.providers.refresh import due_ids, refresh_connection
@@ -143,3 +144,16 @@ def test_client_credentials_connects_a_machine_and_refreshes(sqlite_url, keyring
 def test_viewer_may_not_connect(simple_profiles, keyring, viewer):
     with session(simple_profiles) as s, pytest.raises(PermissionDenied):
         connect_profile(s, actor=viewer, keyring=keyring, profile="Noauth")
+
+
+def test_actions_for_another_kind_are_refused_clearly(simple_profiles, keyring, admin):
+    with session(simple_profiles) as s:
+        conn = connect_profile(s, actor=admin, keyring=keyring, profile="Hubspot",
+                               api_key=API_KEY)
+        with pytest.raises(InvalidInput) as info:
+            refresh_connection(s, actor=admin, keyring=keyring, connection_id=conn.id)
+        assert str(info.value) == ("Refresh is for providers of kind oauth2 or client_credentials; "
+                                   "'API Key Authentication Provider' is of kind api_key")
+        with pytest.raises(InvalidInput, match="the browser authorization flow is for providers"):
+            begin_authorization(s, actor=admin, keyring=keyring, profile="Noauth",
+                                redirect_uri="http://127.0.0.1:1/cb")

@@ -1,9 +1,10 @@
-"""The profile card: header, counts, and a real table whose View/Revoke are real buttons.
+"""The profile cards: header, counts, and a real table whose View/Revoke are real buttons.
 
 Rendered by a small ES module that builds the DOM with `textContent` and attributes only, never
 `innerHTML`, so a profile named `<img src=x onerror=alert(1)>` is shown as those characters.
 Buttons carry accessible names ("Revoke Hubspot connection (Configured)") and are reachable with
-Tab. Clicks come back to Python as messages; the card only reports them (`on_action`).
+Tab. Clicks come back to Python as messages; the component only reports them (`on_action`).
+One component renders every card of the page, so a refresh is one small data patch.
 """
 
 from collections.abc import Callable
@@ -40,11 +41,10 @@ def card_data(profile: ProfilePublic, rows: list[ConnectionPublic], has_more: bo
             "rows": [row_data(r) for r in rows], "has_more": has_more}
 
 
-class ProfileCard(JSComponent):
-    """One profile and one or more pages of its connections."""
+class ProfileCards(JSComponent):
+    """The page's profile cards, each with one or more pages of its connections."""
 
-    card = param.Dict(default={"name": "", "rows": []},
-                      doc="Profile fields, counts, rows and has_more, as made by `card_data`.")
+    cards = param.List(default=[], doc="One dict per card, as made by `card_data`.")
     selected = param.List(default=[], doc="Ids of the rows ticked for bulk revoke.")
 
     _esm = """
@@ -54,11 +54,9 @@ class ProfileCard(JSComponent):
       for (const c of children) node.append(c)
       return node
     }
-    export function render({ model, el }) {
-      const root = h('section', {class: 'card'})
-      function draw() {
-        const p = model.card, name = p.name || ''
-        if (!name) { root.replaceChildren(); root.removeAttribute('aria-label'); return }
+    function card(model, p, index) {
+        const root = h('section', {class: 'card'})
+        const name = p.name
         root.setAttribute('aria-label', `Profile ${name}`)
         const counts = h('div', {class: 'counts'})
         for (const [status, n] of Object.entries(p.counts || {})) {
@@ -81,7 +79,8 @@ class ProfileCard(JSComponent):
           const body = h('tbody')
           for (const r of p.rows) {
             const label = `${name} connection (${r.account})`
-            const box = h('input', {type: 'checkbox', 'aria-label': `Select ${label}`})
+            const box = h('input', {type: 'checkbox', 'aria-label': `Select ${label}`,
+                                    'data-id': String(r.id)})
             box.checked = model.selected.includes(r.id)
             box.addEventListener('change', () => {
               const others = model.selected.filter((id) => id !== r.id)
@@ -104,15 +103,26 @@ class ProfileCard(JSComponent):
         if (p.has_more) {
           const more = h('button', {type: 'button', class: 'more',
                                     'aria-label': `Load more connections of ${name}`}, 'Load more')
-          more.addEventListener('click', () => model.send_msg({action: 'more', id: null}))
+          more.addEventListener('click', () => model.send_msg({action: 'more', id: index}))
           children.push(more)
         }
         root.replaceChildren(...children)
+        return root
+    }
+    export function render({ model, el }) {
+      const list = h('div', {class: 'cards'})
+      function draw() {
+        list.replaceChildren(...model.cards.map((p, index) => card(model, p, index)))
+      }
+      function tick() {  // keep focus where it is: only the boxes change
+        for (const box of list.querySelectorAll('input[data-id]')) {
+          box.checked = model.selected.includes(Number(box.dataset.id))
+        }
       }
       draw()
-      model.on('card', draw)
-      model.on('selected', draw)
-      el.append(root)
+      model.on('cards', draw)
+      model.on('selected', tick)
+      el.append(list)
     }
     """
 

@@ -11,7 +11,7 @@ import param
 
 from connmodel.models import DEFAULT_PROFILE_DESCRIPTION
 from connmodel.status import HINTS, Status
-from dashboard.components.profile_card import ProfileCard, card_data
+from dashboard.components.profile_card import ProfileCards, card_data
 from dashboard.escaping import esc
 from dashboard.routing import sync_url
 from dashboard.viewmodels.actions import ActionsModel
@@ -59,9 +59,6 @@ examples, run `connmodel demo`.
 NO_MATCH = "### No connection matches these filters\nChange or clear the filters above."
 
 
-EMPTY_CARD: dict[str, Any] = {"name": "", "rows": []}
-
-
 class ConnectionsPage(pn.viewable.Viewer):
     """The page: intro, filters, summary, bulk actions, cards, sections, dialogs."""
 
@@ -72,7 +69,8 @@ class ConnectionsPage(pn.viewable.Viewer):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         m, a = self.model, self.actions
-        self._cards = pn.Column(sizing_mode="stretch_width", margin=0)
+        self._cards = ProfileCards(on_action=self._on_card_action, sizing_mode="stretch_width",
+                                   margin=0)
         self._summary = pn.pane.HTML("", sizing_mode="stretch_width")
         self._error = pn.pane.Alert("", alert_type="danger", visible=False,
                                     sizing_mode="stretch_width")
@@ -87,7 +85,6 @@ class ConnectionsPage(pn.viewable.Viewer):
                                                   variant="outline")
         self._revoke_matching.on_click(lambda _: a.ask_revoke_matching(m.where))
         self._bulk = pn.Row(self._revoke_selected, self._revoke_matching)
-        self._pool: list[ProfileCard] = []
         self._card_watchers: list[tuple[ProfileCardModel, Any]] = []
         m.param.watch(self._render_cards, "cards")
         m.param.watch(self._render_state, ["error", "loaded", "cards", "profiles_cursor"])
@@ -95,6 +92,7 @@ class ConnectionsPage(pn.viewable.Viewer):
         a.param.watch(lambda e: m.forget(e.new), "revoked")
         a.param.watch(self._notify, "message")
         self.param.watch(self._render_selection, "selected")
+        self._cards.param.watch(lambda e: setattr(self, "selected", list(e.new)), "selected")
         self._render_cards()
         self._render_state()
 
@@ -112,57 +110,31 @@ class ConnectionsPage(pn.viewable.Viewer):
             clear, sizing_mode="stretch_width",
         )
 
-    def _on_card_action(self, index: int, action: str, ident: int | None) -> None:
+    def _on_card_action(self, action: str, ident: int | None) -> None:
         if action == "view" and ident is not None:
             self.actions.view(ident)
         elif action == "revoke" and ident is not None:
             self.actions.ask_revoke(ident)
-        elif action == "more" and index < len(self.model.cards):
-            self.model.cards[index].load_more()
-
-    def _pooled_view(self, index: int) -> ProfileCard:
-        """The index-th card component, created once and then reused with new data.
-
-        Reuse keeps a refresh to small data patches instead of new browser components; cards a
-        refresh does not need are hidden, not removed, so the layout itself rarely changes.
-        """
-        while len(self._pool) <= index:
-            i = len(self._pool)
-            view = ProfileCard(
-                on_action=lambda action, ident, i=i: self._on_card_action(i, action, ident),
-                sizing_mode="stretch_width", margin=(0, 0))
-            view.param.watch(lambda _: self._collect_selection(), "selected")
-            self._pool.append(view)
-        return self._pool[index]
+        elif action == "more" and ident is not None and 0 <= ident < len(self.model.cards):
+            self.model.cards[ident].load_more()
 
     def _render_cards(self, *_: Any) -> None:
-        empty = ("No connection matches the filters." if self.model.filtering
-                 else "No connections in this profile yet.")
+        """Show the model's cards; watch each so its 'Load more' or changes show at once."""
         for card, watcher in self._card_watchers:
             card.param.unwatch(watcher)
-        self._card_watchers = []
-        for index, card in enumerate(self.model.cards):
-            view = self._pooled_view(index)
+        self._card_watchers = [
+            (card, card.param.watch(self._show_cards, ["profile", "rows", "next_cursor"]))
+            for card in self.model.cards]
+        self._show_cards()
 
-            def sync(*_: Any, card: ProfileCardModel = card, view: ProfileCard = view) -> None:
-                view.card = card_data(card.profile, card.rows, card.next_cursor is not None,
-                                      empty)
-
-            same = view.card.get("name") == card.profile.name
-            ids = {r.id for r in card.rows}
-            view.selected = [i for i in view.selected if i in ids] if same else []
-            sync()
-            view.visible = True
-            self._card_watchers.append(
-                (card, card.param.watch(sync, ["profile", "rows", "next_cursor"])))
-        for view in self._pool[len(self.model.cards):]:
-            view.param.update(visible=False, selected=[], card=EMPTY_CARD)
-        if len(self._cards.objects) != len(self._pool):
-            self._cards.objects = list(self._pool)
-        self._collect_selection()
-
-    def _collect_selection(self) -> None:
-        self.selected = [i for view in self._pool if view.visible for i in view.selected]
+    def _show_cards(self, *_: Any) -> None:
+        empty = ("No connection matches the filters." if self.model.filtering
+                 else "No connections in this profile yet.")
+        cards = [card_data(c.profile, c.rows, c.next_cursor is not None, empty)
+                 for c in self.model.cards]
+        shown = {r["id"] for c in cards for r in c["rows"]}
+        self._cards.param.update(cards=cards,
+                                 selected=[i for i in self._cards.selected if i in shown])
 
     def _render_selection(self, *_: Any) -> None:
         n = len(self.selected)

@@ -5,7 +5,6 @@ from sqlmodel import select
 from connmodel.models import Connection, Profile
 from connmodel.services.demo import seed_demo
 from connmodel.store import session
-from dashboard.components.profile_card import ProfileCard
 from dashboard.pages.connections import ConnectionsPage
 from dashboard.viewmodels.actions import ActionsModel
 from dashboard.viewmodels.backend import Backend
@@ -19,8 +18,14 @@ def make_page(url, actor) -> ConnectionsPage:
     return ConnectionsPage(model=model, actions=ActionsModel(backend))
 
 
-def cards(page: ConnectionsPage) -> dict[str, ProfileCard]:
-    return {v.card["name"]: v for v in page._cards.objects if v.visible}
+def cards(page: ConnectionsPage) -> dict[str, dict]:
+    """What the browser gets: one dict per card."""
+    return {c["name"]: c for c in page._cards.cards}
+
+
+def click(page: ConnectionsPage, action: str, ident: object) -> None:
+    """What a click in the browser sends back."""
+    page._cards._handle_msg({"action": action, "id": ident})
 
 
 def test_load_more_selection_and_bulk_buttons(sqlite_url, admin, keyring):
@@ -32,12 +37,13 @@ def test_load_more_selection_and_bulk_buttons(sqlite_url, admin, keyring):
                              account=f"bot{i:02d}@example.com"))
         s.commit()
     page = make_page(sqlite_url, admin)
-    view = cards(page)["Noauth"]
-    assert len(view.card["rows"]) == ROWS_PER_CARD and view.card["has_more"]
-    view._handle_msg({"action": "more", "id": None})
-    assert len(view.card["rows"]) == ROWS_PER_CARD + 3 and not view.card["has_more"]
+    noauth = cards(page)["Noauth"]
+    assert len(noauth["rows"]) == ROWS_PER_CARD and noauth["has_more"]
+    click(page, "more", list(cards(page)).index("Noauth"))
+    noauth = cards(page)["Noauth"]
+    assert len(noauth["rows"]) == ROWS_PER_CARD + 3 and not noauth["has_more"]
     assert page._revoke_selected.disabled and page._revoke_matching.disabled
-    view.selected = [view.card["rows"][0]["id"], view.card["rows"][1]["id"]]
+    page._cards.selected = [noauth["rows"][0]["id"], noauth["rows"][1]["id"]]
     assert page._revoke_selected.label == "Revoke selected (2)"
     assert not page._revoke_selected.disabled
     page.model.status = "Error"
@@ -47,15 +53,16 @@ def test_load_more_selection_and_bulk_buttons(sqlite_url, admin, keyring):
 
 def test_view_and_revoke_messages_reach_the_dialogs(demo_url, admin):
     page = make_page(demo_url, admin)
-    google = cards(page)["Google"]
-    google._handle_msg({"action": "view", "id": google.card["rows"][0]["id"]})
+    google = cards(page)["Google"]["rows"][0]["id"]
+    click(page, "view", google)
     assert page.actions.detail.profile == "Google"
-    google._handle_msg({"action": "revoke", "id": google.card["rows"][0]["id"]})
+    click(page, "revoke", google)
     assert page.actions.pending.servers == ["Drive", "Gsuite"]
-    google._handle_msg({"action": "revoke", "id": "1; DROP TABLE"})  # ignored, not an id
+    click(page, "revoke", "1; DROP TABLE")  # ignored: not an id
+    click(page, "more", 999)  # ignored: no such card
     page.actions.confirm()
-    assert cards(page)["Google"].card["rows"] == []
-    assert cards(page)["Google"].card["counts"]["Active"] == 0
+    assert cards(page)["Google"]["rows"] == []
+    assert cards(page)["Google"]["counts"]["Active"] == 0
 
 
 def test_error_and_empty_states(tmp_path, sqlite_url, admin):

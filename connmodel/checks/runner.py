@@ -3,8 +3,9 @@
 `check_connections` is the async API (the dashboard awaits it on its own event loop: every
 database step runs in a worker thread, every probe is non-blocking I/O). `run_checks` is the
 sync wrapper for the CLI, scripts and notebooks. At most `concurrency` servers are probed at
-once, each under its own `timeout`; one writer task stores finished connections in batches, so
-fifty probes finishing together cost one transaction, not fifty competing ones.
+once, each under its own `timeout`; targets are loaded LOAD_CHUNK connections at a time (memory
+stays bounded on a million connections); one writer task stores finished connections in
+batches, so fifty probes finishing together cost one transaction, not fifty competing ones.
 """
 
 import asyncio
@@ -33,6 +34,7 @@ MIN_INTERVAL = 30.0
 DEFAULT_CONCURRENCY = 10
 DEFAULT_TIMEOUT = 10.0
 MAX_CONCURRENCY = 500
+LOAD_CHUNK = 1000
 
 ProgressFn = Callable[[ConnectionCheck, int, int], None]
 """Called with each connection's stored check, how many are done, and how many in all."""
@@ -74,12 +76,16 @@ def check_interval(raw: str | None = None) -> float | None:
     return seconds
 
 
-def _load(database: str | None, request: CheckRequest,
-          keyring: KeyRing | None) -> list[ConnectionTarget]:
+def _select(database: str | None, request: CheckRequest) -> list[int]:
     env_targets()  # a misconfigured webhook fails the run before any probe, not mid-way
     with session(database) as s:
-        ids = select_connection_ids(s, ids=list(request.ids), profile=request.profile,
-                                    all_connections=request.all_connections)
+        return select_connection_ids(s, ids=list(request.ids), profile=request.profile,
+                                     all_connections=request.all_connections)
+
+
+def _load(database: str | None, ids: list[int],
+          keyring: KeyRing | None) -> list[ConnectionTarget]:
+    with session(database) as s:
         return load_targets(s, ids, keyring)
 
 
@@ -134,7 +140,7 @@ async def check_connections(
     a slow receiver must not hold up a check).
     """
     require(actor, Action.WRITE)
-    targets = await asyncio.to_thread(_load, database, request, keyring)
+    ids = await asyncio.to_thread(_select, database, request)
     gate = asyncio.Semaphore(request.concurrency)
     queue: asyncio.Queue[ConnectionCheck | None] = asyncio.Queue()
     done: list[ConnectionCheck] = []
@@ -152,14 +158,17 @@ async def check_connections(
             for check in checks:
                 done.append(check)
                 if on_result:
-                    on_result(check, len(done), len(targets))
+                    on_result(check, len(done), len(ids))
 
     async def producer(target: ConnectionTarget) -> None:
         await queue.put(await _check_one(target, gate, request.timeout))
 
     writing = asyncio.create_task(writer())
     try:
-        await asyncio.gather(*(producer(t) for t in targets))
+        for start in range(0, len(ids), LOAD_CHUNK):  # bounded memory on a million connections
+            targets = await asyncio.to_thread(_load, database, ids[start:start + LOAD_CHUNK],
+                                              keyring)
+            await asyncio.gather(*(producer(t) for t in targets))
     finally:
         await queue.put(None)
         await writing

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from checks.conftest import API_KEY, BEARER_TOKEN, connect, connection_row, server_row
 from checks.mcp_servers import LoopbackServers, calculator, mcp_app
-from connmodel.checks import CheckRequest, run_checks
+from connmodel.checks import CheckRequest, run_checks, runner
 from connmodel.checks.record import save_checks
 from connmodel.checks.runner import check_interval
 from connmodel.errors import InvalidInput, NotFound
@@ -136,7 +136,9 @@ def test_bad_servers_each_give_a_reason_within_the_timeout(sqlite_url, admin, ke
                         "Garbage": "Error", "Drops": "Active"}
 
 
-def test_progress_reports_every_connection_as_it_finishes(sqlite_url, admin, keyring, fleet):
+def test_progress_reports_every_connection_as_it_finishes(sqlite_url, admin, keyring, fleet,
+                                                          monkeypatch):
+    monkeypatch.setattr(runner, "LOAD_CHUNK", 2)  # three chunks of targets
     with session(sqlite_url) as s:
         ids = [connect(s, actor=admin, keyring=keyring, profile=f"P{i}", kind="none",
                        servers={f"Calc {i}": fleet.url("calculator")}).id for i in range(5)]

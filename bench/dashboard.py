@@ -4,14 +4,16 @@ For each store (a SQLite file, a fresh PostgreSQL database) it generates N conne
 1,000,000 in 200 profiles) and measures, server side, in this process:
 
 - first screen: view models + widgets + Bokeh models of one session's Connections page;
-- interactions (p50/p95 over --runs): filter change, next page of a card, View, Revoke;
+- interactions (p50/p95 over --runs): filter change, next page of a card, View, Revoke (the
+  click that opens the confirmation, and the Confirm click, each timed);
 - memory per session (RSS growth with 1 and with 10 open sessions; 3 for the naive page, whose
   sessions each hold the whole table);
 - the largest websocket message: the document sent on connect and every PATCH-DOC after it.
 
 In the same run, the naive baseline: one `pn.widgets.Tabulator` fed the whole DataFrame of
 connections with `pagination='remote'` (filter = Tabulator filter over the whole frame, next page =
-`page += 1`, View = a lookup in the frame, Revoke = the service then re-reading the frame).
+`page += 1`, View and Revoke = a lookup in the frame, Confirm = the service, then re-reading
+the frame).
 It prints a table and writes bench/results/dashboard.json. Run: `make bench` or
 `python bench/dashboard.py --connections 100000 --stores sqlite`.
 """
@@ -134,9 +136,17 @@ class PagedSession(Session):
         with self.active():
             self.actions.close_view()
 
-    def revoke(self, connection_id: int) -> None:
+    def ask_revoke(self, connection_id: int) -> None:
+        """Click on Revoke: the confirmation, naming the connection and its servers."""
         with self.active():
             self.actions.ask_revoke(connection_id)
+        self._asked = connection_id
+
+    def confirm_revoke(self, _: int) -> None:
+        """Click on Confirm: revoke through the service; the row leaves its card."""
+        with self.active():
+            if self.actions.pending is None:
+                self.actions.ask_revoke(self._asked)
             self.actions.confirm()
 
 
@@ -185,9 +195,13 @@ class NaiveSession(Session):
         frame = self.table.value
         frame.loc[frame.id == connection_id].to_dict("records")
 
-    def revoke(self, connection_id: int) -> None:
+    def ask_revoke(self, connection_id: int) -> None:
+        self._asked = connection_id
+        self.view(connection_id)
+
+    def confirm_revoke(self, _: int) -> None:
         with session(self.url) as s:
-            revoke_connection(s, actor=ACTOR, connection_id=connection_id)
+            revoke_connection(s, actor=ACTOR, connection_id=self._asked)
         with self.active():
             self.table.value = self._frame()
 
@@ -229,18 +243,25 @@ def measure(kind: str, make: Callable[[str], Session], url: str, runs: int,
         "filter": lambda i: one.filter(FILTERS[i % len(FILTERS)]),  # type: ignore[attr-defined]
         "next_page": lambda i: one.next_page(i),  # type: ignore[attr-defined]
         "view": lambda i: one.view(next(ids)),  # type: ignore[attr-defined]
-        "revoke": lambda i: one.revoke(next(ids)),  # type: ignore[attr-defined]
+        "revoke_ask": lambda i: one.ask_revoke(next(ids)),  # type: ignore[attr-defined]
     }
     interactions = {}
+    confirms: list[tuple[float, float]] = []
     for name, op in ops.items():
         samples = []
         for i in range(runs):
             samples.append(timed(lambda i=i, op=op: op(i)))  # type: ignore[misc]
+            if name == "revoke_ask":  # the click after it, timed as its own interaction
+                confirms.append(timed(lambda: one.confirm_revoke(0)))  # type: ignore[attr-defined]
             one.reset()  # type: ignore[attr-defined]
         wall, cpu = [w for w, _ in samples], [c for _, c in samples]
         interactions[name] = {"p50_ms": pct(wall, 0.5), "p95_ms": pct(wall, 0.95),
                               "cpu_p50_ms": pct(cpu, 0.5), "cpu_p95_ms": pct(cpu, 0.95),
                               "runs": runs}
+    wall, cpu = [w for w, _ in confirms], [c for _, c in confirms]
+    interactions["revoke_confirm"] = {"p50_ms": pct(wall, 0.5), "p95_ms": pct(wall, 0.95),
+                                      "cpu_p50_ms": pct(cpu, 0.5), "cpu_p95_ms": pct(cpu, 0.95),
+                                      "runs": runs}
     largest_patch = one.largest_patch
     del sessions
     gc.collect()

@@ -183,10 +183,26 @@ def reauthorize(
         "--print-url", help="Only print the URL and state; do not listen.")] = False,
     database: DatabaseOpt = None,
 ) -> None:
-    """Run the OAuth2 flow again for an Inactive or Error connection (back to Active)."""
+    """Run the OAuth2 flow again for an Inactive or Error connection (back to Active).
+
+    For an API key connection it asks for the new key (as update-key does); for client
+    credentials it fetches a new token.
+    """
     actor, keyring = cli_actor(), load_keyring()
     with store(database) as s:
         linked = live(s, connection_id)
+        if linked.provider.kind == ProviderKind.API_KEY.value:
+            conn = connecting.update_key(s, actor=actor, keyring=keyring,
+                                         connection_id=connection_id,
+                                         api_key=_read_secret("new API key"))
+            typer.echo(_describe(conn, linked.profile.name))
+            return
+        if linked.provider.kind == ProviderKind.CLIENT_CREDENTIALS.value:
+            outcome = refreshing.refresh_connection(s, actor=actor, keyring=keyring,
+                                                    connection_id=connection_id)
+            typer.echo(f"connection {connection_id}: {outcome.result}"
+                       + (f" ({outcome.message})" if outcome.message else ""))
+            return
     _browser_flow(database, actor, keyring, profile=linked.profile.name, servers=[],
                   connection_id=connection_id, port=port, timeout=timeout, print_url=print_url,
                   redirect_uri=None)

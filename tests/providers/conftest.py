@@ -21,14 +21,15 @@ def authserver() -> Iterator[AuthServer]:
     server.stop()
 
 
-def approve(url: str, decision: str = "approve") -> dict[str, str]:
+def approve(url: str, decision: str = "approve",
+            redirect_uri: str = REDIRECT_URI) -> dict[str, str]:
     """Click the consent page's button as a browser would; return the callback's parameters."""
     page = httpx.get(url)
     assert page.status_code == 200 and "Approve" in page.text, page.text
     answer = httpx.post(url, data={"decision": decision})
     assert answer.status_code == 302, answer.text
     location = answer.headers["location"]
-    assert location.startswith(REDIRECT_URI)
+    assert location.startswith(redirect_uri)
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 

@@ -90,6 +90,8 @@ def test_api_key_disable_enable_and_update_key(sqlite_url, cli):
     assert code == 2
     code, out, _ = cli("update-key", "1", "-d", sqlite_url, stdin="sk-new-key-00009999\n")
     assert (code, out.strip()) == (0, "connection 1: Hubspot / Keys / Configured (Active)")
+    code, out, _ = cli("reauthorize", "1", "-d", sqlite_url, stdin="sk-third-key-00001111\n")
+    assert (code, out.strip()) == (0, "connection 1: Hubspot / Keys / Configured (Active)")
 
 
 def test_add_oauth_provider_and_bad_issuer(sqlite_url, cli, authserver):
@@ -119,6 +121,12 @@ def test_refresh_and_revocations_commands(oauth_profile, cli, authserver):
     authserver.fail["token"] = "invalid_grant"
     code, out, _ = cli("refresh", "--id", "1", "-d", oauth_profile)
     assert code == 3 and "1 error" in out
+    authserver.fail.clear()
+    code, out, _ = cli("reauthorize", "1", "--print-url", "-d", oauth_profile)
+    params = approve(out.splitlines()[1], redirect_uri="http://127.0.0.1:8765/callback")
+    code, out, _ = cli("connect", "Local", "--state", params["state"], "--code", params["code"],
+                       "-d", oauth_profile)
+    assert out.strip() == "connection 1: Local / Local OIDC / user@example.com (Active)"
     authserver.stop()
     assert cli("revoke", "1", "--yes", "-d", oauth_profile)[0] == 0
     code, out, _ = cli("revocations", "--deliver", "-d", oauth_profile)

@@ -12,7 +12,7 @@ import unicodedata
 from typing import Any
 
 from sqlalchemy import ARRAY, ColumnElement, Integer, any_, literal, or_, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connmodel.errors import InvalidInput
 from connmodel.models import Connection
@@ -72,7 +72,7 @@ def _few_hits_by_id(session: Session, matches: ColumnElement[bool]) -> ColumnEle
     ILIKE, whose walk finds a page of a common needle within a few thousand rows.
     """
     conn = session.connection()
-    probe = select(Connection.id).where(matches, Connection.revoked_at.is_(None))  # type: ignore[union-attr]
+    probe = select(col(Connection.id)).where(matches, col(Connection.revoked_at).is_(None))
     compiled = probe.compile(dialect=conn.dialect)
     plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar_one()
     plan = json.loads(plan) if isinstance(plan, str) else plan
@@ -81,4 +81,4 @@ def _few_hits_by_id(session: Session, matches: ColumnElement[bool]) -> ColumnEle
     ids = conn.execute(probe.limit(FEW_HITS + 1)).scalars().all()
     if len(ids) > FEW_HITS:  # the estimate was far off: the walk is then the better bet
         return matches
-    return Connection.id == any_(literal(list(ids), ARRAY(Integer)))  # type: ignore[arg-type]
+    return col(Connection.id) == any_(literal(list(ids), ARRAY(Integer)))

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, insert, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connmodel.errors import AlreadyExists, InvalidInput
 from connmodel.models import Connection, McpServer, Profile, ProviderConfig, utcnow
@@ -96,7 +96,7 @@ def _refuse_taken(session: Session, model: Any, names: list[str], what: str) -> 
 def _provider_ids(session: Session, keyring: KeyRing | None, now: datetime) -> tuple[list[int], int]:
     """Ids of the PROVIDERS configs, creating the missing ones; and how many were created."""
     existing = dict(session.execute(
-        select(ProviderConfig.name, ProviderConfig.id)
+        select(col(ProviderConfig.name), col(ProviderConfig.id))
         .where(ProviderConfig.name.in_([p.name for p in PROVIDERS]))  # type: ignore[attr-defined]
     ).all())
     created = 0
@@ -109,7 +109,7 @@ def _provider_ids(session: Session, keyring: KeyRing | None, now: datetime) -> t
             insert(ProviderConfig).values(name=spec.name, kind=spec.kind.value,
                                           settings=dict(spec.settings), client_secret_enc=secret,
                                           created_at=now)
-            .returning(ProviderConfig.id)
+            .returning(col(ProviderConfig.id))
         ).scalar_one()
         created += 1
     return [existing[p.name] for p in PROVIDERS], created
@@ -123,7 +123,7 @@ def _insert_profiles(
                "provider_config_id": provider_ids[r.provider]} for r in rows]
     ids: dict[str, int] = {}
     for chunk in _chunks(values):
-        result = session.execute(insert(Profile).returning(Profile.id, Profile.name), chunk)
+        result = session.execute(insert(Profile).returning(col(Profile.id), col(Profile.name)), chunk)
         ids.update({name: pid for pid, name in result.all()})
     return [ids[r.name] for r in rows]
 
@@ -139,7 +139,7 @@ def _insert_servers(
     first: dict[int, int] = {}
     for chunk in _chunks(values):
         result = session.execute(
-            insert(McpServer).returning(McpServer.id, McpServer.profile_id), chunk
+            insert(McpServer).returning(col(McpServer.id), col(McpServer.profile_id)), chunk
         )
         for sid, pid in result.all():
             first[pid] = min(sid, first.get(pid, sid))
@@ -178,10 +178,10 @@ def _bulk(session: Session, table: str, columns: Sequence[str], rows: Iterable[t
     for row in rows:
         batch.append(row)
         if len(batch) == BATCH:
-            conn.exec_driver_sql(sql, batch)  # type: ignore[arg-type]
+            conn.exec_driver_sql(sql, batch)
             batch = []
     if batch:
-        conn.exec_driver_sql(sql, batch)  # type: ignore[arg-type]
+        conn.exec_driver_sql(sql, batch)
 
 
 def _fts_configure(conn: Any, settings: Iterable[tuple[str, int]]) -> None:

@@ -26,6 +26,7 @@ from connmodel.models import Connection, Profile, ProviderConfig, utcnow
 from connmodel.permissions import SYSTEM, Action, Actor, require
 from connmodel.providers.client import TokenSet, backoff, call, oauth_client
 from connmodel.providers.records import OAUTH_KINDS, changed, check_result, live, require_kind
+from connmodel.providers.revocations import enqueue
 from connmodel.secrets import KeyRing
 from connmodel.services.events import record
 from connmodel.status import ProviderKind, Status
@@ -137,7 +138,12 @@ def refresh_connection(session: Session, *, actor: Actor, keyring: KeyRing,
                 expires_at=new.expires, token_version=conn.token_version + 1,
                 status=Status.ACTIVE.value, status_reason=None, refresh_failures=0,
                 next_refresh_at=None):
+        # Revoked or re-authorized while we waited on the provider: nobody will use the token
+        # we just got, so it is revoked at the provider rather than left alive.
         session.rollback()
+        enqueue(session, connection_id=connection_id, profile_id=conn.profile_id,
+                credential_enc=keyring.encrypt(new.to_json()), actor=actor)
+        session.commit()
         return RefreshOutcome(connection_id, "superseded", "the token changed meanwhile")
     check_result(session, connection_id, status=Status.ACTIVE.value, reachable=True,
                  reason=None, started=started)

@@ -148,6 +148,8 @@ class AuthServer:
         self.id_token_email: str | None = None  # set: ID tokens carry this e-mail
         self.discovery_drop: set[str] = set()
         self.token_requests = 0
+        self.token_gate = threading.Event()  # cleared: /token holds requests until it is set
+        self.token_gate.set()
         self.app = self._build_app()
         self._port = port
         self._server: BaseWSGIServer | None = None
@@ -361,6 +363,7 @@ class AuthServer:
         @app.post("/token")
         def token() -> Any:
             outer.token_requests += 1
+            outer.token_gate.wait(30)
             failure = outer.fail.get("token")
             if failure == "invalid_grant":
                 return jsonify(error="invalid_grant",

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from test_oauth_flow import connect
 
 from connmodel.models import AuditEvent, Connection, ProviderRevocation, utcnow
 from connmodel.providers.client import TokenSet
+from connmodel.providers.refresh import refresh_connection
 from connmodel.providers.revocations import deliver_due, list_revocations
 from connmodel.services.connections import revoke_connection
 from connmodel.store import get_engine, session
@@ -103,3 +105,33 @@ def test_queued_revocation_is_delivered_by_a_new_process(oauth_profile, keyring,
                            check=False)
     assert second.returncode == 0 and "1 delivered" in second.stdout, second.stderr
     assert not authserver.is_active(token.refresh_token)
+
+
+def test_a_token_refreshed_while_the_connection_is_revoked_is_revoked_too(
+        oauth_profile, keyring, admin, authserver):
+    conn = connect(oauth_profile, keyring, admin)
+    authserver.token_gate.clear()  # the provider holds the refresh until the revoke is done
+    asked = authserver.token_requests
+    outcomes = []
+
+    def refresher() -> None:
+        with session(oauth_profile) as s:
+            outcomes.append(refresh_connection(s, actor=admin, keyring=keyring,
+                                               connection_id=conn.id))
+
+    thread = threading.Thread(target=refresher)
+    thread.start()
+    while authserver.token_requests == asked:
+        threading.Event().wait(0.02)
+    with session(oauth_profile) as s:
+        revoke_connection(s, actor=admin, connection_id=conn.id)
+    authserver.token_gate.set()
+    thread.join(30)
+    assert outcomes[0].result == "superseded"
+    with session(oauth_profile) as s:
+        queued = s.execute(select(ProviderRevocation)).scalars().all()
+        assert len(queued) == 2  # the token the revoke saw, and the one the refresh got
+        assert deliver_due(s, keyring=keyring, actor=admin)["delivered"] == 2
+    for row in queued:
+        token = TokenSet.from_json(keyring.decrypt(row.credential_enc))
+        assert not authserver.is_active(token.refresh_token)

@@ -31,6 +31,7 @@ from connmodel.providers.records import (
     require_kind,
     store_credential,
 )
+from connmodel.providers.revocations import enqueue
 from connmodel.secrets import KeyRing
 from connmodel.services.events import record
 from connmodel.status import ProviderKind, Status
@@ -169,6 +170,8 @@ def _exchange(session: Session, *, actor: Actor, keyring: KeyRing, flow: OAuthAu
     if flow.connection_id is not None:
         conn = live(session, flow.connection_id).connection
         action = "reauthorize"
+        enqueue(session, connection_id=conn.id or 0, profile_id=conn.profile_id,
+                credential_enc=conn.credential_enc, actor=actor)  # the replaced token
     else:
         conn = Connection(profile_id=prof.id or 0, service=provider.name, account=account,
                           status=Status.ACTIVE.value)

@@ -9,6 +9,7 @@ from connmodel.models import AuditEvent, Connection, OAuthAuthorization, Provide
 from connmodel.providers.authorization import begin_authorization, complete_authorization
 from connmodel.providers.callback import handle_callback
 from connmodel.providers.client import TokenSet
+from connmodel.providers.revocations import list_revocations
 from connmodel.services.connections import get_connection
 from connmodel.services.servers import add_server
 from connmodel.store import session
@@ -113,6 +114,7 @@ def test_reauthorize_brings_an_error_connection_back_to_active(oauth_profile, ke
         assert (view.status, view.status_reason, view.account) == ("Active", None,
                                                                    "user@example.com")
         assert s.execute(select(Connection)).scalars().all().__len__() == 1
+        assert len(list_revocations(s, actor=admin)) == 1  # the replaced token, queued
 
 
 def test_account_comes_from_the_id_token_when_there_is_one(oauth_profile, keyring, admin,

@@ -31,6 +31,7 @@ import psycopg
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from connmodel.models import Connection, Profile, ProviderConfig, utcnow
 from connmodel.paging import COUNT_CAP, capped_count
@@ -42,7 +43,8 @@ from connmodel.services.generate import generate
 from connmodel.store import get_engine, session
 
 RESULTS = Path(__file__).parent / "results" / "store.json"
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_SERVER = os.environ.get("CONNMODEL_TEST_POSTGRES_URL",
+                           "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BENCH_DB = "connmodel_bench"
 ACTOR = Actor("bench")
 PAGE = 50
@@ -462,6 +464,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--stores takes sqlite, postgres or both, comma-separated")
     if args.connections < 30 * PAGE * 2 or args.profiles < 1:
         parser.error(f"--connections must be at least {30 * PAGE * 2} (30 pages deep are timed)")
+    if "postgres" in stores:
+        try:
+            create_engine(PG_SERVER, connect_args={"connect_timeout": 3}).connect().close()
+        except OperationalError as exc:
+            parser.error(f"PostgreSQL at {make_url(PG_SERVER).render_as_string()} is unreachable "
+                         f"({str(exc.orig).strip().splitlines()[0]}): use --stores sqlite")
     results = []
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="connmodel-bench-") as tmp:

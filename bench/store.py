@@ -80,7 +80,8 @@ class Raw:
         self.kind = kind
         if kind == "sqlite":
             self.db: Any = sqlite3.connect(make_url(url).database, isolation_level=None)
-            self.db.execute("PRAGMA busy_timeout=10000")
+            for pragma in ("busy_timeout=10000", "synchronous=NORMAL"):  # as connmodel.store
+                self.db.execute(f"PRAGMA {pragma}")
             self.p = "?"
         else:
             self.db = psycopg.connect(make_url(url).set(drivername="postgresql")

@@ -2,11 +2,12 @@
 
 A million connections must land in well under 90 s, so rows never become ORM objects: they are
 built as columns (`connmodel.synthetic`) and written in bulk, by executemany on SQLite and by
-COPY on PostgreSQL, in one transaction with one audit event. The search index stays consistent
-on its own: the FTS5 triggers fire inside the bulk insert on SQLite, PostgreSQL's pg_trgm GIN
-indexes are ordinary indexes. Generated connections carry no credential at all (nothing secret
-to leak); generated OAuth2 provider configs get a random client secret, encrypted, when a key
-ring is given.
+COPY on PostgreSQL, in one transaction with one audit event. The FTS5 insert trigger (SQLite)
+and, for a load as large as the table, the indexes are suspended during the load and caught up
+once in the same transaction (`_bulk_load`), so the search index holds exactly the rows. Other
+writers wait for the load (SQLite's write lock; a table lock on PostgreSQL). Generated
+connections carry no credential at all (nothing secret to leak); generated OAuth2 provider
+configs get a random client secret, encrypted, when a key ring is given.
 """
 
 import secrets
@@ -194,7 +195,7 @@ def _fts_configure(conn: Any, settings: Iterable[tuple[str, int]]) -> None:
 def _bulk_load(session: Session, *, first_id: int, rebuild_indexes: bool) -> Iterator[None]:
     """Suspend per-row index upkeep on `connection` while the bulk insert runs, then catch up.
 
-    A row-by-row FTS5 trigger and five partial indexes make a million inserts 10x slower than
+    A row-by-row FTS5 trigger and the partial indexes make a million inserts 10x slower than
     writing the rows and indexing them once. The definitions are read back from the database
     itself (so the migrations stay their single source) and recreated in the same transaction:
     other sessions never see the table without them. The search index gets exactly the new rows.

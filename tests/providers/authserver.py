@@ -33,6 +33,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 CLIENT_ID = "connmodel-test-client"
 CLIENT_SECRET = "test-client-secret-9f1c2e7d"
+PUBLIC_CLIENT_ID = "connmodel-dashboard"  # no secret: PKCE only (the dashboard's OIDC sign-in)
 USER_EMAIL = "user@example.com"
 LOOPBACK = ("http://127.0.0.1", "http://localhost", "http://[::1]")
 
@@ -63,6 +64,8 @@ class Client:
         return secrets.compare_digest(client_secret, self.client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if not self.client_secret:  # a public client (PKCE only), like a browser sign-in
+            return method == "none"
         return method in ("client_secret_basic", "client_secret_post")
 
     def check_response_type(self, response_type: str) -> bool:
@@ -140,6 +143,7 @@ class AuthServer:
     def __init__(self, port: int = 0) -> None:
         self.state = AuthServerState()
         self.state.clients[CLIENT_ID] = Client(CLIENT_ID, CLIENT_SECRET)
+        self.state.clients[PUBLIC_CLIENT_ID] = Client(PUBLIC_CLIENT_ID, "")
         self.fail: dict[str, str] = {}
         self.access_ttl = 3600
         self.code_ttl = 300
@@ -241,6 +245,8 @@ class AuthServer:
                     state.by_refresh[tok.refresh_token] = tok
 
         class CodeGrant(grants.AuthorizationCodeGrant):
+            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
             def save_authorization_code(self, code: str, req: Any) -> None:
                 data = req.payload.data
                 with state.lock:

@@ -245,7 +245,7 @@ class AuthServer:
                     state.by_refresh[tok.refresh_token] = tok
 
         class CodeGrant(grants.AuthorizationCodeGrant):
-            TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+            TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 
             def save_authorization_code(self, code: str, req: Any) -> None:
                 data = req.payload.data

@@ -130,4 +130,4 @@ def test_refresh_and_revocations_commands(oauth_profile, cli, authserver):
     authserver.stop()
     assert cli("revoke", "1", "--yes", "-d", oauth_profile)[0] == 0
     code, out, _ = cli("revocations", "--deliver", "-d", oauth_profile)
-    assert "1 retrying" in out and "pending" in out and "cannot reach" in out
+    assert "2 retrying" in out and "pending" in out and "cannot reach" in out  # + replaced token

@@ -3,7 +3,8 @@
 This is what `make run` uses. It decides, in one place, how people sign in:
 
 - `local` (default): connmodel's own users (`connmodel user add`), through dashboard/auth.py.
-- `oidc`: Panel's generic OAuth provider, configured by the PANEL_OAUTH_* variables (see README);
+- `oidc`: Panel's OAuth support (default provider `auth_code`: any OpenID Connect / OAuth2
+  server, with PKCE), configured by the PANEL_OAUTH_* variables (see README);
   CONNMODEL_OIDC_ADMINS lists the users who get the admin role, everyone else is a viewer.
 - `none`: no sign-in, everyone is the local admin. Only on a loopback address (`--no-auth-on-loopback`).
 
@@ -53,8 +54,8 @@ def panel_args(host: str, port: int, auth: str, env: dict[str, str]) -> list[str
         args += ["--allow-websocket-origin", origin]
     if auth == "local":
         args += ["--auth-module", str(HERE / "auth.py")]
-    elif auth == "oidc":
-        args += ["--oauth-provider", env.get("PANEL_OAUTH_PROVIDER", "generic")]
+    elif auth == "oidc" and not env.get("PANEL_OAUTH_PROVIDER"):
+        args += ["--oauth-provider", "auth_code"]  # Panel's generic provider with PKCE (S256)
     return args
 
 

@@ -1,0 +1,101 @@
+"""OpenID Connect sign-in to the dashboard against the local authlib server, in Chromium.
+
+The dashboard is started as `make run SERVE_ARGS="--auth oidc"` would: dashboard/serve.py with the
+PANEL_OAUTH_* variables; Panel's `auth_code` provider (PKCE, public client) signs the person in,
+and the e-mail from the userinfo endpoint becomes the actor of every audit event.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from authserver import PUBLIC_CLIENT_ID
+from cryptography.fernet import Fernet
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from connmodel.models import AuditEvent
+from connmodel.store import session
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail("dashboard exited: " + proc.stderr.read().decode()[-2000:])  # type: ignore[union-attr]
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    pytest.fail("dashboard did not start within 60 s")
+
+
+@pytest.fixture
+def oidc_dashboard(authserver, tmp_path):
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PANEL_", "CONNMODEL_"))}
+    env |= {
+        "CONNMODEL_DATABASE_URL": f"sqlite:///{tmp_path / 'connmodel.db'}",
+        "CONNMODEL_KEY_FILE": str(tmp_path / "connmodel.key"),
+        "CONNMODEL_OIDC_ADMINS": "user@example.com",
+        "PANEL_OAUTH_KEY": PUBLIC_CLIENT_ID,
+        "PANEL_OAUTH_AUTHORIZE_URL": f"{authserver.url}/authorize",
+        "PANEL_OAUTH_TOKEN_URL": f"{authserver.url}/token",
+        "PANEL_OAUTH_USER_URL": f"{authserver.url}/userinfo",
+        "PANEL_OAUTH_SCOPE": "openid email",
+        "PANEL_OAUTH_REDIRECT_URI": f"{base}/login",
+        "PANEL_OAUTH_ENCRYPTION": Fernet.generate_key().decode(),
+        "PANEL_COOKIE_SECRET": Fernet.generate_key().decode(),
+    }
+    bin_dir = Path(sys.executable).parent
+    for step in (["init"], ["demo"]):
+        subprocess.run([bin_dir / "connmodel", *step], env=env, check=True, capture_output=True)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "dashboard" / "serve.py"), "--port",
+                             str(port), "--auth", "oidc"], env=env, cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_for_port(port, proc)
+        yield base, env["CONNMODEL_DATABASE_URL"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.ui
+def test_oidc_sign_in_and_the_audit_trail_names_the_person(oidc_dashboard, authserver, page: Page):
+    base, database_url = oidc_dashboard
+    page.goto(base + "/")
+    assert page.url.startswith(authserver.url + "/authorize")  # not signed in: off to the provider
+    page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_role("heading", name="Connections")).to_be_visible(timeout=30_000)
+    assert page.url.startswith(base)
+
+    page.get_by_role("button", name="Revoke Hubspot connection").click()
+    page.get_by_role("button", name="Confirm revoke").click()
+    expect(page.locator(".notyf__message")).to_contain_text("Revoked Hubspot connection")
+    with session(database_url) as s:
+        actors = s.execute(select(AuditEvent.actor).where(AuditEvent.action == "revoke")).all()
+    assert actors == [("user@example.com",)]
+
+
+@pytest.mark.ui
+def test_a_denied_consent_signs_nobody_in(oidc_dashboard, authserver, page: Page):
+    base, _ = oidc_dashboard
+    page.goto(base + "/")
+    page.get_by_role("button", name="Deny").click()
+    expect(page.get_by_role("heading", name="Connections")).to_have_count(0)
+    page.goto(base + "/")
+    assert page.url.startswith(authserver.url)

@@ -111,9 +111,18 @@ class ProfileCards(JSComponent):
     }
     export function render({ model, el }) {
       const list = h('div', {class: 'cards'})
+      let shown = []
       function draw() {
-        list.replaceChildren(...model.cards.map((p, index) => card(model, p, index)))
+        shown = model.cards.map((p) => ({...p, rows: [...p.rows]}))
+        list.replaceChildren(...shown.map((p, index) => card(model, p, index)))
       }
+      model.on('msg:custom', (msg) => {  // "Load more": only the new rows travel
+        const p = shown[msg.index]
+        if (!p) return
+        p.rows.push(...msg.rows)
+        p.has_more = msg.has_more
+        list.children[msg.index].replaceWith(card(model, p, msg.index))
+      })
       function tick() {  // keep focus where it is: only the boxes change
         for (const box of list.querySelectorAll('input[data-id]')) {
           box.checked = model.selected.includes(Number(box.dataset.id))
@@ -168,6 +177,15 @@ class ProfileCards(JSComponent):
     def __init__(self, on_action: Action, **params: Any) -> None:
         super().__init__(**params)
         self._on_action = on_action
+
+    def append_rows(self, index: int, rows: list[dict[str, Any]], has_more: bool) -> None:
+        """Add a page of rows to one card, sending only those rows to the browser."""
+        cards = list(self.cards)
+        cards[index] = {**cards[index], "rows": [*cards[index]["rows"], *rows],
+                        "has_more": has_more}
+        with param.discard_events(self):
+            self.cards = cards
+        self._send_msg({"index": index, "rows": rows, "has_more": has_more})
 
     def _handle_msg(self, msg: Any) -> None:
         if isinstance(msg, dict) and msg.get("action") in ("view", "revoke", "more"):

@@ -11,7 +11,7 @@ import param
 
 from connmodel.models import DEFAULT_PROFILE_DESCRIPTION
 from connmodel.status import HINTS, Status
-from dashboard.components.profile_card import ProfileCards, card_data
+from dashboard.components.profile_card import ProfileCards, card_data, row_data
 from dashboard.escaping import esc
 from dashboard.routing import sync_url
 from dashboard.viewmodels.actions import ActionsModel
@@ -86,6 +86,7 @@ class ConnectionsPage(pn.viewable.Viewer):
         self._revoke_matching.on_click(lambda _: a.ask_revoke_matching(m.where))
         self._bulk = pn.Row(self._revoke_selected, self._revoke_matching)
         self._card_watchers: list[tuple[ProfileCardModel, Any]] = []
+        self._appending = False
         m.param.watch(self._render_cards, "cards")
         m.param.watch(self._render_state, ["error", "loaded", "cards", "profiles_cursor"])
         a.param.watch(lambda _: m.refresh(), "changed")
@@ -116,7 +117,19 @@ class ConnectionsPage(pn.viewable.Viewer):
         elif action == "revoke" and ident is not None:
             self.actions.ask_revoke(ident)
         elif action == "more" and ident is not None and 0 <= ident < len(self.model.cards):
-            self.model.cards[ident].load_more()
+            self._load_more(ident)
+
+    def _load_more(self, index: int) -> None:
+        """Next SQL page of one card; the browser gets just those rows."""
+        card = self.model.cards[index]
+        before = len(card.rows)
+        self._appending = True
+        try:
+            card.load_more()
+        finally:
+            self._appending = False
+        self._cards.append_rows(index, [row_data(r) for r in card.rows[before:]],
+                                card.next_cursor is not None)
 
     def _render_cards(self, *_: Any) -> None:
         """Show the model's cards; watch each so its 'Load more' or changes show at once."""
@@ -128,6 +141,8 @@ class ConnectionsPage(pn.viewable.Viewer):
         self._show_cards()
 
     def _show_cards(self, *_: Any) -> None:
+        if self._appending:
+            return
         empty = ("No connection matches the filters." if self.model.filtering
                  else "No connections in this profile yet.")
         cards = [card_data(c.profile, c.rows, c.next_cursor is not None, empty)

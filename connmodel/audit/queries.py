@@ -101,6 +101,16 @@ def _connection_columns() -> list[Any]:
             CONN.c.service, CONN.c.account, CONN.c.status]
 
 
+def _in_environment(stmt: Select[Any], environment: str | None) -> Select[Any]:
+    """Only connections of profiles in `environment`: an IN on profile ids, so counts stay on
+    the connection indexes instead of joining every row to its profile."""
+    env = _env(environment)
+    if env is None:
+        return stmt
+    return stmt.where(CONN.c.profile_id.in_(
+        select(PROFILE.c.id).where(PROFILE.c.environment == env.value)))
+
+
 def _live_connections(environment: str | None) -> Select[Any]:
     stmt = select(*_connection_columns()).join(PROFILE, PROFILE.c.id == CONN.c.profile_id)
     stmt = stmt.where(LIVE)
@@ -111,12 +121,8 @@ def _live_connections(environment: str | None) -> Select[Any]:
 def totals(session: Session, *, actor: Actor, environment: str | None = None) -> pd.DataFrame:
     """Live connections by status (every status present, zeros included), and the profiles."""
     require(actor, Action.READ)
-    stmt = (select(CONN.c.status, func.count().label("connections"))
-            .join(PROFILE, PROFILE.c.id == CONN.c.profile_id).where(LIVE)
-            .group_by(CONN.c.status))
-    env = _env(environment)
-    if env:
-        stmt = stmt.where(PROFILE.c.environment == env.value)
+    stmt = _in_environment(select(CONN.c.status, func.count().label("connections")).where(LIVE)
+                           .group_by(CONN.c.status), environment)
     counts = dict(session.execute(stmt).all())
     return pd.DataFrame({"status": [s.value for s in Status],
                          "connections": [int(counts.get(s.value, 0)) for s in Status]})
@@ -172,27 +178,33 @@ def _servers_by_profile(session: Session, profile_ids: list[int]) -> dict[int, l
 
 def stale(session: Session, *, actor: Actor, days: int = 30, environment: str | None = None,
           limit: int = 100, now: datetime | None = None) -> pd.DataFrame:
-    """Live connections never used, or not used for `days` days: never-used first, then oldest."""
+    """Live connections never used, or not used for `days` days: never-used first, then oldest.
+
+    Two queries, each walking the partial last-used index in order and stopping at `limit`."""
     require(actor, Action.READ)
     check_days(days)
     check_limit(limit)
     cutoff = (now or utcnow()) - timedelta(days=days)
-    stmt = (_live_connections(environment).add_columns(CONN.c.last_used_at, CONN.c.created_at)
-            .where(or_(CONN.c.last_used_at.is_(None), CONN.c.last_used_at < cutoff))
-            .order_by(CONN.c.last_used_at.is_not(None), CONN.c.last_used_at, CONN.c.id)
-            .limit(limit))
-    return _frame(session, stmt)
+    base = _live_connections(environment).add_columns(CONN.c.last_used_at, CONN.c.created_at)
+    never = _frame(session, base.where(CONN.c.last_used_at.is_(None))
+                   .order_by(CONN.c.id).limit(limit))
+    if len(never) == limit:
+        return never
+    unused = _frame(session, base.where(CONN.c.last_used_at < cutoff)
+                    .order_by(CONN.c.last_used_at, CONN.c.id).limit(limit - len(never)))
+    parts = [f for f in (never, unused) if len(f)]
+    return pd.concat(parts, ignore_index=True) if parts else never
 
 
 def stale_count(session: Session, *, actor: Actor, days: int = 30,
                 environment: str | None = None, now: datetime | None = None) -> int:
     require(actor, Action.READ)
     cutoff = (now or utcnow()) - timedelta(days=check_days(days))
-    stmt = (select(func.count()).select_from(CONN).join(PROFILE, PROFILE.c.id == CONN.c.profile_id)
-            .where(LIVE, or_(CONN.c.last_used_at.is_(None), CONN.c.last_used_at < cutoff)))
-    env = _env(environment)
-    if env:
-        stmt = stmt.where(PROFILE.c.environment == env.value)
+    never, unused = (
+        _in_environment(select(func.count()).select_from(CONN).where(LIVE, cond), environment)
+        .scalar_subquery()
+        for cond in (CONN.c.last_used_at.is_(None), CONN.c.last_used_at < cutoff))
+    stmt = select(never + unused)  # two index ranges beat one OR over every live row
     return int(session.execute(stmt).scalar_one())
 
 
@@ -222,11 +234,15 @@ def expiring(session: Session, *, actor: Actor, days: int = 14, environment: str
 def expiring_count(session: Session, *, actor: Actor, days: int = 14,
                    environment: str | None = None, now: datetime | None = None) -> int:
     require(actor, Action.READ)
-    stmt = (select(func.count()).select_from(CONN).join(PROFILE, PROFILE.c.id == CONN.c.profile_id)
-            .where(_expiring_where(check_days(days), now or utcnow())))
-    env = _env(environment)
-    if env:
-        stmt = stmt.where(PROFILE.c.environment == env.value)
+    now = now or utcnow()
+    horizon = now + timedelta(days=check_days(days))
+    expired, soon = (
+        _in_environment(select(func.count()).select_from(CONN).where(LIVE, *cond), environment)
+        .scalar_subquery()
+        for cond in ((CONN.c.expires_at < now, CONN.c.status == Status.ACTIVE.value),
+                     (CONN.c.expires_at >= now, CONN.c.expires_at < horizon,
+                      CONN.c.status != Status.INACTIVE.value)))
+    stmt = select(expired + soon)  # the same rows as _expiring_where, as two index ranges
     return int(session.execute(stmt).scalar_one())
 
 
@@ -287,20 +303,25 @@ def mixed_environments(session: Session, *, actor: Actor, limit: int = 100) -> p
 
 def unchecked_production(session: Session, *, actor: Actor, hours: int = 24, limit: int = 100,
                          now: datetime | None = None) -> pd.DataFrame:
-    """Production profiles whose live connections were not checked in the last `hours` hours."""
+    """Production profiles whose live connections were not checked in the last `hours` hours.
+
+    NOT EXISTS stops at a profile's first recent check, so only the profiles reported are
+    counted and dated in full."""
     require(actor, Action.READ)
     check_days(hours, "hours")
     check_limit(limit)
     cutoff = (now or utcnow()) - timedelta(hours=hours)
-    last = func.max(CONN.c.checked_at)
-    stmt = (select(PROFILE.c.name.label("profile"), func.count(CONN.c.id).label("connections"),
-                   last.label("last_checked"))
-            .outerjoin(CONN, and_(CONN.c.profile_id == PROFILE.c.id, LIVE))
-            .where(PROFILE.c.environment == Environment.PRODUCTION.value)
-            .group_by(PROFILE.c.id, PROFILE.c.name)
-            .having(or_(last.is_(None), last < cutoff))
+    mine = and_(CONN.c.profile_id == PROFILE.c.id, LIVE)
+    recent = exists(select(CONN.c.id).where(mine, CONN.c.checked_at >= cutoff))
+    last = select(func.max(CONN.c.checked_at)).where(mine).scalar_subquery().label("last_checked")
+    count = select(func.count()).where(mine).scalar_subquery().label("connections")
+    stmt = (select(PROFILE.c.name.label("profile"), count, last)
+            .where(PROFILE.c.environment == Environment.PRODUCTION.value, ~recent)
             .order_by(last.is_not(None), last, PROFILE.c.name).limit(limit))
-    return _frame(session, stmt)
+    frame = _frame(session, stmt)
+    frame["last_checked"] = pd.to_datetime(frame["last_checked"], utc=True)
+    frame["connections"] = frame["connections"].astype("int64")
+    return frame
 
 
 def status_by_profile(session: Session, *, actor: Actor, environment: str | None = None,
@@ -363,9 +384,13 @@ def error_rate_by_provider(session: Session, *, actor: Actor, days: int = 30,
     require(actor, Action.READ)
     since = (now or utcnow()) - timedelta(days=check_days(days))
     is_error = case((CONN.c.status == Status.ERROR.value, 1), else_=0)
+    per_profile = (select(CONN.c.profile_id, func.count().label("n"),
+                          func.sum(is_error).label("e"))
+                   .where(LIVE).group_by(CONN.c.profile_id).subquery())  # on an index alone
     current = (select(PROFILE.c.provider_config_id.label("pid"),
-                      func.count().label("connections"), func.sum(is_error).label("errors"))
-               .join(PROFILE, PROFILE.c.id == CONN.c.profile_id).where(LIVE)
+                      func.sum(per_profile.c.n).label("connections"),
+                      func.sum(per_profile.c.e).label("errors"))
+               .join(per_profile, per_profile.c.profile_id == PROFILE.c.id)
                .group_by(PROFILE.c.provider_config_id).subquery())
     failed = (select(PROFILE.c.provider_config_id.label("pid"),
                      func.count().label("failed_checks"))

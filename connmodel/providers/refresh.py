@@ -25,11 +25,19 @@ from connmodel.errors import ProviderRefused, ProviderUnreachable
 from connmodel.models import Connection, Profile, ProviderConfig, utcnow
 from connmodel.permissions import SYSTEM, Action, Actor, require
 from connmodel.providers.client import TokenSet, backoff, call, oauth_client
-from connmodel.providers.records import OAUTH_KINDS, changed, check_result, live, require_kind
+from connmodel.providers.records import (
+    OAUTH_KINDS,
+    Linked,
+    changed,
+    check_result,
+    live,
+    require_kind,
+)
 from connmodel.providers.revocations import enqueue
 from connmodel.secrets import KeyRing
 from connmodel.services.events import record
 from connmodel.status import ProviderKind, Status
+from connmodel.webhooks import StatusChange, enqueue_status_change
 
 CLAIM_FOR = timedelta(seconds=60)
 DEFAULT_WINDOW = timedelta(minutes=10)
@@ -83,6 +91,17 @@ def _new_token(provider: ProviderConfig, keyring: KeyRing, old: TokenSet) -> Tok
     return TokenSet.from_response(answer, previous=old)
 
 
+def _notify(session: Session, keyring: KeyRing, linked: Linked, previous: str, status: str,
+            reason: str | None) -> None:
+    """Tell the webhook receivers when a refresh changed the status (same transaction)."""
+    if previous != status:
+        conn = linked.connection
+        enqueue_status_change(session, keyring=keyring, change=StatusChange(
+            connection_id=conn.id or 0, profile=linked.profile.name, service=conn.service,
+            account=conn.account, previous_status=previous, status=status, reason=reason,
+            at=utcnow()))
+
+
 def refresh_connection(session: Session, *, actor: Actor, keyring: KeyRing,
                        connection_id: int) -> RefreshOutcome:
     """Refresh one OAuth connection now (Refresh now; also what the scheduler calls)."""
@@ -95,6 +114,7 @@ def refresh_connection(session: Session, *, actor: Actor, keyring: KeyRing,
     if not _claim(session, conn):
         return RefreshOutcome(connection_id, "busy", "another refresher holds this connection")
     target = f"connection {connection_id} ({linked.profile.name})"
+    previous = conn.status
     old = TokenSet.from_json(keyring.decrypt(conn.credential_enc)) if conn.credential_enc \
         else TokenSet("")
     if provider.kind == ProviderKind.OAUTH2.value and not old.refresh_token:
@@ -105,6 +125,7 @@ def refresh_connection(session: Session, *, actor: Actor, keyring: KeyRing,
         if expired:
             check_result(session, connection_id, status=Status.INACTIVE.value, reachable=True,
                          reason="token expired")
+            _notify(session, keyring, linked, previous, Status.INACTIVE.value, "token expired")
             record(session, actor=actor, action="connection.refresh", target=target,
                    outcome="token expired; no refresh token: re-authorize")
         session.commit()
@@ -121,6 +142,7 @@ def refresh_connection(session: Session, *, actor: Actor, keyring: KeyRing,
             return RefreshOutcome(connection_id, "superseded", "the token changed meanwhile")
         check_result(session, connection_id, status=Status.ERROR.value, reachable=True,
                      reason=message, started=started)
+        _notify(session, keyring, linked, previous, Status.ERROR.value, message)
         record(session, actor=actor, action="connection.refresh", target=target,
                outcome=f"error: {message}"[:2000])
         session.commit()
@@ -147,6 +169,7 @@ def refresh_connection(session: Session, *, actor: Actor, keyring: KeyRing,
         return RefreshOutcome(connection_id, "superseded", "the token changed meanwhile")
     check_result(session, connection_id, status=Status.ACTIVE.value, reachable=True,
                  reason=None, started=started)
+    _notify(session, keyring, linked, previous, Status.ACTIVE.value, None)
     session.commit()
     return RefreshOutcome(connection_id, "refreshed")
 

@@ -1,5 +1,6 @@
 """Refresh against the real server: rotation, the two-refresher race, and the status rules."""
 
+import json
 import logging
 import threading
 from datetime import timedelta
@@ -9,11 +10,12 @@ from authserver import CLIENT_SECRET
 from sqlalchemy import select
 from test_oauth_flow import connect
 
-from connmodel.models import CheckResult, Connection, utcnow
+from connmodel.models import CheckResult, Connection, WebhookDelivery, utcnow
 from connmodel.providers.client import TokenSet
 from connmodel.providers.refresh import due_ids, refresh_connection, refresh_due
 from connmodel.providers.revocations import deliver_due
 from connmodel.services.connections import get_connection, revoke_connection
+from connmodel.services.webhooks import add_webhook
 from connmodel.store import session
 
 
@@ -167,3 +169,20 @@ def test_no_token_or_client_secret_in_any_log_record(oauth_profile, keyring, adm
     for secret in (CLIENT_SECRET, first.access_token, first.refresh_token, second.access_token,
                    second.refresh_token):
         assert secret not in logged
+
+
+def test_refresh_status_changes_are_queued_for_webhooks(oauth_profile, keyring, admin,
+                                                        authserver, monkeypatch):
+    monkeypatch.delenv("CONNMODEL_WEBHOOK_URLS", raising=False)
+    conn = connect(oauth_profile, keyring, admin)
+    with session(oauth_profile) as s:
+        add_webhook(s, actor=admin, url="http://127.0.0.1:9/hook", secret="s" * 20,
+                    keyring=keyring)
+        refresh_connection(s, actor=admin, keyring=keyring, connection_id=conn.id)  # no change
+        authserver.fail["token"] = "invalid_grant"
+        refresh_connection(s, actor=admin, keyring=keyring, connection_id=conn.id)
+        events = [json.loads(p) for p in s.execute(select(WebhookDelivery.payload)).scalars()]
+    assert [(e["event"], e["previous_status"], e["status"]) for e in events] == [
+        ("connection.error", "Active", "Error")]
+    assert "invalid_grant" in events[0]["reason"]
+    assert events[0]["connection"]["account"] == "user@example.com"

@@ -115,7 +115,8 @@ class PagedSession(Session):
         self.actions = ActionsModel(backend)
         with self.active():
             self.model.refresh()
-            self.mount(ConnectionsPage(model=self.model, actions=self.actions))
+            self.page = ConnectionsPage(model=self.model, actions=self.actions)
+            self.mount(self.page)
 
     def filter(self, values: dict[str, str]) -> None:
         with self.active():
@@ -123,9 +124,10 @@ class PagedSession(Session):
                                      **values})
 
     def next_page(self, i: int) -> None:
-        cards = [c for c in self.model.cards if c.next_cursor]
+        """A click on a card's "Load more", as the browser reports it."""
+        more = [n for n, c in enumerate(self.model.cards) if c.next_cursor]
         with self.active():
-            cards[i % len(cards)].load_more()
+            self.page._cards._handle_msg({"action": "more", "id": more[i % len(more)]})
 
     def view(self, connection_id: int) -> None:
         with self.active():

@@ -16,8 +16,6 @@ from connmodel.cli.common import (
     store,
 )
 from connmodel.secrets import load_keyring
-from connmodel.services.generate import generate as generate_data
-from connmodel.services.generate import validate_sizes
 
 
 @app.command()
@@ -35,6 +33,10 @@ def generate(
     A million connections take well under 90 s on SQLite and PostgreSQL. Run it on a fresh
     database: generated profile names are fixed, so a second run stops with a clear error.
     """
+    # numpy loads here, not when any other command starts
+    from connmodel.services.generate import generate as generate_data
+    from connmodel.services.generate import validate_sizes
+
     validate_sizes(connections, profiles)  # before the key or the database are touched
     keyring = load_keyring()
     with store(database) as s:

@@ -7,9 +7,11 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from connmodel.errors import InvalidInput
 from connmodel.models import AuditEvent, AuditEventPublic
 from connmodel.paging import Page, SortKey, capped_count, keyset_page
 from connmodel.permissions import Action, Actor, require
+from connmodel.search import SEARCH_MAX, like_pattern
 
 
 def record(session: Session, *, actor: Actor, action: str, target: str, outcome: str = "ok") -> None:
@@ -24,17 +26,31 @@ def list_events(
     action: str | None = None,
     who: str | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
+    target: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page[AuditEventPublic]:
-    """Newest first, filtered in SQL, keyset-paged."""
+    """Newest first, filtered in SQL, keyset-paged.
+
+    `since` is inclusive and `until` exclusive, so consecutive ranges never share an event;
+    `target` matches a case-insensitive substring of the target text (LIKE wildcards literal).
+    """
     require(actor, Action.READ)
+    if since and until and until <= since:
+        raise InvalidInput(f"the time range ends ({until:%Y-%m-%d %H:%M}) before it starts "
+                           f"({since:%Y-%m-%d %H:%M})")
+    needle = (target or "").strip()
+    if len(needle) > SEARCH_MAX:
+        raise InvalidInput(f"target text is {len(needle)} characters: at most {SEARCH_MAX}")
     stmt = select(AuditEvent.id, AuditEvent.id.label("row_id"), AuditEvent)  # type: ignore[call-overload]
     filtered = select(AuditEvent.id)
     for cond in (
         AuditEvent.action == action if action else None,
         AuditEvent.actor == who if who else None,
         AuditEvent.at >= since if since else None,
+        AuditEvent.at < until if until else None,
+        AuditEvent.target.ilike(like_pattern(needle), escape="\\") if needle else None,  # type: ignore[attr-defined]
     ):
         if cond is not None:
             stmt = stmt.where(cond)
@@ -62,6 +78,8 @@ def export_events_csv(
     action: str | None = None,
     who: str | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
+    target: str | None = None,
     page_size: int = 500,
 ) -> Iterator[str]:
     """The filtered audit trail as CSV lines (header first), newest first, page by page."""
@@ -78,9 +96,15 @@ def export_events_csv(
     cursor: str | None = None
     while True:
         page = list_events(session, actor=actor, action=action, who=who, since=since,
-                           cursor=cursor, limit=page_size)
+                           until=until, target=target, cursor=cursor, limit=page_size)
         for e in page.items:
             yield line((e.at.isoformat(), e.actor, e.action, e.target, e.outcome))
         if not page.next_cursor:
             return
         cursor = page.next_cursor
+
+
+def event_actions(session: Session, *, actor: Actor) -> list[str]:
+    """The distinct actions in the trail (served by the action index), for filter choices."""
+    require(actor, Action.READ)
+    return sorted(session.exec(select(AuditEvent.action).distinct()).all())

@@ -1,0 +1,91 @@
+"""State of Gateway → Activity: the audit trail's filters and the SQL pages loaded so far.
+
+The filters go to `connmodel.services.events.list_events` as they are, so filtering, ordering
+(newest first) and paging happen in SQL; "Load more" follows the keyset cursor. The CSV export
+asks `export_events_csv` for exactly the filters shown. Service errors become `error`.
+"""
+
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+import param
+from sqlmodel import Session
+
+from connmodel.errors import ConnModelError
+from connmodel.models import AuditEventPublic
+from connmodel.permissions import Actor
+from connmodel.services.events import event_actions, export_events_csv, list_events
+from dashboard.viewmodels.backend import Backend
+
+PAGE_SIZE = 50
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Pickers give naive times; the console shows and filters in UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _csv_text(session: Session, *, actor: Actor, **filters: Any) -> str:
+    return "".join(export_events_csv(session, actor=actor, **filters))
+
+
+class ActivityModel(param.Parameterized):
+    """The Activity page: filters, the events loaded so far, their total and any error."""
+
+    who = param.String(default="", doc="Only events by this user (exact name; '' for all).")
+    action = param.String(default="", doc="Only events with this action ('' for all).")
+    target = param.String(default="", doc="Only events whose target contains this text.")
+    since = param.Date(default=None, allow_None=True, doc="From this time (UTC, inclusive).")
+    until = param.Date(default=None, allow_None=True, doc="Before this time (UTC, exclusive).")
+
+    actions = param.List(default=[""], doc="The action choices: '' plus those in the trail.")
+    events = param.List(item_type=AuditEventPublic, doc="The events shown, newest first.")
+    total = param.Integer(default=0, doc="How many events match (capped, see `exact`).")
+    exact = param.Boolean(default=True, doc="False when `total` is a lower bound.")
+    next_cursor = param.String(default=None, allow_None=True, doc="Where the next page starts.")
+    error = param.String(default="", doc="Why the trail could not be read (plain text).")
+
+    def __init__(self, backend: Backend, **params: Any) -> None:
+        super().__init__(**params)
+        self.backend = backend
+        self.refresh()
+
+    def filters(self) -> dict[str, Any]:
+        """The current filters as the events services take them."""
+        return {"who": self.who.strip() or None, "action": self.action or None,
+                "target": self.target or None, "since": _utc(self.since),
+                "until": _utc(self.until)}
+
+    @param.depends("who", "action", "target", "since", "until", watch=True)
+    def refresh(self) -> None:
+        """Read the first page for the filters (and the action choices)."""
+        try:
+            actions = self.backend.call(event_actions)
+            page = self.backend.call(list_events, limit=PAGE_SIZE, **self.filters())
+        except ConnModelError as exc:
+            self.param.update(events=[], total=0, next_cursor=None, error=str(exc))
+            return
+        self.param.update(actions=["", *actions], events=page.items, total=page.total,
+                          exact=page.total_exact, next_cursor=page.next_cursor, error="")
+
+    def load_more(self) -> None:
+        """Append the next SQL page."""
+        if not self.next_cursor:
+            return
+        try:
+            page = self.backend.call(list_events, cursor=self.next_cursor, limit=PAGE_SIZE,
+                                     **self.filters())
+        except ConnModelError as exc:
+            self.error = str(exc)
+            return
+        self.param.update(events=[*self.events, *page.items], next_cursor=page.next_cursor)
+
+    def csv_file(self) -> io.BytesIO:
+        """The filtered trail as a CSV file (formula cells neutralised by the service)."""
+        try:
+            text = self.backend.call(_csv_text, **self.filters())
+        except ConnModelError as exc:
+            self.error = str(exc)
+            text = ""
+        return io.BytesIO(text.encode("utf-8"))

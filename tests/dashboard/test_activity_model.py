@@ -1,0 +1,51 @@
+"""The Activity page's view model over a real store: filters, paging, CSV, escaping."""
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+from connmodel.services.events import record
+from connmodel.store import session
+from dashboard.pages.activity import events_table
+from dashboard.viewmodels import activity
+from dashboard.viewmodels.activity import ActivityModel
+from dashboard.viewmodels.backend import Backend
+
+XSS = '"><script>alert(1)</script>'
+
+
+def test_filters_paging_and_csv(sqlite_url, admin, viewer, monkeypatch):
+    monkeypatch.setattr(activity, "PAGE_SIZE", 2)
+    with session(sqlite_url) as s:
+        for i in range(3):
+            record(s, actor=admin, action="revoke", target=f"connection {i}")
+        record(s, actor=admin, action="user.add", target="=cmd|' /C calc'!A0")
+        s.commit()
+    model = ActivityModel(Backend(viewer, sqlite_url))
+    assert model.actions == ["", "revoke", "user.add"]
+    assert model.total == 4 and len(model.events) == 2 and model.events[0].action == "user.add"
+    model.load_more()
+    model.load_more()
+    assert [e.target for e in model.events][1:] == ["connection 2", "connection 1", "connection 0"]
+    assert model.next_cursor is None
+
+    model.action = "revoke"
+    model.target = "2"
+    assert [e.target for e in model.events] == ["connection 2"]
+    model.param.update(action="user.add", target="")
+    rows = list(csv.reader(io.StringIO(model.csv_file().getvalue().decode())))
+    assert [r[3] for r in rows[1:]] == ["'=cmd|' /C calc'!A0"]
+
+    model.until = datetime.now(UTC) - timedelta(days=1)
+    assert model.events == [] and model.total == 0 and not model.error
+    model.since = datetime.now(UTC)
+    assert "before it starts" in model.error
+
+
+def test_table_escapes_every_text(sqlite_url, admin):
+    with session(sqlite_url) as s:
+        record(s, actor=admin.__class__(XSS, admin.role), action="revoke", target=XSS,
+               outcome=XSS)
+        s.commit()
+    html = events_table(ActivityModel(Backend(admin, sqlite_url)).events)
+    assert "<script>" not in html and html.count("&lt;script&gt;") == 3

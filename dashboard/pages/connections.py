@@ -18,6 +18,7 @@ from dashboard.viewmodels.actions import ActionsModel
 from dashboard.viewmodels.backend import Backend
 from dashboard.viewmodels.connections import ConnectionsPageModel, ProfileCardModel
 from dashboard.views.connection_dialogs import ConnectionDialogs
+from dashboard.views.new_profile import provider_tools
 
 KEY = "connections"
 TITLE = "Connections"
@@ -65,6 +66,7 @@ class ConnectionsPage(pn.viewable.Viewer):
     model = param.ClassSelector(class_=ConnectionsPageModel, doc="Filters, cards, errors.")
     actions = param.ClassSelector(class_=ActionsModel, doc="View / Revoke state.")
     selected = param.List(default=[], doc="Connection ids ticked across the cards.")
+    tools = param.Parameter(default=None, doc="New profile and the OAuth callback's outcome.")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -184,6 +186,7 @@ class ConnectionsPage(pn.viewable.Viewer):
         return pn.Column(
             pn.pane.Markdown(INTRO, sizing_mode="stretch_width"),
             self._filters(),
+            *([self.tools] if self.tools is not None else []),
             self._summary,
             self._error,
             self._bulk,
@@ -204,7 +207,9 @@ def build(backend: Backend) -> pn.viewable.Viewable:
     """The page for one browser session: URL-synced filters, first read, 2 s change polling."""
     model = ConnectionsPageModel(backend)
     sync_url(model, URL_KEYS)
+    actions = ActionsModel(backend)
+    tools = provider_tools(backend, model.refresh, actions)  # an OAuth callback runs here
     model.refresh()
     if pn.state.curdoc is not None:
         pn.state.add_periodic_callback(model.poll, period=POLL_MS)
-    return ConnectionsPage(model=model, actions=ActionsModel(backend))
+    return ConnectionsPage(model=model, actions=actions, tools=tools)

@@ -1,0 +1,43 @@
+"""The dashboard's OAuth2 callback: the provider sends the browser back to
+`/app?page=connections&oauth=callback&code=..&state=..`.
+
+When a session starts with those parameters, the Connections page hands them to
+`connmodel.providers.callback.handle_callback` once (it never raises; a forged, replayed or
+expired `state` is refused there), shows the outcome at the top of the page (escaped), and then
+removes code and state from the address bar so a reload or a shared link carries neither.
+"""
+
+from urllib.parse import urlencode
+
+import panel as pn
+
+from dashboard.escaping import esc
+from dashboard.viewmodels.backend import Backend
+from dashboard.viewmodels.providers import CALLBACK_KEYS, finish_callback, is_callback
+
+MAX_PARAM = 2000  # longer values are cut; a real code/state is far shorter
+
+
+def request_query() -> dict[str, str]:
+    """The session's HTTP query parameters (first value of each), decoded and bounded."""
+    args = pn.state.session_args or {}
+    return {k: (v[0].decode("utf-8", "replace") if v else "")[:MAX_PARAM]
+            for k, v in args.items() if isinstance(k, str)}
+
+
+def _clean_url(query: dict[str, str]) -> None:
+    """Drop the callback's parameters from the address bar (after the page has loaded)."""
+    kept = {k: v for k, v in query.items() if k not in CALLBACK_KEYS}
+    if pn.state.location is not None:
+        pn.state.location.search = f"?{urlencode(kept)}" if kept else ""
+
+
+def banner(backend: Backend) -> pn.viewable.Viewable:
+    """The callback's outcome as an alert, or an invisible placeholder when this is no callback."""
+    query = request_query()
+    if not is_callback(query):
+        return pn.Spacer(height=0, margin=0)
+    result = finish_callback(backend, query)
+    pn.state.onload(lambda: _clean_url(query))
+    return pn.pane.Alert(esc(result.message), alert_type="success" if result.ok else "danger",
+                         sizing_mode="stretch_width")

@@ -1,0 +1,255 @@
+"""New profile, Connect, Re-authorize, Update key, Disable / Enable, Refresh now, OAuth callback.
+
+The models call `connmodel.providers` services through the session's `Backend`; no Panel here.
+Secrets typed into the dialog (client secret, API key) are handed to a service once and then
+cleared from the model (`NewProfileModel.secrets_used` tells the view to clear its widgets); they
+never appear in a message. Outcomes are plain text in `message` (the view escapes them);
+`redirect` holds the provider URL the browser must open for an OAuth2 flow.
+"""
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+import param
+
+from connmodel.errors import ConnModelError
+from connmodel.models import DEFAULT_PROFILE_DESCRIPTION
+from connmodel.providers import authorization, callback, connect, lifecycle, refresh, revocations
+from connmodel.providers.background import BackgroundRefresher
+from connmodel.providers.setup import NewProvider, new_profile
+from connmodel.secrets import KeyRing, load_keyring
+from connmodel.status import ProviderKind
+from connmodel.store import session
+from dashboard.viewmodels.backend import Backend
+
+log = logging.getLogger(__name__)
+
+KINDS = {"No authentication": ProviderKind.NONE.value, "API key": ProviderKind.API_KEY.value,
+         "OAuth2 (browser sign-in)": ProviderKind.OAUTH2.value,
+         "OAuth2 client credentials (machine)": ProviderKind.CLIENT_CREDENTIALS.value}
+ENDPOINTS = {"Issuer URL (discovery)": "issuer", "Google preset": "google",
+             "Explicit endpoints": "explicit"}
+CALLBACK_FLAG = "oauth"
+CALLBACK_VALUE = "callback"
+CALLBACK_KEYS = ("code", "state", "error", "error_description", "iss", "scope",
+                 "session_state", CALLBACK_FLAG)
+
+
+@cache
+def keyring() -> KeyRing:
+    """The process's key ring (read once; a missing key raises a clear SecretKeyError)."""
+    return load_keyring()
+
+
+def callback_uri(origin: str, pathname: str) -> str:
+    """The redirect URI the provider sends the browser back to: this app, Connections page."""
+    return f"{origin}{pathname}?page=connections&{CALLBACK_FLAG}={CALLBACK_VALUE}"
+
+
+def is_callback(query: Mapping[str, str]) -> bool:
+    return query.get(CALLBACK_FLAG) == CALLBACK_VALUE and ("state" in query or "error" in query)
+
+
+def servers_list(text: str) -> list[str]:
+    """'Drive, Gmail' → ['Drive', 'Gmail'] (blank entries dropped, order kept, no repeats)."""
+    return list(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+
+
+class Outcome(param.Parameterized):
+    """The common outcome fields: a plain-text message, its kind, and a redirect URL."""
+
+    message = param.String(default="", doc="The outcome to show (plain text, escape it).")
+    message_kind = param.Selector(objects=["info", "success", "warning", "error"],
+                                  default="info")
+    redirect = param.String(default="", doc="A provider authorization URL to open.")
+    changed = param.Event(doc="Fires when listings must be re-read.")
+
+    def __init__(self, backend: Backend, **params: Any) -> None:
+        super().__init__(**params)
+        self.backend = backend
+
+    def _tell(self, text: str, kind: str) -> None:
+        self.message = ""  # the same outcome twice in a row still notifies
+        self.param.update(message_kind=kind, message=text)
+
+    def _call(self, service: Any, **kwargs: Any) -> Any:
+        """Call a service with the key ring; a ConnModelError becomes an error message (None)."""
+        try:
+            return self.backend.call(service, keyring=keyring(), **kwargs)
+        except ConnModelError as exc:
+            self._tell(str(exc), "error")
+            return None
+
+
+class NewProfileModel(Outcome):
+    """The New profile dialog: profile fields, how it authenticates, then connect."""
+
+    profile_name = param.String(default="", doc="Profile name.")
+    environment = param.Selector(objects=["dev", "staging", "production"], default="dev")
+    description = param.String(default=DEFAULT_PROFILE_DESCRIPTION)
+    provider_name = param.String(default="", doc="Name of the new provider config.")
+    kind = param.Selector(objects=list(KINDS.values()), default=ProviderKind.NONE.value)
+    endpoints = param.Selector(objects=list(ENDPOINTS.values()), default="issuer")
+    client_id = param.String(default="")
+    client_secret = param.String(default="", doc="Cleared after each attempt.")
+    scopes = param.String(default="openid email")
+    issuer = param.String(default="")
+    authorize_url = param.String(default="")
+    token_url = param.String(default="")
+    revocation_url = param.String(default="")
+    userinfo_url = param.String(default="")
+    api_key = param.String(default="", doc="Cleared after each attempt.")
+    servers = param.String(default="", doc="MCP server names, comma-separated.")
+    created = param.String(default="", doc="Name of the profile created but not yet connected.")
+    secrets_used = param.Event(doc="Fires after a secret was used: the view clears its widgets.")
+
+    def _provider(self) -> NewProvider:
+        oauth = self.kind in (ProviderKind.OAUTH2.value, ProviderKind.CLIENT_CREDENTIALS.value)
+        explicit = oauth and self.endpoints == "explicit"
+        return NewProvider(
+            name=self.provider_name.strip() or f"{self.profile_name.strip()} provider", kind=self.kind,
+            client_id=self.client_id.strip() if oauth else "",
+            client_secret=(self.client_secret or None) if oauth else None,
+            scopes=self.scopes if oauth else None,
+            preset="google" if oauth and self.endpoints == "google" else None,
+            issuer=self.issuer.strip() or None if oauth and self.endpoints == "issuer" else None,
+            authorize_url=self.authorize_url.strip() or None if explicit else None,
+            token_url=self.token_url.strip() or None if explicit else None,
+            revocation_url=self.revocation_url.strip() or None if explicit else None,
+            userinfo_url=self.userinfo_url.strip() or None if explicit else None)
+
+    def _forget_secrets(self) -> None:
+        self.param.update(client_secret="", api_key="")
+        self.secrets_used = True
+
+    def submit(self, redirect_uri: str) -> bool:
+        """Create the profile (once), then connect it; True when done or redirecting."""
+        try:
+            if not self.created:
+                profile = self._call(new_profile, name=self.profile_name, environment=self.environment,
+                                     description=self.description, provider=self._provider())
+                if profile is None:
+                    return False
+                self.created = profile.name
+                self.changed = True
+            return self._connect(redirect_uri)
+        finally:
+            self._forget_secrets()
+
+    def _connect(self, redirect_uri: str) -> bool:
+        servers = servers_list(self.servers)
+        if self.kind == ProviderKind.OAUTH2.value:
+            start = self._call(authorization.begin_authorization, profile=self.created,
+                               redirect_uri=redirect_uri, servers=servers)
+            if start is None:
+                return False
+            self._tell(f"Profile {self.created} created; opening the provider to sign in.",
+                       "info")
+            self.redirect = start.url
+            return True
+        conn = self._call(connect.connect_profile, profile=self.created,
+                          api_key=self.api_key or None, servers=servers)
+        if conn is None:
+            return False
+        self._tell(f"Profile {self.created} connected: {conn.account} ({conn.status}).",
+                   "success")
+        self.changed = True
+        self.reset()
+        return True
+
+    def reset(self) -> None:
+        """Back to an empty form (after success or Cancel)."""
+        self.param.update({name: self.param[name].default for name in
+                           ("profile_name", "description", "provider_name", "client_id", "issuer",
+                            "authorize_url", "token_url", "revocation_url", "userinfo_url",
+                            "servers", "created", "client_secret", "api_key")})
+
+
+class ConnectionActionsModel(Outcome):
+    """The View dialog's actions on one connection."""
+
+    def reauthorize(self, connection_id: int, profile: str, redirect_uri: str) -> None:
+        start = self._call(authorization.begin_authorization, profile=profile,
+                           redirect_uri=redirect_uri, connection_id=connection_id)
+        if start is not None:
+            self._tell("Opening the provider to re-authorize.", "info")
+            self.redirect = start.url
+
+    def update_key(self, connection_id: int, api_key: str) -> None:
+        if self._call(connect.update_key, connection_id=connection_id, api_key=api_key):
+            self._tell(f"Connection {connection_id}: key updated, Active.", "success")
+            self.changed = True
+
+    def _toggle(self, service: Any, connection_id: int, verb: str) -> None:
+        try:
+            result = self.backend.call(service, connection_id=connection_id)
+        except ConnModelError as exc:
+            self._tell(str(exc), "error")
+            return
+        self._tell(f"Connection {connection_id} {verb}: {result.status}"
+                   + (f" ({result.status_reason})" if result.status_reason else "") + ".",
+                   "success")
+        self.changed = True
+
+    def disable(self, connection_id: int) -> None:
+        self._toggle(lifecycle.disable_connection, connection_id, "disabled")
+
+    def enable(self, connection_id: int) -> None:
+        self._toggle(lifecycle.enable_connection, connection_id, "enabled")
+
+    def refresh_now(self, connection_id: int) -> None:
+        outcome = self._call(refresh.refresh_connection, connection_id=connection_id)
+        if outcome is None:
+            return
+        good = outcome.result == "refreshed"
+        text = f"Refresh of connection {connection_id}: {outcome.result}"
+        self._tell(text + (f" ({outcome.message})" if outcome.message else "") + ".",
+                   "success" if good else "warning")
+        self.changed = True
+
+
+def finish_callback(backend: Backend, params: Mapping[str, str | Sequence[str]]
+                    ) -> callback.CallbackResult:
+    """The dashboard's OAuth callback: never raises; a missing key is an unsuccessful result."""
+    try:
+        ring = keyring()
+    except ConnModelError as exc:
+        return callback.CallbackResult(False, f"Not connected: {exc}")
+    with session(backend.url) as s:
+        return callback.handle_callback(s, actor=backend.actor, keyring=ring, params=params)
+
+
+def deliver_revocations_soon(backend: Backend, connection_ids: Sequence[int]) -> threading.Thread:
+    """Tell the provider about just-revoked tokens at once, off the UI thread."""
+
+    def run() -> None:
+        try:
+            ring = keyring()
+            for ident in connection_ids:
+                backend.call(revocations.deliver_due, keyring=ring, connection_id=ident)
+        except ConnModelError as exc:
+            log.warning("provider revocation not delivered yet: %s", exc)
+
+    thread = threading.Thread(target=run, name="connmodel-revoke-now", daemon=True)
+    thread.start()
+    return thread
+
+
+_refresher: BackgroundRefresher | None = None
+_refresher_lock = threading.Lock()
+
+
+def start_background_refresher(url: str | None = None) -> BackgroundRefresher | None:
+    """The one refresher of this process (started on first call); None without a key."""
+    global _refresher
+    with _refresher_lock:
+        if _refresher is None:
+            try:
+                _refresher = BackgroundRefresher(url, keyring()).start()
+            except ConnModelError as exc:
+                log.warning("token refresher not started: %s", exc)
+                return None
+        return _refresher

@@ -1,0 +1,144 @@
+"""The Connections page's "New profile" button and dialog, and the OAuth callback's banner.
+
+The dialog asks for the profile (name, environment, description), how it authenticates (none,
+API key, OAuth2 with an issuer / the Google preset / explicit endpoints, client credentials)
+and the MCP servers to connect; "Create and connect" creates the provider config and profile
+in one transaction, then connects (OAuth2: the browser goes to the provider's consent page and
+comes back to this page). Password widgets are cleared after every attempt.
+"""
+
+from typing import Any
+
+import panel as pn
+import param
+
+from dashboard import oauth_callback
+from dashboard.components.redirect import Redirect
+from dashboard.escaping import esc
+from dashboard.viewmodels.actions import ActionsModel
+from dashboard.viewmodels.backend import Backend
+from dashboard.viewmodels.providers import (
+    ENDPOINTS,
+    KINDS,
+    NewProfileModel,
+    callback_uri,
+    deliver_revocations_soon,
+    start_background_refresher,
+)
+
+_MODAL = ".dialog-content { max-height: calc(100vh - 80px); overflow: auto; }"
+OAUTH_KINDS = ("oauth2", "client_credentials")
+
+
+def redirect_uri() -> str:
+    """This app's callback URL as the browser sees it (scheme, host, port, path)."""
+    loc = pn.state.location
+    if loc is None:
+        return ""
+    protocol = (loc.protocol or "http:").rstrip(":")
+    port = f":{loc.port}" if loc.port else ""
+    return callback_uri(f"{protocol}://{loc.hostname}{port}", loc.pathname or "/")
+
+
+class NewProfileDialog(pn.viewable.Viewer):
+    """The button that opens the dialog, the dialog, and the redirect to the provider."""
+
+    model = param.ClassSelector(class_=NewProfileModel, doc="The form state and outcome.")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        m = self.model
+        text = pn.widgets.TextInput.from_param
+        self._secret = pn.widgets.PasswordInput(name="Client secret",
+                                                placeholder="empty for a public client")
+        self._api_key = pn.widgets.PasswordInput(name="API key", placeholder="never shown again")
+        self._secret.param.watch(lambda e: setattr(m, "client_secret", e.new), "value")
+        self._api_key.param.watch(lambda e: setattr(m, "api_key", e.new), "value")
+        m.param.watch(self._clear_secrets, "secrets_used")
+        self._kind = pn.widgets.Select(name="Authentication", options=KINDS, value=m.kind)
+        self._kind.link(m, value="kind")
+        self._endpoints = pn.widgets.RadioButtonGroup(options=ENDPOINTS, value=m.endpoints,
+                                                      button_type="primary", button_style="outline")
+        self._endpoints.link(m, value="endpoints")
+        self._issuer = text(m.param.issuer, name="Issuer URL",
+                            placeholder="https://accounts.example.com")
+        self._explicit = pn.Column(
+            text(m.param.authorize_url, name="Authorization endpoint"),
+            text(m.param.token_url, name="Token endpoint"),
+            text(m.param.revocation_url, name="Revocation endpoint (optional)"),
+            text(m.param.userinfo_url, name="Userinfo endpoint (optional)"))
+        self._oauth = pn.Column(
+            text(m.param.client_id, name="Client ID", placeholder="client id from the provider"), self._secret,
+            text(m.param.scopes, name="Scopes", placeholder="openid email"),
+            self._endpoints, self._issuer, self._explicit)
+        self._error = pn.pane.Alert("", alert_type="danger", visible=False,
+                                    sizing_mode="stretch_width")
+        self._submit = pn.widgets.Button(label="Create and connect", color="primary")
+        self._submit.on_click(self._run)
+        cancel = pn.widgets.Button(label="Cancel", color="default")
+        cancel.on_click(lambda _: self._close())
+        self._dialog = pn.Modal(
+            pn.pane.HTML("<h2>New profile</h2><p>A profile is a named use of a provider config; "
+                         "connect it to the MCP servers that should use it.</p>"),
+            text(m.param.profile_name, name="Profile name", placeholder="e.g. Drive"),
+            pn.widgets.Select.from_param(m.param.environment, name="Environment"),
+            text(m.param.description, name="Description"),
+            self._kind,
+            text(m.param.provider_name, name="Provider config name",
+                 placeholder="default: PROFILE provider"),
+            self._oauth, self._api_key,
+            text(m.param.servers, name="MCP servers (comma-separated names, optional)"),
+            self._error, pn.Row(cancel, self._submit),
+            width=560, name="New profile", stylesheets=[_MODAL])
+        self._open = pn.widgets.Button(label="New profile", color="primary", icon="plus")
+        self._open.on_click(lambda _: setattr(self._dialog, "open", True))
+        self._redirect = Redirect()
+        m.param.watch(lambda e: setattr(self._redirect, "url", e.new), "redirect")
+        m.param.watch(self._show_kind, ["kind", "endpoints"])
+        self._show_kind()
+
+    def _show_kind(self, *_: Any) -> None:
+        m = self.model
+        self._oauth.visible = m.kind in OAUTH_KINDS
+        self._issuer.visible = m.endpoints == "issuer"
+        self._explicit.visible = m.endpoints == "explicit"
+        self._api_key.visible = m.kind == "api_key"
+
+    def _clear_secrets(self, *_: Any) -> None:
+        self._secret.value = ""
+        self._api_key.value = ""
+
+    def _close(self) -> None:
+        self._dialog.open = False
+        self._error.visible = False
+        self.model.reset()
+
+    def _run(self, _: Any) -> None:
+        self._submit.disabled = True
+        try:
+            ok = self.model.submit(redirect_uri())
+        finally:
+            self._submit.disabled = False
+        m = self.model
+        if ok and not m.redirect:
+            self._dialog.open = False
+            if pn.state.notifications is not None:
+                pn.state.notifications.success(esc(m.message), duration=8000)
+        self._error.param.update(object=esc(m.message) if not ok else "", visible=not ok)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Row(self._open, self._dialog, self._redirect)
+
+
+def provider_tools(backend: Backend, on_change: Any, actions: ActionsModel) -> pn.viewable.Viewable:
+    """What the Connections page adds: the callback's outcome (if any) and New profile.
+
+    Also starts the process's token refresher, and tells providers at once about tokens the
+    page's Revoke just revoked (in a thread; the queue retries if the provider is down).
+    """
+    start_background_refresher(backend.url)
+    model = NewProfileModel(backend)
+    model.param.watch(lambda _: on_change(), "changed")
+    actions.param.watch(lambda e: e.new and deliver_revocations_soon(backend, e.new), "revoked")
+    return pn.Column(oauth_callback.banner(backend), NewProfileDialog(model=model),
+                     sizing_mode="stretch_width")

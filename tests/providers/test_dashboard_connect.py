@@ -1,0 +1,68 @@
+"""New profile and OAuth2 Connect in the dashboard, in Chromium, against the local authlib server.
+
+The served dashboard (sign-in off, loopback) creates an OAuth2 profile from the issuer URL,
+sends the browser to the server's consent page, and after Approve the callback on the
+dashboard's own URL connects it: the card shows the account and Active. An API-key profile
+made in the same dialog shows only the key's mask in View, and the key never reaches the page.
+"""
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+from authserver import CLIENT_ID, CLIENT_SECRET, USER_EMAIL
+from playwright.sync_api import Page, expect
+
+_spec = importlib.util.spec_from_file_location(
+    "ui_dashboard_fixtures", Path(__file__).resolve().parents[1] / "ui" / "conftest.py")
+assert _spec is not None and _spec.loader is not None
+ui = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ui)
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "new-profile.png"
+API_KEY = "sk-live-secret-00c0ffee7f3a"
+
+
+def card(page: Page, profile: str):
+    return page.locator(f'section[aria-label="Profile {profile}"]')
+
+
+def new_profile(page: Page, name: str, kind: str) -> None:
+    page.get_by_role("button", name="New profile").click()
+    page.get_by_placeholder("e.g. Drive").fill(name)
+    page.locator("select:has(option:text-is('API key'))").select_option(kind)
+
+
+@pytest.mark.ui
+def test_new_oauth_profile_connects_through_consent_and_callback(page: Page, tmp_path, authserver):
+    with ui.start_dashboard(tmp_path, demo=False) as served:
+        page.goto(served.page_url("?page=connections"))
+        new_profile(page, "Local", "OAuth2 (browser sign-in)")
+        page.get_by_placeholder("client id from the provider").fill(CLIENT_ID)
+        page.get_by_placeholder("empty for a public client").fill(CLIENT_SECRET)
+        page.get_by_placeholder("https://accounts.example.com").fill(authserver.url)
+        page.set_viewport_size({"width": 1280, "height": 1000})
+        page.get_by_role("heading", name="New profile").scroll_into_view_if_needed()
+        page.wait_for_timeout(400)  # the dialog's fade-in
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))
+        page.get_by_role("button", name="Create and connect").click()
+
+        page.get_by_role("button", name="Approve").click()
+        expect(page.get_by_text(f"Connected as {USER_EMAIL} (Active)")).to_be_visible()
+        row = card(page, "Local").locator("tbody tr")
+        expect(row).to_have_count(1)
+        expect(row.locator("td").nth(2)).to_have_text(USER_EMAIL)
+        expect(row.locator("td").nth(3)).to_have_text("Active")
+        expect(page).not_to_have_url(re.compile(r"code=|state="))
+
+        new_profile(page, "Keyed", "API key")
+        page.get_by_placeholder("never shown again").fill(API_KEY)
+        page.get_by_role("button", name="Create and connect").click()
+        row = card(page, "Keyed").locator("tbody tr")
+        expect(row.locator("td").nth(3)).to_have_text("Active")
+        row.get_by_role("button", name=re.compile("^View")).click()
+        expect(page.get_by_text("••••7f3a")).to_be_visible()
+        assert API_KEY not in page.content()
+        assert CLIENT_SECRET not in page.content()

@@ -36,7 +36,7 @@ def open_connections(page: Page, url: str) -> None:
 
 def test_seed_walkthrough_sidebar_cards_and_rows(page: Page, demo_dashboard):
     page.goto(demo_dashboard.page_url("?page=servers"))
-    expect(page.get_by_text("coming soon")).to_be_visible()
+    expect(page.get_by_role("heading", name="My Servers")).to_be_visible()
     page.get_by_role("button", name="Gateway").click()
     page.get_by_role("button", name="Connections").click()
     expect(page.get_by_role("heading", name="Connections", exact=True)).to_be_visible()
@@ -60,7 +60,7 @@ def test_seed_walkthrough_sidebar_cards_and_rows(page: Page, demo_dashboard):
     expect(error).to_contain_text("Re-authenticate or check credentials")
     expect(page.get_by_text("Next: View My Servers")).to_be_visible()
     page.go_back()
-    expect(page.get_by_text("coming soon")).to_be_visible()
+    expect(page.get_by_role("heading", name="My Servers")).to_be_visible()
 
 
 def test_view_google_lists_its_servers_and_no_secret(page: Page, demo_dashboard):

@@ -1,0 +1,177 @@
+"""State of the My Servers page: filters, one SQL page of servers, live checks, reconfigure, add.
+
+Checks run on the page's event loop without blocking it (`connmodel.checks.check_connections`
+does its database work in threads and its probes as non-blocking I/O); each finished connection
+moves `done`, and the shown page is re-read at most every RELOAD_EVERY_S, so results appear as
+they arrive without one query per result. Service errors never
+escape: they become `error` (listing) or `message` (actions) for the view to show.
+"""
+
+import time
+from typing import Any
+
+import param
+
+from connmodel.checks import CheckRequest, ConnectionCheck, check_connections
+from connmodel.checks.runner import check_interval
+from connmodel.errors import ConnModelError
+from connmodel.models import AuditEventPublic, ServerRow
+from connmodel.secrets import load_keyring
+from connmodel.services.events import list_events
+from connmodel.services.profiles import list_profiles
+from connmodel.services.servers import (
+    HEALTH,
+    TRANSPORTS,
+    list_servers,
+    reconfigure_server,
+    register_server,
+)
+from dashboard.viewmodels.backend import Backend
+
+ROWS_PER_PAGE = 50
+STATE_OPTIONS = {"All states": "", **{h: h for h in HEALTH}}
+CHECK_CONCURRENCY = 20
+CHECK_TIMEOUT_S = 10.0
+RELOAD_EVERY_S = 0.5
+
+
+class ServersPageModel(param.Parameterized):
+    """My Servers: which servers are shown, what the running check has done, what to notify."""
+
+    state = param.Selector(objects=STATE_OPTIONS, default="",
+                           doc="Show only servers in this state ('' for all).")
+    profile = param.String(default="", doc="Show only servers using this profile (exact name).")
+    search = param.String(default="", doc="Free text over server name and URL.")
+
+    rows = param.List(item_type=ServerRow, doc="The servers shown, by name.")
+    next_cursor = param.String(default=None, allow_None=True,
+                               doc="Where the next page starts; None when all are shown.")
+    total = param.Integer(default=0, doc="How many servers match the filters.")
+    error = param.String(default="", doc="Why the listing could not be read ('' when it could).")
+
+    checking = param.Boolean(default=False, doc="True while a check runs.")
+    done = param.Integer(default=0, doc="Connections checked so far by the running check.")
+    planned = param.Integer(default=0, doc="Connections the running check covers (0: unknown).")
+
+    profiles = param.List(item_type=str, doc="Profile names to reconfigure to or add with.")
+    changes = param.List(item_type=AuditEventPublic, doc="Recent status changes found by checks.")
+    message = param.String(default="", doc="The outcome of the last action (plain text).")
+    message_kind = param.Selector(objects=["info", "success", "warning", "error"],
+                                  default="info", doc="How the outcome is shown.")
+
+    def __init__(self, backend: Backend, **params: Any) -> None:
+        super().__init__(**params)
+        self.backend = backend
+        self.interval = check_interval()
+
+    def _say(self, text: str, kind: str = "info") -> None:
+        self.param.update(message="", message_kind=kind)
+        self.message = text
+
+    @param.depends("state", "profile", "search", watch=True)
+    def refresh(self) -> None:
+        """Re-read the first page for the filters, the profile choices and the recent changes."""
+        self._load(None, replace=True)
+        try:
+            page = self.backend.call(list_profiles, limit=500)
+            events = self.backend.call(list_events, action="check", limit=10)
+        except ConnModelError as exc:
+            self.error = str(exc)
+            return
+        self.param.update(profiles=[p.name for p in page.items], changes=events.items)
+
+    def load_more(self) -> None:
+        if self.next_cursor:
+            self._load(self.next_cursor, replace=False)
+
+    def _load(self, cursor: str | None, *, replace: bool) -> None:
+        try:
+            page = self.backend.call(list_servers, state=self.state or None,
+                                     profile=self.profile.strip() or None,
+                                     search=self.search or None, cursor=cursor,
+                                     limit=ROWS_PER_PAGE)
+        except ConnModelError as exc:
+            self.error = str(exc)
+            return
+        self.param.update(rows=page.items if replace else [*self.rows, *page.items],
+                          next_cursor=page.next_cursor, total=page.total, error="")
+
+    def _reload_shown(self) -> None:
+        """Re-read as many rows as are shown (results of a check land in place)."""
+        shown = max(len(self.rows), ROWS_PER_PAGE)
+        try:
+            page = self.backend.call(list_servers, state=self.state or None,
+                                     profile=self.profile.strip() or None,
+                                     search=self.search or None, limit=min(shown, 500))
+        except ConnModelError as exc:
+            self.error = str(exc)
+            return
+        self.param.update(rows=page.items, next_cursor=page.next_cursor, total=page.total,
+                          error="")
+
+    async def check(self, server: str) -> None:
+        """Check the connection behind one server (with every server that connection uses)."""
+        row = next((r for r in self.rows if r.name == server), None)
+        if row is None or row.connection_id is None:
+            self._say(f"{server} has no live connection to check: reconfigure it first",
+                      "warning")
+            return
+        await self._run(CheckRequest(ids=(row.connection_id,), timeout=CHECK_TIMEOUT_S))
+
+    async def check_all(self) -> None:
+        """Check every live connection, CHECK_CONCURRENCY servers at a time."""
+        await self._run(CheckRequest(all_connections=True, concurrency=CHECK_CONCURRENCY,
+                                     timeout=CHECK_TIMEOUT_S))
+
+    async def _run(self, request: CheckRequest) -> None:
+        if self.checking:
+            self._say("a check is already running", "warning")
+            return
+        self.param.update(checking=True, done=0, planned=0)
+
+        last_read = 0.0
+
+        def arrived(_: ConnectionCheck, done: int, total: int) -> None:
+            nonlocal last_read
+            self.param.update(done=done, planned=total)
+            if time.monotonic() - last_read >= RELOAD_EVERY_S:  # one page read, not one per result
+                self._reload_shown()
+                last_read = time.monotonic()
+
+        try:
+            results = await check_connections(self.backend.url, actor=self.backend.actor,
+                                              request=request, keyring=load_keyring(),
+                                              on_result=arrived, deliver_webhooks=True)
+        except ConnModelError as exc:
+            self._say(f"check failed: {exc}", "error")
+            return
+        finally:
+            self.checking = False
+        self.refresh()
+        errors = sum(r.status == "Error" for r in results)
+        changed = sum(r.changed for r in results)
+        self._say(f"checked {len(results)} connection{'s' * (len(results) != 1)}: "
+                  f"{errors} in Error, {changed} changed", "error" if errors else "success")
+
+    def reconfigure(self, server: str, profile: str) -> bool:
+        """Move `server` to `profile` and reconnect it; True when it worked."""
+        try:
+            self.backend.call(reconfigure_server, name=server, profile=profile)
+        except ConnModelError as exc:
+            self._say(f"cannot reconfigure {server}: {exc}", "error")
+            return False
+        self._reload_shown()
+        self._say(f"{server} now uses profile {profile} and is connected", "success")
+        return True
+
+    def add(self, name: str, url: str, profile: str, transport: str = TRANSPORTS[0]) -> bool:
+        """Add a server using `profile`; True when it was added."""
+        try:
+            self.backend.call(register_server, name=name, url=url, profile=profile,
+                              transport=transport)
+        except ConnModelError as exc:
+            self._say(f"cannot add the server: {exc}", "error")
+            return False
+        self._reload_shown()
+        self._say(f"added {name.strip()}", "success")
+        return True

@@ -1,0 +1,93 @@
+"""My Servers without a browser: the view model and the page's widgets on real servers."""
+
+import asyncio
+
+from checks.conftest import connect
+from connmodel.services.connections import revoke_connection
+from connmodel.store import session
+from dashboard.pages.servers import ServersPage, row_html
+from dashboard.viewmodels.backend import Backend
+from dashboard.viewmodels.servers import ServersPageModel
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def make(url, actor) -> ServersPageModel:
+    model = ServersPageModel(Backend(actor, url))
+    model.refresh()
+    return model
+
+
+def test_check_all_fills_rows_as_results_arrive(sqlite_url, admin, keyring, fleet):
+    with session(sqlite_url) as s:
+        for i in range(3):
+            connect(s, actor=admin, keyring=keyring, profile=f"P{i}", kind="none",
+                    servers={f"Calc {i}": fleet.url("calculator")})
+        connect(s, actor=admin, keyring=keyring, profile="Web", kind="none",
+                servers={"Web page": fleet.url("plain")})
+    model = make(sqlite_url, admin)
+    page = ServersPage(model=model)
+    assert [r.checked_at for r in model.rows] == [None] * 4
+    seen = []
+    model.param.watch(lambda e: seen.append((model.done, model.planned)), "done")
+    asyncio.run(model.check_all())
+    assert seen[-1] == (4, 4) and len(seen) >= 1
+    assert not model.checking
+    health = {r.name: r.health for r in model.rows}
+    assert health == {"Calc 0": "connected", "Calc 1": "connected", "Calc 2": "connected",
+                      "Web page": "error"}
+    assert model.message == "checked 4 connections: 1 in Error, 1 changed"
+    assert model.message_kind == "error"
+    assert "Web page: protocol error" in model.changes[0].outcome
+    html = page._rows.objects[3][0].object
+    assert "protocol error: Unexpected content type: text/html" in html
+
+
+def test_reconfigure_after_revoke_and_add(sqlite_url, admin, keyring, fleet):
+    with session(sqlite_url) as s:
+        old = connect(s, actor=admin, keyring=keyring, profile="Noauth", kind="none",
+                      servers={"Calculator": fleet.url("calculator")})
+        connect(s, actor=admin, keyring=keyring, profile="Local", kind="none", servers={})
+        revoke_connection(s, actor=admin, connection_id=old.id)
+    model = make(sqlite_url, admin)
+    page = ServersPage(model=model)
+    [row] = model.rows
+    assert row.health == "disconnected" and "reconfigure to reconnect" in row.reason
+    asyncio.run(model.check("Calculator"))
+    assert model.message == "Calculator has no live connection to check: reconfigure it first"
+    page.reconfiguring = "Calculator"
+    assert page._reconfigure.visible
+    page._target.value = "Noauth"
+    page._confirm_reconfigure()
+    assert "profile 'Noauth' has no live connection" in model.message
+    assert page._reconfigure.visible
+    page._target.value = "Local"
+    page._confirm_reconfigure()
+    assert not page._reconfigure.visible
+    assert model.rows[0].health == "connected" and model.rows[0].profile == "Local"
+    page._add_name.value, page._add_url.value = "Second", "ftp://nope"
+    page._add_profile.value = "Local"
+    page._add()
+    assert model.message.startswith("cannot add the server: malformed URL 'ftp://nope'")
+    page._add_url.value = fleet.url("calculator")
+    page._add()
+    assert [r.name for r in model.rows] == ["Calculator", "Second"]
+    assert page._add_name.value == ""
+
+
+def test_filters_and_escaping(sqlite_url, admin, viewer, keyring, fleet):
+    with session(sqlite_url) as s:
+        connect(s, actor=admin, keyring=keyring, profile="Noauth", kind="none",
+                servers={"Calculator": fleet.url("calculator"), "Other": fleet.url("plain")})
+    model = make(sqlite_url, viewer)
+    model.search = "oth"
+    assert [r.name for r in model.rows] == ["Other"]
+    model.search = ""
+    model.state = "disconnected"
+    assert model.rows == []
+    row = make(sqlite_url, viewer).rows[0].model_copy(update={"name": XSS, "reason": XSS,
+                                                                  "profile": XSS})
+    html = row_html(row)
+    assert XSS not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    asyncio.run(model.check_all())  # a viewer may not check
+    assert model.message.startswith("check failed: victor (viewer) may not write")

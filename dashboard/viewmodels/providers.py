@@ -10,18 +10,18 @@ never appear in a message. Outcomes are plain text in `message` (the view escape
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from functools import cache
 from typing import Any
 
 import param
 
 from connmodel.errors import ConnModelError
-from connmodel.models import DEFAULT_PROFILE_DESCRIPTION
+from connmodel.models import DEFAULT_PROFILE_DESCRIPTION, ConnectionDetail
 from connmodel.providers import authorization, callback, connect, lifecycle, refresh, revocations
 from connmodel.providers.background import BackgroundRefresher
+from connmodel.providers.records import disabled_reason
 from connmodel.providers.setup import NewProvider, new_profile
 from connmodel.secrets import KeyRing, load_keyring
-from connmodel.status import ProviderKind
+from connmodel.status import ProviderKind, Status
 from connmodel.store import session
 from dashboard.viewmodels.backend import Backend
 
@@ -38,9 +38,9 @@ CALLBACK_KEYS = ("code", "state", "error", "error_description", "iss", "scope",
                  "session_state", CALLBACK_FLAG)
 
 
-@cache
 def keyring() -> KeyRing:
-    """The process's key ring (read once; a missing key raises a clear SecretKeyError)."""
+    """The key ring, read per use so a rotated key file is picked up (a missing key raises a
+    clear SecretKeyError)."""
     return load_keyring()
 
 
@@ -51,6 +51,12 @@ def callback_uri(origin: str, pathname: str) -> str:
 
 def is_callback(query: Mapping[str, str]) -> bool:
     return query.get(CALLBACK_FLAG) == CALLBACK_VALUE and ("state" in query or "error" in query)
+
+
+def is_disabled(detail: ConnectionDetail) -> bool:
+    """A disabled connection is Inactive with the reason 'disabled by NAME'."""
+    return detail.status == Status.INACTIVE.value and (detail.status_reason or "").startswith(
+        disabled_reason(""))
 
 
 def servers_list(text: str) -> list[str]:

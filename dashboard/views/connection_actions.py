@@ -1,0 +1,97 @@
+"""The View dialog's provider actions: Re-authorize, Refresh now, Update key, Disable / Enable.
+
+Which buttons show depends on the connection shown (its provider kind and whether it is
+disabled). After an action the detail is read again and the page's listing refreshed; the
+outcome is shown, escaped, under the buttons. The new API key's widget is cleared after use.
+"""
+
+from typing import Any
+
+import panel as pn
+import param
+
+from connmodel.models import ConnectionDetail
+from connmodel.status import ProviderKind
+from dashboard.components.redirect import Redirect
+from dashboard.escaping import esc
+from dashboard.viewmodels.actions import ActionsModel
+from dashboard.viewmodels.providers import ConnectionActionsModel, is_disabled
+from dashboard.views.new_profile import redirect_uri
+
+OAUTH = (ProviderKind.OAUTH2.value, ProviderKind.CLIENT_CREDENTIALS.value)
+
+
+class ConnectionActionsBar(pn.viewable.Viewer):
+    """Buttons for the connection in `actions.detail`; invisible when nothing is shown."""
+
+    actions = param.ClassSelector(class_=ActionsModel, doc="The View dialog's state.")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self.model = ConnectionActionsModel(self.actions.backend)
+        m = self.model
+        self._reauthorize = self._button("Re-authorize", lambda d: m.reauthorize(
+            d.id, d.profile, redirect_uri()))
+        self._refresh = self._button("Refresh now", lambda d: m.refresh_now(d.id))
+        self._disable = self._button("Disable", lambda d: m.disable(d.id))
+        self._enable = self._button("Enable", lambda d: m.enable(d.id))
+        self._key = pn.widgets.PasswordInput(name="New API key", placeholder="never shown again",
+                                             width=220)
+        self._update = self._button("Update key", self._update_key)
+        self._outcome = pn.pane.Alert("", visible=False, sizing_mode="stretch_width")
+        self._redirect = Redirect()
+        m.param.watch(lambda e: setattr(self._redirect, "url", e.new), "redirect")
+        m.param.watch(self._show_outcome, "message")
+        m.param.watch(self._after_change, "changed")
+        self.actions.param.watch(self._show, "detail")
+        self._shown: int | None = None
+        self._row = pn.Row(self._reauthorize, self._refresh, self._key, self._update,
+                           self._disable, self._enable, visible=False)
+
+    def _button(self, label: str, run: Any) -> pn.widgets.Button:
+        button = pn.widgets.Button(label=label, color="default", variant="outlined")
+
+        def click(_: Any) -> None:
+            if self.actions.detail is not None:
+                run(self.actions.detail)
+
+        button.on_click(click)
+        return button
+
+    def _update_key(self, detail: ConnectionDetail) -> None:
+        try:
+            self.model.update_key(detail.id, self._key.value)
+        finally:
+            self._key.value = ""
+
+    def _show(self, event: param.parameterized.Event) -> None:
+        d: ConnectionDetail | None = event.new
+        self._row.visible = d is not None
+        if d is None or d.id != self._shown:
+            self._outcome.visible = False
+        self._shown = d.id if d is not None else None
+        if d is None:
+            return
+        off = is_disabled(d)
+        self._reauthorize.visible = d.provider_kind == ProviderKind.OAUTH2.value and not off
+        self._refresh.visible = d.provider_kind in OAUTH and not off
+        self._key.visible = self._update.visible = d.provider_kind == ProviderKind.API_KEY.value \
+            and not off
+        self._disable.visible = not off
+        self._enable.visible = off
+
+    def _show_outcome(self, *_: Any) -> None:
+        m = self.model
+        kind = {"error": "danger", "warning": "warning", "success": "success"}.get(
+            m.message_kind, "info")
+        self._outcome.param.update(object=esc(m.message), alert_type=kind,
+                                   visible=bool(m.message))
+
+    def _after_change(self, *_: Any) -> None:
+        detail = self.actions.detail
+        if detail is not None:
+            self.actions.view(detail.id)  # re-read: status, reason, expiry
+        self.actions.changed = True
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self._row, self._outcome, self._redirect, sizing_mode="stretch_width")

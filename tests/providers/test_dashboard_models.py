@@ -1,0 +1,172 @@
+"""The dashboard's provider view models on a real SQLite store and the local authlib server,
+without a browser: New profile for every kind, the OAuth callback, and the View dialog's actions.
+"""
+
+from authserver import CLIENT_ID, CLIENT_SECRET, USER_EMAIL
+from conftest import approve
+from sqlmodel import select
+
+from connmodel.models import Profile, ProviderConfig
+from connmodel.providers.revocations import list_revocations
+from connmodel.services.connections import (
+    ConnectionFilter,
+    get_connection,
+    list_connections,
+    revoke_connection,
+)
+from connmodel.store import session
+from dashboard.viewmodels.backend import Backend
+from dashboard.viewmodels.providers import (
+    ConnectionActionsModel,
+    NewProfileModel,
+    callback_uri,
+    deliver_revocations_soon,
+    finish_callback,
+    is_callback,
+    is_disabled,
+    servers_list,
+)
+
+CALLBACK = callback_uri("http://127.0.0.1:5006", "/app")
+API_KEY = "sk-live-dashboard-key-00007f3a"
+
+
+def only_connection(url: str, admin, profile: str):
+    with session(url) as s:
+        items = list_connections(s, actor=admin, where=ConnectionFilter(profile=profile)).items
+        assert len(items) == 1
+        return get_connection(s, actor=admin, connection_id=items[0].id)
+
+
+def oauth_model(url: str, admin, authserver, **kw) -> NewProfileModel:
+    return NewProfileModel(Backend(admin, url), profile_name="Local", kind="oauth2",
+                           client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                           issuer=authserver.url, **kw)
+
+
+def connect_oauth(url: str, admin, authserver):
+    model = oauth_model(url, admin, authserver)
+    assert model.submit(CALLBACK)
+    result = finish_callback(Backend(admin, url), approve(model.redirect, redirect_uri=CALLBACK))
+    assert result.ok, result.message
+    return result
+
+
+def test_callback_url_and_helpers():
+    assert CALLBACK == "http://127.0.0.1:5006/app?page=connections&oauth=callback"
+    assert is_callback({"oauth": "callback", "state": "s", "code": "c"})
+    assert is_callback({"oauth": "callback", "error": "access_denied"})
+    assert not is_callback({"page": "connections", "state": "s"})
+    assert servers_list(" Drive, ,Gmail,Drive ") == ["Drive", "Gmail"]
+
+
+def test_no_auth_profile_is_created_and_connected(sqlite_url, keyring, admin):
+    model = NewProfileModel(Backend(admin, sqlite_url), profile_name="Calc", environment="staging")
+    changes = []
+    model.param.watch(changes.append, "changed")
+    assert model.submit(CALLBACK)
+    assert (model.message_kind, model.message) == (
+        "success", "Profile Calc connected: Configured (Active).")
+    assert changes and model.profile_name == "" and model.created == ""
+    view = only_connection(sqlite_url, admin, "Calc")
+    assert (view.environment, view.provider, view.status) == ("staging", "Calc provider", "Active")
+
+
+def test_api_key_is_used_once_then_cleared_and_shown_masked(sqlite_url, keyring, admin):
+    model = NewProfileModel(Backend(admin, sqlite_url), profile_name="Keyed", kind="api_key")
+    cleared = []
+    model.param.watch(cleared.append, "secrets_used")
+    assert not model.submit(CALLBACK)  # no key: the profile exists, the connection does not
+    assert model.message_kind == "error" and "key" in model.message.lower()
+    assert model.created == "Keyed"
+    model.api_key = API_KEY
+    assert model.submit(CALLBACK)  # the second try only connects
+    assert model.api_key == "" and len(cleared) == 2
+    assert API_KEY not in model.message
+    assert only_connection(sqlite_url, admin, "Keyed").config["credential"] == "••••7f3a"
+
+
+def test_taken_name_and_bad_issuer_are_clear_errors_and_create_nothing(sqlite_url, keyring,
+                                                                      admin):
+    NewProfileModel(Backend(admin, sqlite_url), profile_name="Calc").submit(CALLBACK)
+    taken = NewProfileModel(Backend(admin, sqlite_url), profile_name="Calc",
+                            provider_name="Other")
+    assert not taken.submit(CALLBACK)
+    assert (taken.message_kind, taken.message) == ("error", "a profile named 'Calc' exists")
+    bad = NewProfileModel(Backend(admin, sqlite_url), profile_name="Remote", kind="oauth2",
+                          client_id="x", client_secret="s3cr3t-value", issuer="http://idp.example")
+    assert not bad.submit(CALLBACK)
+    assert "https" in bad.message and "s3cr3t" not in bad.message and bad.client_secret == ""
+    with session(sqlite_url) as s:
+        assert s.exec(select(Profile.name)).all() == ["Calc"]
+        assert s.exec(select(ProviderConfig.name)).all() == ["Calc provider"]
+
+
+def test_oauth_profile_connects_through_the_callback_once(sqlite_url, keyring, admin,
+                                                         authserver):
+    model = oauth_model(sqlite_url, admin, authserver)
+    assert model.submit(CALLBACK)
+    assert model.redirect.startswith(f"{authserver.url}/authorize?")
+    assert "code_challenge_method=S256" in model.redirect and model.client_secret == ""
+    params = approve(model.redirect, redirect_uri=CALLBACK)
+    assert params["oauth"] == "callback"
+    result = finish_callback(Backend(admin, sqlite_url), params)
+    assert (result.ok, result.account) == (True, USER_EMAIL)
+    replay = finish_callback(Backend(admin, sqlite_url), params)
+    assert not replay.ok and replay.message.startswith("Not connected:")
+    forged = finish_callback(Backend(admin, sqlite_url), {"state": "forged", "code": "x"})
+    assert not forged.ok
+    view = only_connection(sqlite_url, admin, "Local")
+    assert (view.account, view.status) == (USER_EMAIL, "Active")
+
+
+def test_denied_consent_is_a_message_and_no_connection(sqlite_url, keyring, admin, authserver):
+    model = oauth_model(sqlite_url, admin, authserver)
+    model.submit(CALLBACK)
+    result = finish_callback(Backend(admin, sqlite_url),
+                             approve(model.redirect, "deny", redirect_uri=CALLBACK))
+    assert not result.ok and "access_denied" in result.message
+    with session(sqlite_url) as s:
+        assert list_connections(s, actor=admin, where=ConnectionFilter()).items == []
+
+
+def test_view_actions_disable_enable_refresh_reauthorize(sqlite_url, keyring, admin, authserver):
+    ident = connect_oauth(sqlite_url, admin, authserver).connection_id
+    actions = ConnectionActionsModel(Backend(admin, sqlite_url))
+    actions.disable(ident)
+    view = only_connection(sqlite_url, admin, "Local")
+    assert is_disabled(view) and view.status_reason == "disabled by alice"
+    actions.refresh_now(ident)
+    assert actions.message_kind in ("warning", "error")
+    actions.enable(ident)
+    assert not is_disabled(only_connection(sqlite_url, admin, "Local"))
+    actions.refresh_now(ident)
+    assert (actions.message_kind, actions.message) == (
+        "success", f"Refresh of connection {ident}: refreshed.")
+    actions.reauthorize(ident, "Local", CALLBACK)
+    result = finish_callback(Backend(admin, sqlite_url),
+                             approve(actions.redirect, redirect_uri=CALLBACK))
+    assert result.ok and result.connection_id == ident
+
+
+def test_update_key_on_an_oauth_connection_is_refused(sqlite_url, keyring, admin, authserver):
+    ident = connect_oauth(sqlite_url, admin, authserver).connection_id
+    actions = ConnectionActionsModel(Backend(admin, sqlite_url))
+    actions.update_key(ident, API_KEY)
+    assert actions.message_kind == "error" and API_KEY not in actions.message
+
+
+def test_viewer_cannot_create_a_profile(sqlite_url, keyring, viewer):
+    model = NewProfileModel(Backend(viewer, sqlite_url), profile_name="Calc")
+    assert not model.submit(CALLBACK)
+    assert model.message_kind == "error" and model.created == ""
+
+
+def test_revoke_is_told_to_the_provider_at_once(sqlite_url, keyring, admin, authserver):
+    ident = connect_oauth(sqlite_url, admin, authserver).connection_id
+    with session(sqlite_url) as s:
+        revoke_connection(s, actor=admin, connection_id=ident)
+    deliver_revocations_soon(Backend(admin, sqlite_url), [ident]).join(10)
+    with session(sqlite_url) as s:
+        rows = list_revocations(s, actor=admin, pending_only=False)
+    assert [r.state for r in rows] == ["delivered"]

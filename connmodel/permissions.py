@@ -37,13 +37,18 @@ class Actor:
 SYSTEM = Actor("system", Role.ADMIN)
 
 
+def allows(actor: Actor, action: Action) -> bool:
+    """Whether the actor's role allows the action (for hiding what a user may not do)."""
+    return action in _ALLOWED[actor.role]
+
+
 def require(actor: Actor, action: Action) -> None:
     """Raise PermissionDenied unless the actor's role allows the action.
 
     The exception names the service that asked (the caller's function name), so the audit
     event that `connmodel.store.session` writes for a refusal says what was attempted.
     """
-    if action not in _ALLOWED[actor.role]:
+    if not allows(actor, action):
         attempted = sys._getframe(1).f_code.co_name
         raise PermissionDenied(f"{actor.name} ({actor.role}) may not {action}: an admin may",
                                actor=actor.name, attempted=attempted)

@@ -46,6 +46,7 @@ class ProfileCards(JSComponent):
 
     cards = param.List(default=[], doc="One dict per card, as made by `card_data`.")
     selected = param.List(default=[], doc="Ids of the rows ticked for bulk revoke.")
+    can_write = param.Boolean(default=True, doc="Show Revoke and the selection boxes (admins).")
 
     _esm = """
     function h(tag, attrs = {}, ...children) {
@@ -73,7 +74,8 @@ class ProfileCards(JSComponent):
           const table = h('table', {},
             h('caption', {class: 'sr-only'}, `Connections of profile ${name}`),
             h('thead', {}, h('tr', {},
-              h('th', {scope: 'col', class: 'sel'}, h('span', {class: 'sr-only'}, 'Select')),
+              ...(model.can_write ? [h('th', {scope: 'col', class: 'sel'},
+                                        h('span', {class: 'sr-only'}, 'Select'))] : []),
               h('th', {scope: 'col'}, 'Service'), h('th', {scope: 'col'}, 'Account'),
               h('th', {scope: 'col'}, 'Status'), h('th', {scope: 'col'}, 'Actions'))))
           const body = h('tbody')
@@ -93,9 +95,11 @@ class ProfileCards(JSComponent):
             const revoke = h('button', {type: 'button', class: 'revoke', 'aria-label': `Revoke ${label}`}, 'Revoke')
             view.addEventListener('click', () => model.send_msg({action: 'view', id: r.id}))
             revoke.addEventListener('click', () => model.send_msg({action: 'revoke', id: r.id}))
-            body.append(h('tr', {'data-id': String(r.id)}, h('td', {class: 'sel'}, box),
-              h('td', {}, r.service), h('td', {}, r.account), status,
-              h('td', {class: 'actions'}, view, revoke)))
+            const cells = [h('td', {}, r.service), h('td', {}, r.account), status]
+            body.append(model.can_write
+              ? h('tr', {'data-id': String(r.id)}, h('td', {class: 'sel'}, box), ...cells,
+                  h('td', {class: 'actions'}, view, revoke))
+              : h('tr', {'data-id': String(r.id)}, ...cells, h('td', {class: 'actions'}, view)))
           }
           table.append(body)
           children.push(table)

@@ -72,7 +72,7 @@ class ConnectionsPage(pn.viewable.Viewer):
         super().__init__(**params)
         m, a = self.model, self.actions
         self._cards = ProfileCards(on_action=self._on_card_action, sizing_mode="stretch_width",
-                                   margin=0)
+                                   margin=0, can_write=a.backend.can_write)
         self._summary = pn.pane.HTML("", sizing_mode="stretch_width")
         self._error = pn.pane.Alert("", alert_type="danger", visible=False,
                                     sizing_mode="stretch_width")
@@ -167,7 +167,7 @@ class ConnectionsPage(pn.viewable.Viewer):
             NO_MATCH if m.filtering else EMPTY_DATABASE)
         self._empty.param.update(object=empty, visible=bool(empty))
         self._more_profiles.visible = m.profiles_cursor is not None
-        self._bulk.visible = bool(m.cards)
+        self._bulk.visible = bool(m.cards) and self.actions.backend.can_write
         self._revoke_matching.disabled = not (m.filtering and m.cards)
         counts = m.counts
         shown = len(m.cards)
@@ -186,7 +186,7 @@ class ConnectionsPage(pn.viewable.Viewer):
         return pn.Column(
             pn.pane.Markdown(INTRO, sizing_mode="stretch_width"),
             self._filters(),
-            *([self.tools] if self.tools is not None else []),
+            *([self.tools] if self.tools is not None and self.actions.backend.can_write else []),
             self._summary,
             self._error,
             self._bulk,

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from connmodel.permissions import Actor
+from connmodel.permissions import Action, Actor, allows
 from connmodel.store import session
 
 T = TypeVar("T")
@@ -16,6 +16,11 @@ class Backend:
 
     actor: Actor
     url: str | None = None
+
+    @property
+    def can_write(self) -> bool:
+        """Whether the UI offers write actions (revoke, add); the services check again."""
+        return allows(self.actor, Action.WRITE)
 
     def call(self, service: Callable[..., T], **kwargs: Any) -> T:
         """Run one service in its own session; connmodel errors propagate to the caller."""

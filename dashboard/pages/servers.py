@@ -203,7 +203,6 @@ class ServersPage(pn.viewable.Viewer):
             pn.Card(self._changes, title="Recent status changes", collapsed=True,
                     sizing_mode="stretch_width"),
             pn.pane.HTML('<p><a href="?page=connections">Back to Connections</a></p>'),
-            stylesheets=[STYLES],
             sizing_mode="stretch_width",
         )
 

@@ -7,6 +7,7 @@ never appear in a message. Outcomes are plain text in `message` (the view escape
 `redirect` holds the provider URL the browser must open for an OAuth2 flow.
 """
 
+import atexit
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -255,6 +256,7 @@ def start_background_refresher(url: str | None = None) -> BackgroundRefresher | 
         if _refresher is None:
             try:
                 _refresher = BackgroundRefresher(url, keyring()).start()
+                atexit.register(_refresher.stop)  # finish a refresh in flight on shutdown
             except ConnModelError as exc:
                 log.warning("token refresher not started: %s", exc)
                 return None

@@ -101,7 +101,7 @@ def measure(url: str, keyring: KeyRing, concurrency: int, timeout: float,
     total = time.perf_counter() - started
     cpu = time.process_time() - cpu
     server_cpu = cpu_seconds(server_pids) - server_cpu
-    latencies = sorted(s.latency_ms for c in checks for s in c.servers)
+    latencies = sorted(s.latency_ms for c in checks for s in c.servers if s.latency_ms is not None)
     ok = sum(s.outcome == "ok" for c in checks for s in c.servers)
     return {
         "concurrency": concurrency,

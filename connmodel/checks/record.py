@@ -39,7 +39,7 @@ class ServerCheck:
     url: str
     outcome: Outcome
     reason: str | None
-    latency_ms: float
+    latency_ms: float | None  # None: not contacted (the connection has no usable credential)
     tool_count: int | None = None
 
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from connmodel.checks.probe import Probe, probe_server
+from connmodel.checks.probe import Outcome, Probe, probe_server
 from connmodel.checks.record import ConnectionCheck, ServerCheck, decide, prune_history, save_checks
 from connmodel.checks.targets import (
     ConnectionTarget,
@@ -114,8 +114,10 @@ async def _check_one(target: ConnectionTarget, gate: asyncio.Semaphore,
         return ServerCheck(server.id, server.name, server.url, probe.outcome, probe.reason,
                            probe.latency_ms, probe.tool_count)
 
-    servers: tuple[ServerCheck, ...] = ()
-    if not target.credential_problem:
+    if target.credential_problem:  # nothing to send: each server is marked, none contacted
+        servers = tuple(ServerCheck(s.id, s.name, s.url, Outcome.ERROR,
+                                    target.credential_problem, None) for s in target.servers)
+    else:
         servers = tuple(await asyncio.gather(*(one(s) for s in target.servers)))
     now = utcnow()
     status, reason, decided = decide(target, servers, now)

@@ -157,6 +157,10 @@ def test_missing_credential_is_an_error_without_a_request(sqlite_url, admin, key
                        servers={"CRM": fleet.url("api_key")})
     [result] = check(sqlite_url, admin, keyring, conn.id)
     assert (result.status, result.reason) == ("Error", "no credential stored: re-authenticate")
+    [server] = result.servers
+    assert (server.outcome, server.latency_ms) == ("error", None)  # marked, not contacted
+    row = server_row(sqlite_url, "CRM")
+    assert (row.check_outcome, row.check_reason) == ("error", "no credential stored: re-authenticate")
 
 
 def test_bad_requests(sqlite_url, admin, viewer, keyring):

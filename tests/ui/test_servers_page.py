@@ -72,7 +72,8 @@ def test_check_all_reconfigure_and_escaping(page: Page, demo_dashboard, calculat
     expect(local).to_contain_text(re.compile(r"2 tools in \d+ ms"))
     expect(page.locator('div[data-server="Odd URL"]')).to_contain_text(
         "unreachable: connection refused")
-    expect(page.locator('div[data-server="Gsuite"]')).to_contain_text("never checked")
+    expect(page.locator('div[data-server="Gsuite"]')).to_contain_text(
+        "error: no access token stored: re-authorize")
 
     row(page, "Hubspot CRM").get_by_role("button", name="Reconfigure").click()
     expect(page.get_by_text("Reconfigure Hubspot CRM to use:")).to_be_visible()

@@ -101,6 +101,9 @@ def create_app() -> pn.template.FastListTemplate:
         sidebar=[Sidebar(route=route), HistoryReload()],
         main=[main_area(route)],
         accent="#0969da",
+        # The template's main card sets `contain: content`, which would trap the dialogs'
+        # fixed positioning inside the (long) page instead of the window.
+        raw_css=["fast-card.pn-wrapper { contain: none; }"],
         main_max_width="1200px",
     )
 

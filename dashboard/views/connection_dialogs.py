@@ -28,10 +28,8 @@ _STYLE = """
 .badge.error { background: #ffebe9; color: #a40e26; }
 .note { background: #fff8c5; border-left: 4px solid #d4a72c; padding: 8px 12px; }
 """
-# The template's main area contains fixed-position children, so the dialog is pinned near the
-# top of what is visible instead of the centre of the (possibly long) page.
 _MODAL = """
-.dialog-content { margin: 24px auto auto auto; max-height: calc(100vh - 140px); overflow: auto; }
+.dialog-content { max-height: calc(100vh - 80px); overflow: auto; }
 """
 
 

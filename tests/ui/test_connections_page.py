@@ -12,6 +12,7 @@ from connmodel.services.servers import list_servers
 from connmodel.store import session
 
 pytestmark = pytest.mark.ui
+expect.set_options(timeout=10_000)  # 2 shared cores under a full test run
 ADMIN = Actor("tester")
 ALL_HTML = """() => {
   const out = []
@@ -26,6 +27,10 @@ ALL_HTML = """() => {
 
 def card(page: Page, profile: str):
     return page.locator(f'section[aria-label="Profile {profile}"]')
+
+
+def status_filter(page: Page):
+    return page.locator("select").filter(has_text="All statuses")
 
 
 def open_connections(page: Page, url: str) -> None:
@@ -97,7 +102,7 @@ def test_markup_in_names_is_text_and_runs_nothing(page: Page, demo_dashboard, ma
 
 def test_filters_live_in_the_url(page: Page, demo_dashboard):
     open_connections(page, demo_dashboard.page_url())
-    page.locator("select").first.select_option("Error")
+    status_filter(page).select_option("Error")
     expect(card(page, "Noauth")).to_have_count(0)
     expect(card(page, "GitHub Staging")).to_be_visible()
     expect(page).to_have_url(re.compile(r"status=Error"))
@@ -108,7 +113,7 @@ def test_filters_live_in_the_url(page: Page, demo_dashboard):
     page.reload()
     expect(card(page, "GitHub Staging")).to_be_visible()
     expect(card(page, "Noauth")).to_have_count(0)
-    expect(page.locator("select").first).to_have_value("Error")
+    expect(status_filter(page)).to_have_value("Error")
     page.get_by_placeholder("e.g. user@example.com").fill("nobody-at-all")
     page.get_by_placeholder("e.g. user@example.com").press("Enter")
     expect(page.get_by_text("No connection matches these filters")).to_be_visible()
@@ -119,7 +124,7 @@ def test_revoke_hubspot_cancel_then_confirm(page: Page, demo_dashboard):
     revoke = page.get_by_role("button", name="Revoke Hubspot connection")
     revoke.focus()
     page.keyboard.press("Enter")
-    expect(page.get_by_text("Revoke Hubspot connection (Configured)?")).to_be_visible()
+    expect(page.get_by_text("Revoke Hubspot connection (Configured)?")).to_be_in_viewport()
     expect(page.get_by_text("Hubspot CRM")).to_be_visible()
     expect(page.get_by_text("Revoking a connection will disconnect all MCP servers using that "
                             "profile. They will stop working until you reconfigure.")).to_be_visible()

@@ -45,7 +45,8 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"panel serve exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            log = proc.stderr.read().decode()[-2000:] if proc.stderr else "(see the log file)"
+            raise RuntimeError(f"panel serve exited: {log}")
         try:
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200:
@@ -57,8 +58,11 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def start_dashboard(folder: Path, *, demo: bool = True, database_url: str | None = None,
-                    init: bool = True) -> Iterator[Dashboard]:
-    """Serve the dashboard against a database in `folder`; stop it afterwards."""
+                    init: bool = True, log: Path | None = None) -> Iterator[Dashboard]:
+    """Serve the dashboard against a database in `folder`; stop it afterwards.
+
+    With `log`, the server's stderr (its whole log) goes to that file, for tests that scan it.
+    """
     url = database_url or f"sqlite:///{folder / 'connmodel.db'}"
     env = {**os.environ, "CONNMODEL_DATABASE_URL": url,
            "CONNMODEL_KEY_FILE": str(folder / "connmodel.key"),
@@ -69,10 +73,11 @@ def start_dashboard(folder: Path, *, demo: bool = True, database_url: str | None
     if demo:
         subprocess.run([BIN / "connmodel", "demo"], env=env, check=True, capture_output=True)
     port = free_port()
+    stderr = log.open("wb") if log is not None else subprocess.PIPE
     proc = subprocess.Popen(
         [BIN / "panel", "serve", str(ROOT / "dashboard" / "app.py"), "--address", "127.0.0.1",
          "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}"],
-        env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=stderr)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(f"{base}/app", proc)
@@ -83,6 +88,8 @@ def start_dashboard(folder: Path, *, demo: bool = True, database_url: str | None
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if not isinstance(stderr, int):
+            stderr.close()
 
 
 def add_markup_profile(database_url: str) -> None:

@@ -11,8 +11,10 @@ import panel as pn
 import param
 
 from connmodel.errors import ConnModelError
+from connmodel.permissions import Actor
 from dashboard.actor import current_actor
 from dashboard.components.history import HistoryReload
+from dashboard.components.signed_in import signed_in
 from dashboard.escaping import esc
 from dashboard.pages import DEFAULT_PAGE, PAGES
 from dashboard.routing import sync_url
@@ -80,26 +82,28 @@ def page_view(route: Route, backend: Backend) -> pn.viewable.Viewable:
     return pn.panel(pn.bind(show, route.param.page), sizing_mode="stretch_width")
 
 
-def main_area(route: Route) -> pn.viewable.Viewable:
-    """The routed page, or why there is none (nobody signed in, store unreachable)."""
+def main_area(route: Route) -> tuple[pn.viewable.Viewable, Actor | None]:
+    """The routed page, or why there is none (nobody signed in, store unreachable); and who."""
     try:
         actor = current_actor()
     except ConnModelError as exc:
         return pn.pane.Alert(f"**Cannot check who is signed in.** {esc(exc)} Reload to retry.",
-                             alert_type="danger")
+                             alert_type="danger"), None
     if actor is None:
-        return pn.pane.Markdown("## Sign in\n[Sign in](/login) to manage connections.")
-    return page_view(route, Backend(actor))
+        return pn.pane.Markdown("## Sign in\n[Sign in](/login) to manage connections."), None
+    return page_view(route, Backend(actor)), actor
 
 
 def create_app() -> pn.template.FastListTemplate:
     """One session's template (called per browser session by `panel serve`)."""
     route = Route()
     sync_url(route, {"page": "page"}, always=("page",))
+    main, actor = main_area(route)
     return pn.template.FastListTemplate(
         title="MCP Gateway",
+        header=[signed_in(actor)],
         sidebar=[Sidebar(route=route), HistoryReload()],
-        main=[main_area(route)],
+        main=[main],
         accent="#0969da",
         # The template's main card sets `contain: content`, which would trap the dialogs'
         # fixed positioning inside the (long) page instead of the window.

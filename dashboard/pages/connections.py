@@ -17,7 +17,7 @@ from dashboard.routing import sync_url
 from dashboard.viewmodels.actions import ActionsModel
 from dashboard.viewmodels.backend import Backend
 from dashboard.viewmodels.connections import ConnectionsPageModel, ProfileCardModel
-from dashboard.views.connection_dialogs import ConnectionDialogs
+from dashboard.views.connection_actions import ConnectionDialogsWithActions
 from dashboard.views.new_profile import provider_tools
 
 KEY = "connections"
@@ -198,7 +198,7 @@ class ConnectionsPage(pn.viewable.Viewer):
             pn.Card(pn.pane.Markdown(BEST_PRACTICES), title="Best practices", collapsed=True,
                     sizing_mode="stretch_width"),
             pn.pane.HTML('<p><a href="?page=servers">Next: View My Servers</a></p>'),
-            ConnectionDialogs(actions=self.actions),
+            ConnectionDialogsWithActions(actions=self.actions),
             sizing_mode="stretch_width",
         )
 

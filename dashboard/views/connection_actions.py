@@ -16,6 +16,7 @@ from dashboard.components.redirect import Redirect
 from dashboard.escaping import esc
 from dashboard.viewmodels.actions import ActionsModel
 from dashboard.viewmodels.providers import ConnectionActionsModel, is_disabled
+from dashboard.views.connection_dialogs import ConnectionDialogs
 from dashboard.views.new_profile import redirect_uri
 
 OAUTH = (ProviderKind.OAUTH2.value, ProviderKind.CLIENT_CREDENTIALS.value)
@@ -35,7 +36,7 @@ class ConnectionActionsBar(pn.viewable.Viewer):
         self._refresh = self._button("Refresh now", lambda d: m.refresh_now(d.id))
         self._disable = self._button("Disable", lambda d: m.disable(d.id))
         self._enable = self._button("Enable", lambda d: m.enable(d.id))
-        self._key = pn.widgets.PasswordInput(name="New API key", placeholder="never shown again",
+        self._key = pn.widgets.PasswordInput(name="New API key", placeholder="the replacement key",
                                              width=220)
         self._update = self._button("Update key", self._update_key)
         self._outcome = pn.pane.Alert("", visible=False, sizing_mode="stretch_width")
@@ -49,7 +50,7 @@ class ConnectionActionsBar(pn.viewable.Viewer):
                            self._disable, self._enable, visible=False)
 
     def _button(self, label: str, run: Any) -> pn.widgets.Button:
-        button = pn.widgets.Button(label=label, color="default", variant="outlined")
+        button = pn.widgets.Button(label=label, color="default", variant="outline")
 
         def click(_: Any) -> None:
             if self.actions.detail is not None:
@@ -66,7 +67,7 @@ class ConnectionActionsBar(pn.viewable.Viewer):
 
     def _show(self, event: param.parameterized.Event) -> None:
         d: ConnectionDetail | None = event.new
-        self._row.visible = d is not None
+        self._row.visible = d is not None and self.actions.backend.can_write  # not for viewers
         if d is None or d.id != self._shown:
             self._outcome.visible = False
         self._shown = d.id if d is not None else None
@@ -95,3 +96,11 @@ class ConnectionActionsBar(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self._row, self._outcome, self._redirect, sizing_mode="stretch_width")
+
+
+class ConnectionDialogsWithActions(ConnectionDialogs):
+    """The page's View / Revoke dialogs, with the provider actions under View's details."""
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._view.insert(1, ConnectionActionsBar(actions=self.actions))

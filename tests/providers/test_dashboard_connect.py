@@ -64,5 +64,11 @@ def test_new_oauth_profile_connects_through_consent_and_callback(page: Page, tmp
         expect(row.locator("td").nth(3)).to_have_text("Active")
         row.get_by_role("button", name=re.compile("^View")).click()
         expect(page.get_by_text("••••7f3a")).to_be_visible()
+        page.get_by_role("button", name="Disable").click()
+        expect(page.get_by_text("disabled by")).to_have_count(2)  # outcome and status reason
+        page.wait_for_timeout(400)  # the dialog's fade-in after the detail is re-read
+        page.screenshot(path=str(SCREENSHOT.with_name("view-actions.png")))
+        page.get_by_role("button", name="Enable").click()
+        expect(page.get_by_role("button", name="Disable")).to_be_visible()
         assert API_KEY not in page.content()
         assert CLIENT_SECRET not in page.content()

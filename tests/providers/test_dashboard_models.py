@@ -170,3 +170,21 @@ def test_revoke_is_told_to_the_provider_at_once(sqlite_url, keyring, admin, auth
     with session(sqlite_url) as s:
         rows = list_revocations(s, actor=admin, pending_only=False)
     assert [r.state for r in rows] == ["delivered"]
+
+
+def test_view_actions_show_by_kind_and_not_to_viewers(sqlite_url, keyring, admin, viewer):
+    from dashboard.viewmodels.actions import ActionsModel
+    from dashboard.views.connection_actions import ConnectionActionsBar
+
+    NewProfileModel(Backend(admin, sqlite_url), profile_name="Keyed", kind="api_key",
+                    api_key=API_KEY).submit(CALLBACK)
+    ident = only_connection(sqlite_url, admin, "Keyed").id
+    bars = {}
+    for actor in (admin, viewer):
+        bar = ConnectionActionsBar(actions=ActionsModel(Backend(actor, sqlite_url)))
+        bar.actions.view(ident)
+        bars[actor.name] = bar
+    shown = bars["alice"]
+    assert shown._row.visible and not bars["victor"]._row.visible
+    assert (shown._update.visible, shown._reauthorize.visible, shown._enable.visible) == (
+        True, False, False)

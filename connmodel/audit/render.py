@@ -25,6 +25,16 @@ CHART_TITLES = {
     "expiry_timeline": "Expiry timeline",
 }
 BOKEH_INLINE = Resources(mode="inline", components=["bokeh"])  # the core bundle is enough
+
+
+def inline_bokeh() -> str:
+    """BokehJS as inline <script> tags only.
+
+    `Resources.render()` also emits the `js_files` that other imported extensions register
+    (Panel adds a `<script src=static/...>` shim once it is imported in the same process), which
+    would not load from a file opened offline; the raw scripts are all the charts need.
+    """
+    return "".join(f"<script>{js}</script>" for js in BOKEH_INLINE.js_raw)
 NOTHING = "Nothing to report: the database holds no profiles and no connections yet."
 # The page loads nothing: every script and style is inline, images only as data: URLs.
 CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
@@ -183,7 +193,7 @@ def to_html(report: AuditReport, *, failing: list[Finding] | None = None) -> str
                      + (f"<ul>{items}</ul>" if items else "<p class='none'>None.</p>"))
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
-            "<title>Connections audit</title>" + BOKEH_INLINE.render()
+            "<title>Connections audit</title>" + inline_bokeh()
             + f"<style>{STYLE}</style></head><body>" + "".join(parts) + script
             + "</body></html>")
 

@@ -1,6 +1,7 @@
 """Live checks against real MCP servers on loopback: what a user sees on the connection row."""
 
 import asyncio
+import concurrent.futures
 import json
 import time
 
@@ -228,5 +229,8 @@ def test_sync_wrapper_works_inside_a_running_event_loop(sqlite_url, admin, keyri
     async def notebook_cell():
         return check(sqlite_url, admin, keyring, conn.id)
 
-    [result] = asyncio.run(notebook_cell())
+    # The cell's loop runs in a thread of its own: pytest-playwright's sync API may already hold
+    # a running loop in the main thread when this test runs after the browser tests.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        [result] = pool.submit(asyncio.run, notebook_cell()).result()
     assert result.status == "Active"

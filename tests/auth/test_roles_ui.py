@@ -1,0 +1,99 @@
+"""Roles in Chromium: a viewer signed in through dashboard/serve.py sees no write action; an admin does.
+
+One local-mode server per module over the demo data, with one admin and one viewer created by
+`connmodel.services.users.add_user`. The services refuse a viewer anyway (tests/dashboard).
+"""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from connmodel.permissions import Actor
+from connmodel.services import users
+from connmodel.store import get_engine, session
+
+pytestmark = pytest.mark.ui
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+PASSWORD = "correct horse battery staple"
+VIEWER = "vic&lt;b&gt;"  # escaped, it shows as typed; unescaped it would read "vic<b>"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def local_server(tmp_path_factory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("roles")
+    url = f"sqlite:///{folder / 'connmodel.db'}"
+    env = {**os.environ, "CONNMODEL_DATABASE_URL": url,
+           "CONNMODEL_KEY_FILE": str(folder / "connmodel.key")}
+    env.pop("CONNMODEL_DASHBOARD_AUTH", None)
+    env.pop("CONNMODEL_SECRET_KEY", None)
+    for command in ("init", "demo"):
+        subprocess.run([BIN / "connmodel", command], env=env, check=True, capture_output=True)
+    with session(url) as s:
+        users.add_user(s, actor=Actor("setup"), name="ann", role="admin", password=PASSWORD)
+        users.add_user(s, actor=Actor("setup"), name=VIEWER, role="viewer",
+                       password=PASSWORD)
+    get_engine(url).dispose()
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "dashboard" / "serve.py"),
+                             "--port", str(port)], env=env, cwd=folder,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/login", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("dashboard did not start: " + proc.stderr.read().decode()[-2000:])  # type: ignore[union-attr]
+    yield base
+    proc.terminate()
+    proc.wait(10)
+
+
+def sign_in(page: Page, base: str, name: str) -> None:
+    page.goto(base + "/login")
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(base + "/")
+    expect(page.get_by_role("heading", name="Connections", exact=True)).to_be_visible()
+    expect(page.locator("section.card").first).to_be_visible()
+
+
+def test_viewer_sees_no_write_action(page: Page, local_server):
+    sign_in(page, local_server, VIEWER)
+    header = page.locator(".signed-in")
+    expect(header).to_have_text(f"Signed in as {VIEWER} (viewer) Sign out")
+    expect(page.get_by_role("button", name="View Hubspot connection (Configured)")).to_be_visible()
+    expect(page.get_by_role("button", name="Revoke Hubspot connection (Configured)")).to_have_count(0)
+    expect(page.get_by_role("button", name="Revoke", exact=False)).to_have_count(0)
+    expect(page.get_by_role("checkbox")).to_have_count(0)
+    expect(page.get_by_role("button", name="New profile")).to_have_count(0)
+    header.get_by_role("link", name="Sign out").click()
+    page.wait_for_url("**/login**")
+
+
+def test_admin_sees_revoke_and_selection(page: Page, local_server):
+    sign_in(page, local_server, "ann")
+    expect(page.locator(".signed-in")).to_have_text("Signed in as ann (admin) Sign out")
+    expect(page.get_by_role("button", name="Revoke Hubspot connection (Configured)")).to_be_visible()
+    expect(page.get_by_role("checkbox", name="Select Hubspot connection (Configured)")).to_be_visible()

@@ -36,7 +36,7 @@ class ConnectionActionsBar(pn.viewable.Viewer):
         self._refresh = self._button("Refresh now", lambda d: m.refresh_now(d.id))
         self._disable = self._button("Disable", lambda d: m.disable(d.id))
         self._enable = self._button("Enable", lambda d: m.enable(d.id))
-        self._key = pn.widgets.PasswordInput(name="New API key", placeholder="the replacement key",
+        self._key = pn.widgets.PasswordInput(label="New API key", placeholder="the replacement key",
                                              width=220)
         self._update = self._button("Update key", self._update_key)
         self._outcome = pn.pane.Alert("", visible=False, sizing_mode="stretch_width")

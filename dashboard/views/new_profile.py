@@ -49,27 +49,28 @@ class NewProfileDialog(pn.viewable.Viewer):
         super().__init__(**params)
         m = self.model
         text = pn.widgets.TextInput.from_param
-        self._secret = pn.widgets.PasswordInput(name="Client secret",
+        self._secret = pn.widgets.PasswordInput(label="Client secret",
                                                 placeholder="empty for a public client")
-        self._api_key = pn.widgets.PasswordInput(name="API key", placeholder="never shown again")
+        self._api_key = pn.widgets.PasswordInput(label="API key", placeholder="never shown again")
         self._secret.param.watch(lambda e: setattr(m, "client_secret", e.new), "value")
         self._api_key.param.watch(lambda e: setattr(m, "api_key", e.new), "value")
         m.param.watch(self._clear_secrets, "secrets_used")
-        self._kind = pn.widgets.Select(name="Authentication", options=KINDS, value=m.kind)
+        self._kind = pn.widgets.Select(label="Authentication", options=KINDS, value=m.kind)
         self._kind.link(m, value="kind")
         self._endpoints = pn.widgets.RadioButtonGroup(options=ENDPOINTS, value=m.endpoints,
-                                                      button_type="primary", button_style="outline")
+                                                      color="primary", variant="outline")
         self._endpoints.link(m, value="endpoints")
-        self._issuer = text(m.param.issuer, name="Issuer URL",
+        self._issuer = text(m.param.issuer, label="Issuer URL",
                             placeholder="https://accounts.example.com")
         self._explicit = pn.Column(
-            text(m.param.authorize_url, name="Authorization endpoint"),
-            text(m.param.token_url, name="Token endpoint"),
-            text(m.param.revocation_url, name="Revocation endpoint (optional)"),
-            text(m.param.userinfo_url, name="Userinfo endpoint (optional)"))
+            text(m.param.authorize_url, label="Authorization endpoint"),
+            text(m.param.token_url, label="Token endpoint"),
+            text(m.param.revocation_url, label="Revocation endpoint (optional)"),
+            text(m.param.userinfo_url, label="Userinfo endpoint (optional)"))
         self._oauth = pn.Column(
-            text(m.param.client_id, name="Client ID", placeholder="client id from the provider"), self._secret,
-            text(m.param.scopes, name="Scopes", placeholder="openid email"),
+            text(m.param.client_id, label="Client ID", placeholder="client id from the provider"),
+            self._secret,
+            text(m.param.scopes, label="Scopes", placeholder="openid email"),
             self._endpoints, self._issuer, self._explicit)
         self._error = pn.pane.Alert("", alert_type="danger", visible=False,
                                     sizing_mode="stretch_width")
@@ -80,14 +81,14 @@ class NewProfileDialog(pn.viewable.Viewer):
         self._dialog = pn.Modal(
             pn.pane.HTML("<h2>New profile</h2><p>A profile is a named use of a provider config; "
                          "connect it to the MCP servers that should use it.</p>"),
-            text(m.param.profile_name, name="Profile name", placeholder="e.g. Drive"),
-            pn.widgets.Select.from_param(m.param.environment, name="Environment"),
-            text(m.param.description, name="Description"),
+            text(m.param.profile_name, label="Profile name", placeholder="e.g. Drive"),
+            pn.widgets.Select.from_param(m.param.environment, label="Environment"),
+            text(m.param.description, label="Description"),
             self._kind,
-            text(m.param.provider_name, name="Provider config name",
+            text(m.param.provider_name, label="Provider config name",
                  placeholder="default: PROFILE provider"),
             self._oauth, self._api_key,
-            text(m.param.servers, name="MCP servers (comma-separated names, optional)"),
+            text(m.param.servers, label="MCP servers (comma-separated names, optional)"),
             self._error, pn.Row(cancel, self._submit),
             width=560, name="New profile", stylesheets=[_MODAL])
         self._open = pn.widgets.Button(label="New profile", color="primary", icon="plus")

@@ -188,3 +188,34 @@ def test_view_actions_show_by_kind_and_not_to_viewers(sqlite_url, keyring, admin
     assert shown._row.visible and not bars["victor"]._row.visible
     assert (shown._update.visible, shown._reauthorize.visible, shown._enable.visible) == (
         True, False, False)
+
+
+def test_explicit_endpoints_and_client_credentials(sqlite_url, keyring, admin, authserver):
+    explicit = NewProfileModel(
+        Backend(admin, sqlite_url), profile_name="Explicit", kind="oauth2", endpoints="explicit",
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, issuer="https://ignored.example",
+        authorize_url=f"{authserver.url}/authorize", token_url=f"{authserver.url}/token",
+        userinfo_url=f"{authserver.url}/userinfo")
+    assert explicit.submit(CALLBACK), explicit.message
+    assert explicit.redirect.startswith(f"{authserver.url}/authorize?")
+    machine = NewProfileModel(
+        Backend(admin, sqlite_url), profile_name="Machine", kind="client_credentials",
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, issuer=authserver.url, scopes="")
+    assert machine.submit(CALLBACK), machine.message
+    view = only_connection(sqlite_url, admin, "Machine")
+    assert (view.account, view.status) == (f"client {CLIENT_ID}", "Active")
+
+
+def test_dialog_clears_its_password_widgets_after_use(sqlite_url, keyring, admin):
+    from dashboard.views.new_profile import NewProfileDialog
+
+    dialog = NewProfileDialog(model=NewProfileModel(Backend(admin, sqlite_url)))
+    dialog._kind.value = "api_key"
+    dialog.model.profile_name = "Keyed"
+    dialog._api_key.value = API_KEY
+    dialog._secret.value = "unused-client-secret"
+    dialog._run(None)
+    assert (dialog._api_key.value, dialog._secret.value) == ("", "")
+    assert only_connection(sqlite_url, admin, "Keyed").config["credential"] == "••••7f3a"
+    dialog._run(None)  # an empty form: the error is shown in the dialog, escaped
+    assert dialog._error.visible and "profile name" in dialog._error.object

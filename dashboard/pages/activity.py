@@ -38,6 +38,8 @@ TABLE_CSS = """
 table.activity { border-collapse: collapse; width: 100%; font-size: 14px; }
 table.activity th, table.activity td { text-align: left; padding: 4px 8px;
   border-bottom: 1px solid #d0d7de; vertical-align: top; overflow-wrap: anywhere; }
+table.activity td:nth-child(1), table.activity td:nth-child(3) { white-space: nowrap; }
+table.activity th:nth-child(2), table.activity th:nth-child(5) { min-width: 7em; }
 """
 
 
@@ -49,21 +51,26 @@ class ActivityView(pn.viewable.Viewer):
         self.model = model
 
     def _action_select(self) -> pn.widgets.Select:
-        select = pn.widgets.Select(name="Action", options=self.model.actions,
+        def labelled(actions: list[str]) -> dict[str, str]:
+            return {(a or "All actions"): a for a in actions}
+
+        select = pn.widgets.Select(name="Action", options=labelled(self.model.actions),
                                    value=self.model.action, width=160)
         select.param.watch(lambda e: setattr(self.model, "action", e.new or ""), "value")
-        self.model.param.watch(lambda e: setattr(select, "options", e.new), "actions")
+        self.model.param.watch(lambda e: setattr(select, "options", labelled(e.new)), "actions")
         return select
 
     def __panel__(self) -> Viewable:
         m = self.model
-        filters = pn.Row(
+        filters = pn.FlexBox(
             pn.widgets.TextInput.from_param(m.param.who, name="Actor", placeholder="user name",
                                             width=160),
             self._action_select(),
-            pn.widgets.TextInput.from_param(m.param.target, name="Target contains", width=220),
-            pn.widgets.DatetimePicker.from_param(m.param.since, name="From (UTC)", width=190),
-            pn.widgets.DatetimePicker.from_param(m.param.until, name="Before (UTC)", width=190),
+            pn.widgets.TextInput.from_param(m.param.target, name="Target contains",
+                                            placeholder="e.g. Hubspot", width=200),
+            pn.widgets.DatetimePicker.from_param(m.param.since, name="From (UTC)", width=180),
+            pn.widgets.DatetimePicker.from_param(m.param.until, name="Before (UTC)", width=180),
+            sizing_mode="stretch_width",
         )
         more = pn.widgets.Button(name="Load more", visible=bool(m.next_cursor))
         more.on_click(lambda _: m.load_more())
@@ -77,7 +84,7 @@ class ActivityView(pn.viewable.Viewer):
         return pn.Column(
             pn.pane.Markdown(INTRO),
             filters,
-            pn.Row(pn.pane.Markdown(summary), download),
+            pn.Row(pn.pane.Markdown(summary, align="center"), download),
             pn.pane.HTML(pn.bind(events_table, m.param.events), stylesheets=[TABLE_CSS],
                          sizing_mode="stretch_width"),
             more,

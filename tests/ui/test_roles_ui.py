@@ -48,6 +48,8 @@ def local_server(tmp_path_factory) -> Iterator[str]:
         users.add_user(s, actor=Actor("setup"), name="ann", role="admin", password=PASSWORD)
         users.add_user(s, actor=Actor("setup"), name=VIEWER, role="viewer",
                        password=PASSWORD)
+        users.add_user(s, actor=Actor("setup"), name="victor", role="viewer",
+                       password=PASSWORD)
     get_engine(url).dispose()
     port = _free_port()
     proc = subprocess.Popen([sys.executable, str(ROOT / "dashboard" / "serve.py"),
@@ -97,3 +99,20 @@ def test_admin_sees_revoke_and_selection(page: Page, local_server):
     expect(page.locator(".signed-in")).to_have_text("Signed in as ann (admin) Sign out")
     expect(page.get_by_role("button", name="Revoke Hubspot connection (Configured)")).to_be_visible()
     expect(page.get_by_role("checkbox", name="Select Hubspot connection (Configured)")).to_be_visible()
+
+
+@pytest.mark.screenshots
+def test_screenshots_viewer_and_activity(page: Page, local_server, request):
+    """`make screenshots`: the viewer's Connections page and Activity (docs/screenshots/)."""
+    if "screenshots" not in (request.config.getoption("-m") or ""):
+        pytest.skip("writes docs/screenshots/: run with -m screenshots (make screenshots)")
+    out = ROOT / "docs" / "screenshots"
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, local_server, "victor")
+    page.get_by_role("button", name="Gateway").click()
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(out / "viewer.png"))
+    page.get_by_role("button", name="Activity").click()
+    expect(page.locator("table.activity")).to_contain_text("user.add")
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(out / "activity.png"))

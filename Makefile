@@ -46,7 +46,7 @@ bench: install-test
 	$(PY) bench/audit.py
 
 screenshots: install-test
-	$(PY) -m pytest tests/ui -m screenshots -q
+	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py -m screenshots -q
 
 lint: install-test
 	$(BIN)/ruff check connmodel dashboard tests bench

@@ -20,7 +20,7 @@ assert _spec is not None and _spec.loader is not None
 ui = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ui)
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "new-profile.png"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 API_KEY = "sk-live-secret-00c0ffee7f3a"
 
 
@@ -35,7 +35,11 @@ def new_profile(page: Page, name: str, kind: str) -> None:
 
 
 @pytest.mark.ui
-def test_new_oauth_profile_connects_through_consent_and_callback(page: Page, tmp_path, authserver):
+@pytest.mark.screenshots
+def test_new_oauth_profile_connects_through_consent_and_callback(page: Page, tmp_path, authserver,
+                                                                request):
+    """Screenshots go to docs/screenshots/ with `-m screenshots` (make screenshots), else tmp."""
+    shots = DOCS if "screenshots" in (request.config.getoption("-m") or "") else tmp_path
     with ui.start_dashboard(tmp_path, demo=False) as served:
         page.goto(served.page_url("?page=connections"))
         new_profile(page, "Local", "OAuth2 (browser sign-in)")
@@ -45,8 +49,8 @@ def test_new_oauth_profile_connects_through_consent_and_callback(page: Page, tmp
         page.set_viewport_size({"width": 1280, "height": 1000})
         page.get_by_role("heading", name="New profile").scroll_into_view_if_needed()
         page.wait_for_timeout(400)  # the dialog's fade-in
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT))
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / "new-profile.png"))
         page.get_by_role("button", name="Create and connect").click()
 
         page.get_by_role("button", name="Approve").click()
@@ -67,7 +71,7 @@ def test_new_oauth_profile_connects_through_consent_and_callback(page: Page, tmp
         page.get_by_role("button", name="Disable").click()
         expect(page.get_by_text("disabled by")).to_have_count(2)  # outcome and status reason
         page.wait_for_timeout(400)  # the dialog's fade-in after the detail is re-read
-        page.screenshot(path=str(SCREENSHOT.with_name("view-actions.png")))
+        page.screenshot(path=str(shots / "view-actions.png"))
         page.get_by_role("button", name="Enable").click()
         expect(page.get_by_role("button", name="Disable")).to_be_visible()
         assert API_KEY not in page.content()

@@ -5,8 +5,7 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
-DEMO_HOST = "127.0.0.1"
-DEMO_PORT = 8101  # the Calculator URL `connmodel demo` seeds: http://127.0.0.1:8101/mcp
+from connmodel.checks.defaults import DEMO_HOST, DEMO_PORT
 
 
 def calculator(name: str = "Calculator", **server_options: Any) -> MCPServer:

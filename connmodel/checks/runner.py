@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from connmodel.checks.defaults import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT
 from connmodel.checks.probe import Outcome, Probe, probe_server
 from connmodel.checks.record import ConnectionCheck, ServerCheck, decide, prune_history, save_checks
 from connmodel.checks.targets import (
@@ -31,8 +32,6 @@ from connmodel.webhooks import deliver_due, env_targets
 
 ENV_INTERVAL = "CONNMODEL_CHECK_INTERVAL"
 MIN_INTERVAL = 30.0
-DEFAULT_CONCURRENCY = 10
-DEFAULT_TIMEOUT = 10.0
 MAX_CONCURRENCY = 500
 LOAD_CHUNK = 1000
 

@@ -6,15 +6,13 @@ when any checked connection is in Error, so cron and CI can alert on it.
 """
 
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from connmodel.checks import CheckRequest, ConnectionCheck, Outcome, run_checks
-from connmodel.checks.demo_server import DEMO_HOST, DEMO_PORT, serve_calculator
-from connmodel.checks.runner import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT
+from connmodel.checks.defaults import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, DEMO_HOST, DEMO_PORT
 from connmodel.cli import app
 from connmodel.cli.common import (
     DatabaseOpt,
@@ -33,6 +31,9 @@ from connmodel.services.webhooks import add_webhook, list_webhooks, remove_webho
 from connmodel.status import Status
 from connmodel.webhooks import ENV_SECRET, deliver_due
 
+if TYPE_CHECKING:
+    from connmodel.checks import ConnectionCheck
+
 EXIT_ERROR_FOUND = 3
 
 server_app = typer.Typer(help="Add MCP servers and move them to another profile.",
@@ -45,7 +46,7 @@ app.add_typer(webhook_app, name="webhook")
 ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="Profile name.")]
 
 
-def _check_json(c: ConnectionCheck) -> dict[str, object]:
+def _check_json(c: "ConnectionCheck") -> dict[str, object]:
     return {
         "connection_id": c.connection_id, "profile": c.profile, "account": c.account,
         "previous_status": c.previous_status, "status": c.status, "reason": c.reason,
@@ -56,7 +57,7 @@ def _check_json(c: ConnectionCheck) -> dict[str, object]:
     }
 
 
-def _status_cell(c: ConnectionCheck) -> str:
+def _status_cell(c: "ConnectionCheck") -> str:
     return f"{c.previous_status} → {c.status}" if c.changed else c.status
 
 
@@ -79,6 +80,8 @@ def check(
 
     Exit code 3 when any checked connection is in Error afterwards.
     """
+    from connmodel.checks import CheckRequest, Outcome, run_checks  # the MCP SDK loads here
+
     request = CheckRequest(ids=tuple(ids or ()), profile=profile,
                            all_connections=all_connections, concurrency=concurrency,
                            timeout=timeout)
@@ -90,7 +93,7 @@ def check(
     with progress:
         task = progress.add_task("check", total=None)
 
-        def advance(_: ConnectionCheck, done: int, total: int) -> None:
+        def advance(_: "ConnectionCheck", done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
         results = run_checks(database, actor=cli_actor(), request=request, keyring=keyring,
@@ -157,6 +160,8 @@ def demo_server(
     """Serve the demo's Calculator MCP server (add, subtract) at http://HOST:PORT/mcp."""
     if not 1 <= port <= 65535:
         raise InvalidInput(f"port must be between 1 and 65535, not {port}")
+    from connmodel.checks.demo_server import serve_calculator
+
     typer.echo(f"Calculator MCP server on http://{host}:{port}/mcp (Ctrl-C stops it)")
     serve_calculator(host, port)
 

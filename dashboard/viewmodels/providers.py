@@ -7,6 +7,7 @@ never appear in a message. Outcomes are plain text in `message` (the view escape
 `redirect` holds the provider URL the browser must open for an OAuth2 flow.
 """
 
+import asyncio
 import atexit
 import logging
 import threading
@@ -82,10 +83,12 @@ class Outcome(param.Parameterized):
         self.message = ""  # the same outcome twice in a row still notifies
         self.param.update(message_kind=kind, message=text)
 
-    def _call(self, service: Any, **kwargs: Any) -> Any:
-        """Call a service with the key ring; a ConnModelError becomes an error message (None)."""
+    async def _call(self, service: Any, **kwargs: Any) -> Any:
+        """Call a service with the key ring in a worker thread (it may wait up to 10 s on a
+        provider; the server's other sessions keep running); a ConnModelError becomes an error
+        message (None). Parameters change only here, on the event loop, after the call."""
         try:
-            return self.backend.call(service, keyring=keyring(), **kwargs)
+            return await asyncio.to_thread(self.backend.call, service, keyring=keyring(), **kwargs)
         except ConnModelError as exc:
             self._tell(str(exc), "error")
             return None
@@ -132,24 +135,26 @@ class NewProfileModel(Outcome):
         self.param.update(client_secret="", api_key="")
         self.secrets_used = True
 
-    def submit(self, redirect_uri: str) -> bool:
+    async def submit(self, redirect_uri: str) -> bool:
         """Create the profile (once), then connect it; True when done or redirecting."""
         try:
             if not self.created:
-                profile = self._call(new_profile, name=self.profile_name, environment=self.environment,
-                                     description=self.description, provider=self._provider())
+                profile = await self._call(new_profile, name=self.profile_name,
+                                           environment=self.environment,
+                                           description=self.description,
+                                           provider=self._provider())
                 if profile is None:
                     return False
                 self.created = profile.name
                 self.changed = True
-            return self._connect(redirect_uri)
+            return await self._connect(redirect_uri)
         finally:
             self._forget_secrets()
 
-    def _connect(self, redirect_uri: str) -> bool:
+    async def _connect(self, redirect_uri: str) -> bool:
         servers = servers_list(self.servers)
         if self.kind == ProviderKind.OAUTH2.value:
-            start = self._call(authorization.begin_authorization, profile=self.created,
+            start = await self._call(authorization.begin_authorization, profile=self.created,
                                redirect_uri=redirect_uri, servers=servers)
             if start is None:
                 return False
@@ -157,7 +162,7 @@ class NewProfileModel(Outcome):
                        "info")
             self.redirect = start.url
             return True
-        conn = self._call(connect.connect_profile, profile=self.created,
+        conn = await self._call(connect.connect_profile, profile=self.created,
                           api_key=self.api_key or None, servers=servers)
         if conn is None:
             return False
@@ -178,15 +183,15 @@ class NewProfileModel(Outcome):
 class ConnectionActionsModel(Outcome):
     """The View dialog's actions on one connection."""
 
-    def reauthorize(self, connection_id: int, profile: str, redirect_uri: str) -> None:
-        start = self._call(authorization.begin_authorization, profile=profile,
+    async def reauthorize(self, connection_id: int, profile: str, redirect_uri: str) -> None:
+        start = await self._call(authorization.begin_authorization, profile=profile,
                            redirect_uri=redirect_uri, connection_id=connection_id)
         if start is not None:
             self._tell("Opening the provider to re-authorize.", "info")
             self.redirect = start.url
 
-    def update_key(self, connection_id: int, api_key: str) -> None:
-        if self._call(connect.update_key, connection_id=connection_id, api_key=api_key):
+    async def update_key(self, connection_id: int, api_key: str) -> None:
+        if await self._call(connect.update_key, connection_id=connection_id, api_key=api_key):
             self._tell(f"Connection {connection_id}: key updated, Active.", "success")
             self.changed = True
 
@@ -207,8 +212,8 @@ class ConnectionActionsModel(Outcome):
     def enable(self, connection_id: int) -> None:
         self._toggle(lifecycle.enable_connection, connection_id, "enabled")
 
-    def refresh_now(self, connection_id: int) -> None:
-        outcome = self._call(refresh.refresh_connection, connection_id=connection_id)
+    async def refresh_now(self, connection_id: int) -> None:
+        outcome = await self._call(refresh.refresh_connection, connection_id=connection_id)
         if outcome is None:
             return
         good = outcome.result == "refreshed"

@@ -5,6 +5,7 @@ disabled). After an action the detail is read again and the page's listing refre
 outcome is shown, escaped, under the buttons. The new API key's widget is cleared after use.
 """
 
+import inspect
 from typing import Any
 
 import panel as pn
@@ -52,16 +53,18 @@ class ConnectionActionsBar(pn.viewable.Viewer):
     def _button(self, label: str, run: Any) -> pn.widgets.Button:
         button = pn.widgets.Button(label=label, color="default", variant="outline")
 
-        def click(_: Any) -> None:
+        async def click(_: Any) -> None:
             if self.actions.detail is not None:
-                run(self.actions.detail)
+                result = run(self.actions.detail)
+                if inspect.isawaitable(result):
+                    await result
 
         button.on_click(click)
         return button
 
-    def _update_key(self, detail: ConnectionDetail) -> None:
+    async def _update_key(self, detail: ConnectionDetail) -> None:
         try:
-            self.model.update_key(detail.id, self._key.value)
+            await self.model.update_key(detail.id, self._key.value)
         finally:
             self._key.value = ""
 

@@ -114,10 +114,10 @@ class NewProfileDialog(pn.viewable.Viewer):
         self._error.visible = False
         self.model.reset()
 
-    def _run(self, _: Any) -> None:
+    async def _run(self, _: Any) -> None:
         self._submit.disabled = True
         try:
-            ok = self.model.submit(redirect_uri())
+            ok = await self.model.submit(redirect_uri())
         finally:
             self._submit.disabled = False
         m = self.model

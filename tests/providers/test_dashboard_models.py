@@ -2,6 +2,8 @@
 without a browser: New profile for every kind, the OAuth callback, and the View dialog's actions.
 """
 
+from asyncio import run
+
 from authserver import CLIENT_ID, CLIENT_SECRET, USER_EMAIL
 from conftest import approve
 from sqlmodel import select
@@ -46,7 +48,7 @@ def oauth_model(url: str, admin, authserver, **kw) -> NewProfileModel:
 
 def connect_oauth(url: str, admin, authserver):
     model = oauth_model(url, admin, authserver)
-    assert model.submit(CALLBACK)
+    assert run(model.submit(CALLBACK))
     result = finish_callback(Backend(admin, url), approve(model.redirect, redirect_uri=CALLBACK))
     assert result.ok, result.message
     return result
@@ -64,7 +66,7 @@ def test_no_auth_profile_is_created_and_connected(sqlite_url, keyring, admin):
     model = NewProfileModel(Backend(admin, sqlite_url), profile_name="Calc", environment="staging")
     changes = []
     model.param.watch(changes.append, "changed")
-    assert model.submit(CALLBACK)
+    assert run(model.submit(CALLBACK))
     assert (model.message_kind, model.message) == (
         "success", "Profile Calc connected: Configured (Active).")
     assert changes and model.profile_name == "" and model.created == ""
@@ -76,11 +78,11 @@ def test_api_key_is_used_once_then_cleared_and_shown_masked(sqlite_url, keyring,
     model = NewProfileModel(Backend(admin, sqlite_url), profile_name="Keyed", kind="api_key")
     cleared = []
     model.param.watch(cleared.append, "secrets_used")
-    assert not model.submit(CALLBACK)  # no key: the profile exists, the connection does not
+    assert not run(model.submit(CALLBACK))  # no key: the profile exists, the connection does not
     assert model.message_kind == "error" and "key" in model.message.lower()
     assert model.created == "Keyed"
     model.api_key = API_KEY
-    assert model.submit(CALLBACK)  # the second try only connects
+    assert run(model.submit(CALLBACK))  # the second try only connects
     assert model.api_key == "" and len(cleared) == 2
     assert API_KEY not in model.message
     assert only_connection(sqlite_url, admin, "Keyed").config["credential"] == "••••7f3a"
@@ -88,14 +90,14 @@ def test_api_key_is_used_once_then_cleared_and_shown_masked(sqlite_url, keyring,
 
 def test_taken_name_and_bad_issuer_are_clear_errors_and_create_nothing(sqlite_url, keyring,
                                                                       admin):
-    NewProfileModel(Backend(admin, sqlite_url), profile_name="Calc").submit(CALLBACK)
+    run(NewProfileModel(Backend(admin, sqlite_url), profile_name="Calc").submit(CALLBACK))
     taken = NewProfileModel(Backend(admin, sqlite_url), profile_name="Calc",
                             provider_name="Other")
-    assert not taken.submit(CALLBACK)
+    assert not run(taken.submit(CALLBACK))
     assert (taken.message_kind, taken.message) == ("error", "a profile named 'Calc' exists")
     bad = NewProfileModel(Backend(admin, sqlite_url), profile_name="Remote", kind="oauth2",
                           client_id="x", client_secret="s3cr3t-value", issuer="http://idp.example")
-    assert not bad.submit(CALLBACK)
+    assert not run(bad.submit(CALLBACK))
     assert "https" in bad.message and "s3cr3t" not in bad.message and bad.client_secret == ""
     with session(sqlite_url) as s:
         assert s.exec(select(Profile.name)).all() == ["Calc"]
@@ -105,7 +107,7 @@ def test_taken_name_and_bad_issuer_are_clear_errors_and_create_nothing(sqlite_ur
 def test_oauth_profile_connects_through_the_callback_once(sqlite_url, keyring, admin,
                                                          authserver):
     model = oauth_model(sqlite_url, admin, authserver)
-    assert model.submit(CALLBACK)
+    assert run(model.submit(CALLBACK))
     assert model.redirect.startswith(f"{authserver.url}/authorize?")
     assert "code_challenge_method=S256" in model.redirect and model.client_secret == ""
     params = approve(model.redirect, redirect_uri=CALLBACK)
@@ -122,7 +124,7 @@ def test_oauth_profile_connects_through_the_callback_once(sqlite_url, keyring, a
 
 def test_denied_consent_is_a_message_and_no_connection(sqlite_url, keyring, admin, authserver):
     model = oauth_model(sqlite_url, admin, authserver)
-    model.submit(CALLBACK)
+    run(model.submit(CALLBACK))
     result = finish_callback(Backend(admin, sqlite_url),
                              approve(model.redirect, "deny", redirect_uri=CALLBACK))
     assert not result.ok and "access_denied" in result.message
@@ -136,14 +138,14 @@ def test_view_actions_disable_enable_refresh_reauthorize(sqlite_url, keyring, ad
     actions.disable(ident)
     view = only_connection(sqlite_url, admin, "Local")
     assert is_disabled(view) and view.status_reason == "disabled by alice"
-    actions.refresh_now(ident)
+    run(actions.refresh_now(ident))
     assert actions.message_kind in ("warning", "error")
     actions.enable(ident)
     assert not is_disabled(only_connection(sqlite_url, admin, "Local"))
-    actions.refresh_now(ident)
+    run(actions.refresh_now(ident))
     assert (actions.message_kind, actions.message) == (
         "success", f"Refresh of connection {ident}: refreshed.")
-    actions.reauthorize(ident, "Local", CALLBACK)
+    run(actions.reauthorize(ident, "Local", CALLBACK))
     result = finish_callback(Backend(admin, sqlite_url),
                              approve(actions.redirect, redirect_uri=CALLBACK))
     assert result.ok and result.connection_id == ident
@@ -152,13 +154,13 @@ def test_view_actions_disable_enable_refresh_reauthorize(sqlite_url, keyring, ad
 def test_update_key_on_an_oauth_connection_is_refused(sqlite_url, keyring, admin, authserver):
     ident = connect_oauth(sqlite_url, admin, authserver).connection_id
     actions = ConnectionActionsModel(Backend(admin, sqlite_url))
-    actions.update_key(ident, API_KEY)
+    run(actions.update_key(ident, API_KEY))
     assert actions.message_kind == "error" and API_KEY not in actions.message
 
 
 def test_viewer_cannot_create_a_profile(sqlite_url, keyring, viewer):
     model = NewProfileModel(Backend(viewer, sqlite_url), profile_name="Calc")
-    assert not model.submit(CALLBACK)
+    assert not run(model.submit(CALLBACK))
     assert model.message_kind == "error" and model.created == ""
 
 
@@ -176,8 +178,9 @@ def test_view_actions_show_by_kind_and_not_to_viewers(sqlite_url, keyring, admin
     from dashboard.viewmodels.actions import ActionsModel
     from dashboard.views.connection_actions import ConnectionActionsBar
 
-    NewProfileModel(Backend(admin, sqlite_url), profile_name="Keyed", kind="api_key",
-                    api_key=API_KEY).submit(CALLBACK)
+    keyed = NewProfileModel(Backend(admin, sqlite_url), profile_name="Keyed", kind="api_key",
+                            api_key=API_KEY)
+    run(keyed.submit(CALLBACK))
     ident = only_connection(sqlite_url, admin, "Keyed").id
     bars = {}
     for actor in (admin, viewer):
@@ -196,12 +199,12 @@ def test_explicit_endpoints_and_client_credentials(sqlite_url, keyring, admin, a
         client_id=CLIENT_ID, client_secret=CLIENT_SECRET, issuer="https://ignored.example",
         authorize_url=f"{authserver.url}/authorize", token_url=f"{authserver.url}/token",
         userinfo_url=f"{authserver.url}/userinfo")
-    assert explicit.submit(CALLBACK), explicit.message
+    assert run(explicit.submit(CALLBACK)), explicit.message
     assert explicit.redirect.startswith(f"{authserver.url}/authorize?")
     machine = NewProfileModel(
         Backend(admin, sqlite_url), profile_name="Machine", kind="client_credentials",
         client_id=CLIENT_ID, client_secret=CLIENT_SECRET, issuer=authserver.url, scopes="")
-    assert machine.submit(CALLBACK), machine.message
+    assert run(machine.submit(CALLBACK)), machine.message
     view = only_connection(sqlite_url, admin, "Machine")
     assert (view.account, view.status) == (f"client {CLIENT_ID}", "Active")
 
@@ -214,8 +217,8 @@ def test_dialog_clears_its_password_widgets_after_use(sqlite_url, keyring, admin
     dialog.model.profile_name = "Keyed"
     dialog._api_key.value = API_KEY
     dialog._secret.value = "unused-client-secret"
-    dialog._run(None)
+    run(dialog._run(None))
     assert (dialog._api_key.value, dialog._secret.value) == ("", "")
     assert only_connection(sqlite_url, admin, "Keyed").config["credential"] == "••••7f3a"
-    dialog._run(None)  # an empty form: the error is shown in the dialog, escaped
+    run(dialog._run(None))  # an empty form: the error is shown in the dialog, escaped
     assert dialog._error.visible and "profile name" in dialog._error.object

@@ -9,12 +9,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
+from sqlmodel import select
 
+from connmodel.models import AuditEvent, Connection
 from connmodel.permissions import Actor
 from connmodel.services import users
 from connmodel.store import get_engine, session
@@ -34,8 +37,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Served:
+    url: str
+    database_url: str
+
+
 @pytest.fixture(scope="module")
-def local_server(tmp_path_factory) -> Iterator[str]:
+def local_server(tmp_path_factory) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("roles")
     url = f"sqlite:///{folder / 'connmodel.db'}"
     env = {**os.environ, "CONNMODEL_DATABASE_URL": url,
@@ -66,12 +75,13 @@ def local_server(tmp_path_factory) -> Iterator[str]:
     else:
         proc.kill()
         pytest.fail("dashboard did not start: " + proc.stderr.read().decode()[-2000:])  # type: ignore[union-attr]
-    yield base
+    yield Served(base, url)
     proc.terminate()
     proc.wait(10)
 
 
-def sign_in(page: Page, base: str, name: str) -> None:
+def sign_in(page: Page, served: Served, name: str) -> None:
+    base = served.url
     page.goto(base + "/login")
     page.get_by_label("User name").fill(name)
     page.get_by_label("Password").fill(PASSWORD)
@@ -99,6 +109,42 @@ def test_admin_sees_revoke_and_selection(page: Page, local_server):
     expect(page.locator(".signed-in")).to_have_text("Signed in as ann (admin) Sign out")
     expect(page.get_by_role("button", name="Revoke Hubspot connection (Configured)")).to_be_visible()
     expect(page.get_by_role("checkbox", name="Select Hubspot connection (Configured)")).to_be_visible()
+
+
+REPLAY_REVOKE = """(id) => {
+  const seen = new Set()
+  const find = (v) => {
+    if (!v || seen.has(v)) return null
+    seen.add(v)
+    if (v.model_proxy && v.model && v.model.data && 'cards' in v.model.data) return v
+    for (const c of (typeof v.children === 'function' ? v.children() : [])) {
+      const hit = find(c)
+      if (hit) return hit
+    }
+    return null
+  }
+  const roots = Bokeh.index.roots || Object.values(Bokeh.index)
+  for (const root of roots) {
+    const cards = find(root)
+    if (cards) { cards.model_proxy.send_msg({action: 'revoke', id}); return true }
+  }
+  return false
+}"""
+
+
+def test_viewer_replaying_the_hidden_revoke_is_refused_and_audited(page: Page, local_server):
+    with session(local_server.database_url) as s:
+        target = s.exec(select(Connection).order_by(Connection.id)).first()
+    get_engine(local_server.database_url).dispose()
+    sign_in(page, local_server, "victor")
+    assert page.evaluate(REPLAY_REVOKE, target.id)  # the message the hidden button would send
+    page.get_by_role("button", name="Confirm revoke").click()
+    expect(page.locator(".notyf__message")).to_contain_text("victor (viewer) may not write")
+    with session(local_server.database_url) as s:
+        assert s.get(Connection, target.id).revoked_at is None
+        denied = s.exec(select(AuditEvent).where(AuditEvent.action == "denied")).all()
+        assert [(e.actor, e.target) for e in denied] == [("victor", "revoke_connection")]
+    get_engine(local_server.database_url).dispose()
 
 
 @pytest.mark.screenshots

@@ -2,11 +2,13 @@
 `/app?page=connections&oauth=callback&code=..&state=..`.
 
 When a session starts with those parameters, the Connections page hands them to
-`connmodel.providers.callback.handle_callback` once (it never raises; a forged, replayed or
-expired `state` is refused there), shows the outcome at the top of the page (escaped), and then
+`connmodel.providers.callback.handle_callback` once, after the page loaded (it never raises; a
+forged, replayed or expired `state` is refused there), shows the outcome at the top of the page (escaped), and then
 removes code and state from the address bar so a reload or a shared link carries neither.
 """
 
+import asyncio
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import panel as pn
@@ -32,12 +34,24 @@ def _clean_url(query: dict[str, str]) -> None:
         pn.state.location.search = f"?{urlencode(kept)}" if kept else ""
 
 
-def banner(backend: Backend) -> pn.viewable.Viewable:
-    """The callback's outcome as an alert, or an invisible placeholder when this is no callback."""
+def banner(backend: Backend, on_change: Callable[[], None]) -> pn.viewable.Viewable:
+    """The callback's outcome as an alert, or an invisible placeholder when this is no callback.
+
+    The token exchange runs in a worker thread once the page has loaded (a slow provider does
+    not stall the server); then the listing is re-read (`on_change`) and the URL cleaned.
+    """
     query = request_query()
     if not is_callback(query):
         return pn.Spacer(height=0, margin=0)
-    result = finish_callback(backend, query)
-    pn.state.onload(lambda: _clean_url(query))
-    return pn.pane.Alert(esc(result.message), alert_type="success" if result.ok else "danger",
-                         sizing_mode="stretch_width")
+    alert = pn.pane.Alert("Finishing the connection with the provider…", alert_type="info",
+                          sizing_mode="stretch_width")
+
+    async def finish() -> None:
+        result = await asyncio.to_thread(finish_callback, backend, query)
+        alert.param.update(object=esc(result.message),
+                           alert_type="success" if result.ok else "danger")
+        _clean_url(query)
+        on_change()
+
+    pn.state.onload(finish)
+    return alert

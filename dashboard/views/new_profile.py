@@ -141,5 +141,5 @@ def provider_tools(backend: Backend, on_change: Any, actions: ActionsModel) -> p
     model = NewProfileModel(backend)
     model.param.watch(lambda _: on_change(), "changed")
     actions.param.watch(lambda e: e.new and deliver_revocations_soon(backend, e.new), "revoked")
-    return pn.Column(oauth_callback.banner(backend), NewProfileDialog(model=model),
+    return pn.Column(oauth_callback.banner(backend, on_change), NewProfileDialog(model=model),
                      sizing_mode="stretch_width")

@@ -58,15 +58,17 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def start_dashboard(folder: Path, *, demo: bool = True, database_url: str | None = None,
-                    init: bool = True, log: Path | None = None) -> Iterator[Dashboard]:
+                    init: bool = True, log: Path | None = None,
+                    local_users: bool = False) -> Iterator[Dashboard]:
     """Serve the dashboard against a database in `folder`; stop it afterwards.
 
     With `log`, the server's stderr (its whole log) goes to that file, for tests that scan it.
+    With `local_users`, it is started as `make run` does (dashboard/serve.py, sign-in required).
     """
     url = database_url or f"sqlite:///{folder / 'connmodel.db'}"
     env = {**os.environ, "CONNMODEL_DATABASE_URL": url,
            "CONNMODEL_KEY_FILE": str(folder / "connmodel.key"),
-           "CONNMODEL_DASHBOARD_AUTH": "none"}
+           "CONNMODEL_DASHBOARD_AUTH": "local" if local_users else "none"}
     env.pop("CONNMODEL_SECRET_KEY", None)
     if init:
         subprocess.run([BIN / "connmodel", "init"], env=env, check=True, capture_output=True)
@@ -74,10 +76,12 @@ def start_dashboard(folder: Path, *, demo: bool = True, database_url: str | None
         subprocess.run([BIN / "connmodel", "demo"], env=env, check=True, capture_output=True)
     port = free_port()
     stderr = log.open("wb") if log is not None else subprocess.PIPE
-    proc = subprocess.Popen(
-        [BIN / "panel", "serve", str(ROOT / "dashboard" / "app.py"), "--address", "127.0.0.1",
-         "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}"],
-        env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=stderr)
+    command = ([sys.executable, str(ROOT / "dashboard" / "serve.py"), "--port", str(port)]
+               if local_users else
+               [BIN / "panel", "serve", str(ROOT / "dashboard" / "app.py"), "--address",
+                "127.0.0.1", "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}"])
+    proc = subprocess.Popen(command, env=env, cwd=folder, stdout=subprocess.DEVNULL,
+                            stderr=stderr)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(f"{base}/app", proc)

@@ -1,18 +1,13 @@
 """Roles in Chromium: a viewer signed in through dashboard/serve.py sees no write action; an admin does.
 
-One local-mode server per module over the demo data, with one admin and one viewer created by
-`connmodel.services.users.add_user`. The services refuse a viewer anyway (tests/dashboard).
+One local-mode server per module (tests/ui/conftest.py's `start_dashboard`) over the demo data,
+with an admin and viewers created by `connmodel.services.users.add_user`. The services refuse a viewer anyway (tests/dashboard).
 """
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import select
@@ -24,63 +19,22 @@ from connmodel.store import get_engine, session
 
 pytestmark = pytest.mark.ui
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 PASSWORD = "correct horse battery staple"
 VIEWER = "vic&lt;b&gt;"  # escaped, it shows as typed; unescaped it would read "vic<b>"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass(frozen=True)
-class Served:
-    url: str
-    database_url: str
-
-
 @pytest.fixture(scope="module")
-def local_server(tmp_path_factory) -> Iterator[Served]:
-    folder = tmp_path_factory.mktemp("roles")
-    url = f"sqlite:///{folder / 'connmodel.db'}"
-    env = {**os.environ, "CONNMODEL_DATABASE_URL": url,
-           "CONNMODEL_KEY_FILE": str(folder / "connmodel.key")}
-    env.pop("CONNMODEL_DASHBOARD_AUTH", None)
-    env.pop("CONNMODEL_SECRET_KEY", None)
-    for command in ("init", "demo"):
-        subprocess.run([BIN / "connmodel", command], env=env, check=True, capture_output=True)
-    with session(url) as s:
-        users.add_user(s, actor=Actor("setup"), name="ann", role="admin", password=PASSWORD)
-        users.add_user(s, actor=Actor("setup"), name=VIEWER, role="viewer",
-                       password=PASSWORD)
-        users.add_user(s, actor=Actor("setup"), name="victor", role="viewer",
-                       password=PASSWORD)
-    get_engine(url).dispose()
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "dashboard" / "serve.py"),
-                             "--port", str(port)], env=env, cwd=folder,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/login", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("dashboard did not start: " + proc.stderr.read().decode()[-2000:])  # type: ignore[union-attr]
-    yield Served(base, url)
-    proc.terminate()
-    proc.wait(10)
+def local_server(tmp_path_factory, serve_dashboard) -> Iterator[Any]:
+    """The demo served as `make run` does, with users ann (admin), VIEWER and victor (viewers)."""
+    with serve_dashboard(tmp_path_factory.mktemp("roles"), local_users=True) as served:
+        with session(served.database_url) as s:
+            for name, role in (("ann", "admin"), (VIEWER, "viewer"), ("victor", "viewer")):
+                users.add_user(s, actor=Actor("setup"), name=name, role=role, password=PASSWORD)
+        get_engine(served.database_url).dispose()
+        yield served
 
 
-def sign_in(page: Page, served: Served, name: str) -> None:
+def sign_in(page: Page, served: Any, name: str) -> None:
     base = served.url
     page.goto(base + "/login")
     page.get_by_label("User name").fill(name)

@@ -28,6 +28,19 @@ def card(page: Page, profile: str):
     return page.locator(f'section[aria-label="Profile {profile}"]')
 
 
+def fill_oauth(page: Page, issuer: str) -> None:
+    page.get_by_placeholder("client id from the provider").fill(CLIENT_ID)
+    page.get_by_placeholder("empty for a public client").fill(CLIENT_SECRET)
+    page.get_by_placeholder("https://accounts.example.com").fill(issuer)
+
+
+def frames_from_server(page: Page) -> list[str]:
+    """Every websocket message the dashboard sends to this browser, across navigations."""
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(str(f))))
+    return frames
+
+
 def new_profile(page: Page, name: str, kind: str) -> None:
     page.get_by_role("button", name="New profile").click()
     page.get_by_placeholder("e.g. Drive").fill(name)
@@ -40,12 +53,11 @@ def test_new_oauth_profile_connects_through_consent_and_callback(page: Page, tmp
                                                                 request):
     """Screenshots go to docs/screenshots/ with `-m screenshots` (make screenshots), else tmp."""
     shots = DOCS if "screenshots" in (request.config.getoption("-m") or "") else tmp_path
+    frames = frames_from_server(page)
     with ui.start_dashboard(tmp_path, demo=False) as served:
         page.goto(served.page_url("?page=connections"))
         new_profile(page, "Local", "OAuth2 (browser sign-in)")
-        page.get_by_placeholder("client id from the provider").fill(CLIENT_ID)
-        page.get_by_placeholder("empty for a public client").fill(CLIENT_SECRET)
-        page.get_by_placeholder("https://accounts.example.com").fill(authserver.url)
+        fill_oauth(page, authserver.url)
         page.set_viewport_size({"width": 1280, "height": 1000})
         page.get_by_role("heading", name="New profile").scroll_into_view_if_needed()
         page.wait_for_timeout(400)  # the dialog's fade-in
@@ -61,6 +73,13 @@ def test_new_oauth_profile_connects_through_consent_and_callback(page: Page, tmp
         expect(row.locator("td").nth(3)).to_have_text("Active")
         expect(page).not_to_have_url(re.compile(r"code=|state="))
 
+        new_profile(page, "Denied", "OAuth2 (browser sign-in)")
+        fill_oauth(page, authserver.url)
+        page.get_by_role("button", name="Create and connect").click()
+        page.get_by_role("button", name="Deny").click()
+        expect(page.get_by_text(re.compile(r"^Not connected: .*access_denied"))).to_be_visible()
+        expect(card(page, "Denied")).to_contain_text("No connections in this profile yet.")
+
         new_profile(page, "Keyed", "API key")
         page.get_by_placeholder("never shown again").fill(API_KEY)
         page.get_by_role("button", name="Create and connect").click()
@@ -74,5 +93,5 @@ def test_new_oauth_profile_connects_through_consent_and_callback(page: Page, tmp
         page.screenshot(path=str(shots / "view-actions.png"))
         page.get_by_role("button", name="Enable").click()
         expect(page.get_by_role("button", name="Disable")).to_be_visible()
-        assert API_KEY not in page.content()
-        assert CLIENT_SECRET not in page.content()
+    assert any(USER_EMAIL in f for f in frames)  # the frames do carry what the page shows
+    assert not [f for f in frames if API_KEY in f or CLIENT_SECRET in f]

@@ -1,5 +1,6 @@
 """`connmodel servers` and `connmodel events`: the gateway's MCP servers and the audit trail."""
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -46,12 +47,27 @@ def servers(
     emit_page(page, fmt, "servers", ["Server", "URL", "Profile", "State", "Reason"], _server_row)
 
 
+TIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None else None
+
+
 @app.command()
 def events(
     actor: Annotated[str | None, typer.Option("--actor", help="Only this user's events.",
                                               show_default=False)] = None,
     action: Annotated[str | None, typer.Option("--action", help="e.g. revoke, profile.create.",
                                                show_default=False)] = None,
+    target: Annotated[str | None, typer.Option("--target", help="Only events whose target "
+                                               "contains this text.", show_default=False)] = None,
+    since: Annotated[datetime | None, typer.Option(
+        "--since", formats=TIME_FORMATS, help="From this UTC time (inclusive).",
+        show_default=False)] = None,
+    until: Annotated[datetime | None, typer.Option(
+        "--until", formats=TIME_FORMATS, help="Before this UTC time (exclusive).",
+        show_default=False)] = None,
     limit: LimitOpt = 50,
     after: AfterOpt = None,
     database: DatabaseOpt = None,
@@ -59,7 +75,7 @@ def events(
 ) -> None:
     """The append-only audit trail, newest first (times in UTC)."""
     with store(database) as s:
-        page = list_events(s, actor=cli_actor(), who=actor, action=action, cursor=after,
-                           limit=limit)
+        page = list_events(s, actor=cli_actor(), who=actor, action=action, target=target,
+                           since=_utc(since), until=_utc(until), cursor=after, limit=limit)
     emit_page(page, fmt, "events", ["At (UTC)", "Actor", "Action", "Target", "Outcome"],
               _event_row)

@@ -47,7 +47,8 @@ def servers(
     emit_page(page, fmt, "servers", ["Server", "URL", "Profile", "State", "Reason"], _server_row)
 
 
-TIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+TIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
+                "%Y-%m-%d %H:%M:%S"]
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -9,7 +9,7 @@ def test_target_and_time_range(demo_url, cli):
     assert all("hubspot" in e["target"].lower() for e in hubspot["items"])
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
     assert cli("events", "-d", demo_url, "-f", "json", "--since", tomorrow).json["total"] == 0
-    assert cli("events", "-d", demo_url, "-f", "json", "--until", tomorrow,
+    assert cli("events", "-d", demo_url, "-f", "json", "--until", f"{tomorrow} 00:00:00",
                "--target", "hubspot").json["total"] == hubspot["total"]
 
 

@@ -64,7 +64,7 @@ class ConnectionActionsBar(pn.viewable.Viewer):
 
     async def _update_key(self, detail: ConnectionDetail) -> None:
         try:
-            await self.model.update_key(detail.id, self._key.value)
+            await self.model.update_key(detail.id, self._key.value or "")
         finally:
             self._key.value = ""
 

@@ -9,6 +9,7 @@ made in the same dialog shows only the key's mask in View, and the key never rea
 import importlib.util
 import re
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from authserver import CLIENT_ID, CLIENT_SECRET, USER_EMAIL
@@ -22,6 +23,7 @@ _spec.loader.exec_module(ui)
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 API_KEY = "sk-live-secret-00c0ffee7f3a"
+HOSTILE = "<img src=x onerror=alert(1)>"
 
 
 def card(page: Page, profile: str):
@@ -54,6 +56,8 @@ def test_new_oauth_profile_connects_through_consent_and_callback(page: Page, tmp
     """Screenshots go to docs/screenshots/ with `-m screenshots` (make screenshots), else tmp."""
     shots = DOCS if "screenshots" in (request.config.getoption("-m") or "") else tmp_path
     frames = frames_from_server(page)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     with ui.start_dashboard(tmp_path, demo=False) as served:
         page.goto(served.page_url("?page=connections"))
         new_profile(page, "Local", "OAuth2 (browser sign-in)")
@@ -73,12 +77,19 @@ def test_new_oauth_profile_connects_through_consent_and_callback(page: Page, tmp
         expect(row.locator("td").nth(3)).to_have_text("Active")
         expect(page).not_to_have_url(re.compile(r"code=|state="))
 
+        # Refused at the consent page, with a hostile description: shown as text, no connection.
         new_profile(page, "Denied", "OAuth2 (browser sign-in)")
         fill_oauth(page, authserver.url)
         page.get_by_role("button", name="Create and connect").click()
-        page.get_by_role("button", name="Deny").click()
-        expect(page.get_by_text(re.compile(r"^Not connected: .*access_denied"))).to_be_visible()
+        expect(page.get_by_role("button", name="Deny")).to_be_visible()
+        state = parse_qs(urlsplit(page.url).query)["state"][0]
+        page.goto(served.page_url("?" + urlencode({
+            "page": "connections", "oauth": "callback", "state": state,
+            "error": "access_denied", "error_description": HOSTILE})))
+        expect(page.get_by_text(f"Not connected: authorization refused by the provider: "
+                                f"access_denied: {HOSTILE}")).to_be_visible()
         expect(card(page, "Denied")).to_contain_text("No connections in this profile yet.")
+        assert dialogs == []
 
         new_profile(page, "Keyed", "API key")
         page.get_by_placeholder("never shown again").fill(API_KEY)

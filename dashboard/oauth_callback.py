@@ -3,8 +3,8 @@
 
 When a session starts with those parameters, the Connections page hands them to
 `connmodel.providers.callback.handle_callback` once, after the page loaded (it never raises; a
-forged, replayed or expired `state` is refused there), shows the outcome at the top of the page (escaped), and then
-removes code and state from the address bar so a reload or a shared link carries neither.
+forged, replayed or expired `state` is refused there), shows the outcome on the page (escaped),
+and removes code and state from the address bar so a reload or a shared link carries neither.
 """
 
 import asyncio

@@ -23,6 +23,7 @@ from connmodel.providers.background import BackgroundRefresher
 from connmodel.providers.records import disabled_reason
 from connmodel.providers.setup import NewProvider, new_profile
 from connmodel.secrets import KeyRing, load_keyring
+from connmodel.services.profiles import list_profiles
 from connmodel.status import ProviderKind, Status
 from connmodel.store import session
 from dashboard.viewmodels.backend import Backend
@@ -101,6 +102,7 @@ class NewProfileModel(Outcome):
     environment = param.Selector(objects=["dev", "staging", "production"], default="dev")
     description = param.String(default=DEFAULT_PROFILE_DESCRIPTION)
     provider_name = param.String(default="", doc="Name of the new provider config.")
+    existing_provider = param.String(default="", doc="Reuse this provider config (by name).")
     kind = param.Selector(objects=list(KINDS.values()), default=ProviderKind.NONE.value)
     endpoints = param.Selector(objects=list(ENDPOINTS.values()), default="issuer")
     client_id = param.String(default="")
@@ -116,11 +118,14 @@ class NewProfileModel(Outcome):
     created = param.String(default="", doc="Name of the profile created but not yet connected.")
     secrets_used = param.Event(doc="Fires after a secret was used: the view clears its widgets.")
 
-    def _provider(self) -> NewProvider:
+    def _provider(self) -> str | NewProvider:
+        if self.existing_provider.strip():
+            return self.existing_provider.strip()
         oauth = self.kind in (ProviderKind.OAUTH2.value, ProviderKind.CLIENT_CREDENTIALS.value)
         explicit = oauth and self.endpoints == "explicit"
         return NewProvider(
-            name=self.provider_name.strip() or f"{self.profile_name.strip()} provider", kind=self.kind,
+            name=self.provider_name.strip() or f"{self.profile_name.strip()} provider",
+            kind=self.kind,
             client_id=self.client_id.strip() if oauth else "",
             client_secret=(self.client_secret or None) if oauth else None,
             scopes=self.scopes if oauth else None,
@@ -151,9 +156,24 @@ class NewProfileModel(Outcome):
         finally:
             self._forget_secrets()
 
+    async def _kind(self) -> str | None:
+        """The created profile's provider kind (a reused provider config brings its own)."""
+        if not self.existing_provider.strip():
+            return self.kind
+        try:
+            page = await asyncio.to_thread(self.backend.call, list_profiles,
+                                           name_contains=self.created, limit=50)
+        except ConnModelError as exc:
+            self._tell(str(exc), "error")
+            return None
+        return next((p.provider_kind for p in page.items if p.name == self.created), None)
+
     async def _connect(self, redirect_uri: str) -> bool:
         servers = servers_list(self.servers)
-        if self.kind == ProviderKind.OAUTH2.value:
+        kind = await self._kind()
+        if kind is None:
+            return False
+        if kind == ProviderKind.OAUTH2.value:
             start = await self._call(authorization.begin_authorization, profile=self.created,
                                redirect_uri=redirect_uri, servers=servers)
             if start is None:
@@ -175,9 +195,9 @@ class NewProfileModel(Outcome):
     def reset(self) -> None:
         """Back to an empty form (after success or Cancel)."""
         self.param.update({name: self.param[name].default for name in
-                           ("profile_name", "description", "provider_name", "client_id", "issuer",
-                            "authorize_url", "token_url", "revocation_url", "userinfo_url",
-                            "servers", "created", "client_secret", "api_key")})
+                           ("profile_name", "description", "provider_name", "existing_provider",
+                            "client_id", "issuer", "authorize_url", "token_url", "revocation_url",
+                            "userinfo_url", "servers", "created", "client_secret", "api_key")})
 
 
 class ConnectionActionsModel(Outcome):

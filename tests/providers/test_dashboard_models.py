@@ -222,3 +222,21 @@ def test_dialog_clears_its_password_widgets_after_use(sqlite_url, keyring, admin
     assert only_connection(sqlite_url, admin, "Keyed").config["credential"] == "••••7f3a"
     run(dialog._run(None))  # an empty form: the error is shown in the dialog, escaped
     assert dialog._error.visible and "profile name" in dialog._error.object
+
+
+def test_reusing_a_provider_config_connects_with_its_kind(sqlite_url, keyring, admin, authserver):
+    run(NewProfileModel(Backend(admin, sqlite_url), profile_name="Keyed", kind="api_key",
+                        api_key=API_KEY, provider_name="Shared keys").submit(CALLBACK))
+    again = NewProfileModel(Backend(admin, sqlite_url), profile_name="Keyed staging",
+                            environment="staging", existing_provider="Shared keys",
+                            api_key="sk-live-other-key-00009999")
+    assert run(again.submit(CALLBACK)), again.message
+    assert only_connection(sqlite_url, admin, "Keyed staging").config["credential"] == "••••9999"
+    oauth = oauth_model(sqlite_url, admin, authserver)
+    run(oauth.submit(CALLBACK))
+    reuse = NewProfileModel(Backend(admin, sqlite_url), profile_name="Local 2",
+                            existing_provider="Local provider")
+    assert run(reuse.submit(CALLBACK)) and reuse.redirect.startswith(authserver.url)
+    missing = NewProfileModel(Backend(admin, sqlite_url), profile_name="Nope",
+                              existing_provider="No such provider")
+    assert not run(missing.submit(CALLBACK)) and "No such provider" in missing.message

@@ -77,6 +77,13 @@ def test_new_oauth_profile_connects_through_consent_and_callback(page: Page, tmp
         expect(row.locator("td").nth(3)).to_have_text("Active")
         expect(page).not_to_have_url(re.compile(r"code=|state="))
 
+        # Re-authorize from View runs the flow again for the same connection.
+        row.get_by_role("button", name=re.compile("^View")).click()
+        page.get_by_role("button", name="Re-authorize").click()
+        page.get_by_role("button", name="Approve").click()
+        expect(page.get_by_text(f"Connected as {USER_EMAIL} (Active)")).to_be_visible()
+        expect(card(page, "Local").locator("tbody tr")).to_have_count(1)
+
         # Refused at the consent page, with a hostile description: shown as text, no connection.
         new_profile(page, "Denied", "OAuth2 (browser sign-in)")
         fill_oauth(page, authserver.url)

@@ -2,7 +2,9 @@
 without a browser: New profile for every kind, the OAuth callback, and the View dialog's actions.
 """
 
-from asyncio import run
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from authserver import CLIENT_ID, CLIENT_SECRET, USER_EMAIL
 from conftest import approve
@@ -28,6 +30,13 @@ from dashboard.viewmodels.providers import (
     is_disabled,
     servers_list,
 )
+
+
+def run(coro: Any) -> Any:
+    """Await a view-model action in its own thread (the browser tests leave a loop running)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
 
 CALLBACK = callback_uri("http://127.0.0.1:5006", "/app")
 API_KEY = "sk-live-dashboard-key-00007f3a"

@@ -132,3 +132,20 @@ def browser_type_launch_args(browser_type_launch_args):
     """pytest-playwright launches Debian's Chromium (never a downloaded browser)."""
     return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
             "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def run_async():
+    """Run a coroutine to completion on a loop in a thread of its own.
+
+    After the browser tests, pytest-playwright's sync API holds a running loop in the main
+    thread, where `asyncio.run` refuses to start another.
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(coro):
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coro).result()
+
+    return run

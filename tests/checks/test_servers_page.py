@@ -1,6 +1,5 @@
 """My Servers without a browser: the view model and the page's widgets on real servers."""
 
-import asyncio
 
 from checks.conftest import connect
 from connmodel.services.connections import revoke_connection
@@ -18,7 +17,7 @@ def make(url, actor) -> ServersPageModel:
     return model
 
 
-def test_check_all_fills_rows_as_results_arrive(sqlite_url, admin, keyring, fleet):
+def test_check_all_fills_rows_as_results_arrive(sqlite_url, admin, keyring, fleet, run_async):
     with session(sqlite_url) as s:
         for i in range(3):
             connect(s, actor=admin, keyring=keyring, profile=f"P{i}", kind="none",
@@ -30,7 +29,7 @@ def test_check_all_fills_rows_as_results_arrive(sqlite_url, admin, keyring, flee
     assert [r.checked_at for r in model.rows] == [None] * 4
     seen = []
     model.param.watch(lambda e: seen.append((model.done, model.planned)), "done")
-    asyncio.run(model.check_all())
+    run_async(model.check_all())
     assert seen[-1] == (4, 4) and len(seen) >= 1
     assert not model.checking
     health = {r.name: r.health for r in model.rows}
@@ -43,7 +42,7 @@ def test_check_all_fills_rows_as_results_arrive(sqlite_url, admin, keyring, flee
     assert "protocol error: Unexpected content type: text/html" in html
 
 
-def test_reconfigure_after_revoke_and_add(sqlite_url, admin, keyring, fleet):
+def test_reconfigure_after_revoke_and_add(sqlite_url, admin, keyring, fleet, run_async):
     with session(sqlite_url) as s:
         old = connect(s, actor=admin, keyring=keyring, profile="Noauth", kind="none",
                       servers={"Calculator": fleet.url("calculator")})
@@ -53,7 +52,7 @@ def test_reconfigure_after_revoke_and_add(sqlite_url, admin, keyring, fleet):
     page = ServersPage(model=model)
     [row] = model.rows
     assert row.health == "disconnected" and "reconfigure to reconnect" in row.reason
-    asyncio.run(model.check("Calculator"))
+    run_async(model.check("Calculator"))
     assert model.message == "Calculator has no live connection to check: reconfigure it first"
     page.reconfiguring = "Calculator"
     assert page._reconfigure.visible
@@ -75,7 +74,7 @@ def test_reconfigure_after_revoke_and_add(sqlite_url, admin, keyring, fleet):
     assert page._add_name.value == ""
 
 
-def test_filters_and_escaping(sqlite_url, admin, viewer, keyring, fleet):
+def test_filters_and_escaping(sqlite_url, admin, viewer, keyring, fleet, run_async):
     with session(sqlite_url) as s:
         connect(s, actor=admin, keyring=keyring, profile="Noauth", kind="none",
                 servers={"Calculator": fleet.url("calculator"), "Other": fleet.url("plain")})
@@ -89,5 +88,5 @@ def test_filters_and_escaping(sqlite_url, admin, viewer, keyring, fleet):
                                                                   "profile": XSS})
     html = row_html(row)
     assert XSS not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
-    asyncio.run(model.check_all())  # a viewer may not check
+    run_async(model.check_all())  # a viewer may not check
     assert model.message.startswith("check failed: victor (viewer) may not write")

@@ -1,4 +1,4 @@
-"""`make screenshots`: PNGs of each state of the Connections page for the README.
+"""`make screenshots`: PNGs of each state of the Connections and My Servers pages for the README.
 
 Runs only when selected with `-m screenshots` (it writes into docs/screenshots/).
 """
@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-pytestmark = [pytest.mark.ui, pytest.mark.screenshots]
+# Skipped at collection unless selected, so no server is started for nothing.
+pytestmark = [
+    pytest.mark.ui, pytest.mark.screenshots,
+    pytest.mark.skipif("'screenshots' not in (config.getoption('-m') or '')",
+                       reason="writes docs/screenshots/: run with -m screenshots (make screenshots)"),
+]
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture(autouse=True)
-def only_when_asked(request) -> None:
-    if "screenshots" not in (request.config.getoption("-m") or ""):
-        pytest.skip("writes docs/screenshots/: run with -m screenshots (make screenshots)")
 
 
 @pytest.fixture
@@ -54,6 +53,10 @@ def test_overview_filtered_view_revoke(page: Page, seeded, shot):
     page.get_by_role("button", name="Revoke Hubspot connection").click()
     expect(page.get_by_text("Hubspot CRM")).to_be_visible()
     shot("revoke-confirmation")
+    page.goto(seeded.page_url("?page=servers"))
+    expect(page.get_by_role("heading", name="My Servers")).to_be_visible()
+    expect(page.get_by_text("Calculator").first).to_be_visible()
+    shot("servers")
 
 
 def test_empty_and_error_states(page: Page, tmp_path, shot, serve_dashboard):

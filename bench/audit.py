@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
+from stores import fresh_database  # bench/stores.py
 
 from connmodel.models import utcnow
 from connmodel.permissions import Actor
@@ -39,7 +40,6 @@ from connmodel.services.generate import generate
 from connmodel.store import get_engine, session
 
 RESULTS = Path(__file__).parent / "results" / "audit.json"
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BENCH_DB = "connmodel_bench_audit"
 NOTEBOOKS = ("connections_overview", "stale_and_unused", "errors_and_expiry")
 HISTORY_DAYS = 30
@@ -195,14 +195,7 @@ def build(url: str, connections: int, profiles: int) -> dict[str, Any]:
 
 
 def store_url(kind: str, folder: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{folder / 'audit.db'}"
-    server = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{BENCH_DB}"'))
-    server.dispose()
-    return PG_SERVER.rsplit("/", 1)[0] + "/" + BENCH_DB
+    return fresh_database(kind, folder, BENCH_DB)
 
 
 def bench_store(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]:

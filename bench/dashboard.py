@@ -38,7 +38,8 @@ import panel as pn
 from bokeh.document import Document
 from bokeh.protocol import Protocol
 from panel.io.state import set_curdoc
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
+from stores import fresh_database  # bench/stores.py
 
 from connmodel.models import Connection, Profile
 from connmodel.permissions import Actor
@@ -56,7 +57,6 @@ from dashboard.viewmodels.backend import Backend
 from dashboard.viewmodels.connections import ConnectionsPageModel
 
 RESULTS = Path(__file__).parent / "results" / "dashboard.json"
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BENCH_DB = "connmodel_bench_dashboard"
 ACTOR = Actor("bench")
 FILTERS = [{"status": "Error"}, {"status": "Inactive", "environment": "staging"},
@@ -289,15 +289,7 @@ def measure(kind: str, make: Callable[[str], Session], url: str, runs: int,
 
 
 def prepare(store: str, connections: int, profiles: int, folder: Path) -> str:
-    if store == "sqlite":
-        url = f"sqlite:///{folder / 'bench.db'}"
-    else:
-        server = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-        with server.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{BENCH_DB}"'))
-        server.dispose()
-        url = PG_SERVER.rsplit("/", 1)[0] + "/" + BENCH_DB
+    url = fresh_database(store, folder, BENCH_DB)
     upgrade(get_engine(url))
     with session(url) as s:
         generate(s, actor=ACTOR, connections=connections, profiles=profiles, seed=7)

@@ -32,6 +32,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from stores import PG_SERVER, drop_database, fresh_database  # bench/stores.py
 
 from connmodel.models import Connection, Profile, ProviderConfig, utcnow
 from connmodel.paging import COUNT_CAP, capped_count
@@ -43,8 +44,6 @@ from connmodel.services.generate import generate
 from connmodel.store import get_engine, session
 
 RESULTS = Path(__file__).parent / "results" / "store.json"
-PG_SERVER = os.environ.get("CONNMODEL_TEST_POSTGRES_URL",
-                           "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BENCH_DB = "connmodel_bench"
 ACTOR = Actor("bench")
 PAGE = 50
@@ -162,26 +161,9 @@ def naive_frame(url: str) -> pd.DataFrame:
 
 
 def make_store(kind: str, workdir: Path) -> str:
-    if kind == "sqlite":
-        url = f"sqlite:///{workdir / 'bench.db'}"
-    else:
-        server = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-        with server.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{BENCH_DB}"'))
-        server.dispose()
-        url = PG_SERVER.rsplit("/", 1)[0] + "/" + BENCH_DB
+    url = fresh_database(kind, workdir, BENCH_DB)
     upgrade(get_engine(url))
     return url
-
-
-def drop_store(kind: str, url: str) -> None:
-    get_engine(url).dispose()
-    if kind == "postgres":
-        server = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-        with server.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
-        server.dispose()
 
 
 def bench_store(kind: str, n: int, profiles: int, repeats: int, naive_repeats: int,
@@ -291,7 +273,7 @@ def bench_store(kind: str, n: int, profiles: int, repeats: int, naive_repeats: i
         if "naive" in row:
             row["naive_vs_connmodel_p50"] = round(row["naive"]["p50"] / max(row["connmodel"]["p50"], 1e-3), 1)
     raw.db.close()
-    drop_store(kind, url)
+    drop_database(kind, url, BENCH_DB)
     return out
 
 

@@ -1,6 +1,6 @@
 """`connmodel servers` and `connmodel events`: the gateway's MCP servers and the audit trail."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -17,7 +17,7 @@ from connmodel.cli.common import (
     store,
 )
 from connmodel.models import AuditEventPublic, ServerPublic
-from connmodel.services.events import list_events
+from connmodel.services.events import EventFilter, list_events
 from connmodel.services.servers import list_servers
 
 
@@ -51,10 +51,6 @@ TIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:
                 "%Y-%m-%d %H:%M:%S"]
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None else None
-
-
 @app.command()
 def events(
     actor: Annotated[str | None, typer.Option("--actor", help="Only this user's events.",
@@ -75,8 +71,8 @@ def events(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """The append-only audit trail, newest first (times in UTC)."""
+    where = EventFilter(who=actor, action=action, target=target, since=since, until=until)
     with store(database) as s:
-        page = list_events(s, actor=cli_actor(), who=actor, action=action, target=target,
-                           since=_utc(since), until=_utc(until), cursor=after, limit=limit)
+        page = list_events(s, actor=cli_actor(), where=where, cursor=after, limit=limit)
     emit_page(page, fmt, "events", ["At (UTC)", "Actor", "Action", "Target", "Outcome"],
               _event_row)

@@ -1,10 +1,16 @@
-"""The append-only audit trail: one function writes an event, one lists them."""
+"""The append-only audit trail: one function writes an event, one lists them, one exports them.
+
+`EventFilter` is the one definition of what a view of the trail is narrowed to; the CLI
+(`connmodel events`), the Activity page and the CSV export all build one and hand it over.
+"""
 
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, select
 
 from connmodel.errors import InvalidInput
@@ -19,45 +25,66 @@ def record(session: Session, *, actor: Actor, action: str, target: str, outcome:
     session.add(AuditEvent(actor=actor.name, action=action, target=target, outcome=outcome))
 
 
+def _as_utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What a view of the audit trail is narrowed to. Empty fields ('' or None) do not filter.
+
+    `who` is the acting user's exact name and `action` the exact action; `target` matches a
+    case-insensitive substring of the target text (LIKE wildcards literal). `since` is inclusive
+    and `until` exclusive, so consecutive ranges never share an event. Times without a zone are
+    read as UTC, the zone the CLI and the console take and show; the store refuses naive times.
+    """
+
+    who: str | None = None
+    action: str | None = None
+    target: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The WHERE conditions; InvalidInput for an empty time range or an overlong target."""
+        since, until = _as_utc(self.since), _as_utc(self.until)
+        if since and until and until <= since:
+            raise InvalidInput(f"the time range ends ({until:%Y-%m-%d %H:%M}) before it starts "
+                               f"({since:%Y-%m-%d %H:%M})")
+        needle = (self.target or "").strip()
+        if len(needle) > SEARCH_MAX:
+            raise InvalidInput(f"target text is {len(needle)} characters: at most {SEARCH_MAX}")
+        who = (self.who or "").strip()
+        conds: list[ColumnElement[bool]] = []
+        if self.action:
+            conds.append(AuditEvent.action == self.action)  # type: ignore[arg-type]
+        if who:
+            conds.append(AuditEvent.actor == who)  # type: ignore[arg-type]
+        if since:
+            conds.append(AuditEvent.at >= since)  # type: ignore[arg-type]
+        if until:
+            conds.append(AuditEvent.at < until)  # type: ignore[arg-type]
+        if needle:
+            conds.append(AuditEvent.target.ilike(like_pattern(needle), escape="\\"))  # type: ignore[attr-defined]
+        return conds
+
+
 def list_events(
     session: Session,
     *,
     actor: Actor,
-    action: str | None = None,
-    who: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    target: str | None = None,
+    where: EventFilter = EventFilter(),
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page[AuditEventPublic]:
-    """Newest first, filtered in SQL, keyset-paged.
-
-    `since` is inclusive and `until` exclusive, so consecutive ranges never share an event;
-    `target` matches a case-insensitive substring of the target text (LIKE wildcards literal).
-    """
+    """One page of the events `where` selects, newest first, filtered in SQL, keyset-paged."""
     require(actor, Action.READ)
-    if since and until and until <= since:
-        raise InvalidInput(f"the time range ends ({until:%Y-%m-%d %H:%M}) before it starts "
-                           f"({since:%Y-%m-%d %H:%M})")
-    needle = (target or "").strip()
-    if len(needle) > SEARCH_MAX:
-        raise InvalidInput(f"target text is {len(needle)} characters: at most {SEARCH_MAX}")
+    conds = where.conditions()
     stmt = select(AuditEvent.id, AuditEvent.id.label("row_id"), AuditEvent)  # type: ignore[call-overload]
-    filtered = select(AuditEvent.id)
-    for cond in (
-        AuditEvent.action == action if action else None,
-        AuditEvent.actor == who if who else None,
-        AuditEvent.at >= since if since else None,
-        AuditEvent.at < until if until else None,
-        AuditEvent.target.ilike(like_pattern(needle), escape="\\") if needle else None,  # type: ignore[attr-defined]
-    ):
-        if cond is not None:
-            stmt = stmt.where(cond)
-            filtered = filtered.where(cond)
+    stmt = stmt.where(*conds)
     key = SortKey(AuditEvent.id, AuditEvent.id, descending=True)  # type: ignore[arg-type]
     rows, next_cursor = keyset_page(session, stmt, key=key, cursor=cursor, limit=limit)
-    total, exact = capped_count(session, filtered)
+    total, exact = capped_count(session, select(AuditEvent.id).where(*conds))
     items = [AuditEventPublic.model_validate(r[2], from_attributes=True) for r in rows]
     return Page(items, next_cursor, total, exact)
 
@@ -75,14 +102,10 @@ def export_events_csv(
     session: Session,
     *,
     actor: Actor,
-    action: str | None = None,
-    who: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    target: str | None = None,
+    where: EventFilter = EventFilter(),
     page_size: int = 500,
 ) -> Iterator[str]:
-    """The filtered audit trail as CSV lines (header first), newest first, page by page."""
+    """The events `where` selects as CSV lines (header first), newest first, page by page."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
 
@@ -95,8 +118,7 @@ def export_events_csv(
     yield line(CSV_COLUMNS)
     cursor: str | None = None
     while True:
-        page = list_events(session, actor=actor, action=action, who=who, since=since,
-                           until=until, target=target, cursor=cursor, limit=page_size)
+        page = list_events(session, actor=actor, where=where, cursor=cursor, limit=page_size)
         for e in page.items:
             yield line((e.at.isoformat(), e.actor, e.action, e.target, e.outcome))
         if not page.next_cursor:

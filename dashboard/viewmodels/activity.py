@@ -1,12 +1,12 @@
 """State of Gateway → Activity: the audit trail's filters and the SQL pages loaded so far.
 
-The filters go to `connmodel.services.events.list_events` as they are, so filtering, ordering
-(newest first) and paging happen in SQL; "Load more" follows the keyset cursor. The CSV export
-asks `export_events_csv` for exactly the filters shown. Service errors become `error`.
+The filters go to `connmodel.services.events.list_events` as one `EventFilter`, so filtering,
+ordering (newest first) and paging happen in SQL; "Load more" follows the keyset cursor. The CSV
+export hands `export_events_csv` the same filter, so it holds exactly the events the filters
+select. Service errors become `error`.
 """
 
 import io
-from datetime import UTC, datetime
 from typing import Any
 
 import param
@@ -15,19 +15,19 @@ from sqlmodel import Session
 from connmodel.errors import ConnModelError
 from connmodel.models import AuditEventPublic
 from connmodel.permissions import Actor
-from connmodel.services.events import event_actions, export_events_csv, list_events
+from connmodel.services.events import (
+    EventFilter,
+    event_actions,
+    export_events_csv,
+    list_events,
+)
 from dashboard.viewmodels.backend import Backend
 
 PAGE_SIZE = 50
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    """Pickers give naive times; the console shows and filters in UTC."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
-def _csv_text(session: Session, *, actor: Actor, **filters: Any) -> str:
-    return "".join(export_events_csv(session, actor=actor, **filters))
+def _csv_text(session: Session, *, actor: Actor, where: EventFilter) -> str:
+    return "".join(export_events_csv(session, actor=actor, where=where))
 
 
 class ActivityModel(param.Parameterized):
@@ -51,18 +51,17 @@ class ActivityModel(param.Parameterized):
         self.backend = backend
         self.refresh()
 
-    def filters(self) -> dict[str, Any]:
-        """The current filters as the events services take them."""
-        return {"who": self.who.strip() or None, "action": self.action or None,
-                "target": self.target or None, "since": _utc(self.since),
-                "until": _utc(self.until)}
+    def event_filter(self) -> EventFilter:
+        """The filters shown (pickers give naive times: the filter reads them as UTC)."""
+        return EventFilter(who=self.who, action=self.action, target=self.target,
+                           since=self.since, until=self.until)
 
     @param.depends("who", "action", "target", "since", "until", watch=True)
     def refresh(self) -> None:
         """Read the first page for the filters (and the action choices)."""
         try:
             actions = self.backend.call(event_actions)
-            page = self.backend.call(list_events, limit=PAGE_SIZE, **self.filters())
+            page = self.backend.call(list_events, where=self.event_filter(), limit=PAGE_SIZE)
         except ConnModelError as exc:
             self.param.update(events=[], total=0, next_cursor=None, error=str(exc))
             return
@@ -74,8 +73,8 @@ class ActivityModel(param.Parameterized):
         if not self.next_cursor:
             return
         try:
-            page = self.backend.call(list_events, cursor=self.next_cursor, limit=PAGE_SIZE,
-                                     **self.filters())
+            page = self.backend.call(list_events, where=self.event_filter(),
+                                     cursor=self.next_cursor, limit=PAGE_SIZE)
         except ConnModelError as exc:
             self.error = str(exc)
             return
@@ -84,7 +83,7 @@ class ActivityModel(param.Parameterized):
     def csv_file(self) -> io.BytesIO:
         """The filtered trail as a CSV file (formula cells neutralised by the service)."""
         try:
-            text = self.backend.call(_csv_text, **self.filters())
+            text = self.backend.call(_csv_text, where=self.event_filter())
         except ConnModelError as exc:
             self.error = str(exc)
             text = ""

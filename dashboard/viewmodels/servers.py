@@ -17,7 +17,7 @@ from connmodel.checks.runner import check_interval
 from connmodel.errors import ConnModelError
 from connmodel.models import AuditEventPublic, ServerRow
 from connmodel.secrets import load_keyring
-from connmodel.services.events import list_events
+from connmodel.services.events import EventFilter, list_events
 from connmodel.services.profiles import list_profiles
 from connmodel.services.servers import (
     HEALTH,
@@ -74,7 +74,7 @@ class ServersPageModel(param.Parameterized):
         self._load(None, replace=True)
         try:
             page = self.backend.call(list_profiles, limit=500)
-            events = self.backend.call(list_events, action="check", limit=10)
+            events = self.backend.call(list_events, where=EventFilter(action="check"), limit=10)
         except ConnModelError as exc:
             self.error = str(exc)
             return

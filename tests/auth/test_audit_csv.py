@@ -4,7 +4,7 @@ import csv
 import io
 
 from connmodel.permissions import Actor, Role
-from connmodel.services.events import export_events_csv, record
+from connmodel.services.events import EventFilter, export_events_csv, record
 
 
 def test_export_pages_through_every_event_and_neutralises_formulas(db, admin):
@@ -29,5 +29,5 @@ def test_export_respects_filters_and_viewers_may_export(db, admin, viewer):
     record(db, actor=admin, action="user.add", target="user bob")
     db.commit()
     rows = list(csv.reader(io.StringIO("".join(
-        export_events_csv(db, actor=viewer, action="revoke")))))
+        export_events_csv(db, actor=viewer, where=EventFilter(action="revoke"))))))
     assert [r[3] for r in rows[1:]] == ["connection 1"]

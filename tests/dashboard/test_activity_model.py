@@ -49,3 +49,19 @@ def test_table_escapes_every_text(sqlite_url, admin):
         s.commit()
     html = events_table(ActivityModel(Backend(admin, sqlite_url)).events)
     assert "<script>" not in html and html.count("&lt;script&gt;") == 3
+
+
+def test_shown_filters_are_one_event_filter_for_table_and_csv(store_url, admin, viewer):
+    """Picker times come naive and are read as UTC; a padded actor name still matches."""
+    with session(store_url) as s:
+        record(s, actor=admin, action="revoke", target="connection 1")
+        record(s, actor=viewer, action="revoke", target="connection 2")
+        s.commit()
+    model = ActivityModel(Backend(admin, store_url))
+    hour_ago = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1)
+    model.param.update(who=f" {admin.name} ", since=hour_ago)
+    assert not model.error and [e.target for e in model.events] == ["connection 1"]
+    rows = list(csv.reader(io.StringIO(model.csv_file().getvalue().decode())))
+    assert [r[3] for r in rows[1:]] == ["connection 1"]
+    model.since = hour_ago + timedelta(hours=2)
+    assert model.events == [] and not model.error

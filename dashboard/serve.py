@@ -10,6 +10,10 @@ This is what `make run` uses. It decides, in one place, how people sign in:
 
 Beyond loopback it refuses to start without a cookie secret (and, for OIDC, an OAuth encryption
 key), and says why. Websocket origins are exactly the address served.
+
+It runs Panel's own `panel serve` command in this process, with one addition `panel serve` has no
+option for: every response passes through `dashboard.security_headers.SecurityHeaders`
+(Content-Security-Policy and friends), a Tornado output transform handed to the Bokeh server.
 """
 
 import argparse
@@ -17,6 +21,7 @@ import ipaddress
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 LOOPBACK_NAMES = {"localhost"}
@@ -59,6 +64,31 @@ def panel_args(host: str, port: int, auth: str, env: dict[str, str]) -> list[str
     return args
 
 
+def serve(args: list[str]) -> None:
+    """Run `panel serve ARGS` here, with the security headers on every response."""
+    from panel.command.serve import Serve
+    from tornado.web import GZipContentEncoding
+
+    from dashboard.security_headers import SecurityHeaders
+
+    class HardenedServe(Serve):
+        def customize_kwargs(self, args: argparse.Namespace,
+                             server_kwargs: dict[str, Any]) -> dict[str, Any]:
+            kwargs: dict[str, Any] = super().customize_kwargs(  # type: ignore[no-untyped-call]
+                args, server_kwargs)
+            # First, so it sees the body before any compression (Tornado's default list).
+            compress = kwargs.get("compress_response") or kwargs.get("gzip")
+            kwargs["transforms"] = [SecurityHeaders, *([GZipContentEncoding] if compress else [])]
+            return kwargs
+
+    parser = argparse.ArgumentParser(prog="panel serve")
+    command = HardenedServe(parser=parser)
+    try:
+        command.invoke(parser.parse_args(args[1:]))  # args[0] is "serve"
+    except Exception as exc:  # as `panel serve` reports them: one line, not a traceback
+        raise SystemExit(f"ERROR: {exc}") from exc
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("CONNMODEL_HOST", "127.0.0.1"))
@@ -71,7 +101,11 @@ def main(argv: list[str] | None = None) -> None:
     auth = "none" if opts.no_auth_on_loopback else opts.auth
     args = panel_args(opts.host, opts.port, auth, dict(os.environ))
     os.environ["CONNMODEL_DASHBOARD_AUTH"] = auth  # the app reads it to find the acting user
-    os.execv(sys.executable, [sys.executable, "-m", "panel", *args])
+    if sys.path and Path(sys.path[0] or ".").resolve() == HERE:
+        # `python dashboard/serve.py` put dashboard/ first on the path, where its modules
+        # (auth, app, pages, ...) would shadow top-level names: serve from the project root.
+        sys.path[0] = str(HERE.parent)
+    serve(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,130 @@
+"""Security headers on every response of the dashboard's server (a Tornado output transform).
+
+`panel serve` has no hook for response headers, but a Tornado application takes `transforms`:
+classes that see the status, headers and first chunk of every response before it is sent: the
+dashboard pages (the OAuth callback is one of them), the sign-in page, static files, OAuth
+redirects, error pages. dashboard/serve.py hands `SecurityHeaders` to the Bokeh server.
+
+Every response gets `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` (a
+callback's code never leaves in a Referer) and `X-Frame-Options: DENY`. HTML responses get the
+Content-Security-Policy of `page_policy`, anything else one that allows nothing. A handler that
+set its own policy keeps it (the sign-in page, dashboard/auth.py, allows no script at all).
+
+The page policy, and why each relaxation is there (measured in Chromium against the real pages,
+see tests/security/test_csp.py and the README):
+
+- Scripts run only with this response's nonce, which is added here to each `<script>` element
+  the server sent (a fresh one per response), and whatever those scripts load (`'strict-dynamic'`:
+  Panel loads its components' ES modules as blob: scripts). An injected `<script>` or `onerror=`
+  does not run. This trusts the server's HTML, which is sound because it carries no user data:
+  the document comes over the websocket (a test checks the hostile data is not in the HTML).
+- `'unsafe-hashes'` and the hashes of the page's own inline handlers (the Fast template's
+  `onclick="closeNav()"`, `onChange="toggleLightDarkTheme('default')"`, ...): those, no others.
+- `'unsafe-eval'`: Panel's ReactiveHTML (the notification area of `pn.extension(notifications=
+  True)`) compiles its templates with `new Function`. Code that is already running could eval.
+- `style-src 'unsafe-inline'`: Bokeh writes `<style>` elements and `style` attributes into each
+  component's shadow root at run time (thousands per page), which no nonce or hash can cover.
+- `img-src data:`: Bokeh's icons are data: SVGs. `connect-src blob:`: es-module-shims reads
+  the blob: modules Panel made. Neither reaches another host.
+- Third-party stylesheets and fonts, by exact path: the Fast template links Open Sans from Google
+  Fonts, and Bokeh's Tabler icons (a Button's `icon=`) come from jsDelivr. A stylesheet or a font
+  cannot run script; where those hosts are unreachable the text falls back to sans-serif and the
+  icon is missing, as without the policy.
+"""
+
+import base64
+import hashlib
+import html
+import re
+import secrets
+
+from tornado.httputil import HTTPHeaders, HTTPServerRequest
+from tornado.web import OutputTransform
+
+CSP = "Content-Security-Policy"
+
+TABLER = "https://cdn.jsdelivr.net/npm/@tabler/icons-webfont@latest/"
+STYLE_SOURCES = ("https://fonts.googleapis.com/css", f"{TABLER}tabler-icons.min.css")
+FONT_SOURCES = ("https://fonts.gstatic.com", f"{TABLER}fonts/")
+
+NOT_A_PAGE_POLICY = "default-src 'none'; frame-ancestors 'none'"
+
+_SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
+_HANDLER = re.compile(r"""\son[a-z]+\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+
+
+def source_hash(text: str) -> str:
+    """The CSP source expression ('sha256-...') for an inline script or handler text."""
+    # The HTML parser turns CR LF and CR into LF before the browser hashes the text.
+    normal = text.replace("\r\n", "\n").replace("\r", "\n")
+    digest = hashlib.sha256(normal.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
+def add_nonce(page: str, nonce: str) -> str:
+    """`page` with `nonce` on each of its <script> elements (their opening tags only)."""
+    def tag(match: re.Match[str]) -> str:
+        return f'<script nonce="{nonce}"{match.group(1)}>{match.group(2)}</script>'
+    return _SCRIPT.sub(tag, page)
+
+
+def handler_hashes(page: str) -> list[str]:
+    """Hashes of the inline event handlers (onclick="...") in `page`, as the browser sees them."""
+    texts = (html.unescape(double if double or not single else single)
+             for double, single in _HANDLER.findall(page))
+    return list(dict.fromkeys(source_hash(text) for text in texts))
+
+
+def page_policy(nonce: str | None, handlers: list[str]) -> str:
+    """The Content-Security-Policy of an HTML page (see the module docstring for each part).
+
+    Without a nonce (a page with no script, or one this transform could not see whole) no
+    script runs at all.
+    """
+    script = (["'none'"] if nonce is None else
+              [f"'nonce-{nonce}'", "'strict-dynamic'", "'unsafe-eval'",
+               *(["'unsafe-hashes'", *handlers] if handlers else []), "'report-sample'"])
+    return "; ".join([
+        "default-src 'none'",
+        f"script-src {' '.join(script)}",
+        f"style-src 'self' 'unsafe-inline' {' '.join(STYLE_SOURCES)}",
+        "img-src 'self' data:",
+        f"font-src 'self' {' '.join(FONT_SOURCES)}",
+        "connect-src 'self' blob:",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+class SecurityHeaders(OutputTransform):
+    """Adds the security headers to a response; puts a nonce on an HTML page's scripts."""
+
+    def __init__(self, request: HTTPServerRequest) -> None:
+        super().__init__(request)
+
+    def transform_first_chunk(self, status_code: int, headers: HTTPHeaders, chunk: bytes,
+                              finishing: bool) -> tuple[int, HTTPHeaders, bytes]:
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "no-referrer"
+        headers["X-Frame-Options"] = "DENY"
+        if CSP in headers:
+            return status_code, headers, chunk
+        if not headers.get("Content-Type", "").startswith("text/html"):
+            headers[CSP] = NOT_A_PAGE_POLICY
+            return status_code, headers, chunk
+        if not finishing:
+            # Sent in several chunks, the page may hold scripts this chunk does not show: it
+            # gets no nonce, so none of its scripts run (fails closed). Bokeh sends one chunk.
+            headers[CSP] = page_policy(None, [])
+            return status_code, headers, chunk
+        page = chunk.decode("utf-8", "replace")
+        if not _SCRIPT.search(page):
+            headers[CSP] = page_policy(None, [])
+            return status_code, headers, chunk
+        nonce = secrets.token_urlsafe(18)
+        headers[CSP] = page_policy(nonce, handler_hashes(page))
+        chunk = add_nonce(page, nonce).encode("utf-8")
+        if "Content-Length" in headers:
+            headers["Content-Length"] = str(len(chunk))
+        return status_code, headers, chunk

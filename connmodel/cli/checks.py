@@ -26,6 +26,7 @@ from connmodel.cli.common import (
 from connmodel.errors import InvalidInput
 from connmodel.models import ServerRow
 from connmodel.secrets import load_keyring
+from connmodel.services.keys import checked_keyring
 from connmodel.services.servers import reconfigure_server, register_server
 from connmodel.services.webhooks import add_webhook, list_webhooks, remove_webhook
 from connmodel.status import Status
@@ -174,7 +175,7 @@ def webhook_add(
     """Register a receiver; its signing secret is read from $CONNMODEL_WEBHOOK_SECRET or asked."""
     secret = os.environ.get(ENV_SECRET) or typer.prompt("Signing secret", hide_input=True)
     with store(database) as s:
-        add_webhook(s, actor=cli_actor(), url=url, secret=secret, keyring=load_keyring())
+        add_webhook(s, actor=cli_actor(), url=url, secret=secret, keyring=checked_keyring(s))
     typer.echo(f"webhook added: {url.strip()}")
 
 
@@ -202,5 +203,5 @@ def webhook_remove(url: Annotated[str, typer.Argument(help="Receiver URL.")],
 def webhook_deliver(database: DatabaseOpt = None) -> None:
     """Send the notifications that are due (run it on a timer to retry failed ones)."""
     with store(database) as s:
-        report = deliver_due(s, keyring=load_keyring())
+        report = deliver_due(s, keyring=checked_keyring(s))
     typer.echo(f"delivered {report.delivered}, failed {report.failed}, pending {report.pending}")

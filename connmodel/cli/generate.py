@@ -15,7 +15,7 @@ from connmodel.cli.common import (
     emit_table,
     store,
 )
-from connmodel.secrets import load_keyring
+from connmodel.services.keys import checked_keyring
 
 
 @app.command()
@@ -38,10 +38,9 @@ def generate(
     from connmodel.services.generate import validate_sizes
 
     validate_sizes(connections, profiles)  # before the key or the database are touched
-    keyring = load_keyring()
     with store(database) as s:
         result = generate_data(s, actor=cli_actor(), connections=connections, profiles=profiles,
-                               seed=seed, keyring=keyring)
+                               seed=seed, keyring=checked_keyring(s))
     if fmt == Format.JSON:
         emit_json(asdict(result))
         return

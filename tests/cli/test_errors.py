@@ -148,11 +148,17 @@ def _secrets(url: str) -> list[str]:
                 for v in s.execute(select(c).where(c.is_not(None))).scalars()]
 
 
+# Every command that writes (or sends) a secret with the key proves the key first.
+KEYED_COMMANDS = (["demo"], ["rotate-key"], ["init"], ["webhook", "add", "http://127.0.0.1:9/hook"],
+                  ["webhook", "deliver"], ["generate", "-n", "20", "-p", "2"])
+
+
 def test_wrong_or_malformed_secret_key(demo_url, cli, keyring, monkeypatch):
     before = (_secrets(demo_url), cli("events", "-d", demo_url, "-f", "json").json["total"])
     key_file = keyring.source
+    monkeypatch.setenv("CONNMODEL_WEBHOOK_SECRET", "a webhook signing secret")
     monkeypatch.setenv("CONNMODEL_SECRET_KEY", Fernet.generate_key().decode())
-    for argv in (["demo"], ["rotate-key"], ["init"]):
+    for argv in KEYED_COMMANDS:
         error = cli(*argv, "-d", demo_url).one_line_error()
         assert "secret key from CONNMODEL_SECRET_KEY cannot decrypt" in error, (argv, error)
     monkeypatch.setenv("CONNMODEL_SECRET_KEY", "not-a-key")
@@ -167,11 +173,16 @@ def test_wrong_or_malformed_secret_key(demo_url, cli, keyring, monkeypatch):
 def test_demo_refuses_a_wrong_key_even_before_any_secret_exists(cli, store_url, keyring,
                                                                  monkeypatch):
     assert cli("init", "-d", store_url).code == 0  # writes the key check token
+    monkeypatch.setenv("CONNMODEL_WEBHOOK_SECRET", "a webhook signing secret")
     monkeypatch.setenv("CONNMODEL_SECRET_KEY", Fernet.generate_key().decode())
-    assert "cannot decrypt" in cli("demo", "-d", store_url).one_line_error()
+    for argv in KEYED_COMMANDS:
+        assert "cannot decrypt" in cli(*argv, "-d", store_url).one_line_error(), argv
     assert cli("profiles", "-d", store_url, "-f", "json").json == []
+    assert cli("webhook", "list", "-d", store_url, "-f", "json").json == []
+    assert _secrets(store_url) == []
     monkeypatch.delenv("CONNMODEL_SECRET_KEY")
     assert cli("demo", "-d", store_url).code == 0
+    assert cli("webhook", "add", "http://127.0.0.1:9/hook", "-d", store_url).code == 0
 
 
 def test_init_will_not_make_a_new_key_for_a_database_with_secrets(demo_url, cli, tmp_path,

@@ -3,7 +3,7 @@
 For each store (a SQLite file, a fresh PostgreSQL database) it generates N connections (default
 1,000,000 in 200 profiles, `connmodel.services.generate`) and 30 days of check history (one
 connection in HISTORY_EVERY checked daily, written by INSERT ... SELECT inside the database), then
-measures, each in a fresh process (time, and peak RSS of the process and its kernels):
+measures each command in a fresh process of its own (see `measure` for what is counted):
 
 - report: the full `connmodel audit -f html` (every query, charts, one HTML file);
 - notebooks: `connmodel audit --notebook NAME` for each notebook (papermill, a real kernel);
@@ -18,26 +18,13 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
-from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, text
-from stores import fresh_database  # bench/stores.py
-
-from connmodel.models import utcnow
-from connmodel.permissions import Actor
-from connmodel.schema import upgrade
-from connmodel.secrets import KeyRing
-from connmodel.services.generate import generate
-from connmodel.store import get_engine, session
 
 RESULTS = Path(__file__).parent / "results" / "audit.json"
 BENCH_DB = "connmodel_bench_audit"
@@ -48,22 +35,62 @@ DAYS = 30
 TARGET_S, TARGET_MB, MIN_RATIO = 10.0, 300.0, 5.0
 
 
-def cpu_s() -> float:
-    """CPU seconds (user + system) of this process and its finished children: on a shared
-    machine, wall time also measures the neighbours; CPU time measures the work."""
-    own, kids = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
-                                                      resource.RUSAGE_CHILDREN))
-    return round(own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime, 2)
+# Peak memory is each process's own high-water mark (VmHWM of /proc/PID/status), never
+# ru_maxrss: Linux carries the parent's RSS at exec into the child's ru_maxrss (Python spawns
+# with vfork), so a child of this process, which built a million rows, "peaks" at our size.
+# Measured: a parent holding 600 MB spawns `python -c pass`: ru_maxrss 612 MB, VmHWM 11 MB.
+
+def vm_hwm_kb(pid: int | str = "self") -> int:
+    """The peak resident set of one live process since its exec, in KiB (0 once it has exited)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:  # gone, or not ours to read
+        pass
+    return 0
 
 
-def peak_mb() -> float:
-    """Peak RSS of this process and of its finished children (a kernel), in MB (Linux: KiB)."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return round(max(own, kids) / 1024, 1)
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every process on the machine."""
+    found: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    found[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
 
 
-# ---- children: one measurement each, in a fresh interpreter ---------------------------------
+class DescendantPeaks(threading.Thread):
+    """Samples the high-water marks of a process's descendants (a notebook's kernel) every
+    `every` seconds until stopped: VmHWM only rises, so the last sample before a descendant
+    exits is its peak, short of what it touched in its last `every` seconds."""
+
+    def __init__(self, root: int, every: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.root, self.every = root, every
+        self.peaks_kb: dict[int, int] = {}
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(self.every):
+            parents = _parents()
+            family, grew = {self.root}, True
+            while grew:
+                kids = {pid for pid, ppid in parents.items() if ppid in family} - family
+                family |= kids
+                grew = bool(kids)
+            for pid in family - {self.root}:
+                self.peaks_kb[pid] = max(self.peaks_kb.get(pid, 0), vm_hwm_kb(pid))
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
 
 def child_report(url: str, out: str) -> None:
     from connmodel.cli import run
@@ -83,6 +110,11 @@ def child_notebook(url: str, out: str, name: str) -> None:
 
 def child_naive(url: str) -> None:
     """The findings the way a notebook without connmodel.audit would get them."""
+    from datetime import timedelta
+
+    import pandas as pd
+    from sqlalchemy import create_engine
+
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as conn:
         t = {name: pd.read_sql_table(name, conn) for name in
@@ -132,31 +164,55 @@ def child_naive(url: str) -> None:
 
 
 def child_main(argv: list[str]) -> None:
+    """One measured command in this fresh interpreter (which imported only the standard library),
+    then its own peak memory as the last line of stdout."""
     kind, url, *rest = argv
-    started = time.perf_counter()
     if kind == "report":
         child_report(url, rest[0])
     elif kind == "notebook":
         child_notebook(url, rest[0], rest[1])
     else:
         child_naive(url)
-    print(json.dumps({"seconds": round(time.perf_counter() - started, 2), "cpu_s": cpu_s(),
-                      "peak_mb": peak_mb()}))
+    print(json.dumps({"own_kb": vm_hwm_kb()}))
 
 
 # ---- the parent: build the stores, run the children, print and save --------------------------
 
-def measure(*args: str) -> dict[str, float]:
-    done = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True,
-                          text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"{args[0]} failed:\n{done.stderr[-3000:]}")
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+def measure(*args: str) -> dict[str, Any]:
+    """Run one measured command in its own child process.
+
+    seconds: wall time from spawn to exit (interpreter start and imports included, as cron sees
+    it); cpu_s: user + system time of the child and of the processes it waited for, from
+    os.wait4 for that pid alone (a shared machine: wall time also measures the neighbours);
+    peak_mb: the child's own high-water mark plus each descendant's (the kernel a notebook
+    runs in), so an upper bound of what the command held at once."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen([sys.executable, __file__, "--child", *args], stdout=out,
+                                 stderr=err, text=True)
+        kernels = DescendantPeaks(child.pid)
+        kernels.start()
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        kernels.stop()
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if child.returncode != 0:
+            raise SystemExit(f"{args[0]} failed ({child.returncode}):\n{err.read()[-3000:]}")
+        own_kb = json.loads(out.read().strip().splitlines()[-1])["own_kb"]
+    return {"seconds": round(seconds, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+            "peak_mb": round((own_kb + sum(kernels.peaks_kb.values())) / 1024, 1),
+            "processes": 1 + len(kernels.peaks_kb)}
 
 
 def add_history(url: str) -> int:
     """30 daily checks for one connection in HISTORY_EVERY, written by the database itself."""
+    from sqlalchemy import text
+
+    from connmodel.models import utcnow
+    from connmodel.store import get_engine
+
     now = utcnow()
     engine = get_engine(url)
     with engine.begin() as conn:
@@ -183,6 +239,14 @@ def add_history(url: str) -> int:
 
 
 def build(url: str, connections: int, profiles: int) -> dict[str, Any]:
+    from cryptography.fernet import Fernet
+
+    from connmodel.permissions import Actor
+    from connmodel.schema import upgrade
+    from connmodel.secrets import KeyRing
+    from connmodel.services.generate import generate
+    from connmodel.store import get_engine, session
+
     upgrade(get_engine(url))
     keyring = KeyRing((Fernet.generate_key(),), "bench")
     started = time.perf_counter()
@@ -195,10 +259,17 @@ def build(url: str, connections: int, profiles: int) -> dict[str, Any]:
 
 
 def store_url(kind: str, folder: Path) -> str:
+    from stores import fresh_database  # bench/stores.py
+
     return fresh_database(kind, folder, BENCH_DB)
 
 
 def bench_store(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    from sqlalchemy import text
+
+    from connmodel.models import utcnow
+    from connmodel.store import get_engine
+
     if args.reuse:  # a database an earlier run built (and kept): skip the build
         url = args.reuse
         with get_engine(url).connect() as conn:
@@ -253,6 +324,8 @@ def main() -> None:
     parser.add_argument("--skip-notebooks", action="store_true")
     parser.add_argument("--reuse", metavar="URL", help="measure this already built database "
                         "(one store) instead of building one")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="write the figures here (a quick look elsewhere keeps the full run's)")
     args = parser.parse_args()
     os.environ.pop("CONNMODEL_DATABASE_URL", None)
     results: dict[str, Any] = {}
@@ -260,13 +333,13 @@ def main() -> None:
         for kind in args.stores.split(","):
             results[kind] = bench_store(kind.strip(), args, Path(tmp))
     print_table(results)
-    RESULTS.parent.mkdir(exist_ok=True)
-    earlier = json.loads(RESULTS.read_text())["results"] if RESULTS.exists() else {}
-    RESULTS.write_text(json.dumps({  # a run of one store keeps the other store's figures
+    args.results.parent.mkdir(exist_ok=True)
+    earlier = json.loads(args.results.read_text())["results"] if args.results.exists() else {}
+    args.results.write_text(json.dumps({  # a run of one store keeps the other store's figures
         "benchmark": "audit", "machine": {"python": platform.python_version(),
                                           "cpus": os.cpu_count()},
         "days": DAYS, "results": {**earlier, **results}}, indent=2) + "\n")
-    print(f"\nwritten {RESULTS}")
+    print(f"\nwritten {args.results}")
 
 
 if __name__ == "__main__":

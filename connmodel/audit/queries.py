@@ -23,7 +23,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
+    union_all,
 )
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
@@ -346,36 +346,40 @@ def status_by_profile(session: Session, *, actor: Actor, environment: str | None
     return _frame(session, stmt)
 
 
-# SQLite cannot group 3M rows by a computed day without sorting them all; counting each
-# (day, status) as an index range over ix_check_result_at is 3-4x faster.
-_SQLITE_DAILY_CHECKS = text(
-    "WITH RECURSIVE days(d) AS (SELECT substr(:since, 1, 10) UNION ALL "
-    "SELECT date(d, '+1 day') FROM days WHERE d < substr(:until, 1, 10)) "
-    "SELECT d AS day, s.status, (SELECT count(*) FROM check_result WHERE at >= max(d, :since) "
-    "AND at < date(d, '+1 day') AND status = s.status) AS checks FROM days, ("
-    + " UNION ALL ".join(f"SELECT '{st.value}' AS status" for st in Status)
-    + ") AS s ORDER BY day, s.status")
-
-
 def status_over_time(session: Session, *, actor: Actor, days: int = 30,
                      now: datetime | None = None) -> pd.DataFrame:
     """Check results per UTC day and status over the last `days` days (check history)."""
     require(actor, Action.READ)
-    now = now or utcnow()
+    now = (now or utcnow()).astimezone(UTC)
     since = now - timedelta(days=check_days(days))
     if session.get_bind().dialect.name == "sqlite":
-        stamp = "%Y-%m-%d %H:%M:%S.%f"  # how SQLite stores UTC times
-        result = session.execute(_SQLITE_DAILY_CHECKS, {
-            "since": since.astimezone(UTC).strftime(stamp),
-            "until": now.astimezone(UTC).strftime(stamp)})
-        frame = pd.DataFrame(result.all(), columns=list(result.keys()))
-        frame = frame[frame["checks"] > 0].reset_index(drop=True)
-        return _as_day(frame)
-    day = _day(session, CHECK.c.at).label("day")
+        return _as_day(_daily_checks_sqlite(session, since, now))
+    day = _day(session, CHECK.c.at).label("day")  # PostgreSQL: one parallel scan, hash groups
     stmt = (select(day, CHECK.c.status, func.count().label("checks"))
             .where(CHECK.c.at >= since).group_by(day, CHECK.c.status)
             .order_by(day, CHECK.c.status))
     return _as_day(_frame(session, stmt))
+
+
+def _daily_checks_sqlite(session: Session, since: datetime, now: datetime) -> pd.DataFrame:
+    """One aggregate per day, UNION ALL: each walks its day's range of ix_check_result_at once,
+    counting the three statuses together (FILTER).
+
+    SQLite groups by a computed day only by sorting every row (3.5x slower at 3M check rows),
+    and a count per (day, status) walks each day three times (this is 2x faster than that).
+    PostgreSQL would fetch each day's rows from all over the heap: it groups instead."""
+    midnight = since.replace(hour=0, minute=0, second=0, microsecond=0)
+    starts = [midnight + timedelta(days=i) for i in range((now - midnight).days + 1)]
+    per_day = [
+        select(literal(i).label("i"), *(func.count().filter(CHECK.c.status == st.value)
+                                        .label(st.value) for st in Status))
+        .where(CHECK.c.at >= max(start, since), CHECK.c.at < start + timedelta(days=1))
+        for i, start in enumerate(starts)]
+    rows = session.execute(union_all(*per_day)).all()
+    return pd.DataFrame(
+        [(starts[i].date(), st.value, int(n)) for i, *counts in rows
+         for st, n in zip(Status, counts, strict=True) if n],
+        columns=["day", "status", "checks"]).sort_values(["day", "status"], ignore_index=True)
 
 
 def error_rate_by_provider(session: Session, *, actor: Actor, days: int = 30,

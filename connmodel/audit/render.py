@@ -8,15 +8,14 @@ lands in. Nothing here reads the database: it renders an `AuditReport`.
 import html
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from bokeh.embed import components
-from bokeh.model import Model
-from bokeh.resources import Resources
 
-from connmodel.audit import charts
 from connmodel.audit.report import SECTIONS, AuditReport, Finding
+
+if TYPE_CHECKING:
+    from bokeh.model import Model
 
 SCHEMA = "connmodel.audit/1"
 CHART_TITLES = {
@@ -24,17 +23,21 @@ CHART_TITLES = {
     "status_over_time": "Status over time (check history)",
     "expiry_timeline": "Expiry timeline",
 }
-BOKEH_INLINE = Resources(mode="inline", components=["bokeh"])  # the core bundle is enough
 
 
 def inline_bokeh() -> str:
-    """BokehJS as inline <script> tags only.
+    """BokehJS as inline <script> tags only (the core bundle is enough).
 
     `Resources.render()` also emits the `js_files` that other imported extensions register
     (Panel adds a `<script src=static/...>` shim once it is imported in the same process), which
     would not load from a file opened offline; the raw scripts are all the charts need.
     """
-    return "".join(f"<script>{js}</script>" for js in BOKEH_INLINE.js_raw)
+    from bokeh.resources import Resources
+
+    bundle = Resources(mode="inline", components=["bokeh"])
+    return "".join(f"<script>{js}</script>" for js in bundle.js_raw)
+
+
 NOTHING = "Nothing to report: the database holds no profiles and no connections yet."
 # The page loads nothing: every script and style is inline, images only as data: URLs.
 CSP = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
@@ -165,7 +168,13 @@ code{background:#f5f5f5;padding:.1rem .3rem} h2{margin-top:2rem}
 
 
 def to_html(report: AuditReport, *, failing: list[Finding] | None = None) -> str:
-    """One file: inline Bokeh resources, the charts, the tables and the recommended commands."""
+    """One file: inline Bokeh resources, the charts, the tables and the recommended commands.
+
+    Bokeh is imported here, not with the module: Markdown and JSON reports never load it."""
+    from bokeh.embed import components
+
+    from connmodel.audit import charts
+
     parts = [f"<h1>Connections audit</h1><p>{html.escape(_heading(report))}</p>"]
     script = ""
     if report.empty:

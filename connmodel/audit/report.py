@@ -71,7 +71,26 @@ class AuditReport:
 
     def failing(self, fail_on: set[Finding]) -> list[Finding]:
         """The findings among `fail_on` that exist (non-empty means exit code 1)."""
-        return [f for f in Finding if f in fail_on and self.counts[f.value] > 0]
+        return failing(self.counts, fail_on)
+
+
+def failing(counts: dict[str, int], fail_on: set[Finding]) -> list[Finding]:
+    """The findings among `fail_on` whose count is above zero, in `Finding` order."""
+    return [f for f in Finding if f in fail_on and counts[f.value] > 0]
+
+
+def count_findings(session: Session, *, actor: Actor, findings: set[Finding], days: int = 30,
+                   environment: str | None = None, now: datetime | None = None) -> dict[str, int]:
+    """The exact count of each finding asked for, and nothing else: when a notebook is the
+    report, this is all the exit code needs (the report's tables would be thrown away)."""
+    counters = {
+        Finding.ERROR: lambda: q.error_count(session, actor=actor, environment=environment),
+        Finding.STALE: lambda: q.stale_count(session, actor=actor, days=days,
+                                             environment=environment, now=now),
+        Finding.EXPIRING: lambda: q.expiring_count(session, actor=actor, days=days,
+                                                   environment=environment, now=now),
+    }
+    return {f.value: counters[f]() for f in Finding if f in findings}
 
 
 def parse_fail_on(value: str | None) -> set[Finding]:

@@ -75,6 +75,19 @@ def test_html_to_stdout_is_one_page_with_inline_bokeh(capsys, audit_url):
     assert "Bokeh" in out and "&lt;img src=x" in out and MARKUP not in out
 
 
+@pytest.mark.parametrize("fmt", ["markdown", "json"])
+def test_markdown_and_json_reports_never_import_bokeh(audit_url, fmt):
+    """Only the HTML page draws charts: the other formats skip Bokeh's import (a fresh process,
+    as cron runs it, since this test process may have imported it already)."""
+    code = ("import sys; from connmodel.cli import run; "
+            f"code = run(['audit', '-d', {audit_url!r}, '-f', {fmt!r}]); "
+            "print('BOKEH', 'bokeh' in sys.modules, code, file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.stderr.splitlines()[-1] == "BOKEH False 0", done.stderr[-2000:]
+    assert ("# Connections audit" if fmt == "markdown" else '"schema"') in done.stdout
+
+
 def test_an_empty_database_has_nothing_to_report(capsys, sqlite_url, tmp_path):
     target = tmp_path / "empty.json"
     code, _, err = audit(capsys, "-d", sqlite_url, "-f", "json", "-o", str(target),

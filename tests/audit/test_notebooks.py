@@ -14,9 +14,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from audit.auditdata import MARKUP
+from audit.auditdata import MARKUP, VIEWER
+from connmodel.audit import queries as q
 from connmodel.audit.notebooks import NOTEBOOKS_DIR
 from connmodel.services.demo import DEMO_SECRETS
+from connmodel.store import session
 
 BIN = Path(sys.executable).parent
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
@@ -52,7 +54,7 @@ def executed(audit_url, tmp_path_factory) -> dict[str, tuple[subprocess.Complete
         if path.stem == VIA_CLI:
             target = out / f"{path.stem}.html"
             cmd = [str(BIN / "connmodel"), "audit", "--notebook", path.stem, "-d", audit_url,
-                   "-o", str(target), "--days", "30"]
+                   "-o", str(target), "--days", "30", "--fail-on", "error"]
         else:
             target = out / path.name
             cmd = [str(BIN / "papermill"), "-k", "python3", "--no-progress-bar", str(path),
@@ -100,9 +102,13 @@ def test_stale_and_unused(executed):
 
 @pytest.mark.notebooks
 def test_errors_and_expiry_through_connmodel_audit_notebook(executed, audit_url):
+    """As cron runs it, with --fail-on error: the page is written and the exit code is 1."""
     result, path = executed[VIA_CLI]
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stderr.strip() == f"audit report written to {path}"
+    with session(audit_url) as s:
+        errors = q.error_count(s, actor=VIEWER)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.splitlines() == [f"audit report written to {path}",
+                                          f"connmodel: audit findings: error {errors:,}"]
     page = path.read_text()
     assert page.startswith("<!DOCTYPE html>") and "Errors and expiry" in page
     assert "GitHub Staging" in page and "GitHub Issues" in page

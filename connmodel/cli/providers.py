@@ -1,6 +1,10 @@
 """`connmodel connect`, `reauthorize`, `update-key`, `disable`, `enable`, `refresh`,
 `revocations` and `provider add-oauth`: real providers from the terminal.
 
+`connmodel refresh` (cron) and `connmodel refresh --watch N` (a worker process) run at a lower
+CPU priority (nice 10 by default): refreshing is background work, and on a host it shares with
+the dashboard the scheduler should serve the pages first.
+
 For OAuth2, `connect` prints the authorization URL and serves the callback itself on a loopback
 port (http://127.0.0.1:PORT/callback) until the browser comes back; `--print-url` only prints
 the URL and state, to finish later with `--state S --code C`. Secrets (client secrets, API keys)
@@ -8,9 +12,11 @@ are read from a hidden prompt or stdin, never from the command line.
 """
 
 import html
+import os
+import signal
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Annotated, Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -35,6 +41,7 @@ from connmodel.permissions import Actor
 from connmodel.providers import authorization, lifecycle
 from connmodel.providers import connect as connecting
 from connmodel.providers import refresh as refreshing
+from connmodel.providers.background import BackgroundRefresher, Cycle
 from connmodel.providers.records import live, profile_with_provider
 from connmodel.providers.revocations import deliver_due, list_revocations
 from connmodel.secrets import KeyRing, load_keyring
@@ -47,6 +54,7 @@ PortOpt = Annotated[int, typer.Option(
     max=65535)]
 TimeoutOpt = Annotated[int, typer.Option(
     "--timeout", help="Seconds to wait for the browser to come back.", min=1)]
+NICE = 10  # `connmodel refresh` without --id is background work (see its --nice)
 
 
 def _describe(conn: Connection, profile: str) -> str:
@@ -238,6 +246,32 @@ def enable(connection_id: ConnectionId, database: DatabaseOpt = None) -> None:
                + "; reconnected: " + (", ".join(result.servers) or "none"))
 
 
+def _counts(outcomes: list[refreshing.RefreshOutcome]) -> str:
+    counts = Counter(o.result for o in outcomes)
+    return ", ".join(f"{n} {r}" for r, n in sorted(counts.items())) or "nothing due"
+
+
+def _watch(database: str | None, actor: Actor, keyring: KeyRing, *, every: int,
+           window: timedelta, concurrency: int) -> None:
+    """Refresh what is due every `every` seconds until SIGTERM / Ctrl-C (after the cycle in
+    flight: a refresh cut short would lose a token the provider already rotated)."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+    def report(cycle: Cycle) -> None:
+        line = f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC: " + (
+            f"error: {cycle.error}" if cycle.error else _counts(cycle.refreshed)
+            + "; provider revocations: "
+            + ", ".join(f"{n} {k}" for k, n in cycle.revocations.items()))
+        typer.echo(line)
+
+    typer.echo(f"refreshing tokens due within {window} every {every} s (Ctrl-C or SIGTERM stops "
+               "after the cycle in flight)")
+    BackgroundRefresher(database, keyring, interval=every, window=window,
+                        concurrency=concurrency, actor=actor).run_until(stop, report)
+
+
 @app.command()
 def refresh(
     connection_id: Annotated[int | None, typer.Option(
@@ -246,14 +280,30 @@ def refresh(
         "--window", help="Refresh tokens expiring within this many minutes.", min=0)] = 10,
     concurrency: Annotated[int, typer.Option(
         "--concurrency", help="Refreshes in flight at once.", min=1, max=64)] = 4,
+    watch: Annotated[int | None, typer.Option(
+        "--watch", help="Keep running as a worker: refresh what is due every N seconds.",
+        min=1, show_default=False)] = None,
+    nice: Annotated[int, typer.Option(
+        "--nice", help="Lower the CPU priority of a due-token run (cron, --watch) by N, so a "
+        "dashboard or API on the same host answers first (0: normal priority; --id never).",
+        min=0, max=19)] = NICE,
     database: DatabaseOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
-    """Refresh OAuth tokens due soon and send queued provider revocations (run it from cron).
+    """Refresh OAuth tokens due soon and send queued provider revocations (run it from cron, or
+    as a worker with --watch).
 
     Exits 3 when a provider refused a refresh (the connection is now Error).
     """
+    if connection_id is not None and watch is not None:
+        raise InvalidInput("--watch refreshes what is due; it takes no --id")
     actor, keyring = cli_actor(), load_keyring()
+    if connection_id is None and nice:
+        os.nice(nice)  # background work: the scheduler serves interactive processes first
+    if watch is not None:
+        _watch(database, actor, keyring, every=watch, window=timedelta(minutes=window),
+               concurrency=concurrency)
+        return
     with store(database) as s:
         if connection_id is not None:
             outcomes = [refreshing.refresh_connection(s, actor=actor, keyring=keyring,
@@ -268,8 +318,7 @@ def refresh(
     else:
         emit_table("Refresh", ["Connection", "Result", "Message"],
                    [(o.connection_id, o.result, o.message) for o in outcomes])
-        counts = Counter(o.result for o in outcomes)
-        typer.echo(", ".join(f"{n} {r}" for r, n in sorted(counts.items())) or "nothing due")
+        typer.echo(_counts(outcomes))
         typer.echo("provider revocations: " + ", ".join(f"{n} {k}" for k, n in revocations.items()))
     if any(o.result == "error" for o in outcomes):
         raise typer.Exit(3)

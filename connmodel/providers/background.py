@@ -1,14 +1,20 @@
-"""The refresher a long-running process (the dashboard) runs: refresh due tokens and send due
-provider revocations every `interval` seconds, in a daemon thread.
+"""The refresher a long-running process runs: refresh due tokens and send due provider
+revocations every `interval` seconds, in a daemon thread (the dashboard) or in the foreground
+(`connmodel refresh --watch`, a worker process of its own).
 
 Several processes may each run one against the same database: the row claims in
 `connmodel.providers.refresh` and `connmodel.providers.revocations` keep them from doing the
 same work twice. A failing cycle (database down, wrong key) is logged and the next one tries
 again; it never kills the thread.
+
+With CONNMODEL_BACKGROUND_REFRESH=off, `start()` does nothing: a deployment that runs the
+worker keeps the refresh work (and its CPU) out of the dashboard processes.
 """
 
 import logging
+import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -20,6 +26,7 @@ from connmodel.secrets import KeyRing
 from connmodel.store import session
 
 log = logging.getLogger(__name__)
+ENV_SWITCH = "CONNMODEL_BACKGROUND_REFRESH"
 
 
 @dataclass
@@ -64,16 +71,24 @@ class BackgroundRefresher:
         self.last = cycle
         return cycle
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.run_once()
-            self._stop.wait(self.interval)
+    def run_until(self, stop: threading.Event,
+                  on_cycle: Callable[[Cycle], None] | None = None) -> None:
+        """A cycle every `interval` seconds in this thread until `stop` is set; a cycle in
+        flight always finishes (stopping mid-refresh would lose tokens the provider rotated)."""
+        while not stop.is_set():
+            cycle = self.run_once()
+            if on_cycle is not None:
+                on_cycle(cycle)
+            stop.wait(self.interval)
 
     def start(self) -> "BackgroundRefresher":
+        if os.environ.get(ENV_SWITCH, "").strip().lower() in ("off", "0", "false", "no"):
+            log.info("token refresher not started here: %s=off (a worker refreshes)", ENV_SWITCH)
+            return self
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="connmodel-refresher",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self.run_until, args=(self._stop,),
+                                            name="connmodel-refresher", daemon=True)
             self._thread.start()
         return self
 

@@ -3,16 +3,20 @@ and connect / disable / enable / refresh / revocations in-process."""
 
 import io
 import os
+import signal
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from authserver import CLIENT_ID, CLIENT_SECRET
 from conftest import approve
+from test_oauth_flow import connect as oauth_connect
 
 from connmodel.cli import common, run
+from connmodel.models import Connection, utcnow
 from connmodel.services.servers import add_server
 from connmodel.store import session
 
@@ -131,3 +135,41 @@ def test_refresh_and_revocations_commands(oauth_profile, cli, authserver):
     assert cli("revoke", "1", "--yes", "-d", oauth_profile)[0] == 0
     code, out, _ = cli("revocations", "--deliver", "-d", oauth_profile)
     assert "2 retrying" in out and "pending" in out and "cannot reach" in out  # + replaced token
+
+
+def _expire_soon(url: str, connection_id: int) -> int:
+    """Make the connection due for refresh; returns its token_version."""
+    with session(url) as s:
+        row = s.get(Connection, connection_id)
+        row.expires_at = utcnow() + timedelta(minutes=1)
+        s.commit()
+        return row.token_version
+
+
+def test_refresh_watch_is_a_worker_at_lower_priority_that_stops_on_sigterm(oauth_profile, keyring,
+                                                                         admin, authserver):
+    conn = oauth_connect(oauth_profile, keyring, admin)
+    version = _expire_soon(oauth_profile, conn.id)
+    proc = subprocess.Popen(
+        [str(SCRIPT), "refresh", "--watch", "1", "--nice", "5", "-d", oauth_profile],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "CONNMODEL_ACTOR": "alice"})
+    try:
+        assert proc.stdout.readline().startswith("refreshing tokens due within 0:10:00 every 1 s")
+        first = proc.stdout.readline()
+        assert "1 refreshed; provider revocations:" in first, first
+        assert os.getpriority(os.PRIO_PROCESS, proc.pid) == os.getpriority(os.PRIO_PROCESS, 0) + 5
+        assert "nothing due" in proc.stdout.readline()  # the next cycle, a second later
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    with session(oauth_profile) as s:
+        assert s.get(Connection, conn.id).token_version == version + 1
+
+
+def test_refresh_watch_takes_no_id(cli, sqlite_url):
+    code, _, err = cli("refresh", "--watch", "5", "--id", "1", "-d", sqlite_url)
+    assert code == 2
+    assert err.splitlines()[-1] == "connmodel: error: --watch refreshes what is due; it takes no --id"

@@ -72,3 +72,11 @@ def test_background_refresher_refreshes_and_delivers(oauth_profile, keyring, adm
 def test_background_refresher_survives_an_unusable_database(keyring):
     cycle = BackgroundRefresher("postgresql://u@127.0.0.1:1/x", keyring).run_once()
     assert cycle.error and "cannot use the database" in cycle.error
+
+
+def test_background_refresher_is_off_where_a_worker_refreshes(oauth_profile, keyring, monkeypatch):
+    monkeypatch.setenv("CONNMODEL_BACKGROUND_REFRESH", "off")
+    refresher = BackgroundRefresher(oauth_profile, keyring, interval=0.05).start()
+    assert refresher._thread is None
+    threading.Event().wait(0.2)
+    assert refresher.last is None

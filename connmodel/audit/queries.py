@@ -328,21 +328,23 @@ def unchecked_production(session: Session, *, actor: Actor, hours: int = 24, lim
 
 def status_by_profile(session: Session, *, actor: Actor, environment: str | None = None,
                       limit: int = 20) -> pd.DataFrame:
-    """Live connections per status for the `limit` largest profiles (long format)."""
+    """Live connections per status for the `limit` largest profiles (long format).
+
+    One walk of the (profile, status) index counts every profile's statuses (a few hundred
+    rows); the largest profiles are picked from those counts. Grouping the largest profiles'
+    rows again (400k of 1M at gateway scale) sorted them all: 2.5x slower on SQLite."""
     require(actor, Action.READ)
     check_limit(limit)
-    top = (select(CONN.c.profile_id, func.count().label("n")).where(LIVE)
-           .group_by(CONN.c.profile_id))
-    env = _env(environment)
-    if env:
-        top = top.where(CONN.c.profile_id.in_(
-            select(PROFILE.c.id).where(PROFILE.c.environment == env.value)))
-    top_sq = top.order_by(func.count().desc(), CONN.c.profile_id).limit(limit).subquery()
-    stmt = (select(PROFILE.c.name.label("profile"), CONN.c.status,
-                   func.count().label("connections"))
-            .join(top_sq, top_sq.c.profile_id == CONN.c.profile_id)
-            .join(PROFILE, PROFILE.c.id == CONN.c.profile_id).where(LIVE)
-            .group_by(PROFILE.c.name, CONN.c.status).order_by(PROFILE.c.name, CONN.c.status))
+    counts = _in_environment(
+        select(CONN.c.profile_id, CONN.c.status, func.count().label("connections"))
+        .where(LIVE).group_by(CONN.c.profile_id, CONN.c.status), environment).cte("counts")
+    top = (select(counts.c.profile_id).group_by(counts.c.profile_id)
+           .order_by(func.sum(counts.c.connections).desc(), counts.c.profile_id)
+           .limit(limit).cte("top"))
+    stmt = (select(PROFILE.c.name.label("profile"), counts.c.status, counts.c.connections)
+            .join_from(counts, top, top.c.profile_id == counts.c.profile_id)
+            .join(PROFILE, PROFILE.c.id == counts.c.profile_id)
+            .order_by(PROFILE.c.name, counts.c.status))
     return _frame(session, stmt)
 
 

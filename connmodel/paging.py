@@ -4,19 +4,27 @@ A cursor is an opaque url-safe token holding the sort value and id of the last r
 page deep in a million rows costs the same as the first. It also names its sort order, so a
 cursor taken from one sort is refused by another instead of silently skipping rows. Nullable sort columns sort NULLS LAST
 in both directions. Counts stop at COUNT_CAP: past it a listing says "at least 10,000".
+
+The cursor position and the page size are bound parameters, so a listing that keeps its
+KeysetQuery and CappedCount (see connmodel.services.connections) runs the same statement objects
+call after call: SQLAlchemy then neither rebuilds them nor recomputes their cache keys, which
+was most of the cost of a page.
 """
 
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, tuple_
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.visitors import replacement_traverse
 from sqlmodel import Session
 
 from connmodel.errors import InvalidInput
@@ -24,6 +32,8 @@ from connmodel.errors import InvalidInput
 COUNT_CAP = 10_000
 MAX_LIMIT = 500
 T = TypeVar("T")
+# The bound parameters of a page statement (callers' own parameters must not use these names).
+AFTER_VALUE, AFTER_ID, PAGE_LIMIT = "page_after_value", "page_after_id", "page_limit"
 
 
 @dataclass(frozen=True)
@@ -53,26 +63,34 @@ class SortKey:
         col = col.nulls_last() if self.nullable else col
         return [col, self.id_column.desc() if self.descending else self.id_column.asc()]
 
-    def after(self, value: Any, row_id: int) -> ColumnElement[bool]:
-        """Rows strictly after (value, row_id) in this order.
+    def after(self, null: bool) -> ColumnElement[bool]:
+        """Rows strictly after the bound position (:page_after_value, :page_after_id).
 
-        On a NOT NULL column this is a row-value comparison, (col, id) > (value, id), which both
-        stores turn into one index range: a page deep in a listing reads only its own rows.
+        `null` is for a position whose sort value is NULL (the NULLS LAST tail). On a NOT NULL
+        column this is a row-value comparison, (col, id) > (value, id), which both stores turn
+        into one index range: a page deep in a listing reads only its own rows.
         """
         col, idc = self.column, self.id_column
+        row_id = bindparam(AFTER_ID, type_=idc.type)
         beyond_id = idc < row_id if self.descending else idc > row_id
-        if value is None:
+        if null:
             return and_(col.is_(None), beyond_id)
         if self.column is self.id_column:
             return beyond_id
+        value = bindparam(AFTER_VALUE, type_=col.type)
         if not self.nullable:
-            pair = tuple_(col, idc)
-            bound = tuple_(literal(value, col.type), literal(row_id, idc.type))
+            pair, bound = tuple_(col, idc), tuple_(value, row_id)
             return pair < bound if self.descending else pair > bound
         beyond = col < value if self.descending else col > value
         return or_(beyond, and_(col == value, beyond_id), col.is_(None))
 
-    @property
+    @cached_property
+    def python_type(self) -> type:
+        """The sort column's Python type (a TypeDecorator such as UTCDateTime: its impl's)."""
+        column_type = self.column.type
+        return getattr(column_type, "impl_instance", column_type).python_type  # type: ignore[no-any-return]
+
+    @cached_property
     def tag(self) -> str:
         """A short name of this sort order, written into its cursors."""
         return f"{'-' if self.descending else ''}{self.column}"
@@ -88,30 +106,31 @@ def _encode_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+_CURSOR_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
 def encode_cursor(key: SortKey, value: Any, row_id: int) -> str:
-    raw = json.dumps([key.tag, _encode_value(value), row_id], separators=(",", ":")).encode()
+    raw = _CURSOR_JSON.encode([key.tag, _encode_value(value), row_id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, key: SortKey) -> tuple[Any, int]:
     """Parse a cursor made by encode_cursor for the same sort; InvalidInput otherwise."""
-    bad = InvalidInput(f"malformed cursor {cursor[:40]!r}: pass the next_cursor of a listing")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         tag, value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise bad from None
+        raise _malformed(cursor) from None
     if not isinstance(tag, str):
-        raise bad
+        raise _malformed(cursor)
     if tag != key.tag:
         raise InvalidInput(
             f"cursor {cursor[:40]!r} belongs to another sort order: "
             "pass the next_cursor of this listing, or start from the first page"
         )
     if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 <= row_id < 2**63:
-        raise bad
-    column_type = key.column.type  # a TypeDecorator (UTCDateTime) reports `object`: ask its impl
-    python_type = getattr(column_type, "impl_instance", column_type).python_type
+        raise _malformed(cursor)
+    python_type = key.python_type
     if value is None:
         return None, row_id
     try:
@@ -123,7 +142,11 @@ def decode_cursor(cursor: str, key: SortKey) -> tuple[Any, int]:
             return value, row_id
     except (TypeError, ValueError):
         pass
-    raise bad
+    raise _malformed(cursor)
+
+
+def _malformed(cursor: str) -> InvalidInput:
+    return InvalidInput(f"malformed cursor {cursor[:40]!r}: pass the next_cursor of a listing")
 
 
 def _columns_only(stmt: Select[Any]) -> bool:
@@ -133,6 +156,73 @@ def _columns_only(stmt: Select[Any]) -> bool:
     cost of a page and adds nothing to tuples of column values.
     """
     return all(not isinstance(d["type"], type) for d in stmt.column_descriptions)
+
+
+def with_values(clause: ColumnElement[Any], params: Mapping[str, Any]) -> ColumnElement[Any]:
+    """A copy of `clause` whose named bound parameters are replaced by values from `params`.
+
+    For composing a condition kept with bound parameters into a statement built per call. The
+    values become anonymous parameters, so two copies with different values never collide.
+    """
+    def replace(element: Any) -> Any:
+        if isinstance(element, BindParameter) and element.key in params:
+            return bindparam(element.key, params[element.key], type_=element.type, unique=True)
+        return None
+
+    copy: ColumnElement[Any] = replacement_traverse(clause, {}, replace)  # type: ignore[call-overload]
+    return copy
+
+
+class Start(Enum):
+    """Where a page starts: the first page, after a sort value, or in the NULLS LAST tail."""
+
+    FIRST = "first"
+    AFTER_VALUE = "after value"
+    AFTER_NULL = "after null"
+
+
+class KeysetQuery:
+    """A filtered SELECT paged by `key`, its page statements built once and reused.
+
+    `stmt` must select the sort column and the row id first. Each kind of start (see Start)
+    gets its statement on first use; the cursor position and the limit are bound at execution,
+    with the caller's own `params` (the values of the filter's bound parameters).
+    """
+
+    def __init__(self, stmt: Select[Any], key: SortKey) -> None:
+        self.stmt, self.key = stmt, key
+        self.on_connection = _columns_only(stmt)
+        self._statements: dict[Start, Select[Any]] = {}
+
+    def _statement(self, start: Start) -> Select[Any]:
+        statement = self._statements.get(start)
+        if statement is None:
+            statement = self.stmt
+            if start is not Start.FIRST:
+                statement = statement.where(self.key.after(null=start is Start.AFTER_NULL))
+            statement = statement.order_by(*self.key.order_by()).limit(bindparam(PAGE_LIMIT))
+            self._statements[start] = statement
+        return statement
+
+    def page(self, session: Session, *, cursor: str | None, limit: int,
+             params: Mapping[str, Any] | None = None) -> tuple[Sequence[Any], str | None]:
+        """One page after `cursor`: its rows and the cursor of the next page (None at the end)."""
+        limit_ok(limit)
+        values = {**(params or {}), PAGE_LIMIT: limit + 1}
+        start = Start.FIRST
+        if cursor:
+            value, values[AFTER_ID] = decode_cursor(cursor, self.key)
+            start = Start.AFTER_NULL if value is None else Start.AFTER_VALUE
+            values[AFTER_VALUE] = value
+        statement = self._statement(start)
+        runner = session.connection() if self.on_connection else session
+        rows = runner.execute(statement, values).all()
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            next_cursor = encode_cursor(self.key, last[0], last[1])
+        return rows, next_cursor
 
 
 def keyset_page(
@@ -145,20 +235,23 @@ def keyset_page(
 ) -> tuple[Sequence[Any], str | None]:
     """Run `stmt` (already filtered) for one page after `cursor`; return rows and next cursor.
 
-    The statement's first two selected columns must be the sort column and the id.
+    The statement's first two selected columns must be the sort column and the id. A listing
+    called often keeps a KeysetQuery instead, so its statements are built once.
     """
-    limit_ok(limit)
-    if cursor:
-        value, row_id = decode_cursor(cursor, key)
-        stmt = stmt.where(key.after(value, row_id))
-    stmt = stmt.order_by(*key.order_by()).limit(limit + 1)
-    rows = (session.connection() if _columns_only(stmt) else session).execute(stmt).all()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(key, last[0], last[1])
-    return rows, next_cursor
+    return KeysetQuery(stmt, key).page(session, cursor=cursor, limit=limit)
+
+
+class CappedCount:
+    """How many rows a filtered SELECT gives, counting at most `cap` + 1: built once, run often."""
+
+    def __init__(self, filtered: Select[Any], cap: int = COUNT_CAP) -> None:
+        self.cap = cap
+        self.statement = select(func.count()).select_from(filtered.limit(cap + 1).subquery())
+
+    def run(self, session: Session, params: Mapping[str, Any] | None = None) -> tuple[int, bool]:
+        """(n, True) when n <= cap, else (cap, False): "at least cap"."""
+        n = session.connection().execute(self.statement, params or {}).scalar_one()
+        return (self.cap, False) if n > self.cap else (n, True)
 
 
 def capped_count(session: Session, filtered: Select[Any], cap: int = COUNT_CAP) -> tuple[int, bool]:
@@ -166,6 +259,4 @@ def capped_count(session: Session, filtered: Select[Any], cap: int = COUNT_CAP) 
 
     Returns (n, True) when n <= cap, else (cap, False): "at least cap".
     """
-    inner = filtered.limit(cap + 1).subquery()
-    n = session.connection().execute(select(func.count()).select_from(inner)).scalar_one()
-    return (cap, False) if n > cap else (n, True)
+    return CappedCount(filtered, cap).run(session)

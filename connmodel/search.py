@@ -9,13 +9,17 @@ spells out the cases of non-ASCII letters, which SQLite's LIKE does not fold.
 
 import json
 import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Integer, any_, literal, or_, select, text
+from sqlalchemy import ARRAY, ColumnElement, Integer, String, any_, bindparam, or_, select, text
+from sqlalchemy.sql import Select
 from sqlmodel import Session, col
 
 from connmodel.errors import InvalidInput
 from connmodel.models import Connection
+from connmodel.paging import with_values
 
 SEARCH_MAX = 200
 FEW_HITS = 5_000
@@ -39,8 +43,16 @@ def _case_variants(needle: str) -> list[str]:
     return variants
 
 
-def search_condition(session: Session, needle: str) -> ColumnElement[bool] | None:
-    """A WHERE condition matching connections whose account or service contains `needle`."""
+@dataclass(frozen=True)
+class SearchTerms:
+    """A search as SQL: the shape of its condition (hashable, see search_clause) and its values."""
+
+    shape: tuple[Any, ...]
+    params: dict[str, Any]
+
+
+def search_terms(session: Session, needle: str) -> SearchTerms | None:
+    """How to match connections whose account or service contains `needle` (None: no filter)."""
     needle = needle.strip()
     if not needle:
         return None
@@ -50,18 +62,37 @@ def search_condition(session: Session, needle: str) -> ColumnElement[bool] | Non
         raise InvalidInput("search text may not contain control characters")
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite" and len(needle) >= 3:
-        phrase = '"' + needle.replace('"', '""') + '"'
-        fts: Any = text("SELECT rowid FROM connection_fts WHERE connection_fts MATCH :phrase")
-        return Connection.id.in_(fts.bindparams(phrase=phrase))  # type: ignore[union-attr,no-any-return]
+        return SearchTerms(("fts",), {"search_phrase": '"' + needle.replace('"', '""') + '"'})
     needles = _case_variants(needle) if dialect == "sqlite" else [needle]
-    columns: tuple[Any, ...] = (Connection.account, Connection.service)
-    matches = or_(*(col.ilike(like_pattern(n), escape="\\") for n in needles for col in columns))
+    like = SearchTerms(("like", len(needles)),
+                       {f"search_like_{i}": like_pattern(n) for i, n in enumerate(needles)})
     if dialect == "postgresql":
-        return _few_hits_by_id(session, matches)
-    return matches
+        return _few_hits_by_id(session, like)
+    return like
 
 
-def _few_hits_by_id(session: Session, matches: ColumnElement[bool]) -> ColumnElement[bool]:
+@lru_cache(maxsize=32)
+def search_clause(shape: tuple[Any, ...]) -> ColumnElement[bool]:
+    """The condition of a SearchTerms shape, its values left as bound parameters."""
+    kind = shape[0]
+    if kind == "fts":
+        fts: Any = text("SELECT rowid FROM connection_fts WHERE connection_fts MATCH :search_phrase")
+        return col(Connection.id).in_(fts.bindparams(bindparam("search_phrase", type_=String)))
+    if kind == "ids":
+        return col(Connection.id) == any_(bindparam("search_ids", type_=ARRAY(Integer)))
+    columns: tuple[Any, ...] = (Connection.account, Connection.service)
+    return or_(*(c.ilike(bindparam(f"search_like_{i}"), escape="\\")
+                 for i in range(shape[1]) for c in columns))
+
+
+def search_condition(session: Session, needle: str) -> ColumnElement[bool] | None:
+    """A WHERE condition, values included, for connections whose account or service contains
+    `needle` (None for an empty needle)."""
+    terms = search_terms(session, needle)
+    return None if terms is None else with_values(search_clause(terms.shape), terms.params)
+
+
+def _few_hits_by_id(session: Session, like: SearchTerms) -> SearchTerms:
     """PostgreSQL: when a needle is rare, name its rows by id; when common, keep the ILIKE.
 
     A listing orders by id with a LIMIT. The planner estimates a substring's hits well (see
@@ -72,13 +103,20 @@ def _few_hits_by_id(session: Session, matches: ColumnElement[bool]) -> ColumnEle
     ILIKE, whose walk finds a page of a common needle within a few thousand rows.
     """
     conn = session.connection()
-    probe = select(col(Connection.id)).where(matches, col(Connection.revoked_at).is_(None))
+    probe = _probe(like.shape)
     compiled = probe.compile(dialect=conn.dialect)
-    plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar_one()
+    plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled),
+                                compiled.construct_params(like.params)).scalar_one()
     plan = json.loads(plan) if isinstance(plan, str) else plan
     if plan[0]["Plan"]["Plan Rows"] > FEW_HITS:
-        return matches
-    ids = conn.execute(probe.limit(FEW_HITS + 1)).scalars().all()
+        return like
+    ids = conn.execute(probe.limit(FEW_HITS + 1), like.params).scalars().all()
     if len(ids) > FEW_HITS:  # the estimate was far off: the walk is then the better bet
-        return matches
-    return col(Connection.id) == any_(literal(list(ids), ARRAY(Integer)))
+        return like
+    return SearchTerms(("ids",), {"search_ids": list(ids)})
+
+
+@lru_cache(maxsize=4)
+def _probe(shape: tuple[Any, ...]) -> Select[Any]:
+    return select(col(Connection.id)).where(search_clause(shape),
+                                            col(Connection.revoked_at).is_(None))

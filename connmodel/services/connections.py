@@ -6,10 +6,12 @@ revoking at once produce exactly one revocation and one audit event.
 """
 
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
-from sqlmodel import Session
+from sqlalchemy import ColumnElement, bindparam, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, SQLModel, col
 
 from connmodel.errors import AlreadyRevoked, InvalidInput, NotFound
 from connmodel.models import (
@@ -23,13 +25,13 @@ from connmodel.models import (
     ServerPublic,
     utcnow,
 )
-from connmodel.paging import Page, SortKey, capped_count, keyset_page
+from connmodel.paging import CappedCount, KeysetQuery, Page, SortKey, with_values
 from connmodel.permissions import Action, Actor, require
 from connmodel.providers import revocations
-from connmodel.search import search_condition
+from connmodel.search import search_clause, search_terms
 from connmodel.secrets import mask
 from connmodel.services.events import record
-from connmodel.status import ServerState, hint_for, parse_environment, parse_status
+from connmodel.status import HINTS, ServerState, hint_for, parse_environment, parse_status
 from connmodel.validation import clean_account, clean_text
 
 SORT_FIELDS: dict[str, Any] = {
@@ -51,7 +53,24 @@ def sort_key(sort: str) -> SortKey:
     name = name.lstrip("-")
     if name not in SORT_FIELDS:
         raise InvalidInput(f"unknown sort field {name!r}: choose one of {', '.join(SORT_FIELDS)}")
+    return _sort_key(name, descending)
+
+
+@cache
+def _sort_key(name: str, descending: bool) -> SortKey:
+    """One SortKey object per sort order, so cached listing statements can be found by it."""
     return SortKey(SORT_FIELDS[name], Connection.id, descending)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class BoundFilter:
+    """A ConnectionFilter as SQL: which conditions apply (`shape`) and the values they take.
+
+    Statements are built once per shape with bound parameters and reused with `params`.
+    """
+
+    shape: tuple[Any, ...]
+    params: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -64,29 +83,65 @@ class ConnectionFilter:
     environment: str | None = None
     search: str | None = None
 
-    def conditions(self, session: Session) -> list[ColumnElement[bool]]:
-        conds: list[ColumnElement[bool]] = [Connection.revoked_at.is_(None)]  # type: ignore[union-attr]
+    def bind(self, session: Session) -> BoundFilter:
+        """Check the values and resolve them (a profile name to its id, a search to its terms).
+
+        NotFound for an unknown profile name, InvalidInput for a bad status, environment or
+        search text.
+        """
+        shape: list[Any] = []
+        params: dict[str, Any] = {}
         if self.profile:
-            conds.append(Connection.profile_id == profile_id_by_name(session, self.profile))
+            shape.append("profile")
+            params["filter_profile"] = profile_id_by_name(session, self.profile)
         if self.profile_id is not None:
-            conds.append(Connection.profile_id == self.profile_id)  # type: ignore[arg-type]
+            shape.append("profile_id")
+            params["filter_profile_id"] = self.profile_id
         if self.status:
-            conds.append(Connection.status == parse_status(self.status).value)  # type: ignore[arg-type]
+            shape.append("status")
+            params["filter_status"] = parse_status(self.status).value
         if self.environment:
-            env = parse_environment(self.environment).value
-            ids = select(Profile.id).where(Profile.environment == env)
-            conds.append(Connection.profile_id.in_(ids))  # type: ignore[attr-defined]
-        if self.search:
-            cond = search_condition(session, self.search)
-            if cond is not None:
-                conds.append(cond)
-        return conds
+            shape.append("environment")
+            params["filter_environment"] = parse_environment(self.environment).value
+        terms = search_terms(session, self.search) if self.search else None
+        if terms is not None:
+            shape.append(terms.shape)
+            params.update(terms.params)
+        return BoundFilter(tuple(shape), params)
+
+    def conditions(self, session: Session) -> list[ColumnElement[bool]]:
+        """The WHERE conditions with their values, for statements that compose them."""
+        bound = self.bind(session)
+        return [with_values(cond, bound.params) for cond in _conditions(bound.shape)]
+
+
+
+@lru_cache(maxsize=128)
+def _conditions(shape: tuple[Any, ...]) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of a filter shape (see ConnectionFilter.bind), values as bound parameters."""
+    conds: list[ColumnElement[bool]] = [col(Connection.revoked_at).is_(None)]
+    for part in shape:
+        if part == "profile":
+            conds.append(col(Connection.profile_id) == bindparam("filter_profile"))
+        elif part == "profile_id":
+            conds.append(col(Connection.profile_id) == bindparam("filter_profile_id"))
+        elif part == "status":
+            conds.append(col(Connection.status) == bindparam("filter_status"))
+        elif part == "environment":
+            ids = select(col(Profile.id)).where(
+                col(Profile.environment) == bindparam("filter_environment"))
+            conds.append(col(Connection.profile_id).in_(ids))
+        else:
+            conds.append(search_clause(part))
+    return tuple(conds)
+
+
+_PROFILE_BY_NAME = select(col(Profile.id)).where(col(Profile.name) == bindparam("name"))
 
 
 def profile_id_by_name(session: Session, name: str) -> int:
-    pid = session.connection().execute(
-        select(Profile.id).where(Profile.name == name)
-    ).scalar_one_or_none()
+    pid: int | None = session.connection().execute(
+        _PROFILE_BY_NAME, {"name": name}).scalar_one_or_none()
     if pid is None:
         raise NotFound(f"no profile named {name!r}")
     return pid
@@ -110,7 +165,7 @@ def _public(conn: Connection, profile: str, environment: str) -> ConnectionPubli
 
 
 # The listing reads plain columns, never ORM entities: a page is built straight from rows.
-LISTED_COLUMNS = (Connection.id, Connection.service, Connection.account, Connection.status,
+LISTED_COLUMNS: tuple[Any, ...] = (Connection.id, Connection.service, Connection.account, Connection.status,
                   Connection.status_reason, Connection.checked_at, Connection.expires_at,
                   Connection.last_used_at, Connection.created_at, Profile.name,
                   Profile.environment)
@@ -119,11 +174,23 @@ LISTED_COLUMNS = (Connection.id, Connection.service, Connection.account, Connect
 def _public_row(row: Any) -> ConnectionPublic:
     (_, _, cid, service, account, status, reason, checked, expires, used, created, profile,
      environment) = row
-    return ConnectionPublic(
+    return ConnectionPublic(  # HINTS[status]: hint_for without its check, the column holds a Status
         id=cid, profile=profile, environment=environment, service=service, account=account,
-        status=status, status_reason=reason, hint=hint_for(status), checked_at=checked,
+        status=status, status_reason=reason, hint=HINTS[status], checked_at=checked,
         expires_at=expires, last_used_at=used, created_at=created,
     )
+
+
+@lru_cache(maxsize=256)
+def _listing(shape: tuple[Any, ...], key: SortKey) -> tuple[KeysetQuery, CappedCount]:
+    """The page and count statements of one filter shape and sort order, built once."""
+    conds = _conditions(shape)
+    rows = (
+        select(key.column, col(Connection.id), *LISTED_COLUMNS)
+        .join(Profile, col(Profile.id) == col(Connection.profile_id))
+        .where(*conds)
+    )
+    return KeysetQuery(rows, key), CappedCount(select(col(Connection.id)).where(*conds))
 
 
 def list_connections(
@@ -139,17 +206,19 @@ def list_connections(
     """One page of live connections, keyset-paged; `total` is exact up to 10,000."""
     require(actor, Action.READ)
     key = sort_key(sort)
-    conds = where.conditions(session)
-    stmt = (
-        select(key.column, Connection.id, *LISTED_COLUMNS)
-        .join(Profile, Profile.id == Connection.profile_id)  # type: ignore[arg-type]
-        .where(*conds)
-    )
-    rows, next_cursor = keyset_page(session, stmt, key=key, cursor=cursor, limit=limit)
-    total, exact = (
-        capped_count(session, select(Connection.id).where(*conds)) if count else (len(rows), True)
-    )
+    bound = where.bind(session)
+    pages, counter = _listing(bound.shape, key)
+    rows, next_cursor = pages.page(session, cursor=cursor, limit=limit, params=bound.params)
+    total, exact = counter.run(session, bound.params) if count else (len(rows), True)
     return Page([_public_row(r) for r in rows], next_cursor, total, exact)
+
+
+def count_connections(session: Session, *, actor: Actor,
+                      where: ConnectionFilter = ConnectionFilter()) -> tuple[int, bool]:
+    """How many live connections match (exact up to 10,000): a listing's `total` alone."""
+    require(actor, Action.READ)
+    bound = where.bind(session)
+    return _listing(bound.shape, sort_key("id"))[1].run(session, bound.params)
 
 
 def _live_connection(session: Session, connection_id: int) -> Connection:
@@ -166,10 +235,10 @@ def _live_connection(session: Session, connection_id: int) -> Connection:
 
 def servers_of_profile(session: Session, profile_id: int) -> list[ServerPublic]:
     rows = session.execute(
-        select(McpServer, Profile.name)
-        .join(Profile, Profile.id == McpServer.profile_id)  # type: ignore[arg-type]
-        .where(McpServer.profile_id == profile_id)
-        .order_by(McpServer.name)
+        select(McpServer, col(Profile.name))
+        .join(Profile, col(Profile.id) == col(McpServer.profile_id))
+        .where(col(McpServer.profile_id) == profile_id)
+        .order_by(col(McpServer.name))
     ).all()
     return [
         ServerPublic(name=s.name, url=s.url, transport=s.transport, profile=p, state=s.state,
@@ -208,51 +277,75 @@ def get_connection(session: Session, *, actor: Actor, connection_id: int) -> Con
     )
 
 
+# Revoke's statements, built once (values are bound per call). The claim returns what the
+# audit text needs, the profile's name included, so a revoke is four statements and a commit.
+_CREDENTIAL = select(col(Connection.credential_enc)).where(
+    col(Connection.id) == bindparam("revoke_id"))
+_CLAIM = (
+    update(Connection)
+    .where(col(Connection.id) == bindparam("revoke_id"), col(Connection.revoked_at).is_(None))
+    .values(revoked_at=bindparam("revoke_at"), revoked_by=bindparam("revoke_by"),
+            credential_enc=None, credential_hint=None)
+    .returning(col(Connection.profile_id), col(Connection.account), col(Connection.service),
+               select(col(Profile.name))
+               .where(col(Profile.id) == col(Connection.profile_id)).scalar_subquery())
+)
+_DISCONNECT = (
+    update(McpServer)
+    .where(col(McpServer.profile_id) == bindparam("revoke_profile"),
+           col(McpServer.state) == ServerState.CONNECTED.value)
+    .values(state=ServerState.DISCONNECTED.value, updated_at=bindparam("revoke_at"),
+            reason=bindparam("revoke_reason"))
+    .returning(col(McpServer.id), col(McpServer.name))
+)
+
+
 def revoke_connection(session: Session, *, actor: Actor, connection_id: int) -> RevokeResult:
     """Revoke, wipe the credential, disconnect the profile's servers, audit: one transaction.
 
     Raises AlreadyRevoked when another caller got there first (nothing is written then) and
-    NotFound for an unknown id.
+    NotFound for an unknown id. Objects of this session that the updates change are brought
+    up to date, as an ORM update would.
     """
     require(actor, Action.WRITE)
     now = utcnow()
-    credential_enc = session.execute(
-        select(Connection.credential_enc).where(Connection.id == connection_id)  # type: ignore[arg-type]
-    ).scalar_one_or_none()
-    claimed = session.execute(
-        update(Connection)
-        .where(Connection.id == connection_id, Connection.revoked_at.is_(None))  # type: ignore[arg-type,union-attr]
-        .values(revoked_at=now, revoked_by=actor.name, credential_enc=None, credential_hint=None)
-        .returning(Connection.profile_id, Connection.account, Connection.service)
-    ).first()
+    conn = session.connection()
+    credential_enc = conn.execute(_CREDENTIAL, {"revoke_id": connection_id}).scalar_one_or_none()
+    claimed = conn.execute(_CLAIM, {"revoke_id": connection_id, "revoke_at": now,
+                                    "revoke_by": actor.name}).first()
     if claimed is None:
         session.rollback()
         _live_connection(session, connection_id)  # raises NotFound or AlreadyRevoked
         raise AlreadyRevoked(f"connection {connection_id} was already revoked")
-    profile_id, account, service = claimed
-    profile_name = session.execute(
-        select(Profile.name).where(Profile.id == profile_id)
-    ).scalar_one()
-    disconnected = list(
-        session.execute(
-            update(McpServer)
-            .where(McpServer.profile_id == profile_id,  # type: ignore[arg-type]
-                   McpServer.state == ServerState.CONNECTED.value)  # type: ignore[arg-type]
-            .values(state=ServerState.DISCONNECTED.value, updated_at=now,
-                    reason=f"connection {connection_id} of profile {profile_name} revoked by "
-                           f"{actor.name}; reconfigure to reconnect")
-            .returning(McpServer.name)
-        ).scalars()
-    )
+    profile_id, account, service, profile_name = claimed
+    _set_loaded(session, Connection, [connection_id], revoked_at=now, revoked_by=actor.name,
+                credential_enc=None, credential_hint=None)
+    reason = (f"connection {connection_id} of profile {profile_name} revoked by {actor.name}; "
+              "reconfigure to reconnect")
+    servers = conn.execute(_DISCONNECT, {"revoke_profile": profile_id, "revoke_at": now,
+                                         "revoke_reason": reason}).all()
+    _set_loaded(session, McpServer, [server_id for server_id, _ in servers],
+                state=ServerState.DISCONNECTED.value, updated_at=now, reason=reason)
+    disconnected = sorted(name for _, name in servers)
     queued = revocations.enqueue(session, connection_id=connection_id, profile_id=profile_id,
                                  credential_enc=credential_enc, actor=actor)
     record(session, actor=actor, action="revoke",
            target=f"connection {connection_id} ({profile_name} / {service} / {account})",
-           outcome="ok; disconnected: " + (", ".join(sorted(disconnected)) or "none")
+           outcome="ok; disconnected: " + (", ".join(disconnected) or "none")
            + ("; provider revocation queued" if queued else ""))
     session.commit()
     return RevokeResult(id=connection_id, profile=profile_name, account=account, service=service,
-                        disconnected_servers=sorted(disconnected))
+                        disconnected_servers=disconnected)
+
+
+def _set_loaded(session: Session, entity: type[SQLModel], ids: list[int | None],
+                **values: Any) -> None:
+    """Give objects of `entity` already loaded in this session the values an UPDATE just wrote."""
+    for row_id in ids:
+        loaded = session.identity_map.get(session.identity_key(entity, row_id))
+        if loaded is not None:
+            for name, value in values.items():
+                set_committed_value(loaded, name, value)
 
 
 def create_connection(

@@ -10,19 +10,27 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, insert
 from sqlmodel import Session, select
 
 from connmodel.errors import InvalidInput
-from connmodel.models import AuditEvent, AuditEventPublic
+from connmodel.models import AuditEvent, AuditEventPublic, utcnow
 from connmodel.paging import Page, SortKey, capped_count, keyset_page
 from connmodel.permissions import Action, Actor, require
 from connmodel.search import SEARCH_MAX, like_pattern
 
+_INSERT_EVENT = insert(AuditEvent)
+
 
 def record(session: Session, *, actor: Actor, action: str, target: str, outcome: str = "ok") -> None:
-    """Add an audit event to the caller's transaction (committed with the change it records)."""
-    session.add(AuditEvent(actor=actor.name, action=action, target=target, outcome=outcome))
+    """Add an audit event to the caller's transaction (committed with the change it records).
+
+    One INSERT on the session's connection, at once: the ORM's unit of work would cost more
+    than the change it records (a revoke is otherwise four plain statements).
+    """
+    session.connection().execute(_INSERT_EVENT, {"at": utcnow(), "actor": actor.name,
+                                                 "action": action, "target": target,
+                                                 "outcome": outcome})
 
 
 def _as_utc(value: datetime | None) -> datetime | None:

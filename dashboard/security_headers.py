@@ -13,11 +13,14 @@ set its own policy keeps it (the sign-in page, dashboard/auth.py, allows no scri
 The page policy, and why each relaxation is there (measured in Chromium against the real pages,
 see tests/security/test_csp.py and the README):
 
-- Scripts run only with this response's nonce, which is added here to each `<script>` element
-  the server sent (a fresh one per response), and whatever those scripts load (`'strict-dynamic'`:
-  Panel loads its components' ES modules as blob: scripts). An injected `<script>` or `onerror=`
-  does not run. This trusts the server's HTML, which is sound because it carries no user data:
-  the document comes over the websocket (a test checks the hostile data is not in the HTML).
+- Scripts: this server's files (`'self'`, never sniffed: nosniff), blob: modules (Panel and
+  es-module-shims load components' ES modules that way; only code already running can make a
+  blob: URL), and inline scripts with this response's nonce, which is added here to each
+  `<script>` the server sent (fresh per response). That trusts the server's HTML, which is sound
+  because it carries no user data: the document comes over the websocket (a test checks the
+  hostile data is not in the HTML). No `'strict-dynamic'`: Panel's HTML pane re-creates the
+  `<script>` elements in its content, which `'strict-dynamic'` would let run; without it they
+  are refused, as are injected `onerror=` handlers.
 - `'unsafe-hashes'` and the hashes of the page's own inline handlers (the Fast template's
   `onclick="closeNav()"`, `onChange="toggleLightDarkTheme('default')"`, ...): those, no others.
 - `'unsafe-eval'`: Panel's ReactiveHTML (the notification area of `pn.extension(notifications=
@@ -82,7 +85,7 @@ def page_policy(nonce: str | None, handlers: list[str]) -> str:
     script runs at all.
     """
     script = (["'none'"] if nonce is None else
-              [f"'nonce-{nonce}'", "'strict-dynamic'", "'unsafe-eval'",
+              ["'self'", f"'nonce-{nonce}'", "blob:", "'unsafe-eval'",
                *(["'unsafe-hashes'", *handlers] if handlers else []), "'report-sample'"])
     return "; ".join([
         "default-src 'none'",

@@ -1,9 +1,10 @@
-"""One served dashboard for the security tests, with hostile text in every user-controlled field.
+"""Served dashboards for the security tests, with hostile text in every user-controlled field.
 
 The server is `tests/ui/conftest.py`'s `start_dashboard` (loaded from its file: conftest modules
 are not importable by name), over the demo data plus markup in profile names, descriptions,
 accounts, status reasons, server names, a (valid) server URL and audit actors and targets. Its
-stderr goes to a log file, which the secret scan reads.
+stderr goes to a log file, which the secret scan reads. `hardened_dashboard` is the same data
+served as `make run` serves it (dashboard/serve.py: sign-in, security headers), with an admin.
 """
 
 import importlib.util
@@ -15,6 +16,7 @@ import pytest
 
 from connmodel.models import Connection, McpServer, Profile, ProviderConfig
 from connmodel.permissions import Actor, Role
+from connmodel.services import users
 from connmodel.services.events import record
 from connmodel.store import get_engine, session
 
@@ -38,6 +40,10 @@ class HostileDashboard:
 
     def page_url(self, query: str = "") -> str:
         return f"{self.url}/app{query}"
+
+
+ADMIN_NAME = "ann"
+ADMIN_PASSWORD = "csp tests correct horse"
 
 
 def add_hostile_data(database_url: str) -> None:
@@ -70,4 +76,19 @@ def hostile_dashboard(tmp_path_factory) -> Iterator[HostileDashboard]:
     with ui_serving.start_dashboard(folder, log=log) as served:
         ui_serving.add_markup_profile(served.database_url)
         add_hostile_data(served.database_url)
+        yield HostileDashboard(served.url, served.database_url, log)
+
+
+@pytest.fixture(scope="module")
+def hardened_dashboard(tmp_path_factory) -> Iterator[HostileDashboard]:
+    """The hostile data served through dashboard/serve.py with local sign-in; admin ADMIN_NAME."""
+    folder = tmp_path_factory.mktemp("hardened")
+    log = folder / "server.log"
+    with ui_serving.start_dashboard(folder, log=log, local_users=True) as served:
+        ui_serving.add_markup_profile(served.database_url)
+        add_hostile_data(served.database_url)
+        with session(served.database_url) as s:
+            users.add_user(s, actor=Actor("setup", Role.ADMIN), name=ADMIN_NAME, role="admin",
+                           password=ADMIN_PASSWORD)
+        get_engine(served.database_url).dispose()
         yield HostileDashboard(served.url, served.database_url, log)

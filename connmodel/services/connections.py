@@ -277,18 +277,22 @@ def get_connection(session: Session, *, actor: Actor, connection_id: int) -> Con
     )
 
 
-# Revoke's statements, built once (values are bound per call). The claim returns what the
-# audit text needs, the profile's name included, so a revoke is four statements and a commit.
-_CREDENTIAL = select(col(Connection.credential_enc)).where(
-    col(Connection.id) == bindparam("revoke_id"))
+# Revoke's statements, built once (values are bound per call). The claim comes first and
+# returns what the rest needs: the audit text (the profile's name through a subquery) and the
+# credential, which a second UPDATE wipes only where there is one.
 _CLAIM = (
     update(Connection)
     .where(col(Connection.id) == bindparam("revoke_id"), col(Connection.revoked_at).is_(None))
-    .values(revoked_at=bindparam("revoke_at"), revoked_by=bindparam("revoke_by"),
-            credential_enc=None, credential_hint=None)
+    .values(revoked_at=bindparam("revoke_at"), revoked_by=bindparam("revoke_by"))
     .returning(col(Connection.profile_id), col(Connection.account), col(Connection.service),
                select(col(Profile.name))
-               .where(col(Profile.id) == col(Connection.profile_id)).scalar_subquery())
+               .where(col(Profile.id) == col(Connection.profile_id)).scalar_subquery(),
+               col(Connection.credential_enc), col(Connection.credential_hint))
+)
+_WIPE = (
+    update(Connection)
+    .where(col(Connection.id) == bindparam("revoke_id"))
+    .values(credential_enc=None, credential_hint=None)
 )
 _DISCONNECT = (
     update(McpServer)
@@ -310,14 +314,15 @@ def revoke_connection(session: Session, *, actor: Actor, connection_id: int) -> 
     require(actor, Action.WRITE)
     now = utcnow()
     conn = session.connection()
-    credential_enc = conn.execute(_CREDENTIAL, {"revoke_id": connection_id}).scalar_one_or_none()
     claimed = conn.execute(_CLAIM, {"revoke_id": connection_id, "revoke_at": now,
                                     "revoke_by": actor.name}).first()
     if claimed is None:
         session.rollback()
         _live_connection(session, connection_id)  # raises NotFound or AlreadyRevoked
         raise AlreadyRevoked(f"connection {connection_id} was already revoked")
-    profile_id, account, service, profile_name = claimed
+    profile_id, account, service, profile_name, credential_enc, credential_hint = claimed
+    if credential_enc is not None or credential_hint is not None:
+        conn.execute(_WIPE, {"revoke_id": connection_id})
     _set_loaded(session, Connection, [connection_id], revoked_at=now, revoked_by=actor.name,
                 credential_enc=None, credential_hint=None)
     reason = (f"connection {connection_id} of profile {profile_name} revoked by {actor.name}; "

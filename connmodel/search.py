@@ -14,7 +14,9 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ARRAY, ColumnElement, Integer, String, any_, bindparam, or_, select, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.compiler import Compiled
 from sqlmodel import Session, col
 
 from connmodel.errors import InvalidInput
@@ -103,20 +105,22 @@ def _few_hits_by_id(session: Session, like: SearchTerms) -> SearchTerms:
     ILIKE, whose walk finds a page of a common needle within a few thousand rows.
     """
     conn = session.connection()
-    probe = _probe(like.shape)
-    compiled = probe.compile(dialect=conn.dialect)
-    plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled),
-                                compiled.construct_params(like.params)).scalar_one()
+    explain, compiled, capped = _probe(like.shape, conn.dialect)
+    plan = conn.exec_driver_sql(explain, compiled.construct_params(like.params)).scalar_one()
     plan = json.loads(plan) if isinstance(plan, str) else plan
     if plan[0]["Plan"]["Plan Rows"] > FEW_HITS:
         return like
-    ids = conn.execute(probe.limit(FEW_HITS + 1), like.params).scalars().all()
+    ids = conn.execute(capped, like.params).scalars().all()
     if len(ids) > FEW_HITS:  # the estimate was far off: the walk is then the better bet
         return like
     return SearchTerms(("ids",), {"search_ids": list(ids)})
 
 
-@lru_cache(maxsize=4)
-def _probe(shape: tuple[Any, ...]) -> Select[Any]:
-    return select(col(Connection.id)).where(search_clause(shape),
-                                            col(Connection.revoked_at).is_(None))
+@lru_cache(maxsize=8)
+def _probe(shape: tuple[Any, ...], dialect: Dialect) -> tuple[str, Compiled, Select[Any]]:
+    """The ids a search matches: as EXPLAIN text (with its compiled form, for the parameters)
+    and as a statement capped at FEW_HITS + 1 rows."""
+    ids = select(col(Connection.id)).where(search_clause(shape),
+                                           col(Connection.revoked_at).is_(None))
+    compiled = ids.compile(dialect=dialect)
+    return "EXPLAIN (FORMAT JSON) " + compiled.string, compiled, ids.limit(FEW_HITS + 1)

@@ -16,11 +16,12 @@ see tests/security/test_csp.py and the README):
 - Scripts: this server's files (`'self'`, never sniffed: nosniff), blob: modules (Panel and
   es-module-shims load components' ES modules that way; only code already running can make a
   blob: URL), and inline scripts with this response's nonce, which is added here to each
-  `<script>` the server sent (fresh per response). That trusts the server's HTML, which is sound
-  because it carries no user data: the document comes over the websocket (a test checks the
-  hostile data is not in the HTML). No `'strict-dynamic'`: Panel's HTML pane re-creates the
-  `<script>` elements in its content, which `'strict-dynamic'` would let run; without it they
-  are refused, as are injected `onerror=` handlers.
+  `<script>` of a Bokeh document page (fresh per response). That trusts those pages' HTML, which
+  is sound because it carries no user data: the document comes over the websocket (a test checks
+  the hostile data and a hostile query are not in the HTML). Every other page (Panel's OAuth
+  error and logout pages echo the request) runs no script at all. No `'strict-dynamic'`: Panel's
+  HTML pane re-creates the `<script>` elements in its content, which `'strict-dynamic'` would let
+  run; without it they are refused, as are injected `onerror=` handlers.
 - `'unsafe-hashes'` and the hashes of the page's own inline handlers (the Fast template's
   `onclick="closeNav()"`, `onChange="toggleLightDarkTheme('default')"`, ...): those, no others.
 - `'unsafe-eval'`: Panel's ReactiveHTML (the notification area of `pn.extension(notifications=
@@ -29,10 +30,11 @@ see tests/security/test_csp.py and the README):
   component's shadow root at run time (thousands per page), which no nonce or hash can cover.
 - `img-src data:`: Bokeh's icons are data: SVGs. `connect-src blob:`: es-module-shims reads
   the blob: modules Panel made. Neither reaches another host.
-- Third-party stylesheets and fonts, by exact path: the Fast template links Open Sans from Google
-  Fonts, and Bokeh's Tabler icons (a Button's `icon=`) come from jsDelivr. A stylesheet or a font
-  cannot run script; where those hosts are unreachable the text falls back to sans-serif and the
-  icon is missing, as without the policy.
+- Third-party stylesheets, fonts and images, by exact path: the Fast template links Open Sans
+  from Google Fonts, Bokeh's Tabler icons (a Button's `icon=`) come from jsDelivr, Panel's OAuth
+  error and logout pages link Roboto and a favicon from its CDN. None of these can run script;
+  where those hosts are unreachable the text falls back to sans-serif and the icon is missing,
+  as without the policy. `manifest-src 'self'`: those pages link Panel's web manifest.
 """
 
 import base64
@@ -40,6 +42,7 @@ import hashlib
 import html
 import re
 import secrets
+from collections.abc import Iterable
 
 from tornado.httputil import HTTPHeaders, HTTPServerRequest
 from tornado.web import OutputTransform
@@ -47,8 +50,10 @@ from tornado.web import OutputTransform
 CSP = "Content-Security-Policy"
 
 TABLER = "https://cdn.jsdelivr.net/npm/@tabler/icons-webfont@latest/"
-STYLE_SOURCES = ("https://fonts.googleapis.com/css", f"{TABLER}tabler-icons.min.css")
+STYLE_SOURCES = ("https://fonts.googleapis.com/css", "https://fonts.googleapis.com/css2",
+                 f"{TABLER}tabler-icons.min.css")
 FONT_SOURCES = ("https://fonts.gstatic.com", f"{TABLER}fonts/")
+IMAGE_SOURCES = ("https://cdn.holoviz.org/panel/",)
 
 NOT_A_PAGE_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
@@ -91,9 +96,10 @@ def page_policy(nonce: str | None, handlers: list[str]) -> str:
         "default-src 'none'",
         f"script-src {' '.join(script)}",
         f"style-src 'self' 'unsafe-inline' {' '.join(STYLE_SOURCES)}",
-        "img-src 'self' data:",
+        f"img-src 'self' data: {' '.join(IMAGE_SOURCES)}",
         f"font-src 'self' {' '.join(FONT_SOURCES)}",
         "connect-src 'self' blob:",
+        "manifest-src 'self'",
         "base-uri 'none'",
         "form-action 'self'",
         "frame-ancestors 'none'",
@@ -101,10 +107,18 @@ def page_policy(nonce: str | None, handlers: list[str]) -> str:
 
 
 class SecurityHeaders(OutputTransform):
-    """Adds the security headers to a response; puts a nonce on an HTML page's scripts."""
+    """Adds the security headers to a response; puts a nonce on an app page's scripts.
+
+    Only the Bokeh documents at `app_paths` get a nonce: their HTML is known to hold no user
+    data. Any other page (Panel's OAuth error and logout pages echo text from the request)
+    runs no script at all, whatever it contains. Use `for_apps` to make the class for a server.
+    """
+
+    app_paths: frozenset[str] = frozenset()
 
     def __init__(self, request: HTTPServerRequest) -> None:
         super().__init__(request)
+        self._is_app = (request.path.rstrip("/") or "/") in self.app_paths
 
     def transform_first_chunk(self, status_code: int, headers: HTTPHeaders, chunk: bytes,
                               finishing: bool) -> tuple[int, HTTPHeaders, bytes]:
@@ -122,7 +136,7 @@ class SecurityHeaders(OutputTransform):
             headers[CSP] = page_policy(None, [])
             return status_code, headers, chunk
         page = chunk.decode("utf-8", "replace")
-        if not _SCRIPT.search(page):
+        if not self._is_app or not _SCRIPT.search(page):
             headers[CSP] = page_policy(None, [])
             return status_code, headers, chunk
         nonce = secrets.token_urlsafe(18)
@@ -131,3 +145,9 @@ class SecurityHeaders(OutputTransform):
         if "Content-Length" in headers:
             headers["Content-Length"] = str(len(chunk))
         return status_code, headers, chunk
+
+
+def for_apps(paths: Iterable[str]) -> type[SecurityHeaders]:
+    """The transform for a server whose Bokeh documents are at `paths` ("/", "/app")."""
+    normal = frozenset(path.rstrip("/") or "/" for path in paths)
+    return type("AppSecurityHeaders", (SecurityHeaders,), {"app_paths": normal})

@@ -69,16 +69,26 @@ def serve(args: list[str]) -> None:
     from panel.command.serve import Serve
     from tornado.web import GZipContentEncoding
 
-    from dashboard.security_headers import SecurityHeaders
+    from dashboard.security_headers import for_apps
 
     class HardenedServe(Serve):
+        app_paths: tuple[str, ...] = ()
+
+        def customize_applications(self, args: argparse.Namespace,
+                                   applications: dict[str, Any]) -> dict[str, Any]:
+            apps: dict[str, Any] = super().customize_applications(  # type: ignore[no-untyped-call]
+                args, applications)
+            self.app_paths = tuple(apps)  # "/app", and "/" for the --index
+            return apps
+
         def customize_kwargs(self, args: argparse.Namespace,
                              server_kwargs: dict[str, Any]) -> dict[str, Any]:
             kwargs: dict[str, Any] = super().customize_kwargs(  # type: ignore[no-untyped-call]
                 args, server_kwargs)
             # First, so it sees the body before any compression (Tornado's default list).
             compress = kwargs.get("compress_response") or kwargs.get("gzip")
-            kwargs["transforms"] = [SecurityHeaders, *([GZipContentEncoding] if compress else [])]
+            kwargs["transforms"] = [for_apps(self.app_paths),
+                                    *([GZipContentEncoding] if compress else [])]
             return kwargs
 
     parser = argparse.ArgumentParser(prog="panel serve")

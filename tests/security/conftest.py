@@ -8,11 +8,18 @@ served as `make run` serves it (dashboard/serve.py: sign-in, security headers), 
 """
 
 import importlib.util
+import os
+import secrets
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from connmodel.models import Connection, McpServer, Profile, ProviderConfig
 from connmodel.permissions import Actor, Role
@@ -92,3 +99,49 @@ def hardened_dashboard(tmp_path_factory) -> Iterator[HostileDashboard]:
                            password=ADMIN_PASSWORD)
         get_engine(served.database_url).dispose()
         yield HostileDashboard(served.url, served.database_url, log)
+
+
+@pytest.fixture(scope="module")
+def oidc_dashboard_without_provider(tmp_path_factory) -> Iterator[str]:
+    """dashboard/serve.py in OIDC mode whose provider's port is closed: every sign-in fails.
+
+    That is how Panel's OAuth error page is reached (its token request is refused); its logout
+    page is there too. Yields the base URL.
+    """
+    folder = tmp_path_factory.mktemp("oidc")
+    port, closed = ui_serving.free_port(), ui_serving.free_port()
+    base, provider = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{closed}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PANEL_", "CONNMODEL_"))}
+    env |= {
+        "CONNMODEL_DATABASE_URL": f"sqlite:///{folder / 'connmodel.db'}",
+        "CONNMODEL_KEY_FILE": str(folder / "connmodel.key"),
+        "PANEL_OAUTH_KEY": "connmodel-tests",
+        "PANEL_OAUTH_AUTHORIZE_URL": f"{provider}/authorize",
+        "PANEL_OAUTH_TOKEN_URL": f"{provider}/token",
+        "PANEL_OAUTH_USER_URL": f"{provider}/userinfo",
+        "PANEL_OAUTH_SCOPE": "openid email",
+        "PANEL_OAUTH_REDIRECT_URI": f"{base}/login",
+        "PANEL_OAUTH_ENCRYPTION": Fernet.generate_key().decode(),
+        "PANEL_COOKIE_SECRET": secrets.token_urlsafe(32),
+    }
+    proc = subprocess.Popen([sys.executable, str(ui_serving.ROOT / "dashboard" / "serve.py"),
+                             "--auth", "oidc", "--port", str(port)], env=env, cwd=folder,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + ui_serving.START_TIMEOUT_S
+        while True:
+            assert proc.poll() is None, "dashboard/serve.py --auth oidc exited"
+            try:
+                if httpx.get(f"{base}/logout", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "dashboard/serve.py --auth oidc did not answer"
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -8,10 +8,12 @@ refused: a policy too tight for Panel would show up here as a violation or a bro
 """
 
 import re
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, Response, expect
+from playwright.sync_api import Error as PlaywrightError
 
 from connmodel.services import users
 from connmodel.store import get_engine, session
@@ -190,3 +192,28 @@ def test_page_html_carries_no_user_data_and_a_fresh_nonce(hardened_dashboard):
                 assert hostile not in reply.text
             nonces.append(nonce.group(1))
     assert nonces[0] != nonces[1]
+
+
+def test_panels_oauth_error_and_logout_pages_pass_the_policy(page: Page,
+                                                              oidc_dashboard_without_provider):
+    base = oidc_dashboard_without_provider
+    watch = PolicyWatch(page)
+    with page.expect_request(re.compile(r"/authorize\?")) as asked:
+        try:
+            page.goto(f"{base}/login")  # redirected to the provider, whose port is closed
+        except PlaywrightError:
+            pass
+    state = parse_qs(urlsplit(asked.value.url).query)["state"][0]
+    watch.documents.clear()  # the provider's (failed) page is not ours
+
+    page.goto("about:blank")
+    failed = page.goto(f"{base}/login?{urlencode({'code': 'abc', 'state': state})}")
+    assert failed is not None and failed.status == 500
+    expect(page.get_by_text("Authentication Error").first).to_be_visible()
+    policy = failed.all_headers()["content-security-policy"]
+    assert "script-src 'none'" in policy  # not an app page: no script runs there
+    watch.assert_kept()
+
+    page.goto(f"{base}/logout")
+    expect(page.locator("form")).to_be_visible()
+    watch.assert_kept()

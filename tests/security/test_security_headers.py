@@ -9,8 +9,8 @@ from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 from dashboard.security_headers import (
     CSP,
     NOT_A_PAGE_POLICY,
-    SecurityHeaders,
     add_nonce,
+    for_apps,
     handler_hashes,
     source_hash,
 )
@@ -22,11 +22,11 @@ PAGE = (b'<html><head><script type="text/javascript">go()</script>'
 
 
 def transform(body: bytes, content_type: str = "text/html", finishing: bool = True,
-              **extra: str) -> tuple[HTTPHeaders, bytes]:
+              path: str = "/app", **extra: str) -> tuple[HTTPHeaders, bytes]:
     headers = HTTPHeaders({"Content-Type": content_type, "Content-Length": str(len(body)),
                            **extra})
-    step = SecurityHeaders(HTTPServerRequest(
-        start_line=RequestStartLine("GET", "/app", "HTTP/1.1"),
+    step = for_apps(["/app", "/"])(HTTPServerRequest(
+        start_line=RequestStartLine("GET", path, "HTTP/1.1"),
         headers=HTTPHeaders({"Host": "127.0.0.1"})))
     _, headers, chunk = step.transform_first_chunk(200, headers, body, finishing)
     return headers, chunk
@@ -54,9 +54,15 @@ def test_a_page_gets_a_fresh_nonce_on_each_of_its_scripts_and_its_handlers_hashe
     assert f"'nonce-{nonce}'" not in other[CSP]
 
 
-def test_pages_without_scripts_or_not_seen_whole_run_no_script():
+def test_pages_without_scripts_not_seen_whole_or_not_an_app_run_no_script():
     headers, chunk = transform(b"<html><body>404: Not Found</body></html>")
     assert directive(headers[CSP], "script-src") == "script-src 'none'"
+    for path in ("/app/", "/"):
+        headers, chunk = transform(PAGE, path=path)
+        assert "'nonce-" in headers[CSP]
+    # Panel's OAuth error page echoes the request: a <script> there must not get a nonce.
+    headers, chunk = transform(PAGE, path="/login")
+    assert directive(headers[CSP], "script-src") == "script-src 'none'" and chunk == PAGE
     headers, chunk = transform(PAGE, finishing=False)
     assert directive(headers[CSP], "script-src") == "script-src 'none'"
     assert chunk == PAGE

@@ -52,16 +52,15 @@ def vm_hwm_kb(pid: int | str = "self") -> int:
     return 0
 
 
-def _parents() -> dict[int, int]:
-    """pid -> parent pid of every process on the machine."""
-    found: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    found[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
+def _children(pid: int) -> set[int]:
+    """The child processes of `pid`, whichever of its threads started them."""
+    found: set[int] = set()
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as children:
+                found.update(int(child) for child in children.read().split())
+    except OSError:  # it exited meanwhile
+        pass
     return found
 
 
@@ -78,13 +77,11 @@ class DescendantPeaks(threading.Thread):
 
     def run(self) -> None:
         while not self._halt.wait(self.every):
-            parents = _parents()
-            family, grew = {self.root}, True
-            while grew:
-                kids = {pid for pid, ppid in parents.items() if ppid in family} - family
-                family |= kids
-                grew = bool(kids)
-            for pid in family - {self.root}:
+            family, todo = set(), _children(self.root)
+            while todo:
+                family |= todo
+                todo = set().union(*map(_children, todo)) - family
+            for pid in family:
                 self.peaks_kb[pid] = max(self.peaks_kb.get(pid, 0), vm_hwm_kb(pid))
 
     def stop(self) -> None:

@@ -4,6 +4,8 @@ The page lists profiles (paged by name) with counts by status of the connections
 page's filter. While a connection-level filter (status or free text) is set, a profile with no
 matching connection is left out; otherwise every profile is listed, empty ones included. A cheap
 change token lets a page notice work done elsewhere without re-reading what it shows.
+`cards_screen` reads all of one screen (token, profiles with counts, first rows of each card) in
+one session, running a text search once for all its statements.
 """
 
 from dataclasses import dataclass
@@ -33,6 +35,8 @@ from connmodel.services.connections import (
     sort_key,
 )
 from connmodel.status import Status, parse_environment
+
+SEARCH_IDS_MAX = 5_000  # a text search with more hits stays a condition (see _connection_conditions)
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,26 @@ def _matching(session: Session, where: GroupFilter) -> list[ColumnElement[bool]]
     return conds
 
 
+def _connection_conditions(session: Session, where: GroupFilter) -> list[ColumnElement[bool]]:
+    """Conditions on Connection for `where`'s status and text; the text search runs here, once.
+
+    A search condition is a subquery (SQLite's FTS5 MATCH) or a trigram probe (PostgreSQL) that
+    every statement carrying it runs again: about 6 ms for a rare needle at a million rows,
+    paid three or four times by a screen of cards. So the matching ids are fetched once and the
+    statements filter by id; a common needle (more than SEARCH_IDS_MAX rows) keeps its
+    condition, as a list of that many ids would cost more than it saves.
+    """
+    conds = where.connection_filter().conditions(session)
+    if not _searching(where):
+        return conds
+    ids = session.connection().execute(
+        select(Connection.id).where(*conds).limit(SEARCH_IDS_MAX + 1)).scalars().all()
+    if len(ids) > SEARCH_IDS_MAX:
+        return conds
+    unsearched = ConnectionFilter(status=where.status or None).conditions(session)
+    return [*unsearched, Connection.id.in_(ids)]  # type: ignore[union-attr]
+
+
 def _searching(where: GroupFilter) -> bool:
     return bool(where.search and where.search.strip())
 
@@ -104,16 +128,21 @@ def list_profile_groups(
     `total` counts the profiles listed (capped like every count).
     """
     require(actor, Action.READ)
+    return _profile_groups(session, where, _connection_conditions(session, where), cursor, limit)
+
+
+def _profile_groups(session: Session, where: GroupFilter, conn_conds: list[ColumnElement[bool]],
+                    cursor: str | None, limit: int) -> Page[ProfilePublic]:
     conds = where.profile_conditions()
-    conn_conds = where.connection_filter().conditions(session)
     if _searching(where):
         # The text index yields few rows: collect their profiles once.
         conds.append(Profile.id.in_(select(Connection.profile_id).where(*conn_conds)))  # type: ignore[union-attr]
     elif where.narrows_connections:
         # A status filter: one (profile, status) index probe per profile.
         conds.append(exists().where(Connection.profile_id == Profile.id, *conn_conds))  # type: ignore[arg-type]
-    stmt = (
-        select(Profile.name, Profile.id, Profile, ProviderConfig.name, ProviderConfig.kind)
+    stmt = (  # columns only: the page runs on the connection, no ORM objects are built
+        select(Profile.name, Profile.id, Profile.description, Profile.environment,
+               ProviderConfig.name, ProviderConfig.kind)
         .join(ProviderConfig, ProviderConfig.id == Profile.provider_config_id)  # type: ignore[arg-type]
         .where(*conds)
     )
@@ -123,16 +152,16 @@ def list_profile_groups(
     ids = [r[1] for r in rows]
     counts: dict[int, dict[str, int]] = {pid: {s.value: 0 for s in Status} for pid in ids}
     if ids:
-        for pid, status, n in session.execute(
+        for pid, status, n in session.connection().execute(
             select(Connection.profile_id, Connection.status, func.count())
             .where(_profile_in(where, ids), *conn_conds)
             .group_by(Connection.profile_id, Connection.status)
         ).all():
             counts[pid][status] = n
     items = [
-        ProfilePublic(id=p.id, name=p.name, description=p.description, environment=p.environment,
-                      provider=prov, provider_kind=kind, counts=counts[p.id])
-        for _, _, p, prov, kind in rows
+        ProfilePublic(id=pid, name=name, description=description, environment=environment,
+                      provider=prov, provider_kind=kind, counts=counts[pid])
+        for name, pid, description, environment, prov, kind in rows
     ]
     return Page(items, next_cursor, total, exact)
 
@@ -209,8 +238,13 @@ def first_pages(
     limit_ok(limit)
     if not profile_ids:
         return {}
+    return _first_pages(session, where, _connection_conditions(session, where), profile_ids,
+                        sort, limit)
+
+
+def _first_pages(session: Session, where: GroupFilter, conds: list[ColumnElement[bool]],
+                 profile_ids: list[int], sort: str, limit: int) -> dict[int, Page[ConnectionPublic]]:
     key = sort_key(sort)
-    conds = where.connection_filter().conditions(session)
     columns = (key.column.label("sort_value"), Connection.id.label("sort_id"), *LISTED_COLUMNS,
                Connection.profile_id.label("card"))
     joined = select(*columns).join(Profile, Profile.id == Connection.profile_id)  # type: ignore[arg-type]
@@ -240,3 +274,38 @@ def first_pages(
         items = [_public_row(r) for r in found[:limit]]
         pages[pid] = Page(items, cursor, len(items), cursor is None)
     return pages
+
+
+@dataclass(frozen=True)
+class CardsScreen:
+    """One screen of the Connections page, read in one session."""
+
+    profiles: Page[ProfilePublic]
+    rows: dict[int, Page[ConnectionPublic]]  # by profile id; absent for profiles without rows
+    token: tuple[int, int, int, int]
+
+
+def cards_screen(
+    session: Session,
+    *,
+    actor: Actor,
+    where: GroupFilter = GroupFilter(),
+    cursor: str | None = None,
+    limit: int = 10,
+    rows: int = 10,
+    sort: str = "account",
+) -> CardsScreen:
+    """A page of profile cards, the first `rows` connections of each, and the change token.
+
+    One session instead of three (on PostgreSQL each is a checkout, a ping and a transaction),
+    and the text search runs once for all statements. The token is read first: a change
+    committed while the screen is read moves the token past it, so the next poll re-reads.
+    """
+    require(actor, Action.READ)
+    limit_ok(rows)
+    token = change_token(session, actor=actor)
+    conds = _connection_conditions(session, where)
+    profiles = _profile_groups(session, where, conds, cursor, limit)
+    ids = [p.id for p in profiles.items if sum(p.counts.values())]
+    pages = _first_pages(session, where, conds, ids, sort, rows) if ids else {}
+    return CardsScreen(profiles, pages, token)

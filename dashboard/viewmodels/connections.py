@@ -14,13 +14,9 @@ import param
 
 from connmodel.errors import ConnModelError
 from connmodel.models import ConnectionPublic, ProfilePublic
+from connmodel.paging import Page
 from connmodel.services.connections import list_connections
-from connmodel.services.groups import (
-    GroupFilter,
-    change_token,
-    first_pages,
-    list_profile_groups,
-)
+from connmodel.services.groups import GroupFilter, cards_screen, change_token
 from connmodel.status import Environment, Status
 from dashboard.viewmodels.backend import Backend
 
@@ -135,19 +131,16 @@ class ConnectionsPageModel(param.Parameterized):
             profiles = min(max(profiles, len(self.cards)), KEEP_MAX)
             rows = min(max([rows, *(len(c.rows) for c in self.cards)]), KEEP_MAX)
         try:
-            page = self.backend.call(list_profile_groups, where=where, limit=profiles)
-            token = self.backend.call(change_token)
+            screen = self.backend.call(cards_screen, where=where, limit=profiles, rows=rows,
+                                       sort=ROW_SORT)
         except ConnModelError as exc:
             self._fail(exc)
             return
-        self.error = ""
-        cards = self._cards(page.items, where, rows)
-        if self.error:
-            return
-        self._token = token
-        self.param.update(cards=cards, profiles_cursor=page.next_cursor,
-                          profiles_total=page.total, profiles_total_exact=page.total_exact,
-                          loaded=True)
+        self._token = screen.token
+        self.param.update(cards=self._cards(screen.profiles.items, screen.rows, where),
+                          profiles_cursor=screen.profiles.next_cursor,
+                          profiles_total=screen.profiles.total,
+                          profiles_total_exact=screen.profiles.total_exact, loaded=True, error="")
 
     def load_more_profiles(self) -> None:
         """Append the next page of profile cards."""
@@ -155,24 +148,17 @@ class ConnectionsPageModel(param.Parameterized):
             return
         where = self.where
         try:
-            page = self.backend.call(list_profile_groups, where=where,
-                                     cursor=self.profiles_cursor, limit=PROFILES_PER_PAGE)
+            screen = self.backend.call(cards_screen, where=where, cursor=self.profiles_cursor,
+                                       limit=PROFILES_PER_PAGE, rows=ROWS_PER_CARD, sort=ROW_SORT)
         except ConnModelError as exc:
             self._fail(exc)
             return
-        more = self._cards(page.items, where)
-        self.param.update(cards=[*self.cards, *more], profiles_cursor=page.next_cursor)
+        more = self._cards(screen.profiles.items, screen.rows, where)
+        self.param.update(cards=[*self.cards, *more], profiles_cursor=screen.profiles.next_cursor)
 
-    def _cards(self, profiles: list[ProfilePublic], where: GroupFilter,
-               rows: int = ROWS_PER_CARD) -> list[ProfileCardModel]:
-        """Card models with their first `rows` rows, read for all cards in one statement."""
-        try:
-            pages = self.backend.call(
-                first_pages, where=where, sort=ROW_SORT, limit=rows,
-                profile_ids=[p.id for p in profiles if sum(p.counts.values())])
-        except ConnModelError as exc:
-            self._fail(exc)
-            return []
+    def _cards(self, profiles: list[ProfilePublic], pages: dict[int, Page[ConnectionPublic]],
+               where: GroupFilter) -> list[ProfileCardModel]:
+        """Card models with the rows read for them (a profile without rows has no page)."""
         cards = []
         for profile in profiles:
             page = pages.get(profile.id)

@@ -1,10 +1,19 @@
 """The Connections page's grouped reads: one statement for a screen of cards, same as listing."""
 
+import pytest
 from sqlmodel import select
 
 from connmodel.models import Connection, Profile
+from connmodel.services import groups
 from connmodel.services.connections import ConnectionFilter, list_connections
-from connmodel.services.groups import GroupFilter, change_token, first_pages, list_profile_groups
+from connmodel.services.groups import (
+    GroupFilter,
+    cards_screen,
+    change_token,
+    first_pages,
+    list_profile_groups,
+)
+from connmodel.status import Status
 from connmodel.store import session
 
 
@@ -42,3 +51,40 @@ def test_change_token_moves_on_any_change(demo_url, admin):
         s.add(Connection(profile_id=1, service="x", account="y"))
         s.commit()
         assert change_token(s, actor=admin) != before
+
+
+@pytest.mark.parametrize("ids_max", [groups.SEARCH_IDS_MAX, 2])
+def test_cards_screen_equals_per_profile_listings(demo_url, admin, monkeypatch, ids_max):
+    """One read for a screen: counts and rows as the listing service gives them per profile.
+
+    With SEARCH_IDS_MAX at 2, "bot1" has more hits and the search stays a condition.
+    """
+    monkeypatch.setattr(groups, "SEARCH_IDS_MAX", ids_max)
+    with session(demo_url) as s:
+        noauth = s.exec(select(Profile).where(Profile.name == "Noauth")).one()
+        for i in range(13):
+            s.add(Connection(profile_id=noauth.id, service="No Authentication Provider",
+                             account=f"bot{i:02d}@example.com", status="Error" if i % 2 else "Active"))
+        s.commit()
+    filters = (GroupFilter(), GroupFilter(status="Error"), GroupFilter(search="bot1"),
+               GroupFilter(search="BOT1", status="Active"), GroupFilter(search="nothing-matches"),
+               GroupFilter(environment="production"), GroupFilter(profile="oauth"))
+    with session(demo_url) as s:
+        for where in filters:
+            screen = cards_screen(s, actor=admin, where=where, limit=4, rows=5)
+            assert screen.token == change_token(s, actor=admin)
+            assert screen.profiles == list_profile_groups(s, actor=admin, where=where, limit=4)
+            for p in screen.profiles.items:
+                for status in Status:
+                    listed = list_connections(s, actor=admin, where=ConnectionFilter(
+                        profile_id=p.id, status=status.value if not where.status else where.status,
+                        search=where.search))
+                    expected = listed.total if not where.status or where.status == status.value else 0
+                    assert p.counts[status.value] == expected, (where, p.name, status)
+                rows = list_connections(s, actor=admin, sort="account", limit=5, count=False,
+                                        where=where.connection_filter(p.id))
+                page = screen.rows.get(p.id)
+                assert (page.items if page else []) == rows.items
+                assert (page.next_cursor if page else None) == rows.next_cursor
+            if where.search == "nothing-matches":
+                assert screen.profiles.items == [] and screen.rows == {}

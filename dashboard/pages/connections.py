@@ -150,8 +150,7 @@ class ConnectionsPage(pn.viewable.Viewer):
         cards = [card_data(c.profile, c.rows, c.next_cursor is not None, empty)
                  for c in self.model.cards]
         shown = {r["id"] for c in cards for r in c["rows"]}
-        self._cards.param.update(cards=cards,
-                                 selected=[i for i in self._cards.selected if i in shown])
+        self._cards.show(cards, selected=[i for i in self._cards.selected if i in shown])
 
     def _render_selection(self, *_: Any) -> None:
         n = len(self.selected)

@@ -41,8 +41,10 @@ class Cycle:
 class BackgroundRefresher:
     """`start()` once per process; `stop()` on shutdown; `run_once()` for tests and buttons.
 
-    Concurrency is 2 by default: it shares the process (and its GIL) with the pages, and
-    bench/refresh.py shows the listing p95 stays near its idle figure at 2, not at 4+.
+    Concurrency is 2 by default: it shares the process (and its GIL) with the pages. Even so,
+    bench/refresh.py shows the page's interaction p95 about doubling while it refreshes 10,000
+    tokens; with many tokens, `connmodel refresh --watch` (its own process, at nice 10) and
+    CONNMODEL_BACKGROUND_REFRESH=off here keep the pages' CPU to themselves.
     """
 
     def __init__(self, database_url: str | None, keyring: KeyRing, *, interval: float = 60.0,

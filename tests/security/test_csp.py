@@ -13,7 +13,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, Response, expect
-from playwright.sync_api import Error as PlaywrightError
 
 from connmodel.services import users
 from connmodel.store import get_engine, session
@@ -197,16 +196,16 @@ def test_page_html_carries_no_user_data_and_a_fresh_nonce(hardened_dashboard):
 def test_panels_oauth_error_and_logout_pages_pass_the_policy(page: Page,
                                                               oidc_dashboard_without_provider):
     base = oidc_dashboard_without_provider
-    watch = PolicyWatch(page)
-    with page.expect_request(re.compile(r"/authorize\?")) as asked:
-        try:
-            page.goto(f"{base}/login")  # redirected to the provider, whose port is closed
-        except PlaywrightError:
-            pass
-    state = parse_qs(urlsplit(asked.value.url).query)["state"][0]
-    watch.documents.clear()  # the provider's (failed) page is not ours
+    with httpx.Client(base_url=base, timeout=60) as client:
+        to_provider = client.get("/login")  # a redirect to the provider, whose port is closed
+        cookies = [{"name": c.name, "value": c.value, "url": base} for c in client.cookies.jar]
+    assert to_provider.status_code == 302
+    for name, value in SECURITY_HEADERS.items():
+        assert to_provider.headers[name] == value
+    state = parse_qs(urlsplit(to_provider.headers["location"]).query)["state"][0]
 
-    page.goto("about:blank")
+    watch = PolicyWatch(page)
+    page.context.add_cookies(cookies)  # the browser comes back with the state Panel set
     failed = page.goto(f"{base}/login?{urlencode({'code': 'abc', 'state': state})}")
     assert failed is not None and failed.status == 500
     expect(page.get_by_text("Authentication Error").first).to_be_visible()

@@ -89,20 +89,25 @@ class DescendantPeaks(threading.Thread):
         self.join()
 
 
-def child_report(url: str, out: str) -> None:
-    from connmodel.cli import run
+def connmodel(*argv: str) -> None:
+    """Run the console script's entry point (`connmodel.cli:main`) in this process, exit and
+    all but the exit itself, so the measurement is the installed command's."""
+    from connmodel.cli import main
 
-    code = run(["audit", "-d", url, "-f", "html", "-o", out, "--days", str(DAYS)])
-    if code not in (0, 1):
-        raise SystemExit(f"connmodel audit exited {code}")
+    sys.argv = ["connmodel", *argv]
+    try:
+        main()
+    except SystemExit as done:
+        if done.code not in (0, 1, None):  # 1: a --fail-on finding
+            raise SystemExit(f"connmodel {' '.join(argv[:3])} exited {done.code}") from None
+
+
+def child_report(url: str, out: str) -> None:
+    connmodel("audit", "-d", url, "-f", "html", "-o", out, "--days", str(DAYS))
 
 
 def child_notebook(url: str, out: str, name: str) -> None:
-    from connmodel.cli import run
-
-    code = run(["audit", "-d", url, "--notebook", name, "-o", out, "--days", str(DAYS)])
-    if code not in (0, 1):
-        raise SystemExit(f"connmodel audit --notebook {name} exited {code}")
+    connmodel("audit", "-d", url, "--notebook", name, "-o", out, "--days", str(DAYS))
 
 
 def child_naive(url: str) -> None:
@@ -261,6 +266,16 @@ def store_url(kind: str, folder: Path) -> str:
     return fresh_database(kind, folder, BENCH_DB)
 
 
+def measure_rows(kind: str, url: str, folder: Path, skip_notebooks: bool) -> dict[str, Any]:
+    rows: dict[str, Any] = {"naive": measure("naive", url)}
+    rows["report"] = measure("report", url, str(folder / f"{kind}.html"))
+    if not skip_notebooks:
+        for name in NOTEBOOKS:
+            rows[f"notebook {name}"] = measure("notebook", url, str(folder / f"{name}.html"),
+                                               name)
+    return rows
+
+
 def bench_store(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     from sqlalchemy import text
 
@@ -280,12 +295,15 @@ def bench_store(kind: str, args: argparse.Namespace, folder: Path) -> dict[str, 
         info = build(url, args.connections, args.profiles)
     print(f"[{kind}] {info['connections']:,} connections, {info['check_results']:,} check "
           f"results (built in {info['build_s']} s)", flush=True)
-    rows: dict[str, Any] = {"naive": measure("naive", url)}
-    rows["report"] = measure("report", url, str(folder / f"{kind}.html"))
-    if not args.skip_notebooks:
-        for name in NOTEBOOKS:
-            rows[f"notebook {name}"] = measure("notebook", url, str(folder / f"{name}.html"),
-                                               name)
+    try:
+        rows = measure_rows(kind, url, folder, args.skip_notebooks)
+    finally:
+        if not (args.reuse or args.keep):  # a million rows left on a shared server otherwise
+            from stores import drop_database  # bench/stores.py
+
+            drop_database(kind, url, BENCH_DB)
+        elif kind == "postgres" and not args.reuse:
+            print(f"[{kind}] kept for --reuse: {url}", flush=True)
     naive = rows["naive"]
     for row in rows.values():
         row["x_faster"] = round(naive["seconds"] / max(row["seconds"], 0.01), 1)
@@ -321,6 +339,8 @@ def main() -> None:
     parser.add_argument("--skip-notebooks", action="store_true")
     parser.add_argument("--reuse", metavar="URL", help="measure this already built database "
                         "(one store) instead of building one")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database "
+                        "built (for --reuse); by default it is dropped after the run")
     parser.add_argument("--results", type=Path, default=RESULTS,
                         help="write the figures here (a quick look elsewhere keeps the full run's)")
     args = parser.parse_args()

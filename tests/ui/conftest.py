@@ -41,19 +41,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+def _wait_until_up(url: str, port: int, proc: subprocess.Popen[bytes]) -> None:
+    """Wait for the port to listen, then for one first page.
+
+    One request with a long timeout, not a retry loop: each abandoned request leaves a
+    session the server still builds, and on a loaded machine it would never catch up.
+    """
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             log = proc.stderr.read().decode()[-2000:] if proc.stderr else "(see the log file)"
-            raise RuntimeError(f"panel serve exited: {log}")
+            raise RuntimeError(f"the dashboard server exited: {log}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError(f"panel serve did not answer {url} within {START_TIMEOUT_S} s")
+            continue
+        with urllib.request.urlopen(url, timeout=max(1.0, deadline - time.monotonic())) as r:
+            if r.status == 200:
+                return
+    raise RuntimeError(f"the dashboard server did not answer {url} within {START_TIMEOUT_S} s")
 
 
 @contextmanager
@@ -76,15 +83,14 @@ def start_dashboard(folder: Path, *, demo: bool = True, database_url: str | None
         subprocess.run([BIN / "connmodel", "demo"], env=env, check=True, capture_output=True)
     port = free_port()
     stderr = log.open("wb") if log is not None else subprocess.PIPE
-    command = ([sys.executable, str(ROOT / "dashboard" / "serve.py"), "--port", str(port)]
-               if local_users else
-               [BIN / "panel", "serve", str(ROOT / "dashboard" / "app.py"), "--address",
-                "127.0.0.1", "--port", str(port), "--allow-websocket-origin", f"127.0.0.1:{port}"])
+    # As `make run` serves it (dashboard/serve.py: security headers and CSP on every page);
+    # the sign-in mode comes from CONNMODEL_DASHBOARD_AUTH above.
+    command = [sys.executable, str(ROOT / "dashboard" / "serve.py"), "--port", str(port)]
     proc = subprocess.Popen(command, env=env, cwd=folder, stdout=subprocess.DEVNULL,
                             stderr=stderr)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(f"{base}/app", proc)
+        _wait_until_up(f"{base}/app", port, proc)
         yield Dashboard(base, url, env)
     finally:
         proc.terminate()

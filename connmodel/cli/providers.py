@@ -45,6 +45,7 @@ from connmodel.providers.background import BackgroundRefresher, Cycle
 from connmodel.providers.records import live, profile_with_provider
 from connmodel.providers.revocations import deliver_due, list_revocations
 from connmodel.secrets import KeyRing, load_keyring
+from connmodel.services.keys import checked_keyring
 from connmodel.status import ProviderKind
 
 ServerOpt = Annotated[list[str] | None, typer.Option(
@@ -141,6 +142,16 @@ def _browser_flow(database: str | None, actor: Actor, keyring: KeyRing, *, profi
     typer.echo(Handler.outcome["message"])
 
 
+def _proven_keyring(database: str | None) -> KeyRing:
+    """The key ring, proven against the database before a secret is asked for: with a wrong key
+    nobody types a secret that could only be stored unreadable (the check is its own short
+    transaction, so no lock is held while the prompt waits)."""
+    with store(database) as s:
+        keyring = checked_keyring(s)
+        s.commit()  # the first check on a database writes the key-check token
+    return keyring
+
+
 def _read_secret(prompt: str) -> str:
     return str(typer.prompt(prompt, hide_input=True, default="", show_default=False, err=True))
 
@@ -163,8 +174,9 @@ def connect(
     database: DatabaseOpt = None,
 ) -> None:
     """Connect a profile: none at once, API key from a hidden prompt, OAuth2 in a browser."""
-    actor, keyring = cli_actor(), load_keyring()
+    actor = cli_actor()
     with store(database) as s:
+        keyring = checked_keyring(s)  # a wrong key must not write a secret nobody can read
         _, provider = profile_with_provider(s, profile)
         if state or code:
             conn = authorization.complete_authorization(s, actor=actor, keyring=keyring,
@@ -196,8 +208,9 @@ def reauthorize(
     For an API key connection it asks for the new key (as update-key does); for client
     credentials it fetches a new token.
     """
-    actor, keyring = cli_actor(), load_keyring()
+    actor = cli_actor()
     with store(database) as s:
+        keyring = checked_keyring(s)  # a wrong key must not write a secret nobody can read
         linked = live(s, connection_id)
         if linked.provider.kind == ProviderKind.API_KEY.value:
             conn = connecting.update_key(s, actor=actor, keyring=keyring,
@@ -219,7 +232,7 @@ def reauthorize(
 @app.command("update-key")
 def update_key(connection_id: ConnectionId, database: DatabaseOpt = None) -> None:
     """Replace an API key connection's key (hidden prompt or stdin); it becomes Active again."""
-    actor, keyring = cli_actor(), load_keyring()
+    actor, keyring = cli_actor(), _proven_keyring(database)
     key = _read_secret("new API key")
     with store(database) as s:
         conn = connecting.update_key(s, actor=actor, keyring=keyring,
@@ -369,10 +382,11 @@ def provider_add_oauth(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Add an OAuth2 provider config; the client secret is read from a hidden prompt or stdin."""
+    keyring = _proven_keyring(database)
     secret = _read_secret("client secret (empty for a public client)")
     with store(database) as s:
         config = connecting.create_oauth_provider(
-            s, actor=cli_actor(), keyring=load_keyring(), name=name, client_id=client_id,
+            s, actor=cli_actor(), keyring=keyring, name=name, client_id=client_id,
             client_secret=secret or None, scopes=scopes,
             kind=(ProviderKind.CLIENT_CREDENTIALS if machine else ProviderKind.OAUTH2).value,
             preset="google" if google else None, issuer=issuer, authorize_url=authorize_url,

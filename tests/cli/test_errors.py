@@ -8,7 +8,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from connmodel.models import Profile
+from connmodel.models import Profile, ProviderConfig
 from connmodel.services.connections import create_connection
 from connmodel.services.keys import secret_columns
 from connmodel.store import session
@@ -148,25 +148,42 @@ def _secrets(url: str) -> list[str]:
                 for v in s.execute(select(c).where(c.is_not(None))).scalars()]
 
 
-# Every command that writes (or sends) a secret with the key proves the key first.
+# Every command that writes (or sends) a secret with the key proves the key first. Connection 2
+# of the demo is Hubspot's (API key); prompts read KEYED_STDIN.
 KEYED_COMMANDS = (["demo"], ["rotate-key"], ["init"], ["webhook", "add", "http://127.0.0.1:9/hook"],
-                  ["webhook", "deliver"], ["generate", "-n", "20", "-p", "2"])
+                  ["webhook", "deliver"], ["generate", "-n", "20", "-p", "2"],
+                  ["connect", "Hubspot Sandbox"], ["update-key", "2"], ["reauthorize", "2"],
+                  ["provider", "add-oauth", "Local", "--client-id", "cid",
+                   "--authorize-url", "http://127.0.0.1:9/authorize",
+                   "--token-url", "http://127.0.0.1:9/token"])
+KEYED_STDIN = "sk-typed-with-a-wrong-key-0001\n"
+
+
+def _provider_configs(url: str) -> int:
+    with session(url) as s:
+        return len(s.execute(select(ProviderConfig.id)).all())
+
+
+def _state(cli, url: str) -> tuple[list[str], int, int, int]:
+    """What a keyed command would move: the secrets, events, live connections, provider configs."""
+    return (_secrets(url), cli("events", "-d", url, "-f", "json").json["total"],
+            cli("connections", "-d", url, "-f", "json").json["total"],
+            _provider_configs(url))
 
 
 def test_wrong_or_malformed_secret_key(demo_url, cli, keyring, monkeypatch):
-    before = (_secrets(demo_url), cli("events", "-d", demo_url, "-f", "json").json["total"])
+    before = _state(cli, demo_url)
     key_file = keyring.source
     monkeypatch.setenv("CONNMODEL_WEBHOOK_SECRET", "a webhook signing secret")
     monkeypatch.setenv("CONNMODEL_SECRET_KEY", Fernet.generate_key().decode())
     for argv in KEYED_COMMANDS:
-        error = cli(*argv, "-d", demo_url).one_line_error()
+        error = cli(*argv, "-d", demo_url, stdin=KEYED_STDIN).one_line_error()
         assert "secret key from CONNMODEL_SECRET_KEY cannot decrypt" in error, (argv, error)
     monkeypatch.setenv("CONNMODEL_SECRET_KEY", "not-a-key")
     error = cli("rotate-key", "-d", demo_url).one_line_error()
     assert error == ("connmodel: error: the secret key in CONNMODEL_SECRET_KEY is not a Fernet "
                      "key (32 url-safe base64 bytes)")
-    assert (_secrets(demo_url), cli("events", "-d", demo_url, "-f", "json").json["total"]) \
-        == before
+    assert _state(cli, demo_url) == before
     assert Path(key_file).read_text().strip() == keyring.keys[0].decode()
 
 
@@ -176,8 +193,10 @@ def test_demo_refuses_a_wrong_key_even_before_any_secret_exists(cli, store_url, 
     monkeypatch.setenv("CONNMODEL_WEBHOOK_SECRET", "a webhook signing secret")
     monkeypatch.setenv("CONNMODEL_SECRET_KEY", Fernet.generate_key().decode())
     for argv in KEYED_COMMANDS:
-        assert "cannot decrypt" in cli(*argv, "-d", store_url).one_line_error(), argv
+        assert "cannot decrypt" in cli(*argv, "-d", store_url,
+                                       stdin=KEYED_STDIN).one_line_error(), argv
     assert cli("profiles", "-d", store_url, "-f", "json").json == []
+    assert _provider_configs(store_url) == 0
     assert cli("webhook", "list", "-d", store_url, "-f", "json").json == []
     assert _secrets(store_url) == []
     monkeypatch.delenv("CONNMODEL_SECRET_KEY")

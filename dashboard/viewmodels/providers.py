@@ -22,7 +22,8 @@ from connmodel.providers import authorization, callback, connect, lifecycle, ref
 from connmodel.providers.background import BackgroundRefresher
 from connmodel.providers.records import disabled_reason
 from connmodel.providers.setup import NewProvider, new_profile
-from connmodel.secrets import KeyRing, load_keyring
+from connmodel.secrets import KeyRing
+from connmodel.services.keys import checked_keyring
 from connmodel.services.profiles import list_profiles
 from connmodel.status import ProviderKind, Status
 from connmodel.store import session
@@ -41,10 +42,14 @@ CALLBACK_KEYS = ("code", "state", "error", "error_description", "iss", "scope",
                  "session_state", CALLBACK_FLAG)
 
 
-def keyring() -> KeyRing:
-    """The key ring, read per use so a rotated key file is picked up (a missing key raises a
-    clear SecretKeyError)."""
-    return load_keyring()
+def keyring(url: str | None) -> KeyRing:
+    """The key ring, read per use so a rotated key file is picked up, and proven against the
+    store at `url` (its key-check token) before anything is written with it: a missing or wrong
+    key raises a clear SecretKeyError instead of storing a secret nobody can decrypt."""
+    with session(url) as s:
+        ring = checked_keyring(s)
+        s.commit()  # the first check on a database writes the key-check token
+    return ring
 
 
 def callback_uri(origin: str, pathname: str) -> str:
@@ -88,8 +93,11 @@ class Outcome(param.Parameterized):
         """Call a service with the key ring in a worker thread (it may wait up to 10 s on a
         provider; the server's other sessions keep running); a ConnModelError becomes an error
         message (None). Parameters change only here, on the event loop, after the call."""
+        def keyed() -> Any:
+            return self.backend.call(service, keyring=keyring(self.backend.url), **kwargs)
+
         try:
-            return await asyncio.to_thread(self.backend.call, service, keyring=keyring(), **kwargs)
+            return await asyncio.to_thread(keyed)
         except ConnModelError as exc:
             self._tell(str(exc), "error")
             return None
@@ -247,7 +255,7 @@ def finish_callback(backend: Backend, params: Mapping[str, str | Sequence[str]]
                     ) -> callback.CallbackResult:
     """The dashboard's OAuth callback: never raises; a missing key is an unsuccessful result."""
     try:
-        ring = keyring()
+        ring = keyring(backend.url)
     except ConnModelError as exc:
         return callback.CallbackResult(False, f"Not connected: {exc}")
     with session(backend.url) as s:
@@ -259,7 +267,7 @@ def deliver_revocations_soon(backend: Backend, connection_ids: Sequence[int]) ->
 
     def run() -> None:
         try:
-            ring = keyring()
+            ring = keyring(backend.url)
             for ident in connection_ids:
                 backend.call(revocations.deliver_due, keyring=ring, connection_id=ident)
         except ConnModelError as exc:
@@ -280,7 +288,7 @@ def start_background_refresher(url: str | None = None) -> BackgroundRefresher | 
     with _refresher_lock:
         if _refresher is None:
             try:
-                _refresher = BackgroundRefresher(url, keyring()).start()
+                _refresher = BackgroundRefresher(url, keyring(url)).start()
                 atexit.register(_refresher.stop)  # finish a refresh in flight on shutdown
             except ConnModelError as exc:
                 log.warning("token refresher not started: %s", exc)

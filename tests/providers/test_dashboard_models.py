@@ -8,9 +8,10 @@ from typing import Any
 
 from authserver import CLIENT_ID, CLIENT_SECRET, USER_EMAIL
 from conftest import approve
+from cryptography.fernet import Fernet
 from sqlmodel import select
 
-from connmodel.models import Profile, ProviderConfig
+from connmodel.models import AuditEvent, Profile, ProviderConfig
 from connmodel.providers.revocations import list_revocations
 from connmodel.services.connections import (
     ConnectionFilter,
@@ -18,6 +19,7 @@ from connmodel.services.connections import (
     list_connections,
     revoke_connection,
 )
+from connmodel.services.keys import secret_columns
 from connmodel.store import session
 from dashboard.viewmodels.backend import Backend
 from dashboard.viewmodels.providers import (
@@ -249,3 +251,34 @@ def test_reusing_a_provider_config_connects_with_its_kind(sqlite_url, keyring, a
     missing = NewProfileModel(Backend(admin, sqlite_url), profile_name="Nope",
                               existing_provider="No such provider")
     assert not run(missing.submit(CALLBACK)) and "No such provider" in missing.message
+
+
+def _written(url: str) -> tuple[list[str], int, list[str]]:
+    """What a connect or key update would move: every stored secret, the events, the profiles."""
+    with session(url) as s:
+        secrets = [v for _, c in secret_columns()
+                   for v in s.execute(select(c).where(c.is_not(None))).scalars()]
+        return secrets, len(s.exec(select(AuditEvent.id)).all()), \
+            sorted(s.exec(select(Profile.name)).all())
+
+
+def test_a_wrong_secret_key_is_a_clear_error_and_writes_nothing(store_url, keyring, admin,
+                                                                  monkeypatch):
+    first = NewProfileModel(Backend(admin, store_url), profile_name="Keyed", kind="api_key",
+                            api_key=API_KEY)
+    assert run(first.submit(CALLBACK))  # with the right key: the key-check token is written
+    ident = only_connection(store_url, admin, "Keyed").id
+    before = _written(store_url)
+    monkeypatch.setenv("CONNMODEL_SECRET_KEY", Fernet.generate_key().decode())
+    wrong = "the secret key from CONNMODEL_SECRET_KEY cannot decrypt the stored secrets"
+    other = NewProfileModel(Backend(admin, store_url), profile_name="Other", kind="api_key",
+                            api_key="sk-typed-with-a-wrong-key-0001")
+    assert not run(other.submit(CALLBACK))
+    assert other.message_kind == "error" and other.message.startswith(wrong)
+    assert other.api_key == "" and "sk-typed" not in other.message
+    actions = ConnectionActionsModel(Backend(admin, store_url))
+    run(actions.update_key(ident, "sk-typed-with-a-wrong-key-0002"))
+    assert actions.message_kind == "error" and actions.message.startswith(wrong)
+    result = finish_callback(Backend(admin, store_url), {"state": "s", "code": "c"})
+    assert not result.ok and result.message.startswith(f"Not connected: {wrong}")
+    assert _written(store_url) == before

@@ -99,14 +99,19 @@ def _clean(value: str | None, limit: int = 200) -> str:
     return text.strip()[:limit]
 
 
-def _claim(session: Session, state: str) -> OAuthAuthorization:
-    """Mark the flow used (once); explain an unknown, replayed or expired state."""
+def _claim(session: Session, state: str, actor: Actor) -> OAuthAuthorization:
+    """Mark the flow used (once), by the user who began it; explain any other state.
+
+    A state is bound to its starter: a signed-in user lured to a callback URL carrying someone
+    else's state and code (login CSRF) would otherwise attach the other party's account.
+    """
     if not state or len(state) > 200:
         raise InvalidInput("the callback has no valid state: start the authorization again")
     now = utcnow()
     claimed = session.execute(
         update(OAuthAuthorization)
         .where(col(OAuthAuthorization.state_hash) == _hash(state),
+               col(OAuthAuthorization.actor) == actor.name,
                col(OAuthAuthorization.used_at).is_(None),
                col(OAuthAuthorization.expires_at) > now)
         .values(used_at=now)
@@ -118,6 +123,9 @@ def _claim(session: Session, state: str) -> OAuthAuthorization:
         if row is None:
             raise InvalidInput("unknown state: this callback does not belong to an "
                                "authorization started here; start again")
+        if row.actor != actor.name:
+            raise InvalidInput("this authorization was started by another user: start it "
+                               "yourself")
         if row.used_at is not None:
             raise InvalidInput("this authorization was already completed (replayed state); "
                                "start again")
@@ -142,7 +150,7 @@ def complete_authorization(
     require(actor, Action.WRITE)
     target = "authorization callback"
     try:
-        flow = _claim(session, state)
+        flow = _claim(session, state, actor)
         prof, _ = profile_with_provider(session, flow.profile_id)
         target = f"profile {prof.name}"
         if error:

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from connmodel.errors import InvalidInput, ProviderRefused, ProviderUnreachable
 from connmodel.models import AuditEvent, Connection, OAuthAuthorization, ProviderConfig
+from connmodel.permissions import Actor
 from connmodel.providers.authorization import begin_authorization, complete_authorization
 from connmodel.providers.callback import handle_callback
 from connmodel.providers.client import TokenSet
@@ -64,6 +65,26 @@ def test_wrong_and_replayed_state_are_refused_and_audited(oauth_profile, keyring
             AuditEvent.action == "authorize.complete")).scalars().all()
         assert len(failures) == 2 and all(f.startswith("failed:") for f in failures)
         assert s.execute(select(Connection)).scalars().all().__len__() == 1
+
+
+def test_a_state_begun_by_another_user_is_refused_and_stays_usable(oauth_profile, keyring,
+                                                                   admin):
+    other = Actor("mallory", admin.role)
+    with session(oauth_profile) as s:
+        start = begin_authorization(s, actor=other, keyring=keyring, profile="Local",
+                                    redirect_uri=REDIRECT_URI)
+    params = approve(start.url)
+    with session(oauth_profile) as s:
+        with pytest.raises(InvalidInput, match="started by another user"):
+            complete_authorization(s, actor=admin, keyring=keyring, state=params["state"],
+                                   code=params["code"])
+        assert s.execute(select(Connection)).scalars().all() == []
+        refused = s.execute(select(AuditEvent).where(
+            AuditEvent.action == "authorize.complete")).scalar_one()
+        assert refused.actor == admin.name and "started by another user" in refused.outcome
+        conn = complete_authorization(s, actor=other, keyring=keyring, state=params["state"],
+                                      code=params["code"])
+    assert conn.account == "user@example.com"
 
 
 def test_denied_and_wrong_code_leave_no_connection(oauth_profile, keyring, admin):

@@ -149,3 +149,22 @@ def run_async():
             return pool.submit(asyncio.run, coro).result()
 
     return run
+
+
+# The page's markup including every open shadow root (Panel renders its widgets in shadow DOM,
+# which page.content() leaves out): what secret and escaping checks must read.
+ALL_HTML_JS = """() => {
+  const out = []
+  const walk = (root) => {
+    out.push(root.innerHTML || '')
+    root.querySelectorAll('*').forEach((el) => { if (el.shadowRoot) walk(el.shadowRoot) })
+  }
+  walk(document.documentElement)
+  return out.join('\\n')
+}"""
+
+
+@pytest.fixture
+def page_html():
+    """page_html(page): the page's markup, shadow roots included."""
+    return lambda page: page.evaluate(ALL_HTML_JS)

@@ -140,8 +140,4 @@ def oidc_dashboard_without_provider(tmp_path_factory) -> Iterator[str]:
             time.sleep(0.3)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        ui_serving.stop(proc)

@@ -14,15 +14,6 @@ from .conftest import IMG, SCRIPT, XSS_URL
 
 pytestmark = pytest.mark.ui
 
-ALL_HTML = """() => {
-  const out = []
-  const walk = (root) => {
-    out.push(root.innerHTML || '')
-    root.querySelectorAll('*').forEach((el) => { if (el.shadowRoot) walk(el.shadowRoot) })
-  }
-  walk(document.documentElement)
-  return out.join('\\n')
-}"""
 INJECTED = """() => {
   const found = []
   const walk = (root) => root.querySelectorAll('*').forEach((el) => {
@@ -78,7 +69,7 @@ def test_payloads_render_as_text_on_every_page(page: Page, hostile_dashboard):
     assert_clean(page, dialogs)
 
 
-def test_no_demo_secret_in_html_frames_or_log(page: Page, hostile_dashboard):
+def test_no_demo_secret_in_html_frames_or_log(page: Page, hostile_dashboard, page_html):
     seen: list[str] = []
 
     def on_socket(ws) -> None:
@@ -90,17 +81,17 @@ def test_no_demo_secret_in_html_frames_or_log(page: Page, hostile_dashboard):
     views = page.locator("button.view")
     expect(views.first).to_be_visible()
     assert views.count() >= 7
-    seen.append(page.evaluate(ALL_HTML))
+    seen.append(page_html(page))
     for i in range(views.count()):
         views.nth(i).click()
         expect(page.locator(".detail")).to_be_visible()
-        seen.append(page.evaluate(ALL_HTML))
+        seen.append(page_html(page))
         page.get_by_role("button", name="Close").click()
         expect(page.locator(".detail")).to_be_hidden()
     for key, heading in (("activity", "Activity"), ("servers", "My Servers")):
         page.goto(hostile_dashboard.page_url(f"?page={key}"))
         expect(page.get_by_role("heading", name=heading)).to_be_visible()
-        seen.append(page.evaluate(ALL_HTML))
+        seen.append(page_html(page))
     page.close()
     seen.append(hostile_dashboard.log.read_text(errors="replace"))
 

@@ -63,6 +63,15 @@ def _wait_until_up(url: str, port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"the dashboard server did not answer {url} within {START_TIMEOUT_S} s")
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server this test started: politely, then for good after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @contextmanager
 def start_dashboard(folder: Path, *, demo: bool = True, database_url: str | None = None,
                     init: bool = True, log: Path | None = None,
@@ -93,11 +102,7 @@ def start_dashboard(folder: Path, *, demo: bool = True, database_url: str | None
         _wait_until_up(f"{base}/app", port, proc)
         yield Dashboard(base, url, env)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         if not isinstance(stderr, int):
             stderr.close()
 

@@ -14,15 +14,6 @@ from connmodel.store import session
 pytestmark = pytest.mark.ui
 expect.set_options(timeout=10_000)  # 2 shared cores under a full test run
 ADMIN = Actor("tester")
-ALL_HTML = """() => {
-  const out = []
-  const walk = (root) => {
-    out.push(root.innerHTML || '')
-    root.querySelectorAll('*').forEach((el) => { if (el.shadowRoot) walk(el.shadowRoot) })
-  }
-  walk(document.documentElement)
-  return out.join('\\n')
-}"""
 
 
 def card(page: Page, profile: str):
@@ -68,7 +59,7 @@ def test_seed_walkthrough_sidebar_cards_and_rows(page: Page, demo_dashboard):
     expect(page.get_by_role("heading", name="My Servers")).to_be_visible()
 
 
-def test_view_google_lists_its_servers_and_no_secret(page: Page, demo_dashboard):
+def test_view_google_lists_its_servers_and_no_secret(page: Page, demo_dashboard, page_html):
     frames: list[str] = []
     page.on("websocket", lambda ws: ws.on(
         "framereceived", lambda f: frames.append(f if isinstance(f, str) else f.decode("latin-1"))))
@@ -78,7 +69,7 @@ def test_view_google_lists_its_servers_and_no_secret(page: Page, demo_dashboard)
     expect(dialog).to_contain_text("Gsuite")
     expect(dialog).to_contain_text("Drive")
     expect(dialog).to_contain_text("client_secret")
-    html = page.evaluate(ALL_HTML)
+    html = page_html(page)
     assert "Gsuite" in html and "••••" in html
     assert frames and any("Gsuite" in f for f in frames)
     for secret in DEMO_SECRETS:

@@ -98,16 +98,20 @@ def test_webhook_commands(sqlite_url, cli, monkeypatch):
     assert err.strip() == "connmodel: error: no webhook for 'http://127.0.0.1:9/hook'"
 
 
-def test_demo_server_makes_the_demo_calculator_answer(sqlite_url, admin, keyring, cli):
+def test_demo_server_makes_the_demo_calculator_answer(sqlite_url, admin, keyring, cli,
+                                                       tmp_path):
     port = free_port()
-    server = subprocess.Popen([str(Path(sys.executable).with_name("connmodel")), "demo-server", "--port",
-                               str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    log = tmp_path / "demo-server.log"  # a file, not a pipe nobody reads (a full one hangs it)
+    with log.open("wb") as out:
+        server = subprocess.Popen([str(Path(sys.executable).with_name("connmodel")), "demo-server",
+                                   "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+        while True:
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
                     break
+            assert time.monotonic() < deadline and server.poll() is None, log.read_text()[-3000:]
             time.sleep(0.1)
         with session(sqlite_url) as s:
             connect(s, actor=admin, keyring=keyring, profile="Noauth", kind="none",

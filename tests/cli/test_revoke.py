@@ -64,10 +64,8 @@ def test_two_processes_revoking_at_once_give_one_revocation(demo_url, cli):
     env = {**os.environ, "CONNMODEL_ACTOR": "alice"}
     procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=env) for _ in range(2)]
-    outcomes = sorted((p.wait(timeout=150), p.stdout.read(), p.stderr.read()) for p in procs)
-    for p in procs:
-        p.stdout.close()
-        p.stderr.close()
+    outputs = [p.communicate(timeout=150) for p in procs]  # reads the pipes while they run
+    outcomes = sorted((p.returncode, *out) for p, out in zip(procs, outputs, strict=True))
     (won, won_out, _), (lost, _, lost_err) = outcomes
     assert (won, lost) == (0, 1)
     assert won_out.startswith(f"revoked connection {cid} (Google")

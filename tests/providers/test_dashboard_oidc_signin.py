@@ -5,11 +5,10 @@ PANEL_OAUTH_* variables; Panel's `auth_code` provider (PKCE, public client) sign
 and the e-mail from the userinfo endpoint becomes the actor of every audit event.
 """
 
+import importlib.util
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -22,29 +21,16 @@ from connmodel.models import AuditEvent
 from connmodel.store import session
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail("dashboard exited: " + proc.stderr.read().decode()[-2000:])  # type: ignore[union-attr]
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    pytest.fail("dashboard did not start within 60 s")
+_spec = importlib.util.spec_from_file_location(
+    "ui_serving", ROOT / "tests" / "ui" / "conftest.py")
+assert _spec is not None and _spec.loader is not None
+ui = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ui)
 
 
 @pytest.fixture
 def oidc_dashboard(authserver, tmp_path):
-    port = _free_port()
+    port = ui.free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PANEL_", "CONNMODEL_"))}
     env |= {
@@ -63,15 +49,12 @@ def oidc_dashboard(authserver, tmp_path):
     bin_dir = Path(sys.executable).parent
     for step in (["init"], ["demo"]):
         subprocess.run([bin_dir / "connmodel", *step], env=env, check=True, capture_output=True)
-    proc = subprocess.Popen([sys.executable, str(ROOT / "dashboard" / "serve.py"), "--port",
-                             str(port), "--auth", "oidc"], env=env, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _wait_for_port(port, proc)
+    command = [sys.executable, str(ROOT / "dashboard" / "serve.py"), "--port", str(port),
+               "--auth", "oidc"]
+    # its output goes to a log file (a pipe nobody reads would fill and hang it)
+    with ui.serving(command, port=port, log=tmp_path / "dashboard.log", env=env, cwd=tmp_path,
+                    ready_url=None):
         yield base, env["CONNMODEL_DATABASE_URL"]
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.mark.ui

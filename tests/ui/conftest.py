@@ -4,6 +4,10 @@
 init`, optionally `connmodel demo`), serves `dashboard/app.py` against them as a subprocess, and
 waits until it answers. `demo_dashboard` is one such server per test module, seeded with the
 seed page's demo data plus a profile whose name is markup. Sign-in is off (loopback only).
+
+A server's output goes to a log file, never to a pipe: nobody reads a pipe while a test runs, and
+a chatty server would block on a full one and hang. When it does not come up, or a test using it
+fails, the failure message carries the log's tail.
 """
 
 import os
@@ -12,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 XSS_NAME = "<img src=x onerror=alert(1)>"
 START_TIMEOUT_S = 120  # a loaded 2-core machine can take over 30 s to import Panel and start
+LOG_TAIL_CHARS = 3000
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,7 @@ class Dashboard:
     url: str
     database_url: str
     env: dict[str, str]
+    log: Path | None = None
 
     def page_url(self, query: str = "") -> str:
         return f"{self.url}/app{query}"
@@ -41,26 +47,62 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_until_up(url: str, port: int, proc: subprocess.Popen[bytes]) -> None:
-    """Wait for the port to listen, then for one first page.
+def log_tail(log: Path) -> str:
+    """The end of a server's log, to put in a failure message."""
+    try:
+        text = log.read_bytes()[-LOG_TAIL_CHARS:].decode(errors="replace")
+    except OSError as exc:
+        return f"(no server log: {exc})"
+    return f"--- end of the server log {log} ---\n{text or '(empty)'}"
+
+
+def _wait_until_up(url: str | None, port: int, proc: subprocess.Popen[bytes],
+                   timeout: float) -> None:
+    """Wait for the port to listen, then (with `url`) for one first page.
 
     One request with a long timeout, not a retry loop: each abandoned request leaves a
     session the server still builds, and on a loaded machine it would never catch up.
     """
-    deadline = time.monotonic() + START_TIMEOUT_S
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            log = proc.stderr.read().decode()[-2000:] if proc.stderr else "(see the log file)"
-            raise RuntimeError(f"the dashboard server exited: {log}")
+            raise RuntimeError(f"the server exited with code {proc.returncode}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
         except OSError:
             time.sleep(0.2)
             continue
+        if url is None:
+            return
         with urllib.request.urlopen(url, timeout=max(1.0, deadline - time.monotonic())) as r:
             if r.status == 200:
                 return
-    raise RuntimeError(f"the dashboard server did not answer {url} within {START_TIMEOUT_S} s")
+    raise RuntimeError(f"the server did not answer {url or f'on port {port}'} within {timeout} s")
+
+
+@contextmanager
+def serving(command: list[str], *, port: int, log: Path, env: dict[str, str], cwd: Path,
+            ready_url: str | None, timeout: float = START_TIMEOUT_S
+            ) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server with its stdout and stderr in `log` until the block ends.
+
+    A start-up failure, and any exception the block raises (a test that could not reach the
+    server), carries the log's tail.
+    """
+    with log.open("wb") as out:  # the child keeps its own descriptor
+        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        try:
+            _wait_until_up(ready_url, port, proc, timeout)
+        except Exception as exc:
+            raise RuntimeError(f"{exc}\n{log_tail(log)}") from exc
+        try:
+            yield proc
+        except BaseException as exc:
+            exc.add_note(log_tail(log))
+            raise
+    finally:
+        stop(proc)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -78,7 +120,7 @@ def start_dashboard(folder: Path, *, demo: bool = True, database_url: str | None
                     local_users: bool = False) -> Iterator[Dashboard]:
     """Serve the dashboard against a database in `folder`; stop it afterwards.
 
-    With `log`, the server's stderr (its whole log) goes to that file, for tests that scan it.
+    The server's output goes to `log` (default `folder`/dashboard.log), for tests that scan it.
     With `local_users`, it is started as `make run` does (dashboard/serve.py, sign-in required).
     """
     url = database_url or f"sqlite:///{folder / 'connmodel.db'}"
@@ -91,20 +133,13 @@ def start_dashboard(folder: Path, *, demo: bool = True, database_url: str | None
     if demo:
         subprocess.run([BIN / "connmodel", "demo"], env=env, check=True, capture_output=True)
     port = free_port()
-    stderr = log.open("wb") if log is not None else subprocess.PIPE
+    log = log or folder / "dashboard.log"
     # As `make run` serves it (dashboard/serve.py: security headers and CSP on every page);
     # the sign-in mode comes from CONNMODEL_DASHBOARD_AUTH above.
     command = [sys.executable, str(ROOT / "dashboard" / "serve.py"), "--port", str(port)]
-    proc = subprocess.Popen(command, env=env, cwd=folder, stdout=subprocess.DEVNULL,
-                            stderr=stderr)
     base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(f"{base}/app", port, proc)
-        yield Dashboard(base, url, env)
-    finally:
-        stop(proc)
-        if not isinstance(stderr, int):
-            stderr.close()
+    with serving(command, port=port, log=log, env=env, cwd=folder, ready_url=f"{base}/app"):
+        yield Dashboard(base, url, env, log)
 
 
 def add_markup_profile(database_url: str) -> None:
@@ -126,6 +161,18 @@ def add_markup_profile(database_url: str) -> None:
                          status_reason="<img src=y onerror=alert(3)>"))
         s.commit()
     get_engine(database_url).dispose()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test that used a served dashboard shows the end of that server's log."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        for value in getattr(item, "funcargs", {}).values():
+            if isinstance(value, Dashboard) and value.log is not None:
+                report.sections.append(("dashboard server log", log_tail(value.log)))
+    return report
 
 
 @pytest.fixture(scope="session")

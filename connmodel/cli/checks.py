@@ -21,11 +21,11 @@ from connmodel.cli.common import (
     cli_actor,
     emit_json,
     emit_table,
+    proven_keyring,
     store,
 )
 from connmodel.errors import InvalidInput
 from connmodel.models import ServerRow
-from connmodel.secrets import load_keyring
 from connmodel.services.keys import checked_keyring
 from connmodel.services.servers import reconfigure_server, register_server
 from connmodel.services.webhooks import add_webhook, list_webhooks, remove_webhook
@@ -86,7 +86,7 @@ def check(
     request = CheckRequest(ids=tuple(ids or ()), profile=profile,
                            all_connections=all_connections, concurrency=concurrency,
                            timeout=timeout)
-    keyring = load_keyring()
+    keyring = proven_keyring(database)  # a wrong key must fail before anything is checked
     err = Console(stderr=True)
     progress = Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=err, transient=True,

@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import BaseModel
@@ -22,6 +22,9 @@ from sqlmodel import Session
 from connmodel.paging import COUNT_CAP, Page
 from connmodel.permissions import Actor, Role
 from connmodel.store import session
+
+if TYPE_CHECKING:
+    from connmodel.secrets import KeyRing
 
 console = Console(highlight=False, soft_wrap=False)
 
@@ -50,6 +53,18 @@ def cli_actor() -> Actor:
 def store(database: str | None) -> Iterator[Session]:
     with session(database) as s:
         yield s
+
+
+def proven_keyring(database: str | None) -> "KeyRing":
+    """The key ring, proven against the database before a command asks for, sends or writes a
+    secret: a wrong key fails with one clear line and changes nothing. The check is its own short
+    transaction, so no lock is held while a prompt waits or a worker runs."""
+    from connmodel.services.keys import checked_keyring  # cryptography: only commands with secrets
+
+    with store(database) as s:
+        keyring = checked_keyring(s)
+        s.commit()  # the first check on a database writes the key-check token
+    return keyring
 
 
 def jsonable(data: Any) -> Any:

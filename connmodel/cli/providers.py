@@ -31,6 +31,7 @@ from connmodel.cli.common import (
     cli_actor,
     emit_json,
     emit_table,
+    proven_keyring,
     store,
 )
 from connmodel.cli.connections import ConnectionId
@@ -44,7 +45,7 @@ from connmodel.providers import refresh as refreshing
 from connmodel.providers.background import BackgroundRefresher, Cycle
 from connmodel.providers.records import live, profile_with_provider
 from connmodel.providers.revocations import deliver_due, list_revocations
-from connmodel.secrets import KeyRing, load_keyring
+from connmodel.secrets import KeyRing
 from connmodel.services.keys import checked_keyring
 from connmodel.status import ProviderKind
 
@@ -142,16 +143,6 @@ def _browser_flow(database: str | None, actor: Actor, keyring: KeyRing, *, profi
     typer.echo(Handler.outcome["message"])
 
 
-def _proven_keyring(database: str | None) -> KeyRing:
-    """The key ring, proven against the database before a secret is asked for: with a wrong key
-    nobody types a secret that could only be stored unreadable (the check is its own short
-    transaction, so no lock is held while the prompt waits)."""
-    with store(database) as s:
-        keyring = checked_keyring(s)
-        s.commit()  # the first check on a database writes the key-check token
-    return keyring
-
-
 def _read_secret(prompt: str) -> str:
     return str(typer.prompt(prompt, hide_input=True, default="", show_default=False, err=True))
 
@@ -232,7 +223,7 @@ def reauthorize(
 @app.command("update-key")
 def update_key(connection_id: ConnectionId, database: DatabaseOpt = None) -> None:
     """Replace an API key connection's key (hidden prompt or stdin); it becomes Active again."""
-    actor, keyring = cli_actor(), _proven_keyring(database)
+    actor, keyring = cli_actor(), proven_keyring(database)
     key = _read_secret("new API key")
     with store(database) as s:
         conn = connecting.update_key(s, actor=actor, keyring=keyring,
@@ -310,7 +301,7 @@ def refresh(
     """
     if connection_id is not None and watch is not None:
         raise InvalidInput("--watch refreshes what is due; it takes no --id")
-    actor, keyring = cli_actor(), load_keyring()
+    actor, keyring = cli_actor(), proven_keyring(database)  # a wrong key must claim nothing
     if connection_id is None and nice:
         os.nice(nice)  # background work: the scheduler serves interactive processes first
     if watch is not None:
@@ -348,7 +339,7 @@ def revocations(
     actor = cli_actor()
     with store(database) as s:
         if deliver:
-            counts = deliver_due(s, keyring=load_keyring(), actor=actor)
+            counts = deliver_due(s, keyring=checked_keyring(s), actor=actor)
             typer.echo("delivered: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
         rows = list_revocations(s, actor=actor, pending_only=not all_)
     if fmt is Format.JSON:
@@ -382,7 +373,7 @@ def provider_add_oauth(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Add an OAuth2 provider config; the client secret is read from a hidden prompt or stdin."""
-    keyring = _proven_keyring(database)
+    keyring = proven_keyring(database)
     secret = _read_secret("client secret (empty for a public client)")
     with store(database) as s:
         config = connecting.create_oauth_provider(

@@ -7,6 +7,7 @@ they arrive without one query per result. Service errors never
 escape: they become `error` (listing) or `message` (actions) for the view to show.
 """
 
+import asyncio
 import time
 from typing import Any
 
@@ -16,7 +17,6 @@ from connmodel.checks import CheckRequest, ConnectionCheck, check_connections
 from connmodel.checks.runner import check_interval
 from connmodel.errors import ConnModelError
 from connmodel.models import AuditEventPublic, ServerRow
-from connmodel.secrets import load_keyring
 from connmodel.services.events import EventFilter, list_events
 from connmodel.services.profiles import list_profiles
 from connmodel.services.servers import (
@@ -27,6 +27,7 @@ from connmodel.services.servers import (
     register_server,
 )
 from dashboard.viewmodels.backend import Backend
+from dashboard.viewmodels.providers import keyring as proven_keyring
 
 ROWS_PER_PAGE = 50
 STATE_OPTIONS = {"All states": "", **{h: h for h in HEALTH}}
@@ -138,9 +139,10 @@ class ServersPageModel(param.Parameterized):
                 self._reload_shown()
                 last_read = time.monotonic()
 
-        try:
+        try:  # a wrong key must fail the check before it records anything
+            ring = await asyncio.to_thread(proven_keyring, self.backend.url)
             results = await check_connections(self.backend.url, actor=self.backend.actor,
-                                              request=request, keyring=load_keyring(),
+                                              request=request, keyring=ring,
                                               on_result=arrived, deliver_webhooks=True)
         except ConnModelError as exc:
             self._say(f"check failed: {exc}", "error")

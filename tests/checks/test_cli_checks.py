@@ -8,10 +8,14 @@ import time
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import func, select
 
 from checks.conftest import API_KEY, connect
 from connmodel.cli import common, run
+from connmodel.models import AuditEvent, Connection, McpServer
 from connmodel.services.connections import revoke_connection
+from connmodel.services.keys import checked_keyring
 from connmodel.store import session
 
 
@@ -124,6 +128,30 @@ def test_demo_server_makes_the_demo_calculator_answer(sqlite_url, admin, keyring
         server.wait(10)
     assert cli("demo-server", "--port", "0")[2].startswith(
         "connmodel: error: port must be between 1 and 65535, not 0")
+
+
+def test_check_refuses_a_wrong_key_before_checking_anything(sqlite_url, admin, keyring, fleet, cli,
+                                                            monkeypatch):
+    """No credential needs decrypting here: the key is still proven first, as other commands do."""
+    with session(sqlite_url) as s:  # a check would move it to Error and record that
+        connect(s, actor=admin, keyring=keyring, profile="Web", kind="none",
+                servers={"Web page": fleet.url("plain")})
+        checked_keyring(s)  # the key-check token, as `connmodel init` writes it
+        s.commit()
+
+    def stored() -> tuple[object, ...]:
+        with session(sqlite_url) as s:
+            return (s.execute(select(Connection.status, Connection.checked_at)).all(),
+                    s.execute(select(McpServer.state, McpServer.reason)).all(),
+                    s.execute(select(func.count(AuditEvent.id))).scalar_one())
+
+    before = stored()
+    monkeypatch.setenv("CONNMODEL_SECRET_KEY", Fernet.generate_key().decode())
+    code, out, err = cli("check", "--all", "-d", sqlite_url)
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1
+    assert err.startswith("connmodel: error: the secret key from CONNMODEL_SECRET_KEY cannot "
+                          "decrypt the stored secrets")
+    assert stored() == before
 
 
 def free_port() -> int:

@@ -1,8 +1,12 @@
 """My Servers without a browser: the view model and the page's widgets on real servers."""
 
+from cryptography.fernet import Fernet
+from sqlalchemy import func, select
 
 from checks.conftest import connect
+from connmodel.models import AuditEvent, Connection, McpServer
 from connmodel.services.connections import revoke_connection
+from connmodel.services.keys import checked_keyring
 from connmodel.store import session
 from dashboard.pages.servers import ServersPage, row_html
 from dashboard.viewmodels.backend import Backend
@@ -90,3 +94,31 @@ def test_filters_and_escaping(sqlite_url, admin, viewer, keyring, fleet, run_asy
     assert XSS not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     run_async(model.check_all())  # a viewer may not check
     assert model.message.startswith("check failed: victor (viewer) may not write")
+
+
+def _stored(url: str) -> tuple[object, ...]:
+    """What a check could change: connection statuses, server states, the audit trail."""
+    with session(url) as s:
+        return (s.execute(select(Connection.id, Connection.status, Connection.status_reason,
+                                 Connection.checked_at)).all(),
+                s.execute(select(McpServer.name, McpServer.state, McpServer.reason)).all(),
+                s.execute(select(func.count(AuditEvent.id))).scalar_one())
+
+
+def test_a_wrong_secret_key_fails_the_check_visibly_and_changes_nothing(sqlite_url, admin, keyring,
+                                                                        fleet, run_async,
+                                                                        monkeypatch):
+    """No credential needs decrypting here, yet the key is proven before anything is checked."""
+    with session(sqlite_url) as s:  # a check would move it to Error
+        connect(s, actor=admin, keyring=keyring, profile="Web", kind="none",
+                servers={"Web page": fleet.url("plain")})
+        checked_keyring(s)  # the key-check token, as `connmodel init` writes it
+        s.commit()
+    model = make(sqlite_url, admin)
+    before = _stored(sqlite_url)
+    monkeypatch.setenv("CONNMODEL_SECRET_KEY", Fernet.generate_key().decode())
+    run_async(model.check_all())
+    assert model.message_kind == "error" and not model.checking
+    assert model.message.startswith("check failed: the secret key from CONNMODEL_SECRET_KEY "
+                                    "cannot decrypt the stored secrets"), model.message
+    assert _stored(sqlite_url) == before

@@ -155,7 +155,9 @@ KEYED_COMMANDS = (["demo"], ["rotate-key"], ["init"], ["webhook", "add", "http:/
                   ["connect", "Hubspot Sandbox"], ["update-key", "2"], ["reauthorize", "2"],
                   ["provider", "add-oauth", "Local", "--client-id", "cid",
                    "--authorize-url", "http://127.0.0.1:9/authorize",
-                   "--token-url", "http://127.0.0.1:9/token"])
+                   "--token-url", "http://127.0.0.1:9/token"],
+                  ["refresh", "--nice", "0"], ["refresh", "--id", "3"],
+                  ["revocations", "--deliver"], ["check", "--all"])
 KEYED_STDIN = "sk-typed-with-a-wrong-key-0001\n"
 
 

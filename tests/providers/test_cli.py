@@ -13,10 +13,12 @@ import httpx
 import pytest
 from authserver import CLIENT_ID, CLIENT_SECRET
 from conftest import approve
+from cryptography.fernet import Fernet
+from sqlalchemy import func, select, update
 from test_oauth_flow import connect as oauth_connect
 
 from connmodel.cli import common, run
-from connmodel.models import Connection, utcnow
+from connmodel.models import AuditEvent, Connection, ProviderRevocation, utcnow
 from connmodel.services.servers import add_server
 from connmodel.store import session
 
@@ -173,3 +175,38 @@ def test_refresh_watch_takes_no_id(cli, sqlite_url):
     code, _, err = cli("refresh", "--watch", "5", "--id", "1", "-d", sqlite_url)
     assert code == 2
     assert err.splitlines()[-1] == "connmodel: error: --watch refreshes what is due; it takes no --id"
+
+
+def _stored(url: str) -> tuple[list[tuple[object, ...]], ...]:
+    """Everything a refresh or a delivery could change: connections, the queue, the audit trail."""
+    with session(url) as s:
+        return tuple(list(map(tuple, s.execute(select(*cols)).all())) for cols in (
+            (Connection.id, Connection.status, Connection.status_reason, Connection.credential_enc,
+             Connection.token_version, Connection.expires_at, Connection.checked_at),
+            (ProviderRevocation.id, ProviderRevocation.attempts, ProviderRevocation.last_error,
+             ProviderRevocation.next_attempt_at, ProviderRevocation.delivered_at,
+             ProviderRevocation.given_up_at),
+            (func.count(AuditEvent.id),)))
+
+
+def test_refresh_and_deliver_refuse_a_wrong_key_and_change_nothing(oauth_profile, keyring, admin,
+                                                                  authserver, cli, monkeypatch):
+    """As every other secret-using command: one line, exit 2, nothing refreshed or claimed."""
+    revoked = oauth_connect(oauth_profile, keyring, admin)
+    authserver.fail["revoke"] = "503"
+    assert cli("revoke", str(revoked.id), "--yes", "-d", oauth_profile)[0] == 0  # queued
+    authserver.fail.clear()
+    due = oauth_connect(oauth_profile, keyring, admin)
+    _expire_soon(oauth_profile, due.id)
+    with session(oauth_profile) as s:  # the queued revocation is due now
+        s.execute(update(ProviderRevocation).values(next_attempt_at=utcnow() - timedelta(minutes=1)))
+        s.commit()
+    before = _stored(oauth_profile)
+    monkeypatch.setenv("CONNMODEL_SECRET_KEY", Fernet.generate_key().decode())
+    expected = cli("update-key", str(due.id), "-d", oauth_profile)  # a command that checks it
+    assert expected[0] == 2 and "cannot decrypt" in expected[2]
+    for argv in (["refresh", "--nice", "0"], ["refresh", "--id", str(due.id)],
+                 ["refresh", "--watch", "1", "--nice", "0"], ["revocations", "--deliver"]):
+        code, out, err = cli(*argv, "-d", oauth_profile)
+        assert (code, out, err) == (2, "", expected[2]), argv
+    assert _stored(oauth_profile) == before

@@ -42,17 +42,15 @@ def test_a_chatty_server_comes_up_and_its_output_is_in_the_log(tmp_path):
 
 
 def test_a_server_that_exits_fails_with_its_log_tail(tmp_path):
-    with pytest.raises(RuntimeError) as failure:
-        with _serve(tmp_path, FAILING, timeout=30):
-            pass
+    with pytest.raises(RuntimeError) as failure, _serve(tmp_path, FAILING, timeout=30):
+        pass
     assert "the server exited with code 3" in str(failure.value)
     assert "boom: no database at sqlite:///x.db" in str(failure.value)
 
 
 def test_a_test_that_fails_against_the_server_carries_the_log_tail(tmp_path):
-    with pytest.raises(AssertionError) as failure:
-        with _serve(tmp_path, CHATTY, timeout=30):
-            raise AssertionError("the page did not show the card")
+    with pytest.raises(AssertionError) as failure, _serve(tmp_path, CHATTY, timeout=30):
+        raise AssertionError("the page did not show the card")
     (note,) = failure.value.__notes__
     assert note.startswith(f"--- end of the server log {tmp_path / 'server.log'} ---")
     assert "listening" in note and '"GET / HTTP/1.1" 200' in note  # the start-up request

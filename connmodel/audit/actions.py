@@ -11,7 +11,6 @@ from sqlmodel import Session
 
 from connmodel.errors import AlreadyRevoked, InvalidInput, NotFound
 from connmodel.permissions import Action, Actor, require
-from connmodel.services.connections import get_connection, revoke_connection
 from connmodel.status import ServerState
 from connmodel.store import describe
 
@@ -89,6 +88,9 @@ def revoke_selected(session: Session, *, actor: Actor, ids: Iterable[int],
     A dry run only reads (a viewer may run it); a real run needs an admin and revokes one
     connection per transaction, so one already revoked by someone else does not stop the rest.
     """
+    # The services (and the OAuth client they revoke with) load here: the report only recommends.
+    from connmodel.services.connections import get_connection, revoke_connection
+
     require(actor, Action.READ if dry_run else Action.WRITE)
     wanted = [int(i) for i in ids]
     if len(wanted) > MAX_IDS:

@@ -1,11 +1,14 @@
 """The `connmodel` command line: thin Typer commands over the services.
 
-Each command module registers itself on `app`; `main` turns every ConnModelError into one line on
-stderr and its exit code, so bad input never shows a traceback.
+Each command module registers itself on `app` when imported; `run` imports only the module(s) of
+the command named (`connmodel audit` loads neither the OAuth client nor Alembic), and all of
+them for help or an unknown name. `main` turns every ConnModelError into one line on stderr and
+its exit code, so bad input never shows a traceback.
 """
 
 import gc
 import sys
+from importlib import import_module
 
 import typer
 
@@ -25,18 +28,37 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-from connmodel.cli import (  # noqa: F401
-    audit,
-    checks,
-    connections,
-    core,
-    generate,
-    keys,
-    profiles,
-    providers,
-    servers,
-    users,
-)
+
+@app.callback()
+def _group() -> None:
+    # Keeps `app` a group when only one command module is loaded (Typer would otherwise make
+    # that lone command the whole program).
+    pass
+
+
+# Command modules in help order, and the modules that register each top-level name (a test
+# checks this table against what the modules register).
+MODULES = ("audit", "checks", "connections", "core", "generate", "keys", "profiles",
+           "providers", "servers", "users")
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "audit": ("audit",), "check": ("checks",), "demo-server": ("checks",),
+    "server": ("checks",), "webhook": ("checks",),
+    "connections": ("connections",), "show": ("connections",), "revoke": ("connections",),
+    "init": ("core",), "demo": ("core",), "generate": ("generate",), "rotate-key": ("keys",),
+    "profiles": ("profiles",), "profile": ("profiles",), "provider": ("profiles", "providers"),
+    "connect": ("providers",), "reauthorize": ("providers",), "update-key": ("providers",),
+    "disable": ("providers",), "enable": ("providers",), "refresh": ("providers",),
+    "revocations": ("providers",), "servers": ("servers",), "events": ("servers",),
+    "user": ("users",),
+}
+
+
+def load_commands(argv: list[str] | None = None) -> None:
+    """Register the command `argv` names, or every command (help, a typo, or argv None)."""
+    wanted = COMMANDS.get(argv[0], MODULES) if argv else MODULES
+    for name in MODULES:  # in help order, whatever subset
+        if name in wanted:
+            import_module(f"connmodel.cli.{name}")
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -44,6 +66,8 @@ def run(argv: list[str] | None = None) -> int:
 
     Usage errors (exit 2) and domain errors (their own exit code) become one line on stderr.
     """
+    argv = sys.argv[1:] if argv is None else argv
+    load_commands(argv)
     try:
         code = app(args=argv, prog_name="connmodel", standalone_mode=False)
     except ClickException as exc:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from connmodel.cli import app
+from connmodel.cli import COMMANDS, MODULES, app, load_commands
 from connmodel.services.demo import seed_demo
 from connmodel.store import session
 
@@ -44,6 +44,7 @@ def _commands(group: typer.Typer, prefix: str = "") -> dict[str, tuple[str, str]
 
 
 def test_every_command_has_help_and_ours_have_a_readme_line():
+    load_commands()
     section = re.search(r"<!-- section:cli -->(.*)<!-- /section:cli -->", README.read_text(),
                         re.DOTALL).group(1)
     commands = _commands(app)
@@ -53,3 +54,29 @@ def test_every_command_has_help_and_ours_have_a_readme_line():
         assert doc.strip(), f"`connmodel {name}` has no help text"
         if module in OURS:
             assert f"`connmodel {name}" in section, f"`connmodel {name}` is not in the README"
+
+
+def test_the_lazy_command_table_names_every_command_and_its_modules():
+    """`run` imports only the modules COMMANDS names for a command: a command missing from the
+    table, or a module missing from its entry, would be unknown or incomplete."""
+    load_commands()
+    registered: dict[str, set[str]] = {}
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__.replace("_", "-")
+        registered.setdefault(name, set()).add(command.callback.__module__)
+    for sub in app.registered_groups:
+        modules = {c.callback.__module__ for c in sub.typer_instance.registered_commands}
+        registered.setdefault(sub.name, set()).update(modules)
+    assert {name: set(mods) for name, mods in COMMANDS.items()} == {
+        name: {m.rsplit(".", 1)[1] for m in mods} for name, mods in registered.items()}
+    assert set(MODULES) == {m for mods in COMMANDS.values() for m in mods}
+
+
+def test_a_command_loads_only_its_modules():
+    """`connmodel audit` starts without the OAuth client, Alembic or the other commands."""
+    code = ("import sys; from connmodel.cli import run; run(['audit', '--help']); "
+            "print(sorted(m for m in sys.modules if m.startswith(('connmodel.cli.', 'authlib', "
+            "'alembic', 'connmodel.services')) ), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stderr.splitlines()[-1] == "['connmodel.cli.audit', 'connmodel.cli.common']"

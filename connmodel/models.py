@@ -99,6 +99,21 @@ class Connection(SQLModel, table=True):
     next_refresh_at: datetime | None = None
 
 
+class ConnectionCount(SQLModel, table=True):
+    """Live connections per (profile, status), kept exact by the triggers of migration 0009.
+
+    The Connections page reads its counts by status here: a few rows instead of ~117,000
+    index entries for a screen of large profiles at a million connections. Only the triggers
+    write it; a missing row means zero.
+    """
+
+    __tablename__ = "connection_count"
+
+    profile_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    status: str = Field(primary_key=True, max_length=10)
+    n: int = 0
+
+
 class OAuthAuthorization(SQLModel, table=True):
     """A started authorization-code flow, kept durably until its callback (or expiry).
 

@@ -2,22 +2,36 @@
 
 The page lists profiles (paged by name) with counts by status of the connections that match the
 page's filter. While a connection-level filter (status or free text) is set, a profile with no
-matching connection is left out; otherwise every profile is listed, empty ones included. A cheap
+matching connection is left out; otherwise every profile is listed, empty ones included. Without
+a free-text search the counts are read from `connection_count` (kept by triggers), not counted
+from the connection rows; a search counts the rows it matched. A cheap
 change token lets a page notice work done elsewhere without re-reading what it shows.
 `cards_screen` reads all of one screen (token, profiles with counts, first rows of each card) in
 one session, running a text search once for all its statements.
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, literal_column, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    bindparam,
+    exists,
+    func,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlmodel import Session
 
 from connmodel.models import (
     AuditEvent,
     CheckResult,
     Connection,
+    ConnectionCount,
     ConnectionPublic,
     McpServer,
     Profile,
@@ -31,10 +45,11 @@ from connmodel.search import SEARCH_MAX, like_pattern
 from connmodel.services.connections import (
     LISTED_COLUMNS,
     ConnectionFilter,
+    _conditions,
     _public_row,
     sort_key,
 )
-from connmodel.status import Status, parse_environment
+from connmodel.status import Status, parse_environment, parse_status
 
 SEARCH_IDS_MAX = 5_000  # a text search with more hits stays a condition (see _connection_conditions)
 
@@ -81,24 +96,35 @@ def _matching(session: Session, where: GroupFilter) -> list[ColumnElement[bool]]
     return conds
 
 
-def _connection_conditions(session: Session, where: GroupFilter) -> list[ColumnElement[bool]]:
+Hits = dict[int, dict[str, int]]  # a rare text search's matches: by profile, by status
+
+
+def _connection_conditions(session: Session, where: GroupFilter
+                           ) -> tuple[list[ColumnElement[bool]], Hits | None]:
     """Conditions on Connection for `where`'s status and text; the text search runs here, once.
 
     A search condition is a subquery (SQLite's FTS5 MATCH) or a trigram probe (PostgreSQL) that
     every statement carrying it runs again: about 6 ms for a rare needle at a million rows,
-    paid three or four times by a screen of cards. So the matching ids are fetched once and the
-    statements filter by id; a common needle (more than SEARCH_IDS_MAX rows) keeps its
-    condition, as a list of that many ids would cost more than it saves.
+    paid three or four times by a screen of cards. So the matching rows are fetched once, with
+    their profile and status: the statements filter by id, and the profiles and their counts
+    come from these rows (a statement carrying hundreds of ids costs ~4 ms). A common needle
+    (more than SEARCH_IDS_MAX rows) keeps its condition, as a list of that many ids would cost
+    more than it saves.
     """
     conds = where.connection_filter().conditions(session)
     if not _searching(where):
-        return conds
-    ids = session.connection().execute(
-        select(Connection.id).where(*conds).limit(SEARCH_IDS_MAX + 1)).scalars().all()
-    if len(ids) > SEARCH_IDS_MAX:
-        return conds
+        return conds, None
+    rows = session.connection().execute(
+        select(Connection.id, Connection.profile_id, Connection.status).where(*conds)
+        .limit(SEARCH_IDS_MAX + 1)).all()
+    if len(rows) > SEARCH_IDS_MAX:
+        return conds, None
+    hits: Hits = {}
+    for _, pid, status in rows:
+        by_status = hits.setdefault(pid, {})
+        by_status[status] = by_status.get(status, 0) + 1
     unsearched = ConnectionFilter(status=where.status or None).conditions(session)
-    return [*unsearched, Connection.id.in_(ids)]  # type: ignore[union-attr]
+    return [*unsearched, Connection.id.in_([r[0] for r in rows])], hits  # type: ignore[union-attr]
 
 
 def _searching(where: GroupFilter) -> bool:
@@ -128,18 +154,22 @@ def list_profile_groups(
     `total` counts the profiles listed (capped like every count).
     """
     require(actor, Action.READ)
-    return _profile_groups(session, where, _connection_conditions(session, where), cursor, limit)
+    return _profile_groups(session, where, *_connection_conditions(session, where), cursor, limit)
 
 
 def _profile_groups(session: Session, where: GroupFilter, conn_conds: list[ColumnElement[bool]],
-                    cursor: str | None, limit: int) -> Page[ProfilePublic]:
+                    hits: Hits | None, cursor: str | None, limit: int) -> Page[ProfilePublic]:
     conds = where.profile_conditions()
-    if _searching(where):
+    searching = _searching(where)
+    if hits is not None:
+        conds.append(Profile.id.in_(sorted(hits)))  # type: ignore[union-attr]
+    elif searching:
         # The text index yields few rows: collect their profiles once.
         conds.append(Profile.id.in_(select(Connection.profile_id).where(*conn_conds)))  # type: ignore[union-attr]
-    elif where.narrows_connections:
-        # A status filter: one (profile, status) index probe per profile.
-        conds.append(exists().where(Connection.profile_id == Profile.id, *conn_conds))  # type: ignore[arg-type]
+    elif where.status:
+        conds.append(exists().where(ConnectionCount.profile_id == Profile.id,  # type: ignore[arg-type]
+                                    ConnectionCount.status == parse_status(where.status).value,
+                                    ConnectionCount.n > 0))  # type: ignore[arg-type]
     stmt = (  # columns only: the page runs on the connection, no ORM objects are built
         select(Profile.name, Profile.id, Profile.description, Profile.environment,
                ProviderConfig.name, ProviderConfig.kind)
@@ -151,11 +181,23 @@ def _profile_groups(session: Session, where: GroupFilter, conn_conds: list[Colum
     total, exact = capped_count(session, select(Profile.id).where(*conds))
     ids = [r[1] for r in rows]
     counts: dict[int, dict[str, int]] = {pid: {s.value: 0 for s in Status} for pid in ids}
-    if ids:
+    if hits is not None:
+        for pid in ids:
+            counts[pid].update(hits[pid])
+    elif ids and searching:
         for pid, status, n in session.connection().execute(
             select(Connection.profile_id, Connection.status, func.count())
             .where(_profile_in(where, ids), *conn_conds)
             .group_by(Connection.profile_id, Connection.status)
+        ).all():
+            counts[pid][status] = n
+    elif ids:  # without a text search the triggers' counts are the answer (see ConnectionCount)
+        kept = [ConnectionCount.profile_id.in_(ids)]  # type: ignore[attr-defined]
+        if where.status:
+            kept.append(ConnectionCount.status == parse_status(where.status).value)  # type: ignore[arg-type]
+        for pid, status, n in session.connection().execute(
+            select(ConnectionCount.profile_id, ConnectionCount.status, ConnectionCount.n)
+            .where(*kept)
         ).all():
             counts[pid][status] = n
     items = [
@@ -238,34 +280,29 @@ def first_pages(
     limit_ok(limit)
     if not profile_ids:
         return {}
-    return _first_pages(session, where, _connection_conditions(session, where), profile_ids,
+    return _first_pages(session, where, _connection_conditions(session, where)[0], profile_ids,
                         sort, limit)
 
 
 def _first_pages(session: Session, where: GroupFilter, conds: list[ColumnElement[bool]],
                  profile_ids: list[int], sort: str, limit: int) -> dict[int, Page[ConnectionPublic]]:
     key = sort_key(sort)
-    columns = (key.column.label("sort_value"), Connection.id.label("sort_id"), *LISTED_COLUMNS,
-               Connection.profile_id.label("card"))
-    joined = select(*columns).join(Profile, Profile.id == Connection.profile_id)  # type: ignore[arg-type]
     if _searching(where):
         # Few rows match a text search: number them per profile instead of one index range each.
+        joined = _listed(key)
         rank = func.row_number().over(partition_by=Connection.profile_id,
                                       order_by=key.order_by()).label("rank")
         ranked = joined.add_columns(rank).where(_profile_in(where, profile_ids), *conds).subquery()
-        parts = [select(*[c for c in ranked.c if c.name != "rank"])
-                 .where(ranked.c.rank <= limit + 1)]
+        stmt = _in_card_order(key, [select(*[c for c in ranked.c if c.name != "rank"])
+                                    .where(ranked.c.rank <= limit + 1)])
+        params: dict[str, Any] = {}
     else:
-        parts = [select(joined.where(Connection.profile_id == pid, *conds)  # type: ignore[arg-type]
-                        .order_by(*key.order_by()).limit(limit + 1).subquery())
-                 for pid in profile_ids]
-    value, row_id = literal_column("sort_value"), literal_column("sort_id")
-    order = [value.desc(), row_id.desc()] if key.descending else [value.asc(), row_id.asc()]
-    if key.nullable:
-        order[0] = order[0].nulls_last()
+        stmt = _ranges_statement(len(profile_ids), sort, limit, bool(where.status))
+        params = {f"card_{i}": pid for i, pid in enumerate(profile_ids)}
+        if where.status:
+            params["filter_status"] = parse_status(where.status).value
     rows: dict[int, list[Any]] = {pid: [] for pid in profile_ids}
-    stmt = union_all(*parts).order_by(literal_column("card"), *order)
-    for row in session.connection().execute(stmt).all():
+    for row in session.connection().execute(stmt, params).all():
         rows[row[-1]].append(row[:-1])
     pages = {}
     for pid, found in rows.items():
@@ -274,6 +311,36 @@ def _first_pages(session: Session, where: GroupFilter, conds: list[ColumnElement
         items = [_public_row(r) for r in found[:limit]]
         pages[pid] = Page(items, cursor, len(items), cursor is None)
     return pages
+
+
+def _listed(key: SortKey) -> Select[Any]:
+    columns = (key.column.label("sort_value"), Connection.id.label("sort_id"), *LISTED_COLUMNS,
+               Connection.profile_id.label("card"))
+    return select(*columns).join(Profile, Profile.id == Connection.profile_id)  # type: ignore[arg-type]
+
+
+def _in_card_order(key: SortKey, parts: list[Select[Any]]) -> CompoundSelect[Any]:
+    value: ColumnElement[Any] = literal_column("sort_value")
+    row_id: ColumnElement[Any] = literal_column("sort_id")
+    order = [value.desc(), row_id.desc()] if key.descending else [value.asc(), row_id.asc()]
+    if key.nullable:
+        order[0] = order[0].nulls_last()
+    return union_all(*parts).order_by(literal_column("card"), *order)
+
+
+@lru_cache(maxsize=64)
+def _ranges_statement(cards: int, sort: str, limit: int, status: bool) -> CompoundSelect[Any]:
+    """One keyset range per card (`card_0`.. as bound profile ids), built once per shape.
+
+    Building the ten-part UNION anew cost more CPU than running it (~3 ms a screen).
+    """
+    key = sort_key(sort)
+    conds = _conditions(("status",) if status else ())
+    joined = _listed(key)
+    return _in_card_order(key, [
+        select(joined.where(Connection.profile_id == bindparam(f"card_{i}"), *conds)  # type: ignore[arg-type]
+               .order_by(*key.order_by()).limit(limit + 1).subquery())
+        for i in range(cards)])
 
 
 @dataclass(frozen=True)
@@ -304,8 +371,8 @@ def cards_screen(
     require(actor, Action.READ)
     limit_ok(rows)
     token = change_token(session, actor=actor)
-    conds = _connection_conditions(session, where)
-    profiles = _profile_groups(session, where, conds, cursor, limit)
+    conds, hits = _connection_conditions(session, where)
+    profiles = _profile_groups(session, where, conds, hits, cursor, limit)
     ids = [p.id for p in profiles.items if sum(p.counts.values())]
     pages = _first_pages(session, where, conds, ids, sort, rows) if ids else {}
     return CardsScreen(profiles, pages, token)

@@ -12,6 +12,7 @@ import param
 from connmodel.models import DEFAULT_PROFILE_DESCRIPTION
 from connmodel.status import HINTS, Status
 from dashboard.components.profile_card import ProfileCards, card_data, row_data
+from dashboard.components.status_line import StatusLine
 from dashboard.escaping import esc
 from dashboard.routing import sync_url
 from dashboard.viewmodels.actions import ActionsModel
@@ -73,7 +74,7 @@ class ConnectionsPage(pn.viewable.Viewer):
         m, a = self.model, self.actions
         self._cards = ProfileCards(on_action=self._on_card_action, sizing_mode="stretch_width",
                                    margin=0, can_write=a.backend.can_write)
-        self._summary = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._summary = StatusLine(sizing_mode="stretch_width")
         self._error = pn.pane.Alert("", alert_type="danger", visible=False,
                                     sizing_mode="stretch_width")
         self._empty = pn.pane.Markdown("", visible=False, sizing_mode="stretch_width")
@@ -171,10 +172,9 @@ class ConnectionsPage(pn.viewable.Viewer):
         counts = m.counts
         shown = len(m.cards)
         total = f"{m.profiles_total}{'' if m.profiles_total_exact else '+'}"
-        parts = " · ".join(f'<span class="c-{s.lower()}">{n} {esc(s)}</span>'
-                           for s, n in counts.items())
-        self._summary.object = (f"<p role='status'>Showing {shown} of {total} profiles — "
-                                f"connections: {parts}</p>" if m.cards else "")
+        parts = " · ".join(f"{n} {s}" for s, n in counts.items())
+        self._summary.object = (f"Showing {shown} of {total} profiles — connections: {parts}"
+                                if m.cards else "")
 
     def _notify(self, _: Any) -> None:
         a = self.actions

@@ -47,8 +47,9 @@ class ConnectionActionsBar(pn.viewable.Viewer):
         m.param.watch(self._after_change, "changed")
         self.actions.param.watch(self._show, "detail")
         self._shown: int | None = None
+        # Visible for writers once and for all: it lives in the View dialog, hidden when closed.
         self._row = pn.Row(self._reauthorize, self._refresh, self._key, self._update,
-                           self._disable, self._enable, visible=False)
+                           self._disable, self._enable, visible=self.actions.backend.can_write)
 
     def _button(self, label: str, run: Any) -> pn.widgets.Button:
         button = pn.widgets.Button(label=label, color="default", variant="outline")
@@ -70,11 +71,10 @@ class ConnectionActionsBar(pn.viewable.Viewer):
 
     def _show(self, event: param.parameterized.Event) -> None:
         d: ConnectionDetail | None = event.new
-        self._row.visible = d is not None and self.actions.backend.can_write  # not for viewers
         if d is None or d.id != self._shown:
             self._outcome.visible = False
         self._shown = d.id if d is not None else None
-        if d is None:
+        if d is None:  # the dialog closes: the buttons stay as they are until the next View
             return
         off = is_disabled(d)
         self._reauthorize.visible = d.provider_kind == ProviderKind.OAUTH2.value and not off

@@ -9,6 +9,7 @@ from typing import Any
 
 import panel as pn
 import param
+from panel.reactive import Reactive
 
 from connmodel.models import ConnectionDetail
 from dashboard.escaping import esc
@@ -69,6 +70,23 @@ def revoke_html(r: RevokeRequest) -> str:
     return f"<h2>{esc(r.title)}</h2>{listed}<p class='note'>{esc(REVOKE_NOTE)}</p>"
 
 
+class Dialog(pn.Modal):
+    """A Modal whose opening and closing from Python is not echoed back to Python.
+
+    Panel's layouts apply a property inside a document hold, so Bokeh reports the change to
+    Panel's own listener after Panel stopped expecting it: every open and close came back as
+    if the browser had sent it (busy counter, `edit_readonly` over `pn.state`, a param update:
+    a third of a View click's CPU). Without a change to the children, no hold is needed.
+    """
+
+    def _update_model(self, events: dict[str, Any], msg: dict[str, Any], root: Any, model: Any,
+                      doc: Any, comm: Any) -> None:
+        if "objects" in msg:
+            super()._update_model(events, msg, root, model, doc, comm)
+        else:
+            Reactive._update_model(self, events, msg, root, model, doc, comm)
+
+
 class ConnectionDialogs(pn.viewable.Viewer):
     """Two modal dialogs driven by the actions model: View and Revoke confirmation."""
 
@@ -80,7 +98,7 @@ class ConnectionDialogs(pn.viewable.Viewer):
         self._detail = pn.pane.HTML("", stylesheets=[_STYLE], sizing_mode="stretch_width")
         close = pn.widgets.Button(label="Close", color="default")
         close.on_click(lambda _: a.close_view())
-        self._view = pn.Modal(self._detail, close, width=600, name="Connection details",
+        self._view = Dialog(self._detail, close, width=600, name="Connection details",
                               stylesheets=[_MODAL])
         self._question = pn.pane.HTML("", stylesheets=[_STYLE], sizing_mode="stretch_width")
         cancel = pn.widgets.Button(label="Cancel", color="default")
@@ -89,7 +107,7 @@ class ConnectionDialogs(pn.viewable.Viewer):
         self._confirm.on_click(self._run)
         self._progress = pn.indicators.Progress(value=0, max=1, visible=False,
                                                 sizing_mode="stretch_width")
-        self._revoke = pn.Modal(self._question, self._progress, pn.Row(cancel, self._confirm),
+        self._revoke = Dialog(self._question, self._progress, pn.Row(cancel, self._confirm),
                                 width=560, name="Confirm revocation", stylesheets=[_MODAL])
         self._view.param.watch(self._view_closed, "open")
         self._revoke.param.watch(self._revoke_closed, "open")

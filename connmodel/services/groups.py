@@ -96,7 +96,7 @@ def _matching(session: Session, where: GroupFilter) -> list[ColumnElement[bool]]
     return conds
 
 
-Hits = dict[int, dict[str, int]]  # a rare text search's matches: by profile, by status
+Hits = dict[int, list[tuple[int, str]]]  # a rare text search's matches by profile: (id, status)
 
 
 def _connection_conditions(session: Session, where: GroupFilter
@@ -106,10 +106,11 @@ def _connection_conditions(session: Session, where: GroupFilter
     A search condition is a subquery (SQLite's FTS5 MATCH) or a trigram probe (PostgreSQL) that
     every statement carrying it runs again: about 6 ms for a rare needle at a million rows,
     paid three or four times by a screen of cards. So the matching rows are fetched once, with
-    their profile and status: the statements filter by id, and the profiles and their counts
-    come from these rows (a statement carrying hundreds of ids costs ~4 ms). A common needle
-    (more than SEARCH_IDS_MAX rows) keeps its condition, as a list of that many ids would cost
-    more than it saves.
+    their profile and status (the hits): the profiles and their counts come from them, and the
+    rows of a screen's cards are read by id (`_hit_ids`: a statement carrying hundreds of ids
+    costs ~4 ms, so only the screen's). With hits, the conditions returned leave the text out.
+    A common needle (more than SEARCH_IDS_MAX rows) keeps its condition and no hits, as a list
+    of that many ids would cost more than it saves.
     """
     conds = where.connection_filter().conditions(session)
     if not _searching(where):
@@ -120,11 +121,14 @@ def _connection_conditions(session: Session, where: GroupFilter
     if len(rows) > SEARCH_IDS_MAX:
         return conds, None
     hits: Hits = {}
-    for _, pid, status in rows:
-        by_status = hits.setdefault(pid, {})
-        by_status[status] = by_status.get(status, 0) + 1
-    unsearched = ConnectionFilter(status=where.status or None).conditions(session)
-    return [*unsearched, Connection.id.in_([r[0] for r in rows])], hits  # type: ignore[union-attr]
+    for cid, pid, status in rows:
+        hits.setdefault(pid, []).append((cid, status))
+    return ConnectionFilter(status=where.status or None).conditions(session), hits
+
+
+def _hit_ids(hits: Hits, profile_ids: list[int]) -> ColumnElement[bool]:
+    """`id IN` the hits of these profiles."""
+    return Connection.id.in_([cid for pid in profile_ids for cid, _ in hits.get(pid, [])])  # type: ignore[union-attr]
 
 
 def _searching(where: GroupFilter) -> bool:
@@ -183,7 +187,8 @@ def _profile_groups(session: Session, where: GroupFilter, conn_conds: list[Colum
     counts: dict[int, dict[str, int]] = {pid: {s.value: 0 for s in Status} for pid in ids}
     if hits is not None:
         for pid in ids:
-            counts[pid].update(hits[pid])
+            for _, status in hits[pid]:
+                counts[pid][status] += 1
     elif ids and searching:
         for pid, status, n in session.connection().execute(
             select(Connection.profile_id, Connection.status, func.count())
@@ -280,8 +285,10 @@ def first_pages(
     limit_ok(limit)
     if not profile_ids:
         return {}
-    return _first_pages(session, where, _connection_conditions(session, where)[0], profile_ids,
-                        sort, limit)
+    conds, hits = _connection_conditions(session, where)
+    if hits is not None:
+        conds.append(_hit_ids(hits, profile_ids))
+    return _first_pages(session, where, conds, profile_ids, sort, limit)
 
 
 def _first_pages(session: Session, where: GroupFilter, conds: list[ColumnElement[bool]],
@@ -374,5 +381,7 @@ def cards_screen(
     conds, hits = _connection_conditions(session, where)
     profiles = _profile_groups(session, where, conds, hits, cursor, limit)
     ids = [p.id for p in profiles.items if sum(p.counts.values())]
+    if hits is not None:
+        conds.append(_hit_ids(hits, ids))
     pages = _first_pages(session, where, conds, ids, sort, rows) if ids else {}
     return CardsScreen(profiles, pages, token)

@@ -3,7 +3,8 @@
 For each store (a SQLite file, a fresh PostgreSQL database) it generates N connections (default
 1,000,000 in 200 profiles), then measures every operation three ways in the same run:
 
-- connmodel: the service call a dashboard or the CLI makes (a session per call, as they do);
+- connmodel: the service call, a session per call (`connmodel.store.reading`, the session for
+  reads, for the listing, count and search; `session` for revoke and generate);
 - raw SQL: the same answer by a hand-written query on a plain DBAPI connection (the floor);
 - naive: pandas `read_sql` of the whole table, then filter in memory (measured a few times only).
 
@@ -46,7 +47,7 @@ from connmodel.services.connections import (
     revoke_connection,
 )
 from connmodel.services.generate import generate
-from connmodel.store import get_engine, session
+from connmodel.store import get_engine, reading, session
 
 RESULTS = Path(__file__).parent / "results" / "store.json"
 BENCH_DB = "connmodel_bench"
@@ -312,18 +313,18 @@ def _naive_generate(url: str, kind: str, keyring: KeyRing) -> float:
 
 
 def _cm_page(url: str, where: ConnectionFilter, cursor: str | None) -> Any:
-    with session(url) as s:
+    with reading(url) as s:
         return list_connections(s, actor=ACTOR, where=where, sort="account", cursor=cursor,
                                 limit=PAGE, count=False)
 
 
 def _cm_count(url: str, where: ConnectionFilter) -> tuple[int, bool]:
-    with session(url) as s:
+    with reading(url) as s:
         return count_connections(s, actor=ACTOR, where=where)
 
 
 def _cm_search(url: str, needle: str) -> Any:
-    with session(url) as s:
+    with reading(url) as s:
         return list_connections(s, actor=ACTOR, where=ConnectionFilter(search=needle),
                                 limit=PAGE, count=False)
 

@@ -6,6 +6,7 @@ instead of failing. PostgreSQL (`postgresql+psycopg://...`) is the store for sev
 """
 
 import os
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -17,6 +18,7 @@ from sqlalchemy.exc import (
     ArgumentError,
     DatabaseError,
     DataError,
+    DisconnectionError,
     IntegrityError,
     OperationalError,
     ProgrammingError,
@@ -42,6 +44,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Refuse a pooled PostgreSQL connection the server has closed (a restart, a terminated
+    backend): the pool then discards it and connects anew, as pool_pre_ping would.
+
+    An idle connection has nothing to read unless the server said goodbye (its FATAL message,
+    then end of file), so a zero-timeout poll of its socket tells without pre-ping's SELECT 1
+    round trip (one per session: as long as a whole page on a loaded machine). Anything
+    unexpected there is treated as dead too: the cost of a false alarm is a new connection.
+    """
+    pgconn = dbapi_connection.pgconn
+    if dbapi_connection.closed or select.select([pgconn.socket], [], [], 0)[0]:
+        raise DisconnectionError("the server closed this connection")
 
 
 SUPPORTED = "use sqlite:///path/to/file.db or postgresql://user@host:5432/name"
@@ -70,7 +86,8 @@ def get_engine(url: str | None = None) -> Engine:
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             parsed = parsed.set(drivername="postgresql+psycopg")
-            engine = create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+            engine = create_engine(parsed, connect_args={"connect_timeout": 5})
+            event.listen(engine, "checkout", _closed_by_server)
     except (ArgumentError, ValueError, TypeError) as exc:
         raise StoreUnavailable(f"malformed database URL {describe(resolved)!r}: {exc}") from None
     return engine
@@ -101,13 +118,42 @@ def _audit_refusal(engine: Engine, exc: PermissionDenied) -> None:
             target=exc.attempted or "?", outcome=f"refused: {exc}"))
 
 
+@lru_cache(maxsize=16)
+def _reading_bind(engine: Engine) -> Engine:
+    """PostgreSQL: the engine in autocommit (same pool), so a read sends no BEGIN and no
+    ROLLBACK, two of its three round trips. SQLite's driver begins no transaction for a read."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 @contextmanager
 def session(url: str | None = None) -> Iterator[Session]:
     """A session on the store; connection failures become StoreUnavailable."""
     engine = get_engine(url)
-    try:
+    with _translated(engine):
         with Session(engine, expire_on_commit=False) as s:
             yield s
+
+
+@contextmanager
+def reading(url: str | None = None) -> Iterator[Session]:
+    """A session for reads that need no snapshot across statements (a listing, a count).
+
+    Each statement sees the latest committed data on its own (autocommit on PostgreSQL); a
+    write in it is committed at once, so use `session` for anything that writes.
+    """
+    engine = get_engine(url)
+    with _translated(engine):
+        with Session(_reading_bind(engine), expire_on_commit=False) as s:
+            yield s
+
+
+@contextmanager
+def _translated(engine: Engine) -> Iterator[None]:
+    """Connection failures become StoreUnavailable; a refused action is audited."""
+    try:
+        yield
     except PermissionDenied as exc:
         _audit_refusal(engine, exc)
         raise

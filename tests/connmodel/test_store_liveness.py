@@ -1,0 +1,45 @@
+"""A pooled PostgreSQL connection the server closed (restart, terminated backend) is replaced
+on checkout, without a pre-ping round trip: the next session just works."""
+
+from datetime import UTC
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from connmodel.permissions import Actor
+from connmodel.services.connections import list_connections
+from connmodel.services.demo import seed_demo
+from connmodel.store import reading, session
+
+pytestmark = pytest.mark.postgres
+
+
+def _backend_pids(url: str) -> set[int]:
+    """Open two pooled connections at once (then return them); their server process ids."""
+    with session(url) as a, reading(url) as b:
+        return {a.execute(text("SELECT pg_backend_pid()")).scalar_one(),
+                b.execute(text("SELECT pg_backend_pid()")).scalar_one()}
+
+
+def _terminate(url: str, pids: set[int]) -> None:
+    """What a server restart does to every client: close their connections from its side."""
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        for pid in pids:  # waits until each has exited (and closed its socket)
+            assert admin.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,)).fetchone() == (True,)
+
+
+def test_sessions_survive_connections_closed_by_the_server(postgres_url, keyring, admin):
+    with session(postgres_url) as s:
+        seed_demo(s, actor=admin, keyring=keyring)
+    pids = _backend_pids(postgres_url)
+    _terminate(postgres_url, pids)
+    with reading(postgres_url) as s:  # a listing, as the dashboard reads after a restart
+        page = list_connections(s, actor=Actor("viewer"), limit=5)
+    assert page.items and page.items[0].created_at.tzinfo is UTC
+    with session(postgres_url) as s:  # and a write
+        s.execute(text("UPDATE mcp_server SET reason = 'after restart'"))
+        s.commit()
+    assert not pids & _backend_pids(postgres_url), "a closed connection was handed out again"

@@ -43,6 +43,10 @@ HINTS: dict[Status, str] = {
     Status.ERROR: "Re-authenticate or check credentials",
 }
 
+# Inactive by choice rather than expiry: re-authorizing would not help, enabling does.
+DISABLED_HINT = ("Disabled, not expired: Enable it to use it again "
+                 "(View → Enable, or `connmodel enable ID`)")
+
 SERVER_STOPPED_HINT = "MCP server stopped working: check connection status here"
 
 REVOKE_NOTE = (
@@ -51,9 +55,10 @@ REVOKE_NOTE = (
 )
 
 
-def hint_for(status: str) -> str:
-    """The seed's troubleshooting hint for a status ('' for Active)."""
-    return HINTS[Status(status)]
+def hint_for(status: str, *, disabled: bool = False) -> str:
+    """The troubleshooting hint: the seed's for a status ('' for Active), or DISABLED_HINT for a
+    disabled connection (its `disabled_by` is set), which the seed's Inactive advice misleads."""
+    return DISABLED_HINT if disabled else HINTS[Status(status)]
 
 
 def parse_status(value: str) -> Status:

@@ -33,7 +33,14 @@ from connmodel.search import search_clause, search_terms
 from connmodel.secrets import mask
 from connmodel.services.events import record
 from connmodel.sqltime import utc_time
-from connmodel.status import HINTS, ServerState, hint_for, parse_environment, parse_status
+from connmodel.status import (
+    DISABLED_HINT,
+    HINTS,
+    ServerState,
+    hint_for,
+    parse_environment,
+    parse_status,
+)
 from connmodel.validation import clean_account, clean_text
 
 SORT_FIELDS: dict[str, Any] = {
@@ -158,7 +165,7 @@ def _public(conn: Connection, profile: str, environment: str) -> ConnectionPubli
         account=conn.account,
         status=conn.status,
         status_reason=conn.status_reason,
-        hint=hint_for(conn.status),
+        hint=hint_for(conn.status, disabled=bool(conn.disabled_by)),
         checked_at=conn.checked_at,
         expires_at=conn.expires_at,
         last_used_at=conn.last_used_at,
@@ -173,7 +180,7 @@ LISTED_COLUMNS: tuple[Any, ...] = (
     Connection.status_reason, *(utc_time(c).label(c.key) for c in (
         Connection.checked_at, Connection.expires_at, Connection.last_used_at,
         Connection.created_at)),
-    Profile.name, Profile.environment)
+    Profile.name, Profile.environment, Connection.disabled_by)
 
 
 _FIELDS_SET = frozenset(ConnectionPublic.model_fields)
@@ -189,11 +196,12 @@ def _public_row(row: Any) -> ConnectionPublic:
     check (the column holds a Status).
     """
     (_, _, cid, service, account, status, reason, checked, expires, used, created, profile,
-     environment) = row
+     environment, disabled_by) = row
+    hint = DISABLED_HINT if disabled_by else HINTS[status]
     item = _new(ConnectionPublic)
     _set(item, "__dict__", {
         "id": cid, "profile": profile, "environment": environment, "service": service,
-        "account": account, "status": status, "status_reason": reason, "hint": HINTS[status],
+        "account": account, "status": status, "status_reason": reason, "hint": hint,
         "checked_at": _parse(checked) if checked.__class__ is str else checked,
         "expires_at": _parse(expires) if expires.__class__ is str else expires,
         "last_used_at": _parse(used) if used.__class__ is str else used,

@@ -62,6 +62,7 @@ class DemoProfile:
     reason: str | None = None
     credential: str | None = None
     expires_in_days: int | None = None
+    disabled_by: str | None = None  # disabled on purpose (its reason says so too), not expired
 
 
 PROVIDERS = (
@@ -90,7 +91,7 @@ PROFILES = (
                 reason="token expired", expires_in_days=-3),
     DemoProfile("Google Dev", "dev", "Google OAuth2 Provider", "dev@example.com", "Inactive",
                 (("Calendar", "https://calendar.mcp.example/mcp"),),
-                reason="disabled by admin"),
+                reason="disabled by admin", disabled_by="admin"),
 )
 
 
@@ -121,6 +122,8 @@ def seed_demo(session: Session, *, actor: Actor, keyring: KeyRing) -> int:
             expires_at=now + timedelta(days=d.expires_in_days) if d.expires_in_days else None,
         )
         conn.last_used_at = now - timedelta(hours=2)
+        if d.disabled_by:
+            conn.disabled_by, conn.disabled_at = d.disabled_by, now
         for server_name, url in d.servers:
             if not _exists(session, McpServer, server_name):
                 add_server(session, actor=actor, name=server_name, url=url, profile=d.name)

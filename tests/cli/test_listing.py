@@ -155,3 +155,32 @@ def test_servers_and_events(seeded_url, cli):
     assert profile_events["total"] == 6
     assert cli("events", "-d", seeded_url, "--actor", "nobody").out.strip().endswith(
         "0 shown of 0 events")
+
+
+def _field(table: str, name: str) -> str | None:
+    """The value `show` prints for a field."""
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.split("│")]
+        if len(cells) == 4 and cells[1] == name:
+            return cells[2]
+    return None
+
+
+def test_show_tells_to_enable_a_disabled_connection_and_to_reauthorize_an_expired_one(demo_url,
+                                                                                       cli):
+    listed = cli("connections", "-d", demo_url, "-f", "json").json["items"]
+    ids = {c["profile"]: str(c["id"]) for c in listed}
+    assert cli("disable", ids["Hubspot"], "-d", demo_url).code == 0
+    disabled = cli("show", ids["Hubspot"], "-d", demo_url).out
+    assert (_field(disabled, "Status"), _field(disabled, "Reason")) == ("Inactive",
+                                                                        "disabled by alice")
+    assert _field(disabled, "Hint") == ("Disabled, not expired: Enable it to use it again "
+                                        "(View → Enable, or `connmodel enable ID`)")
+    expired = cli("show", ids["Hubspot Sandbox"], "-d", demo_url).out  # Inactive: token expired
+    assert _field(expired, "Hint") == "Token may have expired, re-authorize"
+    error = cli("show", ids["GitHub Staging"], "-d", demo_url).out
+    assert _field(error, "Hint") == "Re-authenticate or check credentials"
+    demo_disabled = cli("show", ids["Google Dev"], "-d", demo_url, "-f", "json").json
+    assert demo_disabled["hint"].startswith("Disabled, not expired: Enable it")
+    assert cli("enable", ids["Hubspot"], "-d", demo_url).code == 0
+    assert _field(cli("show", ids["Hubspot"], "-d", demo_url).out, "Hint") == "–"  # Active

@@ -21,6 +21,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
     text,
@@ -128,14 +129,31 @@ def _live_connections(environment: str | None) -> Select[Any]:
     return stmt.where(PROFILE.c.environment == env.value) if env else stmt
 
 
-def totals(session: Session, *, actor: Actor, environment: str | None = None) -> pd.DataFrame:
-    """Live connections by status (every status present, zeros included), and the profiles."""
+def live_counts(session: Session, *, actor: Actor,
+                environment: str | None = None) -> pd.DataFrame:
+    """Live connections per (profile_id, status): one walk of the (profile, status) index.
+
+    `totals`, `status_by_profile` and `error_rate_by_provider` derive their figures from it;
+    the report computes it once and passes it to each (`counts=`), where each query walked a
+    million index entries (PostgreSQL: scanned the table) on its own."""
     require(actor, Action.READ)
-    stmt = _in_environment(select(CONN.c.status, func.count().label("connections")).where(LIVE)
-                           .group_by(CONN.c.status), environment)
-    counts = dict(_execute(session, stmt).all())
+    stmt = _in_environment(
+        select(CONN.c.profile_id, CONN.c.status, func.count().label("connections"))
+        .where(LIVE).group_by(CONN.c.profile_id, CONN.c.status), environment)
+    frame = _frame(session, stmt)
+    return frame.astype({"profile_id": "int64", "connections": "int64"})
+
+
+def totals(session: Session, *, actor: Actor, environment: str | None = None,
+           counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Live connections by status (every status present, zeros included). `counts`: the
+    `live_counts` of the same environment, if already at hand."""
+    require(actor, Action.READ)
+    if counts is None:
+        counts = live_counts(session, actor=actor, environment=environment)
+    by_status = counts.groupby("status")["connections"].sum()
     return pd.DataFrame({"status": [s.value for s in Status],
-                         "connections": [int(counts.get(s.value, 0)) for s in Status]})
+                         "connections": [int(by_status.get(s.value, 0)) for s in Status]})
 
 
 def is_empty(session: Session, *, actor: Actor) -> bool:
@@ -292,24 +310,25 @@ def expiry_timeline(session: Session, *, actor: Actor, days: int = 30,
 
 
 def unused_profiles(session: Session, *, actor: Actor, limit: int = 100) -> pd.DataFrame:
-    """Profiles with no live connection, or no MCP server using them."""
+    """Profiles with no live connection, or no MCP server using them.
+
+    EXISTS probes each profile's first index entry; only the profiles reported are counted
+    (counting every profile's connections walked a million index entries)."""
     require(actor, Action.READ)
     check_limit(limit)
-    conns = (select(CONN.c.profile_id, func.count().label("n")).where(LIVE)
-             .group_by(CONN.c.profile_id).subquery())
-    servers = (select(SERVER.c.profile_id, func.count().label("n"))
-               .where(SERVER.c.profile_id.is_not(None)).group_by(SERVER.c.profile_id).subquery())
-    n_conns = func.coalesce(conns.c.n, 0)
-    n_servers = func.coalesce(servers.c.n, 0)
-    why = case((and_(n_conns == 0, n_servers == 0), literal("no connection and no server")),
-               (n_conns == 0, literal("no connection")), else_=literal("no server")).label("why")
+    mine = and_(CONN.c.profile_id == PROFILE.c.id, LIVE)
+    served = SERVER.c.profile_id == PROFILE.c.id
+    no_conn, no_server = ~exists(select(CONN.c.id).where(mine)), ~exists(select(SERVER.c.id)
+                                                                          .where(served))
+    why = case((and_(no_conn, no_server), literal("no connection and no server")),
+               (no_conn, literal("no connection")), else_=literal("no server")).label("why")
     stmt = (select(PROFILE.c.name.label("profile"), PROFILE.c.environment,
-                   n_conns.label("connections"), n_servers.label("servers"), why)
-            .outerjoin(conns, conns.c.profile_id == PROFILE.c.id)
-            .outerjoin(servers, servers.c.profile_id == PROFILE.c.id)
-            .where(or_(n_conns == 0, n_servers == 0))
-            .order_by(PROFILE.c.name).limit(limit))
-    return _frame(session, stmt)
+                   select(func.count()).select_from(CONN).where(mine).scalar_subquery()
+                   .label("connections"),
+                   select(func.count()).select_from(SERVER).where(served).scalar_subquery()
+                   .label("servers"), why)
+            .where(or_(no_conn, no_server)).order_by(PROFILE.c.name).limit(limit))
+    return _frame(session, stmt).astype({"connections": "int64", "servers": "int64"})
 
 
 def mixed_environments(session: Session, *, actor: Actor, limit: int = 100) -> pd.DataFrame:
@@ -352,25 +371,21 @@ def unchecked_production(session: Session, *, actor: Actor, hours: int = 24, lim
 
 
 def status_by_profile(session: Session, *, actor: Actor, environment: str | None = None,
-                      limit: int = 20) -> pd.DataFrame:
-    """Live connections per status for the `limit` largest profiles (long format).
-
-    One walk of the (profile, status) index counts every profile's statuses (a few hundred
-    rows); the largest profiles are picked from those counts. Grouping the largest profiles'
-    rows again (400k of 1M at gateway scale) sorted them all: 2.5x slower on SQLite."""
+                      limit: int = 20, counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Live connections per status for the `limit` largest profiles (long format), from the
+    `live_counts` (a few hundred rows); `counts` if already at hand."""
     require(actor, Action.READ)
     check_limit(limit)
-    counts = _in_environment(
-        select(CONN.c.profile_id, CONN.c.status, func.count().label("connections"))
-        .where(LIVE).group_by(CONN.c.profile_id, CONN.c.status), environment).cte("counts")
-    top = (select(counts.c.profile_id).group_by(counts.c.profile_id)
-           .order_by(func.sum(counts.c.connections).desc(), counts.c.profile_id)
-           .limit(limit).cte("top"))
-    stmt = (select(PROFILE.c.name.label("profile"), counts.c.status, counts.c.connections)
-            .join_from(counts, top, top.c.profile_id == counts.c.profile_id)
-            .join(PROFILE, PROFILE.c.id == counts.c.profile_id)
-            .order_by(PROFILE.c.name, counts.c.status))
-    return _frame(session, stmt)
+    if counts is None:
+        counts = live_counts(session, actor=actor, environment=environment)
+    sizes = counts.groupby("profile_id", as_index=False)["connections"].sum()
+    top = sizes.sort_values(["connections", "profile_id"], ascending=[False, True]).head(limit)
+    names = dict(_execute(session, select(PROFILE.c.id, PROFILE.c.name)
+                          .where(PROFILE.c.id.in_([int(i) for i in top["profile_id"]]))).all())
+    frame = counts[counts["profile_id"].isin(top["profile_id"])].assign(
+        profile=lambda f: f["profile_id"].map(names))
+    return (frame[["profile", "status", "connections"]]
+            .sort_values(["profile", "status"], ignore_index=True))
 
 
 def status_over_time(session: Session, *, actor: Actor, days: int = 30,
@@ -379,24 +394,38 @@ def status_over_time(session: Session, *, actor: Actor, days: int = 30,
     require(actor, Action.READ)
     now = (now or utcnow()).astimezone(UTC)
     since = now - timedelta(days=check_days(days))
-    if session.get_bind().dialect.name == "sqlite":
-        return _as_day(_daily_checks_sqlite(session, since, now))
-    day = _day(session, CHECK.c.at).label("day")  # PostgreSQL: one parallel scan, hash groups
+    if _counts_from_index(session):
+        return _as_day(_daily_checks(session, since, now))
+    day = _day(session, CHECK.c.at).label("day")  # one parallel scan, hash groups
     stmt = (select(day, CHECK.c.status, func.count().label("checks"))
             .where(CHECK.c.at >= since).group_by(day, CHECK.c.status)
             .order_by(day, CHECK.c.status))
     return _as_day(_frame(session, stmt))
 
 
-def _daily_checks_sqlite(session: Session, since: datetime, now: datetime) -> pd.DataFrame:
+def _counts_from_index(session: Session) -> bool:
+    """Whether a day's checks can be counted on the index alone: always on SQLite; on
+    PostgreSQL once (auto)vacuum has marked nearly all of the history's pages all-visible.
+    Before that, each day's count would fetch its rows from all over the heap (1 s a day at 3M
+    rows), and one grouping scan is better."""
+    if session.get_bind().dialect.name == "sqlite":
+        return True
+    pages, visible = _execute(session, select(literal_column("relpages"),
+                                               literal_column("relallvisible"))
+                              .select_from(text("pg_class"))
+                              .where(literal_column("oid") == func.to_regclass(CHECK.name))
+                              ).one()
+    return bool(pages) and visible >= 0.9 * pages
+
+
+def _daily_checks(session: Session, since: datetime, now: datetime) -> pd.DataFrame:
     """Each day's checks counted on its range of ix_check_result_at (UNION ALL, a bare count
     per range), the Error and Inactive ones on ix_check_result_status_at; Active is the rest
     (a check's status is always a `Status`).
 
-    SQLite groups by a computed day only by sorting every row (3.5x slower at 3M check rows);
-    a bare count steps through a range 2x faster than counting each status with FILTER, and
-    the statuses other than Active are a few thousand rows. PostgreSQL would fetch each day's
-    rows from all over the heap: it groups instead."""
+    Grouping by a computed day sorts (SQLite) or hashes (PostgreSQL) every row of the window:
+    3.5x and 5x slower at 3M check rows; a bare count steps through a range 2x faster than
+    counting each status with FILTER, and the statuses other than Active are a few thousand."""
     midnight = since.replace(hour=0, minute=0, second=0, microsecond=0)
     starts = [midnight + timedelta(days=i) for i in range((now - midnight).days + 1)]
     per_day = [select(literal(i).label("i"), func.count().label("n"))
@@ -409,7 +438,7 @@ def _daily_checks_sqlite(session: Session, since: datetime, now: datetime) -> pd
                     .where(CHECK.c.status.in_(others), CHECK.c.at >= since,
                            CHECK.c.at < starts[-1] + timedelta(days=1))
                     .group_by(day, CHECK.c.status)).all()
-    counts = {(d, st): int(n) for d, st, n in rare}
+    counts = {(str(d), st): int(n) for d, st, n in rare}
     rows = []
     for i, start in enumerate(starts):
         key = start.date().isoformat()
@@ -422,38 +451,36 @@ def _daily_checks_sqlite(session: Session, since: datetime, now: datetime) -> pd
 
 
 def error_rate_by_provider(session: Session, *, actor: Actor, days: int = 30,
-                           now: datetime | None = None) -> pd.DataFrame:
+                           now: datetime | None = None,
+                           counts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per provider config: live connections, how many are in Error now (`error_rate`), and the
-    failed checks of the last `days` days. Only Error check rows are joined: a million-row check
-    history is never walked row by row."""
+    failed checks of the last `days` days. The current figures come from `live_counts` (of
+    every environment; `counts` if already at hand); only Error check rows are joined: a
+    million-row check history is never walked row by row."""
     require(actor, Action.READ)
     since = (now or utcnow()) - timedelta(days=check_days(days))
-    is_error = case((CONN.c.status == Status.ERROR.value, 1), else_=0)
-    per_profile = (select(CONN.c.profile_id, func.count().label("n"),
-                          func.sum(is_error).label("e"))
-                   .where(LIVE).group_by(CONN.c.profile_id).subquery())  # on an index alone
-    current = (select(PROFILE.c.provider_config_id.label("pid"),
-                      func.sum(per_profile.c.n).label("connections"),
-                      func.sum(per_profile.c.e).label("errors"))
-               .join(per_profile, per_profile.c.profile_id == PROFILE.c.id)
-               .group_by(PROFILE.c.provider_config_id).subquery())
-    failed = (select(PROFILE.c.provider_config_id.label("pid"),
-                     func.count().label("failed_checks"))
-              .select_from(CHECK).join(CONN, CONN.c.id == CHECK.c.connection_id)
-              .join(PROFILE, PROFILE.c.id == CONN.c.profile_id)
-              .where(CHECK.c.at >= since, CHECK.c.status == Status.ERROR.value)
-              .group_by(PROFILE.c.provider_config_id).subquery())
-    stmt = (select(PROVIDER.c.name.label("provider"), PROVIDER.c.kind,
-                   current.c.connections, func.coalesce(current.c.errors, 0).label("errors"),
-                   func.coalesce(failed.c.failed_checks, 0).label("failed_checks"))
-            .join(current, current.c.pid == PROVIDER.c.id)
-            .outerjoin(failed, failed.c.pid == PROVIDER.c.id)
-            .order_by(PROVIDER.c.name))
-    frame = _frame(session, stmt)
+    if counts is None:
+        counts = live_counts(session, actor=actor)
+    failed = dict(_execute(session, select(PROFILE.c.provider_config_id, func.count())
+                           .select_from(CHECK).join(CONN, CONN.c.id == CHECK.c.connection_id)
+                           .join(PROFILE, PROFILE.c.id == CONN.c.profile_id)
+                           .where(CHECK.c.status == Status.ERROR.value, CHECK.c.at >= since)
+                           .group_by(PROFILE.c.provider_config_id)).all())
+    providers = _frame(session, select(PROFILE.c.id.label("profile_id"),
+                                       PROFILE.c.provider_config_id.label("pid"),
+                                       PROVIDER.c.name.label("provider"), PROVIDER.c.kind)
+                       .join(PROVIDER, PROVIDER.c.id == PROFILE.c.provider_config_id))
+    per_profile = counts.assign(
+        errors=counts["connections"].where(counts["status"] == Status.ERROR.value, 0))
+    frame = (per_profile.merge(providers, on="profile_id")
+             .groupby(["pid", "provider", "kind"], as_index=False)[["connections", "errors"]]
+             .sum())
+    frame = frame[frame["connections"] > 0].sort_values("provider", ignore_index=True)
+    frame["failed_checks"] = [int(failed.get(int(p), 0)) for p in frame["pid"]]
     for col in ("connections", "errors", "failed_checks"):
         frame[col] = frame[col].astype("int64")
     frame["error_rate"] = (frame["errors"] / frame["connections"]).round(4)
-    return frame
+    return frame[["provider", "kind", "connections", "errors", "failed_checks", "error_rate"]]
 
 
 def audit_trail(session: Session, *, actor: Actor, days: int = 30,

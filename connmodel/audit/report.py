@@ -120,7 +120,9 @@ def build_report(session: Session, *, actor: Actor, database_url: str | None = N
     q.check_days(hours, "hours")
     q.check_limit(limit)
     now = now or utcnow()
-    totals = q.totals(session, actor=actor, environment=environment)
+    counts = q.live_counts(session, actor=actor, environment=environment)
+    every = counts if environment is None else None  # error rates cover every environment
+    totals = q.totals(session, actor=actor, environment=environment, counts=counts)
     report = AuditReport(
         generated_at=now, database=describe(store_url(database_url)), days=days, hours=hours, environment=environment,
         limit=limit, empty=q.is_empty(session, actor=actor), totals=totals,
@@ -141,12 +143,13 @@ def build_report(session: Session, *, actor: Actor, database_url: str | None = N
     t["unchecked_production"] = q.unchecked_production(session, actor=actor, hours=hours,
                                                        limit=limit, now=now)
     t["error_rate_by_provider"] = q.error_rate_by_provider(session, actor=actor, days=days,
-                                                           now=now)
+                                                           now=now, counts=every)
     t["audit_trail"] = q.audit_trail(session, actor=actor, days=days, now=now)
     for key in ("unused_profiles", "mixed_environments", "unchecked_production"):
         report.counts[key] = len(t[key])
     c = report.charts
-    c["status_by_profile"] = q.status_by_profile(session, actor=actor, environment=environment)
+    c["status_by_profile"] = q.status_by_profile(session, actor=actor, environment=environment,
+                                                 counts=counts)
     c["status_over_time"] = q.status_over_time(session, actor=actor, days=days, now=now)
     c["expiry_timeline"] = q.expiry_timeline(session, actor=actor, days=days, now=now)
     report.recommendations = recommendations(

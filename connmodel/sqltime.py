@@ -3,9 +3,9 @@
 SQLModel's UTCDateTime turns every stored value into an aware datetime with three Python calls
 (parse, check the offset, set UTC): at 4 columns x 50 rows that was a quarter of a SQLite page.
 `utc_time(column)` instead reads, on SQLite, the stored UTC text with '+00:00' appended in SQL
-(SQLAlchemy's SQLite format is ISO 8601 with a space), which one `datetime.fromisoformat` call
-(`from_listed`) makes an aware UTC datetime; on PostgreSQL the aware datetime psycopg made,
-moved to UTC.
+(SQLAlchemy's SQLite format is ISO 8601 with a space), which the caller makes an aware UTC
+datetime with one inline `datetime.fromisoformat` (see services.connections._public_row); on
+PostgreSQL the aware datetime psycopg made, moved to UTC.
 """
 
 from datetime import UTC, datetime
@@ -24,7 +24,7 @@ def _as_utc(value: datetime | None) -> datetime | None:
 
 
 class ListedTime(TypeDecorator[Any]):
-    """A timestamp result: SQLite's ISO text with its offset (see from_listed), PostgreSQL's in UTC."""
+    """A timestamp result: SQLite's ISO text with its offset, PostgreSQL's datetime in UTC."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -33,7 +33,7 @@ class ListedTime(TypeDecorator[Any]):
         return None if dialect.name == "sqlite" else _as_utc
 
 
-class utc_time(FunctionElement[Any]):  # noqa: N801 (an SQL construct, named like func.*)
+class utc_time(FunctionElement[Any]):  # an SQL construct, named like func.* ones
     """`column` as a ListedTime: on SQLite `(column || '+00:00')` (NULL stays NULL)."""
 
     type = ListedTime()
@@ -49,7 +49,3 @@ def _plain(element: utc_time, compiler: SQLCompiler, **kw: Any) -> str:
 def _sqlite(element: utc_time, compiler: SQLCompiler, **kw: Any) -> str:
     return f"({compiler.process(element.clauses, **kw)} || '+00:00')"
 
-
-def from_listed(value: datetime | str | None) -> datetime | None:
-    """A utc_time result as an aware UTC datetime (inline it where every call counts)."""
-    return datetime.fromisoformat(value) if value.__class__ is str else value  # type: ignore[arg-type]

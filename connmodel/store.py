@@ -131,9 +131,8 @@ def _reading_bind(engine: Engine) -> Engine:
 def session(url: str | None = None) -> Iterator[Session]:
     """A session on the store; connection failures become StoreUnavailable."""
     engine = get_engine(url)
-    with _translated(engine):
-        with Session(engine, expire_on_commit=False) as s:
-            yield s
+    with _translated(engine), Session(engine, expire_on_commit=False) as s:
+        yield s
 
 
 @contextmanager
@@ -144,9 +143,8 @@ def reading(url: str | None = None) -> Iterator[Session]:
     write in it is committed at once, so use `session` for anything that writes.
     """
     engine = get_engine(url)
-    with _translated(engine):
-        with Session(_reading_bind(engine), expire_on_commit=False) as s:
-            yield s
+    with _translated(engine), Session(_reading_bind(engine), expire_on_commit=False) as s:
+        yield s
 
 
 @contextmanager

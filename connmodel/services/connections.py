@@ -177,9 +177,8 @@ def _public(conn: Connection, profile: str, environment: str) -> ConnectionPubli
 # Timestamps come as pydantic parses them (connmodel.sqltime): it makes them aware UTC datetimes.
 LISTED_COLUMNS: tuple[Any, ...] = (
     Connection.id, Connection.service, Connection.account, Connection.status,
-    Connection.status_reason, *(utc_time(c).label(c.key) for c in (
-        Connection.checked_at, Connection.expires_at, Connection.last_used_at,
-        Connection.created_at)),
+    Connection.status_reason, *(utc_time(getattr(Connection, name)).label(name) for name in (
+        "checked_at", "expires_at", "last_used_at", "created_at")),
     Profile.name, Profile.environment, Connection.disabled_by)
 
 
@@ -192,7 +191,7 @@ def _public_row(row: Any) -> ConnectionPublic:
 
     Rows come from our own columns, so validating them again (2.5 us a row) would check what
     the store already holds; model_construct costs more than validation. Timestamps are
-    utc_time results, parsed inline as `from_listed` does. The hint is hint_for's without its
+    utc_time results: ISO text (SQLite) parsed here, or datetimes. The hint is hint_for's without its
     check (the column holds a Status).
     """
     (_, _, cid, service, account, status, reason, checked, expires, used, created, profile,

@@ -4,11 +4,18 @@ A pipe nobody reads fills at 64 KiB and then blocks the server's next write: a c
 would hang before it listens. These use a tiny stand-in server, not Panel, so they take a second.
 """
 
+import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import free_port, serving
+
+# tests/ui/conftest.py by its file: `from conftest import` finds another directory's conftest
+# when several test directories are given on one command line.
+_spec = importlib.util.spec_from_file_location("ui_serving", Path(__file__).with_name("conftest.py"))
+assert _spec is not None and _spec.loader is not None
+ui = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ui)
 
 CHATTY = """
 import http.server, sys
@@ -28,8 +35,8 @@ FAILING = "import sys; print('boom: no database at sqlite:///x.db', file=sys.std
 
 
 def _serve(tmp_path: Path, script: str, **kwargs):
-    port = free_port()
-    return serving([sys.executable, "-c", script, str(port)], port=port,
+    port = ui.free_port()
+    return ui.serving([sys.executable, "-c", script, str(port)], port=port,
                    log=tmp_path / "server.log", env={}, cwd=tmp_path,
                    ready_url=f"http://127.0.0.1:{port}/", **kwargs)
 

@@ -12,6 +12,7 @@ import param
 from panel.reactive import Reactive
 
 from connmodel.models import ConnectionDetail
+from dashboard.components.escaped_html import EscapedHTML
 from dashboard.escaping import esc
 from dashboard.viewmodels.actions import ActionsModel, RevokeRequest, connection_label
 
@@ -95,12 +96,12 @@ class ConnectionDialogs(pn.viewable.Viewer):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         a = self.actions
-        self._detail = pn.pane.HTML("", stylesheets=[_STYLE], sizing_mode="stretch_width")
+        self._detail = EscapedHTML(stylesheets=[_STYLE], sizing_mode="stretch_width")
         close = pn.widgets.Button(label="Close", color="default")
         close.on_click(lambda _: a.close_view())
         self._view = Dialog(self._detail, close, width=600, name="Connection details",
                               stylesheets=[_MODAL])
-        self._question = pn.pane.HTML("", stylesheets=[_STYLE], sizing_mode="stretch_width")
+        self._question = EscapedHTML(stylesheets=[_STYLE], sizing_mode="stretch_width")
         cancel = pn.widgets.Button(label="Cancel", color="default")
         cancel.on_click(lambda _: a.cancel())
         self._confirm = pn.widgets.Button(label="Confirm revoke", color="danger")

@@ -19,7 +19,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import grants
@@ -401,3 +403,18 @@ class AuthServer:
                     or tok.is_revoked() or tok.is_expired():
                 return jsonify(error="invalid_token"), 401
             return jsonify(sub=tok.user, email=outer.user_email, email_verified=True)
+
+
+REDIRECT_URI = "http://127.0.0.1:8765/oauth/callback"
+
+
+def approve(url: str, decision: str = "approve",
+            redirect_uri: str = REDIRECT_URI) -> dict[str, str]:
+    """Click the consent page's button as a browser would; return the callback's parameters."""
+    page = httpx.get(url)
+    assert page.status_code == 200 and "Approve" in page.text, page.text
+    answer = httpx.post(url, data={"decision": decision})
+    assert answer.status_code == 302, answer.text
+    location = answer.headers["location"]
+    assert location.startswith(redirect_uri)
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}

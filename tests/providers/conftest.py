@@ -1,9 +1,7 @@
 """Fixtures for provider tests: the real authlib server on loopback, and an OAuth profile on it."""
 
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from authserver import CLIENT_ID, CLIENT_SECRET, AuthServer
 
@@ -11,26 +9,12 @@ from connmodel.providers.connect import create_oauth_provider
 from connmodel.services.profiles import create_profile
 from connmodel.store import session
 
-REDIRECT_URI = "http://127.0.0.1:8765/oauth/callback"
-
 
 @pytest.fixture
 def authserver() -> Iterator[AuthServer]:
     server = AuthServer().start()
     yield server
     server.stop()
-
-
-def approve(url: str, decision: str = "approve",
-            redirect_uri: str = REDIRECT_URI) -> dict[str, str]:
-    """Click the consent page's button as a browser would; return the callback's parameters."""
-    page = httpx.get(url)
-    assert page.status_code == 200 and "Approve" in page.text, page.text
-    answer = httpx.post(url, data={"decision": decision})
-    assert answer.status_code == 302, answer.text
-    location = answer.headers["location"]
-    assert location.startswith(redirect_uri)
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
 def make_oauth_profile(url: str, keyring, admin, authserver: AuthServer) -> str:

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from authserver import CLIENT_ID, CLIENT_SECRET
-from conftest import approve
+from authserver import CLIENT_ID, CLIENT_SECRET, approve
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select, update
 from test_oauth_flow import connect as oauth_connect

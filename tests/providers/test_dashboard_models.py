@@ -6,8 +6,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from authserver import CLIENT_ID, CLIENT_SECRET, USER_EMAIL
-from conftest import approve
+from authserver import CLIENT_ID, CLIENT_SECRET, USER_EMAIL, approve
 from cryptography.fernet import Fernet
 from sqlmodel import select
 

@@ -1,7 +1,7 @@
 """Connect and Re-authorize through the real authorization server: what the admin ends up with."""
 
 import pytest
-from conftest import REDIRECT_URI, approve
+from authserver import REDIRECT_URI, approve
 from sqlalchemy import select
 
 from connmodel.errors import InvalidInput, ProviderRefused, ProviderUnreachable

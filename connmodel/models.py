@@ -314,6 +314,7 @@ class ConnectionDetail(ConnectionPublic):
     description: str
     config: dict[str, str]
     mcp_servers: list[ServerPublic]
+    disabled: bool = False  # disabled by a person (Enable brings it back), not expired
 
 
 class RevokeResult(SQLModel):

@@ -305,6 +305,7 @@ def get_connection(session: Session, *, actor: Actor, connection_id: int) -> Con
         description=profile.description,
         config=masked_config(provider, conn),
         mcp_servers=servers_of_profile(session, profile.id or 0),
+        disabled=bool(conn.disabled_by),
     )
 
 

@@ -17,15 +17,14 @@ from typing import Any
 import param
 
 from connmodel.errors import ConnModelError
-from connmodel.models import DEFAULT_PROFILE_DESCRIPTION, ConnectionDetail
+from connmodel.models import DEFAULT_PROFILE_DESCRIPTION
 from connmodel.providers import authorization, callback, connect, lifecycle, refresh, revocations
 from connmodel.providers.background import BackgroundRefresher
-from connmodel.providers.records import disabled_reason
 from connmodel.providers.setup import NewProvider, new_profile
 from connmodel.secrets import KeyRing
 from connmodel.services.keys import checked_keyring
 from connmodel.services.profiles import list_profiles
-from connmodel.status import ProviderKind, Status
+from connmodel.status import ProviderKind
 from connmodel.store import session
 from dashboard.viewmodels.backend import Backend
 
@@ -59,12 +58,6 @@ def callback_uri(origin: str, pathname: str) -> str:
 
 def is_callback(query: Mapping[str, str]) -> bool:
     return query.get(CALLBACK_FLAG) == CALLBACK_VALUE and ("state" in query or "error" in query)
-
-
-def is_disabled(detail: ConnectionDetail) -> bool:
-    """A disabled connection is Inactive with the reason 'disabled by NAME'."""
-    return detail.status == Status.INACTIVE.value and (detail.status_reason or "").startswith(
-        disabled_reason(""))
 
 
 def servers_list(text: str) -> list[str]:

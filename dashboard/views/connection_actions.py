@@ -16,7 +16,7 @@ from connmodel.status import ProviderKind
 from dashboard.components.redirect import Redirect
 from dashboard.escaping import esc
 from dashboard.viewmodels.actions import ActionsModel
-from dashboard.viewmodels.providers import ConnectionActionsModel, is_disabled
+from dashboard.viewmodels.providers import ConnectionActionsModel
 from dashboard.views.connection_dialogs import ConnectionDialogs
 from dashboard.views.new_profile import redirect_uri
 
@@ -76,7 +76,7 @@ class ConnectionActionsBar(pn.viewable.Viewer):
         self._shown = d.id if d is not None else None
         if d is None:  # the dialog closes: the buttons stay as they are until the next View
             return
-        off = is_disabled(d)
+        off = d.disabled
         self._reauthorize.visible = d.provider_kind == ProviderKind.OAUTH2.value and not off
         self._refresh.visible = d.provider_kind in OAUTH and not off
         self._key.visible = self._update.visible = d.provider_kind == ProviderKind.API_KEY.value \

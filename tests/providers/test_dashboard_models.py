@@ -28,7 +28,6 @@ from dashboard.viewmodels.providers import (
     deliver_revocations_soon,
     finish_callback,
     is_callback,
-    is_disabled,
     servers_list,
 )
 
@@ -147,11 +146,11 @@ def test_view_actions_disable_enable_refresh_reauthorize(sqlite_url, keyring, ad
     actions = ConnectionActionsModel(Backend(admin, sqlite_url))
     actions.disable(ident)
     view = only_connection(sqlite_url, admin, "Local")
-    assert is_disabled(view) and view.status_reason == "disabled by alice"
+    assert view.disabled and view.status_reason == "disabled by alice"
     run(actions.refresh_now(ident))
     assert actions.message_kind in ("warning", "error")
     actions.enable(ident)
-    assert not is_disabled(only_connection(sqlite_url, admin, "Local"))
+    assert not only_connection(sqlite_url, admin, "Local").disabled
     run(actions.refresh_now(ident))
     assert (actions.message_kind, actions.message) == (
         "success", f"Refresh of connection {ident}: refreshed.")

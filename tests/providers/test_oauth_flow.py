@@ -16,12 +16,18 @@ from connmodel.services.servers import add_server
 from connmodel.store import session
 
 
-def connect(url, keyring, admin, **kw) -> Connection:
+def consent(url, keyring, actor, decision="approve", **kw) -> dict[str, str]:
+    """Begin a flow for profile "Local" as `actor`, click the consent page: the callback's parameters."""
     with session(url) as s:
-        start = begin_authorization(s, actor=admin, keyring=keyring, profile="Local",
+        start = begin_authorization(s, actor=actor, keyring=keyring, profile="Local",
                                     redirect_uri=REDIRECT_URI, **kw)
-    params = approve(start.url)
+    params = approve(start.url, decision=decision)
     assert params["state"] == start.state
+    return params
+
+
+def connect(url, keyring, admin, **kw) -> Connection:
+    params = consent(url, keyring, admin, **kw)
     with session(url) as s:
         return complete_authorization(s, actor=admin, keyring=keyring, state=params["state"],
                                       code=params["code"])
@@ -48,10 +54,7 @@ def test_connect_shows_account_email_and_stores_tokens_encrypted(oauth_profile, 
 
 
 def test_wrong_and_replayed_state_are_refused_and_audited(oauth_profile, keyring, admin):
-    with session(oauth_profile) as s:
-        start = begin_authorization(s, actor=admin, keyring=keyring, profile="Local",
-                                    redirect_uri=REDIRECT_URI)
-    params = approve(start.url)
+    params = consent(oauth_profile, keyring, admin)
     with session(oauth_profile) as s:
         with pytest.raises(InvalidInput, match="unknown state"):
             complete_authorization(s, actor=admin, keyring=keyring, state="forged",
@@ -70,10 +73,7 @@ def test_wrong_and_replayed_state_are_refused_and_audited(oauth_profile, keyring
 def test_a_state_begun_by_another_user_is_refused_and_stays_usable(oauth_profile, keyring,
                                                                    admin):
     other = Actor("mallory", admin.role)
-    with session(oauth_profile) as s:
-        start = begin_authorization(s, actor=other, keyring=keyring, profile="Local",
-                                    redirect_uri=REDIRECT_URI)
-    params = approve(start.url)
+    params = consent(oauth_profile, keyring, other)
     with session(oauth_profile) as s:
         with pytest.raises(InvalidInput, match="started by another user"):
             complete_authorization(s, actor=admin, keyring=keyring, state=params["state"],
@@ -88,10 +88,7 @@ def test_a_state_begun_by_another_user_is_refused_and_stays_usable(oauth_profile
 
 
 def test_denied_and_wrong_code_leave_no_connection(oauth_profile, keyring, admin):
-    with session(oauth_profile) as s:
-        start = begin_authorization(s, actor=admin, keyring=keyring, profile="Local",
-                                    redirect_uri=REDIRECT_URI)
-    params = approve(start.url, decision="deny")
+    params = consent(oauth_profile, keyring, admin, decision="deny")
     assert params["error"] == "access_denied"
     with session(oauth_profile) as s:
         with pytest.raises(ProviderRefused, match="access_denied"):
@@ -110,10 +107,7 @@ def test_denied_and_wrong_code_leave_no_connection(oauth_profile, keyring, admin
 
 def test_expired_authorization_code_is_refused(oauth_profile, keyring, admin, authserver):
     authserver.code_ttl = -1
-    with session(oauth_profile) as s:
-        start = begin_authorization(s, actor=admin, keyring=keyring, profile="Local",
-                                    redirect_uri=REDIRECT_URI)
-    params = approve(start.url)
+    params = consent(oauth_profile, keyring, admin)
     with session(oauth_profile) as s, pytest.raises(ProviderRefused, match="invalid_grant"):
         complete_authorization(s, actor=admin, keyring=keyring, **params)
 
@@ -125,9 +119,7 @@ def test_reauthorize_brings_an_error_connection_back_to_active(oauth_profile, ke
         row = s.get(Connection, conn.id)
         row.status, row.status_reason = "Error", "invalid_grant: revoked"
         s.commit()
-        start = begin_authorization(s, actor=admin, keyring=keyring, profile="Local",
-                                    redirect_uri=REDIRECT_URI, connection_id=conn.id)
-    params = approve(start.url)
+    params = consent(oauth_profile, keyring, admin, connection_id=conn.id)
     with session(oauth_profile) as s:
         again = complete_authorization(s, actor=admin, keyring=keyring, **params)
         view = get_connection(s, actor=admin, connection_id=conn.id)
@@ -150,9 +142,7 @@ def test_wrong_client_secret_and_malformed_token_response_connect_nothing(
         provider = s.execute(select(ProviderConfig)).scalar_one()
         provider.client_secret_enc = keyring.encrypt("not-the-secret")
         s.commit()
-        start = begin_authorization(s, actor=admin, keyring=keyring, profile="Local",
-                                    redirect_uri=REDIRECT_URI)
-    params = approve(start.url)
+    params = consent(oauth_profile, keyring, admin)
     with session(oauth_profile) as s:
         with pytest.raises(ProviderRefused, match="invalid_client") as info:
             complete_authorization(s, actor=admin, keyring=keyring, **params)
@@ -168,10 +158,7 @@ def test_wrong_client_secret_and_malformed_token_response_connect_nothing(
 
 
 def test_callback_helper_for_web_routes(oauth_profile, keyring, admin):
-    with session(oauth_profile) as s:
-        start = begin_authorization(s, actor=admin, keyring=keyring, profile="Local",
-                                    redirect_uri=REDIRECT_URI)
-    query = {k: [v] for k, v in approve(start.url).items()}  # as tornado / parse_qs give it
+    query = {k: [v] for k, v in consent(oauth_profile, keyring, admin).items()}  # as tornado / parse_qs give it
     with session(oauth_profile) as s:
         done = handle_callback(s, actor=admin, keyring=keyring, params=query)
         again = handle_callback(s, actor=admin, keyring=keyring, params=query)

@@ -55,6 +55,15 @@ class SearchTerms:
 
 def search_terms(session: Session, needle: str) -> SearchTerms | None:
     """How to match connections whose account or service contains `needle` (None: no filter)."""
+    terms = text_terms(session, needle)
+    if terms is None or session.get_bind().dialect.name != "postgresql":
+        return terms
+    return _few_hits_by_id(session, terms)
+
+
+def text_terms(session: Session, needle: str) -> SearchTerms | None:
+    """search_terms without PostgreSQL's probe: the text index's own condition (FTS5 MATCH or
+    ILIKE), for a caller that fetches the hits itself in one statement."""
     needle = needle.strip()
     if not needle:
         return None
@@ -66,11 +75,8 @@ def search_terms(session: Session, needle: str) -> SearchTerms | None:
     if dialect == "sqlite" and len(needle) >= 3:
         return SearchTerms(("fts",), {"search_phrase": '"' + needle.replace('"', '""') + '"'})
     needles = _case_variants(needle) if dialect == "sqlite" else [needle]
-    like = SearchTerms(("like", len(needles)),
+    return SearchTerms(("like", len(needles)),
                        {f"search_like_{i}": like_pattern(n) for i, n in enumerate(needles)})
-    if dialect == "postgresql":
-        return _few_hits_by_id(session, like)
-    return like
 
 
 @lru_cache(maxsize=32)

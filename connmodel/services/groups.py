@@ -15,9 +15,12 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     CompoundSelect,
+    Integer,
     Select,
+    any_,
     bindparam,
     exists,
     func,
@@ -138,9 +141,19 @@ def _connection_conditions(session: Session, where: GroupFilter
     return conds, hits
 
 
-def _hit_ids(hits: Hits, profile_ids: list[int]) -> ColumnElement[bool]:
+def _hit_ids(session: Session, hits: Hits, profile_ids: list[int]) -> ColumnElement[bool]:
     """`id IN` the hits of these profiles."""
-    return Connection.id.in_([cid for pid in profile_ids for cid, _ in hits.get(pid, [])])  # type: ignore[union-attr]
+    return _among(session, Connection.id,
+                  [cid for pid in profile_ids for cid, _ in hits.get(pid, [])])
+
+
+def _among(session: Session, column: Any, ids: list[int]) -> ColumnElement[bool]:
+    """`column IN ids`; on PostgreSQL `column = ANY(array)`, one parameter instead of one per
+    id: a statement with hundreds of placeholders is rendered anew by SQLAlchemy and parsed
+    anew by psycopg on every call (~2 ms of a search screen's CPU)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=ARRAY(Integer)))  # type: ignore[no-any-return]
+    return column.in_(ids)  # type: ignore[no-any-return]
 
 
 def _searching(where: GroupFilter) -> bool:
@@ -178,7 +191,7 @@ def _profile_groups(session: Session, where: GroupFilter, conn_conds: list[Colum
     conds = where.profile_conditions()
     searching = _searching(where)
     if hits is not None:
-        conds.append(Profile.id.in_(sorted(hits)))  # type: ignore[union-attr]
+        conds.append(_among(session, Profile.id, sorted(hits)))
     elif searching:
         # The text index yields few rows: collect their profiles once.
         conds.append(Profile.id.in_(select(Connection.profile_id).where(*conn_conds)))  # type: ignore[union-attr]
@@ -299,7 +312,7 @@ def first_pages(
         return {}
     conds, hits = _connection_conditions(session, where)
     if hits is not None:
-        conds.append(_hit_ids(hits, profile_ids))
+        conds.append(_hit_ids(session, hits, profile_ids))
     return _first_pages(session, where, conds, profile_ids, sort, limit)
 
 
@@ -394,6 +407,6 @@ def cards_screen(
     profiles = _profile_groups(session, where, conds, hits, cursor, limit)
     ids = [p.id for p in profiles.items if sum(p.counts.values())]
     if hits is not None:
-        conds.append(_hit_ids(hits, ids))
+        conds.append(_hit_ids(session, hits, ids))
     pages = _first_pages(session, where, conds, ids, sort, rows) if ids else {}
     return CardsScreen(profiles, pages, token)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from connmodel.permissions import Action, Actor, allows
-from connmodel.store import session
+from connmodel.store import reading, session
 
 T = TypeVar("T")
 
@@ -25,4 +25,10 @@ class Backend:
     def call(self, service: Callable[..., T], **kwargs: Any) -> T:
         """Run one service in its own session; connmodel errors propagate to the caller."""
         with session(self.url) as s:
+            return service(s, actor=self.actor, **kwargs)
+
+    def read(self, service: Callable[..., T], **kwargs: Any) -> T:
+        """Run a read-only service outside a transaction (`store.reading`): on PostgreSQL a
+        screen then sends no BEGIN and no ROLLBACK, ~1 ms of a filter change."""
+        with reading(self.url) as s:
             return service(s, actor=self.actor, **kwargs)

@@ -50,7 +50,7 @@ class ProfileCardModel(param.Parameterized):
         if not self.next_cursor:
             return
         try:
-            page = self._backend.call(
+            page = self._backend.read(
                 list_connections, where=self._where.connection_filter(self.profile.id),
                 sort=ROW_SORT, cursor=self.next_cursor, limit=ROWS_PER_CARD, count=False)
         except ConnModelError as exc:
@@ -131,7 +131,7 @@ class ConnectionsPageModel(param.Parameterized):
             profiles = min(max(profiles, len(self.cards)), KEEP_MAX)
             rows = min(max([rows, *(len(c.rows) for c in self.cards)]), KEEP_MAX)
         try:
-            screen = self.backend.call(cards_screen, where=where, limit=profiles, rows=rows,
+            screen = self.backend.read(cards_screen, where=where, limit=profiles, rows=rows,
                                        sort=ROW_SORT)
         except ConnModelError as exc:
             self._fail(exc)
@@ -148,7 +148,7 @@ class ConnectionsPageModel(param.Parameterized):
             return
         where = self.where
         try:
-            screen = self.backend.call(cards_screen, where=where, cursor=self.profiles_cursor,
+            screen = self.backend.read(cards_screen, where=where, cursor=self.profiles_cursor,
                                        limit=PROFILES_PER_PAGE, rows=ROWS_PER_CARD, sort=ROW_SORT)
         except ConnModelError as exc:
             self._fail(exc)
@@ -193,7 +193,7 @@ class ConnectionsPageModel(param.Parameterized):
         Costs four primary-key lookups when nothing changed. Returns whether it refreshed.
         """
         try:
-            token = self.backend.call(change_token)
+            token = self.backend.read(change_token)
         except ConnModelError as exc:
             self._fail(exc)
             return False

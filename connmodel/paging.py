@@ -28,6 +28,7 @@ from sqlalchemy.sql.visitors import replacement_traverse
 from sqlmodel import Session
 
 from connmodel.errors import InvalidInput
+from connmodel.prepared import Prepared
 
 COUNT_CAP = 10_000
 MAX_LIMIT = 500
@@ -187,12 +188,19 @@ class KeysetQuery:
     `stmt` must select the sort column and the row id first. Each kind of start (see Start)
     gets its statement on first use; the cursor position and the limit are bound at execution,
     with the caller's own `params` (the values of the filter's bound parameters).
+
+    `prepared=True` (for a KeysetQuery kept across calls, over plain columns) runs the pages as
+    `connmodel.prepared` statements: rows are the driver's tuples, without result processing.
     """
 
-    def __init__(self, stmt: Select[Any], key: SortKey) -> None:
+    def __init__(self, stmt: Select[Any], key: SortKey, *, prepared: bool = False) -> None:
         self.stmt, self.key = stmt, key
         self.on_connection = _columns_only(stmt)
+        if prepared and not self.on_connection:
+            raise TypeError("a prepared KeysetQuery selects plain columns only")
+        self.prepared = prepared
         self._statements: dict[Start, Select[Any]] = {}
+        self._prepared: dict[Start, Prepared] = {}
 
     def _statement(self, start: Start) -> Select[Any]:
         statement = self._statements.get(start)
@@ -204,6 +212,15 @@ class KeysetQuery:
             self._statements[start] = statement
         return statement
 
+    def _rows(self, session: Session, start: Start, values: dict[str, Any]) -> Sequence[Any]:
+        if self.prepared:
+            prepared = self._prepared.get(start)
+            if prepared is None:
+                prepared = self._prepared[start] = Prepared(self._statement(start))
+            return prepared.all(session.connection(), values)
+        runner = session.connection() if self.on_connection else session
+        return runner.execute(self._statement(start), values).all()
+
     def page(self, session: Session, *, cursor: str | None, limit: int,
              params: Mapping[str, Any] | None = None) -> tuple[Sequence[Any], str | None]:
         """One page after `cursor`: its rows and the cursor of the next page (None at the end)."""
@@ -214,9 +231,7 @@ class KeysetQuery:
             value, values[AFTER_ID] = decode_cursor(cursor, self.key)
             start = Start.AFTER_NULL if value is None else Start.AFTER_VALUE
             values[AFTER_VALUE] = value
-        statement = self._statement(start)
-        runner = session.connection() if self.on_connection else session
-        rows = runner.execute(statement, values).all()
+        rows = self._rows(session, start, values)
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]

@@ -219,7 +219,10 @@ def _bulk_load(session: Session, *, first_id: int, rebuild_indexes: bool) -> Ite
              "AND sql IS NOT NULL AND (name = :trigger OR (type = 'index' AND :indexes))"),
         {"trigger": FTS_INSERT_TRIGGER, "indexes": rebuild_indexes},
     ).all()
-    cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    # A 256 MB page cache for the index builds. SQLite keeps its bookkeeping sized for that
+    # even after cache_size is set back, and clears it at every later transaction that follows
+    # another connection's write (+0.1 ms each): so this connection is closed, not pooled, after.
+    conn.detach()
     conn.exec_driver_sql(f"PRAGMA cache_size = {-256 * 1024}")
     for kind, name, _ in objects:
         conn.exec_driver_sql(f'DROP {kind.upper()} "{name}"')
@@ -232,7 +235,6 @@ def _bulk_load(session: Session, *, first_id: int, rebuild_indexes: bool) -> Ite
     _fts_configure(conn, FTS_DEFAULTS)
     for _, _, definition in objects:
         conn.exec_driver_sql(definition)
-    conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
 
 
 def _insert_connections(

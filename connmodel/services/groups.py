@@ -43,6 +43,7 @@ from connmodel.models import (
     ServerPublic,
 )
 from connmodel.paging import (
+    COUNT_CAP,
     Page,
     SortKey,
     capped_count,
@@ -189,6 +190,7 @@ def list_profile_groups(
 def _profile_groups(session: Session, where: GroupFilter, conn_conds: list[ColumnElement[bool]],
                     hits: Hits | None, cursor: str | None, limit: int) -> Page[ProfilePublic]:
     conds = where.profile_conditions()
+    by_profile = bool(conds)
     searching = _searching(where)
     if hits is not None:
         conds.append(_among(session, Profile.id, sorted(hits)))
@@ -207,7 +209,10 @@ def _profile_groups(session: Session, where: GroupFilter, conn_conds: list[Colum
     )
     key = SortKey(Profile.name, Profile.id)  # type: ignore[arg-type]
     rows, next_cursor = keyset_page(session, stmt, key=key, cursor=cursor, limit=limit)
-    total, exact = capped_count(session, select(Profile.id).where(*conds))
+    if hits is not None and not by_profile:  # the hits' profiles, all there (foreign key)
+        total, exact = (len(hits), True) if len(hits) <= COUNT_CAP else (COUNT_CAP, False)
+    else:
+        total, exact = capped_count(session, select(Profile.id).where(*conds))
     ids = [r[1] for r in rows]
     counts: dict[int, dict[str, int]] = {pid: {s.value: 0 for s in Status} for pid in ids}
     if hits is not None:

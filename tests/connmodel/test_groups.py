@@ -1,5 +1,7 @@
 """The Connections page's grouped reads: one statement for a screen of cards, same as listing."""
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlmodel import select
 
@@ -88,3 +90,25 @@ def test_cards_screen_equals_per_profile_listings(demo_url, admin, monkeypatch, 
                 assert (page.next_cursor if page else None) == rows.next_cursor
             if where.search == "nothing-matches":
                 assert screen.profiles.items == [] and screen.rows == {}
+
+
+def test_search_total_counts_profiles_with_a_live_hit(demo_url, admin):
+    """A search's card total, read from its hits (or counted when a profile filter narrows the
+    profiles), is the number of profiles with a live matching connection, past one page."""
+    with session(demo_url) as s:
+        profiles = s.exec(select(Profile).order_by(Profile.id)).all()
+        assert len(profiles) >= 3
+        for i, p in enumerate(profiles[:3]):
+            s.add(Connection(profile_id=p.id, service="svc", account=f"needle{i}@example.com"))
+        s.add(Connection(profile_id=profiles[3 % len(profiles)].id, service="svc",
+                         account="needle-gone@example.com", revoked_at=datetime.now(UTC)))
+        s.commit()
+        envs = {p.id: p.environment for p in profiles}
+    with session(demo_url) as s:
+        for environment in ("", *sorted(set(envs.values()))):
+            hit = {pid for pid in (p.id for p in profiles[:3])
+                   if not environment or envs[pid] == environment}
+            page = list_profile_groups(s, actor=admin, limit=1,
+                                       where=GroupFilter(search="needle", environment=environment))
+            assert (page.total, page.total_exact) == (len(hit), True), environment
+            assert len(page.items) == min(1, len(hit))

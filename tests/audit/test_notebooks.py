@@ -59,11 +59,15 @@ def executed(audit_url, tmp_path_factory) -> dict[str, tuple[subprocess.Complete
             target = out / path.name
             cmd = [str(BIN / "papermill"), "-k", "python3", "--no-progress-bar", str(path),
                    str(target), "-p", "days", "30"]
-        running[path.stem] = (subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
-                                               stderr=subprocess.PIPE, text=True), target)
+        # Output to files: they run at once, and a full pipe would stall one until read.
+        logs = (out / f"{path.stem}.stdout", out / f"{path.stem}.stderr")
+        with logs[0].open("w") as stdout, logs[1].open("w") as stderr:
+            running[path.stem] = (subprocess.Popen(cmd, env=env, stdout=stdout, stderr=stderr,
+                                                   text=True), target, logs)
     done = {}
-    for name, (proc, target) in running.items():
-        stdout, stderr = proc.communicate(timeout=170)
+    for name, (proc, target, logs) in running.items():
+        proc.wait(timeout=170)
+        stdout, stderr = (log.read_text() for log in logs)
         done[name] = (subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr),
                       target)
     return done

@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
-from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql.compiler import SQLCompiler
 
 _Processors = dict[str, Callable[[Any], Any]]
 
@@ -28,14 +28,14 @@ class _Form:
     """A statement as one dialect runs it: SQL text, parameter order, value converters."""
 
     def __init__(self, statement: Executable, dialect: Dialect) -> None:
-        self.compiled: Compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+        self.compiled: SQLCompiler = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
         self.sql = self.compiled.string
         if "POSTCOMPILE" in self.sql:  # an expanding IN needs SQLAlchemy's rendering per call
             raise TypeError("Prepared statements take no expanding parameters (IN lists)")
         self.positions: tuple[str, ...] | None = (
-            tuple(self.compiled.positiontup)  # type: ignore[attr-defined]
+            tuple(self.compiled.positiontup or ())
             if dialect.positional else None)
-        binds = {name: bind for bind, name in self.compiled.bind_names.items()}  # type: ignore[attr-defined]
+        binds = {name: bind for bind, name in self.compiled.bind_names.items()}
         self.required = frozenset(name for name, bind in binds.items() if bind.required)
         self.literals = {name: bind.effective_value for name, bind in binds.items()
                          if not bind.required}  # values written into the statement itself

@@ -191,8 +191,8 @@ def _utc(value: datetime | None) -> datetime | None:
     """A listed PostgreSQL timestamp (aware, in the session's zone) as an aware UTC datetime.
     SQLite's are ISO text with '+00:00' (see connmodel.sqltime), parsed by _public_row."""
     if value is None or value.tzinfo is UTC:
-        return value  # type: ignore[no-any-return]
-    return value.astimezone(UTC)  # type: ignore[no-any-return]
+        return value
+    return value.astimezone(UTC)
 
 
 def _public_row(row: Any) -> ConnectionPublic:

@@ -66,9 +66,9 @@ def test_a_failing_revoke_is_a_clear_error_and_changes_nothing(store_url, admin,
     with session(store_url) as s:  # the audit trail's table is gone: the revoke cannot record
         s.execute(text("ALTER TABLE audit_event RENAME TO audit_event_moved"))
         s.commit()
-    with pytest.raises(StoreUnavailable, match=r"not a connmodel database .*run `connmodel init`"):
-        with session(store_url) as s:
-            revoke_connection(s, actor=admin, connection_id=target)
+    with pytest.raises(StoreUnavailable, match=r"not a connmodel database .*run `connmodel init`"), \
+            session(store_url) as s:
+        revoke_connection(s, actor=admin, connection_id=target)
     with reading(store_url) as s:
         assert s.get(Connection, target).revoked_at is None
         assert get_connection(s, actor=VIEWER, connection_id=target).mcp_servers[0].state \
@@ -81,12 +81,12 @@ def test_a_connection_lost_mid_session_is_replaced(postgres_url, admin, keyring)
         seed_demo(s, actor=admin, keyring=keyring)
     target = _hubspot_id(postgres_url)
     dsn = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with pytest.raises(StoreUnavailable, match="cannot use the database"):
-        with session(postgres_url) as s:
-            pid = s.execute(text("SELECT pg_backend_pid()")).scalar_one()
-            with psycopg.connect(dsn, autocommit=True) as other:
-                other.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,))
-            revoke_connection(s, actor=admin, connection_id=target)
+    with pytest.raises(StoreUnavailable, match="cannot use the database"), \
+            session(postgres_url) as s:
+        pid = s.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with psycopg.connect(dsn, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,))
+        revoke_connection(s, actor=admin, connection_id=target)
     with session(postgres_url) as s:  # a new connection: the revoke now works, once
         assert revoke_connection(s, actor=admin, connection_id=target).profile == "Hubspot"
         assert s.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid

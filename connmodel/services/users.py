@@ -14,7 +14,7 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connmodel.errors import AlreadyExists, AuthenticationFailed, InvalidInput, NotFound, Throttled
 from connmodel.models import LoginAttempt, User, UserSession, utcnow
@@ -68,7 +68,7 @@ def add_user(
     name = clean_name(name, "user name")
     parsed = _role(role)
     password = _check_password(password) if password is not None else new_password()
-    if session.execute(select(User.id).where(User.name == name)).first():
+    if session.execute(select(col(User.id)).where(col(User.name) == name)).first():
         raise AlreadyExists(f"a user named {name!r} already exists")
     session.add(User(name=name, role=parsed.value, password_hash=_hasher.hash(password)))
     record(session, actor=actor, action="user.add", target=f"user {name} ({parsed.value})")
@@ -82,7 +82,7 @@ def set_password(session: Session, *, actor: Actor, name: str, password: str | N
     user = _user(session, name)
     password = _check_password(password) if password is not None else new_password()
     user.password_hash = _hasher.hash(password)
-    session.execute(delete(UserSession).where(UserSession.user_id == user.id))  # type: ignore[arg-type]
+    session.execute(delete(UserSession).where(col(UserSession.user_id) == user.id))
     record(session, actor=actor, action="user.password", target=f"user {user.name}")
     session.commit()
     return password
@@ -91,7 +91,9 @@ def set_password(session: Session, *, actor: Actor, name: str, password: str | N
 def list_users(session: Session, *, actor: Actor) -> list[tuple[str, str, bool]]:
     """(name, role, disabled) of every user, by name."""
     require(actor, Action.READ)
-    rows = session.execute(select(User.name, User.role, User.disabled).order_by(User.name))
+    rows = session.execute(
+        select(col(User.name), col(User.role), col(User.disabled)).order_by(col(User.name))
+    )
     return [(n, r, d) for n, r, d in rows]
 
 
@@ -103,7 +105,7 @@ def ensure_first_admin(session: Session, name: str = "admin") -> str | None:
 
 
 def _user(session: Session, name: str) -> User:
-    user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+    user = session.scalars(select(User).where(col(User.name) == name)).one_or_none()
     if user is None:
         raise NotFound(f"no user named {name!r}")
     return user
@@ -112,12 +114,13 @@ def _user(session: Session, name: str) -> User:
 def _retry_after(session: Session, key: str) -> int:
     """Seconds this key must still wait, from its failures since its last success."""
     last_ok = session.execute(
-        select(func.max(LoginAttempt.at)).where(LoginAttempt.key == key, LoginAttempt.ok)
+        select(func.max(col(LoginAttempt.at)))
+        .where(col(LoginAttempt.key) == key, col(LoginAttempt.ok))
     ).scalar_one()
     since = max(filter(None, (last_ok, utcnow() - MAX_BACKOFF * 4)))
     failures, last_failure = session.execute(
-        select(func.count(), func.max(LoginAttempt.at)).where(
-            LoginAttempt.key == key, ~LoginAttempt.ok, LoginAttempt.at > since  # type: ignore[arg-type]
+        select(func.count(), func.max(col(LoginAttempt.at))).where(
+            col(LoginAttempt.key) == key, ~col(LoginAttempt.ok), col(LoginAttempt.at) > since
         )
     ).one()
     if failures < MAX_FAILURES or last_failure is None:
@@ -142,7 +145,7 @@ def sign_in(session: Session, *, name: str, password: str, address: str) -> str:
     wait = max(_retry_after(session, k) for k in keys)
     if wait:
         raise Throttled(f"too many failed sign-ins: try again in {wait} s", wait)
-    user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+    user = session.scalars(select(User).where(col(User.name) == name)).one_or_none()
     try:
         _hasher.verify(user.password_hash if user else _dummy_hash(), password)
         ok = user is not None and not user.disabled
@@ -170,22 +173,22 @@ def actor_for_token(session: Session, token: str | None) -> Actor | None:
     if not token:
         return None
     row = session.execute(
-        select(User.name, User.role)
-        .join(UserSession, UserSession.user_id == User.id)  # type: ignore[arg-type]
-        .where(UserSession.token_hash == _token_hash(token),
-               UserSession.expires_at > utcnow(), ~User.disabled)  # type: ignore[arg-type]
+        select(col(User.name), col(User.role))
+        .join(UserSession, col(UserSession.user_id) == col(User.id))
+        .where(col(UserSession.token_hash) == _token_hash(token),
+               col(UserSession.expires_at) > utcnow(), ~col(User.disabled))
     ).first()
     return Actor(row[0], Role(row[1])) if row else None
 
 
 def sign_out(session: Session, token: str) -> None:
-    session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(token)))  # type: ignore[arg-type]
+    session.execute(delete(UserSession).where(col(UserSession.token_hash) == _token_hash(token)))
     session.commit()
 
 
 def prune(session: Session, older_than: timedelta = timedelta(days=7)) -> None:
     """Drop expired sessions and old attempts (run by the dashboard now and then)."""
     now = utcnow()
-    session.execute(delete(UserSession).where(UserSession.expires_at <= now))  # type: ignore[arg-type]
-    session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - older_than))  # type: ignore[arg-type]
+    session.execute(delete(UserSession).where(col(UserSession.expires_at) <= now))
+    session.execute(delete(LoginAttempt).where(col(LoginAttempt.at) < now - older_than))
     session.commit()

@@ -5,10 +5,11 @@ page state ("health") is disconnected (revoked or never configured), error (conn
 latest live check failed or could not reach it) or connected; every filter is SQL.
 """
 
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlmodel import Session
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlmodel import Session, col
 
 from connmodel.errors import AlreadyExists, InvalidInput, NotFound
 from connmodel.models import Connection, McpServer, Profile, ServerRow, utcnow
@@ -46,7 +47,7 @@ def validate_url(url: str) -> str:
 
 
 def _profile_id(session: Session, profile: str) -> int:
-    pid = session.execute(select(Profile.id).where(Profile.name == profile)).scalar_one_or_none()
+    pid = session.scalars(select(col(Profile.id)).where(col(Profile.name) == profile)).one_or_none()
     if pid is None:
         raise NotFound(f"no profile named {profile!r}")
     return pid
@@ -67,7 +68,7 @@ def add_server(
     url = validate_url(url)
     if transport not in TRANSPORTS:
         raise InvalidInput(f"unknown transport {transport!r}: choose one of {', '.join(TRANSPORTS)}")
-    if session.execute(select(McpServer.id).where(McpServer.name == name)).first():
+    if session.execute(select(col(McpServer.id)).where(col(McpServer.name) == name)).first():
         raise AlreadyExists(f"a server named {name!r} exists")
     profile_id = _profile_id(session, profile) if profile else None
     server = McpServer(
@@ -105,16 +106,18 @@ def reconfigure_server(session: Session, *, actor: Actor, name: str, profile: st
     (it was made with the old credential) and the move is an audit event; one transaction.
     """
     require(actor, Action.WRITE)
-    server = session.execute(select(McpServer).where(McpServer.name == name)).scalar_one_or_none()
+    server = session.scalars(select(McpServer).where(col(McpServer.name) == name)).one_or_none()
     if server is None:
         raise NotFound(f"no server named {name!r}")
     profile_id = _profile_id(session, profile)
-    live = session.execute(select(Connection.id).where(
-        Connection.profile_id == profile_id, Connection.revoked_at.is_(None))  # type: ignore[arg-type,union-attr]
+    live = session.execute(select(col(Connection.id)).where(
+        col(Connection.profile_id) == profile_id, col(Connection.revoked_at).is_(None))
     ).first()
     if live is None:
         raise InvalidInput(f"profile {profile!r} has no live connection: connect it first")
-    old = session.execute(select(Profile.name).where(Profile.id == server.profile_id)).scalar()
+    old = session.execute(
+        select(col(Profile.name)).where(col(Profile.id) == server.profile_id)
+    ).scalar()
     server.profile_id = profile_id
     server.state = ServerState.CONNECTED.value
     server.reason = None
@@ -129,9 +132,9 @@ def reconfigure_server(session: Session, *, actor: Actor, name: str, profile: st
 
 def _live_connection_id() -> ColumnElement[int]:
     return (
-        select(func.min(Connection.id))
-        .where(Connection.profile_id == McpServer.profile_id,  # type: ignore[arg-type]
-               Connection.revoked_at.is_(None))  # type: ignore[union-attr]
+        select(func.min(col(Connection.id)))
+        .where(col(Connection.profile_id) == col(McpServer.profile_id),
+               col(Connection.revoked_at).is_(None))
         .correlate(McpServer)
         .scalar_subquery()
     )
@@ -139,14 +142,14 @@ def _live_connection_id() -> ColumnElement[int]:
 
 def _health_condition(health: str) -> ColumnElement[bool]:
     value = health.strip().lower()
-    connected = McpServer.state == ServerState.CONNECTED.value
-    failed = McpServer.check_outcome.in_(FAILED_CHECKS)  # type: ignore[union-attr]
+    connected = col(McpServer.state) == ServerState.CONNECTED.value
+    failed = col(McpServer.check_outcome).in_(FAILED_CHECKS)
     if value == "disconnected":
-        return McpServer.state == ServerState.DISCONNECTED.value  # type: ignore[return-value]
+        return col(McpServer.state) == ServerState.DISCONNECTED.value
     if value == "error":
         return and_(connected, failed)
     if value == "connected":
-        return and_(connected, or_(McpServer.check_outcome.is_(None), ~failed))  # type: ignore[union-attr]
+        return and_(connected, or_(col(McpServer.check_outcome).is_(None), ~failed))
     raise InvalidInput(f"unknown state {health!r}: choose one of {', '.join(HEALTH)}")
 
 
@@ -168,8 +171,8 @@ def _row(server: McpServer, profile: str | None, connection_id: int | None) -> S
 
 def _search_condition(text: str) -> ColumnElement[bool]:
     pattern = like_pattern(text.strip().lower())
-    return or_(func.lower(McpServer.name).like(pattern, escape="\\"),
-               func.lower(McpServer.url).like(pattern, escape="\\"))
+    return or_(func.lower(col(McpServer.name)).like(pattern, escape="\\"),
+               func.lower(col(McpServer.url)).like(pattern, escape="\\"))
 
 
 def list_servers(
@@ -190,25 +193,25 @@ def list_servers(
     require(actor, Action.READ)
     conds: list[ColumnElement[bool]] = []
     if profile:
-        conds.append(Profile.name == profile)  # type: ignore[arg-type]
+        conds.append(col(Profile.name) == profile)
     if state:
         conds.append(_health_condition(state))
     if search and search.strip():
         conds.append(_search_condition(search))
     if connection_id is not None:
-        conds.append(McpServer.profile_id == select(Connection.profile_id)  # type: ignore[arg-type]
-                     .where(Connection.id == connection_id).scalar_subquery())
+        conds.append(col(McpServer.profile_id) == select(col(Connection.profile_id))
+                     .where(col(Connection.id) == connection_id).scalar_subquery())
     live = _live_connection_id().label("connection_id")
-    stmt = (
-        select(McpServer.name, McpServer.id, McpServer, Profile.name, live)
-        .outerjoin(Profile, Profile.id == McpServer.profile_id)  # type: ignore[arg-type]
+    stmt: Select[*tuple[Any, ...]] = (
+        select(col(McpServer.name), col(McpServer.id), McpServer, col(Profile.name), live)
+        .outerjoin(Profile, col(Profile.id) == col(McpServer.profile_id))
         .where(*conds)
     )
     key = SortKey(McpServer.name, McpServer.id)  # type: ignore[arg-type]
     rows, next_cursor = keyset_page(session, stmt, key=key, cursor=cursor, limit=limit)
     count_stmt = (
-        select(McpServer.id)
-        .outerjoin(Profile, Profile.id == McpServer.profile_id)  # type: ignore[arg-type]
+        select(col(McpServer.id))
+        .outerjoin(Profile, col(Profile.id) == col(McpServer.profile_id))
         .where(*conds)
     )
     total, exact = capped_count(session, count_stmt)
@@ -219,9 +222,9 @@ def get_server(session: Session, *, actor: Actor, name: str) -> ServerRow:
     """One server as My Servers shows it; NotFound for an unknown name."""
     require(actor, Action.READ)
     row = session.execute(
-        select(McpServer, Profile.name, _live_connection_id())
-        .outerjoin(Profile, Profile.id == McpServer.profile_id)  # type: ignore[arg-type]
-        .where(McpServer.name == name)
+        select(McpServer, col(Profile.name), _live_connection_id())
+        .outerjoin(Profile, col(Profile.id) == col(McpServer.profile_id))
+        .where(col(McpServer.name) == name)
     ).first()
     if row is None:
         raise NotFound(f"no server named {name!r}")

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlmodel import Session, col
 
 from connmodel.errors import AlreadyExists, InvalidInput, NotFound
@@ -44,7 +44,8 @@ def create_provider_config(
         raise InvalidInput(
             f"unknown provider kind {kind!r}: choose one of {', '.join(ProviderKind)}"
         ) from None
-    if session.execute(select(ProviderConfig.id).where(ProviderConfig.name == name)).first():
+    exists = select(col(ProviderConfig.id)).where(col(ProviderConfig.name) == name)
+    if session.execute(exists).first():
         raise AlreadyExists(f"a provider config named {name!r} exists")
     if client_secret and keyring is None:
         raise InvalidInput("a client secret needs the secret key to be stored")
@@ -75,7 +76,7 @@ def create_profile(
     env = parse_environment(environment).value
     if session.get(ProviderConfig, provider_config_id) is None:
         raise InvalidInput(f"no provider config with id {provider_config_id}")
-    if session.execute(select(Profile.id).where(Profile.name == name)).first():
+    if session.execute(select(col(Profile.id)).where(col(Profile.name) == name)).first():
         raise AlreadyExists(f"a profile named {name!r} exists")
     profile = Profile(
         name=name,
@@ -95,9 +96,9 @@ def status_counts(session: Session, profile_ids: list[int]) -> dict[int, dict[st
     if not profile_ids:
         return counts
     rows = session.execute(
-        select(Connection.profile_id, Connection.status, func.count())
-        .where(Connection.revoked_at.is_(None), Connection.profile_id.in_(profile_ids))  # type: ignore[union-attr,attr-defined]
-        .group_by(Connection.profile_id, Connection.status)
+        select(col(Connection.profile_id), col(Connection.status), func.count())
+        .where(col(Connection.revoked_at).is_(None), col(Connection.profile_id).in_(profile_ids))
+        .group_by(col(Connection.profile_id), col(Connection.status))
     ).all()
     for pid, status, n in rows:
         counts[pid][status] = n
@@ -115,20 +116,21 @@ def list_profiles(
 ) -> Page[ProfilePublic]:
     """Profiles by name, keyset-paged, each with its provider and live counts by status."""
     require(actor, Action.READ)
-    conds = []
+    conds: list[ColumnElement[bool]] = []
     if environment:
-        conds.append(Profile.environment == parse_environment(environment).value)
+        conds.append(col(Profile.environment) == parse_environment(environment).value)
     if name_contains and name_contains.strip():
         pattern = like_pattern(name_contains.strip())
-        conds.append(Profile.name.ilike(pattern, escape="\\"))  # type: ignore[attr-defined]
-    stmt = (
-        select(Profile.name, Profile.id, Profile, ProviderConfig.name, ProviderConfig.kind)
-        .join(ProviderConfig, ProviderConfig.id == Profile.provider_config_id)  # type: ignore[arg-type]
+        conds.append(col(Profile.name).ilike(pattern, escape="\\"))
+    stmt: Select[*tuple[Any, ...]] = (
+        select(col(Profile.name), col(Profile.id), Profile, col(ProviderConfig.name),
+               col(ProviderConfig.kind))
+        .join(ProviderConfig, col(ProviderConfig.id) == col(Profile.provider_config_id))
         .where(*conds)
     )
     key = SortKey(Profile.name, Profile.id)  # type: ignore[arg-type]
     rows, next_cursor = keyset_page(session, stmt, key=key, cursor=cursor, limit=limit)
-    total, exact = capped_count(session, select(Profile.id).where(*conds))
+    total, exact = capped_count(session, select(col(Profile.id)).where(*conds))
     counts = status_counts(session, [r[1] for r in rows])
     items = [
         ProfilePublic(id=p.id, name=p.name, description=p.description, environment=p.environment,
@@ -146,7 +148,7 @@ def provider_config_id_by_name(session: Session, name: str) -> int:
     ).scalar_one_or_none()
     if pid is None:
         known = session.execute(
-            select(col(ProviderConfig.name)).order_by(ProviderConfig.name).limit(20)
+            select(col(ProviderConfig.name)).order_by(col(ProviderConfig.name)).limit(20)
         ).scalars().all()
         choices = "; ".join(known) if known else "none yet: add one with `connmodel provider add`"
         raise NotFound(f"no provider config named {name!r} (known: {choices})")

@@ -9,9 +9,10 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, insert
-from sqlmodel import Session, select
+from sqlalchemy import ColumnElement, Select, bindparam, insert
+from sqlmodel import Session, col, select
 
 from connmodel.errors import InvalidInput
 from connmodel.models import AuditEvent, AuditEventPublic, utcnow
@@ -68,15 +69,15 @@ class EventFilter:
         who = (self.who or "").strip()
         conds: list[ColumnElement[bool]] = []
         if self.action:
-            conds.append(AuditEvent.action == self.action)  # type: ignore[arg-type]
+            conds.append(col(AuditEvent.action) == self.action)
         if who:
-            conds.append(AuditEvent.actor == who)  # type: ignore[arg-type]
+            conds.append(col(AuditEvent.actor) == who)
         if since:
-            conds.append(AuditEvent.at >= since)  # type: ignore[arg-type]
+            conds.append(col(AuditEvent.at) >= since)
         if until:
-            conds.append(AuditEvent.at < until)  # type: ignore[arg-type]
+            conds.append(col(AuditEvent.at) < until)
         if needle:
-            conds.append(AuditEvent.target.ilike(like_pattern(needle), escape="\\"))  # type: ignore[attr-defined]
+            conds.append(col(AuditEvent.target).ilike(like_pattern(needle), escape="\\"))
         return conds
 
 
@@ -91,11 +92,12 @@ def list_events(
     """One page of the events `where` selects, newest first, filtered in SQL, keyset-paged."""
     require(actor, Action.READ)
     conds = where.conditions()
-    stmt = select(AuditEvent.id, AuditEvent.id.label("row_id"), AuditEvent)  # type: ignore[call-overload]
-    stmt = stmt.where(*conds)
+    stmt: Select[*tuple[Any, ...]] = select(
+        col(AuditEvent.id), col(AuditEvent.id).label("row_id"), AuditEvent
+    ).where(*conds)
     key = SortKey(AuditEvent.id, AuditEvent.id, descending=True)  # type: ignore[arg-type]
     rows, next_cursor = keyset_page(session, stmt, key=key, cursor=cursor, limit=limit)
-    total, exact = capped_count(session, select(AuditEvent.id).where(*conds))
+    total, exact = capped_count(session, select(col(AuditEvent.id)).where(*conds))
     items = [AuditEventPublic.model_validate(r[2], from_attributes=True) for r in rows]
     return Page(items, next_cursor, total, exact)
 
@@ -140,4 +142,4 @@ def export_events_csv(
 def event_actions(session: Session, *, actor: Actor) -> list[str]:
     """The distinct actions in the trail (served by the action index), for filter choices."""
     require(actor, Action.READ)
-    return sorted(session.exec(select(AuditEvent.action).distinct()).all())
+    return sorted(session.exec(select(col(AuditEvent.action)).distinct()).all())

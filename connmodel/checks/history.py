@@ -7,8 +7,8 @@ whole history.
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, cast, func, select
-from sqlmodel import Session, SQLModel
+from sqlalchemy import ColumnElement, Date, Select, cast, func, select
+from sqlmodel import Session, SQLModel, col
 
 from connmodel.models import CheckResult, McpServer
 from connmodel.paging import Page, SortKey, capped_count, keyset_page
@@ -35,12 +35,12 @@ class DailyChecks(SQLModel):
     mean_latency_ms: float | None
 
 
-def _conditions(connection_id: int | None, since: datetime | None) -> list[Any]:
-    conds: list[Any] = []
+def _conditions(connection_id: int | None, since: datetime | None) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
     if connection_id is not None:
-        conds.append(CheckResult.connection_id == connection_id)
+        conds.append(col(CheckResult.connection_id) == connection_id)
     if since is not None:
-        conds.append(CheckResult.at >= since)
+        conds.append(col(CheckResult.at) >= since)
     return conds
 
 
@@ -56,14 +56,14 @@ def check_history(
     """Check results newest first, optionally of one connection and since a time; keyset-paged."""
     require(actor, Action.READ)
     conds = _conditions(connection_id, since)
-    stmt = (
-        select(CheckResult.at, CheckResult.id, CheckResult, McpServer.name)
-        .outerjoin(McpServer, McpServer.id == CheckResult.server_id)  # type: ignore[arg-type]
+    stmt: Select[*tuple[Any, ...]] = (
+        select(col(CheckResult.at), col(CheckResult.id), CheckResult, col(McpServer.name))
+        .outerjoin(McpServer, col(McpServer.id) == col(CheckResult.server_id))
         .where(*conds)
     )
     key = SortKey(CheckResult.at, CheckResult.id, descending=True)  # type: ignore[arg-type]
     rows, next_cursor = keyset_page(session, stmt, key=key, cursor=cursor, limit=limit)
-    total, exact = capped_count(session, select(CheckResult.id).where(*conds))
+    total, exact = capped_count(session, select(col(CheckResult.id)).where(*conds))
     items = [CheckResultPublic(id=r.id or 0, at=r.at, connection_id=r.connection_id, server=name,
                                status=r.status, reachable=r.reachable, reason=r.reason,
                                latency_ms=r.latency_ms, tool_count=r.tool_count)
@@ -81,15 +81,15 @@ def daily_checks(
     """Checks per UTC day, status and reachability, with mean latency: what a chart plots."""
     require(actor, Action.READ)
     if session.get_bind().dialect.name == "postgresql":
-        day = cast(func.timezone("UTC", CheckResult.at), Date).label("day")
+        day = cast(func.timezone("UTC", col(CheckResult.at)), Date).label("day")
     else:  # SQLite keeps UTC text: its first ten characters are the day
-        day = func.substr(CheckResult.at, 1, 10).label("day")
+        day = func.substr(col(CheckResult.at), 1, 10).label("day")
     rows = session.execute(
-        select(day, CheckResult.status, CheckResult.reachable, func.count(),
-               func.avg(CheckResult.latency_ms))
+        select(day, col(CheckResult.status), col(CheckResult.reachable), func.count(),
+               func.avg(col(CheckResult.latency_ms)))
         .where(*_conditions(connection_id, since))
-        .group_by(day, CheckResult.status, CheckResult.reachable)
-        .order_by(day, CheckResult.status, CheckResult.reachable)
+        .group_by(day, col(CheckResult.status), col(CheckResult.reachable))
+        .order_by(day, col(CheckResult.status), col(CheckResult.reachable))
     ).all()
     return [DailyChecks(day=d if isinstance(d, date) else date.fromisoformat(d),
                         status=s, reachable=bool(r), checks=n,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connmodel.checks.credentials import MissingCredential, auth_headers
 from connmodel.errors import InvalidInput, NotFound
@@ -49,21 +49,23 @@ def select_connection_ids(
     """Live connection ids chosen by explicit ids, a profile name, or all; in id order."""
     if not ids and not profile and not all_connections:
         raise InvalidInput("name connection ids, a profile (--profile) or --all")
-    stmt = select(Connection.id).where(Connection.revoked_at.is_(None))  # type: ignore[union-attr]
+    stmt = select(col(Connection.id)).where(col(Connection.revoked_at).is_(None))
     if profile:
-        pid = session.execute(select(Profile.id).where(Profile.name == profile)).scalar_one_or_none()
+        pid = session.execute(
+            select(col(Profile.id)).where(col(Profile.name) == profile)
+        ).scalar_one_or_none()
         if pid is None:
             raise NotFound(f"no profile named {profile!r}")
-        stmt = stmt.where(Connection.profile_id == pid)  # type: ignore[arg-type]
+        stmt = stmt.where(col(Connection.profile_id) == pid)
     if ids:
         wanted = sorted(set(ids))
-        found = set(session.execute(stmt.where(Connection.id.in_(wanted))).scalars())  # type: ignore[union-attr]
+        found = set(session.execute(stmt.where(col(Connection.id).in_(wanted))).scalars())
         missing = [i for i in wanted if i not in found]
         if missing:
             raise NotFound("no live connection with id " + ", ".join(map(str, missing))
                            + (f" in profile {profile!r}" if profile else ""))
         return wanted
-    return list(session.execute(stmt.order_by(Connection.id)).scalars())  # type: ignore[arg-type]
+    return list(session.execute(stmt.order_by(col(Connection.id))).scalars())
 
 
 def load_targets(session: Session, ids: list[int], keyring: KeyRing | None) -> list[ConnectionTarget]:
@@ -71,19 +73,20 @@ def load_targets(session: Session, ids: list[int], keyring: KeyRing | None) -> l
     if not ids:
         return []
     rows = session.execute(
-        select(Connection, Profile.name, ProviderConfig.kind, ProviderConfig.settings)
-        .join(Profile, Profile.id == Connection.profile_id)  # type: ignore[arg-type]
-        .join(ProviderConfig, ProviderConfig.id == Profile.provider_config_id)  # type: ignore[arg-type]
-        .where(Connection.id.in_(ids))  # type: ignore[union-attr]
-        .order_by(Connection.id)  # type: ignore[arg-type]
+        select(Connection, col(Profile.name), col(ProviderConfig.kind),
+               col(ProviderConfig.settings))
+        .join(Profile, col(Profile.id) == col(Connection.profile_id))
+        .join(ProviderConfig, col(ProviderConfig.id) == col(Profile.provider_config_id))
+        .where(col(Connection.id).in_(ids))
+        .order_by(col(Connection.id))
     ).all()
     profile_ids = {conn.profile_id for conn, *_ in rows}
     servers: dict[int, list[ServerTarget]] = {}
     for s in session.execute(
         select(McpServer)
-        .where(McpServer.profile_id.in_(profile_ids),  # type: ignore[union-attr]
-               McpServer.state == ServerState.CONNECTED.value)  # type: ignore[arg-type]
-        .order_by(McpServer.name)  # type: ignore[arg-type]
+        .where(col(McpServer.profile_id).in_(profile_ids),
+               col(McpServer.state) == ServerState.CONNECTED.value)
+        .order_by(col(McpServer.name))
     ).scalars():
         servers.setdefault(s.profile_id or 0, []).append(
             ServerTarget(s.id or 0, s.name, s.url, s.transport))

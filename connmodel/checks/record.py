@@ -12,10 +12,9 @@ same transaction.
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlmodel import Session
+from sqlalchemy import UpdateBase, delete, select, update
+from sqlmodel import Session, col
 
 from connmodel.checks.probe import Outcome
 from connmodel.checks.targets import ConnectionTarget
@@ -120,11 +119,11 @@ def _save_servers(session: Session, check: ConnectionCheck) -> None:
                                          "checked_at": check.checked_at, "latency_ms": s.latency_ms}
         if s.tool_count is not None:
             values["tool_count"] = s.tool_count
-        same_profile = McpServer.profile_id == (  # not reconfigured away during the check
-            select(Connection.profile_id).where(Connection.id == check.connection_id)
+        same_profile = col(McpServer.profile_id) == (  # not reconfigured away during the check
+            select(col(Connection.profile_id)).where(col(Connection.id) == check.connection_id)
             .scalar_subquery())
         session.execute(update(McpServer)
-                        .where(McpServer.id == s.server_id, same_profile)  # type: ignore[arg-type]
+                        .where(col(McpServer.id) == s.server_id, same_profile)
                         .values(**values))
 
 
@@ -140,8 +139,8 @@ def _announce(session: Session, check: ConnectionCheck, actor: Actor,
             check.previous_status, check.status, check.reason, check.checked_at))
 
 
-def _rows(session: Session, statement: Any) -> int:
-    return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+def _rows(session: Session, statement: UpdateBase) -> int:
+    return int(session.exec(statement).rowcount or 0)
 
 
 def save_checks(session: Session, checks: list[ConnectionCheck], *, actor: Actor,
@@ -153,18 +152,18 @@ def save_checks(session: Session, checks: list[ConnectionCheck], *, actor: Actor
     finding the same change (a scheduled one and a click) announce it once.
     """
     for check in checks:
-        this = (Connection.id == check.connection_id, Connection.revoked_at.is_(None))
-        if not _rows(session, update(Connection).where(*this)  # type: ignore[arg-type]
+        this = (col(Connection.id) == check.connection_id, col(Connection.revoked_at).is_(None))
+        if not _rows(session, update(Connection).where(*this)
                      .values(checked_at=check.checked_at)):
             continue
         _save_servers(session, check)
         if not check.decided:
             continue
         if not check.changed:
-            session.execute(update(Connection).where(*this)  # type: ignore[arg-type]
+            session.execute(update(Connection).where(*this)
                             .values(status_reason=check.reason))
         elif _rows(session, update(Connection)
-                   .where(*this, Connection.status == check.previous_status)  # type: ignore[arg-type]
+                   .where(*this, col(Connection.status) == check.previous_status)
                    .values(status=check.status, status_reason=check.reason)):
             _announce(session, check, actor, keyring)
     session.commit()
@@ -179,7 +178,7 @@ def prune_history(session: Session, *, now: datetime | None = None,
                   days: int | None = None) -> int:
     """Delete check results (and finished webhook deliveries) older than the history window."""
     cutoff = (now or utcnow()) - timedelta(days=days or history_days())
-    result = session.execute(delete(CheckResult).where(CheckResult.at < cutoff))  # type: ignore[arg-type]
+    result = session.exec(delete(CheckResult).where(col(CheckResult.at) < cutoff))
     prune_deliveries(session, older_than=cutoff)
     session.commit()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import delete, func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connmodel.errors import InvalidInput
 from connmodel.models import Webhook, WebhookDelivery, utcnow
@@ -45,7 +45,8 @@ def sign(secret: str, body: bytes) -> str:
 
 def backoff(attempts: int, base: timedelta = BACKOFF_BASE) -> timedelta:
     """Wait after the `attempts`-th failure: base, 2×base, 4×base … capped at BACKOFF_MAX."""
-    return min(base * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+    factor: int = 2 ** max(attempts - 1, 0)  # annotated: mypy types int ** int as Any
+    return min(base * factor, BACKOFF_MAX)
 
 
 def env_targets() -> list[tuple[str, str]]:
@@ -130,14 +131,14 @@ def deliver_due(
 ) -> DeliveryReport:
     """Send every delivery that is due (oldest first), committing each outcome as it happens."""
     now = now or utcnow()
-    due = list(session.execute(
+    due = list(session.scalars(
         select(WebhookDelivery)
-        .where(WebhookDelivery.delivered_at.is_(None),  # type: ignore[union-attr]
-               WebhookDelivery.attempts < MAX_ATTEMPTS,  # type: ignore[arg-type]
-               WebhookDelivery.next_attempt_at <= now)  # type: ignore[arg-type]
-        .order_by(WebhookDelivery.id)  # type: ignore[arg-type]
+        .where(col(WebhookDelivery.delivered_at).is_(None),
+               col(WebhookDelivery.attempts) < MAX_ATTEMPTS,
+               col(WebhookDelivery.next_attempt_at) <= now)
+        .order_by(col(WebhookDelivery.id))
         .limit(limit)
-    ).scalars())
+    ))
     delivered = failed = 0
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:
         for row in due:
@@ -159,20 +160,20 @@ def deliver_due(
 
 def pending_count(session: Session) -> int:
     """Deliveries not yet delivered and not given up on."""
-    return session.execute(
+    return session.scalars(
         select(func.count()).select_from(WebhookDelivery)
-        .where(WebhookDelivery.delivered_at.is_(None),  # type: ignore[union-attr]
-               WebhookDelivery.attempts < MAX_ATTEMPTS)  # type: ignore[arg-type]
-    ).scalar_one()
+        .where(col(WebhookDelivery.delivered_at).is_(None),
+               col(WebhookDelivery.attempts) < MAX_ATTEMPTS)
+    ).one()
 
 
 def prune_deliveries(session: Session, *, older_than: datetime) -> int:
     """Delete delivered or abandoned deliveries created before `older_than`."""
-    result = session.execute(
+    result = session.exec(
         delete(WebhookDelivery).where(
-            WebhookDelivery.created_at < older_than,  # type: ignore[arg-type]
-            or_(WebhookDelivery.delivered_at.is_not(None),  # type: ignore[union-attr]
-                WebhookDelivery.attempts >= MAX_ATTEMPTS),  # type: ignore[arg-type]
+            col(WebhookDelivery.created_at) < older_than,
+            or_(col(WebhookDelivery.delivered_at).is_not(None),
+                col(WebhookDelivery.attempts) >= MAX_ATTEMPTS),
         )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)

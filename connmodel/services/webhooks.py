@@ -4,7 +4,7 @@ The signing secret is encrypted at rest like every other secret and never listed
 """
 
 from sqlalchemy import delete, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connmodel.errors import AlreadyExists, InvalidInput, NotFound
 from connmodel.models import Webhook
@@ -23,7 +23,7 @@ def add_webhook(session: Session, *, actor: Actor, url: str, secret: str,
     url = validate_url(url)
     if len(secret or "") < MIN_SECRET:
         raise InvalidInput(f"a webhook secret needs at least {MIN_SECRET} characters")
-    if session.execute(select(Webhook.id).where(Webhook.url == url)).first():
+    if session.execute(select(col(Webhook.id)).where(col(Webhook.url) == url)).first():
         raise AlreadyExists(f"a webhook for {url} exists")
     hook = Webhook(url=url, secret_enc=keyring.encrypt(secret))
     session.add(hook)
@@ -35,13 +35,13 @@ def add_webhook(session: Session, *, actor: Actor, url: str, secret: str,
 def list_webhooks(session: Session, *, actor: Actor) -> list[str]:
     """The registered receiver URLs (a handful, so no paging)."""
     require(actor, Action.READ)
-    return list(session.execute(select(Webhook.url).order_by(Webhook.url)).scalars())
+    return list(session.execute(select(col(Webhook.url)).order_by(col(Webhook.url))).scalars())
 
 
 def remove_webhook(session: Session, *, actor: Actor, url: str) -> None:
     require(actor, Action.WRITE)
-    gone = session.execute(delete(Webhook).where(Webhook.url == url.strip()))
-    if not gone.rowcount:  # type: ignore[attr-defined]
+    gone = session.exec(delete(Webhook).where(col(Webhook.url) == url.strip()))
+    if not gone.rowcount:
         raise NotFound(f"no webhook for {url.strip()!r}")
     record(session, actor=actor, action="webhook.remove", target=f"webhook {url.strip()}")
     session.commit()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connmodel.models import Connection, McpServer, Profile, ProviderConfig, utcnow
 from connmodel.permissions import Actor
@@ -25,7 +25,7 @@ DEMO_GITHUB_CLIENT_SECRET = "demo-github-client-secret-3d9b77aa"
 DEMO_SECRETS = (DEMO_HUBSPOT_API_KEY, DEMO_GOOGLE_CLIENT_SECRET, DEMO_GOOGLE_REFRESH_TOKEN,
                 DEMO_GITHUB_CLIENT_SECRET)
 
-GOOGLE_SETTINGS = {
+GOOGLE_SETTINGS: dict[str, object] = {
     "preset": "google",
     "issuer": "https://accounts.google.com",
     "authorize_url": "https://accounts.google.com/o/oauth2/v2/auth",
@@ -35,7 +35,7 @@ GOOGLE_SETTINGS = {
     "client_id": "123456789-demo.apps.googleusercontent.com",
     "scopes": ["openid", "email", "https://www.googleapis.com/auth/drive.readonly"],
 }
-GITHUB_SETTINGS = {
+GITHUB_SETTINGS: dict[str, object] = {
     "authorize_url": "https://github.com/login/oauth/authorize",
     "token_url": "https://github.com/login/oauth/access_token",
     "client_id": "Iv1.demo0github0client",
@@ -95,8 +95,9 @@ PROFILES = (
 )
 
 
-def _exists(session: Session, model: type, name: str) -> bool:
-    return session.execute(select(model.id).where(model.name == name)).first() is not None  # type: ignore[attr-defined]
+def _exists(session: Session, model: type[ProviderConfig | Profile | McpServer], name: str) -> bool:
+    stmt = select(col(model.id)).where(col(model.name) == name)
+    return session.execute(stmt).first() is not None
 
 
 def seed_demo(session: Session, *, actor: Actor, keyring: KeyRing) -> int:
@@ -112,7 +113,7 @@ def seed_demo(session: Session, *, actor: Actor, keyring: KeyRing) -> int:
         if _exists(session, Profile, d.name):
             continue
         provider_id = session.execute(
-            select(ProviderConfig.id).where(ProviderConfig.name == d.provider)
+            select(col(ProviderConfig.id)).where(col(ProviderConfig.name) == d.provider)
         ).scalar_one()
         profile = create_profile(session, actor=actor, name=d.name, environment=d.environment,
                                  provider_config_id=provider_id)

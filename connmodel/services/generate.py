@@ -98,7 +98,7 @@ def _provider_ids(session: Session, keyring: KeyRing | None, now: datetime) -> t
     """Ids of the PROVIDERS configs, creating the missing ones; and how many were created."""
     existing = dict(session.execute(
         select(col(ProviderConfig.name), col(ProviderConfig.id))
-        .where(ProviderConfig.name.in_([p.name for p in PROVIDERS]))  # type: ignore[attr-defined]
+        .where(col(ProviderConfig.name).in_([p.name for p in PROVIDERS]))
     ).all())
     created = 0
     for spec in PROVIDERS:

@@ -150,7 +150,7 @@ def _malformed(cursor: str) -> InvalidInput:
     return InvalidInput(f"malformed cursor {cursor[:40]!r}: pass the next_cursor of a listing")
 
 
-def _columns_only(stmt: Select[Any]) -> bool:
+def _columns_only(stmt: Select[*tuple[Any, ...]]) -> bool:
     """Whether `stmt` selects plain columns only (no ORM entity to build).
 
     Such statements run on the session's connection: the ORM result machinery would double the
@@ -193,16 +193,17 @@ class KeysetQuery:
     `connmodel.prepared` statements: rows are the driver's tuples, without result processing.
     """
 
-    def __init__(self, stmt: Select[Any], key: SortKey, *, prepared: bool = False) -> None:
+    def __init__(self, stmt: Select[*tuple[Any, ...]], key: SortKey, *,
+                 prepared: bool = False) -> None:
         self.stmt, self.key = stmt, key
         self.on_connection = _columns_only(stmt)
         if prepared and not self.on_connection:
             raise TypeError("a prepared KeysetQuery selects plain columns only")
         self.prepared = prepared
-        self._statements: dict[Start, Select[Any]] = {}
+        self._statements: dict[Start, Select[*tuple[Any, ...]]] = {}
         self._prepared: dict[Start, Prepared] = {}
 
-    def _statement(self, start: Start) -> Select[Any]:
+    def _statement(self, start: Start) -> Select[*tuple[Any, ...]]:
         statement = self._statements.get(start)
         if statement is None:
             statement = self.stmt
@@ -242,7 +243,7 @@ class KeysetQuery:
 
 def keyset_page(
     session: Session,
-    stmt: Select[Any],
+    stmt: Select[*tuple[Any, ...]],
     *,
     key: SortKey,
     cursor: str | None,
@@ -259,7 +260,7 @@ def keyset_page(
 class CappedCount:
     """How many rows a filtered SELECT gives, counting at most `cap` + 1: built once, run often."""
 
-    def __init__(self, filtered: Select[Any], cap: int = COUNT_CAP) -> None:
+    def __init__(self, filtered: Select[*tuple[Any, ...]], cap: int = COUNT_CAP) -> None:
         self.cap = cap
         self.statement = select(func.count()).select_from(filtered.limit(cap + 1).subquery())
 
@@ -269,7 +270,8 @@ class CappedCount:
         return (self.cap, False) if n > self.cap else (n, True)
 
 
-def capped_count(session: Session, filtered: Select[Any], cap: int = COUNT_CAP) -> tuple[int, bool]:
+def capped_count(session: Session, filtered: Select[*tuple[Any, ...]],
+                 cap: int = COUNT_CAP) -> tuple[int, bool]:
     """How many rows `filtered` selects, counting at most `cap` + 1 of them.
 
     Returns (n, True) when n <= cap, else (cap, False): "at least cap".

@@ -5,9 +5,8 @@ whole history.
 """
 
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Select, cast, func, select
+from sqlalchemy import ColumnElement, Date, cast, func, select
 from sqlmodel import Session, SQLModel, col
 
 from connmodel.models import CheckResult, McpServer
@@ -56,7 +55,7 @@ def check_history(
     """Check results newest first, optionally of one connection and since a time; keyset-paged."""
     require(actor, Action.READ)
     conds = _conditions(connection_id, since)
-    stmt: Select[*tuple[Any, ...]] = (
+    stmt = (
         select(col(CheckResult.at), col(CheckResult.id), CheckResult, col(McpServer.name))
         .outerjoin(McpServer, col(McpServer.id) == col(CheckResult.server_id))
         .where(*conds)

@@ -10,15 +10,17 @@ change token lets a page notice work done elsewhere without re-reading what it s
 one session, running a text search once for all its statements.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
     CompoundSelect,
     Integer,
+    Row,
     Select,
     any_,
     bindparam,
@@ -28,7 +30,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from connmodel.models import (
     AuditEvent,
@@ -88,14 +90,14 @@ class GroupFilter:
     def profile_conditions(self) -> list[ColumnElement[bool]]:
         conds: list[ColumnElement[bool]] = []
         if self.environment:
-            conds.append(Profile.environment == parse_environment(self.environment).value)  # type: ignore[arg-type]
+            conds.append(col(Profile.environment) == parse_environment(self.environment).value)
         name = (self.profile or "").strip()
         if name:
             if len(name) > SEARCH_MAX:
                 from connmodel.errors import InvalidInput
 
                 raise InvalidInput(f"profile filter is {len(name)} characters: at most {SEARCH_MAX}")
-            conds.append(Profile.name.ilike(like_pattern(name), escape="\\"))  # type: ignore[attr-defined]
+            conds.append(col(Profile.name).ilike(like_pattern(name), escape="\\"))
         return conds
 
 
@@ -104,7 +106,7 @@ def _matching(session: Session, where: GroupFilter) -> list[ColumnElement[bool]]
     conds = where.connection_filter().conditions(session)
     profile_conds = where.profile_conditions()
     if profile_conds:
-        conds.append(Connection.profile_id.in_(select(Profile.id).where(*profile_conds)))  # type: ignore[attr-defined]
+        conds.append(col(Connection.profile_id).in_(select(col(Profile.id)).where(*profile_conds)))
     return conds
 
 
@@ -131,9 +133,10 @@ def _connection_conditions(session: Session, where: GroupFilter
     if terms is None:
         return conds, None
     found = with_values(search_clause(terms.shape), terms.params)
-    rows = session.connection().execute(
-        select(Connection.id, Connection.profile_id, Connection.status).where(found, *conds)
-        .limit(SEARCH_IDS_MAX + 1)).all()
+    # A stored row's id is never None (the model's `int | None` is for unsaved objects).
+    rows = cast(Sequence[Row[int, int, str]], session.connection().execute(
+        select(col(Connection.id), col(Connection.profile_id), col(Connection.status))
+        .where(found, *conds).limit(SEARCH_IDS_MAX + 1)).all())
     if len(rows) > SEARCH_IDS_MAX:
         return [found, *conds], None
     hits: Hits = {}
@@ -144,7 +147,7 @@ def _connection_conditions(session: Session, where: GroupFilter
 
 def _hit_ids(session: Session, hits: Hits, profile_ids: list[int]) -> ColumnElement[bool]:
     """`id IN` the hits of these profiles."""
-    return _among(session, Connection.id,
+    return _among(session, col(Connection.id),
                   [cid for pid in profile_ids for cid, _ in hits.get(pid, [])])
 
 
@@ -167,8 +170,8 @@ def _profile_in(where: GroupFilter, ids: list[int]) -> ColumnElement[bool]:
     `profile_id + 0` keeps SQLite from walking every row of the listed profiles to test each
     against the (few) rows the text index found.
     """
-    column = Connection.profile_id + 0 if _searching(where) else Connection.profile_id
-    return column.in_(ids)  # type: ignore[no-any-return]
+    column = col(Connection.profile_id) + 0 if _searching(where) else col(Connection.profile_id)
+    return column.in_(ids)
 
 
 def list_profile_groups(
@@ -193,18 +196,18 @@ def _profile_groups(session: Session, where: GroupFilter, conn_conds: list[Colum
     by_profile = bool(conds)
     searching = _searching(where)
     if hits is not None:
-        conds.append(_among(session, Profile.id, sorted(hits)))
+        conds.append(_among(session, col(Profile.id), sorted(hits)))
     elif searching:
         # The text index yields few rows: collect their profiles once.
-        conds.append(Profile.id.in_(select(Connection.profile_id).where(*conn_conds)))  # type: ignore[union-attr]
+        conds.append(col(Profile.id).in_(select(col(Connection.profile_id)).where(*conn_conds)))
     elif where.status:
-        conds.append(exists().where(ConnectionCount.profile_id == Profile.id,  # type: ignore[arg-type]
-                                    ConnectionCount.status == parse_status(where.status).value,
-                                    ConnectionCount.n > 0))  # type: ignore[arg-type]
+        conds.append(exists().where(col(ConnectionCount.profile_id) == col(Profile.id),
+                                    col(ConnectionCount.status) == parse_status(where.status).value,
+                                    col(ConnectionCount.n) > 0))
     stmt = (  # columns only: the page runs on the connection, no ORM objects are built
-        select(Profile.name, Profile.id, Profile.description, Profile.environment,
-               ProviderConfig.name, ProviderConfig.kind)
-        .join(ProviderConfig, ProviderConfig.id == Profile.provider_config_id)  # type: ignore[arg-type]
+        select(col(Profile.name), col(Profile.id), col(Profile.description),
+               col(Profile.environment), col(ProviderConfig.name), col(ProviderConfig.kind))
+        .join(ProviderConfig, col(ProviderConfig.id) == col(Profile.provider_config_id))
         .where(*conds)
     )
     key = SortKey(Profile.name, Profile.id)  # type: ignore[arg-type]
@@ -212,7 +215,7 @@ def _profile_groups(session: Session, where: GroupFilter, conn_conds: list[Colum
     if hits is not None and not by_profile:  # the hits' profiles, all there (foreign key)
         total, exact = (len(hits), True) if len(hits) <= COUNT_CAP else (COUNT_CAP, False)
     else:
-        total, exact = capped_count(session, select(Profile.id).where(*conds))
+        total, exact = capped_count(session, select(col(Profile.id)).where(*conds))
     ids = [r[1] for r in rows]
     counts: dict[int, dict[str, int]] = {pid: {s.value: 0 for s in Status} for pid in ids}
     if hits is not None:
@@ -221,17 +224,18 @@ def _profile_groups(session: Session, where: GroupFilter, conn_conds: list[Colum
                 counts[pid][status] += 1
     elif ids and searching:
         for pid, status, n in session.connection().execute(
-            select(Connection.profile_id, Connection.status, func.count())
+            select(col(Connection.profile_id), col(Connection.status), func.count())
             .where(_profile_in(where, ids), *conn_conds)
-            .group_by(Connection.profile_id, Connection.status)
+            .group_by(col(Connection.profile_id), col(Connection.status))
         ).all():
             counts[pid][status] = n
     elif ids:  # without a text search the triggers' counts are the answer (see ConnectionCount)
-        kept = [ConnectionCount.profile_id.in_(ids)]  # type: ignore[attr-defined]
+        kept: list[ColumnElement[bool]] = [col(ConnectionCount.profile_id).in_(ids)]
         if where.status:
-            kept.append(ConnectionCount.status == parse_status(where.status).value)  # type: ignore[arg-type]
+            kept.append(col(ConnectionCount.status) == parse_status(where.status).value)
         for pid, status, n in session.connection().execute(
-            select(ConnectionCount.profile_id, ConnectionCount.status, ConnectionCount.n)
+            select(col(ConnectionCount.profile_id), col(ConnectionCount.status),
+                   col(ConnectionCount.n))
             .where(*kept)
         ).all():
             counts[pid][status] = n
@@ -247,7 +251,7 @@ def count_matching(session: Session, *, actor: Actor, where: GroupFilter) -> tup
     """How many live connections the page's filter matches (capped), for bulk confirmations."""
     require(actor, Action.READ)
     conds = _matching(session, where)
-    return capped_count(session, select(Connection.id).where(*conds))
+    return capped_count(session, select(col(Connection.id)).where(*conds))
 
 
 def servers_affected(
@@ -257,15 +261,16 @@ def servers_affected(
     """The connected MCP servers a revocation of these connections (or this filter) disconnects."""
     require(actor, Action.READ)
     if connection_ids is not None:
-        profiles = select(Connection.profile_id).where(
-            Connection.id.in_(connection_ids), Connection.revoked_at.is_(None))  # type: ignore[union-attr]
+        profiles = select(col(Connection.profile_id)).where(
+            col(Connection.id).in_(connection_ids), col(Connection.revoked_at).is_(None))
     else:
-        profiles = select(Connection.profile_id).where(*_matching(session, where or GroupFilter()))
+        profiles = select(col(Connection.profile_id)).where(
+            *_matching(session, where or GroupFilter()))
     rows = session.execute(
-        select(McpServer, Profile.name)
-        .join(Profile, Profile.id == McpServer.profile_id)  # type: ignore[arg-type]
-        .where(McpServer.profile_id.in_(profiles), McpServer.state == "connected")  # type: ignore[union-attr]
-        .order_by(McpServer.name)
+        select(McpServer, col(Profile.name))
+        .join(Profile, col(Profile.id) == col(McpServer.profile_id))
+        .where(col(McpServer.profile_id).in_(profiles), col(McpServer.state) == "connected")
+        .order_by(col(McpServer.name))
         .limit(limit)
     ).all()
     return [ServerPublic(name=s.name, url=s.url, transport=s.transport, profile=p, state=s.state,
@@ -280,10 +285,10 @@ def change_token(session: Session, *, actor: Actor) -> tuple[int, int, int, int]
     """
     require(actor, Action.READ)
     row = session.execute(select(
-        select(func.max(AuditEvent.id)).scalar_subquery(),
-        select(func.max(CheckResult.id)).scalar_subquery(),
-        select(func.max(Connection.id)).scalar_subquery(),
-        select(func.max(Profile.id)).scalar_subquery(),
+        select(func.max(col(AuditEvent.id))).scalar_subquery(),
+        select(func.max(col(CheckResult.id))).scalar_subquery(),
+        select(func.max(col(Connection.id))).scalar_subquery(),
+        select(func.max(col(Profile.id))).scalar_subquery(),
     )).one()
     return tuple(int(v or 0) for v in row)  # type: ignore[return-value]
 
@@ -292,7 +297,8 @@ def matching_ids(session: Session, *, actor: Actor, where: GroupFilter, limit: i
     """The first `limit` live connections the page's filter matches, by id (for bulk revoke)."""
     require(actor, Action.READ)
     conds = _matching(session, where)
-    rows = session.execute(select(Connection.id).where(*conds).order_by(Connection.id).limit(limit))
+    rows = session.execute(
+        select(col(Connection.id)).where(*conds).order_by(col(Connection.id)).limit(limit))
     return list(rows.scalars())
 
 
@@ -327,7 +333,7 @@ def _first_pages(session: Session, where: GroupFilter, conds: list[ColumnElement
     if _searching(where):
         # Few rows match a text search: number them per profile instead of one index range each.
         joined = _listed(key)
-        rank = func.row_number().over(partition_by=Connection.profile_id,
+        rank = func.row_number().over(partition_by=col(Connection.profile_id),
                                       order_by=key.order_by()).label("rank")
         ranked = joined.add_columns(rank).where(_profile_in(where, profile_ids), *conds).subquery()
         stmt = _in_card_order(key, [select(*[c for c in ranked.c if c.name != "rank"])
@@ -350,13 +356,14 @@ def _first_pages(session: Session, where: GroupFilter, conds: list[ColumnElement
     return pages
 
 
-def _listed(key: SortKey) -> Select[Any]:
-    columns = (key.column.label("sort_value"), Connection.id.label("sort_id"), *LISTED_COLUMNS,
-               Connection.profile_id.label("card"))
-    return select(*columns).join(Profile, Profile.id == Connection.profile_id)  # type: ignore[arg-type]
+def _listed(key: SortKey) -> Select[*tuple[Any, ...]]:
+    columns = (key.column.label("sort_value"), col(Connection.id).label("sort_id"),
+               *LISTED_COLUMNS, col(Connection.profile_id).label("card"))
+    return select(*columns).join(Profile, col(Profile.id) == col(Connection.profile_id))
 
 
-def _in_card_order(key: SortKey, parts: list[Select[Any]]) -> CompoundSelect[Any]:
+def _in_card_order(key: SortKey, parts: list[Select[*tuple[Any, ...]]]
+                   ) -> CompoundSelect[*tuple[Any, ...]]:
     value: ColumnElement[Any] = literal_column("sort_value")
     row_id: ColumnElement[Any] = literal_column("sort_id")
     order = [value.desc(), row_id.desc()] if key.descending else [value.asc(), row_id.asc()]
@@ -366,7 +373,8 @@ def _in_card_order(key: SortKey, parts: list[Select[Any]]) -> CompoundSelect[Any
 
 
 @lru_cache(maxsize=64)
-def _ranges_statement(cards: int, sort: str, limit: int, status: bool) -> CompoundSelect[Any]:
+def _ranges_statement(cards: int, sort: str, limit: int, status: bool
+                      ) -> CompoundSelect[*tuple[Any, ...]]:
     """One keyset range per card (`card_0`.. as bound profile ids), built once per shape.
 
     Building the ten-part UNION anew cost more CPU than running it (~3 ms a screen).
@@ -375,7 +383,7 @@ def _ranges_statement(cards: int, sort: str, limit: int, status: bool) -> Compou
     conds = _conditions(("status",) if status else ())
     joined = _listed(key)
     return _in_card_order(key, [
-        select(joined.where(Connection.profile_id == bindparam(f"card_{i}"), *conds)  # type: ignore[arg-type]
+        select(joined.where(col(Connection.profile_id) == bindparam(f"card_{i}"), *conds)
                .order_by(*key.order_by()).limit(limit + 1).subquery())
         for i in range(cards)])
 

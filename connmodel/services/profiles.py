@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlmodel import Session, col
 
 from connmodel.errors import AlreadyExists, InvalidInput, NotFound
@@ -122,7 +122,7 @@ def list_profiles(
     if name_contains and name_contains.strip():
         pattern = like_pattern(name_contains.strip())
         conds.append(col(Profile.name).ilike(pattern, escape="\\"))
-    stmt: Select[*tuple[Any, ...]] = (
+    stmt = (
         select(col(Profile.name), col(Profile.id), Profile, col(ProviderConfig.name),
                col(ProviderConfig.kind))
         .join(ProviderConfig, col(ProviderConfig.id) == col(Profile.provider_config_id))

@@ -5,10 +5,9 @@ page state ("health") is disconnected (revoked or never configured), error (conn
 latest live check failed or could not reach it) or connected; every filter is SQL.
 """
 
-from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlmodel import Session, col
 
 from connmodel.errors import AlreadyExists, InvalidInput, NotFound
@@ -202,7 +201,7 @@ def list_servers(
         conds.append(col(McpServer.profile_id) == select(col(Connection.profile_id))
                      .where(col(Connection.id) == connection_id).scalar_subquery())
     live = _live_connection_id().label("connection_id")
-    stmt: Select[*tuple[Any, ...]] = (
+    stmt = (
         select(col(McpServer.name), col(McpServer.id), McpServer, col(Profile.name), live)
         .outerjoin(Profile, col(Profile.id) == col(McpServer.profile_id))
         .where(*conds)

@@ -16,7 +16,7 @@ import binascii
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from functools import cached_property
 from typing import Any, Generic, TypeVar
@@ -135,8 +135,9 @@ def decode_cursor(cursor: str, key: SortKey) -> tuple[Any, int]:
     if value is None:
         return None, row_id
     try:
-        if python_type is datetime:
-            return datetime.fromisoformat(value), row_id
+        if python_type is datetime:  # a time without an offset is UTC, as the stores keep it
+            moment = datetime.fromisoformat(value)
+            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)), row_id
         if python_type is int and type(value) is int and -(2**63) <= value < 2**63:
             return value, row_id
         if python_type is str and isinstance(value, str):
@@ -185,7 +186,8 @@ class Start(Enum):
 class KeysetQuery:
     """A filtered SELECT paged by `key`, its page statements built once and reused.
 
-    `stmt` must select the sort column and the row id first. Each kind of start (see Start)
+    `stmt` selects the sort value and the row id, first unless `at` gives their places in a
+    row (a listing that shows both anyway need not select them twice). Each kind of start (see Start)
     gets its statement on first use; the cursor position and the limit are bound at execution,
     with the caller's own `params` (the values of the filter's bound parameters).
 
@@ -194,8 +196,8 @@ class KeysetQuery:
     """
 
     def __init__(self, stmt: Select[*tuple[Any, ...]], key: SortKey, *,
-                 prepared: bool = False) -> None:
-        self.stmt, self.key = stmt, key
+                 prepared: bool = False, at: tuple[int, int] = (0, 1)) -> None:
+        self.stmt, self.key, self.at = stmt, key, at
         self.on_connection = _columns_only(stmt)
         if prepared and not self.on_connection:
             raise TypeError("a prepared KeysetQuery selects plain columns only")
@@ -237,7 +239,7 @@ class KeysetQuery:
         if len(rows) > limit:
             rows = rows[:limit]
             last = rows[-1]
-            next_cursor = encode_cursor(self.key, last[0], last[1])
+            next_cursor = encode_cursor(self.key, last[self.at[0]], last[self.at[1]])
         return rows, next_cursor
 
 

@@ -2,10 +2,11 @@
 
 SQLModel's UTCDateTime turns every stored value into an aware datetime with three Python calls
 (parse, check the offset, set UTC): at 4 columns x 50 rows that was a quarter of a SQLite page.
-`utc_time(column)` instead reads, on SQLite, the stored UTC text with '+00:00' appended in SQL
-(SQLAlchemy's SQLite format is ISO 8601 with a space), which the caller makes an aware UTC
-datetime with one inline `datetime.fromisoformat` (see services.connections._public_row); on
-PostgreSQL the aware datetime psycopg made, moved to UTC.
+`utc_time(column)` instead reads, on SQLite, the stored UTC text as it is (SQLAlchemy's SQLite
+format: ISO 8601 with a space, no offset), which the caller makes an aware UTC datetime with one
+inline `datetime.fromisoformat(text + "+00:00")` (see services.connections._public_row; appending
+the offset in SQL cost SQLite more than Python); on PostgreSQL the aware datetime psycopg made,
+moved to UTC.
 """
 
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ def _as_utc(value: datetime | None) -> datetime | None:
 
 
 class ListedTime(TypeDecorator[Any]):
-    """A timestamp result: SQLite's ISO text with its offset, PostgreSQL's datetime in UTC."""
+    """A timestamp result: SQLite's stored UTC text, PostgreSQL's datetime in UTC."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -34,7 +35,7 @@ class ListedTime(TypeDecorator[Any]):
 
 
 class utc_time(FunctionElement[Any]):  # an SQL construct, named like func.* ones
-    """`column` as a ListedTime: on SQLite `(column || '+00:00')` (NULL stays NULL)."""
+    """`column` read as a ListedTime (the same SQL: only the result processing differs)."""
 
     type = ListedTime()
     inherit_cache = True
@@ -43,9 +44,4 @@ class utc_time(FunctionElement[Any]):  # an SQL construct, named like func.* one
 @compiles(utc_time)
 def _plain(element: utc_time, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element.clauses, **kw)
-
-
-@compiles(utc_time, "sqlite")
-def _sqlite(element: utc_time, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"({compiler.process(element.clauses, **kw)} || '+00:00')"
 

@@ -181,15 +181,18 @@ LISTED_COLUMNS: tuple[Any, ...] = (
     Connection.status_reason, *(utc_time(getattr(Connection, name)).label(name) for name in (
         "checked_at", "expires_at", "last_used_at", "created_at")),
     Profile.name, Profile.environment, Connection.disabled_by)
+# Where each sortable column is in a listed row (every SORT_FIELDS column is listed).
+_LISTED_AT = {column.key: i for i, column in enumerate(LISTED_COLUMNS[:9])}
 
 
 _FIELDS_SET = frozenset(ConnectionPublic.model_fields)
 _new, _set, _parse = ConnectionPublic.__new__, object.__setattr__, datetime.fromisoformat
+_UTC = "+00:00"  # SQLite keeps UTC text without an offset (see connmodel.sqltime)
 
 
 def _utc(value: datetime | None) -> datetime | None:
     """A listed PostgreSQL timestamp (aware, in the session's zone) as an aware UTC datetime.
-    SQLite's are ISO text with '+00:00' (see connmodel.sqltime), parsed by _public_row."""
+    SQLite's are UTC text without an offset (see connmodel.sqltime), parsed by _public_row."""
     if value is None or value.tzinfo is UTC:
         return value
     return value.astimezone(UTC)
@@ -203,18 +206,18 @@ def _public_row(row: Any) -> ConnectionPublic:
     driver's own tuples (a prepared listing: no result processing). The hint is hint_for's
     without its check (the column holds a Status).
     """
-    (_, _, cid, service, account, status, reason, checked, expires, used, created, profile,
+    (cid, service, account, status, reason, checked, expires, used, created, profile,
      environment, disabled_by) = row
     hint = DISABLED_HINT if disabled_by else HINTS[status]
     item = _new(ConnectionPublic)
     _set(item, "__dict__", {
         "id": cid, "profile": profile, "environment": environment, "service": service,
         "account": account, "status": status, "status_reason": reason, "hint": hint,
-        # SQLite's text parsed inline (the common case: a call per value costs a tenth more)
-        "checked_at": _parse(checked) if checked.__class__ is str else _utc(checked),
-        "expires_at": _parse(expires) if expires.__class__ is str else _utc(expires),
-        "last_used_at": _parse(used) if used.__class__ is str else _utc(used),
-        "created_at": _parse(created) if created.__class__ is str else _utc(created),
+        # SQLite's UTC text parsed inline (the common case: a call per value costs a tenth more)
+        "checked_at": _parse(checked + _UTC) if checked.__class__ is str else _utc(checked),
+        "expires_at": _parse(expires + _UTC) if expires.__class__ is str else _utc(expires),
+        "last_used_at": _parse(used + _UTC) if used.__class__ is str else _utc(used),
+        "created_at": _parse(created + _UTC) if created.__class__ is str else _utc(created),
     })
     _set(item, "__pydantic_fields_set__", _FIELDS_SET)
     _set(item, "__pydantic_extra__", None)
@@ -226,15 +229,15 @@ def _public_row(row: Any) -> ConnectionPublic:
 def _listing(shape: tuple[Any, ...], key: SortKey) -> tuple[KeysetQuery, CappedCount]:
     """The page and count statements of one filter shape and sort order, built once."""
     conds = _conditions(shape)
-    # The rows are the driver's (see KeysetQuery): a timestamp sort value read as the listed
-    # ones are, so the next cursor holds an aware time.
-    sort_value = utc_time(key.column) if key.python_type is datetime else key.column
+    # The sort value and id are read from the listed columns (a timestamp as listed: aware).
     rows = (
-        select(sort_value, col(Connection.id), *LISTED_COLUMNS)
+        select(*LISTED_COLUMNS)
         .join(Profile, col(Profile.id) == col(Connection.profile_id))
         .where(*conds)
     )
-    return KeysetQuery(rows, key, prepared=True), CappedCount(select(col(Connection.id)).where(*conds))
+    at = (_LISTED_AT[key.column.key], _LISTED_AT["id"])
+    return (KeysetQuery(rows, key, prepared=True, at=at),
+            CappedCount(select(col(Connection.id)).where(*conds)))
 
 
 def list_connections(

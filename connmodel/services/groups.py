@@ -346,12 +346,12 @@ def _first_pages(session: Session, where: GroupFilter, conds: list[ColumnElement
             params["filter_status"] = parse_status(where.status).value
     rows: dict[int, list[Any]] = {pid: [] for pid in profile_ids}
     for row in session.connection().execute(stmt, params).all():
-        rows[row[-1]].append(row[:-1])
+        rows[row[-1]].append(row)
     pages = {}
     for pid, found in rows.items():
         cursor = encode_cursor(key, found[limit - 1][0], found[limit - 1][1]) \
             if len(found) > limit else None
-        items = [_public_row(r) for r in found[:limit]]
+        items = [_public_row(r[2:-1]) for r in found[:limit]]  # (sort value, id, ..., card)
         pages[pid] = Page(items, cursor, len(items), cursor is None)
     return pages
 

@@ -135,19 +135,29 @@ class Raw:
             f"WHERE c.id IN (SELECT id FROM hits) ORDER BY c.id LIMIT {PAGE + 1}", (like, like))
 
     def revoke(self, connection_id: int) -> None:
+        """What connmodel's revoke stores, written by hand: the same rows and the same audit
+        text (the profile's name, the servers disconnected), in one transaction."""
         now = datetime.now(UTC)
         stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f") if self.kind == "sqlite" else now
         self.db.execute("BEGIN")
-        row = self.db.execute(self.q(
+        profile_id, account, service, profile = self.db.execute(self.q(
             "UPDATE connection SET revoked_at = ?, revoked_by = 'raw', credential_enc = NULL, "
             "credential_hint = NULL WHERE id = ? AND revoked_at IS NULL "
-            "RETURNING profile_id, account, service"), (stamp, connection_id)).fetchone()
-        self.db.execute(self.q(
-            "UPDATE mcp_server SET state = 'disconnected', updated_at = ?, reason = 'revoked' "
-            "WHERE profile_id = ? AND state = 'connected'"), (stamp, row[0]))
+            "RETURNING profile_id, account, service, "
+            "(SELECT name FROM profile WHERE profile.id = connection.profile_id)"),
+            (stamp, connection_id)).fetchone()
+        reason = (f"connection {connection_id} of profile {profile} revoked by raw; "
+                  "reconfigure to reconnect")
+        servers = self.db.execute(self.q(
+            "UPDATE mcp_server SET state = 'disconnected', updated_at = ?, reason = ? "
+            "WHERE profile_id = ? AND state = 'connected' RETURNING name"),
+            (stamp, reason, profile_id)).fetchall()
+        names = ", ".join(sorted(name for (name,) in servers)) or "none"
         self.db.execute(self.q(
             "INSERT INTO audit_event (at, actor, action, target, outcome) "
-            "VALUES (?, 'raw', 'revoke', ?, 'ok')"), (stamp, f"connection {connection_id}"))
+            "VALUES (?, 'raw', 'revoke', ?, ?)"),
+            (stamp, f"connection {connection_id} ({profile} / {service} / {account})",
+             f"ok; disconnected: {names}"))
         self.db.execute("COMMIT")
 
     def explain(self, sql: str, args: tuple[Any, ...]) -> list[str]:

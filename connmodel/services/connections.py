@@ -181,8 +181,8 @@ LISTED_COLUMNS: tuple[Any, ...] = (
     Connection.status_reason, *(utc_time(getattr(Connection, name)).label(name) for name in (
         "checked_at", "expires_at", "last_used_at", "created_at")),
     Profile.name, Profile.environment, Connection.disabled_by)
-# Where each sortable column is in a listed row (every SORT_FIELDS column is listed).
-_LISTED_AT = {column.key: i for i, column in enumerate(LISTED_COLUMNS[:9])}
+# Where each column is in a listed row (every SORT_FIELDS column is listed).
+_LISTED_AT = {column.key: i for i, column in enumerate(LISTED_COLUMNS)}
 
 
 _FIELDS_SET = frozenset(ConnectionPublic.model_fields)

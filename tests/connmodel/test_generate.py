@@ -1,5 +1,6 @@
 """`generate` on both stores: what lands, that it is reproducible, searchable and listable."""
 
+import sqlite3
 from datetime import UTC, datetime
 
 import pytest
@@ -195,3 +196,16 @@ def test_cli_generate_json(sqlite_url, keyring, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["connections"] == 300 and result["profiles"] == 4
     assert sum(result["by_status"].values()) == 300
+
+
+def test_the_bulk_load_connection_is_not_pooled_after(sqlite_url, admin, keyring):
+    """generate's SQLite connection ran with a 256 MB page cache whose bookkeeping SQLite keeps
+    (and clears on every later transaction after another writer): it is closed, not reused."""
+    with session(sqlite_url) as s:
+        loader = s.connection().connection.dbapi_connection
+        generate(s, actor=admin, connections=500, profiles=3, seed=0, keyring=keyring, now=NOW)
+    with session(sqlite_url) as s:
+        assert s.connection().connection.dbapi_connection is not loader
+        assert s.execute(select(func.count()).select_from(Connection)).scalar_one() == 500
+    with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
+        loader.execute("SELECT 1")

@@ -12,16 +12,16 @@ moved to UTC.
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import ColumnElement, DateTime, type_coerce
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC)
+def as_utc(value: datetime | None) -> datetime | None:
+    """An aware datetime (PostgreSQL's, in the session's zone) in UTC; None stays None."""
+    if value is None or value.tzinfo is UTC:
+        return value
+    return value.astimezone(UTC)
 
 
 class ListedTime(TypeDecorator[Any]):
@@ -31,17 +31,9 @@ class ListedTime(TypeDecorator[Any]):
     cache_ok = True
 
     def result_processor(self, dialect: Dialect, coltype: object) -> Any:
-        return None if dialect.name == "sqlite" else _as_utc
+        return None if dialect.name == "sqlite" else as_utc
 
 
-class utc_time(FunctionElement[Any]):  # an SQL construct, named like func.* ones
-    """`column` read as a ListedTime (the same SQL: only the result processing differs)."""
-
-    type = ListedTime()
-    inherit_cache = True
-
-
-@compiles(utc_time)
-def _plain(element: utc_time, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.clauses, **kw)
-
+def utc_time(column: Any) -> ColumnElement[Any]:
+    """`column` read as a ListedTime: the same SQL, only the result processing differs."""
+    return type_coerce(column, ListedTime())

@@ -6,7 +6,7 @@ revoking at once produce exactly one revocation and one audit event.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any
 
@@ -33,7 +33,7 @@ from connmodel.providers import revocations
 from connmodel.search import search_clause, search_terms
 from connmodel.secrets import mask
 from connmodel.services.events import record
-from connmodel.sqltime import utc_time
+from connmodel.sqltime import as_utc, utc_time
 from connmodel.status import (
     DISABLED_HINT,
     HINTS,
@@ -175,7 +175,8 @@ def _public(conn: Connection, profile: str, environment: str) -> ConnectionPubli
 
 
 # The listing reads plain columns, never ORM entities: a page is built straight from rows.
-# Timestamps come as pydantic parses them (connmodel.sqltime): it makes them aware UTC datetimes.
+# Timestamps are read by connmodel.sqltime.utc_time (SQLite's UTC text, PostgreSQL's datetime);
+# _public_row makes both aware UTC datetimes.
 LISTED_COLUMNS: tuple[Any, ...] = (
     Connection.id, Connection.service, Connection.account, Connection.status,
     Connection.status_reason, *(utc_time(getattr(Connection, name)).label(name) for name in (
@@ -188,14 +189,6 @@ _LISTED_AT = {column.key: i for i, column in enumerate(LISTED_COLUMNS)}
 _FIELDS_SET = frozenset(ConnectionPublic.model_fields)
 _new, _set, _parse = ConnectionPublic.__new__, object.__setattr__, datetime.fromisoformat
 _UTC = "+00:00"  # SQLite keeps UTC text without an offset (see connmodel.sqltime)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """A listed PostgreSQL timestamp (aware, in the session's zone) as an aware UTC datetime.
-    SQLite's are UTC text without an offset (see connmodel.sqltime), parsed by _public_row."""
-    if value is None or value.tzinfo is UTC:
-        return value
-    return value.astimezone(UTC)
 
 
 def _public_row(row: Any) -> ConnectionPublic:
@@ -214,10 +207,10 @@ def _public_row(row: Any) -> ConnectionPublic:
         "id": cid, "profile": profile, "environment": environment, "service": service,
         "account": account, "status": status, "status_reason": reason, "hint": hint,
         # SQLite's UTC text parsed inline (the common case: a call per value costs a tenth more)
-        "checked_at": _parse(checked + _UTC) if checked.__class__ is str else _utc(checked),
-        "expires_at": _parse(expires + _UTC) if expires.__class__ is str else _utc(expires),
-        "last_used_at": _parse(used + _UTC) if used.__class__ is str else _utc(used),
-        "created_at": _parse(created + _UTC) if created.__class__ is str else _utc(created),
+        "checked_at": _parse(checked + _UTC) if checked.__class__ is str else as_utc(checked),
+        "expires_at": _parse(expires + _UTC) if expires.__class__ is str else as_utc(expires),
+        "last_used_at": _parse(used + _UTC) if used.__class__ is str else as_utc(used),
+        "created_at": _parse(created + _UTC) if created.__class__ is str else as_utc(created),
     })
     _set(item, "__pydantic_fields_set__", _FIELDS_SET)
     _set(item, "__pydantic_extra__", None)

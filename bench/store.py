@@ -452,8 +452,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=1_000_000)
     parser.add_argument("--profiles", type=int, default=200)
     parser.add_argument("--stores", default="sqlite,postgres")
-    parser.add_argument("--repeats", type=int, default=500,  # the p95 of 100 samples is the
-                        help="samples per fast operation")  # 5th worst: one checkpoint moves it
+    # 500: the p95 of 100 samples is the 5th worst, which one WAL checkpoint or GC pause moves.
+    parser.add_argument("--repeats", type=int, default=500, help="samples per fast operation")
     parser.add_argument("--naive-repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--markdown", type=Path, metavar="JSON",

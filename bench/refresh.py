@@ -203,9 +203,9 @@ def dashboard_process(url: str, tokens: int, key: str) -> None:
     while not stop.is_set():
         where = driver.FILTERS[n % len(driver.FILTERS)]
         ops: list[tuple[str, Callable[[], Any]]] = [("filter", partial(page.filter, where))]
-        if not where:  # every row: the cards have a next page
+        if not where and page.can_page():  # every row: cards have a next page (not when tiny)
             ops.append(("next_page", partial(page.next_page, n)))
-        ops.append(("view", lambda: page.view(rng.randint(1, tokens))))
+        ops.append(("view", page.click("view", rng.randint(1, tokens))))
         for op, fn in ops:
             at = time.monotonic()
             wall, cpu = driver.timed(fn)

@@ -13,15 +13,16 @@ For each store (a SQLite file, a fresh PostgreSQL database) it generates N conne
 - the largest websocket message: the document sent on connect and every PATCH-DOC after it.
 
 In the same run, the naive baseline: one `pn.widgets.Tabulator` fed the whole DataFrame of
-connections with `pagination='remote'` (filter = Tabulator filter over the whole frame, next page =
-`page += 1`, Confirm = the service, then re-reading the frame). Its View and Revoke are the
+connections with `pagination='remote'` (filter = Tabulator filter over the whole frame, its text
+matching account or service in any case as the real page's does; next page = `page += 1`;
+Confirm = the service, then re-reading the frame). Its View and Revoke are the
 Tabulator's own button columns, clicked as the browser reports a click (a CellClickEvent for a
 row of the page on screen; Panel maps it to the row's position, so finding the row is O(1)), and
 they open the real page's dialogs with the same service call: the person gets the same content.
 The real page's View and Revoke are its cards' click messages. For these two clicks both pages
 therefore do the same work (one primary-key read and the same dialog), and the ratio is ~1x by
 construction; Revoke is also timed whole (the click, then Confirm, until the row has left), the
-interaction a person completes. (Until 2026-12-02 the naive click looked the row up with a mask
+interaction a person completes. (Until 2026-12-03 the naive click looked the row up with a mask
 over the million-row frame, ~1 ms that no Tabulator click costs, which gave a flattering ~2x.)
 
 Memory per session is the Python heap the sessions hold (tracemalloc), with RSS growth recorded
@@ -233,9 +234,10 @@ class NaiveSession(Session):
                 self.table.remove_filter(old)
             self._added = []
             for column, value in values.items():
-                if column == "search":
-                    self._added.append(
-                        lambda df, v=value: df[df.account.str.contains(v, regex=False)])
+                if column == "search":  # as the real page's: account or service, any case
+                    self._added.append(lambda df, v=value: df[
+                        df.account.str.contains(v, case=False, regex=False)
+                        | df.service.str.contains(v, case=False, regex=False)])
                     self.table.add_filter(self._added[-1])
                 else:
                     self._added.append(value)

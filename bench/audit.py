@@ -345,8 +345,8 @@ def main() -> None:
                         "(one store) instead of building one")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database "
                         "built (for --reuse); by default it is dropped after the run")
-    parser.add_argument("--results", type=Path, default=RESULTS,
-                        help="write the figures here (a quick look elsewhere keeps the full run's)")
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help="the JSON file to write (a quick look elsewhere keeps the full run's)")
     args = parser.parse_args()
     os.environ.pop("CONNMODEL_DATABASE_URL", None)
     results: dict[str, Any] = {}
@@ -354,13 +354,13 @@ def main() -> None:
         for kind in args.stores.split(","):
             results[kind] = bench_store(kind.strip(), args, Path(tmp))
     print_table(results)
-    args.results.parent.mkdir(exist_ok=True)
-    earlier = json.loads(args.results.read_text())["results"] if args.results.exists() else {}
-    args.results.write_text(json.dumps({  # a run of one store keeps the other store's figures
+    args.out.parent.mkdir(exist_ok=True)
+    earlier = json.loads(args.out.read_text())["results"] if args.out.exists() else {}
+    args.out.write_text(json.dumps({  # a run of one store keeps the other store's figures
         "benchmark": "audit", "machine": {"python": platform.python_version(),
                                           "cpus": os.cpu_count()},
         "days": DAYS, "results": {**earlier, **results}}, indent=2) + "\n")
-    print(f"\nwritten {args.results}")
+    print(f"\nwritten {args.out}")
 
 
 if __name__ == "__main__":

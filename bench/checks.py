@@ -122,6 +122,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON file to write")
     args = parser.parse_args()
 
     keyring = KeyRing((Fernet.generate_key(),), "bench")
@@ -158,15 +159,15 @@ def main() -> None:
     print(f"load average during the run: {load:.1f} on {os.cpu_count()} CPUs")
     verdict = "met" if concurrent["total_s"] <= TARGET_S else "MISSED"
     print(f"speed-up {speedup}x; target {args.servers} within {TARGET_S:g} s: {verdict}")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
         "servers": args.servers, "processes": len(workers), "rss_before_mb": round(rss_before, 1),
         "connmodel": concurrent, "baseline": baseline, "speedup": speedup,
         "target_s": TARGET_S, "target_met": concurrent["total_s"] <= TARGET_S,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "load_average": round(load, 1)},
     }, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -437,6 +437,7 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=200)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON file to write")
     args = parser.parse_args()
     pn.extension()
     load_before = os.getloadavg()
@@ -445,8 +446,8 @@ def main() -> None:
         for store in args.stores.split(","):
             results[store] = run_store(store, args, Path(tmp))
     print(table(results))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"python": platform.python_version(), "cpu": platform.processor(),
                     "panel": pn.__version__, "load_average_before": load_before,
@@ -454,7 +455,7 @@ def main() -> None:
         "connections": args.connections, "profiles": args.profiles, "runs": args.runs,
         "naive_confirms": NAIVE_CONFIRMS, "targets": TARGETS, "results": results,
     }, indent=2))
-    print(f"wrote {RESULTS}", file=sys.stderr)
+    print(f"wrote {args.out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -346,6 +346,8 @@ def main() -> None:
                         help="process: `connmodel refresh`; dashboard: the dashboard's own")
     parser.add_argument("--nice", type=int, default=None,
                         help="pass --nice N to `connmodel refresh` (default: its own default)")
+    parser.add_argument("--out-dir", type=Path, default=RESULTS,
+                        help="the folder of the refresh-STORE*.json files")
     args = parser.parse_args()
     sys.path.insert(0, str(TESTS))
     print(f"refresh benchmark: {args.tokens:,} tokens, refresher {args.refresher}, "
@@ -366,8 +368,8 @@ def main() -> None:
                   f"{r['dashboard_during']['worst_p95_ms']:>16.1f}")
             suffix = ("-in-dashboard" if args.refresher == "dashboard"
                       else "" if args.nice is None else f"-nice{args.nice}")
-            RESULTS.mkdir(exist_ok=True)
-            (RESULTS / f"refresh-{store}{suffix}.json").write_text(json.dumps({
+            args.out_dir.mkdir(parents=True, exist_ok=True)
+            (args.out_dir / f"refresh-{store}{suffix}.json").write_text(json.dumps({
                 "tokens": args.tokens, "store": store, "profiles": PROFILES,
                 "cpus": os.cpu_count(), "python": platform.python_version(),
                 "dashboard_target_ms": DASHBOARD_TARGET_MS, **r,

@@ -196,12 +196,15 @@ def bench_store(kind: str, n: int, profiles: int, repeats: int, naive_repeats: i
                        "by_status": result.by_status}
 
     with session(url) as s:
-        profile, in_profile = s.execute(  # the biggest profile with e-mail accounts (OAuth2)
+        biggest = s.execute(  # the biggest profile with e-mail accounts (OAuth2)
             select(Profile.name, func.count()).join(Connection, Connection.profile_id == Profile.id)
             .join(ProviderConfig, ProviderConfig.id == Profile.provider_config_id)
             .where(ProviderConfig.kind == "oauth2")
             .group_by(Profile.name).order_by(func.count().desc(), Profile.name).limit(1)
-        ).one()
+        ).first()
+        if biggest is None:
+            raise SystemExit(f"no OAuth2 profile among {profiles} generated: use more --profiles")
+        profile, in_profile = biggest
         accounts = list(s.execute(select(Connection.account).where(Connection.account.contains("@"))
                                   .order_by(Connection.id).limit(2000)).scalars())
     out["page_profile"] = {"name": profile, "connections": in_profile}

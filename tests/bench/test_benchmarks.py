@@ -1,0 +1,110 @@
+"""Every benchmark of `make bench` runs end to end at a tiny size and writes its figures.
+
+The benchmarks drive the real page and services, so a change elsewhere can break them without
+any other test noticing (bench/refresh.py drives bench/dashboard.py's page, for one). The sizes
+here are far too small for the figures to mean anything: only that each run finishes, measures
+what its issue names and writes it. Each writes to a temporary file; bench/results/ keeps the
+full runs' figures.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from connmodel.store import get_engine
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run bench/`script` with `args`, as `make bench` does."""
+    return subprocess.run([sys.executable, str(BENCH / script), *args], check=False,
+                          capture_output=True, text=True, timeout=170, cwd=BENCH.parent)
+
+
+def run(script: str, *args: str) -> str:
+    """Run a benchmark that must succeed; its output, or a failure showing the end of it."""
+    proc = bench(script, *args)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-4000:]
+    return output
+
+
+def measured(figures: dict[str, Any]) -> None:
+    """A p50 / p95 summary of real samples."""
+    assert figures["runs"] > 0
+    assert 0 < figures["p50_ms"] <= figures["p95_ms"]
+
+
+@pytest.mark.postgres
+def test_dashboard_benchmark_measures_both_pages_on_both_stores(tmp_path, postgres_url):
+    out = tmp_path / "dashboard.json"
+    printed = run("dashboard.py", "--connections", "2000", "--profiles", "20", "--runs", "3",
+                  "--out", str(out))
+    assert "view p95 ms" in printed
+    results = json.loads(out.read_text())["results"]
+    assert set(results) == {"sqlite", "postgres"}
+    for store in results.values():
+        for page in store.values():
+            assert page["first_screen_s"]["p50"] > 0
+            interactions = page["interactions"]
+            for name in ("filter", "next_page", "view", "revoke_ask", "revoke_confirm", "revoke"):
+                measured(interactions[name])
+            assert interactions["view"]["runs"] == 3
+            assert page["memory_mb"]["sessions"] > 1
+            assert page["largest_message_kb"] > 0
+    with get_engine(postgres_url).connect() as conn:  # the run dropped the database it built
+        assert conn.execute(text("SELECT count(*) FROM pg_database "
+                                 "WHERE datname = 'connmodel_bench_dashboard'")).scalar() == 0
+
+
+@pytest.mark.postgres
+def test_store_benchmark_compares_with_raw_sql_on_both_stores(tmp_path, postgres_url):
+    out = tmp_path / "store.json"
+    run("store.py", "--connections", "60000", "--profiles", "20", "--repeats", "5",
+        "--naive-repeats", "1", "--out", str(out))
+    results = json.loads(out.read_text())["results"]
+    assert [r["store"] for r in results] == ["sqlite", "postgres"]
+    for store in results:
+        for op in ("page", "count", "search", "revoke"):
+            row = store["ops"][op]
+            assert row["connmodel"]["p50"] > 0 and row["raw"]["p50"] > 0
+            assert row["ratio_vs_raw_p50"] > 0
+
+
+def test_store_benchmark_says_what_is_missing_when_no_profile_fits(tmp_path):
+    proc = bench("store.py", "--connections", "40000", "--profiles", "10", "--stores", "sqlite",
+                 "--repeats", "5", "--out", str(tmp_path / "store.json"))
+    assert proc.returncode != 0
+    assert "no OAuth2 profile among 10 generated: use more --profiles" in proc.stderr
+    assert not (tmp_path / "store.json").exists()
+
+
+def test_audit_benchmark_times_report_and_naive(tmp_path):
+    out = tmp_path / "audit.json"
+    run("audit.py", "--connections", "2000", "--profiles", "20", "--stores", "sqlite",
+        "--skip-notebooks", "--out", str(out))
+    rows = json.loads(out.read_text())["results"]["sqlite"]["rows"]
+    for way in ("report", "naive"):
+        assert rows[way]["seconds"] > 0 and rows[way]["peak_mb"] > 0
+
+
+def test_checks_benchmark_checks_every_server(tmp_path):
+    out = tmp_path / "checks.json"
+    run("checks.py", "--servers", "4", "--processes", "1", "--concurrency", "2",
+        "--out", str(out))
+    figures = json.loads(out.read_text())
+    assert figures["connmodel"]["ok"] == figures["baseline"]["ok"] == 4
+
+
+def test_refresh_benchmark_refreshes_every_token_while_the_dashboard_is_used(tmp_path):
+    run("refresh.py", "--tokens", "200", "--baseline-tokens", "50", "--idle-seconds", "1",
+        "--stores", "sqlite", "--out-dir", str(tmp_path))
+    figures = json.loads((tmp_path / "refresh-sqlite.json").read_text())
+    assert figures["refresh"]["refreshed"] == 200 and figures["refresh"]["error"] is None
+    assert figures["dashboard_during"]["worst_p95_ms"] > 0

@@ -33,7 +33,12 @@ class Route(param.Parameterized):
 
 
 class Sidebar(pn.viewable.Viewer):
-    """The sidebar menu: groups (Gateway) that expand to their pages."""
+    """The sidebar menu: groups (Gateway) that expand to their pages.
+
+    Groups start collapsed, as the seed page's "Click Gateway to expand" has it; a collapsed
+    group names the current page when it holds it ("Gateway ▸ · Connections"), so after a
+    reload or a shared link the menu still says where you are.
+    """
 
     route = param.ClassSelector(class_=Route, doc="The routing state the menu changes.")
 
@@ -43,15 +48,22 @@ class Sidebar(pn.viewable.Viewer):
         for group in dict.fromkeys(spec.group for spec in PAGES.values()):
             entries = [self._entry(key) for key, spec in PAGES.items() if spec.group == group]
             items = pn.Column(*entries, visible=False, margin=(0, 0, 0, 16))
-            toggle = pn.widgets.Button(label=f"{group} ▸", color="light",
-                                       sizing_mode="stretch_width", stylesheets=[MENU_CSS])
+            toggle = pn.widgets.Button(color="light", sizing_mode="stretch_width",
+                                       stylesheets=[MENU_CSS])
 
-            def flip(_: Any, items: pn.Column = items, toggle: pn.widgets.Button = toggle,
-                     group: str = group) -> None:
+            def label(*_: Any, items: pn.Column = items, toggle: pn.widgets.Button = toggle,
+                      group: str = group) -> None:
+                current = PAGES[self.route.page]
+                here = f" · {current.title}" if current.group == group else ""
+                toggle.label = f"{group} ▾" if items.visible else f"{group} ▸{here}"
+
+            def flip(_: Any, items: pn.Column = items, label: Any = label) -> None:
                 items.visible = not items.visible
-                toggle.label = f"{group} {'▾' if items.visible else '▸'}"
+                label()
 
             toggle.on_click(flip)
+            self.route.param.watch(label, "page")
+            label()
             self._groups += [toggle, items]
 
     def _entry(self, key: str) -> pn.widgets.Button:

@@ -354,7 +354,7 @@ def main() -> None:
         for kind in args.stores.split(","):
             results[kind] = bench_store(kind.strip(), args, Path(tmp))
     print_table(results)
-    args.out.parent.mkdir(exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     earlier = json.loads(args.out.read_text())["results"] if args.out.exists() else {}
     args.out.write_text(json.dumps({  # a run of one store keeps the other store's figures
         "benchmark": "audit", "machine": {"python": platform.python_version(),

@@ -5,6 +5,7 @@ database is $CONNMODEL_DATABASE_URL (default ./connmodel.db); the acting user co
 `dashboard.actor`.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 import panel as pn
@@ -57,7 +58,7 @@ class Sidebar(pn.viewable.Viewer):
                 here = f" · {current.title}" if current.group == group else ""
                 toggle.label = f"{group} ▾" if items.visible else f"{group} ▸{here}"
 
-            def flip(_: Any, items: pn.Column = items, label: Any = label) -> None:
+            def flip(_: Any, items: pn.Column = items, label: Callable[[], None] = label) -> None:
                 items.visible = not items.visible
                 label()
 

@@ -15,6 +15,7 @@ import param
 from connmodel.errors import ConnModelError
 from connmodel.models import ConnectionPublic, ProfilePublic
 from connmodel.paging import Page
+from connmodel.services.connections import SORT_FIELDS as LISTING_SORTS
 from connmodel.services.connections import list_connections
 from connmodel.services.groups import GroupFilter, cards_screen, change_token
 from connmodel.status import Environment, Status
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 PROFILES_PER_PAGE = 10
 ROWS_PER_CARD = 10
 ROW_SORT = "account"
+SORT_FIELDS = tuple(f for f in LISTING_SORTS if f != "id")  # the cards' sortable columns
 KEEP_MAX = 100
 STATUS_OPTIONS = {"All statuses": "", **{s.value: s.value for s in Status}}
 ENVIRONMENT_OPTIONS = {"All environments": "", **{e.value: e.value for e in Environment}}
@@ -37,6 +39,7 @@ class ProfileCardModel(param.Parameterized):
     rows = param.List(item_type=ConnectionPublic, doc="The connections shown, by account.")
     next_cursor = param.String(default=None, allow_None=True,
                                doc="Where the next page starts; None when all are shown.")
+    sort = param.String(default=ROW_SORT, doc="The rows' SQL order ('status', '-created').")
 
     def __init__(self, backend: Backend, where: GroupFilter, on_error: Callable[[Exception], None],
                  **params: Any) -> None:
@@ -52,11 +55,23 @@ class ProfileCardModel(param.Parameterized):
         try:
             page = self._backend.read(
                 list_connections, where=self._where.connection_filter(self.profile.id),
-                sort=ROW_SORT, cursor=self.next_cursor, limit=ROWS_PER_CARD, count=False)
+                sort=self.sort, cursor=self.next_cursor, limit=ROWS_PER_CARD, count=False)
         except ConnModelError as exc:
             self._on_error(exc)
             return
         self.param.update(rows=[*self.rows, *page.items], next_cursor=page.next_cursor)
+
+    def sort_rows(self, sort: str, rows: int = ROWS_PER_CARD) -> None:
+        """Re-read the first `rows` in this order (a keyset page of the SQL sort, not a sort of
+        the rows shown). A sort the service refuses leaves the card as it is."""
+        try:
+            page = self._backend.read(
+                list_connections, where=self._where.connection_filter(self.profile.id),
+                sort=sort, limit=rows, count=False)
+        except ConnModelError as exc:
+            self._on_error(exc)
+            return
+        self.param.update(rows=page.items, next_cursor=page.next_cursor, sort=sort)
 
     @property
     def total(self) -> int:
@@ -72,6 +87,8 @@ class ConnectionsPageModel(param.Parameterized):
                                  doc="Show only profiles tagged with this environment.")
     profile = param.String(default="", doc="Show only profiles whose name contains this text.")
     search = param.String(default="", doc="Free text over account and service.")
+    sorts = param.String(default="", doc="Cards not sorted by account, in the URL: "
+                                         "'PROFILE_ID:FIELD' (or ':-FIELD'), comma-separated.")
 
     cards = param.List(item_type=ProfileCardModel, doc="The profile cards loaded so far.")
     profiles_cursor = param.String(default=None, allow_None=True,
@@ -111,6 +128,26 @@ class ConnectionsPageModel(param.Parameterized):
     @param.depends("status", "environment", "profile", "search", watch=True)
     def _filters_changed(self) -> None:
         self.refresh()
+
+    def card_sorts(self) -> dict[int, str]:
+        """`sorts` read as {profile id: sort}; malformed entries are ignored."""
+        found = {}
+        for entry in self.sorts.split(","):
+            ident, _, sort = entry.partition(":")
+            if ident.isdigit() and sort.lstrip("-") in SORT_FIELDS and sort != ROW_SORT:
+                found[int(ident)] = sort
+        return found
+
+    def sort_card(self, index: int, field: str) -> None:
+        """A click on a card's column header: ascending, or descending when already ascending."""
+        if not 0 <= index < len(self.cards) or field not in SORT_FIELDS:
+            return
+        card = self.cards[index]
+        sort = f"-{field}" if card.sort == field else field
+        card.sort_rows(sort, rows=min(max(len(card.rows), ROWS_PER_CARD), KEEP_MAX))
+        if card.sort == sort:
+            sorts = {**self.card_sorts(), card.profile.id: sort}
+            self.sorts = ",".join(f"{pid}:{s}" for pid, s in sorts.items() if s != ROW_SORT)
 
     def clear_filters(self) -> None:
         self.param.update(status="", environment="", profile="", search="")
@@ -160,11 +197,15 @@ class ConnectionsPageModel(param.Parameterized):
                where: GroupFilter) -> list[ProfileCardModel]:
         """Card models with the rows read for them (a profile without rows has no page)."""
         cards = []
+        sorts = self.card_sorts()
         for profile in profiles:
             page = pages.get(profile.id)
-            cards.append(ProfileCardModel(
+            card = ProfileCardModel(
                 self.backend, where, self._fail, profile=profile,
-                rows=page.items if page else [], next_cursor=page.next_cursor if page else None))
+                rows=page.items if page else [], next_cursor=page.next_cursor if page else None)
+            if profile.id in sorts and page:
+                card.sort_rows(sorts[profile.id], rows=max(len(page.items), ROWS_PER_CARD))
+            cards.append(card)
         return cards
 
     def forget(self, connection_ids: list[int]) -> None:

@@ -28,7 +28,6 @@ from connmodel.models import (
 )
 from connmodel.paging import CappedCount, KeysetQuery, Page, SortKey, with_values
 from connmodel.permissions import Action, Actor, require
-from connmodel.prepared import Prepared
 from connmodel.search import search_clause, search_terms
 from connmodel.secrets import mask
 from connmodel.services import revocations
@@ -195,9 +194,8 @@ def _public_row(row: Any) -> ConnectionPublic:
     """A listed row as a ConnectionPublic, built as model_construct builds one, 5x faster.
 
     Rows come from our own columns, so validating them again (2.5 us a row) would check what
-    the store already holds; model_construct costs more than validation. Rows may be the
-    driver's own tuples (a prepared listing: no result processing). The hint is hint_for's
-    without its check (the column holds a Status).
+    the store already holds; model_construct costs more than validation. The hint is
+    hint_for's without its check (the column holds a Status).
     """
     (cid, service, account, status, reason, checked, expires, used, created, profile,
      environment, disabled_by) = row
@@ -229,7 +227,7 @@ def _listing(shape: tuple[Any, ...], key: SortKey) -> tuple[KeysetQuery, CappedC
         .where(*conds)
     )
     at = (_LISTED_AT[key.column.key], _LISTED_AT["id"])
-    return (KeysetQuery(rows, key, prepared=True, at=at),
+    return (KeysetQuery(rows, key, at=at),
             CappedCount(select(col(Connection.id)).where(*conds)))
 
 
@@ -318,10 +316,11 @@ def get_connection(session: Session, *, actor: Actor, connection_id: int) -> Con
     )
 
 
-# Revoke's statements, prepared once (values are bound per call). The claim comes first and
+# Revoke's statements, built once (values are bound per call, so SQLAlchemy's compiled cache
+# serves every revoke after the first). The claim comes first and
 # returns what the rest needs: the audit text (the profile's name through a subquery) and the
 # credential, which a second UPDATE wipes only where there is one.
-_CLAIM = Prepared(
+_CLAIM = (
     update(Connection)
     .where(col(Connection.id) == bindparam("revoke_id"), col(Connection.revoked_at).is_(None))
     .values(revoked_at=bindparam("revoke_at"), revoked_by=bindparam("revoke_by"))
@@ -330,12 +329,12 @@ _CLAIM = Prepared(
                .where(col(Profile.id) == col(Connection.profile_id)).scalar_subquery(),
                col(Connection.credential_enc), col(Connection.credential_hint))
 )
-_WIPE = Prepared(
+_WIPE = (
     update(Connection)
     .where(col(Connection.id) == bindparam("revoke_id"))
     .values(credential_enc=None, credential_hint=None)
 )
-_DISCONNECT = Prepared(
+_DISCONNECT = (
     update(McpServer)
     .where(col(McpServer.profile_id) == bindparam("revoke_profile"),
            col(McpServer.state) == ServerState.CONNECTED.value)
@@ -355,21 +354,21 @@ def revoke_connection(session: Session, *, actor: Actor, connection_id: int) -> 
     require(actor, Action.WRITE)
     now = utcnow()
     conn = session.connection()
-    claimed = _CLAIM.first(conn, {"revoke_id": connection_id, "revoke_at": now,
-                                  "revoke_by": actor.name})
+    claimed = conn.execute(_CLAIM, {"revoke_id": connection_id, "revoke_at": now,
+                                    "revoke_by": actor.name}).first()
     if claimed is None:
         session.rollback()
         _live_connection(session, connection_id)  # raises NotFound or AlreadyRevoked
         raise AlreadyRevoked(f"connection {connection_id} was already revoked")
     profile_id, account, service, profile_name, credential_enc, credential_hint = claimed
     if credential_enc is not None or credential_hint is not None:
-        _WIPE.run(conn, {"revoke_id": connection_id})
+        conn.execute(_WIPE, {"revoke_id": connection_id})
     _set_loaded(session, Connection, [connection_id], revoked_at=now, revoked_by=actor.name,
                 credential_enc=None, credential_hint=None)
     reason = (f"connection {connection_id} of profile {profile_name} revoked by {actor.name}; "
               "reconfigure to reconnect")
-    servers = _DISCONNECT.all(conn, {"revoke_profile": profile_id, "revoke_at": now,
-                                     "revoke_reason": reason})
+    servers = conn.execute(_DISCONNECT, {"revoke_profile": profile_id, "revoke_at": now,
+                                         "revoke_reason": reason}).all()
     _set_loaded(session, McpServer, [server_id for server_id, _ in servers],
                 state=ServerState.DISCONNECTED.value, updated_at=now, reason=reason)
     disconnected = sorted(name for _, name in servers)

@@ -6,7 +6,6 @@ dialog's computed opacity), not the component's own state, so they hold for any 
 
 import pytest
 from playwright.sync_api import Page, expect
-
 from test_connections_page import card, open_connections
 
 pytestmark = pytest.mark.ui

@@ -44,6 +44,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "audit": ("audit",), "check": ("checks",), "demo-server": ("checks",),
     "server": ("checks",), "webhook": ("checks",),
     "connections": ("connections",), "show": ("connections",), "revoke": ("connections",),
+    "revoke-matching": ("connections",),
     "init": ("core",), "demo": ("core",), "generate": ("generate",), "rotate-key": ("keys",),
     "profiles": ("profiles",), "profile": ("profiles",), "provider": ("profiles", "providers"),
     "connect": ("providers",), "reauthorize": ("providers",), "update-key": ("providers",),

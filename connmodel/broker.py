@@ -25,10 +25,10 @@ from connmodel.checks.credentials import MissingCredential, auth_headers
 from connmodel.errors import CredentialUnavailable, InvalidInput, NotFound, ProviderUnreachable
 from connmodel.models import Connection, McpServer, Profile, ProviderConfig, utcnow
 from connmodel.permissions import Action, Actor, require
-from connmodel.providers.records import OAUTH_KINDS, Linked
+from connmodel.providers.records import Linked
 from connmodel.providers.refresh import refresh_linked
 from connmodel.secrets import KeyRing
-from connmodel.status import DISABLED_HINT, HINTS, ProviderKind, ServerState, Status
+from connmodel.status import DISABLED_HINT, HINTS, OAUTH_KINDS, ProviderKind, ServerState, Status
 
 REFRESH_WITHIN = timedelta(minutes=5)  # a token expiring sooner is refreshed before it is given
 USED_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per connection

@@ -6,12 +6,12 @@ non-loopback address in clear text unless the operator says a TLS-terminating pr
 never a token; the broker's credentials are only ever in response bodies.
 """
 
-import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from connmodel.errors import InvalidInput
+from connmodel.providers.endpoints import is_loopback
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -26,15 +26,6 @@ class ServeOptions:
     ssl_keyfile: Path | None = None
     workers: int = 1
     database_url: str | None = None
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_options(options: ServeOptions) -> None:

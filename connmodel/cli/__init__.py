@@ -65,7 +65,8 @@ def _group() -> None:
 MODULES = ("api", "audit", "checks", "connections", "core", "generate", "keys", "profiles",
            "providers", "servers", "users")
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "api": ("api",), "token": ("api",), "audit": ("audit",), "check": ("checks",), "demo-server": ("checks",),
+    "api": ("api",), "token": ("api",), "audit": ("audit",), "check": ("checks",),
+    "demo-server": ("checks",),
     "server": ("checks",), "webhook": ("checks",),
     "connections": ("connections",), "show": ("connections",), "revoke": ("connections",),
     "revoke-matching": ("connections",),
@@ -79,6 +80,8 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 # What `connmodel --help` says of each command, in its order, without importing the command (a
 # test checks that it prints what the loaded commands print).
 SUMMARIES: dict[str, str] = {
+    "api": "Serve the HTTP API and the credential broker (OpenAPI at /openapi.json, docs at "
+           "/docs).",
     "audit": "Audit stale, expiring and erroring connections; exit 1 on a --fail-on finding.",
     "check": "Check connections live against their MCP servers (initialize + tools/list).",
     "demo-server": "Serve the demo's Calculator MCP server (add, subtract) at "
@@ -87,6 +90,8 @@ SUMMARIES: dict[str, str] = {
     "show": "View one connection: details, masked configuration and the MCP servers using it.",
     "revoke": "Revoke a connection: wipe its credential and disconnect the servers of its "
               "profile.",
+    "revoke-matching": "Revoke every live connection a filter matches (the page's 'Revoke all "
+                       "matching').",
     "init": "Create or upgrade the database schema and create the secret key file if missing.",
     "demo": "Seed the seed page's example profiles (Noauth, Hubspot, Google, and a few more).",
     "generate": "Add realistic synthetic connections (statuses, accounts, expiry, check history) "
@@ -114,6 +119,7 @@ SUMMARIES: dict[str, str] = {
     "profile": "Add profiles (a named use of a provider config).",
     "provider": "Add provider configs (how to authenticate).",
     "user": "Users who may sign in to the dashboard.",
+    "token": "API tokens of `connmodel api` (read, admin or broker).",
 }
 
 

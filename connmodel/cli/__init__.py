@@ -39,7 +39,7 @@ def _group() -> None:
 # Command modules in help order, and the modules that register each top-level name (a test
 # checks this table against what the modules register).
 MODULES = ("audit", "checks", "connections", "core", "generate", "keys", "profiles",
-           "providers", "servers", "users")
+           "providers", "servers", "users", "worker")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "audit": ("audit",), "check": ("checks",), "demo-server": ("checks",),
     "server": ("checks",), "webhook": ("checks",),
@@ -49,7 +49,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "connect": ("providers",), "reauthorize": ("providers",), "update-key": ("providers",),
     "disable": ("providers",), "enable": ("providers",), "refresh": ("providers",),
     "revocations": ("providers",), "servers": ("servers",), "events": ("servers",),
-    "user": ("users",),
+    "user": ("users",), "worker": ("worker",),
 }
 
 

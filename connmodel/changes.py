@@ -6,7 +6,7 @@ and calls every subscriber only when the token moved, or when the store became u
 reachable again (so pages can show the outage and recover). Idle sessions therefore cost no
 query, no callback and no websocket message.
 
-- PostgreSQL: the watcher LISTENs on CHANNEL. Triggers (migration 0010) send a NOTIFY in the
+- PostgreSQL: the watcher LISTENs on CHANNEL. Triggers (migration 0011) send a NOTIFY in the
   same transaction as every write that moves the token, from any process, the CLI, the API or a
   worker, so a change is known at its commit. A slow safety poll (SAFETY_POLL_S) covers what a
   notification could miss. A dropped LISTEN connection (pg_terminate_backend, a restart) is

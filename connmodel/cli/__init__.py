@@ -38,12 +38,18 @@ def _group() -> None:
 
 # Command modules in help order, and the modules that register each top-level name (a test
 # checks this table against what the modules register).
+<<<<<<< HEAD
 MODULES = ("audit", "checks", "connections", "core", "generate", "keys", "profiles",
            "providers", "servers", "users", "worker")
+=======
+MODULES = ("api", "audit", "checks", "connections", "core", "generate", "keys", "profiles",
+           "providers", "servers", "users")
+>>>>>>> main
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "audit": ("audit",), "check": ("checks",), "demo-server": ("checks",),
+    "api": ("api",), "token": ("api",), "audit": ("audit",), "check": ("checks",), "demo-server": ("checks",),
     "server": ("checks",), "webhook": ("checks",),
     "connections": ("connections",), "show": ("connections",), "revoke": ("connections",),
+    "revoke-matching": ("connections",),
     "init": ("core",), "demo": ("core",), "generate": ("generate",), "rotate-key": ("keys",),
     "profiles": ("profiles",), "profile": ("profiles",), "provider": ("profiles", "providers"),
     "connect": ("providers",), "reauthorize": ("providers",), "update-key": ("providers",),

@@ -38,13 +38,8 @@ def _group() -> None:
 
 # Command modules in help order, and the modules that register each top-level name (a test
 # checks this table against what the modules register).
-<<<<<<< HEAD
-MODULES = ("audit", "checks", "connections", "core", "generate", "keys", "profiles",
-           "providers", "servers", "users", "worker")
-=======
 MODULES = ("api", "audit", "checks", "connections", "core", "generate", "keys", "profiles",
-           "providers", "servers", "users")
->>>>>>> main
+           "providers", "servers", "users", "worker")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "api": ("api",), "token": ("api",), "audit": ("audit",), "check": ("checks",), "demo-server": ("checks",),
     "server": ("checks",), "webhook": ("checks",),

@@ -15,6 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, SQLModel, col
 
 from connmodel.errors import AlreadyRevoked, InvalidInput, NotFound
+from connmodel.masking import hint_of, mask
 from connmodel.models import (
     Connection,
     ConnectionDetail,
@@ -30,7 +31,6 @@ from connmodel.paging import CappedCount, KeysetQuery, Page, SortKey, with_value
 from connmodel.permissions import Action, Actor, require
 from connmodel.prepared import Prepared
 from connmodel.search import search_clause, search_terms
-from connmodel.secrets import mask
 from connmodel.services import revocations
 from connmodel.services.events import Event, record, record_many
 from connmodel.sqltime import as_utc, utc_time
@@ -456,8 +456,6 @@ def create_connection(
     assert provider is not None
     if credential and keyring is None:
         raise InvalidInput("a credential needs the secret key to be stored")
-    from connmodel.secrets import hint_of
-
     conn = Connection(
         profile_id=profile_id,
         service=provider.name,

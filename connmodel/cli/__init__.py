@@ -63,7 +63,7 @@ def _group() -> None:
 # Command modules in help order, and the modules that register each top-level name (a test
 # checks this table against what the modules register).
 MODULES = ("api", "audit", "checks", "connections", "core", "generate", "keys", "profiles",
-           "providers", "servers", "users")
+           "providers", "servers", "users", "worker")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "api": ("api",), "token": ("api",), "audit": ("audit",), "check": ("checks",),
     "demo-server": ("checks",),
@@ -75,7 +75,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "connect": ("providers",), "reauthorize": ("providers",), "update-key": ("providers",),
     "disable": ("providers",), "enable": ("providers",), "refresh": ("providers",),
     "revocations": ("providers",), "servers": ("servers",), "events": ("servers",),
-    "user": ("users",),
+    "user": ("users",), "worker": ("worker",),
 }
 # What `connmodel --help` says of each command, in its order, without importing the command (a
 # test checks that it prints what the loaded commands print).

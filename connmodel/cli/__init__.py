@@ -120,6 +120,9 @@ SUMMARIES: dict[str, str] = {
     "provider": "Add provider configs (how to authenticate).",
     "user": "Users who may sign in to the dashboard.",
     "token": "API tokens of `connmodel api` (read, admin or broker).",
+    "worker": "Run all background work once per deployment: token refresh, provider "
+              "revocations, webhook deliveries and the scheduled checks "
+              "($CONNMODEL_CHECK_INTERVAL seconds).",
 }
 
 

@@ -65,8 +65,7 @@ def _group() -> None:
 MODULES = ("api", "audit", "checks", "connections", "core", "generate", "keys", "profiles",
            "providers", "servers", "users", "worker")
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "api": ("api",), "token": ("api",), "audit": ("audit",), "check": ("checks",),
-    "demo-server": ("checks",),
+    "api": ("api",), "token": ("api",), "audit": ("audit",), "check": ("checks",), "demo-server": ("checks",),
     "server": ("checks",), "webhook": ("checks",),
     "connections": ("connections",), "show": ("connections",), "revoke": ("connections",),
     "revoke-matching": ("connections",),
@@ -80,8 +79,6 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 # What `connmodel --help` says of each command, in its order, without importing the command (a
 # test checks that it prints what the loaded commands print).
 SUMMARIES: dict[str, str] = {
-    "api": "Serve the HTTP API and the credential broker (OpenAPI at /openapi.json, docs at "
-           "/docs).",
     "audit": "Audit stale, expiring and erroring connections; exit 1 on a --fail-on finding.",
     "check": "Check connections live against their MCP servers (initialize + tools/list).",
     "demo-server": "Serve the demo's Calculator MCP server (add, subtract) at "
@@ -119,10 +116,11 @@ SUMMARIES: dict[str, str] = {
     "profile": "Add profiles (a named use of a provider config).",
     "provider": "Add provider configs (how to authenticate).",
     "user": "Users who may sign in to the dashboard.",
+    "api": "Serve the HTTP API and the credential broker (OpenAPI at /openapi.json, docs at "
+           "/docs).",
     "token": "API tokens of `connmodel api` (read, admin or broker).",
-    "worker": "Run all background work once per deployment: token refresh, provider "
-              "revocations, webhook deliveries and the scheduled checks "
-              "($CONNMODEL_CHECK_INTERVAL seconds).",
+    "worker": "Run the deployment's background work once: refresh, revocations, webhooks, "
+              "checks.",
 }
 
 

@@ -20,7 +20,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("models", "errors", "status", "sqltime", "secrets", "permissions",
                      "validation", "synthetic", "masking"), 0),
     # store: engines, sessions, schema, the paging and search helpers every listing runs
-    **dict.fromkeys(("store", "schema", "migrations", "paging", "search", "prepared"), 1),
+    **dict.fromkeys(("store", "schema", "migrations", "paging", "search"), 1),
     # services: the only code that changes the store (webhooks: the status-change outbox)
     **dict.fromkeys(("services", "webhooks"), 2),
     **dict.fromkeys(("providers", "checks", "audit", "broker"), 3),

@@ -10,13 +10,12 @@ from sqlalchemy import CursorResult, Result, insert, select, update
 from sqlmodel import Session, col
 
 from connmodel.errors import AlreadyRevoked, InvalidInput, NotFound
+from connmodel.masking import hint_of
 from connmodel.models import CheckResult, Connection, McpServer, Profile, ProviderConfig, utcnow
 from connmodel.permissions import Actor
-from connmodel.secrets import KeyRing, hint_of
+from connmodel.secrets import KeyRing
 from connmodel.services.events import record
-from connmodel.status import ProviderKind, ServerState, Status
-
-OAUTH_KINDS = (ProviderKind.OAUTH2.value, ProviderKind.CLIENT_CREDENTIALS.value)
+from connmodel.status import ServerState, Status
 
 
 def changed(result: Result[Any]) -> int:

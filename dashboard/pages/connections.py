@@ -10,6 +10,7 @@ import panel as pn
 import param
 
 from connmodel.status import HINTS, Status
+from dashboard.changes import follow_changes
 from dashboard.components.notice import Notice
 from dashboard.components.profile_card import ProfileCards, card_data, row_data
 from dashboard.components.skip_link import SkipLink
@@ -26,7 +27,6 @@ from dashboard.views.new_profile import provider_tools
 KEY = "connections"
 TITLE = "Connections"
 GROUP = "Gateway"
-POLL_MS = 2000
 URL_KEYS = {"status": "status", "environment": "environment", "profile": "profile",
             "search": "q", "sorts": "sort"}
 
@@ -163,8 +163,8 @@ class ConnectionsPage(pn.viewable.Viewer):
 
     def _render_state(self, *_: Any) -> None:
         m = self.model
-        self._error.text = (f"{m.error.rstrip('.')}. The page retries every {POLL_MS // 1000} s."
-                            if m.error else "")
+        self._error.text = (f"{m.error.rstrip('.')}. The page reloads by itself when the "
+                            "database is back." if m.error else "")
         empty = not (m.error or not m.loaded or m.cards)
         self._empty.param.update(object=NO_MATCH if m.filtering else EMPTY_DATABASE,
                                  visible=empty)
@@ -208,12 +208,12 @@ class ConnectionsPage(pn.viewable.Viewer):
 
 
 def build(backend: Backend) -> pn.viewable.Viewable:
-    """The page for one browser session: URL-synced filters, first read, 2 s change polling."""
+    """The page for one browser session: URL-synced filters, first read, then it follows the
+    store's changes through the process's watcher (no polling of its own)."""
     model = ConnectionsPageModel(backend)
     sync_url(model, URL_KEYS)
     actions = ActionsModel(backend)
     tools = provider_tools(backend, model.refresh, actions)  # an OAuth callback runs here
     model.refresh()
-    if pn.state.curdoc is not None:
-        pn.state.add_periodic_callback(model.poll, period=POLL_MS)
+    follow_changes(backend.url, model.catch_up)
     return ConnectionsPage(model=model, actions=actions, tools=tools)

@@ -13,6 +13,7 @@ import param
 
 from connmodel.models import ServerRow
 from connmodel.services.servers import TRANSPORTS
+from dashboard.changes import follow_changes
 from dashboard.components.notice import Notice
 from dashboard.components.server_summary import ServerSummary, server_data
 from dashboard.components.status_line import StatusLine
@@ -75,8 +76,9 @@ class ServersPage(pn.viewable.Viewer):
             title="Add server", collapsed=True, sizing_mode="stretch_width")
         self._changes = TextList(empty="No status changes yet.", sizing_mode="stretch_width")
         self._schedule = StatusLine(
-            object=f"Scheduled checks every {m.interval:g} s." if m.interval else
-            "Scheduled checks are off (set CONNMODEL_CHECK_INTERVAL to turn them on).")
+            object=f"Scheduled checks every {m.interval:g} s (by connmodel worker)."
+            if m.interval else "Scheduled checks are off (set CONNMODEL_CHECK_INTERVAL "
+            "and run connmodel worker to turn them on).")
         m.param.watch(self._render_rows, ["rows"])
         m.param.watch(self._render_state, ["rows", "error", "next_cursor", "total"])
         m.param.watch(self._render_progress, ["checking", "done", "planned"])
@@ -178,10 +180,11 @@ class ServersPage(pn.viewable.Viewer):
 
 
 def build(backend: Backend) -> pn.viewable.Viewable:
-    """The page for one browser session: URL-synced filters, first read, optional schedule."""
+    """The page for one browser session: URL-synced filters, first read, then it follows the
+    store's changes (checks run elsewhere land here). Scheduled checks are `connmodel worker`'s
+    work, once per deployment, never a page's."""
     model = ServersPageModel(backend)
     sync_url(model, URL_KEYS)
     model.refresh()
-    if model.interval and pn.state.curdoc is not None:
-        pn.state.add_periodic_callback(model.check_all, period=int(model.interval * 1000))
+    follow_changes(backend.url, model.catch_up)
     return ServersPage(model=model)

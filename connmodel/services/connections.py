@@ -352,7 +352,7 @@ def revoke_connection(session: Session, *, actor: Actor, connection_id: int) -> 
     NotFound for an unknown id. Objects of this session that the updates change are brought
     up to date, as an ORM update would.
     """
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     now = utcnow()
     conn = session.connection()
     claimed = _CLAIM.first(conn, {"revoke_id": connection_id, "revoke_at": now,
@@ -412,7 +412,7 @@ def create_connection(
 
     The service label is the profile's provider config name ("the auth provider type used").
     """
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     profile = session.get(Profile, profile_id)
     if profile is None:
         raise NotFound(f"no profile with id {profile_id}")
@@ -454,7 +454,7 @@ def revoke_many(session: Session, *, actor: Actor, connection_ids: list[int]) ->
     A connection revoked meanwhile by someone else is reported, not an error; an unknown id is
     NotFound. Callers split large selections into batches to show progress.
     """
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     done: list[RevokeResult] = []
     already: list[int] = []
     for connection_id in connection_ids:

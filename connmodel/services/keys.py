@@ -133,7 +133,7 @@ def _rotate_column(session: Session, table: Table, column: Column[Any], ring: Ke
 
 def rotate_key(session: Session, *, actor: Actor, keyring: KeyRing) -> RotateResult:
     """Re-encrypt every secret under a new key in one transaction, then retire the old key."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     verify_keyring(session, keyring)
     session.commit()  # the check token (if new) is committed before the key file changes
     ring = keyring.with_new_key()

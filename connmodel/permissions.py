@@ -98,15 +98,14 @@ def require(actor: Actor, action: Action, session: Session | None = None, *,
     attempted.
     """
     attempted = attempted or sys._getframe(1).f_code.co_name
-    if action is Action.WRITE:
-        if session is None:
-            raise TypeError(f"{attempted}: a write is checked against the store: pass the session")
-        if actor.session_key is not None:
-            _require_still_signed_in(session, actor, actor.session_key, attempted)
+    if action is Action.WRITE and session is None:
+        raise TypeError(f"{attempted}: a write is checked against the store: pass the session")
     if not allows(actor, action):
         who = "a broker token" if action is Action.BROKER else "an admin"
         raise PermissionDenied(f"{actor.name} ({actor.role}) may not {action}: {who} may",
                                actor=actor.name, attempted=attempted)
+    if action is Action.WRITE and session is not None and actor.session_key is not None:
+        _require_still_signed_in(session, actor, actor.session_key, attempted)
 
 
 def _require_still_signed_in(session: Session, actor: Actor, key: str, attempted: str) -> None:

@@ -44,6 +44,7 @@ bench: install-test
 	$(PY) bench/refresh.py
 	$(PY) bench/dashboard.py
 	$(PY) bench/audit.py
+	$(PY) bench/cli.py
 
 screenshots: install-test
 	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py -m screenshots -q

@@ -1,9 +1,11 @@
 """The `connmodel` command line: thin Typer commands over the services.
 
 Each command module registers itself on `app` when imported; `run` imports only the module(s) of
-the command named (`connmodel audit` loads neither the OAuth client nor Alembic), and all of
-them for help or an unknown name. `main` turns every ConnModelError into one line on stderr and
-its exit code, so bad input never shows a traceback.
+the command named (`connmodel connections` loads neither the OAuth client, Alembic nor rich),
+and none for help or an unknown name: the group lists every command from `SUMMARIES` without
+importing it (`LazyCommands`), so `connmodel --help` costs Typer and nothing more. `main` turns
+every ConnModelError into one line on stderr and its exit code, so bad input never shows a
+traceback.
 """
 
 import gc
@@ -11,15 +13,37 @@ import sys
 from importlib import import_module
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 try:  # typer >= 0.2x vendors click
+    from typer._click import Command, Context
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover
+    from click import Command, Context  # type: ignore[assignment]
     from click.exceptions import ClickException  # type: ignore[assignment]
 
 from connmodel.errors import ConnModelError
 
+
+class LazyCommands(TyperGroup):
+    """The top-level group: commands not imported yet are listed from `SUMMARIES`.
+
+    `run` imports a command's modules before Click resolves it, so a stand-in (help text only)
+    is only ever formatted into the group's help, never run.
+    """
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return [*SUMMARIES, *(name for name in self.commands if name not in SUMMARIES)]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        loaded = self.commands.get(cmd_name)
+        if loaded is not None or cmd_name not in SUMMARIES:
+            return loaded
+        return TyperCommand(name=cmd_name, help=SUMMARIES[cmd_name])
+
+
 app = typer.Typer(
+    cls=LazyCommands,
     name="connmodel",
     help="Connections & Profiles of an MCP gateway: list, view, check, revoke, audit.",
     no_args_is_help=True,
@@ -39,7 +63,7 @@ def _group() -> None:
 # Command modules in help order, and the modules that register each top-level name (a test
 # checks this table against what the modules register).
 MODULES = ("api", "audit", "checks", "connections", "core", "generate", "keys", "profiles",
-           "providers", "servers", "users")
+           "providers", "servers", "users", "worker")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "api": ("api",), "token": ("api",), "audit": ("audit",), "check": ("checks",), "demo-server": ("checks",),
     "server": ("checks",), "webhook": ("checks",),
@@ -50,13 +74,59 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "connect": ("providers",), "reauthorize": ("providers",), "update-key": ("providers",),
     "disable": ("providers",), "enable": ("providers",), "refresh": ("providers",),
     "revocations": ("providers",), "servers": ("servers",), "events": ("servers",),
-    "user": ("users",),
+    "user": ("users",), "worker": ("worker",),
+}
+# What `connmodel --help` says of each command, in its order, without importing the command (a
+# test checks that it prints what the loaded commands print).
+SUMMARIES: dict[str, str] = {
+    "audit": "Audit stale, expiring and erroring connections; exit 1 on a --fail-on finding.",
+    "check": "Check connections live against their MCP servers (initialize + tools/list).",
+    "demo-server": "Serve the demo's Calculator MCP server (add, subtract) at "
+                   "http://HOST:PORT/mcp.",
+    "connections": "List live connections: filtered, sorted and paged in the database.",
+    "show": "View one connection: details, masked configuration and the MCP servers using it.",
+    "revoke": "Revoke a connection: wipe its credential and disconnect the servers of its "
+              "profile.",
+    "revoke-matching": "Revoke every live connection a filter matches (the page's 'Revoke all "
+                       "matching').",
+    "init": "Create or upgrade the database schema and create the secret key file if missing.",
+    "demo": "Seed the seed page's example profiles (Noauth, Hubspot, Google, and a few more).",
+    "generate": "Add realistic synthetic connections (statuses, accounts, expiry, check history) "
+                "in bulk.",
+    "rotate-key": "Re-encrypt every secret under a new key in one transaction; the old key then "
+                  "retires.",
+    "profiles": "Profiles by name, a page at a time, with description, provider, first "
+                "connections and counts by status.",
+    "connect": "Connect a profile: none at once, API key from a hidden prompt, OAuth2 in a "
+               "browser.",
+    "reauthorize": "Run the OAuth2 flow again for an Inactive or Error connection (back to "
+                   "Active).",
+    "update-key": "Replace an API key connection's key (hidden prompt or stdin); it becomes "
+                  "Active again.",
+    "disable": "Disable a connection without deleting it: Inactive, its servers disconnected.",
+    "enable": "Enable a disabled connection and reconnect the servers its disabling "
+              "disconnected.",
+    "refresh": "Refresh OAuth tokens due soon and send queued provider revocations.",
+    "revocations": "Provider-side revocations (RFC 7009) waiting in the queue, with attempts and "
+                   "last error.",
+    "servers": "MCP servers of the gateway with the profile they use and their state.",
+    "events": "The append-only audit trail, newest first (times in UTC).",
+    "server": "Add MCP servers and move them to another profile.",
+    "webhook": "Webhook receivers told when a connection turns Error or Inactive, or recovers.",
+    "profile": "Add profiles (a named use of a provider config).",
+    "provider": "Add provider configs (how to authenticate).",
+    "user": "Users who may sign in to the dashboard.",
+    "api": "Serve the HTTP API and the credential broker (OpenAPI at /openapi.json, docs at "
+           "/docs).",
+    "token": "API tokens of `connmodel api` (read, admin or broker).",
+    "worker": "Run the deployment's background work once: refresh, revocations, webhooks, "
+              "checks.",
 }
 
 
 def load_commands(argv: list[str] | None = None) -> None:
-    """Register the command `argv` names, or every command (help, a typo, or argv None)."""
-    wanted = COMMANDS.get(argv[0], MODULES) if argv else MODULES
+    """Register the command `argv` names (none for help or a typo), or every one (argv None)."""
+    wanted = MODULES if argv is None else COMMANDS.get(argv[0], ()) if argv else ()
     for name in MODULES:  # in help order, whatever subset
         if name in wanted:
             import_module(f"connmodel.cli.{name}")

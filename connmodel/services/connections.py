@@ -32,6 +32,7 @@ from connmodel.permissions import Action, Actor, require
 from connmodel.search import search_clause, search_terms
 from connmodel.services import revocations
 from connmodel.services.events import Event, record, record_many
+from connmodel.services.keys import sealing_ring
 from connmodel.sqltime import as_utc, utc_time
 from connmodel.status import (
     DISABLED_HINT,
@@ -462,7 +463,7 @@ def create_connection(
         status=parse_status(status).value,
         status_reason=clean_text(status_reason, "status reason") or None,
         checked_at=utcnow(),
-        credential_enc=keyring.encrypt(credential) if credential else None,
+        credential_enc=sealing_ring(session, keyring).encrypt(credential) if credential else None,
         credential_hint=hint_of(credential) if credential else None,
         expires_at=expires_at,
     )

@@ -63,7 +63,7 @@ def _group() -> None:
 # Command modules in help order, and the modules that register each top-level name (a test
 # checks this table against what the modules register).
 MODULES = ("api", "audit", "checks", "connections", "core", "generate", "keys", "profiles",
-           "providers", "servers", "users")
+           "providers", "servers", "users", "worker")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "api": ("api",), "token": ("api",), "audit": ("audit",), "check": ("checks",), "demo-server": ("checks",),
     "server": ("checks",), "webhook": ("checks",),
@@ -74,7 +74,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "connect": ("providers",), "reauthorize": ("providers",), "update-key": ("providers",),
     "disable": ("providers",), "enable": ("providers",), "refresh": ("providers",),
     "revocations": ("providers",), "servers": ("servers",), "events": ("servers",),
-    "user": ("users",),
+    "user": ("users",), "worker": ("worker",),
 }
 # What `connmodel --help` says of each command, in its order, without importing the command (a
 # test checks that it prints what the loaded commands print).
@@ -87,6 +87,8 @@ SUMMARIES: dict[str, str] = {
     "show": "View one connection: details, masked configuration and the MCP servers using it.",
     "revoke": "Revoke a connection: wipe its credential and disconnect the servers of its "
               "profile.",
+    "revoke-matching": "Revoke every live connection a filter matches (the page's 'Revoke all "
+                       "matching').",
     "init": "Create or upgrade the database schema and create the secret key file if missing.",
     "demo": "Seed the seed page's example profiles (Noauth, Hubspot, Google, and a few more).",
     "generate": "Add realistic synthetic connections (statuses, accounts, expiry, check history) "
@@ -114,6 +116,11 @@ SUMMARIES: dict[str, str] = {
     "profile": "Add profiles (a named use of a provider config).",
     "provider": "Add provider configs (how to authenticate).",
     "user": "Users who may sign in to the dashboard.",
+    "api": "Serve the HTTP API and the credential broker (OpenAPI at /openapi.json, docs at "
+           "/docs).",
+    "token": "API tokens of `connmodel api` (read, admin or broker).",
+    "worker": "Run the deployment's background work once: refresh, revocations, webhooks, "
+              "checks.",
 }
 
 

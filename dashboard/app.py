@@ -18,6 +18,7 @@ from dashboard.actor import current_actor
 from dashboard.auth import THEME_COOKIE
 from dashboard.components.history import HistoryReload
 from dashboard.components.notice import Notice
+from dashboard.components.sign_in_ended import sign_in_ended
 from dashboard.components.signed_in import signed_in
 from dashboard.components.template_tweaks import NARROW_CSS, TemplateTweaks
 from dashboard.components.theme import MARKDOWN_CSS
@@ -112,7 +113,9 @@ def main_area(route: Route) -> tuple[pn.viewable.Viewable, Actor | None]:
                       kind="error", sizing_mode="stretch_width"), None
     if actor is None:
         return sign_in_needed(), None
-    return page_view(route, Backend(actor)), actor
+    backend = Backend(actor)
+    return pn.Column(sign_in_ended(backend.sign_in), page_view(route, backend),
+                     sizing_mode="stretch_width"), actor
 
 
 def sign_in_needed() -> pn.viewable.Viewable:

@@ -20,8 +20,6 @@ import pytest
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard"
 MARKUP_PANES = {"HTML", "Markdown", "Alert", "Str", "LaTeX", "JSON", "HTMLTemplateFormatter"}
-# Converted by the engineer of issue 19 (dialog content); listed here until it lands on main.
-PENDING: set[str] = {"views/connection_dialogs.py", "components/escaped_html.py"}
 SINKS = re.compile(r"(?:\.innerHTML|\.outerHTML)\s*\+?=\s*(?P<rhs>[^\n;]*)|"
                    r"insertAdjacentHTML\s*\(|document\.write\s*\(")
 CONSTANT_JS = re.compile(r"""^\s*(['"])[^'"$]*\1\s*$""")
@@ -106,8 +104,6 @@ def html_sinks(text: str) -> list[str]:
 
 @pytest.mark.parametrize("path", modules(), ids=rel)
 def test_no_markup_built_from_values(path: Path):
-    if rel(path) in PENDING:
-        pytest.skip("converted by issue 19's engineer; see PENDING")
     text = path.read_text()
     faults = html_sinks(text)
     if path.suffix == ".py":

@@ -8,7 +8,7 @@ PORT ?= 5006
 PYTEST_ARGS ?=
 SERVE_ARGS ?=
 
-.PHONY: run test bench screenshots lint audit-deps install install-test chromium clean
+.PHONY: run test bench screenshots lint audit-deps install install-test chromium nginx clean
 
 $(PY):
 	"$$(scripts/find-python)" -m venv $(VENV)
@@ -24,16 +24,19 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test chromium
+install-test: $(VENV)/.installed-test chromium nginx
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+nginx:  # tests/deploy runs deploy/nginx.conf in front of two dashboards
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx; }
 
 run: install
 	$(BIN)/connmodel init
 	$(BIN)/connmodel demo --if-empty
 	$(BIN)/connmodel user ensure-admin
-	$(PY) dashboard/serve.py --host $(HOST) --port $(PORT) $(SERVE_ARGS)
+	$(PY) dashboard/serve.py --host $(HOST) --port $(PORT) --worker $(SERVE_ARGS)
 
 test: install-test
 	$(BIN)/pytest $(PYTEST_ARGS)

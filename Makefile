@@ -15,7 +15,7 @@ LOCK := requirements.lock
 TEST_LOCK := requirements-test.lock
 COMPILE := pip compile pyproject.toml --universal --generate-hashes --quiet --custom-compile-command "make lock"
 
-.PHONY: run test bench screenshots lint audit-deps install install-test chromium clean lock test-latest
+.PHONY: run test bench screenshots lint audit-deps install install-test chromium nginx clean lock test-latest
 
 $(PY):
 	"$$(scripts/find-python)" -m venv $(VENV)
@@ -41,16 +41,19 @@ lock: | $(PY)
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test chromium
+install-test: $(VENV)/.installed-test chromium nginx
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+nginx:  # tests/deploy runs deploy/nginx.conf in front of two dashboards
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx; }
 
 run: install
 	$(BIN)/connmodel init
 	$(BIN)/connmodel demo --if-empty
 	$(BIN)/connmodel user ensure-admin
-	$(PY) dashboard/serve.py --host $(HOST) --port $(PORT) $(SERVE_ARGS)
+	$(PY) dashboard/serve.py --host $(HOST) --port $(PORT) --worker $(SERVE_ARGS)
 
 test: install-test
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -67,6 +70,7 @@ bench: install-test
 	$(PY) bench/dashboard.py
 	$(PY) bench/audit.py
 	$(PY) bench/cli.py
+	$(PY) bench/api.py
 
 screenshots: install-test
 	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py -m screenshots -q

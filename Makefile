@@ -48,6 +48,7 @@ bench: install-test
 	$(PY) bench/dashboard.py
 	$(PY) bench/audit.py
 	$(PY) bench/cli.py
+	$(PY) bench/api.py
 
 screenshots: install-test
 	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py -m screenshots -q

@@ -75,6 +75,7 @@ def render_nginx(folder: Path, nginx_port: int, ports: tuple[int, int]) -> Path:
     for old, new in replacements:
         assert old in conf, f"deploy/nginx.conf no longer has {old!r}: update this test"
         conf = conf.replace(old, new)
+    CERTIFICATE[:] = [folder / "cert.pem"]
     path = folder / "nginx.conf"
     path.write_text(conf)
     return path
@@ -88,9 +89,12 @@ def wait_for(predicate, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
+CERTIFICATE: list[Path] = []  # the deployment's self-signed certificate, trusted here
+
+
 def https_get(port: int, path: str, headers: dict[str, str] | None = None,
               ) -> tuple[int, dict[str, str], bytes]:
-    context = ssl._create_unverified_context()  # the test's self-signed certificate
+    context = ssl.create_default_context(cafile=str(CERTIFICATE[0]))
     conn = http.client.HTTPSConnection("localhost", port, context=context, timeout=30)
     try:
         conn.request("GET", path, headers=headers or {})

@@ -71,6 +71,7 @@ bench: install-test
 	$(PY) bench/audit.py
 	$(PY) bench/cli.py
 	$(PY) bench/api.py
+	$(PY) bench/scale.py
 
 screenshots: install-test
 	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py -m screenshots -q

@@ -124,10 +124,12 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
             subprocess.run([BIN / "connmodel", *command], env=env, check=True,
                            capture_output=True)
         base = free_port()
-        while not all(_free(p) for p in (base + 1,)):
+        while not _free(base + 1):
             base = free_port()
         ports = (base, base + 1)
         nginx_port = free_port()
+        while nginx_port in ports:  # free now, as base + 1 is until its dashboard binds it
+            nginx_port = free_port()
         public = f"https://localhost:{nginx_port}"
         log = folder / "deployment.log"
         with log.open("wb") as out:
@@ -165,7 +167,7 @@ def _answers(port: int) -> bool:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         conn.request("GET", "/healthz")
         return conn.getresponse().status == 200
-    except OSError:
+    except (OSError, http.client.HTTPException):
         return False
 
 

@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(PY) -m pip install --quiet -e ".[test,dev]"
+	$(PY) -m pip install --quiet -e ".[test,dev,docs]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -33,7 +33,7 @@ run: install
 	$(BIN)/connmodel init
 	$(BIN)/connmodel demo --if-empty
 	$(BIN)/connmodel user ensure-admin
-	$(PY) dashboard/serve.py --host $(HOST) --port $(PORT) $(SERVE_ARGS)
+	$(BIN)/connmodel serve --host $(HOST) --port $(PORT) $(SERVE_ARGS)
 
 test: install-test
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -9,8 +9,10 @@ its exit code, so bad input never shows a traceback.
 import gc
 import sys
 from importlib import import_module
+from typing import Annotated
 
 import typer
+from typer.main import get_command_name
 
 try:  # typer >= 0.2x vendors click
     from typer._click.exceptions import ClickException
@@ -23,23 +25,34 @@ app = typer.Typer(
     name="connmodel",
     help="Connections & Profiles of an MCP gateway: list, view, check, revoke, audit.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+    rich_markup_mode="rich",
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from connmodel import __version__
+
+        typer.echo(f"connmodel {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _group() -> None:
-    # Keeps `app` a group when only one command module is loaded (Typer would otherwise make
-    # that lone command the whole program).
+def _group(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    # Also keeps `app` a group when only one command module is loaded (Typer would otherwise
+    # make that lone command the whole program).
     pass
 
 
 # Command modules in help order, and the modules that register each top-level name (a test
 # checks this table against what the modules register).
 MODULES = ("audit", "checks", "connections", "core", "generate", "keys", "profiles",
-           "providers", "servers", "users")
+           "providers", "serve", "servers", "users")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "audit": ("audit",), "check": ("checks",), "demo-server": ("checks",),
     "server": ("checks",), "webhook": ("checks",),
@@ -49,7 +62,17 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "connect": ("providers",), "reauthorize": ("providers",), "update-key": ("providers",),
     "disable": ("providers",), "enable": ("providers",), "refresh": ("providers",),
     "revocations": ("providers",), "servers": ("servers",), "events": ("servers",),
-    "user": ("users",),
+    "user": ("users",), "serve": ("serve",),
+}
+
+# `connmodel --help` lists commands under these headings, in this order (a test checks that
+# every command has one).
+PANELS: dict[str, tuple[str, ...]] = {
+    "Everyday": ("connections", "show", "revoke", "check", "audit", "profiles", "servers",
+                 "events", "serve"),
+    "Setup": ("init", "demo", "provider", "profile", "connect", "reauthorize", "update-key",
+              "disable", "enable", "server", "user", "webhook", "demo-server"),
+    "Operations": ("refresh", "revocations", "rotate-key", "generate"),
 }
 
 
@@ -59,6 +82,12 @@ def load_commands(argv: list[str] | None = None) -> None:
     for name in MODULES:  # in help order, whatever subset
         if name in wanted:
             import_module(f"connmodel.cli.{name}")
+    panel_of = {command: panel for panel, commands in PANELS.items() for command in commands}
+    for info in app.registered_commands:
+        name = info.name or get_command_name(info.callback.__name__ if info.callback else "")
+        info.rich_help_panel = panel_of.get(name)
+    for group in app.registered_groups:
+        group.rich_help_panel = panel_of.get(group.name or "")
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -80,7 +109,9 @@ def run(argv: list[str] | None = None) -> int:
     except ConnModelError as exc:
         typer.echo(f"connmodel: error: {exc}", err=True)
         return exc.exit_code
-    except SystemExit as exc:  # a command that exits by itself
+    except SystemExit as exc:  # a command that exits by itself, perhaps saying why
+        if isinstance(exc.code, str):
+            typer.echo(f"connmodel: error: {exc.code}", err=True)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except typer.Abort:  # a prompt got no answer (end of input)
         typer.echo("connmodel: aborted, nothing changed", err=True)

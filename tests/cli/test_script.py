@@ -1,14 +1,16 @@
 """The installed `connmodel` script, and the guardrail: every command has help and is documented."""
 
 import json
+import os
 import re
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import typer
 
-from connmodel.cli import COMMANDS, MODULES, app, load_commands
+from connmodel.cli import COMMANDS, MODULES, PANELS, app, load_commands
 from connmodel.services.demo import seed_demo
 from connmodel.store import session
 
@@ -80,3 +82,22 @@ def test_a_command_loads_only_its_modules():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60, check=True)
     assert done.stderr.splitlines()[-1] == "['connmodel.cli.audit', 'connmodel.cli.common']"
+
+
+def test_help_groups_every_command_under_a_heading():
+    load_commands()
+    top = [c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands]
+    top += [g.name for g in app.registered_groups]
+    unplaced = sorted(set(top) - {name for names in PANELS.values() for name in names})
+    assert not unplaced, f"commands under no heading in `connmodel --help`: {unplaced}"
+    done = subprocess.run([str(SCRIPT), "--help"], capture_output=True, text=True, timeout=60,
+                          check=True, env={**os.environ, "COLUMNS": "100"})
+    headings = [line for line in done.stdout.splitlines() if line.startswith("╭─ ")]
+    assert [h.split()[1] for h in headings] == ["Options", "Everyday", "Setup", "Operations"]
+    assert "--install-completion" in done.stdout
+
+
+def test_version_is_the_packages():
+    done = subprocess.run([str(SCRIPT), "--version"], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout == f"connmodel {version('connmodel')}\n"

@@ -31,6 +31,9 @@ class ProviderKind(StrEnum):
     CLIENT_CREDENTIALS = "client_credentials"
 
 
+OAUTH_KINDS = (ProviderKind.OAUTH2.value, ProviderKind.CLIENT_CREDENTIALS.value)
+
+
 MEANING: dict[Status, str] = {
     Status.ACTIVE: "Connection is working",
     Status.INACTIVE: "Connection disabled or expired",

@@ -9,6 +9,7 @@ production with a long-tailed number of connections each, mostly Active connecti
 Inactive (expired or disabled by an admin) and a few Error ones (invalid_grant, HTTP 401/403).
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -78,6 +79,7 @@ STATUS_MIX: dict[ProviderKind, tuple[float, float, float]] = {
     ProviderKind.API_KEY: (0.86, 0.08, 0.06),
     ProviderKind.OAUTH2: (0.80, 0.13, 0.07),
 }
+STATUSES = (Status.ACTIVE.value, Status.INACTIVE.value, Status.ERROR.value)
 INACTIVE_REASONS = ("token expired", "refresh token expired", "disabled by {admin}",
                     "disabled by {admin}: offboarded user", "consent revoked by user")
 INACTIVE_REASONS_NO_TOKEN = ("disabled by {admin}", "disabled by {admin}: unused for 90 days")
@@ -158,27 +160,61 @@ def _pick(rng: np.random.Generator, choices: tuple[str, ...], n: int, admins: li
     return [choices[i].format(admin=ADMINS[a]) for i, a in zip(idx, admins, strict=True)]
 
 
-def connection_columns(
-    rng: np.random.Generator, profiles: list[ProfileRow], n: int, now: datetime
-) -> ConnectionColumns:
-    """n connections spread over the profiles with a long tail, oldest first (ids follow age)."""
+@dataclass(frozen=True)
+class ConnectionPlan:
+    """The only whole-size arrays of a load: each connection's profile, status and age.
+
+    Everything else is drawn a chunk at a time (`connection_columns`), so ten million
+    connections need ~130 MB here plus one chunk of strings, not gigabytes of Python lists.
+    The statuses are known before any row is written (the audit event states their counts).
+    """
+
+    profile: np.ndarray  # int32 index into the profiles
+    status: np.ndarray  # int8 index into STATUSES
+    age_us: np.ndarray  # int64 microseconds before now, oldest first (ids follow age)
+
+    def __len__(self) -> int:
+        return len(self.profile)
+
+    def chunks(self, size: int) -> Iterator["ConnectionPlan"]:
+        for start in range(0, len(self), size):
+            stop = start + size
+            yield ConnectionPlan(self.profile[start:stop], self.status[start:stop],
+                                 self.age_us[start:stop])
+
+    def by_status(self) -> dict[str, int]:
+        counts = np.bincount(self.status, minlength=len(STATUSES))
+        return {s: int(n) for s, n in zip(STATUSES, counts.tolist(), strict=True)}
+
+
+def connection_plan(rng: np.random.Generator, profiles: list[ProfileRow], n: int) -> ConnectionPlan:
+    """n connections spread over the profiles with a long tail (each has at least one)."""
     m = len(profiles)
     weights = 1.0 / np.arange(1, m + 1) ** 0.7
     rng.shuffle(weights)
     counts = rng.multinomial(n - m, weights / weights.sum()) + 1
-    profile = np.repeat(np.arange(m), counts)
+    profile = np.repeat(np.arange(m, dtype=np.int32), counts)
     rng.shuffle(profile)
     kinds = np.array([PROVIDERS[p.provider].kind for p in profiles])[profile]
-
-    status = np.empty(n, dtype=object)
+    status = np.empty(n, dtype=np.int8)
     roll = rng.random(n)
     for kind, (active, inactive, _error) in STATUS_MIX.items():
         mask = kinds == kind
-        status[mask & (roll < active)] = Status.ACTIVE.value
-        status[mask & (roll >= active) & (roll < active + inactive)] = Status.INACTIVE.value
-        status[mask & (roll >= active + inactive)] = Status.ERROR.value
+        status[mask] = np.where(roll[mask] < active, 0, np.where(roll[mask] < active + inactive,
+                                                                1, 2))
+    age = np.sort(rng.integers(DAY_US, 540 * DAY_US, size=n))[::-1]
+    return ConnectionPlan(profile, status, age)
 
-    age = np.sort(rng.integers(DAY_US, 540 * DAY_US, size=n))[::-1]  # created, oldest first
+
+def connection_columns(
+    rng: np.random.Generator, profiles: list[ProfileRow], plan: ConnectionPlan, now: datetime
+) -> ConnectionColumns:
+    """The columns of the connections of `plan` (a whole plan or a slice of one)."""
+    n = len(plan)
+    profile = plan.profile
+    age = plan.age_us
+    kinds = np.array([PROVIDERS[p.provider].kind for p in profiles])[profile]
+    status = np.array(STATUSES, dtype=object)[plan.status]
     since_use = np.minimum(rng.exponential(3 * DAY_US, size=n).astype(np.int64), age - 1)
     stale = status != Status.ACTIVE.value
     since_use[stale] = np.minimum(rng.integers(14 * DAY_US, 300 * DAY_US, size=n), age - 1)[stale]

@@ -8,6 +8,7 @@ in the service; this module only speaks HTTP.
 
 import html
 import os
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -61,14 +62,21 @@ def get_user(request_handler: RequestHandler) -> str | None:
     return actor.name if actor else None
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def safe_next(target: str | None) -> str:
-    """Only a path on this server: '//evil.example' and 'https://evil.example' become '/'."""
-    if not target:
+    """Only a path on this server, read as a browser reads it: '//evil.example',
+    'https://evil.example', '/\\evil.example' and '/' TAB '/evil.example' all become '/'.
+
+    Browsers drop tabs and newlines from a URL and take a backslash for a slash, so both are
+    normalised before the check, and the normalised path is what is returned.
+    """
+    path = _CONTROL.sub("", target or "").replace("\\", "/")
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc or not path.startswith("/") or path.startswith("//"):
         return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    return target
+    return path
 
 
 PAGE = """<!doctype html>

@@ -11,12 +11,15 @@ import typer
 
 from connmodel.cli import app
 from connmodel.cli.common import (
+    AfterOpt,
     DatabaseOpt,
     Format,
     FormatOpt,
     cli_actor,
     emit_json,
     emit_table,
+    page_footer,
+    page_json,
     store,
 )
 from connmodel.models import DEFAULT_PROFILE_DESCRIPTION, ProfileCard
@@ -71,19 +74,26 @@ def profiles(
     environment: EnvironmentOpt = None,
     limit: Annotated[int, typer.Option(
         "--limit", "-n", help="Connections shown per profile (0-500; counts cover them all).")] = 10,
+    limit_profiles: Annotated[int, typer.Option(
+        "--limit-profiles", help="Profiles per page (1-500), by name.")] = 50,
+    after: AfterOpt = None,
     database: DatabaseOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
-    """Every profile with its description, provider, first connections and counts by status."""
+    """Profiles by name, a page at a time, with description, provider, first connections and
+    counts by status."""
     with store(database) as s:
-        cards = profile_cards(s, actor=cli_actor(), environment=environment, per_profile=limit)
+        page = profile_cards(s, actor=cli_actor(), environment=environment, per_profile=limit,
+                             cursor=after, limit=limit_profiles)
     if fmt is Format.JSON:
-        emit_json([_card_json(c) for c in cards])
+        emit_json({**page_json(page), "items": [_card_json(c) for c in page.items]})
         return
-    for card in cards:
+    for card in page.items:
         _print_card(card)
-    if not cards:
+    if page.total == 0 and after is None:
         typer.echo("no profiles yet: `connmodel profile add` or `connmodel demo`")
+    else:
+        typer.echo(page_footer(page, "profiles"))
 
 
 @profile_app.command("add")

@@ -44,9 +44,10 @@ from connmodel.providers import connect as connecting
 from connmodel.providers import refresh as refreshing
 from connmodel.providers.background import BackgroundRefresher, Cycle
 from connmodel.providers.records import live, profile_with_provider
-from connmodel.providers.revocations import deliver_due, list_revocations
+from connmodel.providers.revocations import deliver_due
 from connmodel.secrets import KeyRing
 from connmodel.services.keys import checked_keyring
+from connmodel.services.revocations import list_revocations
 from connmodel.status import ProviderKind
 
 ServerOpt = Annotated[list[str] | None, typer.Option(

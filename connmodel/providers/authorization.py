@@ -31,9 +31,9 @@ from connmodel.providers.records import (
     require_kind,
     store_credential,
 )
-from connmodel.providers.revocations import enqueue
 from connmodel.secrets import KeyRing
 from connmodel.services.events import record
+from connmodel.services.revocations import enqueue
 from connmodel.status import ProviderKind, Status
 
 FLOW_TTL = timedelta(minutes=10)

@@ -14,9 +14,7 @@ from connmodel.models import CheckResult, Connection, McpServer, Profile, Provid
 from connmodel.permissions import Actor
 from connmodel.secrets import KeyRing, hint_of
 from connmodel.services.events import record
-from connmodel.status import ProviderKind, ServerState, Status
-
-OAUTH_KINDS = (ProviderKind.OAUTH2.value, ProviderKind.CLIENT_CREDENTIALS.value)
+from connmodel.status import ServerState, Status
 
 
 def changed(result: Result[Any]) -> int:

@@ -36,7 +36,6 @@ from connmodel.models import Connection, Profile, ProviderConfig, utcnow
 from connmodel.permissions import SYSTEM, Action, Actor, require
 from connmodel.providers.client import TokenSet, backoff, call, oauth_client
 from connmodel.providers.records import (
-    OAUTH_KINDS,
     changed,
     check_result,
     check_row,
@@ -44,10 +43,10 @@ from connmodel.providers.records import (
     live,
     require_kind,
 )
-from connmodel.providers.revocations import enqueue
 from connmodel.secrets import KeyRing
 from connmodel.services.events import record
-from connmodel.status import ProviderKind, Status
+from connmodel.services.revocations import enqueue
+from connmodel.status import OAUTH_KINDS, ProviderKind, Status
 from connmodel.webhooks import StatusChange, enqueue_status_change
 
 CLAIM_FOR = timedelta(seconds=60)

@@ -1,13 +1,10 @@
-"""Provider-side revocation (RFC 7009) through a durable queue table.
+"""Provider-side revocation (RFC 7009): sending what `connmodel.services.revocations` queued.
 
-`enqueue` runs inside the local revoke's transaction and copies the still-encrypted credential
-into `provider_revocation`, so the local revoke completes at once and nothing is lost if the
-process dies before the provider is told. `deliver_due` (called right after a revoke, by
-`connmodel refresh` from cron, and by the dashboard's background task) sends each due row,
-retrying with back-off, and gives up after a bounded time with an audit event.
+`deliver_due` (called right after a revoke, by `connmodel refresh` from cron, and by the
+dashboard's background task) sends each due row, retrying with back-off, and gives up after a
+bounded time with an audit event.
 """
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -15,51 +12,15 @@ from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from connmodel.errors import ConnModelError, ProviderRefused, ProviderUnreachable
-from connmodel.models import Profile, ProviderConfig, ProviderRevocation, utcnow
+from connmodel.models import ProviderConfig, ProviderRevocation, utcnow
 from connmodel.permissions import SYSTEM, Action, Actor, require
 from connmodel.providers.client import TokenSet, backoff, call, check_response, oauth_client
-from connmodel.providers.records import OAUTH_KINDS, changed
+from connmodel.providers.records import changed
 from connmodel.secrets import KeyRing
 from connmodel.services.events import record
 
 GIVE_UP_AFTER = timedelta(days=3)
 CLAIM_FOR = timedelta(seconds=120)
-
-
-@dataclass(frozen=True)
-class RevocationPublic:
-    """A queued provider revocation as `connmodel revocations` lists it (no token)."""
-
-    id: int
-    connection_id: int
-    provider: str
-    actor: str
-    created_at: datetime
-    attempts: int
-    next_attempt_at: datetime
-    last_error: str | None
-    state: str
-
-
-def enqueue(session: Session, *, connection_id: int, profile_id: int,
-            credential_enc: str | None, actor: Actor) -> bool:
-    """Queue the provider revocation of a connection being revoked (caller commits).
-
-    Only OAuth providers with a revocation endpoint are queued; returns whether a row was added.
-    """
-    if not credential_enc:
-        return False
-    provider = session.execute(
-        select(ProviderConfig)
-        .join(Profile, col(Profile.provider_config_id) == col(ProviderConfig.id))
-        .where(col(Profile.id) == profile_id)
-    ).scalar_one_or_none()
-    if provider is None or provider.kind not in OAUTH_KINDS \
-            or not provider.settings.get("revocation_url"):
-        return False
-    session.add(ProviderRevocation(connection_id=connection_id, provider_config_id=provider.id,
-                                   credential_enc=credential_enc, actor=actor.name))
-    return True
 
 
 def _claim(session: Session, row: ProviderRevocation, now: datetime) -> bool:
@@ -138,22 +99,3 @@ def deliver_due(session: Session, *, keyring: KeyRing, actor: Actor = SYSTEM,
         counts["delivered"] += 1
     return counts
 
-
-def list_revocations(session: Session, *, actor: Actor, pending_only: bool = True,
-                     limit: int = 200) -> list[RevocationPublic]:
-    """Queued provider revocations, oldest first (pending ones only by default)."""
-    require(actor, Action.READ)
-    stmt = (select(ProviderRevocation, col(ProviderConfig.name))
-            .join(ProviderConfig, col(ProviderConfig.id) == col(ProviderRevocation.provider_config_id))
-            .order_by(col(ProviderRevocation.id)).limit(limit))
-    if pending_only:
-        stmt = stmt.where(col(ProviderRevocation.delivered_at).is_(None),
-                          col(ProviderRevocation.given_up_at).is_(None))
-    return [
-        RevocationPublic(id=r.id or 0, connection_id=r.connection_id, provider=name,
-                         actor=r.actor, created_at=r.created_at, attempts=r.attempts,
-                         next_attempt_at=r.next_attempt_at, last_error=r.last_error,
-                         state="delivered" if r.delivered_at else
-                         "given up" if r.given_up_at else "pending")
-        for r, name in session.execute(stmt).all()
-    ]

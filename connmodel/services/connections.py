@@ -29,9 +29,9 @@ from connmodel.models import (
 from connmodel.paging import CappedCount, KeysetQuery, Page, SortKey, with_values
 from connmodel.permissions import Action, Actor, require
 from connmodel.prepared import Prepared
-from connmodel.providers import revocations
 from connmodel.search import search_clause, search_terms
 from connmodel.secrets import mask
+from connmodel.services import revocations
 from connmodel.services.events import record
 from connmodel.sqltime import as_utc, utc_time
 from connmodel.status import (

@@ -33,6 +33,7 @@ from connmodel.synthetic import (
     ConnectionColumns,
     ProfileRow,
     connection_columns,
+    connection_plan,
     profile_rows,
     time_strings,
 )
@@ -41,6 +42,7 @@ MAX_CONNECTIONS = 10_000_000
 MAX_PROFILES = 100_000
 CHECK_EVERY = 25  # one connection in CHECK_EVERY gets a short check history
 BATCH = 50_000
+CHUNK = 250_000  # connections drawn and written at a time (a multiple of CHECK_EVERY)
 FTS_INSERT_TRIGGER = "connection_fts_insert"  # migration 0002
 FTS_DEFAULTS = (("automerge", 4), ("crisismerge", 16))  # FTS5's own defaults
 CONNECTION_COLUMNS = ("id", "profile_id", "service", "account", "status", "status_reason",
@@ -312,10 +314,8 @@ def generate(
     now = now or utcnow()
     rng = np.random.default_rng(seed)
     plan = profile_rows(rng, profiles)
-    cols = connection_columns(rng, plan, connections, now)
-    by_status = {s.value: 0 for s in Status}
-    for status, n in zip(*np.unique(np.array(cols.status), return_counts=True), strict=True):
-        by_status[str(status)] = int(n)
+    connection_rows = connection_plan(rng, plan, connections)
+    by_status = connection_rows.by_status()
 
     record(session, actor=actor, action="generate",
            target=f"{connections} synthetic connections in {profiles} profiles (seed {seed})",
@@ -327,9 +327,14 @@ def generate(
     profile_ids = _insert_profiles(session, plan, provider_ids, now)
     first_server = _insert_servers(session, plan, profile_ids, now)
     first_id = _reserve_ids(session, connections)
+    checks = 0
     with _bulk_load(session, first_id=first_id, rebuild_indexes=connections >= first_id - 1):
-        _insert_connections(session, cols, profile_ids, first_id)
-    checks = _insert_checks(session, rng, cols, first_id, first_server)
+        chunk_id = first_id
+        for chunk in connection_rows.chunks(CHUNK):
+            cols = connection_columns(rng, plan, chunk, now)
+            _insert_connections(session, cols, profile_ids, chunk_id)
+            checks += _insert_checks(session, rng, cols, chunk_id, first_server)
+            chunk_id += len(cols)
     session.commit()
     _vacuum_analyze(session)
     return GenerateResult(

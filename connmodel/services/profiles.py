@@ -161,31 +161,31 @@ def profile_cards(
     actor: Actor,
     environment: str | None = None,
     per_profile: int = 10,
-) -> list[ProfileCard]:
-    """Every profile with its first `per_profile` live connections (by id) and its counts.
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[ProfileCard]:
+    """One page of profiles (by name, keyset-paged), each with its first `per_profile` live
+    connections (by id) and its counts.
 
-    Profiles are few (hundreds); connections per profile may be 100k, so each card holds one
-    bounded page of them and the counts say how many there are. `per_profile=0` gives counts only.
+    A gateway may hold thousands of profiles and 100k connections in one: a page of cards costs
+    `limit` small reads whatever the totals, and the counts say how many there are.
+    `per_profile=0` gives counts only.
     """
     require(actor, Action.READ)
     if not 0 <= per_profile <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 0 and {MAX_LIMIT}, not {per_profile}")
-    cards: list[ProfileCard] = []
-    cursor: str | None = None
-    while True:
-        page = list_profiles(session, actor=actor, environment=environment, cursor=cursor,
-                             limit=MAX_LIMIT)
-        for profile in page.items:
-            first = (
-                list_connections(session, actor=actor, where=ConnectionFilter(profile_id=profile.id),
-                                 limit=per_profile, count=False).items
-                if per_profile else []
-            )
-            cards.append(ProfileCard(**profile.model_dump(), total=sum(profile.counts.values()),
-                                     connections=first))
-        if page.next_cursor is None:
-            return cards
-        cursor = page.next_cursor
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"profiles per page must be between 1 and {MAX_LIMIT}, not {limit}")
+    page = list_profiles(session, actor=actor, environment=environment, cursor=cursor,
+                         limit=limit)
+    cards = [
+        ProfileCard(**profile.model_dump(), total=sum(profile.counts.values()),
+                    connections=list_connections(
+                        session, actor=actor, where=ConnectionFilter(profile_id=profile.id),
+                        limit=per_profile, count=False).items if per_profile else [])
+        for profile in page.items
+    ]
+    return Page(cards, page.next_cursor, page.total, page.total_exact)
 
 
 def add_profile(

@@ -2,8 +2,10 @@
 
 The embedded default for sign-in (OpenID Connect is the alternative). A browser's cookie carries a
 random token; the store keeps only its SHA-256, so a copy of the database signs nobody in.
-Throttling counts failures per user name and per address since the last success: after
-MAX_FAILURES, each further attempt waits twice as long as the one before, up to MAX_BACKOFF.
+Throttling counts failures per user name and per address over the last FAILURE_WINDOW: after
+MAX_FAILURES, each further attempt waits twice as long as the one before, up to MAX_BACKOFF. A
+success clears nothing, so a spray from one address is throttled however often someone with an
+account signs in from it, and a name's failures count wherever they came from.
 """
 
 import hashlib
@@ -24,6 +26,7 @@ from connmodel.validation import clean_name
 
 MAX_FAILURES = 5
 MAX_BACKOFF = timedelta(minutes=15)
+FAILURE_WINDOW = MAX_BACKOFF * 4
 SESSION_TTL = timedelta(hours=8)
 PASSWORD_MIN = 12
 PASSWORD_MAX = 1024
@@ -112,16 +115,11 @@ def _user(session: Session, name: str) -> User:
 
 
 def _retry_after(session: Session, key: str) -> int:
-    """Seconds this key must still wait, from its failures since its last success."""
-    last_ok = session.execute(
-        select(func.max(col(LoginAttempt.at)))
-        .where(col(LoginAttempt.key) == key, col(LoginAttempt.ok))
-    ).scalar_one()
-    since = max(filter(None, (last_ok, utcnow() - MAX_BACKOFF * 4)))
+    """Seconds this key must still wait, from its failures within FAILURE_WINDOW."""
     failures, last_failure = session.execute(
         select(func.count(), func.max(col(LoginAttempt.at))).where(
-            col(LoginAttempt.key) == key, ~col(LoginAttempt.ok), col(LoginAttempt.at) > since
-        )
+            col(LoginAttempt.key) == key, ~col(LoginAttempt.ok),
+            col(LoginAttempt.at) > utcnow() - FAILURE_WINDOW)
     ).one()
     if failures < MAX_FAILURES or last_failure is None:
         return 0

@@ -15,6 +15,7 @@ from connmodel.errors import (
 from connmodel.models import AuditEvent, LoginAttempt, User, UserSession, utcnow
 from connmodel.permissions import Role
 from connmodel.services import users
+from connmodel.store import session
 
 
 def test_password_is_stored_only_as_argon2_hash(db, admin):
@@ -49,10 +50,46 @@ def test_throttling_after_five_failures_per_user_and_per_address(db, admin):
     # ... and the address is throttled for every user name.
     with pytest.raises(Throttled):
         users.sign_in(db, name="carol", password="whatever whatever", address="evil")
-    # Once the back-off has passed, the right password works and resets the count.
+    # Once the back-off has passed, the right password works.
     db.execute(update(LoginAttempt).values(at=utcnow() - timedelta(minutes=1)))
     db.commit()
     assert users.sign_in(db, name="bob", password="correct horse battery", address="elsewhere")
+
+
+def _answer(db, name: str, password: str, address: str) -> int:
+    """The HTTP status /login gives this attempt (200 for a success)."""
+    try:
+        users.sign_in(db, name=name, password=password, address=address)
+    except AuthenticationFailed:
+        return 401
+    except Throttled:
+        return 429
+    return 200
+
+
+def test_a_spray_is_throttled_however_often_someone_signs_in_from_the_same_address(db, admin):
+    """Issue 16: 40 wrong guesses over 10 user names from one address, a viewer signing in
+    from it every 4th attempt. A success cleared the address's failures: none was throttled."""
+    viewer_password = users.add_user(db, actor=admin, name="vera", role="viewer")
+    guesses, signed_in = [], []
+    for i in range(40):
+        if i % 3 == 0:
+            signed_in.append(_answer(db, "vera", viewer_password, "198.51.100.7"))
+        guesses.append(_answer(db, f"user{i % 10}", "Summer2026!!", "198.51.100.7"))
+    assert guesses == [401] * users.MAX_FAILURES + [429] * (40 - users.MAX_FAILURES)
+    assert signed_in[:2] == [200, 200] and set(signed_in[2:]) == {429}
+
+
+def test_a_names_failures_count_across_addresses_and_its_own_successes(sqlite_url, admin):
+    """The same query on both stores as the spray above: SQLite alone keeps the suite short."""
+    with session(sqlite_url) as db:
+        password = users.add_user(db, actor=admin, name="bob", role="admin")
+        answers = []
+        for i in range(users.MAX_FAILURES + 1):
+            if i == 2:
+                assert _answer(db, "bob", password, "203.0.113.1") == 200
+            answers.append(_answer(db, "bob", "guess guess guess", f"192.0.2.{i}"))
+    assert answers == [401] * users.MAX_FAILURES + [429]
 
 
 def test_sessions_expire_and_end(db, admin):
@@ -117,7 +154,6 @@ def test_a_refused_action_is_audited_with_what_was_attempted(demo_url, viewer):
     from connmodel.errors import PermissionDenied as Denied
     from connmodel.models import Connection
     from connmodel.services.connections import revoke_connection
-    from connmodel.store import session
 
     with session(demo_url) as s:
         target = s.execute(select(Connection.id)).scalars().first()

@@ -32,6 +32,9 @@ BAD_READS = [
      "connmodel: error: malformed cursor"),
     (["events", "--after", "%%%"], "connmodel: error: malformed cursor"),
     (["servers", "--after", _cursor("x")], "connmodel: error: malformed cursor"),
+    (["profiles", "--after", "not a cursor"], "connmodel: error: malformed cursor"),
+    (["profiles", "--limit-profiles", "0"],
+     "connmodel: error: profiles per page must be between 1 and 500, not 0"),
     (["connections", "--status", "Broken"],
      "connmodel: error: unknown status 'Broken': choose one of Active, Inactive, Error"),
     (["connections", "--sort", "password"], "connmodel: error: unknown sort field 'password'"),
@@ -76,7 +79,7 @@ BAD_WRITES = [
 def _snapshot(cli, url: str) -> tuple[int, int, int]:
     """What any change would move: events, profiles, live connections."""
     events = cli("events", "-d", url, "-f", "json").json["total"]
-    profiles = len(cli("profiles", "-d", url, "-f", "json", "-n", "0").json)
+    profiles = cli("profiles", "-d", url, "-f", "json", "-n", "0").json["total"]
     connections = cli("connections", "-d", url, "-f", "json").json["total"]
     return events, profiles, connections
 
@@ -138,7 +141,7 @@ def test_missing_secret_key(cli, store_url, tmp_path, monkeypatch):
         error = cli(*argv, "-d", store_url).one_line_error()
         assert error.startswith("connmodel: error: no secret key: set CONNMODEL_SECRET_KEY or "
                                 "run `connmodel init`")
-    assert cli("profiles", "-d", store_url, "-f", "json").json == []
+    assert cli("profiles", "-d", store_url, "-f", "json").json["items"] == []
     assert cli("events", "-d", store_url, "-f", "json").json["total"] == 0
 
 
@@ -197,7 +200,7 @@ def test_demo_refuses_a_wrong_key_even_before_any_secret_exists(cli, store_url, 
     for argv in KEYED_COMMANDS:
         assert "cannot decrypt" in cli(*argv, "-d", store_url,
                                        stdin=KEYED_STDIN).one_line_error(), argv
-    assert cli("profiles", "-d", store_url, "-f", "json").json == []
+    assert cli("profiles", "-d", store_url, "-f", "json").json["items"] == []
     assert _provider_configs(store_url) == 0
     assert cli("webhook", "list", "-d", store_url, "-f", "json").json == []
     assert _secrets(store_url) == []

@@ -46,7 +46,7 @@ def _add_connections(url: str, profile: str, n: int) -> None:
 
 
 def test_profiles_json_has_the_seed_page_cards(seeded_url, cli):
-    cards = {c["name"]: c for c in cli("profiles", "-d", seeded_url, "-f", "json").json}
+    cards = {c["name"]: c for c in cli("profiles", "-d", seeded_url, "-f", "json").json["items"]}
     for name, (service, account, status) in SEED_PROFILES.items():
         card = cards[name]
         assert card["description"] == "Connections in this profile"
@@ -70,13 +70,26 @@ def test_profiles_table_reads_like_the_page(seeded_url, cli):
 
 def test_a_big_profile_shows_its_first_connections_and_its_counts(demo_url, cli):
     _add_connections(demo_url, "Hubspot", 30)
-    card = next(c for c in cli("profiles", "-d", demo_url, "-f", "json", "--limit", "5").json
+    card = next(c for c in cli("profiles", "-d", demo_url, "-f", "json", "--limit", "5").json["items"]
                 if c["name"] == "Hubspot")
     assert len(card["connections"]) == 5 and card["total"] == 31
     assert card["counts"] == {"Active": 31, "Inactive": 0, "Error": 0}
     assert "first 5 of 31 connections (31 Active)" in cli("profiles", "-d", demo_url, "-n", "5").out
-    only_counts = cli("profiles", "-d", demo_url, "-f", "json", "--limit", "0").json
+    only_counts = cli("profiles", "-d", demo_url, "-f", "json", "--limit", "0").json["items"]
     assert all(c["connections"] == [] for c in only_counts)
+
+
+def test_profiles_are_paged_by_name(seeded_url, cli):
+    """A gateway with thousands of profiles gets them a page at a time, walked with --after."""
+    first = cli("profiles", "-d", seeded_url, "-f", "json", "--limit-profiles", "4", "-n", "0").json
+    assert first["total"] == 6 and first["total_exact"] and len(first["items"]) == 4
+    rest = cli("profiles", "-d", seeded_url, "-f", "json", "--limit-profiles", "4",
+               "--after", first["next_cursor"]).json
+    assert rest["next_cursor"] is None and len(rest["items"]) == 2
+    names = [c["name"] for c in first["items"] + rest["items"]]
+    assert names == sorted(names) and set(SEED_PROFILES) <= set(names)
+    table = cli("profiles", "-d", seeded_url, "--limit-profiles", "4").out
+    assert f"4 shown of 6 profiles; next page: --after {first['next_cursor']}" in table
 
 
 def test_connections_filters_sorts_and_pages(seeded_url, cli):

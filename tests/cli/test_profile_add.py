@@ -15,7 +15,7 @@ def test_add_provider_then_profile(store_url, cli):
                  "--description", "CRM tools", "-d", store_url)
     assert result.out == f"profile Hubspot added (production, {api})\n"
     cli("profile", "add", "Noauth", "--provider", "No Authentication Provider", "-d", store_url)
-    cards = {c["name"]: c for c in cli("profiles", "-d", store_url, "-f", "json").json}
+    cards = {c["name"]: c for c in cli("profiles", "-d", store_url, "-f", "json").json["items"]}
     assert cards["Hubspot"] | {"connections": None} == {
         "name": "Hubspot", "description": "CRM tools", "environment": "production",
         "provider": api, "provider_kind": "api_key", "total": 0,

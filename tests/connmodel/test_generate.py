@@ -69,6 +69,28 @@ def test_counts_statuses_and_audit(store_url, admin, keyring):
         assert event.actor == admin.name and "3000 synthetic connections" in event.target
 
 
+def test_a_load_written_in_chunks_is_whole(store_url, admin, keyring, monkeypatch):
+    """Ten million rows are drawn and written a chunk at a time (memory stays bounded): every
+    chunk lands, ids stay consecutive, one connection in CHECK_EVERY has its history, and the
+    search index holds every row."""
+    monkeypatch.setattr("connmodel.services.generate.CHUNK", 250)
+    result = _generate(store_url, admin, keyring, n=1010, profiles=7)
+    with session(store_url) as s:
+        ids = s.execute(select(Connection.id).order_by(Connection.id)).scalars().all()
+        assert len(ids) == 1010 and ids[-1] - ids[0] == 1009
+        checked = s.execute(select(func.count(func.distinct(CheckResult.connection_id)))
+                            ).scalar_one()
+        assert checked == len(range(0, 1010, 25)) and result.checks == 3 * checked
+        by_status = dict(s.execute(select(Connection.status, func.count())
+                                   .group_by(Connection.status)).all())
+        assert by_status == result.by_status
+        configured = s.execute(select(func.count()).where(Connection.account == "Configured")
+                               ).scalar_one()
+        page = list_connections(s, actor=admin, where=ConnectionFilter(search="Configured"),
+                                limit=1)
+        assert (page.total, page.total_exact) == (configured, True)
+
+
 def test_same_seed_same_data_on_both_files(tmp_path, sqlite_url, admin, keyring):
     other = f"sqlite:///{tmp_path / 'other.db'}"
     upgrade(get_engine(other))

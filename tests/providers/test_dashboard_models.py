@@ -11,7 +11,6 @@ from cryptography.fernet import Fernet
 from sqlmodel import select
 
 from connmodel.models import AuditEvent, Profile, ProviderConfig
-from connmodel.providers.revocations import list_revocations
 from connmodel.services.connections import (
     ConnectionFilter,
     get_connection,
@@ -19,6 +18,7 @@ from connmodel.services.connections import (
     revoke_connection,
 )
 from connmodel.services.keys import secret_columns
+from connmodel.services.revocations import list_revocations
 from connmodel.store import session
 from dashboard.viewmodels.backend import Backend
 from dashboard.viewmodels.providers import (

@@ -10,8 +10,8 @@ from connmodel.permissions import Actor
 from connmodel.providers.authorization import begin_authorization, complete_authorization
 from connmodel.providers.callback import handle_callback
 from connmodel.providers.client import TokenSet
-from connmodel.providers.revocations import list_revocations
 from connmodel.services.connections import get_connection
+from connmodel.services.revocations import list_revocations
 from connmodel.services.servers import add_server
 from connmodel.store import session
 

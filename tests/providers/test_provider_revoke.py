@@ -15,8 +15,9 @@ from test_oauth_flow import connect
 from connmodel.models import AuditEvent, Connection, ProviderRevocation, utcnow
 from connmodel.providers.client import TokenSet
 from connmodel.providers.refresh import refresh_connection
-from connmodel.providers.revocations import deliver_due, list_revocations
+from connmodel.providers.revocations import deliver_due
 from connmodel.services.connections import revoke_connection
+from connmodel.services.revocations import list_revocations
 from connmodel.store import get_engine, session
 
 SCRIPT = Path(sys.executable).parent / "connmodel"

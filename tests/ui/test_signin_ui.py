@@ -60,12 +60,15 @@ def test_open_redirects_forged_cookies_and_missing_csrf_are_refused(signin_serve
     with httpx.Client(base_url=signin_server, cookies={"connmodel_session": "forged"}) as forged:
         assert forged.get("/").status_code == 302
     with httpx.Client(base_url=signin_server) as client:
-        for target in ("//evil.example/x", "https://evil.example/", "javascript:alert(1)"):
+        for target in ("//evil.example/x", "https://evil.example/", "javascript:alert(1)",
+                       "/\\evil.example/phish"):
             client.get("/login")
             csrf = client.cookies["connmodel_login_csrf"]
             reply = client.post("/login", data={"csrf": csrf, "username": "ann",
                                                 "password": PASSWORD, "next": target})
             assert reply.status_code == 302 and reply.headers["location"] == "/"
+        form = client.get("/login?next=/%5Cevil.example/phish").text
+        assert 'name="next" value="/"' in form
         no_csrf = httpx.post(signin_server + "/login",
                              data={"username": "ann", "password": PASSWORD})
         assert no_csrf.status_code == 400 and "connmodel_session" not in no_csrf.cookies

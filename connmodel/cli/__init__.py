@@ -109,9 +109,7 @@ def run(argv: list[str] | None = None) -> int:
     except ConnModelError as exc:
         typer.echo(f"connmodel: error: {exc}", err=True)
         return exc.exit_code
-    except SystemExit as exc:  # a command that exits by itself, perhaps saying why
-        if isinstance(exc.code, str):
-            typer.echo(f"connmodel: error: {exc.code}", err=True)
+    except SystemExit as exc:  # a command that exits by itself
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except typer.Abort:  # a prompt got no answer (end of input)
         typer.echo("connmodel: aborted, nothing changed", err=True)

@@ -8,7 +8,7 @@ PORT ?= 5006
 PYTEST_ARGS ?=
 SERVE_ARGS ?=
 
-.PHONY: run test bench screenshots lint audit-deps install install-test chromium clean
+.PHONY: run test docs bench screenshots lint audit-deps install install-test chromium clean
 
 $(PY):
 	"$$(scripts/find-python)" -m venv $(VENV)
@@ -35,8 +35,13 @@ run: install
 	$(BIN)/connmodel user ensure-admin
 	$(BIN)/connmodel serve --host $(HOST) --port $(PORT) $(SERVE_ARGS)
 
+# The docs site first: --strict fails on a broken link or anchor (built to a scratch folder).
 test: install-test
+	site="$$(mktemp -d)" && $(BIN)/mkdocs build --strict --quiet --site-dir "$$site"; rc=$$?; rm -rf "$$site"; exit $$rc
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+docs: install-test
+	$(BIN)/mkdocs serve
 
 bench: install-test
 	$(PY) bench/store.py
@@ -46,7 +51,7 @@ bench: install-test
 	$(PY) bench/audit.py
 
 screenshots: install-test
-	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py -m screenshots -q
+	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py tests/audit/test_html_report.py -m screenshots -q
 
 lint: install-test
 	$(BIN)/ruff check connmodel dashboard tests bench

@@ -51,8 +51,8 @@ def _group(
 
 # Command modules in help order, and the modules that register each top-level name (a test
 # checks this table against what the modules register).
-MODULES = ("audit", "checks", "connections", "core", "generate", "keys", "profiles",
-           "providers", "serve", "servers", "users")
+MODULES = ("audit", "checks", "connections", "core", "generate", "keys", "notebooks",
+           "profiles", "providers", "serve", "servers", "users")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "audit": ("audit",), "check": ("checks",), "demo-server": ("checks",),
     "server": ("checks",), "webhook": ("checks",),
@@ -62,14 +62,14 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "connect": ("providers",), "reauthorize": ("providers",), "update-key": ("providers",),
     "disable": ("providers",), "enable": ("providers",), "refresh": ("providers",),
     "revocations": ("providers",), "servers": ("servers",), "events": ("servers",),
-    "user": ("users",), "serve": ("serve",),
+    "user": ("users",), "serve": ("serve",), "notebooks": ("notebooks",),
 }
 
 # `connmodel --help` lists commands under these headings, in this order (a test checks that
 # every command has one).
 PANELS: dict[str, tuple[str, ...]] = {
     "Everyday": ("connections", "show", "revoke", "check", "audit", "profiles", "servers",
-                 "events", "serve"),
+                 "events", "serve", "notebooks"),
     "Setup": ("init", "demo", "provider", "profile", "connect", "reauthorize", "update-key",
               "disable", "enable", "server", "user", "webhook", "demo-server"),
     "Operations": ("refresh", "revocations", "rotate-key", "generate"),

@@ -29,6 +29,12 @@ class AlreadyRevoked(ConnModelError):
     """The connection was revoked before this call (possibly by someone else a moment ago)."""
 
 
+class CredentialUnavailable(ConnModelError):
+    """The credential broker will not hand out a credential: the connection is revoked,
+    disabled, expired or in Error, or the server is disconnected. The message says which and
+    what to do ("reconfigure", "re-authorize"), as the seed's hints do."""
+
+
 class PermissionDenied(ConnModelError):
     """The acting user's role does not allow the action; the store's session audits it."""
 

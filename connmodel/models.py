@@ -19,6 +19,7 @@ from sqlmodel import Field, SQLModel
 NAME_MAX = 100
 ACCOUNT_MAX = 320  # the longest e-mail address
 TEXT_MAX = 2000
+TOKEN_NAME_MAX = 60  # "token:" + name is the actor of its audit events (NAME_MAX)
 DEFAULT_PROFILE_DESCRIPTION = "Connections in this profile"
 
 
@@ -390,3 +391,37 @@ class UserSession(SQLModel, table=True):
     user_id: int = Field(foreign_key="app_user.id", index=True)
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token of the HTTP API (`connmodel token add`); only its SHA-256 is kept.
+
+    `scope` is read, admin or broker (connmodel.permissions.TokenScope); the API acts as
+    "token:NAME" with the scope's role, so every audit event names the token.
+    """
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=TOKEN_NAME_MAX, unique=True, index=True)
+    scope: str = Field(max_length=10)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: str = Field(max_length=NAME_MAX)
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revoked_by: str | None = Field(default=None, max_length=NAME_MAX)
+
+
+class ApiTokenPublic(BaseModel):
+    """A token as `token list` and the dashboard show it: never the token, never its hash."""
+
+    name: str
+    scope: str
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None

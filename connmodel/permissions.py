@@ -10,17 +10,34 @@ from connmodel.errors import PermissionDenied
 class Role(StrEnum):
     ADMIN = "admin"
     VIEWER = "viewer"
+    BROKER = "broker"  # an API token of a gateway: asks for credentials, nothing else
 
 
 class Action(StrEnum):
     READ = "read"
     WRITE = "write"  # create profiles, connect, revoke, reconfigure, generate, rotate keys
+    BROKER = "broker"  # receive an MCP server's credential in the clear (the credential broker)
 
 
 _ALLOWED: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset({Action.READ, Action.WRITE}),
     Role.VIEWER: frozenset({Action.READ}),
+    Role.BROKER: frozenset({Action.BROKER}),
 }
+USER_ROLES = (Role.ADMIN, Role.VIEWER)  # what a person signing in may be
+
+
+class TokenScope(StrEnum):
+    """The scope of an API token (`connmodel token add --scope`), and the role it acts with."""
+
+    READ = "read"
+    ADMIN = "admin"
+    BROKER = "broker"
+
+    @property
+    def role(self) -> Role:
+        return {TokenScope.READ: Role.VIEWER, TokenScope.ADMIN: Role.ADMIN,
+                TokenScope.BROKER: Role.BROKER}[self]
 
 
 @dataclass(frozen=True)
@@ -50,5 +67,6 @@ def require(actor: Actor, action: Action) -> None:
     """
     if not allows(actor, action):
         attempted = sys._getframe(1).f_code.co_name
-        raise PermissionDenied(f"{actor.name} ({actor.role}) may not {action}: an admin may",
+        who = "a broker token" if action is Action.BROKER else "an admin"
+        raise PermissionDenied(f"{actor.name} ({actor.role}) may not {action}: {who} may",
                                actor=actor.name, attempted=attempted)

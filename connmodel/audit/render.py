@@ -57,8 +57,9 @@ def _count_text(report: AuditReport, key: str) -> str:
     return f"{n:,}+" if capped else f"{n:,}"
 
 
-def to_json(report: AuditReport, *, failing: list[Finding] | None = None) -> str:
-    doc = {
+def to_document(report: AuditReport, *, failing: list[Finding] | None = None) -> dict[str, Any]:
+    """The report as the `connmodel.audit/1` JSON document (connmodel.audit.schema)."""
+    return {
         "schema": SCHEMA,
         "generated_at": report.generated_at.isoformat(),
         "database": report.database,
@@ -78,7 +79,10 @@ def to_json(report: AuditReport, *, failing: list[Finding] | None = None) -> str
         "recommendations": [{"command": r.command, "why": r.why}
                             for r in report.recommendations],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def to_json(report: AuditReport, *, failing: list[Finding] | None = None) -> str:
+    return json.dumps(to_document(report, failing=failing), indent=2, ensure_ascii=False)
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")

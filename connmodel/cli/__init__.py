@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from typer.main import get_command_name
+from typer.models import CommandInfo, TyperInfo
 
 try:  # typer >= 0.2x vendors click
     from typer._click.exceptions import ClickException
@@ -51,11 +52,11 @@ def _group(
 
 # Command modules in help order, and the modules that register each top-level name (a test
 # checks this table against what the modules register).
-MODULES = ("audit", "checks", "connections", "core", "generate", "keys", "notebooks",
+MODULES = ("api", "audit", "checks", "connections", "core", "generate", "keys", "notebooks",
            "profiles", "providers", "serve", "servers", "users")
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "audit": ("audit",), "check": ("checks",), "demo-server": ("checks",),
-    "server": ("checks",), "webhook": ("checks",),
+    "api": ("api",), "token": ("api",), "audit": ("audit",), "check": ("checks",),
+    "demo-server": ("checks",), "server": ("checks",), "webhook": ("checks",),
     "connections": ("connections",), "show": ("connections",), "revoke": ("connections",),
     "init": ("core",), "demo": ("core",), "generate": ("generate",), "rotate-key": ("keys",),
     "profiles": ("profiles",), "profile": ("profiles",), "provider": ("profiles", "providers"),
@@ -71,8 +72,8 @@ PANELS: dict[str, tuple[str, ...]] = {
     "Everyday": ("connections", "show", "revoke", "check", "audit", "profiles", "servers",
                  "events", "serve", "notebooks"),
     "Setup": ("init", "demo", "provider", "profile", "connect", "reauthorize", "update-key",
-              "disable", "enable", "server", "user", "webhook", "demo-server"),
-    "Operations": ("refresh", "revocations", "rotate-key", "generate"),
+              "disable", "enable", "server", "user", "token", "webhook", "demo-server"),
+    "Operations": ("refresh", "revocations", "rotate-key", "generate", "api"),
 }
 
 
@@ -82,12 +83,23 @@ def load_commands(argv: list[str] | None = None) -> None:
     for name in MODULES:  # in help order, whatever subset
         if name in wanted:
             import_module(f"connmodel.cli.{name}")
-    panel_of = {command: panel for panel, commands in PANELS.items() for command in commands}
-    for info in app.registered_commands:
-        name = info.name or get_command_name(info.callback.__name__ if info.callback else "")
-        info.rich_help_panel = panel_of.get(name)
-    for group in app.registered_groups:
-        group.rich_help_panel = panel_of.get(group.name or "")
+    _place_in_panels()
+
+
+def _place_in_panels() -> None:
+    """Put each command under its PANELS heading, in PANELS' order (help lists them so)."""
+    order = [name for names in PANELS.values() for name in names]
+    panel_of = {name: panel for panel, names in PANELS.items() for name in names}
+
+    def name_of(info: CommandInfo | TyperInfo) -> str:
+        if isinstance(info, TyperInfo) or info.name:
+            return info.name or ""
+        return get_command_name(info.callback.__name__ if info.callback else "")
+
+    for infos in (app.registered_commands, app.registered_groups):
+        for info in infos:
+            info.rich_help_panel = panel_of.get(name_of(info))
+        infos.sort(key=lambda i: order.index(n) if (n := name_of(i)) in order else len(order))
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -36,6 +36,7 @@ from connmodel.models import Connection, Profile, ProviderConfig, utcnow
 from connmodel.permissions import SYSTEM, Action, Actor, require
 from connmodel.providers.client import TokenSet, backoff, call, oauth_client
 from connmodel.providers.records import (
+    Linked,
     changed,
     check_result,
     check_row,
@@ -330,8 +331,20 @@ def refresh_connection(session: Session, *, actor: Actor, keyring: KeyRing,
                        connection_id: int) -> RefreshOutcome:
     """Refresh one OAuth connection now (Refresh now, `connmodel refresh --id`)."""
     require(actor, Action.WRITE)
-    linked = live(session, connection_id)
+    return refresh_linked(session, actor=actor, keyring=keyring,
+                          linked=live(session, connection_id))
+
+
+def refresh_linked(session: Session, *, actor: Actor, keyring: KeyRing,
+                   linked: Linked) -> RefreshOutcome:
+    """Refresh one live OAuth connection the caller has read (claim, provider call, CAS write).
+
+    No permission check: the caller checks its own (Refresh now needs WRITE, the credential
+    broker BROKER). "busy" when another refresher holds the row or the token changed since
+    `linked` was read.
+    """
     conn, provider = linked.connection, linked.provider
+    connection_id = conn.id or 0
     require_kind(provider, *OAUTH_KINDS, action="Refresh")
     if conn.disabled_by:
         return RefreshOutcome(connection_id, "disabled", f"disabled by {conn.disabled_by}")

@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 
 from connmodel.errors import AlreadyExists, AuthenticationFailed, InvalidInput, NotFound, Throttled
 from connmodel.models import LoginAttempt, User, UserSession, utcnow
-from connmodel.permissions import SYSTEM, Action, Actor, Role, require
+from connmodel.permissions import SYSTEM, USER_ROLES, Action, Actor, Role, require
 from connmodel.services.events import record
 from connmodel.validation import clean_name
 
@@ -44,10 +44,10 @@ def _dummy_hash() -> str:
 
 
 def _role(value: str) -> Role:
-    try:
-        return Role(value.strip().lower())
-    except ValueError:
-        raise InvalidInput(f"unknown role {value!r}: choose admin or viewer") from None
+    role = value.strip().lower()
+    if role not in USER_ROLES:
+        raise InvalidInput(f"unknown role {value!r}: choose admin or viewer")
+    return Role(role)
 
 
 def _check_password(password: str) -> str:

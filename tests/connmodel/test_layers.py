@@ -23,7 +23,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("store", "schema", "migrations", "paging", "search", "prepared"), 1),
     # services: the only code that changes the store (webhooks: the status-change outbox)
     **dict.fromkeys(("services", "webhooks"), 2),
-    **dict.fromkeys(("providers", "checks", "audit", "notebooks"), 3),
+    **dict.fromkeys(("providers", "checks", "audit", "broker", "notebooks"), 3),
     **dict.fromkeys(("cli", "api", "__main__", "__init__"), 4),
 }
 NAMES = {0: "models", 1: "store", 2: "services", 3: "providers/checks/audit", 4: "cli/api"}

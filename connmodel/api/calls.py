@@ -1,0 +1,79 @@
+"""How a route reaches the store: the caller's token turned into an Actor, one session per call.
+
+The API's counterpart of dashboard/viewmodels/backend.py: routes never open sessions or check
+permissions themselves; they name one service and its arguments.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from connmodel.permissions import Actor
+from connmodel.secrets import KeyRing
+from connmodel.services.tokens import authenticate
+from connmodel.store import reading, session
+
+T = TypeVar("T")
+bearer = HTTPBearer(auto_error=False, description="An API token: `connmodel token add NAME "
+                    "--scope read|admin|broker` prints one.")
+
+
+@dataclass
+class ApiSettings:
+    """What every request needs: the database URL (None: $CONNMODEL_DATABASE_URL)."""
+
+    database_url: str | None = None
+
+    @cached_property
+    def keyring(self) -> KeyRing:
+        """The secret key, proven against the database on first use (refresh, the broker)."""
+        from connmodel.services.keys import checked_keyring
+
+        with session(self.database_url) as s:
+            keyring = checked_keyring(s)
+            s.commit()
+        return keyring
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated caller of one request: runs services as its token's actor."""
+
+    actor: Actor
+    settings: ApiSettings
+
+    def call(self, service: Callable[..., T], **kwargs: Any) -> T:
+        """Run one service in its own session (writes commit inside the service)."""
+        with session(self.settings.database_url) as s:
+            return service(s, actor=self.actor, **kwargs)
+
+    def read(self, service: Callable[..., T], **kwargs: Any) -> T:
+        """Run a read-only service outside a transaction (see connmodel.store.reading)."""
+        with reading(self.settings.database_url) as s:
+            return service(s, actor=self.actor, **kwargs)
+
+    def with_keyring(self, service: Callable[..., T], **kwargs: Any) -> T:
+        """`call` for a service that uses the secret key (refresh, the credential broker)."""
+        return self.call(service, keyring=self.settings.keyring, **kwargs)
+
+
+def settings_of(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+def caller(request: Request,
+           credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
+    """The request's caller; AuthenticationFailed (401) without a valid token."""
+    settings = settings_of(request)
+    address = request.client.host if request.client else "?"
+    with session(settings.database_url) as s:
+        actor = authenticate(s, credentials.credentials if credentials else None, address=address)
+    return Caller(actor, settings)
+
+
+CallerDep = Annotated[Caller, Depends(caller)]

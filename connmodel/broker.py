@@ -1,0 +1,217 @@
+"""The credential broker: what a gateway sends to one of its MCP servers, now.
+
+A gateway names a server (its name, or its URL) and gets the header that authenticates it: the
+API key in the provider's header, or the OAuth access token as a bearer token. That makes
+Revoke real: a revoked, disabled, expired or Error connection, or a disconnected server, gets
+CredentialUnavailable with the seed's remedy instead of a credential. An OAuth token due within
+the refresh window is refreshed first through the refresher's claim and compare-and-swap
+(connmodel.providers.refresh), so many requests in many API processes refresh it once: the
+others wait for the winner's token. `last_used_at` is written at most once a minute per
+connection, so a busy gateway costs no write per request.
+
+Beside connmodel.checks (it builds the same headers, connmodel.checks.credentials) and above
+connmodel.providers (it refreshes); the API is its one transport.
+"""
+
+import time
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import bindparam, func, or_, select, update
+from sqlmodel import Session, col
+
+from connmodel.checks.credentials import MissingCredential, auth_headers
+from connmodel.errors import CredentialUnavailable, InvalidInput, NotFound, ProviderUnreachable
+from connmodel.models import Connection, McpServer, Profile, ProviderConfig, utcnow
+from connmodel.permissions import Action, Actor, require
+from connmodel.providers.records import Linked
+from connmodel.providers.refresh import refresh_linked
+from connmodel.secrets import KeyRing
+from connmodel.status import DISABLED_HINT, HINTS, OAUTH_KINDS, ProviderKind, ServerState, Status
+
+REFRESH_WITHIN = timedelta(minutes=5)  # a token expiring sooner is refreshed before it is given
+USED_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per connection
+WAIT_FOR_REFRESH = 15.0  # seconds a request waits for another process's refresh of its token
+POLL = 0.05
+
+
+class BrokeredCredential(BaseModel):
+    """What a gateway needs to call `server` now. `header_name: header_value` is the header to
+    send; `token` is the bearer token alone (auth_type bearer); `expires_at` when it stops
+    working (None: no known expiry)."""
+
+    server: str
+    url: str
+    connection_id: int | None = None
+    auth_type: Literal["none", "api_key", "bearer"]
+    header_name: str | None = None
+    header_value: str | None = Field(default=None, repr=False)
+    token: str | None = Field(default=None, repr=False)
+    expires_at: datetime | None = None
+
+
+def _live_connection() -> object:
+    return (select(func.min(col(Connection.id)))
+            .where(col(Connection.profile_id) == col(McpServer.profile_id),
+                   col(Connection.revoked_at).is_(None))
+            .correlate(McpServer).scalar_subquery())
+
+
+_SERVER = (
+    select(McpServer, _live_connection())  # type: ignore[call-overload]
+    .where(or_(col(McpServer.name) == bindparam("server"), col(McpServer.url) == bindparam("server")))
+    .order_by((col(McpServer.name) == bindparam("server")).desc(), col(McpServer.id))
+    .limit(2)
+)
+_LINKED = (
+    select(Connection, Profile, ProviderConfig)
+    .join(Profile, col(Profile.id) == col(Connection.profile_id))
+    .join(ProviderConfig, col(ProviderConfig.id) == col(Profile.provider_config_id))
+    .where(col(Connection.id) == bindparam("connection_id"))
+    .execution_options(populate_existing=True)
+)
+_USED = (
+    update(Connection)
+    .where(col(Connection.id) == bindparam("connection_id"),
+           or_(col(Connection.last_used_at).is_(None),
+               col(Connection.last_used_at) < bindparam("stale_before")))
+    .values(last_used_at=bindparam("now"))
+)
+
+
+def _server(session: Session, name_or_url: str) -> tuple[McpServer, int | None]:
+    wanted = (name_or_url or "").strip()
+    if not wanted:
+        raise InvalidInput("name the MCP server (its name or its URL)")
+    rows = session.execute(_SERVER, {"server": wanted}).all()
+    if not rows:
+        raise NotFound(f"no MCP server named {wanted[:200]!r} or at that URL")
+    if len(rows) > 1 and rows[0][0].name != wanted:
+        raise InvalidInput(f"several MCP servers are at {wanted[:200]!r}: name the server")
+    server, connection_id = rows[0]
+    return server, connection_id
+
+
+def _linked(session: Session, connection_id: int) -> Linked:
+    conn, profile, provider = session.execute(_LINKED, {"connection_id": connection_id}).one()
+    return Linked(conn, profile, provider)
+
+
+def _usable(server: McpServer, linked: Linked, now: datetime) -> None:
+    """CredentialUnavailable saying what is wrong and what to do, unless the credential works."""
+    conn = linked.connection
+    where = f"server {server.name!r} (connection {conn.id}, profile {linked.profile.name!r})"
+    if conn.revoked_at is not None:
+        raise CredentialUnavailable(f"{where}: the connection was revoked by {conn.revoked_by} "
+                                    f"at {conn.revoked_at:%Y-%m-%d %H:%M:%S} UTC. Reconfigure "
+                                    "the server with a live connection")
+    if conn.disabled_by:
+        raise CredentialUnavailable(f"{where}: the connection is disabled by {conn.disabled_by}. "
+                                    + DISABLED_HINT)
+    if conn.status == Status.ERROR:
+        raise CredentialUnavailable(f"{where}: the connection is in Error "
+                                    f"({conn.status_reason or 'authentication failed'}). "
+                                    + HINTS[Status.ERROR])
+    if conn.status == Status.INACTIVE:
+        raise CredentialUnavailable(f"{where}: the connection is Inactive "
+                                    f"({conn.status_reason or 'expired'}). "
+                                    + HINTS[Status.INACTIVE])
+    oauth = linked.provider.kind in OAUTH_KINDS
+    if not oauth and conn.expires_at is not None and conn.expires_at <= now:
+        raise CredentialUnavailable(f"{where}: the credential expired at "
+                                    f"{conn.expires_at:%Y-%m-%d %H:%M} UTC. "
+                                    + HINTS[Status.INACTIVE])
+
+
+def _due(linked: Linked) -> bool:
+    expires = linked.connection.expires_at
+    return expires is not None and expires <= utcnow() + REFRESH_WITHIN
+
+
+def _refreshed(session: Session, server: McpServer, linked: Linked, *, actor: Actor,
+               keyring: KeyRing) -> Linked:
+    """The connection, its token refreshed first when due: here, or by whoever holds its claim.
+
+    A request that finds the row claimed waits for the holder's write (a new `token_version`)
+    instead of refreshing again. A failed refresh leaves the connection in Error or Inactive
+    (the refresher's status rules) for the caller's `_usable` to report; an unreachable provider
+    is ProviderUnreachable unless the old token still works.
+    """
+    deadline = time.monotonic() + WAIT_FOR_REFRESH
+    while _due(linked):
+        version = linked.connection.token_version
+        outcome = refresh_linked(session, actor=actor, keyring=keyring, linked=linked)
+        linked = _linked(session, linked.connection.id or 0)
+        if outcome.result == "unreachable":
+            expires = linked.connection.expires_at
+            if expires is not None and expires <= utcnow():
+                raise ProviderUnreachable(f"server {server.name!r}: the token expired and the "
+                                          f"provider could not be reached: {outcome.message}")
+            return linked
+        if outcome.result != "busy":
+            return linked  # refreshed, superseded, or a status for _usable to report
+        while not _settled(linked, version):
+            if time.monotonic() > deadline:
+                raise ProviderUnreachable(f"server {server.name!r}: another refresh of its "
+                                          "token is taking too long; try again")
+            time.sleep(POLL)
+            linked = _linked(session, linked.connection.id or 0)
+        if linked.connection.token_version != version or linked.connection.status != Status.ACTIVE:
+            return linked
+    return linked
+
+
+def _settled(linked: Linked, version: int) -> bool:
+    """Whether the refresh someone else claimed is over: a new token, a new status, or the
+    claim released (or lapsed) without one."""
+    conn = linked.connection
+    claimed = conn.refresh_claimed_until
+    return (conn.token_version != version or conn.status != Status.ACTIVE
+            or conn.revoked_at is not None or conn.disabled_by is not None
+            or claimed is None or claimed <= utcnow())
+
+
+def credential_for(session: Session, *, actor: Actor, keyring: KeyRing,
+                   server: str) -> BrokeredCredential:
+    """The credential to call `server` (a name, or a URL) now; see the module docstring.
+
+    NotFound for an unknown server, CredentialUnavailable (with the remedy) when the server or
+    its connection may not be used, ProviderUnreachable when a due token cannot be refreshed.
+    """
+    require(actor, Action.BROKER)
+    found, connection_id = _server(session, server)
+    if found.state != ServerState.CONNECTED:
+        raise CredentialUnavailable(
+            f"server {found.name!r} is disconnected"
+            + (f" ({found.reason})" if found.reason else "")
+            + ": reconfigure it with a live connection (connmodel server reconfigure)")
+    if connection_id is None:
+        raise CredentialUnavailable(f"server {found.name!r} has no live connection: connect its "
+                                    "profile, then reconfigure the server")
+    linked = _linked(session, connection_id)
+    now = utcnow()
+    _usable(found, linked, now)
+    if linked.provider.kind in OAUTH_KINDS:
+        linked = _refreshed(session, found, linked, actor=actor, keyring=keyring)
+        _usable(found, linked, utcnow())
+    conn, kind = linked.connection, linked.provider.kind
+    try:
+        headers = auth_headers(kind, linked.provider.settings or {}, conn.credential_enc, keyring)
+    except MissingCredential as exc:
+        raise CredentialUnavailable(f"server {found.name!r} (connection {conn.id}): {exc}") from None
+    if conn.last_used_at is None or conn.last_used_at < now - USED_EVERY:
+        session.execute(_USED, {"connection_id": conn.id, "stale_before": now - USED_EVERY,
+                                "now": now})
+        session.commit()
+    result = BrokeredCredential(server=found.name, url=found.url, connection_id=conn.id,
+                                auth_type="none", expires_at=conn.expires_at)
+    if not headers:
+        return result
+    [(name, value)] = headers.items()
+    result.header_name, result.header_value = name, value
+    if kind == ProviderKind.API_KEY:
+        result.auth_type = "api_key"
+    else:
+        result.auth_type, result.token = "bearer", value.removeprefix("Bearer ")
+    return result

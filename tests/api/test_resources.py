@@ -1,0 +1,217 @@
+"""Every resource of /api/v1 and every error status, through HTTP against `connmodel api`, on
+SQLite and PostgreSQL (the demo store)."""
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import httpx
+import jsonschema
+from sqlalchemy import select, update
+
+from api.running import start_api, stop
+from connmodel.audit.schema import REPORT_SCHEMA
+from connmodel.models import ApiToken, AuditEvent, Connection, utcnow
+from connmodel.store import session
+
+PROBLEM = "application/problem+json"
+
+
+def problem(response: httpx.Response, status: int) -> str:
+    """The problem's detail, after checking it is an RFC 9457 problem with this status."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body["detail"]
+
+
+def events(url: str, after: int = 0, **where) -> list[AuditEvent]:
+    with session(url) as s:
+        stmt = select(AuditEvent).where(AuditEvent.id > after).order_by(AuditEvent.id)
+        for name, value in where.items():
+            stmt = stmt.where(getattr(AuditEvent, name) == value)
+        return list(s.scalars(stmt))
+
+
+def last_event(url: str) -> int:
+    return max(e.id for e in events(url))
+
+
+def test_reads_profiles_connections_servers_events_and_the_audit_report(api):
+    with api.client("read") as c:
+        profiles = c.get("/profiles").json()
+        assert profiles["total"] == len(profiles["items"]) >= 5 and profiles["total_exact"]
+        noauth = next(p for p in profiles["items"] if p["name"] == "Noauth")
+        assert noauth["counts"] == {"Active": 1, "Inactive": 0, "Error": 0}
+        assert noauth["provider_kind"] == "none"
+
+        first = c.get("/connections", params={"limit": 2, "sort": "-account"}).json()
+        assert set(first) == {"items", "next_cursor", "total", "total_exact"}
+        seen = [i["id"] for i in first["items"]]
+        cursor = first["next_cursor"]
+        while cursor:
+            page = c.get("/connections", params={"limit": 2, "sort": "-account",
+                                                 "cursor": cursor}).json()
+            seen += [i["id"] for i in page["items"]]
+            cursor = page["next_cursor"]
+        assert len(seen) == len(set(seen)) == first["total"]
+        errors = c.get("/connections", params={"status": "error"}).json()
+        assert [i["status"] for i in errors["items"]] == ["Error"] * errors["total"]
+        assert errors["items"][0]["hint"] == "Re-authenticate or check credentials"
+        found = c.get("/connections", params={"search": "ci-bot"}).json()["items"]
+        assert [i["account"] for i in found] == ["ci-bot@example.com"]
+        hubspot = c.get("/connections", params={"profile": "Hubspot"}).json()["items"]
+
+        view = c.get(f"/connections/{hubspot[0]['id']}")
+        assert view.status_code == 200
+        detail = view.json()
+        assert detail["config"]["credential"].startswith("••••")
+        assert [s["name"] for s in detail["mcp_servers"]] == ["Hubspot CRM"]
+        assert "credential_enc" not in view.text and "hub-" not in view.text.lower()
+
+        servers = c.get("/servers", params={"limit": 3}).json()
+        assert len(servers["items"]) == 3 and servers["next_cursor"]
+        rest = c.get("/servers", params={"cursor": servers["next_cursor"]}).json()
+        assert servers["total"] == 3 + len(rest["items"])
+        assert c.get("/servers/Calculator").json()["profile"] == "Noauth"
+        assert c.get("/servers", params={"state": "disconnected"}).json()["total"] == 0
+
+        trail = c.get("/events", params={"limit": 1}).json()
+        older = c.get("/events", params={"limit": 1, "cursor": trail["next_cursor"]}).json()
+        assert older["items"][0]["id"] < trail["items"][0]["id"]
+        assert c.get("/events", params={"action": "token.add"}).json()["total"] == 4
+
+        report = c.get("/audit", params={"days": 7, "fail_on": "error"}).json()
+    jsonschema.validate(report, REPORT_SCHEMA)
+    assert report["schema"] == "connmodel.audit/1" and report["failing"] == ["error"]
+
+
+def test_every_error_is_a_problem_with_its_status(api):
+    with api.client("admin") as c:
+        assert "no connection with id 424242" in problem(c.get("/connections/424242"), 404)
+        assert "no server named" in problem(c.get("/servers/Nope"), 404)
+        assert "no profile named" in problem(c.get("/connections", params={"profile": "Nope"}),
+                                            404)
+        assert "malformed cursor" in problem(c.get("/connections", params={"cursor": "x!"}), 422)
+        assert "unknown status" in problem(c.get("/connections", params={"status": "Gone"}), 422)
+        assert "unknown sort field" in problem(c.get("/connections", params={"sort": "pw"}), 422)
+        assert "limit" in problem(c.get("/connections", params={"limit": 0}), 422)
+        assert "connection_id" in problem(c.get("/connections/abc"), 422)
+        assert "profile" in problem(c.post("/servers/Calculator/reconfigure", json={}), 422)
+        big = c.post("/credentials", content=b'{"server": "' + b"x" * 70_000 + b'"}',
+                     headers={"content-type": "application/json"})
+        assert big.status_code == 413 and big.headers["content-type"] == PROBLEM
+    with api.client(None) as anonymous:
+        assert "no API token" in problem(anonymous.get("/connections"), 401)
+        assert problem(anonymous.get("/connections", headers={"Authorization": "Bearer nope"}),
+                       401) == "unknown API token"
+    with session(api.database_url) as s:
+        s.execute(update(ApiToken).where(ApiToken.name == "expiring-token")
+                  .values(expires_at=utcnow() - timedelta(seconds=1)))
+        s.commit()
+    with api.client("expiring") as c:
+        assert "'expiring-token' is expired" in problem(c.get("/profiles"), 401)
+    refused = events(api.database_url, actor="token:expiring-token", action="denied")
+    assert [e.outcome for e in refused] == ["refused: token expired"]
+
+
+def test_scopes_are_checked_by_the_services_and_refusals_audited(api):
+    before = last_event(api.database_url)
+    live = api.client("read").get("/connections", params={"limit": 1}).json()["items"][0]
+    with api.client("read") as c:
+        assert "may not write" in problem(c.post(f"/connections/{live['id']}/revoke"), 403)
+        assert "may not write" in problem(c.post(f"/connections/{live['id']}/disable"), 403)
+        assert "may not broker" in problem(c.post("/credentials", json={"server": "Calculator"}),
+                                          403)
+    with api.client("broker") as c:
+        assert "may not read" in problem(c.get("/connections"), 403)
+    with api.client("admin") as c:
+        assert "may not broker" in problem(c.post("/credentials", json={"server": "Calculator"}),
+                                          403)
+        assert c.get(f"/connections/{live['id']}").status_code == 200  # nothing changed
+    denied = events(api.database_url, before, action="denied")
+    assert [(e.actor, e.target) for e in denied] == [
+        ("token:read-token", "revoke_connection"), ("token:read-token", "disable_connection"),
+        ("token:read-token", "credential_for"), ("token:broker-token", "list_connections"),
+        ("token:admin-token", "credential_for")]
+
+
+def test_revoke_is_idempotent_under_twenty_concurrent_requests(api):
+    before = last_event(api.database_url)
+    with api.client("admin") as c:
+        target = c.get("/connections", params={"profile": "Hubspot Sandbox"}
+                       ).json()["items"][0]["id"]
+
+        def revoke(_: int) -> httpx.Response:
+            with api.client("admin") as mine:
+                return mine.post(f"/connections/{target}/revoke")
+
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(revoke, range(20)))
+        assert sorted(a.status_code for a in answers) == [200] + [409] * 19
+        done = next(a.json() for a in answers if a.status_code == 200)
+        assert done["disconnected_servers"] == ["Hubspot Sandbox CRM"]
+        detail = problem(next(a for a in answers if a.status_code == 409), 409)
+        assert f"connection {target} was already revoked by token:admin-token at " in detail
+        assert "already revoked by token:admin-token" in problem(
+            c.get(f"/connections/{target}"), 409)
+        assert c.get("/servers/Hubspot Sandbox CRM").json()["state"] == "disconnected"
+    revokes = events(api.database_url, before, action="revoke")
+    assert [(e.actor, e.target.split(" (")[0]) for e in revokes] == [
+        ("token:admin-token", f"connection {target}")]
+
+
+def test_disable_enable_refresh_and_reconfigure(api):
+    before = last_event(api.database_url)
+    with api.client("admin") as c:
+        hub = c.get("/connections", params={"profile": "Hubspot"}).json()["items"][0]["id"]
+        off = c.post(f"/connections/{hub}/disable")
+        assert off.status_code == 200 and off.json()["status"] == "Inactive"
+        assert off.json()["servers"] == ["Hubspot CRM"]
+        assert "already disabled" in problem(c.post(f"/connections/{hub}/disable"), 422)
+        on = c.post(f"/connections/{hub}/enable").json()
+        assert (on["status"], on["servers"]) == ("Active", ["Hubspot CRM"])
+        assert "kind oauth2" in problem(c.post(f"/connections/{hub}/refresh"), 422)
+        google = c.get("/connections", params={"profile": "Google"}).json()["items"][0]["id"]
+        refreshed = c.post(f"/connections/{google}/refresh")  # its provider is not reachable
+        assert refreshed.status_code == 200 and refreshed.json()["result"] == "unreachable"
+
+        c.post(f"/connections/{hub}/revoke")
+        assert c.get("/servers/Hubspot CRM").json()["state"] == "disconnected"
+        back = c.post("/servers/Hubspot CRM/reconfigure", json={"profile": "Noauth"})
+        assert back.status_code == 200
+        assert (back.json()["state"], back.json()["profile"]) == ("connected", "Noauth")
+        assert "no live connection" in problem(
+            c.post("/servers/Calculator/reconfigure", json={"profile": "Hubspot"}), 422)
+    actions = [e.action for e in events(api.database_url, before, actor="token:admin-token")]
+    assert actions == ["connection.disable", "connection.enable", "revoke",
+                       "server.reconfigure"]
+
+
+def test_an_unreachable_database_is_503(tmp_path):
+    process, url = start_api("postgresql://postgres@127.0.0.1:9/none", tmp_path / "api.log")
+    try:
+        answer = httpx.get(url + "/api/v1/connections", headers={"Authorization": "Bearer x"})
+        assert "cannot use the database" in problem(answer, 503)
+        assert "Bearer x" not in (tmp_path / "api.log").read_text()
+    finally:
+        stop(process)
+
+
+def test_openapi_and_docs_are_served(api):
+    doc = httpx.get(api.url + "/openapi.json").json()
+    assert {"/api/v1/connections", "/api/v1/credentials", "/api/v1/audit"} <= set(doc["paths"])
+    revoke = doc["paths"]["/api/v1/connections/{connection_id}/revoke"]["post"]["responses"]
+    assert {"200", "401", "403", "404", "409", "422", "503"} <= set(revoke)
+    assert PROBLEM in revoke["409"]["content"]
+    assert httpx.get(api.url + "/docs").status_code == 200
+
+
+def test_the_connection_row_never_leaves_unmasked(api):
+    with session(api.database_url) as s:
+        enc = s.scalars(select(Connection.credential_enc)
+                        .where(Connection.credential_enc.is_not(None))).first()
+    with api.client("admin") as c:
+        texts = [c.get(f"/connections/{i['id']}").text
+                 for i in c.get("/connections").json()["items"]]
+    assert enc and not any(enc in t for t in texts)

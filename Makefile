@@ -49,6 +49,7 @@ bench: install-test
 	$(PY) bench/refresh.py
 	$(PY) bench/dashboard.py
 	$(PY) bench/audit.py
+	$(PY) bench/cli.py
 
 screenshots: install-test
 	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py tests/audit/test_html_report.py -m screenshots -q

@@ -1,4 +1,4 @@
-"""Encryption of secrets at rest (Fernet / MultiFernet) and masking for display.
+"""Encryption of secrets at rest (Fernet / MultiFernet); masks are `connmodel.masking`'s.
 
 The key never lives in the database. It comes from CONNMODEL_SECRET_KEY (one or more Fernet
 keys, comma-separated, newest first) or from a key file (CONNMODEL_KEY_FILE, default
@@ -18,7 +18,6 @@ from connmodel.errors import SecretKeyError
 ENV_KEY = "CONNMODEL_SECRET_KEY"
 ENV_KEY_FILE = "CONNMODEL_KEY_FILE"
 DEFAULT_KEY_FILE = "connmodel.key"
-MASK = "••••"
 
 
 def key_file_path() -> Path:
@@ -111,16 +110,3 @@ def write_key_file(path: Path, keys: list[bytes] | tuple[bytes, ...]) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         raise SecretKeyError(f"cannot write the key file {path}: {exc.strerror}") from None
-
-
-def hint_of(secret: str) -> str | None:
-    """The last four characters, kept beside the ciphertext so masks need no key.
-
-    Short secrets get no hint: four characters of an eight-character key is half of it.
-    """
-    return secret[-4:] if len(secret) >= 12 else None
-
-
-def mask(hint: str | None) -> str:
-    """What a person may see of a secret: '••••7f3a', or '••••' with no hint."""
-    return MASK + (hint or "")

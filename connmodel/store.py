@@ -30,6 +30,7 @@ from connmodel.models import AuditEvent, utcnow
 
 DEFAULT_URL = "sqlite:///connmodel.db"
 BUSY_TIMEOUT_MS = 10_000
+POOL_SETTINGS = {"pool_size": "CONNMODEL_POOL_SIZE", "max_overflow": "CONNMODEL_MAX_OVERFLOW"}
 
 
 def database_url(explicit: str | None = None) -> str:
@@ -86,11 +87,25 @@ def get_engine(url: str | None = None) -> Engine:
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             parsed = parsed.set(drivername="postgresql+psycopg")
-            engine = create_engine(parsed, connect_args={"connect_timeout": 5})
+            engine = create_engine(parsed, connect_args={"connect_timeout": 5}, **_pool())
             event.listen(engine, "checkout", _closed_by_server)
     except (ArgumentError, ValueError, TypeError) as exc:
         raise StoreUnavailable(f"malformed database URL {describe(resolved)!r}: {exc}") from None
     return engine
+
+
+def _pool() -> dict[str, int]:
+    """PostgreSQL pool sizes from $CONNMODEL_POOL_SIZE / $CONNMODEL_MAX_OVERFLOW (SQLAlchemy's
+    5 + 10 when unset): processes x (size + overflow) must stay under max_connections, or go
+    through pgbouncer (docs/deployment.md)."""
+    sizes = {}
+    for option, variable in POOL_SETTINGS.items():
+        raw = os.environ.get(variable, "").strip()
+        if raw:
+            if not raw.isdigit():
+                raise StoreUnavailable(f"{variable} must be a whole number, not {raw[:20]!r}")
+            sizes[option] = int(raw)
+    return sizes
 
 
 def describe(url: str) -> str:

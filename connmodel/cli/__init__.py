@@ -1,33 +1,59 @@
 """The `connmodel` command line: thin Typer commands over the services.
 
 Each command module registers itself on `app` when imported; `run` imports only the module(s) of
-the command named (`connmodel audit` loads neither the OAuth client nor Alembic), and all of
-them for help or an unknown name. `main` turns every ConnModelError into one line on stderr and
-its exit code, so bad input never shows a traceback.
+the command named (`connmodel connections` loads neither the OAuth client, Alembic nor rich),
+and none for help or an unknown name: the group lists every command from `SUMMARIES` without
+importing it (`LazyCommands`), so `connmodel --help` costs Typer and nothing more. `main` turns
+every ConnModelError into one line on stderr and its exit code, so bad input never shows a
+traceback.
 """
 
 import gc
+import os
 import sys
 from importlib import import_module
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 from typer.main import get_command_name
-from typer.models import CommandInfo, TyperInfo
 
 try:  # typer >= 0.2x vendors click
+    from typer._click import Command, Context
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover
+    from click import Command, Context  # type: ignore[assignment]
     from click.exceptions import ClickException  # type: ignore[assignment]
 
 from connmodel.errors import ConnModelError
 
+
+class LazyCommands(TyperGroup):
+    """The top-level group: commands not imported yet are listed from `SUMMARIES`.
+
+    `run` imports a command's modules before Click resolves it, so a stand-in (help text only)
+    is only ever formatted into the group's help, never run.
+    """
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return sorted([*SUMMARIES, *(name for name in self.commands if name not in SUMMARIES)],
+                      key=_help_position)
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        loaded = self.commands.get(cmd_name)
+        if loaded is not None or cmd_name not in SUMMARIES:
+            return loaded
+        return TyperCommand(name=cmd_name, help=SUMMARIES[cmd_name],
+                            rich_help_panel=PANEL_OF.get(cmd_name))
+
+
 app = typer.Typer(
+    cls=LazyCommands,
     name="connmodel",
     help="Connections & Profiles of an MCP gateway: list, view, check, revoke, audit.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="rich",  # for the help's headings (PANELS); rich is imported for help only
 )
 
 
@@ -53,53 +79,94 @@ def _group(
 # Command modules in help order, and the modules that register each top-level name (a test
 # checks this table against what the modules register).
 MODULES = ("api", "audit", "checks", "connections", "core", "generate", "keys", "notebooks",
-           "profiles", "providers", "serve", "servers", "users")
+           "profiles", "providers", "serve", "servers", "users", "worker")
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "api": ("api",), "token": ("api",), "audit": ("audit",), "check": ("checks",),
-    "demo-server": ("checks",), "server": ("checks",), "webhook": ("checks",),
+    "api": ("api",), "token": ("api",), "audit": ("audit",), "check": ("checks",), "demo-server": ("checks",),
+    "server": ("checks",), "webhook": ("checks",),
     "connections": ("connections",), "show": ("connections",), "revoke": ("connections",),
+    "revoke-matching": ("connections",),
     "init": ("core",), "demo": ("core",), "generate": ("generate",), "rotate-key": ("keys",),
     "profiles": ("profiles",), "profile": ("profiles",), "provider": ("profiles", "providers"),
     "connect": ("providers",), "reauthorize": ("providers",), "update-key": ("providers",),
     "disable": ("providers",), "enable": ("providers",), "refresh": ("providers",),
     "revocations": ("providers",), "servers": ("servers",), "events": ("servers",),
-    "user": ("users",), "serve": ("serve",), "notebooks": ("notebooks",),
+    "user": ("users",), "worker": ("worker",), "serve": ("serve",), "notebooks": ("notebooks",),
 }
-
-# `connmodel --help` lists commands under these headings, in this order (a test checks that
+# `connmodel --help` lists the commands under these headings, in this order (a test checks that
 # every command has one).
 PANELS: dict[str, tuple[str, ...]] = {
-    "Everyday": ("connections", "show", "revoke", "check", "audit", "profiles", "servers",
-                 "events", "serve", "notebooks"),
+    "Everyday": ("connections", "show", "revoke", "revoke-matching", "check", "audit",
+                 "profiles", "servers", "events", "serve", "notebooks"),
     "Setup": ("init", "demo", "provider", "profile", "connect", "reauthorize", "update-key",
               "disable", "enable", "server", "user", "token", "webhook", "demo-server"),
-    "Operations": ("refresh", "revocations", "rotate-key", "generate", "api"),
+    "Operations": ("refresh", "revocations", "rotate-key", "generate", "api", "worker"),
 }
+PANEL_OF = {name: panel for panel, names in PANELS.items() for name in names}
+HELP_ORDER = [name for names in PANELS.values() for name in names]
+# What `connmodel --help` says of each command, in its order, without importing the command (a
+# test checks that it prints what the loaded commands print).
+SUMMARIES: dict[str, str] = {
+    "audit": "Audit stale, expiring and erroring connections; exit 1 on a --fail-on finding.",
+    "check": "Check connections live against their MCP servers (initialize + tools/list).",
+    "demo-server": "Serve the demo's Calculator MCP server (add, subtract) at "
+                   "http://HOST:PORT/mcp.",
+    "connections": "List live connections: filtered, sorted and paged in the database.",
+    "show": "View one connection: details, masked configuration and the MCP servers using it.",
+    "revoke": "Revoke a connection: wipe its credential and disconnect the servers of its "
+              "profile.",
+    "init": "Create or upgrade the database schema and create the secret key file if missing.",
+    "demo": "Add example profiles and connections (Noauth, Hubspot, Google; some Inactive or "
+            "Error).",
+    "serve": "Serve the dashboard (sign-in, addresses, safety checks: see connmodel serve "
+             "--help).",
+    "notebooks": "List the notebooks shipped with connmodel, or copy them to a folder to open in "
+                 "Jupyter.",
+    "generate": "Add realistic synthetic connections (statuses, accounts, expiry, check history) "
+                "in bulk.",
+    "rotate-key": "Re-encrypt every secret under a new key in one transaction; the old key then "
+                  "retires.",
+    "profiles": "Profiles by name, a page at a time, with description, provider, first "
+                "connections and counts by status.",
+    "connect": "Connect a profile: none at once, API key from a hidden prompt, OAuth2 in a "
+               "browser.",
+    "reauthorize": "Run the OAuth2 flow again for an Inactive or Error connection (back to "
+                   "Active).",
+    "update-key": "Replace an API key connection's key (hidden prompt or stdin); it becomes "
+                  "Active again.",
+    "disable": "Disable a connection without deleting it: Inactive, its servers disconnected.",
+    "enable": "Enable a disabled connection and reconnect the servers its disabling "
+              "disconnected.",
+    "refresh": "Refresh OAuth tokens due soon and send queued provider revocations.",
+    "revocations": "Provider-side revocations (RFC 7009) waiting in the queue, with attempts and "
+                   "last error.",
+    "servers": "MCP servers of the gateway with the profile they use and their state.",
+    "events": "The append-only audit trail, newest first (times in UTC).",
+    "server": "Add MCP servers and move them to another profile.",
+    "webhook": "Webhook receivers told when a connection turns Error or Inactive, or recovers.",
+    "profile": "Add profiles (a named use of a provider config).",
+    "provider": "Add provider configs (how to authenticate).",
+    "user": "Users who may sign in to the dashboard.",
+}
+
+
+def _help_position(name: str) -> int:
+    return HELP_ORDER.index(name) if name in HELP_ORDER else len(HELP_ORDER)
 
 
 def load_commands(argv: list[str] | None = None) -> None:
-    """Register the command `argv` names, or every command (help, a typo, or argv None)."""
-    wanted = COMMANDS.get(argv[0], MODULES) if argv else MODULES
+    """Register the command `argv` names (none for help or a typo), or every one (argv None,
+    or shell completion, which completes every command's options)."""
+    if os.environ.get("_CONNMODEL_COMPLETE"):
+        argv = None
+    wanted = MODULES if argv is None else COMMANDS.get(argv[0], ()) if argv else ()
     for name in MODULES:  # in help order, whatever subset
         if name in wanted:
             import_module(f"connmodel.cli.{name}")
-    _place_in_panels()
-
-
-def _place_in_panels() -> None:
-    """Put each command under its PANELS heading, in PANELS' order (help lists them so)."""
-    order = [name for names in PANELS.values() for name in names]
-    panel_of = {name: panel for panel, names in PANELS.items() for name in names}
-
-    def name_of(info: CommandInfo | TyperInfo) -> str:
-        if isinstance(info, TyperInfo) or info.name:
-            return info.name or ""
-        return get_command_name(info.callback.__name__ if info.callback else "")
-
-    for infos in (app.registered_commands, app.registered_groups):
-        for info in infos:
-            info.rich_help_panel = panel_of.get(name_of(info))
-        infos.sort(key=lambda i: order.index(n) if (n := name_of(i)) in order else len(order))
+    for command in app.registered_commands:
+        name = command.name or get_command_name(getattr(command.callback, "__name__", ""))
+        command.rich_help_panel = PANEL_OF.get(name)
+    for group in app.registered_groups:
+        group.rich_help_panel = PANEL_OF.get(group.name or "")
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """What every command shares: the database option, the acting user, and output in two formats.
 
-Table output is for people (rich tables; user text is never read as markup); JSON output is for
+Table output is for people (`connmodel.cli.tables`, loaded only then); JSON output is for
 scripts and its keys are stable.
 """
 
@@ -14,9 +14,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import BaseModel
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 from sqlmodel import Session
 
 from connmodel.paging import COUNT_CAP, Page
@@ -25,9 +22,6 @@ from connmodel.store import session
 
 if TYPE_CHECKING:
     from connmodel.secrets import KeyRing
-
-console = Console(highlight=False, soft_wrap=False)
-
 
 class Format(StrEnum):
     TABLE = "table"
@@ -81,22 +75,10 @@ def emit_json(data: Any) -> None:
     typer.echo(json.dumps(jsonable(data), indent=2, ensure_ascii=False))
 
 
-def cell(value: Any) -> Text:
-    """A table cell as plain text: '[bold]' in a profile name stays literally '[bold]'."""
-    if value is None:
-        return Text("–", style="dim")
-    if hasattr(value, "strftime"):
-        return Text(value.strftime("%Y-%m-%d %H:%M"))
-    return Text(str(value))
-
-
 def emit_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    table = Table(title=Text(title) if title else None, title_justify="left")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(cell(v) for v in row))
-    console.print(table)
+    from connmodel.cli.tables import print_table  # rich, only when a table is printed
+
+    print_table(title, columns, rows)
 
 
 LimitOpt = Annotated[int, typer.Option("--limit", "-n", help="Rows per page (1-500).")]

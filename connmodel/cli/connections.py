@@ -1,4 +1,5 @@
-"""`connmodel connections`, `show` and `revoke`: the seed page's table, View and Revoke."""
+"""`connmodel connections`, `show`, `revoke` and `revoke-matching`: the seed page's table, View,
+Revoke and Revoke all matching."""
 
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from connmodel.cli.common import (
     emit_table,
     store,
 )
+from connmodel.errors import InvalidInput
 from connmodel.models import ConnectionPublic
 from connmodel.services.connections import (
     SORT_FIELDS,
@@ -25,6 +27,8 @@ from connmodel.services.connections import (
     list_connections,
     revoke_connection,
 )
+from connmodel.services.groups import GroupFilter, count_matching
+from connmodel.services.revoke_matching import revoke_matching
 from connmodel.status import REVOKE_NOTE, ServerState, parse_environment, parse_status
 from connmodel.validation import clean_name
 
@@ -125,3 +129,52 @@ def revoke(
     typer.echo(f"revoked connection {result.id} ({result.profile} / {result.service} / "
                f"{result.account}); disconnected: "
                + (", ".join(result.disconnected_servers) or "none"))
+
+
+@app.command("revoke-matching")
+def revoke_matching_command(
+    status: Annotated[str | None, typer.Option("--status", "-s", help="Active, Inactive or Error.",
+                                               show_default=False)] = None,
+    environment: Annotated[str | None, typer.Option("--environment", "-e",
+                                                    help="dev, staging or production.",
+                                                    show_default=False)] = None,
+    profile: Annotated[str | None, typer.Option("--profile", "-p",
+                                                help="Profiles whose name contains this text.",
+                                                show_default=False)] = None,
+    search: Annotated[str | None, typer.Option("--search", "-q",
+                                               help="Text in the account or service.",
+                                               show_default=False)] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    database: DatabaseOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Revoke every live connection a filter matches (the page's 'Revoke all matching')."""
+    given = {"--status": status, "--environment": environment, "--profile": profile,
+             "--search": search}
+    empty = [name for name, value in given.items() if value is not None and not value.strip()]
+    if empty or all(value is None for value in given.values()):
+        raise InvalidInput(f"{empty[0]} is empty" if empty else
+                           "give at least one of --status, --environment, --profile, --search")
+    where = GroupFilter(status=parse_status(status).value if status else None,
+                        environment=parse_environment(environment).value if environment else None,
+                        profile=profile, search=search)
+    actor = cli_actor()
+    if not yes:
+        with store(database) as s:
+            count, exact = count_matching(s, actor=actor, where=where)
+        if not count:
+            typer.echo("No connection matches this filter. Nothing changed.")
+            return
+        typer.echo(REVOKE_NOTE)
+        if not typer.confirm(f"Revoke {'' if exact else 'at least '}{count:,} connection"
+                             f"{'s' if count != 1 else ''} matching this filter?", default=False):
+            typer.echo("connmodel: not revoked, nothing changed", err=True)
+            raise typer.Exit(1)
+    with store(database) as s:
+        run = revoke_matching(s, actor=actor, where=where)
+    if fmt is Format.JSON:
+        emit_json({"revoked": run.revoked, "already_revoked": run.already_revoked,
+                   "disconnected_servers": sorted(run.servers),
+                   "appeared": run.appeared, "appeared_exact": run.appeared_exact})
+        return
+    typer.echo(run.summary())

@@ -10,9 +10,10 @@ from sqlalchemy import CursorResult, Result, insert, select, update
 from sqlmodel import Session, col
 
 from connmodel.errors import AlreadyRevoked, InvalidInput, NotFound
+from connmodel.masking import hint_of
 from connmodel.models import CheckResult, Connection, McpServer, Profile, ProviderConfig, utcnow
 from connmodel.permissions import Actor
-from connmodel.secrets import KeyRing, hint_of
+from connmodel.secrets import KeyRing
 from connmodel.services.events import record
 from connmodel.status import ServerState, Status
 

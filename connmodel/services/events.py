@@ -37,6 +37,24 @@ def record(session: Session, *, actor: Actor, action: str, target: str, outcome:
                                               "outcome": outcome})
 
 
+@dataclass(frozen=True)
+class Event:
+    """What one audit event says (who and when are the writer's)."""
+
+    action: str
+    target: str
+    outcome: str = "ok"
+
+
+def record_many(session: Session, *, actor: Actor, events: list[Event]) -> None:
+    """`record` for a batch of changes by one actor: one executemany, not one INSERT each."""
+    if events:
+        at = utcnow()
+        session.connection().execute(insert(AuditEvent), [
+            {"at": at, "actor": actor.name, "action": e.action, "target": e.target,
+             "outcome": e.outcome} for e in events])
+
+
 def _as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 

@@ -101,7 +101,7 @@ class GroupFilter:
         return conds
 
 
-def _matching(session: Session, where: GroupFilter) -> list[ColumnElement[bool]]:
+def matching_conditions(session: Session, where: GroupFilter) -> list[ColumnElement[bool]]:
     """Conditions on Connection selecting the live connections the whole filter matches."""
     conds = where.connection_filter().conditions(session)
     profile_conds = where.profile_conditions()
@@ -250,7 +250,7 @@ def _profile_groups(session: Session, where: GroupFilter, conn_conds: list[Colum
 def count_matching(session: Session, *, actor: Actor, where: GroupFilter) -> tuple[int, bool]:
     """How many live connections the page's filter matches (capped), for bulk confirmations."""
     require(actor, Action.READ)
-    conds = _matching(session, where)
+    conds = matching_conditions(session, where)
     return capped_count(session, select(col(Connection.id)).where(*conds))
 
 
@@ -265,7 +265,7 @@ def servers_affected(
             col(Connection.id).in_(connection_ids), col(Connection.revoked_at).is_(None))
     else:
         profiles = select(col(Connection.profile_id)).where(
-            *_matching(session, where or GroupFilter()))
+            *matching_conditions(session, where or GroupFilter()))
     rows = session.execute(
         select(McpServer, col(Profile.name))
         .join(Profile, col(Profile.id) == col(McpServer.profile_id))
@@ -291,15 +291,6 @@ def change_token(session: Session, *, actor: Actor) -> tuple[int, int, int, int]
         select(func.max(col(Profile.id))).scalar_subquery(),
     )).one()
     return tuple(int(v or 0) for v in row)  # type: ignore[return-value]
-
-
-def matching_ids(session: Session, *, actor: Actor, where: GroupFilter, limit: int) -> list[int]:
-    """The first `limit` live connections the page's filter matches, by id (for bulk revoke)."""
-    require(actor, Action.READ)
-    conds = _matching(session, where)
-    rows = session.execute(
-        select(col(Connection.id)).where(*conds).order_by(col(Connection.id)).limit(limit))
-    return list(rows.scalars())
 
 
 def first_pages(

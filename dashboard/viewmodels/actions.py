@@ -15,7 +15,13 @@ import param
 from connmodel.errors import AlreadyRevoked, ConnModelError, NotFound
 from connmodel.models import ConnectionDetail
 from connmodel.services.connections import get_connection, revoke_connection, revoke_many
-from connmodel.services.groups import GroupFilter, count_matching, matching_ids, servers_affected
+from connmodel.services.groups import GroupFilter, count_matching, servers_affected
+from connmodel.services.revoke_matching import (
+    MatchingRevoke,
+    bulk_summary,
+    revoke_next_batch,
+    start,
+)
 from dashboard.viewmodels.backend import Backend
 
 BATCH = 50
@@ -142,8 +148,11 @@ class ActionsModel(param.Parameterized):
         done: list[int] = []
         single = None
         try:
+            if request.where is not None:
+                yield from self._revoke_matching(request.where, done)
+                return
             for batch in self._batches(request):
-                if request.count == 1 and request.where is None:
+                if request.count == 1:
                     single = self.backend.call(revoke_connection, connection_id=batch[0])
                     revoked, servers = 1, set(single.disconnected_servers)
                     done.append(single.id)
@@ -167,27 +176,34 @@ class ActionsModel(param.Parameterized):
         finally:
             self.param.update(running=False, pending=None, revoked=done)
 
+    def _revoke_matching(self, where: GroupFilter, done: list[int]) -> Iterator[int]:
+        """Every connection the filter matches at confirmation, to the end (not to the count)."""
+        run: MatchingRevoke | None = None
+        try:
+            run = self.backend.call(start, where=where)
+            while not run.done:
+                self.backend.call(revoke_next_batch, run=run)
+                self.progress = run.processed
+                yield self.progress
+        except ConnModelError as exc:
+            self._tell(f"Revocation stopped after {run.revoked if run else 0}: {exc}", "error")
+            self.changed = True
+        else:
+            self._tell(run.summary(), "warning" if run.appeared else "success")
+            if run.appeared:
+                self.changed = True
+        finally:
+            if run is not None:
+                done.extend(run.revoked_ids)
+
     def _batches(self, request: RevokeRequest) -> Iterator[list[int]]:
-        if request.where is None:
-            for i in range(0, len(request.ids), BATCH):
-                yield request.ids[i:i + BATCH]
-            return
-        done = 0
-        while done < request.count:
-            ids = self.backend.call(matching_ids, where=request.where,
-                                    limit=min(BATCH, request.count - done))
-            if not ids:
-                return
-            done += len(ids)
-            yield ids
+        for i in range(0, len(request.ids), BATCH):
+            yield request.ids[i:i + BATCH]
 
     @staticmethod
     def _outcome(single: Any, revoked: int, already: int, servers: set[str]) -> str:
-        stopped = ", ".join(sorted(servers)) or "none"
         if single is not None:
+            stopped = ", ".join(sorted(servers)) or "none"
             return (f"Revoked {connection_label(single.profile, single.account)}. "
                     f"Disconnected MCP servers: {stopped}.")
-        text = f"Revoked {revoked} connection{'s' if revoked != 1 else ''}."
-        if already:
-            text += f" {already} had already been revoked by someone else."
-        return text + f" Disconnected MCP servers: {stopped}."
+        return bulk_summary(revoked, already, servers)

@@ -106,4 +106,4 @@ class ConnectionDialogsWithActions(ConnectionDialogs):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        self._view.insert(1, ConnectionActionsBar(actions=self.actions))
+        self._view.objects = [ConnectionActionsBar(actions=self.actions)]

@@ -108,3 +108,14 @@ def test_refresh_benchmark_refreshes_every_token_while_the_dashboard_is_used(tmp
     figures = json.loads((tmp_path / "refresh-sqlite.json").read_text())
     assert figures["refresh"]["refreshed"] == 200 and figures["refresh"]["error"] is None
     assert figures["dashboard_during"]["worst_p95_ms"] > 0
+
+
+def test_cli_benchmark_measures_each_command_against_python_itself(tmp_path):
+    out = tmp_path / "cli.json"
+    printed = run("cli.py", "--connections", "200", "--runs", "2", "--out", str(out))
+    assert "load average" in printed
+    results = json.loads(out.read_text())["results"]
+    for name in ("connections --limit 10 -f json", "show 1 -f json", "--help"):
+        assert results[name]["p50_ms"] > 0 and results[name]["ratio_to_python_pass"] > 1
+        assert isinstance(results[name]["meets_target"], bool)
+    assert results["python -c pass"]["runs"] == 2

@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from checks.conftest import API_KEY, connect
-from connmodel.cli import common, run
+from connmodel.cli import run, tables
 from connmodel.models import AuditEvent, Connection, McpServer
 from connmodel.services.connections import revoke_connection
 from connmodel.services.keys import checked_keyring
@@ -22,7 +22,7 @@ from connmodel.store import session
 @pytest.fixture
 def cli(capsys, monkeypatch, keyring):
     monkeypatch.setenv("CONNMODEL_ACTOR", "alice")
-    monkeypatch.setattr(common.console, "width", 200)
+    monkeypatch.setattr(tables.console, "width", 200)
 
     def invoke(*argv: str) -> tuple[int, str, str]:
         code = run(list(argv))

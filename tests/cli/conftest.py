@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connmodel.cli import common, run
+from connmodel.cli import run, tables
 
 
 @dataclass
@@ -37,7 +37,7 @@ def cli(capsys, monkeypatch, keyring) -> Cli:
     """`cli("connections", "-d", url)` -> Result; `stdin=` answers prompts."""
     monkeypatch.setenv("CONNMODEL_ACTOR", "alice")
     monkeypatch.delenv("CONNMODEL_DATABASE_URL", raising=False)
-    monkeypatch.setattr(common.console, "width", 200)  # a wide terminal: cells are not wrapped
+    monkeypatch.setattr(tables.console, "width", 200)  # a wide terminal: cells are not wrapped
 
     def invoke(*argv: str, stdin: str | None = None) -> Result:
         capsys.readouterr()

@@ -72,3 +72,25 @@ def test_two_processes_revoking_at_once_give_one_revocation(demo_url, cli):
     assert lost_err.startswith(f"connmodel: error: connection {cid} was already revoked")
     assert "Traceback" not in lost_err
     assert _revoke_events(cli, demo_url) == 1
+
+
+def test_revoke_matching_asks_then_revokes_every_match(demo_url, cli):
+    staging = cli("connections", "-d", demo_url, "-f", "json", "-e", "staging").json["total"]
+    declined = cli("revoke-matching", "-e", "staging", "-d", demo_url, stdin="n\n")
+    assert f"Revoke {staging} connections matching this filter?" in declined.out
+    assert declined.one_line_error() == "connmodel: not revoked, nothing changed"
+    done = cli("revoke-matching", "-e", "staging", "-d", demo_url, "-f", "json", stdin="y\n")
+    assert done.code == 0, done.err
+    assert done.out.endswith('}\n') and '"revoked": 2' in done.out and '"appeared": 0' in done.out
+    assert cli("connections", "-d", demo_url, "-f", "json", "-e", "staging").json["total"] == 0
+    assert _revoke_events(cli, demo_url) == staging == 2
+    none = cli("revoke-matching", "-e", "staging", "-d", demo_url)
+    assert none.out == "No connection matches this filter. Nothing changed.\n"
+
+
+def test_revoke_matching_refuses_no_or_empty_filter(demo_url, cli):
+    assert cli("revoke-matching", "-d", demo_url, "--yes").one_line_error() == (
+        "connmodel: error: give at least one of --status, --environment, --profile, --search")
+    assert cli("revoke-matching", "-q", " ", "-d", demo_url, "--yes").one_line_error() == (
+        "connmodel: error: --search is empty")
+    assert _revoke_events(cli, demo_url) == 0

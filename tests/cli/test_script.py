@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from connmodel.cli import COMMANDS, MODULES, PANELS, app, load_commands
+from connmodel.cli import COMMANDS, MODULES, PANELS, SUMMARIES, app, load_commands, run
 from connmodel.services.demo import seed_demo
 from connmodel.store import session
 
@@ -100,3 +100,31 @@ def test_version_is_the_packages():
     done = subprocess.run([str(SCRIPT), "--version"], capture_output=True, text=True,
                           timeout=60, check=True)
     assert done.stdout == f"connmodel {version('connmodel')}\n"
+
+
+def test_help_lists_every_command_without_importing_one(capsys):
+    """`connmodel --help` prints what it prints with every command loaded, from SUMMARIES."""
+    code = ("import sys; from connmodel.cli import run; run(['--help']); "
+            "print(sorted(m for m in sys.modules if m.startswith('connmodel.')), file=sys.stderr)")
+    lazy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert lazy.stderr.splitlines()[-1] == "['connmodel.cli', 'connmodel.errors']"
+    load_commands()
+    run(["--help"])
+    assert lazy.stdout == capsys.readouterr().out
+    assert set(SUMMARIES) == set(COMMANDS)
+
+
+def test_a_listing_imports_no_oauth_plotting_or_dashboard_stack(sqlite_url, keyring, admin):
+    """`connections` and `show` as scripts call them load only the store and the services."""
+    with session(sqlite_url) as s:
+        seed_demo(s, actor=admin, keyring=keyring)
+    heavy = ("authlib", "httpx", "httpx2", "joserfc", "cryptography", "bokeh", "pandas", "panel",
+             "rich", "alembic")
+    code = ("import sys, io, contextlib; from connmodel.cli import run\n"
+            "with contextlib.redirect_stdout(io.StringIO()): code = run(sys.argv[1:])\n"
+            f"print(code, sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))")
+    for argv in (["connections", "--limit", "10", "-f", "json"], ["show", "1", "-f", "json"]):
+        done = subprocess.run([sys.executable, "-c", code, *argv, "-d", sqlite_url],
+                              capture_output=True, text=True, timeout=60, check=True)
+        assert done.stdout.split(" ", 1) == ["0", "[]\n"], (argv, done.stdout, done.stderr)

@@ -1,5 +1,7 @@
 """View, Revoke and bulk revoke through the view model, on real stores, without a browser."""
 
+import json
+
 import pytest
 from sqlmodel import select
 
@@ -11,7 +13,7 @@ from connmodel.services.servers import list_servers
 from connmodel.store import session
 from dashboard.viewmodels.actions import ActionsModel
 from dashboard.viewmodels.backend import Backend
-from dashboard.views.connection_dialogs import REVOKE_NOTE, detail_html, revoke_html
+from dashboard.views.connection_dialogs import REVOKE_NOTE, detail_blocks, revoke_blocks
 
 
 def connection_id(url: str, admin, profile: str) -> int:
@@ -33,7 +35,7 @@ def test_view_lists_servers_and_masks_secrets(actions, demo_url, admin):
     actions.view(connection_id(demo_url, admin, "Google"))
     detail = actions.detail
     assert [s.name for s in detail.mcp_servers] == ["Drive", "Gsuite"]
-    page = detail_html(detail)
+    page = json.dumps(detail_blocks(detail))
     assert "Gsuite" in page and "Drive" in page and "user@example.com" in page
     assert not any(secret in page or secret in detail.model_dump_json() for secret in DEMO_SECRETS)
     actions.close_view()
@@ -45,7 +47,7 @@ def test_cancel_changes_nothing(actions, demo_url, admin):
     actions.ask_revoke(hub)
     assert actions.pending.title == "Revoke Hubspot connection (Configured)?"
     assert actions.pending.servers == ["Hubspot CRM"]
-    assert REVOKE_NOTE in revoke_html(actions.pending)
+    assert {"note": REVOKE_NOTE} in revoke_blocks(actions.pending)
     actions.cancel()
     assert actions.pending is None
     assert connection_id(demo_url, admin, "Hubspot") == hub
@@ -108,10 +110,11 @@ def test_bulk_revoke_selected(actions, demo_url, admin):
                                "Disconnected MCP servers: Calculator, Drive, Gsuite.")
 
 
-def test_escaped_in_dialogs(actions, demo_url, admin):
+def test_dialogs_get_user_text_as_plain_values(actions, demo_url, admin):
+    """No markup is built: the browser writes these values with textContent (tests/ui)."""
     actions.view(connection_id(demo_url, admin, "Google"))
     evil = actions.detail.model_copy(update={"profile": "<img src=x onerror=alert(1)>",
                                              "account": "<script>x</script>"})
-    page = detail_html(evil)
-    assert "<img" not in page and "<script>" not in page
-    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    blocks = detail_blocks(evil)
+    assert blocks[0] == {"heading": "<img src=x onerror=alert(1)> connection (<script>x</script>)"}
+    assert ["Account", "<script>x</script>"] in blocks[1]["fields"]

@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select, update
 from test_oauth_flow import connect as oauth_connect
 
-from connmodel.cli import common, run
+from connmodel.cli import run, tables
 from connmodel.models import AuditEvent, Connection, ProviderRevocation, utcnow
 from connmodel.services.servers import add_server
 from connmodel.store import session
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::getpass.GetPassWarning")  # no 
 @pytest.fixture
 def cli(capsys, monkeypatch, keyring):
     monkeypatch.setenv("CONNMODEL_ACTOR", "alice")
-    monkeypatch.setattr(common.console, "width", 200)
+    monkeypatch.setattr(tables.console, "width", 200)
 
     def invoke(*argv: str, stdin: str = "") -> tuple[int, str, str]:
         capsys.readouterr()

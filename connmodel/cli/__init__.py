@@ -114,6 +114,8 @@ SUMMARIES: dict[str, str] = {
     "show": "View one connection: details, masked configuration and the MCP servers using it.",
     "revoke": "Revoke a connection: wipe its credential and disconnect the servers of its "
               "profile.",
+    "revoke-matching": "Revoke every live connection a filter matches (the page's 'Revoke all "
+                       "matching').",
     "init": "Create or upgrade the database schema and create the secret key file if missing.",
     "demo": "Add example profiles and connections (Noauth, Hubspot, Google; some Inactive or "
             "Error).",
@@ -146,6 +148,11 @@ SUMMARIES: dict[str, str] = {
     "profile": "Add profiles (a named use of a provider config).",
     "provider": "Add provider configs (how to authenticate).",
     "user": "Users who may sign in to the dashboard.",
+    "api": "Serve the HTTP API and the credential broker (OpenAPI at /openapi.json, docs at "
+           "/docs).",
+    "token": "API tokens of `connmodel api` (read, admin or broker).",
+    "worker": "Run the deployment's background work once: refresh, revocations, webhooks, "
+              "checks.",
 }
 
 

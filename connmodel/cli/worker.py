@@ -28,10 +28,10 @@ def worker(
         min=0, max=19)] = NICE,
     database: DatabaseOpt = None,
 ) -> None:
-    """Run all background work once per deployment: token refresh, provider revocations,
-    webhook deliveries and the scheduled checks ($CONNMODEL_CHECK_INTERVAL seconds).
+    """Run the deployment's background work once: refresh, revocations, webhooks, checks.
 
-    Run one (systemd) or `--once` from cron; a second worker is safe (every queue claims its
+    Token refresh, provider revocations, webhook deliveries and the scheduled check round
+    ($CONNMODEL_CHECK_INTERVAL seconds), which dashboards no longer run. Run one (systemd) or `--once` from cron; a second worker is safe (every queue claims its
     rows, each check round is claimed) but does nothing useful. Stops after the cycle in
     flight on SIGTERM / Ctrl-C.
     """

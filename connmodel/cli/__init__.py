@@ -53,7 +53,7 @@ app = typer.Typer(
     help="Connections & Profiles of an MCP gateway: list, view, check, revoke, audit.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",  # for the help's headings (PANELS); rich is imported for help only
+    rich_markup_mode="markdown",  # for the help's headings (PANELS); rich is imported for help only
 )
 
 
@@ -138,7 +138,8 @@ SUMMARIES: dict[str, str] = {
     "disable": "Disable a connection without deleting it: Inactive, its servers disconnected.",
     "enable": "Enable a disabled connection and reconnect the servers its disabling "
               "disconnected.",
-    "refresh": "Refresh OAuth tokens due soon and send queued provider revocations.",
+    "refresh": "Refresh OAuth tokens due soon and send queued provider revocations (run it from "
+               "cron, or as a worker with --watch).",
     "revocations": "Provider-side revocations (RFC 7009) waiting in the queue, with attempts and "
                    "last error.",
     "servers": "MCP servers of the gateway with the profile they use and their state.",

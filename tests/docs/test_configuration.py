@@ -1,8 +1,8 @@
 """Every environment variable the code reads is in the configuration reference.
 
-The code names its variables as string literals (os.environ.get("CONNMODEL_..."), ENV_* constants),
-so the literals in connmodel/, dashboard/, bench/ and scripts/ are the variables it reads; a
-literal ending in "_" is a prefix (PANEL_OAUTH_*), not a variable.
+The code names its variables as string literals (os.environ.get("CONNMODEL_..."), ENV_* constants)
+or as $NAME in its messages, so those in connmodel/, dashboard/, bench/ and scripts/ are the
+variables it reads; one ending in "_" is a prefix (PANEL_OAUTH_*), not a variable.
 """
 
 import re
@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE = ("connmodel", "dashboard", "bench", "scripts")
-VARIABLE = re.compile(r"\b(?:CONNMODEL|PANEL)_[A-Z0-9_]*[A-Z0-9]\b(?!_)")
+VARIABLE = re.compile(r"[\"'$]((?:CONNMODEL|PANEL)_[A-Z0-9_]*[A-Z0-9])\b(?!_)")
 
 
 def _read_by_code() -> dict[str, str]:

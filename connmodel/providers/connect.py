@@ -120,11 +120,11 @@ def connect_profile(
         conn = Connection(profile_id=prof.id or 0, service=provider.name, account="Configured",
                           status=Status.ACTIVE.value, checked_at=utcnow())
         if provider.kind == ProviderKind.API_KEY.value:
-            store_credential(conn, keyring, check_api_key(api_key), hint=True)
+            store_credential(session, conn, keyring, check_api_key(api_key), hint=True)
         elif provider.kind == ProviderKind.CLIENT_CREDENTIALS.value:
             token, account = _machine_token(provider, keyring)
-            store_credential(conn, keyring, token.to_json(), hint=False, expires_at=token.expires,
-                             account=account)
+            store_credential(session, conn, keyring, token.to_json(), hint=False,
+                             expires_at=token.expires, account=account)
         elif api_key:
             raise InvalidInput(f"{provider.name!r} needs no authentication: give no API key")
         session.add(conn)
@@ -146,7 +146,8 @@ def update_key(session: Session, *, actor: Actor, keyring: KeyRing, connection_i
     require(actor, Action.WRITE)
     linked = live(session, connection_id)
     require_kind(linked.provider, ProviderKind.API_KEY.value, action="Update key")
-    store_credential(linked.connection, keyring, check_api_key(api_key), hint=True)
+    store_credential(session, linked.connection, keyring, check_api_key(api_key),
+                     hint=True)
     session.add(linked.connection)
     record(session, actor=actor, action="connection.update_key",
            target=f"connection {connection_id} ({linked.profile.name})")

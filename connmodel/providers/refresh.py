@@ -46,6 +46,7 @@ from connmodel.providers.records import (
 )
 from connmodel.secrets import KeyRing
 from connmodel.services.events import record
+from connmodel.services.keys import sealing_ring
 from connmodel.services.revocations import enqueue
 from connmodel.status import OAUTH_KINDS, ProviderKind, Status
 from connmodel.webhooks import StatusChange, enqueue_status_change
@@ -276,7 +277,8 @@ def _write_tokens(session: Session, attempts: list[Attempt], *, keyring: KeyRing
     wrote (Fernet ciphertexts are unique, and our uncommitted rows cannot change under us).
     """
     now = utcnow()
-    sealed = [(a, keyring.encrypt(a.new.to_json())) for a in attempts if a.new is not None]
+    ring = sealing_ring(session, keyring)
+    sealed = [(a, ring.encrypt(a.new.to_json())) for a in attempts if a.new is not None]
     stmt = (update(Connection)
             .where(col(Connection.id) == bindparam("b_id"),
                    col(Connection.token_version) == bindparam("b_version"),

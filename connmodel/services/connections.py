@@ -29,10 +29,10 @@ from connmodel.models import (
 )
 from connmodel.paging import CappedCount, KeysetQuery, Page, SortKey, with_values
 from connmodel.permissions import Action, Actor, require
-from connmodel.prepared import Prepared
 from connmodel.search import search_clause, search_terms
 from connmodel.services import revocations
 from connmodel.services.events import Event, record, record_many
+from connmodel.services.keys import sealing_ring
 from connmodel.sqltime import as_utc, utc_time
 from connmodel.status import (
     DISABLED_HINT,
@@ -195,9 +195,8 @@ def _public_row(row: Any) -> ConnectionPublic:
     """A listed row as a ConnectionPublic, built as model_construct builds one, 5x faster.
 
     Rows come from our own columns, so validating them again (2.5 us a row) would check what
-    the store already holds; model_construct costs more than validation. Rows may be the
-    driver's own tuples (a prepared listing: no result processing). The hint is hint_for's
-    without its check (the column holds a Status).
+    the store already holds; model_construct costs more than validation. The hint is
+    hint_for's without its check (the column holds a Status).
     """
     (cid, service, account, status, reason, checked, expires, used, created, profile,
      environment, disabled_by) = row
@@ -229,7 +228,7 @@ def _listing(shape: tuple[Any, ...], key: SortKey) -> tuple[KeysetQuery, CappedC
         .where(*conds)
     )
     at = (_LISTED_AT[key.column.key], _LISTED_AT["id"])
-    return (KeysetQuery(rows, key, prepared=True, at=at),
+    return (KeysetQuery(rows, key, at=at),
             CappedCount(select(col(Connection.id)).where(*conds)))
 
 
@@ -318,7 +317,8 @@ def get_connection(session: Session, *, actor: Actor, connection_id: int) -> Con
     )
 
 
-# Revoke's statements, prepared once (values are bound per call). The claim comes first and
+# Revoke's statements, built once (values are bound per call, so SQLAlchemy's compiled cache
+# serves every revoke after the first). The claim comes first and
 # returns what the rest needs: the audit text (the profile's name through a subquery) and the
 # credential, which a second UPDATE wipes only where there is one (`_Claim` and the hint).
 _CLAIMED = (col(Connection.id), col(Connection.profile_id), col(Connection.account),
@@ -326,18 +326,18 @@ _CLAIMED = (col(Connection.id), col(Connection.profile_id), col(Connection.accou
             select(col(Profile.name))
             .where(col(Profile.id) == col(Connection.profile_id)).scalar_subquery(),
             col(Connection.credential_enc), col(Connection.credential_hint))
-_CLAIM = Prepared(
+_CLAIM = (
     update(Connection)
     .where(col(Connection.id) == bindparam("revoke_id"), col(Connection.revoked_at).is_(None))
     .values(revoked_at=bindparam("revoke_at"), revoked_by=bindparam("revoke_by"))
     .returning(*_CLAIMED)
 )
-_WIPE = Prepared(
+_WIPE = (
     update(Connection)
     .where(col(Connection.id) == bindparam("revoke_id"))
     .values(credential_enc=None, credential_hint=None)
 )
-_DISCONNECT = Prepared(
+_DISCONNECT = (
     update(McpServer)
     .where(col(McpServer.profile_id) == bindparam("revoke_profile"),
            col(McpServer.state) == ServerState.CONNECTED.value)
@@ -385,12 +385,12 @@ def _claim(session: Session, actor: Actor, connection_id: int, now: datetime) ->
     None when the connection is not live (unknown, or revoked first by someone else).
     """
     conn = session.connection()
-    claimed = _CLAIM.first(conn, {"revoke_id": connection_id, "revoke_at": now,
-                                  "revoke_by": actor.name})
+    claimed = conn.execute(_CLAIM, {"revoke_id": connection_id, "revoke_at": now,
+                                    "revoke_by": actor.name}).first()
     if claimed is None:
         return None
     if claimed[5] is not None or claimed[6] is not None:  # a credential or its hint
-        _WIPE.run(conn, {"revoke_id": connection_id})
+        conn.execute(_WIPE, {"revoke_id": connection_id})
     _set_loaded(session, Connection, [connection_id], revoked_at=now, revoked_by=actor.name,
                 credential_enc=None, credential_hint=None)
     return _Claim(*claimed[:6])
@@ -400,8 +400,8 @@ def _disconnect(session: Session, actor: Actor, claim: _Claim, now: datetime) ->
     """Disconnect the connected servers of the claim's profile; their names, sorted."""
     reason = (f"connection {claim.id} of profile {claim.profile} revoked by {actor.name}; "
               "reconfigure to reconnect")
-    servers = _DISCONNECT.all(session.connection(), {
-        "revoke_profile": claim.profile_id, "revoke_at": now, "revoke_reason": reason})
+    servers = session.connection().execute(_DISCONNECT, {
+        "revoke_profile": claim.profile_id, "revoke_at": now, "revoke_reason": reason}).all()
     _set_loaded(session, McpServer, [server_id for server_id, _ in servers],
                 state=ServerState.DISCONNECTED.value, updated_at=now, reason=reason)
     return sorted(name for _, name in servers)
@@ -463,7 +463,7 @@ def create_connection(
         status=parse_status(status).value,
         status_reason=clean_text(status_reason, "status reason") or None,
         checked_at=utcnow(),
-        credential_enc=keyring.encrypt(credential) if credential else None,
+        credential_enc=sealing_ring(session, keyring).encrypt(credential) if credential else None,
         credential_hint=hint_of(credential) if credential else None,
         expires_at=expires_at,
     )

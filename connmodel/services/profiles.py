@@ -20,6 +20,7 @@ from connmodel.search import like_pattern
 from connmodel.secrets import KeyRing
 from connmodel.services.connections import ConnectionFilter, list_connections
 from connmodel.services.events import record
+from connmodel.services.keys import sealing_ring
 from connmodel.status import ProviderKind, Status, parse_environment
 from connmodel.store import flush_unique
 from connmodel.validation import clean_name, clean_text
@@ -53,7 +54,8 @@ def create_provider_config(
         name=name,
         kind=kind,
         settings=settings or {},
-        client_secret_enc=keyring.encrypt(client_secret) if client_secret and keyring else None,
+        client_secret_enc=(sealing_ring(session, keyring).encrypt(client_secret)
+                           if client_secret and keyring else None),
     )
     session.add(config)
     flush_unique(session, f"a provider config named {name!r} exists")

@@ -8,7 +8,7 @@ PORT ?= 5006
 PYTEST_ARGS ?=
 SERVE_ARGS ?=
 
-.PHONY: run test docs bench screenshots lint audit-deps install install-test chromium clean
+.PHONY: run test docs bench screenshots lint audit-deps install install-test chromium nginx clean
 
 $(PY):
 	"$$(scripts/find-python)" -m venv $(VENV)
@@ -24,16 +24,19 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test chromium
+install-test: $(VENV)/.installed-test chromium nginx
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+nginx:  # tests/deploy runs deploy/nginx.conf in front of two dashboards
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx; }
 
 run: install
 	$(BIN)/connmodel init
 	$(BIN)/connmodel demo --if-empty
 	$(BIN)/connmodel user ensure-admin
-	$(BIN)/connmodel serve --host $(HOST) --port $(PORT) $(SERVE_ARGS)
+	$(BIN)/connmodel serve --host $(HOST) --port $(PORT) --worker $(SERVE_ARGS)
 
 # The docs site first: --strict fails on a broken link or anchor (built to a scratch folder).
 test: install-test

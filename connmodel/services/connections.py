@@ -354,7 +354,7 @@ def revoke_connection(session: Session, *, actor: Actor, connection_id: int) -> 
     NotFound for an unknown id. Objects of this session that the updates change are brought
     up to date, as an ORM update would.
     """
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     now = utcnow()
     claimed = _claim(session, actor, connection_id, now)
     if claimed is None:
@@ -448,7 +448,7 @@ def create_connection(
 
     The service label is the profile's provider config name ("the auth provider type used").
     """
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     profile = session.get(Profile, profile_id)
     if profile is None:
         raise NotFound(f"no profile with id {profile_id}")
@@ -497,7 +497,7 @@ def revoke_many(session: Session, *, actor: Actor, connection_ids: list[int]) ->
     connections of the same profiles would lock their `connection_count` rows in opposite
     orders. Callers split large selections into batches to show progress.
     """
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(BULK_REVOKE_LOCK)))
     now = utcnow()

@@ -10,7 +10,7 @@ SERVE_ARGS ?=
 
 # The application's exact versions, with hashes (`make lock` regenerates both from pyproject.toml,
 # which keeps only lower bounds for library users): requirements.lock for `make run`,
-# requirements-test.lock (the same versions plus the test, dev and docs extras) for `make test`.
+# requirements-test.lock (the same versions plus every extra) for `make test`.
 LOCK := requirements.lock
 TEST_LOCK := requirements-test.lock
 COMPILE := pip compile pyproject.toml --universal --generate-hashes --quiet --custom-compile-command "make lock"
@@ -36,7 +36,7 @@ $(VENV)/.installed-test: $(TEST_LOCK) $(VENV)/.installed
 LOCK_ARGS ?=
 lock: | $(PY)
 	$(BIN)/uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet "uv>=0.5"
-	$(BIN)/uv $(COMPILE) $(LOCK_ARGS) --extra test --extra dev --extra docs -o $(TEST_LOCK)
+	$(BIN)/uv $(COMPILE) $(LOCK_ARGS) --all-extras -o $(TEST_LOCK)
 	$(BIN)/uv $(COMPILE) -c $(TEST_LOCK) -o $(LOCK)
 
 install: $(VENV)/.installed

@@ -29,6 +29,7 @@ from sqlmodel import Session, col
 from connmodel.errors import InvalidInput
 from connmodel.models import Webhook, WebhookDelivery, utcnow
 from connmodel.secrets import KeyRing
+from connmodel.services.keys import sealing_ring
 
 ENV_URLS = "CONNMODEL_WEBHOOK_URLS"
 ENV_SECRET = "CONNMODEL_WEBHOOK_SECRET"
@@ -66,7 +67,10 @@ def env_targets() -> list[tuple[str, str]]:
 def enqueue(session: Session, *, keyring: KeyRing, event: str, payload: dict[str, Any]) -> int:
     """Add one delivery per target to the caller's transaction; return how many."""
     rows = [(w.url, w.secret_enc) for w in session.execute(select(Webhook)).scalars()]
-    rows += [(url, keyring.encrypt(secret)) for url, secret in env_targets()]
+    targets = env_targets()
+    if targets:
+        ring = sealing_ring(session, keyring)
+        rows += [(url, ring.encrypt(secret)) for url, secret in targets]
     body = json.dumps({"event": event, **payload}, separators=(",", ":"), default=str)
     for url, secret_enc in rows:
         session.add(WebhookDelivery(url=url, secret_enc=secret_enc, event=event, payload=body))

@@ -32,6 +32,7 @@ from connmodel.permissions import Action, Actor, require
 from connmodel.search import DENSE, search_clause, search_terms, through_text_index
 from connmodel.services import revocations
 from connmodel.services.events import Event, record, record_many
+from connmodel.services.keys import sealing_ring
 from connmodel.sqltime import as_utc, utc_time
 from connmodel.status import (
     DISABLED_HINT,
@@ -375,7 +376,7 @@ def revoke_connection(session: Session, *, actor: Actor, connection_id: int) -> 
     NotFound for an unknown id. Objects of this session that the updates change are brought
     up to date, as an ORM update would.
     """
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     now = utcnow()
     claimed = _claim(session, actor, connection_id, now)
     if claimed is None:
@@ -469,7 +470,7 @@ def create_connection(
 
     The service label is the profile's provider config name ("the auth provider type used").
     """
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     profile = session.get(Profile, profile_id)
     if profile is None:
         raise NotFound(f"no profile with id {profile_id}")
@@ -484,7 +485,7 @@ def create_connection(
         status=parse_status(status).value,
         status_reason=clean_text(status_reason, "status reason") or None,
         checked_at=utcnow(),
-        credential_enc=keyring.encrypt(credential) if credential else None,
+        credential_enc=sealing_ring(session, keyring).encrypt(credential) if credential else None,
         credential_hint=hint_of(credential) if credential else None,
         expires_at=expires_at,
     )
@@ -518,7 +519,7 @@ def revoke_many(session: Session, *, actor: Actor, connection_ids: list[int]) ->
     connections of the same profiles would lock their `connection_count` rows in opposite
     orders. Callers split large selections into batches to show progress.
     """
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(BULK_REVOKE_LOCK)))
     now = utcnow()

@@ -57,7 +57,7 @@ EMPTY_DATABASE = """### No profiles yet
 A profile is a named use of a provider config. Add one with **New profile** above, or from a
 terminal with `connmodel provider add` and `connmodel profile add` (see `connmodel profile add
 --help`), then connect it to an MCP server: its connections appear here. To try this page with
-example profiles, run `connmodel demo`.
+example profiles and connections, run `connmodel demo`.
 """
 NO_MATCH = "### No connection matches these filters\nChange or clear the filters above."
 
@@ -163,8 +163,13 @@ class ConnectionsPage(pn.viewable.Viewer):
 
     def _render_state(self, *_: Any) -> None:
         m = self.model
-        self._error.text = (f"{m.error.rstrip('.')}. The page reloads by itself when the "
-                            "database is back." if m.error else "")
+        if m.error and m.too_broad:  # not a failure: the filter asks for too much
+            self._error.param.update(title="", text=f"{m.error}.")
+        else:
+            self._error.param.update(
+                title="Cannot load connections.",
+                text=f"{m.error.rstrip('.')}. The page reloads by itself when the database is "
+                     "back." if m.error else "")
         empty = not (m.error or not m.loaded or m.cards)
         self._empty.param.update(object=NO_MATCH if m.filtering else EMPTY_DATABASE,
                                  visible=empty)

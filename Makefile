@@ -45,6 +45,7 @@ bench: install-test
 	$(PY) bench/dashboard.py
 	$(PY) bench/audit.py
 	$(PY) bench/cli.py
+	$(PY) bench/browser.py
 
 screenshots: install-test
 	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py -m screenshots -q

@@ -155,6 +155,7 @@ def _refreshed(session: Session, server: McpServer, linked: Linked, *, actor: Ac
             if time.monotonic() > deadline:
                 raise ProviderUnreachable(f"server {server.name!r}: another refresh of its "
                                           "token is taking too long; try again")
+            session.commit()  # gives the connection back to the pool while it waits
             time.sleep(POLL)
             linked = _linked(session, linked.connection.id or 0)
         if linked.connection.token_version != version or linked.connection.status != Status.ACTIVE:

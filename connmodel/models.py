@@ -251,6 +251,22 @@ class WebhookDelivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=TEXT_MAX)
 
 
+class ScheduledJob(SQLModel, table=True):
+    """When a periodic job of `connmodel worker` is next due (the scheduled check round).
+
+    A worker runs a round only after moving `next_run_at` forward with a conditional update,
+    so several workers run each round once; `last_finished_at` gives the worker's lag.
+    """
+
+    __tablename__ = "scheduled_job"
+
+    name: str = Field(primary_key=True, max_length=40)
+    next_run_at: datetime = Field(default_factory=utcnow)
+    last_started_at: datetime | None = None
+    last_finished_at: datetime | None = None
+    last_error: str | None = Field(default=None, max_length=TEXT_MAX)
+
+
 class Meta(SQLModel, table=True):
     """Small key/value facts about the database itself (the secret-key check token)."""
 

@@ -28,7 +28,6 @@ from sqlalchemy.sql.visitors import replacement_traverse
 from sqlmodel import Session
 
 from connmodel.errors import InvalidInput
-from connmodel.prepared import Prepared
 
 COUNT_CAP = 10_000
 MAX_LIMIT = 500
@@ -190,20 +189,13 @@ class KeysetQuery:
     row (a listing that shows both anyway need not select them twice). Each kind of start (see Start)
     gets its statement on first use; the cursor position and the limit are bound at execution,
     with the caller's own `params` (the values of the filter's bound parameters).
-
-    `prepared=True` (for a KeysetQuery kept across calls, over plain columns) runs the pages as
-    `connmodel.prepared` statements: rows are the driver's tuples, without result processing.
     """
 
     def __init__(self, stmt: Select[*tuple[Any, ...]], key: SortKey, *,
-                 prepared: bool = False, at: tuple[int, int] = (0, 1)) -> None:
+                 at: tuple[int, int] = (0, 1)) -> None:
         self.stmt, self.key, self.at = stmt, key, at
         self.on_connection = _columns_only(stmt)
-        if prepared and not self.on_connection:
-            raise TypeError("a prepared KeysetQuery selects plain columns only")
-        self.prepared = prepared
         self._statements: dict[Start, Select[*tuple[Any, ...]]] = {}
-        self._prepared: dict[Start, Prepared] = {}
 
     def _statement(self, start: Start) -> Select[*tuple[Any, ...]]:
         statement = self._statements.get(start)
@@ -216,11 +208,6 @@ class KeysetQuery:
         return statement
 
     def _rows(self, session: Session, start: Start, values: dict[str, Any]) -> Sequence[Any]:
-        if self.prepared:
-            prepared = self._prepared.get(start)
-            if prepared is None:
-                prepared = self._prepared[start] = Prepared(self._statement(start))
-            return prepared.all(session.connection(), values)
         runner = session.connection() if self.on_connection else session
         return runner.execute(self._statement(start), values).all()
 

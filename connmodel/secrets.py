@@ -3,8 +3,10 @@
 The key never lives in the database. It comes from CONNMODEL_SECRET_KEY (one or more Fernet
 keys, comma-separated, newest first) or from a key file (CONNMODEL_KEY_FILE, default
 ./connmodel.key, one key per line, newest first, created 0600 by `connmodel init`). With
-several keys, MultiFernet encrypts with the first and decrypts with any: that is how
-`rotate-key` keeps old ciphertexts readable until they are re-encrypted.
+several keys, MultiFernet decrypts with any: that is how `rotate-key` keeps old ciphertexts
+readable until they are re-encrypted. Which key a new secret is encrypted with is decided
+against the database, not here (`connmodel.services.keys.sealing_ring`): a process may hold a key
+that another process has since retired.
 """
 
 import os
@@ -38,24 +40,58 @@ def _parse_keys(raw: str, where: str) -> list[bytes]:
     return keys
 
 
-@dataclass(frozen=True)
+@dataclass
 class KeyRing:
-    """The keys in use, newest first, and where they came from (for messages and rotation)."""
+    """The keys in use, newest first, and where they came from (for messages and rotation).
+
+    A ring read from a key file re-reads it when a secret does not open (`reload`): a rotation
+    in another process rewrites the file, and long-lived processes (the dashboard, its
+    refresher, `refresh --watch`) follow without a restart. A ring from the environment cannot
+    follow: the environment of a running process does not change.
+    """
 
     keys: tuple[bytes, ...]
     source: str
+
+    def reload(self) -> bool:
+        """Re-read the key file this ring came from; whether its keys changed."""
+        path = Path(self.source)
+        if self.source == ENV_KEY or not path.is_file():
+            return False
+        try:
+            keys = tuple(_parse_keys(path.read_text(), str(path)))
+        except (OSError, UnicodeDecodeError, SecretKeyError):
+            return False
+        if keys == self.keys:
+            return False
+        self.keys = keys
+        return True
+
+    def key_for(self, token: str) -> bytes | None:
+        """The key of this ring that opens `token`, if any."""
+        for key in self.keys:
+            try:
+                Fernet(key).decrypt(token.encode())
+            except InvalidToken:
+                continue
+            return key
+        return None
 
     @property
     def fernet(self) -> MultiFernet:
         return MultiFernet([Fernet(k) for k in self.keys])
 
     def encrypt(self, plaintext: str) -> str:
+        """Encrypt with the newest key. Code that stores the result encrypts with the ring
+        `connmodel.services.keys.sealing_ring` gives, proven current in its transaction."""
         return self.fernet.encrypt(plaintext.encode()).decode()
 
     def decrypt(self, token: str) -> str:
         try:
             return self.fernet.decrypt(token.encode()).decode()
         except InvalidToken:
+            if self.reload():
+                return self.decrypt(token)
             raise SecretKeyError(
                 f"the secret key from {self.source} cannot decrypt the stored secrets: "
                 "it is not the key they were written with"

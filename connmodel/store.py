@@ -25,11 +25,13 @@ from sqlalchemy.exc import (
 )
 from sqlmodel import Session, create_engine
 
+from connmodel.budget import budgeted
 from connmodel.errors import AlreadyExists, InvalidInput, PermissionDenied, StoreUnavailable
 from connmodel.models import AuditEvent, utcnow
 
 DEFAULT_URL = "sqlite:///connmodel.db"
 BUSY_TIMEOUT_MS = 10_000
+POOL_SETTINGS = {"pool_size": "CONNMODEL_POOL_SIZE", "max_overflow": "CONNMODEL_MAX_OVERFLOW"}
 
 
 def database_url(explicit: str | None = None) -> str:
@@ -86,11 +88,25 @@ def get_engine(url: str | None = None) -> Engine:
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             parsed = parsed.set(drivername="postgresql+psycopg")
-            engine = create_engine(parsed, connect_args={"connect_timeout": 5})
+            engine = create_engine(parsed, connect_args={"connect_timeout": 5}, **_pool())
             event.listen(engine, "checkout", _closed_by_server)
     except (ArgumentError, ValueError, TypeError) as exc:
         raise StoreUnavailable(f"malformed database URL {describe(resolved)!r}: {exc}") from None
     return engine
+
+
+def _pool() -> dict[str, int]:
+    """PostgreSQL pool sizes from $CONNMODEL_POOL_SIZE / $CONNMODEL_MAX_OVERFLOW (SQLAlchemy's
+    5 + 10 when unset): processes x (size + overflow) must stay under max_connections, or go
+    through pgbouncer (docs/deployment.md)."""
+    sizes = {}
+    for option, variable in POOL_SETTINGS.items():
+        raw = os.environ.get(variable, "").strip()
+        if raw:
+            if not raw.isdigit():
+                raise StoreUnavailable(f"{variable} must be a whole number, not {raw[:20]!r}")
+            sizes[option] = int(raw)
+    return sizes
 
 
 def describe(url: str) -> str:
@@ -136,14 +152,16 @@ def session(url: str | None = None) -> Iterator[Session]:
 
 
 @contextmanager
-def reading(url: str | None = None) -> Iterator[Session]:
+def reading(url: str | None = None, budget_s: float | None = None) -> Iterator[Session]:
     """A session for reads that need no snapshot across statements (a listing, a count).
 
     Each statement sees the latest committed data on its own (autocommit on PostgreSQL); a
-    write in it is committed at once, so use `session` for anything that writes.
+    write in it is committed at once, so use `session` for anything that writes. With
+    `budget_s`, the reads stop after that long with ReadBudgetExceeded (connmodel.budget).
     """
     engine = get_engine(url)
-    with _translated(engine), Session(_reading_bind(engine), expire_on_commit=False) as s:
+    with _translated(engine), Session(_reading_bind(engine), expire_on_commit=False) as s, \
+            budgeted(s, budget_s):
         yield s
 
 

@@ -4,7 +4,9 @@ A check never sends anything itself: when a connection turns Error or Inactive, 
 check's own transaction inserts one `webhook_delivery` row per target URL. `deliver_due` sends
 what is due (from the CLI after a check run, from `connmodel webhook deliver` on a timer, or
 from the dashboard in a worker thread); a failed send is retried with exponential back-off until
-MAX_ATTEMPTS, and every attempt's error is kept on the row.
+MAX_ATTEMPTS, and every attempt's error is kept on the row. Each row is claimed before it is
+sent (a conditional UPDATE moves its `next_attempt_at` CLAIM_FOR ahead), so two workers, or a
+worker and `connmodel webhook deliver` in cron, never POST the same delivery twice.
 
 Targets are the `webhook` table (`connmodel webhook add`) plus $CONNMODEL_WEBHOOK_URLS
 (comma-separated) signed with $CONNMODEL_WEBHOOK_SECRET. Receivers verify
@@ -21,12 +23,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlmodel import Session, col
 
 from connmodel.errors import InvalidInput
 from connmodel.models import Webhook, WebhookDelivery, utcnow
 from connmodel.secrets import KeyRing
+from connmodel.services.keys import sealing_ring
 
 ENV_URLS = "CONNMODEL_WEBHOOK_URLS"
 ENV_SECRET = "CONNMODEL_WEBHOOK_SECRET"
@@ -34,6 +37,7 @@ SIGNATURE_HEADER = "X-Connmodel-Signature-256"
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=6)
+CLAIM_FOR = timedelta(seconds=120)  # longer than a send (timeout 5 s) ever takes
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +67,10 @@ def env_targets() -> list[tuple[str, str]]:
 def enqueue(session: Session, *, keyring: KeyRing, event: str, payload: dict[str, Any]) -> int:
     """Add one delivery per target to the caller's transaction; return how many."""
     rows = [(w.url, w.secret_enc) for w in session.execute(select(Webhook)).scalars()]
-    rows += [(url, keyring.encrypt(secret)) for url, secret in env_targets()]
+    targets = env_targets()
+    if targets:
+        ring = sealing_ring(session, keyring)
+        rows += [(url, ring.encrypt(secret)) for url, secret in targets]
     body = json.dumps({"event": event, **payload}, separators=(",", ":"), default=str)
     for url, secret_enc in rows:
         session.add(WebhookDelivery(url=url, secret_enc=secret_enc, event=event, payload=body))
@@ -142,6 +149,8 @@ def deliver_due(
     delivered = failed = 0
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:
         for row in due:
+            if not _claim(session, row, now):
+                continue  # another sender took it
             error = _post(client, row, keyring.decrypt(row.secret_enc))
             row.attempts += 1
             if error is None:
@@ -156,6 +165,20 @@ def deliver_due(
                             row.id, row.url, row.attempts, error)
             session.commit()
     return DeliveryReport(delivered, failed, pending_count(session))
+
+
+def _claim(session: Session, row: WebhookDelivery, now: datetime) -> bool:
+    """Take a due row for CLAIM_FOR (committed): only one sender's conditional update matches."""
+    seen = row.next_attempt_at
+    claimed = session.exec(
+        update(WebhookDelivery)
+        .where(col(WebhookDelivery.id) == row.id, col(WebhookDelivery.delivered_at).is_(None),
+               col(WebhookDelivery.next_attempt_at) == seen)
+        .values(next_attempt_at=now + CLAIM_FOR)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    return bool(claimed)
 
 
 def pending_count(session: Session) -> int:

@@ -6,7 +6,8 @@ dashboard pages (the OAuth callback is one of them), the sign-in page, static fi
 redirects, error pages. dashboard/serve.py hands `SecurityHeaders` to the Bokeh server.
 
 Every response gets `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` (a
-callback's code never leaves in a Referer) and `X-Frame-Options: DENY`. HTML responses get the
+callback's code never leaves in a Referer) and `X-Frame-Options: DENY`; one served over https
+(directly, or through a proxy with `--public-url`) also `Strict-Transport-Security`. HTML responses get the
 Content-Security-Policy of `page_policy`, anything else one that allows nothing. A handler that
 set its own policy keeps it (the sign-in page, dashboard/auth.py, allows no script at all).
 
@@ -119,12 +120,15 @@ class SecurityHeaders(OutputTransform):
     def __init__(self, request: HTTPServerRequest) -> None:
         super().__init__(request)
         self._is_app = (request.path.rstrip("/") or "/") in self.app_paths
+        self._https = request.protocol == "https"
 
     def transform_first_chunk(self, status_code: int, headers: HTTPHeaders, chunk: bytes,
                               finishing: bool) -> tuple[int, HTTPHeaders, bytes]:
         headers["X-Content-Type-Options"] = "nosniff"
         headers["Referrer-Policy"] = "no-referrer"
         headers["X-Frame-Options"] = "DENY"
+        if self._https:
+            headers["Strict-Transport-Security"] = "max-age=31536000"
         if CSP in headers:
             return status_code, headers, chunk
         if not headers.get("Content-Type", "").startswith("text/html"):

@@ -10,7 +10,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connmodel.api import problems
 from connmodel.api.calls import ApiSettings
-from connmodel.api.routers import audit, connections, credentials, events, profiles, servers
+from connmodel.api.routers import (
+    audit,
+    bulk,
+    connections,
+    credentials,
+    events,
+    profiles,
+    servers,
+)
 from connmodel.errors import ConnModelError
 
 PREFIX = "/api/v1"
@@ -74,7 +82,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = ApiSettings(database_url)
-    for module in (profiles, connections, servers, events, audit, credentials):
+    for module in (profiles, bulk, connections, servers, events, audit, credentials):
         app.include_router(module.router, prefix=PREFIX)
     app.add_exception_handler(ConnModelError, problems.domain_error)
     app.add_exception_handler(RequestValidationError, problems.validation_error)

@@ -1,5 +1,7 @@
 """`connmodel rotate-key`: re-encrypt every stored secret under a new key."""
 
+from typing import Annotated
+
 import typer
 
 from connmodel.cli import app
@@ -9,16 +11,25 @@ from connmodel.services.keys import rotate_key
 
 
 @app.command("rotate-key")
-def rotate_key_command(database: DatabaseOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
+def rotate_key_command(
+    repair: Annotated[bool, typer.Option(
+        "--repair", help="Clear secrets no key can open (each audited; re-enter them after) "
+        "instead of stopping.")] = False,
+    database: DatabaseOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
     """Re-encrypt every secret under a new key in one transaction; the old key then retires."""
     keyring = load_keyring()
     with store(database) as s:
-        result = rotate_key(s, actor=cli_actor(), keyring=keyring)
+        result = rotate_key(s, actor=cli_actor(), keyring=keyring, repair=repair)
     if fmt is Format.JSON:
         emit_json({"secrets": result.secrets, "key_file": result.key_file,
-                   "key_to_set": result.key_to_set})
+                   "key_to_set": result.key_to_set, "cleared": list(result.cleared)})
         return
     typer.echo(f"{result.secrets} secrets re-encrypted under a new key")
+    for where in result.cleared:
+        typer.echo(f"cleared {where}: no key could open it; re-enter it (see `connmodel events "
+                   "--action secret_key.repair`)")
     if result.key_file:
         typer.echo(f"key file {result.key_file} now holds only the new key")
     else:

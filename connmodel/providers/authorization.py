@@ -33,6 +33,7 @@ from connmodel.providers.records import (
 )
 from connmodel.secrets import KeyRing
 from connmodel.services.events import record
+from connmodel.services.keys import sealing_ring
 from connmodel.services.revocations import enqueue
 from connmodel.status import ProviderKind, Status
 
@@ -64,7 +65,7 @@ def begin_authorization(
     ttl: timedelta = FLOW_TTL,
 ) -> AuthorizationStart:
     """Start Connect (or Re-authorize, with `connection_id`) of an oauth2 profile; committed."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     prof, provider = profile_with_provider(session, profile)
     require_kind(provider, ProviderKind.OAUTH2.value, action="the browser authorization flow")
     redirect_uri = check_url(redirect_uri, "redirect URI")
@@ -86,7 +87,7 @@ def begin_authorization(
         col(OAuthAuthorization.expires_at) < now - timedelta(days=1)))
     session.add(OAuthAuthorization(
         state_hash=_hash(state), profile_id=prof.id or 0, connection_id=connection_id,
-        verifier_enc=keyring.encrypt(verifier), redirect_uri=redirect_uri, servers=names,
+        verifier_enc=sealing_ring(session, keyring).encrypt(verifier), redirect_uri=redirect_uri, servers=names,
         actor=actor.name, created_at=now, expires_at=now + ttl))
     record(session, actor=actor, action="authorize.begin",
            target=f"profile {prof.name}" + (f" connection {connection_id}" if connection_id else ""))
@@ -147,7 +148,7 @@ def complete_authorization(
     error_description: str | None = None,
 ) -> Connection:
     """Finish the flow from the callback's query parameters; returns the Active connection."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     target = "authorization callback"
     try:
         flow = _claim(session, state, actor)
@@ -184,8 +185,8 @@ def _exchange(session: Session, *, actor: Actor, keyring: KeyRing, flow: OAuthAu
         conn = Connection(profile_id=prof.id or 0, service=provider.name, account=account,
                           status=Status.ACTIVE.value)
         action = "connect"
-    store_credential(conn, keyring, token.to_json(), hint=False, expires_at=token.expires,
-                     account=account)
+    store_credential(session, conn, keyring, token.to_json(), hint=False,
+                     expires_at=token.expires, account=account)
     session.add(conn)
     session.flush()
     attached = attach_servers(session, check_servers(session, list(flow.servers)), prof.id or 0)

@@ -1,18 +1,13 @@
 """The refresher a long-running process runs: refresh due tokens and send due provider
-revocations every `interval` seconds, in a daemon thread (the dashboard) or in the foreground
-(`connmodel refresh --watch`, a worker process of its own).
+revocations every `interval` seconds (`connmodel worker`, `connmodel refresh --watch`).
 
 Several processes may each run one against the same database: the row claims in
 `connmodel.providers.refresh` and `connmodel.providers.revocations` keep them from doing the
 same work twice. A failing cycle (database down, wrong key) is logged and the next one tries
-again; it never kills the thread.
-
-With CONNMODEL_BACKGROUND_REFRESH=off, `start()` does nothing: a deployment that runs the
-worker keeps the refresh work (and its CPU) out of the dashboard processes.
+again. Dashboards run none of this (one worker per deployment does).
 """
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +21,6 @@ from connmodel.secrets import KeyRing
 from connmodel.store import session
 
 log = logging.getLogger(__name__)
-ENV_SWITCH = "CONNMODEL_BACKGROUND_REFRESH"
 
 
 @dataclass
@@ -39,12 +33,11 @@ class Cycle:
 
 
 class BackgroundRefresher:
-    """`start()` once per process; `stop()` on shutdown; `run_once()` for tests and buttons.
+    """`run_until(stop)` in a worker process; `run_once()` for one cycle (cron, tests).
 
-    Concurrency is 2 by default: it shares the process (and its GIL) with the pages. Even so,
-    bench/refresh.py shows the page's interaction p95 about doubling while it refreshes 10,000
-    tokens; with many tokens, `connmodel refresh --watch` (its own process, at nice 10) and
-    CONNMODEL_BACKGROUND_REFRESH=off here keep the pages' CPU to themselves.
+    Concurrency is 2 by default. bench/refresh.py measured a page's interaction p95 about
+    doubling while 10,000 tokens were refreshed in the same process: that is why the refresh
+    runs in the worker (its own process, at nice 10), never in a dashboard.
     """
 
     def __init__(self, database_url: str | None, keyring: KeyRing, *, interval: float = 60.0,
@@ -57,8 +50,6 @@ class BackgroundRefresher:
         self.concurrency = concurrency
         self.actor = actor
         self.last: Cycle | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def run_once(self) -> Cycle:
         cycle = Cycle()
@@ -82,20 +73,3 @@ class BackgroundRefresher:
             if on_cycle is not None:
                 on_cycle(cycle)
             stop.wait(self.interval)
-
-    def start(self) -> "BackgroundRefresher":
-        if os.environ.get(ENV_SWITCH, "").strip().lower() in ("off", "0", "false", "no"):
-            log.info("token refresher not started here: %s=off (a worker refreshes)", ENV_SWITCH)
-            return self
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self.run_until, args=(self._stop,),
-                                            name="connmodel-refresher", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None

@@ -71,7 +71,7 @@ def build_oauth_provider(
 def create_oauth_provider(session: Session, *, actor: Actor, keyring: KeyRing, name: str,
                           **settings: Any) -> ProviderConfig:
     """`build_oauth_provider`, committed; a failure is audited and raised, nothing created."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     try:
         config = build_oauth_provider(session, actor=actor, keyring=keyring, name=name,
                                       **settings)
@@ -110,7 +110,7 @@ def connect_profile(
     servers: list[str] | None = None,
 ) -> Connection:
     """Connect a none / api_key / client_credentials profile (and attach servers); committed."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     prof, provider = profile_with_provider(session, profile)
     target = f"profile {prof.name} ({provider.name})"
     try:
@@ -120,11 +120,11 @@ def connect_profile(
         conn = Connection(profile_id=prof.id or 0, service=provider.name, account="Configured",
                           status=Status.ACTIVE.value, checked_at=utcnow())
         if provider.kind == ProviderKind.API_KEY.value:
-            store_credential(conn, keyring, check_api_key(api_key), hint=True)
+            store_credential(session, conn, keyring, check_api_key(api_key), hint=True)
         elif provider.kind == ProviderKind.CLIENT_CREDENTIALS.value:
             token, account = _machine_token(provider, keyring)
-            store_credential(conn, keyring, token.to_json(), hint=False, expires_at=token.expires,
-                             account=account)
+            store_credential(session, conn, keyring, token.to_json(), hint=False,
+                             expires_at=token.expires, account=account)
         elif api_key:
             raise InvalidInput(f"{provider.name!r} needs no authentication: give no API key")
         session.add(conn)
@@ -143,10 +143,11 @@ def connect_profile(
 def update_key(session: Session, *, actor: Actor, keyring: KeyRing, connection_id: int,
                api_key: str) -> Connection:
     """Replace an API key connection's key; the connection becomes Active again. Committed."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     linked = live(session, connection_id)
     require_kind(linked.provider, ProviderKind.API_KEY.value, action="Update key")
-    store_credential(linked.connection, keyring, check_api_key(api_key), hint=True)
+    store_credential(session, linked.connection, keyring, check_api_key(api_key),
+                     hint=True)
     session.add(linked.connection)
     record(session, actor=actor, action="connection.update_key",
            target=f"connection {connection_id} ({linked.profile.name})")

@@ -15,6 +15,7 @@ from connmodel.models import CheckResult, Connection, McpServer, Profile, Provid
 from connmodel.permissions import Actor
 from connmodel.secrets import KeyRing
 from connmodel.services.events import record
+from connmodel.services.keys import sealing_ring
 from connmodel.status import ServerState, Status
 
 
@@ -102,11 +103,11 @@ def set_servers_state(session: Session, profile_id: int, *, from_state: ServerSt
     ).scalars())
 
 
-def store_credential(conn: Connection, keyring: KeyRing, secret: str, *,
+def store_credential(session: Session, conn: Connection, keyring: KeyRing, secret: str, *,
                      hint: bool, expires_at: datetime | None = None,
                      account: str | None = None) -> None:
     """A new working credential: Active (unless disabled), version bumped, failures cleared."""
-    conn.credential_enc = keyring.encrypt(secret)
+    conn.credential_enc = sealing_ring(session, keyring).encrypt(secret)
     conn.credential_hint = hint_of(secret) if hint else None
     conn.expires_at = expires_at
     conn.status = (Status.INACTIVE if conn.disabled_by else Status.ACTIVE).value

@@ -46,6 +46,7 @@ from connmodel.providers.records import (
 )
 from connmodel.secrets import KeyRing
 from connmodel.services.events import record
+from connmodel.services.keys import sealing_ring
 from connmodel.services.revocations import enqueue
 from connmodel.status import OAUTH_KINDS, ProviderKind, Status
 from connmodel.webhooks import StatusChange, enqueue_status_change
@@ -276,7 +277,8 @@ def _write_tokens(session: Session, attempts: list[Attempt], *, keyring: KeyRing
     wrote (Fernet ciphertexts are unique, and our uncommitted rows cannot change under us).
     """
     now = utcnow()
-    sealed = [(a, keyring.encrypt(a.new.to_json())) for a in attempts if a.new is not None]
+    ring = sealing_ring(session, keyring)
+    sealed = [(a, ring.encrypt(a.new.to_json())) for a in attempts if a.new is not None]
     stmt = (update(Connection)
             .where(col(Connection.id) == bindparam("b_id"),
                    col(Connection.token_version) == bindparam("b_version"),
@@ -330,7 +332,7 @@ def _committed(outcome: RefreshOutcome, started: float) -> RefreshOutcome:
 def refresh_connection(session: Session, *, actor: Actor, keyring: KeyRing,
                        connection_id: int) -> RefreshOutcome:
     """Refresh one OAuth connection now (Refresh now, `connmodel refresh --id`)."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     return refresh_linked(session, actor=actor, keyring=keyring,
                           linked=live(session, connection_id))
 
@@ -390,7 +392,7 @@ def refresh_due(session: Session, *, actor: Actor = SYSTEM, keyring: KeyRing,
     """Refresh every connection due within `window` (as of the start), `concurrency` provider
     calls at a time; a connection another refresher holds (or revoked or disabled meanwhile) is
     reported busy. Uses its own session; `session` only finds what is due."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     ids = due_ids(session, window=window, limit=limit)
     workers = max(1, concurrency)
     batch = workers * BATCH_PER_WORKER

@@ -29,10 +29,10 @@ from connmodel.models import (
 )
 from connmodel.paging import CappedCount, KeysetQuery, Page, SortKey, with_values
 from connmodel.permissions import Action, Actor, require
-from connmodel.prepared import Prepared
-from connmodel.search import search_clause, search_terms
+from connmodel.search import DENSE, search_clause, search_terms, through_text_index
 from connmodel.services import revocations
 from connmodel.services.events import Event, record, record_many
+from connmodel.services.keys import sealing_ring
 from connmodel.sqltime import as_utc, utc_time
 from connmodel.status import (
     DISABLED_HINT,
@@ -195,9 +195,8 @@ def _public_row(row: Any) -> ConnectionPublic:
     """A listed row as a ConnectionPublic, built as model_construct builds one, 5x faster.
 
     Rows come from our own columns, so validating them again (2.5 us a row) would check what
-    the store already holds; model_construct costs more than validation. Rows may be the
-    driver's own tuples (a prepared listing: no result processing). The hint is hint_for's
-    without its check (the column holds a Status).
+    the store already holds; model_construct costs more than validation. The hint is
+    hint_for's without its check (the column holds a Status).
     """
     (cid, service, account, status, reason, checked, expires, used, created, profile,
      environment, disabled_by) = row
@@ -218,19 +217,41 @@ def _public_row(row: Any) -> ConnectionPublic:
     return item
 
 
+# Orders a page can follow along an index of live rows whatever the filter (the primary key,
+# ix_connection_live_status, _expires_status, _last_used), and those it can within one profile.
+_WALKED = frozenset({"id", "status", "expires_at", "last_used_at"})
+_WALKED_IN_PROFILE = _WALKED | {"account"}
+
+
+def _search_plan(shape: tuple[Any, ...], key: SortKey) -> tuple[tuple[Any, ...], bool]:
+    """For a DENSE search (SQLite): the page's filter shape, and whether the count walks the
+    text index.
+
+    A common needle is tested row by row along the page's index walk when its order has one
+    (else every hit is collected and sorted, as for any needle before); its count walks the
+    text index unless another filter narrows the rows first, whose own index is then walked.
+    """
+    if DENSE not in shape:
+        return shape, False
+    others = tuple(p for p in shape if p != DENSE)
+    walked = _WALKED_IN_PROFILE if {"profile", "profile_id"} & set(shape) else _WALKED
+    return (shape if key.column.key in walked else (*others, ("fts",))), not others
+
+
 @lru_cache(maxsize=256)
 def _listing(shape: tuple[Any, ...], key: SortKey) -> tuple[KeysetQuery, CappedCount]:
     """The page and count statements of one filter shape and sort order, built once."""
-    conds = _conditions(shape)
+    page_shape, count_by_text_index = _search_plan(shape, key)
     # The sort value and id are read from the listed columns (a timestamp as listed: aware).
     rows = (
         select(*LISTED_COLUMNS)
         .join(Profile, col(Profile.id) == col(Connection.profile_id))
-        .where(*conds)
+        .where(*_conditions(page_shape))
     )
     at = (_LISTED_AT[key.column.key], _LISTED_AT["id"])
-    return (KeysetQuery(rows, key, prepared=True, at=at),
-            CappedCount(select(col(Connection.id)).where(*conds)))
+    counted = (through_text_index([col(Connection.revoked_at).is_(None)]) if count_by_text_index
+               else select(col(Connection.id)).where(*_conditions(shape)))
+    return KeysetQuery(rows, key, at=at), CappedCount(counted)
 
 
 def list_connections(
@@ -318,7 +339,8 @@ def get_connection(session: Session, *, actor: Actor, connection_id: int) -> Con
     )
 
 
-# Revoke's statements, prepared once (values are bound per call). The claim comes first and
+# Revoke's statements, built once (values are bound per call, so SQLAlchemy's compiled cache
+# serves every revoke after the first). The claim comes first and
 # returns what the rest needs: the audit text (the profile's name through a subquery) and the
 # credential, which a second UPDATE wipes only where there is one (`_Claim` and the hint).
 _CLAIMED = (col(Connection.id), col(Connection.profile_id), col(Connection.account),
@@ -326,18 +348,18 @@ _CLAIMED = (col(Connection.id), col(Connection.profile_id), col(Connection.accou
             select(col(Profile.name))
             .where(col(Profile.id) == col(Connection.profile_id)).scalar_subquery(),
             col(Connection.credential_enc), col(Connection.credential_hint))
-_CLAIM = Prepared(
+_CLAIM = (
     update(Connection)
     .where(col(Connection.id) == bindparam("revoke_id"), col(Connection.revoked_at).is_(None))
     .values(revoked_at=bindparam("revoke_at"), revoked_by=bindparam("revoke_by"))
     .returning(*_CLAIMED)
 )
-_WIPE = Prepared(
+_WIPE = (
     update(Connection)
     .where(col(Connection.id) == bindparam("revoke_id"))
     .values(credential_enc=None, credential_hint=None)
 )
-_DISCONNECT = Prepared(
+_DISCONNECT = (
     update(McpServer)
     .where(col(McpServer.profile_id) == bindparam("revoke_profile"),
            col(McpServer.state) == ServerState.CONNECTED.value)
@@ -354,7 +376,7 @@ def revoke_connection(session: Session, *, actor: Actor, connection_id: int) -> 
     NotFound for an unknown id. Objects of this session that the updates change are brought
     up to date, as an ORM update would.
     """
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     now = utcnow()
     claimed = _claim(session, actor, connection_id, now)
     if claimed is None:
@@ -385,12 +407,12 @@ def _claim(session: Session, actor: Actor, connection_id: int, now: datetime) ->
     None when the connection is not live (unknown, or revoked first by someone else).
     """
     conn = session.connection()
-    claimed = _CLAIM.first(conn, {"revoke_id": connection_id, "revoke_at": now,
-                                  "revoke_by": actor.name})
+    claimed = conn.execute(_CLAIM, {"revoke_id": connection_id, "revoke_at": now,
+                                    "revoke_by": actor.name}).first()
     if claimed is None:
         return None
     if claimed[5] is not None or claimed[6] is not None:  # a credential or its hint
-        _WIPE.run(conn, {"revoke_id": connection_id})
+        conn.execute(_WIPE, {"revoke_id": connection_id})
     _set_loaded(session, Connection, [connection_id], revoked_at=now, revoked_by=actor.name,
                 credential_enc=None, credential_hint=None)
     return _Claim(*claimed[:6])
@@ -400,8 +422,8 @@ def _disconnect(session: Session, actor: Actor, claim: _Claim, now: datetime) ->
     """Disconnect the connected servers of the claim's profile; their names, sorted."""
     reason = (f"connection {claim.id} of profile {claim.profile} revoked by {actor.name}; "
               "reconfigure to reconnect")
-    servers = _DISCONNECT.all(session.connection(), {
-        "revoke_profile": claim.profile_id, "revoke_at": now, "revoke_reason": reason})
+    servers = session.connection().execute(_DISCONNECT, {
+        "revoke_profile": claim.profile_id, "revoke_at": now, "revoke_reason": reason}).all()
     _set_loaded(session, McpServer, [server_id for server_id, _ in servers],
                 state=ServerState.DISCONNECTED.value, updated_at=now, reason=reason)
     return sorted(name for _, name in servers)
@@ -448,7 +470,7 @@ def create_connection(
 
     The service label is the profile's provider config name ("the auth provider type used").
     """
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     profile = session.get(Profile, profile_id)
     if profile is None:
         raise NotFound(f"no profile with id {profile_id}")
@@ -463,7 +485,7 @@ def create_connection(
         status=parse_status(status).value,
         status_reason=clean_text(status_reason, "status reason") or None,
         checked_at=utcnow(),
-        credential_enc=keyring.encrypt(credential) if credential else None,
+        credential_enc=sealing_ring(session, keyring).encrypt(credential) if credential else None,
         credential_hint=hint_of(credential) if credential else None,
         expires_at=expires_at,
     )
@@ -497,7 +519,7 @@ def revoke_many(session: Session, *, actor: Actor, connection_ids: list[int]) ->
     connections of the same profiles would lock their `connection_count` rows in opposite
     orders. Callers split large selections into batches to show progress.
     """
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(BULK_REVOKE_LOCK)))
     now = utcnow()

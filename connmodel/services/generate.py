@@ -27,6 +27,7 @@ from connmodel.models import Connection, McpServer, Profile, ProviderConfig, utc
 from connmodel.permissions import Action, Actor, require
 from connmodel.secrets import KeyRing
 from connmodel.services.events import record
+from connmodel.services.keys import sealing_ring
 from connmodel.status import ProviderKind, Status
 from connmodel.synthetic import (
     PROVIDERS,
@@ -103,11 +104,12 @@ def _provider_ids(session: Session, keyring: KeyRing | None, now: datetime) -> t
         .where(col(ProviderConfig.name).in_([p.name for p in PROVIDERS]))
     ).all())
     created = 0
+    ring = sealing_ring(session, keyring) if keyring else None
     for spec in PROVIDERS:
         if spec.name in existing:
             continue
-        secret = (keyring.encrypt(secrets.token_urlsafe(24))
-                  if keyring and spec.kind == ProviderKind.OAUTH2 else None)
+        secret = (ring.encrypt(secrets.token_urlsafe(24))
+                  if ring and spec.kind == ProviderKind.OAUTH2 else None)
         existing[spec.name] = session.execute(
             insert(ProviderConfig).values(name=spec.name, kind=spec.kind.value,
                                           settings=dict(spec.settings), client_secret_enc=secret,
@@ -306,7 +308,7 @@ def generate(
     The same seed (and `now`) gives the same data. Raises InvalidInput for bad sizes and
     AlreadyExists when a generated profile or server name is taken (run it on a fresh database).
     """
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     validate_sizes(connections, profiles)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise InvalidInput(f"seed must be a whole number >= 0, not {seed!r}")

@@ -20,6 +20,7 @@ from connmodel.search import like_pattern
 from connmodel.secrets import KeyRing
 from connmodel.services.connections import ConnectionFilter, list_connections
 from connmodel.services.events import record
+from connmodel.services.keys import sealing_ring
 from connmodel.status import ProviderKind, Status, parse_environment
 from connmodel.store import flush_unique
 from connmodel.validation import clean_name, clean_text
@@ -36,7 +37,7 @@ def create_provider_config(
     keyring: KeyRing | None = None,
 ) -> ProviderConfig:
     """Add a provider config; the client secret (if any) is encrypted with `keyring`."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     name = clean_name(name, "provider config name")
     try:
         kind = ProviderKind(kind).value
@@ -53,7 +54,8 @@ def create_provider_config(
         name=name,
         kind=kind,
         settings=settings or {},
-        client_secret_enc=keyring.encrypt(client_secret) if client_secret and keyring else None,
+        client_secret_enc=(sealing_ring(session, keyring).encrypt(client_secret)
+                           if client_secret and keyring else None),
     )
     session.add(config)
     flush_unique(session, f"a provider config named {name!r} exists")
@@ -71,7 +73,7 @@ def create_profile(
     description: str = DEFAULT_PROFILE_DESCRIPTION,
 ) -> Profile:
     """Add a profile using an existing provider config."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     name = clean_name(name, "profile name")
     env = parse_environment(environment).value
     if session.get(ProviderConfig, provider_config_id) is None:
@@ -198,7 +200,7 @@ def add_profile(
     description: str = DEFAULT_PROFILE_DESCRIPTION,
 ) -> Profile:
     """create_profile with the provider config given by name (what a person types)."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     name = clean_name(name, "profile name")
     return create_profile(session, actor=actor, name=name, environment=environment,
                           description=description,

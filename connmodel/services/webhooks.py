@@ -11,6 +11,7 @@ from connmodel.models import Webhook
 from connmodel.permissions import Action, Actor, require
 from connmodel.secrets import KeyRing
 from connmodel.services.events import record
+from connmodel.services.keys import sealing_ring
 from connmodel.services.servers import validate_url
 
 MIN_SECRET = 16
@@ -19,13 +20,13 @@ MIN_SECRET = 16
 def add_webhook(session: Session, *, actor: Actor, url: str, secret: str,
                 keyring: KeyRing) -> Webhook:
     """Register a receiver for status-change events, signed with `secret`."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     url = validate_url(url)
     if len(secret or "") < MIN_SECRET:
         raise InvalidInput(f"a webhook secret needs at least {MIN_SECRET} characters")
     if session.execute(select(col(Webhook.id)).where(col(Webhook.url) == url)).first():
         raise AlreadyExists(f"a webhook for {url} exists")
-    hook = Webhook(url=url, secret_enc=keyring.encrypt(secret))
+    hook = Webhook(url=url, secret_enc=sealing_ring(session, keyring).encrypt(secret))
     session.add(hook)
     record(session, actor=actor, action="webhook.add", target=f"webhook {url}")
     session.commit()
@@ -39,7 +40,7 @@ def list_webhooks(session: Session, *, actor: Actor) -> list[str]:
 
 
 def remove_webhook(session: Session, *, actor: Actor, url: str) -> None:
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     gone = session.exec(delete(Webhook).where(col(Webhook.url) == url.strip()))
     if not gone.rowcount:
         raise NotFound(f"no webhook for {url.strip()!r}")

@@ -11,6 +11,7 @@ import param
 
 from connmodel.models import DEFAULT_PROFILE_DESCRIPTION
 from connmodel.status import HINTS, Status
+from dashboard.changes import follow_changes
 from dashboard.components.profile_card import ProfileCards, card_data, row_data
 from dashboard.components.status_line import StatusLine
 from dashboard.escaping import esc
@@ -24,7 +25,6 @@ from dashboard.views.new_profile import provider_tools
 KEY = "connections"
 TITLE = "Connections"
 GROUP = "Gateway"
-POLL_MS = 2000
 URL_KEYS = {"status": "status", "environment": "environment", "profile": "profile",
             "search": "q"}
 
@@ -55,8 +55,8 @@ BEST_PRACTICES = """
 EMPTY_DATABASE = """### No profiles yet
 A profile is a named use of a provider config. Add one with **New profile** above, or from a
 terminal with `connmodel provider add` and `connmodel profile add` (see `connmodel profile add
---help`), then connect it to an MCP server: its connections appear here. To try this page with the seed's
-examples, run `connmodel demo`.
+--help`), then connect it to an MCP server: its connections appear here. To try this page with
+example profiles and connections, run `connmodel demo`.
 """
 NO_MATCH = "### No connection matches these filters\nChange or clear the filters above."
 
@@ -159,10 +159,14 @@ class ConnectionsPage(pn.viewable.Viewer):
 
     def _render_state(self, *_: Any) -> None:
         m = self.model
-        self._error.param.update(
-            object=f"**Cannot load connections.** {esc(m.error.rstrip('.'))}. "
-                   f"The page retries every {POLL_MS // 1000} s." if m.error else "",
-            visible=bool(m.error))
+        if m.error and m.too_broad:
+            error = f"**{esc(m.error)}.**"
+        elif m.error:
+            error = (f"**Cannot load connections.** {esc(m.error.rstrip('.'))}. "
+                     "The page reloads by itself when the database is back.")
+        else:
+            error = ""
+        self._error.param.update(object=error, visible=bool(error))
         empty = "" if m.error or not m.loaded or m.cards else (
             NO_MATCH if m.filtering else EMPTY_DATABASE)
         self._empty.param.update(object=empty, visible=bool(empty))
@@ -203,12 +207,12 @@ class ConnectionsPage(pn.viewable.Viewer):
 
 
 def build(backend: Backend) -> pn.viewable.Viewable:
-    """The page for one browser session: URL-synced filters, first read, 2 s change polling."""
+    """The page for one browser session: URL-synced filters, first read, then it follows the
+    store's changes through the process's watcher (no polling of its own)."""
     model = ConnectionsPageModel(backend)
     sync_url(model, URL_KEYS)
     actions = ActionsModel(backend)
     tools = provider_tools(backend, model.refresh, actions)  # an OAuth callback runs here
     model.refresh()
-    if pn.state.curdoc is not None:
-        pn.state.add_periodic_callback(model.poll, period=POLL_MS)
+    follow_changes(backend.url, model.catch_up)
     return ConnectionsPage(model=model, actions=actions, tools=tools)

@@ -14,6 +14,7 @@ import param
 
 from connmodel.models import ServerRow
 from connmodel.services.servers import TRANSPORTS
+from dashboard.changes import follow_changes
 from dashboard.escaping import esc
 from dashboard.routing import sync_url
 from dashboard.viewmodels.backend import Backend
@@ -100,8 +101,9 @@ class ServersPage(pn.viewable.Viewer):
             pn.Row(self._add_name, self._add_url, self._add_profile, self._add_transport, add),
             title="Add server", collapsed=True, sizing_mode="stretch_width")
         self._changes = pn.pane.HTML("", sizing_mode="stretch_width")
-        schedule = (f"Scheduled checks every {m.interval:g} s." if m.interval else
-                    "Scheduled checks are off (set CONNMODEL_CHECK_INTERVAL to turn them on).")
+        schedule = (f"Scheduled checks every {m.interval:g} s (by connmodel worker)."
+                    if m.interval else "Scheduled checks are off (set CONNMODEL_CHECK_INTERVAL "
+                    "and run connmodel worker to turn them on).")
         self._schedule = pn.pane.HTML(f"<small>{esc(schedule)}</small>")
         m.param.watch(self._render_rows, ["rows"])
         m.param.watch(self._render_state, ["rows", "error", "next_cursor", "total"])
@@ -208,10 +210,11 @@ class ServersPage(pn.viewable.Viewer):
 
 
 def build(backend: Backend) -> pn.viewable.Viewable:
-    """The page for one browser session: URL-synced filters, first read, optional schedule."""
+    """The page for one browser session: URL-synced filters, first read, then it follows the
+    store's changes (checks run elsewhere land here). Scheduled checks are `connmodel worker`'s
+    work, once per deployment, never a page's."""
     model = ServersPageModel(backend)
     sync_url(model, URL_KEYS)
     model.refresh()
-    if model.interval and pn.state.curdoc is not None:
-        pn.state.add_periodic_callback(model.check_all, period=int(model.interval * 1000))
+    follow_changes(backend.url, model.catch_up)
     return ServersPage(model=model)

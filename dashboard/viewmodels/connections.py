@@ -3,7 +3,8 @@
 Nothing here holds the connection table: the page keeps one SQL page of profiles (more on
 "Load more profiles") and every card one SQL page of its connections (more on "Load more").
 Service errors never escape: they become `error`, which the view shows, and the next refresh
-or poll that succeeds clears it.
+that succeeds clears it. The page does not poll: the process's change watcher
+(connmodel/changes.py) hands it each change of the store (`catch_up`).
 """
 
 import logging
@@ -12,11 +13,12 @@ from typing import Any
 
 import param
 
-from connmodel.errors import ConnModelError
+from connmodel.changes import Change
+from connmodel.errors import ConnModelError, ReadBudgetExceeded
 from connmodel.models import ConnectionPublic, ProfilePublic
 from connmodel.paging import Page
 from connmodel.services.connections import list_connections
-from connmodel.services.groups import GroupFilter, cards_screen, change_token
+from connmodel.services.groups import GroupFilter, cards_screen
 from connmodel.status import Environment, Status
 from dashboard.viewmodels.backend import Backend
 
@@ -80,6 +82,8 @@ class ConnectionsPageModel(param.Parameterized):
     profiles_total_exact = param.Boolean(default=True, doc="False when the count hit its cap.")
     loaded = param.Boolean(default=False, doc="True once a refresh has succeeded.")
     error = param.String(default="", doc="The last service error, shown until a call succeeds.")
+    too_broad = param.Boolean(default=False, doc="The error is a read over its budget: the "
+                                                 "person narrows the search; the store is fine.")
 
     def __init__(self, backend: Backend, **params: Any) -> None:
         super().__init__(**params)
@@ -117,12 +121,12 @@ class ConnectionsPageModel(param.Parameterized):
 
     def _fail(self, exc: Exception) -> None:
         log.warning("connections page: %s", exc)
-        self.error = str(exc)
+        self.param.update(error=str(exc), too_broad=isinstance(exc, ReadBudgetExceeded))
 
     def refresh(self, *, keep_loaded: bool = False) -> None:
         """Re-read the first page of profiles and the first page of every card on it.
 
-        With `keep_loaded` (a poll noticed a change elsewhere) as many profiles and rows as were
+        With `keep_loaded` (the store changed elsewhere) as many profiles and rows as were
         loaded are re-read, up to KEEP_MAX each, so "Load more" is not undone under the reader.
         """
         where = self.where
@@ -140,7 +144,8 @@ class ConnectionsPageModel(param.Parameterized):
         self.param.update(cards=self._cards(screen.profiles.items, screen.rows, where),
                           profiles_cursor=screen.profiles.next_cursor,
                           profiles_total=screen.profiles.total,
-                          profiles_total_exact=screen.profiles.total_exact, loaded=True, error="")
+                          profiles_total_exact=screen.profiles.total_exact, loaded=True, error="",
+                          too_broad=False)
 
     def load_more_profiles(self) -> None:
         """Append the next page of profile cards."""
@@ -170,7 +175,7 @@ class ConnectionsPageModel(param.Parameterized):
     def forget(self, connection_ids: list[int]) -> None:
         """Drop connections revoked from this page at once, without a query.
 
-        The next poll sees the store's change and re-reads the page to reconcile.
+        The store's change comes back through the watcher and re-reads the page to reconcile.
         """
         gone = set(connection_ids)
         touched = False
@@ -187,17 +192,16 @@ class ConnectionsPageModel(param.Parameterized):
         if touched:
             self.param.trigger("cards")
 
-    def poll(self) -> bool:
-        """Refresh when the store changed since the last read (or is back after an error).
+    def catch_up(self, change: Change) -> bool:
+        """Follow a change of the store: refresh if the token moved since the last read (or
+        the store is back after an error); show why when it is unreachable.
 
-        Costs four primary-key lookups when nothing changed. Returns whether it refreshed.
+        Costs nothing when the page already shows that token. Returns whether it refreshed.
         """
-        try:
-            token = self.backend.read(change_token)
-        except ConnModelError as exc:
-            self._fail(exc)
+        if change.error is not None:
+            self._fail(ConnModelError(change.error))
             return False
-        if token == self._token and not self.error:
+        if change.token == self._token and not self.error:
             return False
         self.refresh(keep_loaded=True)
         return True

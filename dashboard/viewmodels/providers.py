@@ -8,7 +8,6 @@ never appear in a message. Outcomes are plain text in `message` (the view escape
 """
 
 import asyncio
-import atexit
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -19,7 +18,6 @@ import param
 from connmodel.errors import ConnModelError
 from connmodel.models import DEFAULT_PROFILE_DESCRIPTION
 from connmodel.providers import authorization, callback, connect, lifecycle, refresh, revocations
-from connmodel.providers.background import BackgroundRefresher
 from connmodel.providers.setup import NewProvider, new_profile
 from connmodel.secrets import KeyRing
 from connmodel.services.keys import checked_keyring
@@ -269,21 +267,3 @@ def deliver_revocations_soon(backend: Backend, connection_ids: Sequence[int]) ->
     thread = threading.Thread(target=run, name="connmodel-revoke-now", daemon=True)
     thread.start()
     return thread
-
-
-_refresher: BackgroundRefresher | None = None
-_refresher_lock = threading.Lock()
-
-
-def start_background_refresher(url: str | None = None) -> BackgroundRefresher | None:
-    """The one refresher of this process (started on first call); None without a key."""
-    global _refresher
-    with _refresher_lock:
-        if _refresher is None:
-            try:
-                _refresher = BackgroundRefresher(url, keyring(url)).start()
-                atexit.register(_refresher.stop)  # finish a refresh in flight on shutdown
-            except ConnModelError as exc:
-                log.warning("token refresher not started: %s", exc)
-                return None
-        return _refresher

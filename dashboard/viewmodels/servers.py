@@ -13,6 +13,7 @@ from typing import Any
 
 import param
 
+from connmodel.changes import Change
 from connmodel.checks import CheckRequest, ConnectionCheck, check_connections
 from connmodel.checks.runner import check_interval
 from connmodel.errors import ConnModelError
@@ -109,6 +110,14 @@ class ServersPageModel(param.Parameterized):
             return
         self.param.update(rows=page.items, next_cursor=page.next_cursor, total=page.total,
                           error="")
+
+    def catch_up(self, change: Change) -> None:
+        """Show a change of the store made elsewhere (a check, a revoke, a reconfigure):
+        re-read the rows shown, unless this page's own check is filling them."""
+        if change.error is not None:
+            self.error = change.error
+        elif not self.checking:
+            self._reload_shown()
 
     async def check(self, server: str) -> None:
         """Check the connection behind one server (with every server that connection uses)."""

@@ -23,7 +23,6 @@ from dashboard.viewmodels.providers import (
     NewProfileModel,
     callback_uri,
     deliver_revocations_soon,
-    start_background_refresher,
 )
 
 _MODAL = ".dialog-content { max-height: calc(100vh - 80px); overflow: auto; }"
@@ -137,10 +136,9 @@ class NewProfileDialog(pn.viewable.Viewer):
 def provider_tools(backend: Backend, on_change: Any, actions: ActionsModel) -> pn.viewable.Viewable:
     """What the Connections page adds: the callback's outcome (if any) and New profile.
 
-    Also starts the process's token refresher, and tells providers at once about tokens the
-    page's Revoke just revoked (in a thread; the queue retries if the provider is down).
+    Also tells providers at once about tokens the page's Revoke just revoked (in a thread;
+    the worker's queue retries if the provider is down). Token refresh is the worker's.
     """
-    start_background_refresher(backend.url)
     model = NewProfileModel(backend)
     model.param.watch(lambda _: on_change(), "changed")
     actions.param.watch(lambda e: e.new and deliver_revocations_soon(backend, e.new), "revoked")

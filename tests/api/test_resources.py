@@ -215,3 +215,31 @@ def test_the_connection_row_never_leaves_unmasked(api):
         texts = [c.get(f"/connections/{i['id']}").text
                  for i in c.get("/connections").json()["items"]]
     assert enc and not any(enc in t for t in texts)
+
+
+def test_bulk_revoke_by_ids_or_filter_with_a_dry_run(api):
+    with api.client("admin") as c:
+        errors = c.get("/connections", params={"status": "Error"}).json()
+        dry = c.post("/connections/revoke", json={"filter": {"status": "Error"}, "dry_run": True})
+        assert dry.status_code == 200, dry.text
+        assert (dry.json()["count"], dry.json()["servers"]) == (errors["total"],
+                                                               ["GitHub Issues"])
+        assert c.get("/connections", params={"status": "Error"}).json()["total"] == 1
+        assert "either ids or filter" in problem(c.post("/connections/revoke", json={}), 422)
+        assert "at least one of" in problem(c.post("/connections/revoke",
+                                                   json={"filter": {"status": " "}}), 422)
+        assert "no connection with id 999999" in problem(
+            c.post("/connections/revoke", json={"ids": [errors["items"][0]["id"], 999999]}), 404)
+        assert c.get("/connections", params={"status": "Error"}).json()["total"] == 1
+        done = c.post("/connections/revoke", json={"filter": {"status": "Error"}}).json()
+        assert (done["count"], done["revoked"]) == (1, [errors["items"][0]["id"]])
+        assert done["summary"].startswith("Revoked 1 connection.")
+        assert c.get("/connections", params={"status": "Error"}).json()["total"] == 0
+        google = c.get("/connections", params={"profile": "Google Dev"}).json()["items"][0]["id"]
+        dry_ids = c.post("/connections/revoke", json={"ids": [google], "dry_run": True}).json()
+        assert (dry_ids["count"], dry_ids["servers"]) == (1, ["Calendar"])
+        by_ids = c.post("/connections/revoke", json={"ids": [google, google]}).json()
+        assert (by_ids["revoked"], by_ids["servers"]) == ([google], ["Calendar"])
+    with api.client("read") as c:
+        assert "may not write" in problem(c.post("/connections/revoke",
+                                                 json={"ids": [google]}), 403)

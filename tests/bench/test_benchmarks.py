@@ -132,3 +132,30 @@ def test_browser_benchmark_times_every_interaction_on_every_page(tmp_path):
         for name in ("first_screen", "filter", "search", "view", "revoke", "confirm"):
             assert 0 < results[kind][name]["p50_ms"] <= results[kind][name]["p95_ms"], (kind, name)
     assert results["memory"]["sessions"] == 10
+
+
+def test_api_benchmark_compares_with_datasette_and_refreshes_once(tmp_path):
+    out = tmp_path / "api.json"
+    printed = run("api.py", "--connections", "2000", "--profiles", "20", "--fleet", "5",
+                  "--requests", "20", "--broker-requests", "40", "--stores", "sqlite",
+                  "--out", str(out))
+    assert "200 concurrent requests for one due token: 1 refresh(es)" in printed
+    [store] = json.loads(out.read_text())["results"]
+    for row in store["lists"].values():
+        for side in ("connmodel_c1", "connmodel_c16", "datasette_c1", "datasette_c16"):
+            assert 0 < row[side]["p50_ms"] <= row[side]["p95_ms"] and row[side]["rps"] > 0
+    assert store["broker"]["c16"]["runs"] == 40
+    assert store["one_refresh"] == {"requests": 200, "statuses": {"200": 200}, "refreshes": 1,
+                                    "distinct_tokens": 1}
+
+
+@pytest.mark.postgres
+def test_scale_benchmark_measures_sessions_on_two_processes(tmp_path, postgres_url):
+    """bench/scale.py: 2 dashboards + worker on PostgreSQL, 1 then 2 Chromium sessions."""
+    out = tmp_path / "scale.json"
+    printed = run("scale.py", "--connections", "2000", "--profiles", "20", "--sessions", "1,2",
+                  "--out", str(out))
+    assert "propagation_p95_s" in printed and "load average" in printed
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["sessions"] for r in rows] == [1, 2]
+    assert all(r["idle_messages_per_session_per_min"] == 0 for r in rows)

@@ -1,5 +1,7 @@
 """`connmodel rotate-key`: every secret moves to the new key in one transaction, or none does."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ from connmodel.secrets import KeyRing, load_keyring
 from connmodel.services.demo import DEMO_SECRETS, seed_demo
 from connmodel.services.keys import secret_columns
 from connmodel.store import session
+
+SCRIPT = Path(sys.executable).parent / "connmodel"
 
 
 def _secrets(url: str) -> dict[tuple[str, int], str]:
@@ -63,15 +67,57 @@ def test_a_failure_midway_leaves_every_secret_readable(demo_url, cli, keyring):
         s.commit()
     before = _secrets(demo_url)
     error = cli("rotate-key", "-d", demo_url).one_line_error()
-    assert error.startswith(f"connmodel: error: connection.credential_enc of row {foreign.id} ")
-    assert error.endswith("cannot be decrypted with the key from "
-                          f"{keyring.source}: nothing was re-encrypted")
+    assert error == (
+        f"connmodel: error: connection.credential_enc of row {foreign.id} cannot be decrypted "
+        f"with the key from {keyring.source}: nothing was re-encrypted. Re-enter that secret "
+        f"(`connmodel update-key {foreign.id}` or `connmodel reauthorize {foreign.id}`), or run "
+        "`connmodel rotate-key --repair` to clear every unreadable secret and rotate the rest")
     assert _secrets(demo_url) == before
     ring = load_keyring()  # the new key was added in front, the old one kept
     assert ring.keys[1:] == keyring.keys
     readable = [t for w, t in before.items() if w != ("connection.credential_enc", foreign.id)]
     assert {ring.decrypt(t) for t in readable} == set(DEMO_SECRETS)
     assert _rotate_events(cli, demo_url) == 0
+
+    repaired = cli("rotate-key", "--repair", "-d", demo_url)  # the others are not held hostage
+    assert repaired.code == 0, repaired.err
+    assert f"cleared connection.credential_enc of row {foreign.id}: no key could open it" \
+        in repaired.out
+    after = _secrets(demo_url)
+    assert ("connection.credential_enc", foreign.id) not in after
+    assert {load_keyring().decrypt(t) for t in after.values()} == set(DEMO_SECRETS)
+    shown = cli("show", str(foreign.id), "-d", demo_url, "-f", "json").json
+    assert shown["status"] == "Error" and f"update-key {foreign.id}" in shown["status_reason"]
+    assert _rotate_events(cli, demo_url) == 1
+    assert cli("events", "-d", demo_url, "-f", "json",
+               "--action", "secret_key.repair").json["total"] == 1
+    assert cli("rotate-key", "-d", demo_url).code == 0
+
+
+def test_a_writer_holding_the_old_key_across_a_rotation_writes_under_the_new_one(
+        demo_url, cli, keyring):
+    """Issue 16: `update-key` waiting at its prompt with the key it loaded, a rotation in
+    between, then the update: the new secret must be under the new key (it was written under
+    the retired one, and the next rotation failed on it)."""
+    cid = cli("connections", "-d", demo_url, "-f", "json", "-p", "Hubspot").json["items"][0]["id"]
+    writer = subprocess.Popen([str(SCRIPT), "update-key", str(cid), "-d", demo_url],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        prompt = ""
+        while "new API key" not in prompt:  # the key is loaded and checked before the prompt
+            prompt += writer.stderr.read(1) or pytest.fail(f"update-key ended: {prompt}")
+        assert cli("rotate-key", "-d", demo_url).code == 0
+        _out, err = writer.communicate("pk-after-rotation-0123456789\n", timeout=60)
+    finally:
+        writer.kill()
+    assert writer.returncode == 0, err
+    (token,) = [t for (where, row), t in _secrets(demo_url).items()
+                if where == "connection.credential_enc" and row == cid]
+    new_only = KeyRing(load_keyring().keys[:1], "the new key")
+    assert new_only.decrypt(token) == "pk-after-rotation-0123456789"
+    again = cli("rotate-key", "-d", demo_url)
+    assert again.code == 0, again.err
 
 
 def test_key_from_the_environment_is_printed_to_set(sqlite_url, cli, keyring, admin,

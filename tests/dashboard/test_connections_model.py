@@ -3,6 +3,7 @@
 import pytest
 from sqlmodel import select
 
+from connmodel.changes import read_change
 from connmodel.models import Connection, Profile
 from connmodel.services.connections import ConnectionFilter, list_connections, revoke_connection
 from connmodel.services.servers import list_servers
@@ -73,22 +74,23 @@ def test_database_down_is_shown_and_recovers(tmp_path, admin, keyring):
     model = ConnectionsPageModel(Backend(admin, url))
     model.refresh()
     assert "cannot use the database" in model.error and model.cards == []
-    assert model.poll() is False
+    assert model.catch_up(read_change(url)) is False
+    assert "cannot use the database" in model.error
     folder.mkdir()
     upgrade(get_engine(url))
     with session(url) as s:
         seed_demo(s, actor=admin, keyring=keyring)
-    assert model.poll() is True
+    assert model.catch_up(read_change(url)) is True
     assert model.error == "" and len(model.cards) == 6
     get_engine(url).dispose()
 
 
-def test_poll_sees_changes_made_elsewhere(page, demo_url, admin):
-    assert page.poll() is False
+def test_a_change_made_elsewhere_is_caught_up(page, demo_url, admin):
+    assert page.catch_up(read_change(demo_url)) is False
     with session(demo_url) as s:
         hub = list_connections(s, actor=admin, where=ConnectionFilter(profile="Hubspot")).items[0]
         revoke_connection(s, actor=admin, connection_id=hub.id)
-    assert page.poll() is True
+    assert page.catch_up(read_change(demo_url)) is True
     assert rows_of(page)["Hubspot"] == []
 
 
@@ -122,7 +124,7 @@ def test_servers_stay_connected_while_only_reading(page, demo_url, admin):
         assert {x.state for x in list_servers(s, actor=admin).items} == {"connected"}
 
 
-def test_poll_keeps_what_was_loaded(sqlite_url, admin, keyring):
+def test_catching_up_keeps_what_was_loaded(sqlite_url, admin, keyring):
     from connmodel.services.demo import seed_demo
 
     with session(sqlite_url) as s:
@@ -141,7 +143,7 @@ def test_poll_keeps_what_was_loaded(sqlite_url, admin, keyring):
         s.add(Connection(profile_id=noauth.id, service="No Authentication Provider",
                          account="zz-last@example.com"))
         s.commit()
-    assert model.poll() is True
+    assert model.catch_up(read_change(sqlite_url)) is True
     again = next(c for c in model.cards if c.profile.name == "Noauth")
     assert [r.id for r in again.rows] == shown and again.next_cursor is not None
     again.load_more()

@@ -1,6 +1,5 @@
-"""New profile in one step, and the background refresher a dashboard process runs."""
+"""New profile in one step, and the background refresh `connmodel worker` runs."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from connmodel.providers.background import BackgroundRefresher
 from connmodel.providers.setup import NewProvider, new_profile
 from connmodel.services.connections import revoke_connection
 from connmodel.store import session
+from connmodel.worker import Worker
 
 
 def test_new_profile_with_a_new_oauth_provider(sqlite_url, keyring, admin, authserver):
@@ -48,20 +48,15 @@ def test_new_profile_failure_leaves_nothing_but_an_audit_event(sqlite_url, keyri
         assert len(failed) == 2
 
 
-def test_background_refresher_refreshes_and_delivers(oauth_profile, keyring, admin, authserver):
+def test_the_worker_refreshes_and_delivers(oauth_profile, keyring, admin, authserver):
     soon = connect(oauth_profile, keyring, admin)
     gone = connect(oauth_profile, keyring, admin)
     with session(oauth_profile) as s:
         s.get(Connection, soon.id).expires_at = utcnow() + timedelta(minutes=2)
         s.commit()
         revoke_connection(s, actor=admin, connection_id=gone.id)
-    refresher = BackgroundRefresher(oauth_profile, keyring, interval=0.05).start()
-    try:
-        deadline = utcnow() + timedelta(seconds=20)
-        while (refresher.last is None or not refresher.last.refreshed) and utcnow() < deadline:
-            threading.Event().wait(0.05)
-    finally:
-        refresher.stop()
+    cycle = Worker(oauth_profile, keyring).run_once()
+    assert cycle.refreshed == 1 and cycle.revocations["delivered"] == 1 and not cycle.errors
     with session(oauth_profile) as s:
         row = s.get(Connection, soon.id)
         assert row.expires_at > utcnow() + timedelta(minutes=30) and row.token_version == 2
@@ -72,11 +67,3 @@ def test_background_refresher_refreshes_and_delivers(oauth_profile, keyring, adm
 def test_background_refresher_survives_an_unusable_database(keyring):
     cycle = BackgroundRefresher("postgresql://u@127.0.0.1:1/x", keyring).run_once()
     assert cycle.error and "cannot use the database" in cycle.error
-
-
-def test_background_refresher_is_off_where_a_worker_refreshes(oauth_profile, keyring, monkeypatch):
-    monkeypatch.setenv("CONNMODEL_BACKGROUND_REFRESH", "off")
-    refresher = BackgroundRefresher(oauth_profile, keyring, interval=0.05).start()
-    assert refresher._thread is None
-    threading.Event().wait(0.2)
-    assert refresher.last is None

@@ -1,5 +1,6 @@
-"""The hot statements run on the driver's cursor (connmodel.prepared) behave as SQLAlchemy's:
-the same rows and aware UTC times, driver errors translated, a lost connection replaced."""
+"""The listing and revoke statements, run through SQLAlchemy Core with the compiled cache (no
+driver-level shortcuts): the same rows and aware UTC times as View reads, a driver error
+translated into one clear message that changes nothing, a lost connection replaced."""
 
 from datetime import UTC
 

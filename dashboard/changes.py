@@ -1,0 +1,48 @@
+"""The dashboard process's change watcher, shared by all its sessions (connmodel/changes.py).
+
+A page calls `follow_changes(url, callback)` once when it is built: the callback then runs on
+its own session's event loop (Bokeh's `add_next_tick_callback`, the one thread-safe way into a
+document, as Panel's own `pn.state.execute` schedules) each time the store changes, and the
+subscription ends with the session. Nothing runs for a session while nothing changes.
+"""
+
+import threading
+from collections.abc import Callable
+from functools import partial
+
+import panel as pn
+
+from connmodel.changes import Change, ChangeWatcher
+from connmodel.store import database_url
+
+_watchers: dict[str, ChangeWatcher] = {}
+_lock = threading.Lock()
+
+
+def process_watcher(url: str | None = None) -> ChangeWatcher:
+    """This process's watcher of `url` (started on first use)."""
+    resolved = database_url(url)
+    with _lock:
+        watcher = _watchers.get(resolved)
+        if watcher is None:
+            watcher = _watchers[resolved] = ChangeWatcher(resolved)
+    return watcher.start()
+
+
+def watchers() -> list[ChangeWatcher]:
+    """The watchers this process runs (for /metrics)."""
+    with _lock:
+        return list(_watchers.values())
+
+
+def follow_changes(url: str | None, callback: Callable[[Change], None]) -> None:
+    """Run `callback(change)` in the current session whenever the store changes."""
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:
+        return  # not served (a test building a page): nobody to tell
+
+    def deliver(change: Change) -> None:
+        doc.add_next_tick_callback(partial(callback, change))
+
+    unsubscribe = process_watcher(url).subscribe(deliver)
+    doc.on_session_destroyed(lambda _context: unsubscribe())

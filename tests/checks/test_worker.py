@@ -1,0 +1,80 @@
+"""`connmodel worker`: background work once per deployment, however many workers race.
+
+Two workers start at the same instant (a barrier) against one store: a real loopback receiver
+gets every webhook event exactly once, and the scheduled check round runs once per interval.
+"""
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from checks.conftest import connect
+from checks.test_webhooks import Receiver, receiver  # noqa: F401  (the fixture)
+from connmodel.models import AuditEvent, CheckResult, utcnow
+from connmodel.store import session
+from connmodel.webhooks import enqueue, pending_count
+from connmodel.worker import CHECK_ROUND, Worker, claim_round, queue_depths
+
+EVENTS = 30
+
+
+def race(*jobs) -> list:
+    """Run the jobs in threads released together; their results in order."""
+    start = threading.Barrier(len(jobs))
+    results: list = [None] * len(jobs)
+
+    def run(i: int) -> None:
+        start.wait()
+        results[i] = jobs[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def test_two_workers_post_each_webhook_event_exactly_once(store_url, keyring, receiver,  # noqa: F811
+                                                          monkeypatch):
+    monkeypatch.setenv("CONNMODEL_WEBHOOK_URLS", receiver.url)
+    monkeypatch.setenv("CONNMODEL_WEBHOOK_SECRET", "receiver-shared-secret-42")
+    receiver.delay = 0.01  # a receiver that takes a moment widens the window two senders share
+    with session(store_url) as s:
+        for i in range(EVENTS):
+            enqueue(s, keyring=keyring, event="connection.error", payload={"n": i})
+        s.commit()
+    cycles = race(Worker(store_url, keyring).run_once, Worker(store_url, keyring).run_once)
+    ids = Counter(headers["X-Connmodel-Delivery"] for headers, _ in receiver.received)
+    assert len(ids) == EVENTS and set(ids.values()) == {1}, ids.most_common(3)
+    assert sum(c.webhooks_delivered for c in cycles) == EVENTS
+    with session(store_url) as s:
+        assert pending_count(s) == 0
+        depths = queue_depths(s)
+        assert depths.webhooks == 0 and depths.worker_lag_s is not None
+        assert 0 <= depths.worker_lag_s < 30
+
+
+def test_the_check_round_runs_once_per_interval_whatever_the_workers(store_url, admin, keyring,
+                                                                      fleet):
+    with session(store_url) as s:
+        connect(s, actor=admin, keyring=keyring, profile="Noauth", kind="none",
+                servers={"Calculator": fleet.url("calculator")})
+    workers = [Worker(store_url, keyring, check_every=60) for _ in range(3)]
+    cycles = race(*(w.run_once for w in workers)) + race(*(w.run_once for w in workers))
+    assert [c.checked for c in cycles].count(1) == 1
+    assert [c.checked for c in cycles].count(None) == 5
+    with session(store_url) as s:
+        assert s.scalar(select(func.count()).select_from(CheckResult)) == 1
+        assert not s.scalar(select(func.count()).select_from(AuditEvent)
+                            .where(AuditEvent.action == "check"))  # Active stayed Active
+        later = utcnow() + timedelta(seconds=61)
+        assert claim_round(s, CHECK_ROUND, timedelta(seconds=60), later)  # the next interval
+        assert not claim_round(s, CHECK_ROUND, timedelta(seconds=60), later)
+
+
+def test_a_worker_cycle_survives_an_unusable_database(keyring):
+    cycle = Worker("postgresql://u@127.0.0.1:1/x", keyring, check_every=60).run_once()
+    assert cycle.errors and "cannot use the database" in cycle.errors[0]

@@ -8,19 +8,36 @@ PORT ?= 5006
 PYTEST_ARGS ?=
 SERVE_ARGS ?=
 
-.PHONY: run test bench screenshots lint audit-deps install install-test chromium nginx clean
+# The application's exact versions, with hashes (`make lock` regenerates both from pyproject.toml,
+# which keeps only lower bounds for library users): requirements.lock for `make run`,
+# requirements-test.lock (the same versions plus the test and dev extras) for `make test`.
+LOCK := requirements.lock
+TEST_LOCK := requirements-test.lock
+COMPILE := pip compile pyproject.toml --universal --generate-hashes --quiet --custom-compile-command "make lock"
+
+.PHONY: run test bench screenshots lint audit-deps install install-test chromium nginx clean lock test-latest
 
 $(PY):
 	"$$(scripts/find-python)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e .
+$(VENV)/.installed: $(LOCK) pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(PY) -m pip install --quiet -e ".[test,dev]"
+$(VENV)/.installed-test: $(TEST_LOCK) $(VENV)/.installed
+	$(PY) -m pip install --quiet --require-hashes -r $(TEST_LOCK)
 	touch $@
+
+# Resolved for every platform and Python the project supports, keeping the versions already
+# locked where pyproject.toml allows (`make lock LOCK_ARGS=--upgrade`: the newest of everything);
+# commit both files. uv resolves; pip installs them as usual.
+LOCK_ARGS ?=
+lock: | $(PY)
+	$(BIN)/uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet "uv>=0.5"
+	$(BIN)/uv $(COMPILE) $(LOCK_ARGS) --extra test --extra dev -o $(TEST_LOCK)
+	$(BIN)/uv $(COMPILE) -c $(TEST_LOCK) -o $(LOCK)
 
 install: $(VENV)/.installed
 
@@ -40,6 +57,11 @@ run: install
 
 test: install-test
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The upgrade canary: the newest releases of every dependency in a fresh .venv-latest, the unit
+# and service tests and one browser walkthrough; names the packages that differ from the lock.
+test-latest: install-test
+	$(PY) scripts/test-latest $(PYTEST_ARGS)
 
 bench: install-test
 	$(PY) bench/store.py
@@ -64,4 +86,4 @@ audit-deps: install-test
 	$(PY) scripts/audit-deps
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache
+	rm -rf $(VENV) .venv-latest .pytest_cache .mypy_cache

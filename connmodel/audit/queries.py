@@ -28,6 +28,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Session
 
 from connmodel.errors import InvalidInput
@@ -89,9 +90,14 @@ def _frame(session: Session, stmt: Select[Any]) -> pd.DataFrame:
     result = _execute(session, stmt)
     frame = pd.DataFrame(result.all(), columns=list(result.keys()))
     for column in stmt.selected_columns:
-        if column.type._type_affinity is DateTime and column.key in frame.columns:
+        if _is_timestamp(column.type) and column.key in frame.columns:
             frame[column.key] = pd.to_datetime(frame[column.key], utc=True)
     return frame
+
+
+def _is_timestamp(type_: TypeEngine[Any]) -> bool:
+    """A DateTime, or a TypeDecorator over one (SQLModel's UTCDateTime)."""
+    return isinstance(type_.impl if isinstance(type_, TypeDecorator) else type_, DateTime)
 
 
 def _day(session: Session, column: Any) -> ColumnElement[Any]:

@@ -10,12 +10,12 @@ SERVE_ARGS ?=
 
 # The application's exact versions, with hashes (`make lock` regenerates both from pyproject.toml,
 # which keeps only lower bounds for library users): requirements.lock for `make run`,
-# requirements-test.lock (the same versions plus the test and dev extras) for `make test`.
+# requirements-test.lock (the same versions plus every extra) for `make test`.
 LOCK := requirements.lock
 TEST_LOCK := requirements-test.lock
 COMPILE := pip compile pyproject.toml --universal --generate-hashes --quiet --custom-compile-command "make lock"
 
-.PHONY: run test bench screenshots lint audit-deps install install-test chromium nginx clean lock test-latest
+.PHONY: run test docs bench screenshots lint audit-deps install install-test chromium nginx clean lock test-latest
 
 $(PY):
 	"$$(scripts/find-python)" -m venv $(VENV)
@@ -36,7 +36,7 @@ $(VENV)/.installed-test: $(TEST_LOCK) $(VENV)/.installed
 LOCK_ARGS ?=
 lock: | $(PY)
 	$(BIN)/uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet "uv>=0.5"
-	$(BIN)/uv $(COMPILE) $(LOCK_ARGS) --extra test --extra dev -o $(TEST_LOCK)
+	$(BIN)/uv $(COMPILE) $(LOCK_ARGS) --all-extras -o $(TEST_LOCK)
 	$(BIN)/uv $(COMPILE) -c $(TEST_LOCK) -o $(LOCK)
 
 install: $(VENV)/.installed
@@ -53,10 +53,15 @@ run: install
 	$(BIN)/connmodel init
 	$(BIN)/connmodel demo --if-empty
 	$(BIN)/connmodel user ensure-admin
-	$(PY) dashboard/serve.py --host $(HOST) --port $(PORT) --worker $(SERVE_ARGS)
+	$(BIN)/connmodel serve --host $(HOST) --port $(PORT) --worker $(SERVE_ARGS)
 
+# The docs site first: --strict fails on a broken link or anchor (built to a scratch folder).
 test: install-test
+	site="$$(mktemp -d)" && $(BIN)/mkdocs build --strict --quiet --site-dir "$$site"; rc=$$?; rm -rf "$$site"; exit $$rc
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+docs: install-test
+	$(BIN)/mkdocs serve
 
 # The upgrade canary: the newest releases of every dependency in a fresh .venv-latest, the unit
 # and service tests and one browser walkthrough; names the packages that differ from the lock.
@@ -71,9 +76,10 @@ bench: install-test
 	$(PY) bench/audit.py
 	$(PY) bench/cli.py
 	$(PY) bench/api.py
+	$(PY) bench/scale.py
 
 screenshots: install-test
-	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py -m screenshots -q
+	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py tests/audit/test_html_report.py -m screenshots -q
 
 lint: install-test
 	$(BIN)/ruff check connmodel dashboard tests bench

@@ -21,15 +21,15 @@ from connmodel.store import get_engine
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-def bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+def bench(script: str, *args: str, timeout: float = 170) -> subprocess.CompletedProcess[str]:
     """Run bench/`script` with `args`, as `make bench` does."""
     return subprocess.run([sys.executable, str(BENCH / script), *args], check=False,
-                          capture_output=True, text=True, timeout=170, cwd=BENCH.parent)
+                          capture_output=True, text=True, timeout=timeout, cwd=BENCH.parent)
 
 
-def run(script: str, *args: str) -> str:
+def run(script: str, *args: str, timeout: float = 170) -> str:
     """Run a benchmark that must succeed; its output, or a failure showing the end of it."""
-    proc = bench(script, *args)
+    proc = bench(script, *args, timeout=timeout)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-4000:]
     return output
@@ -121,6 +121,19 @@ def test_cli_benchmark_measures_each_command_against_python_itself(tmp_path):
     assert results["python -c pass"]["runs"] == 2
 
 
+def test_browser_benchmark_times_every_interaction_on_every_page(tmp_path):
+    out = tmp_path / "browser.json"
+    printed = run("browser.py", "--connections", "300", "--profiles", "20", "--runs", "2",
+                  "--stores", "sqlite", "--out", str(out), timeout=600)  # 3 servers, Chromium
+    assert "first screen" in printed and "MB RSS per session" in printed
+    results = json.loads(out.read_text())["results"]["sqlite"]
+    assert results["floor"]["first_screen"]["p50_ms"] > 0
+    for kind in ("connmodel", "idiomatic", "naive"):
+        for name in ("first_screen", "filter", "search", "view", "revoke", "confirm"):
+            assert 0 < results[kind][name]["p50_ms"] <= results[kind][name]["p95_ms"], (kind, name)
+    assert results["memory"]["sessions"] == 10
+
+
 def test_api_benchmark_compares_with_datasette_and_refreshes_once(tmp_path):
     out = tmp_path / "api.json"
     printed = run("api.py", "--connections", "2000", "--profiles", "20", "--fleet", "5",
@@ -134,3 +147,15 @@ def test_api_benchmark_compares_with_datasette_and_refreshes_once(tmp_path):
     assert store["broker"]["c16"]["runs"] == 40
     assert store["one_refresh"] == {"requests": 200, "statuses": {"200": 200}, "refreshes": 1,
                                     "distinct_tokens": 1}
+
+
+@pytest.mark.postgres
+def test_scale_benchmark_measures_sessions_on_two_processes(tmp_path, postgres_url):
+    """bench/scale.py: 2 dashboards + worker on PostgreSQL, 1 then 2 Chromium sessions."""
+    out = tmp_path / "scale.json"
+    printed = run("scale.py", "--connections", "2000", "--profiles", "20", "--sessions", "1,2",
+                  "--out", str(out))
+    assert "propagation_p95_s" in printed and "load average" in printed
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["sessions"] for r in rows] == [1, 2]
+    assert all(r["idle_messages_per_session_per_min"] == 0 for r in rows)

@@ -95,6 +95,7 @@ class ConnectionsPage(pn.viewable.Viewer):
         self._card_watchers: list[tuple[ProfileCardModel, Any]] = []
         self._appending = False
         m.param.watch(self._render_cards, "cards")
+        m.param.watch(lambda e: setattr(self._cards, "loading", e.new), "working")
         m.param.watch(self._render_state, ["error", "loaded", "cards", "profiles_cursor"])
         a.param.watch(lambda _: m.refresh(), "changed")
         a.param.watch(lambda e: m.forget(e.new), "revoked")

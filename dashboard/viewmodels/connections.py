@@ -3,10 +3,13 @@
 Nothing here holds the connection table: the page keeps one SQL page of profiles (more on
 "Load more profiles") and every card one SQL page of its connections (more on "Load more").
 Service errors never escape: they become `error`, which the view shows, and the next refresh
-that succeeds clears it. The page does not poll: the process's change watcher
-(connmodel/changes.py) hands it each change of the store (`catch_up`).
+that succeeds clears it. The dashboard serves browser events from a thread pool, so two inputs
+of one page can be read at once: only the newest input's screen is shown (`refresh`). The page
+does not poll: the process's change watcher (connmodel/changes.py) hands it each change of the
+store (`catch_up`).
 """
 
+import itertools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -101,11 +104,14 @@ class ConnectionsPageModel(param.Parameterized):
     error = param.String(default="", doc="The last service error, shown until a call succeeds.")
     too_broad = param.Boolean(default=False, doc="The error is a read over its budget: the "
                                                  "person narrows the search; the store is fine.")
+    working = param.Boolean(default=False, doc="True while the newest input's screen is read.")
 
     def __init__(self, backend: Backend, **params: Any) -> None:
         super().__init__(**params)
         self.backend = backend
         self._token: tuple[int, ...] | None = None
+        self._inputs = itertools.count(1)
+        self._newest = 0
 
     @property
     def where(self) -> GroupFilter:
@@ -171,12 +177,19 @@ class ConnectionsPageModel(param.Parameterized):
         if keep_loaded:
             profiles = min(max(profiles, len(self.cards)), KEEP_MAX)
             rows = min(max([rows, *(len(c.rows) for c in self.cards)]), KEEP_MAX)
+        mine = self._newest = next(self._inputs)
+        self.working = True
         try:
             screen = self.backend.read(cards_screen, where=where, limit=profiles, rows=rows,
                                        sort=ROW_SORT)
         except ConnModelError as exc:
-            self._fail(exc)
+            if mine == self._newest:
+                self.working = False
+                self._fail(exc)
             return
+        if mine != self._newest:
+            return  # superseded (the dashboard serves events from a thread pool): newest wins
+        self.working = False
         self._token = screen.token
         self.param.update(cards=self._cards(screen.profiles.items, screen.rows, where),
                           profiles_cursor=screen.profiles.next_cursor,

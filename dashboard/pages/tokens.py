@@ -1,6 +1,7 @@
 """Gateway → API tokens: who can call `connmodel api`, with what scope, last used when; Revoke.
 
-Names and creators are user text: every cell goes through `esc`. No token or hash is ever read.
+Names and creators are user text: every cell travels as a plain value (`TextTable`). No token or
+hash is ever read.
 """
 
 from typing import Any
@@ -9,8 +10,9 @@ import panel as pn
 from panel.viewable import Viewable
 
 from connmodel.models import ApiTokenPublic
-from dashboard.escaping import esc, esc_md
-from dashboard.pages.activity import TABLE_CSS
+from dashboard.components.notice import Notice
+from dashboard.components.text_table import TextTable
+from dashboard.components.theme import MARKDOWN_CSS
 from dashboard.viewmodels.backend import Backend
 from dashboard.viewmodels.tokens import TokensModel
 
@@ -27,19 +29,15 @@ def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else "–"
 
 
-def tokens_table(tokens: list[ApiTokenPublic]) -> str:
-    """The tokens as an HTML table; every text is escaped."""
-    if not tokens:
-        return "<p>No API token.</p>"
-    rows = "".join(
-        f"<tr><td>{esc(t.name)}</td><td>{esc(t.scope)}</td><td>{esc(t.created_by)}</td>"
-        f"<td>{_when(t.created_at)}</td><td>{_when(t.expires_at)}</td>"
-        f"<td>{_when(t.last_used_at)}</td>"
-        f"<td>{esc(f'{_when(t.revoked_at)} by {t.revoked_by}') if t.revoked_at else '–'}</td></tr>"
-        for t in tokens)
-    return ("<table class='activity'><thead><tr><th>Name</th><th>Scope</th><th>Created by</th>"
-            "<th>Created</th><th>Expires</th><th>Last used</th><th>Revoked</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>")
+COLUMNS = ["Name", "Scope", "Created by", "Created", "Expires", "Last used", "Revoked"]
+
+
+def token_rows(tokens: list[ApiTokenPublic]) -> list[list[str]]:
+    """The cells of each token (never the token or its hash: ApiTokenPublic has neither)."""
+    return [[t.name, t.scope, t.created_by, _when(t.created_at), _when(t.expires_at),
+             _when(t.last_used_at),
+             f"{_when(t.revoked_at)} by {t.revoked_by}" if t.revoked_at else "–"]
+            for t in tokens]
 
 
 class TokensView(pn.viewable.Viewer):
@@ -50,9 +48,17 @@ class TokensView(pn.viewable.Viewer):
     def __panel__(self) -> Viewable:
         m = self.model
         shown = pn.widgets.Checkbox.from_param(m.param.include_revoked, name="Show revoked")
-        parts: list[Any] = [pn.pane.Markdown(INTRO), shown,
-                            pn.pane.HTML(pn.bind(tokens_table, m.param.tokens),
-                                         stylesheets=[TABLE_CSS], sizing_mode="stretch_width")]
+        table = TextTable(columns=COLUMNS, empty="No API token.", caption="API tokens",
+                          sizing_mode="stretch_width")
+        outcome = Notice(sizing_mode="stretch_width")
+
+        def show(*_: Any) -> None:
+            table.rows = token_rows(m.tokens)
+            outcome.param.update(text=m.message, kind="error" if m.error else "info")
+
+        m.param.watch(show, ["tokens", "message", "error"])
+        show()
+        parts: list[Any] = [pn.pane.Markdown(INTRO, stylesheets=[MARKDOWN_CSS]), shown, table]
         if m.can_revoke:
             choose = pn.widgets.Select(name="Token", options=["", *m.live_names], width=200)
             choose.param.watch(lambda e: setattr(m, "chosen", e.new or ""), "value")
@@ -60,9 +66,7 @@ class TokensView(pn.viewable.Viewer):
             revoke = pn.widgets.Button(name="Revoke token", button_type="danger", align="end")
             revoke.on_click(lambda _: m.revoke())
             parts.append(pn.Row(choose, revoke))
-        parts.append(pn.pane.Markdown(pn.bind(
-            lambda text, bad: f"**{esc_md(text)}**" if bad else esc_md(text),
-            m.param.message, m.param.error)))
+        parts.append(outcome)
         return pn.Column(*parts, sizing_mode="stretch_width")
 
 

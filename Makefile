@@ -8,35 +8,65 @@ PORT ?= 5006
 PYTEST_ARGS ?=
 SERVE_ARGS ?=
 
-.PHONY: run test bench screenshots lint audit-deps install install-test chromium clean
+# The application's exact versions, with hashes (`make lock` regenerates both from pyproject.toml,
+# which keeps only lower bounds for library users): requirements.lock for `make run`,
+# requirements-test.lock (the same versions plus every extra) for `make test`.
+LOCK := requirements.lock
+TEST_LOCK := requirements-test.lock
+COMPILE := pip compile pyproject.toml --universal --generate-hashes --quiet --custom-compile-command "make lock"
+
+.PHONY: run test docs bench screenshots lint audit-deps install install-test chromium nginx clean lock test-latest
 
 $(PY):
 	"$$(scripts/find-python)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e .
+$(VENV)/.installed: $(LOCK) pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(PY) -m pip install --quiet -e ".[test,dev]"
+$(VENV)/.installed-test: $(TEST_LOCK) $(VENV)/.installed
+	$(PY) -m pip install --quiet --require-hashes -r $(TEST_LOCK)
 	touch $@
+
+# Resolved for every platform and Python the project supports, keeping the versions already
+# locked where pyproject.toml allows (`make lock LOCK_ARGS=--upgrade`: the newest of everything);
+# commit both files. uv resolves; pip installs them as usual.
+LOCK_ARGS ?=
+lock: | $(PY)
+	$(BIN)/uv --version >/dev/null 2>&1 || $(PY) -m pip install --quiet "uv>=0.5"
+	$(BIN)/uv $(COMPILE) $(LOCK_ARGS) --all-extras -o $(TEST_LOCK)
+	$(BIN)/uv $(COMPILE) -c $(TEST_LOCK) -o $(LOCK)
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test chromium
+install-test: $(VENV)/.installed-test chromium nginx
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+nginx:  # tests/deploy runs deploy/nginx.conf in front of two dashboards
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx; }
 
 run: install
 	$(BIN)/connmodel init
 	$(BIN)/connmodel demo --if-empty
 	$(BIN)/connmodel user ensure-admin
-	$(PY) dashboard/serve.py --host $(HOST) --port $(PORT) $(SERVE_ARGS)
+	$(BIN)/connmodel serve --host $(HOST) --port $(PORT) --worker $(SERVE_ARGS)
 
+# The docs site first: --strict fails on a broken link or anchor (built to a scratch folder).
 test: install-test
+	site="$$(mktemp -d)" && $(BIN)/mkdocs build --strict --quiet --site-dir "$$site"; rc=$$?; rm -rf "$$site"; exit $$rc
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+docs: install-test
+	$(BIN)/mkdocs serve
+
+# The upgrade canary: the newest releases of every dependency in a fresh .venv-latest, the unit
+# and service tests and one browser walkthrough; names the packages that differ from the lock.
+test-latest: install-test
+	$(PY) scripts/test-latest $(PYTEST_ARGS)
 
 bench: install-test
 	$(PY) bench/store.py
@@ -45,9 +75,10 @@ bench: install-test
 	$(PY) bench/dashboard.py
 	$(PY) bench/audit.py
 	$(PY) bench/cli.py
+	$(PY) bench/api.py
 
 screenshots: install-test
-	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py -m screenshots -q
+	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py tests/audit/test_html_report.py -m screenshots -q
 
 lint: install-test
 	$(BIN)/ruff check connmodel dashboard tests bench
@@ -60,4 +91,4 @@ audit-deps: install-test
 	$(PY) scripts/audit-deps
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache
+	rm -rf $(VENV) .venv-latest .pytest_cache .mypy_cache

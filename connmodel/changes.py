@@ -12,9 +12,13 @@ query, no callback and no websocket message.
   notification could miss. A dropped LISTEN connection (pg_terminate_backend, a restart) is
   reconnected with back-off, and the token is read again at once on reconnect: nothing is lost.
 - SQLite: no NOTIFY, so the watcher reads the token every POLL_S, once for the whole process.
+
+$CONNMODEL_LISTEN_URL, when set, is where the LISTEN connection goes: PostgreSQL itself when
+the pools go through pgbouncer in transaction mode, which cannot keep a LISTEN.
 """
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +38,7 @@ CHANNEL = "connmodel_changes"
 POLL_S = 1.0
 SAFETY_POLL_S = 30.0
 RECONNECT_MAX_S = 5.0
+LISTEN_URL = "CONNMODEL_LISTEN_URL"
 
 Token = tuple[int, ...]
 
@@ -138,7 +143,8 @@ class ChangeWatcher:
                 self._stop.wait(self.poll_s)
 
     def _listen(self) -> None:
-        conninfo = make_url(self.url).set(drivername="postgresql").render_as_string(
+        direct = os.environ.get(LISTEN_URL) or self.url
+        conninfo = make_url(direct).set(drivername="postgresql").render_as_string(
             hide_password=False)
         delay = 0.2
         while not self._stop.is_set():

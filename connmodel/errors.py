@@ -44,6 +44,11 @@ class PermissionDenied(ConnModelError):
         self.attempted = attempted
 
 
+class SignInEnded(PermissionDenied):
+    """The signed-in user's session ended (signed out, expired, disabled) or their role changed
+    since the page acting for them was opened: they must sign in again."""
+
+
 class StoreUnavailable(ConnModelError):
     """The database cannot be reached or is not a connmodel database."""
 

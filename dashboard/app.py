@@ -15,6 +15,7 @@ from connmodel.errors import ConnModelError
 from connmodel.permissions import Actor
 from dashboard.actor import current_actor
 from dashboard.components.history import HistoryReload
+from dashboard.components.sign_in_ended import sign_in_ended
 from dashboard.components.signed_in import signed_in
 from dashboard.escaping import esc
 from dashboard.pages import DEFAULT_PAGE, PAGES
@@ -104,7 +105,9 @@ def main_area(route: Route) -> tuple[pn.viewable.Viewable, Actor | None]:
                              alert_type="danger"), None
     if actor is None:
         return pn.pane.Markdown("## Sign in\n[Sign in](/login) to manage connections."), None
-    return page_view(route, Backend(actor)), actor
+    backend = Backend(actor)
+    return pn.Column(sign_in_ended(backend.sign_in), page_view(route, backend),
+                     sizing_mode="stretch_width"), actor
 
 
 def create_app() -> pn.template.FastListTemplate:

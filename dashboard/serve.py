@@ -190,8 +190,8 @@ def child_commands(opts: argparse.Namespace) -> list[list[str]]:
     return commands
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=os.environ.get("CONNMODEL_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("CONNMODEL_PORT", "5006")))
     parser.add_argument("--auth", default=os.environ.get("CONNMODEL_DASHBOARD_AUTH", "local"),

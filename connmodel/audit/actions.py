@@ -91,7 +91,7 @@ def revoke_selected(session: Session, *, actor: Actor, ids: Iterable[int],
     # The services (and the OAuth client they revoke with) load here: the report only recommends.
     from connmodel.services.connections import get_connection, revoke_connection
 
-    require(actor, Action.READ if dry_run else Action.WRITE)
+    require(actor, Action.READ if dry_run else Action.WRITE, session)
     wanted = [int(i) for i in ids]
     if len(wanted) > MAX_IDS:
         raise InvalidInput(f"at most {MAX_IDS} connections at once, not {len(wanted)}")

@@ -1,5 +1,7 @@
 """Run an audit notebook with papermill and turn the executed notebook into one HTML file.
 
+The notebooks are package data (`connmodel/notebooks/`), found with importlib.resources, so
+`--notebook` works the same from a source checkout and from an installed wheel.
 The database URL reaches the kernel through CONNMODEL_DATABASE_URL, never as a papermill
 parameter: parameters are written into the executed notebook, and a URL may hold a password.
 """
@@ -10,11 +12,13 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.resources import as_file, files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from connmodel.errors import ConnModelError, InvalidInput
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = files("connmodel.notebooks")
 TIMEOUT_S = 300
 
 
@@ -24,16 +28,21 @@ class NotebookFailed(ConnModelError):
     exit_code = 2
 
 
-def notebooks_dir() -> Path:
-    return Path(os.environ.get("CONNMODEL_NOTEBOOKS_DIR") or NOTEBOOKS_DIR)
+def notebooks_dir() -> Traversable:
+    """The shipped notebooks, or the folder CONNMODEL_NOTEBOOKS_DIR names (your own)."""
+    own = os.environ.get("CONNMODEL_NOTEBOOKS_DIR")
+    return Path(own) if own else NOTEBOOKS
 
 
 def available() -> list[str]:
     folder = notebooks_dir()
-    return sorted(p.stem for p in folder.glob("*.ipynb")) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    return sorted(p.name.removesuffix(".ipynb") for p in folder.iterdir()
+                  if p.name.endswith(".ipynb"))
 
 
-def find_notebook(name: str) -> Path:
+def find_notebook(name: str) -> Traversable:
     """A notebook by name ('errors_and_expiry', with or without .ipynb) from the notebooks folder."""
     stem = name.strip().removesuffix(".ipynb")
     if stem in available():
@@ -58,7 +67,8 @@ def _kernel_chatter_to(log: Path) -> Iterator[None]:
             os.close(saved)
 
 
-def run_to_html(path: Path, *, database_url: str, parameters: dict[str, object]) -> str:
+def run_to_html(source: Traversable, *, database_url: str,
+                parameters: dict[str, object]) -> str:
     """Execute the notebook in a fresh kernel and return it as a standalone HTML page."""
     import nbformat
     import papermill
@@ -68,7 +78,7 @@ def run_to_html(path: Path, *, database_url: str, parameters: dict[str, object])
     previous = os.environ.get("CONNMODEL_DATABASE_URL")
     os.environ["CONNMODEL_DATABASE_URL"] = database_url
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, as_file(source) as path:
             executed = Path(tmp) / path.name
             try:
                 with _kernel_chatter_to(Path(tmp) / "kernel.log"):

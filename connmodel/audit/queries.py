@@ -28,6 +28,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Session
 
 from connmodel.errors import InvalidInput
@@ -89,9 +90,14 @@ def _frame(session: Session, stmt: Select[Any]) -> pd.DataFrame:
     result = _execute(session, stmt)
     frame = pd.DataFrame(result.all(), columns=list(result.keys()))
     for column in stmt.selected_columns:
-        if column.type._type_affinity is DateTime and column.key in frame.columns:
+        if _is_timestamp(column.type) and column.key in frame.columns:
             frame[column.key] = pd.to_datetime(frame[column.key], utc=True)
     return frame
+
+
+def _is_timestamp(type_: TypeEngine[Any]) -> bool:
+    """A DateTime, or a TypeDecorator over one (SQLModel's UTCDateTime)."""
+    return isinstance(type_.impl if isinstance(type_, TypeDecorator) else type_, DateTime)
 
 
 def _day(session: Session, column: Any) -> ColumnElement[Any]:
@@ -388,6 +394,9 @@ def status_by_profile(session: Session, *, actor: Actor, environment: str | None
             .sort_values(["profile", "status"], ignore_index=True))
 
 
+COMPOUND_MAX = 400  # SELECTs in one UNION ALL (SQLite's SQLITE_MAX_COMPOUND_SELECT is 500)
+
+
 def status_over_time(session: Session, *, actor: Actor, days: int = 30,
                      now: datetime | None = None) -> pd.DataFrame:
     """Check results per UTC day and status over the last `days` days (check history)."""
@@ -431,7 +440,10 @@ def _daily_checks(session: Session, since: datetime, now: datetime) -> pd.DataFr
     per_day = [select(literal(i).label("i"), func.count().label("n"))
                .where(CHECK.c.at >= max(start, since), CHECK.c.at < start + timedelta(days=1))
                for i, start in enumerate(starts)]
-    totals = dict(_execute(session, union_all(*per_day)).all())
+    totals: dict[int, int] = {}
+    for first in range(0, len(per_day), COMPOUND_MAX):  # SQLite refuses a longer UNION ALL
+        part = per_day[first:first + COMPOUND_MAX]
+        totals.update(_execute(session, union_all(*part) if len(part) > 1 else part[0]).all())
     others = [st.value for st in Status if st is not Status.ACTIVE]
     day = _day(session, CHECK.c.at).label("day")
     rare = _execute(session, select(day, CHECK.c.status, func.count())

@@ -75,9 +75,10 @@ def check_interval(raw: str | None = None) -> float | None:
     return seconds
 
 
-def _select(database: str | None, request: CheckRequest) -> list[int]:
-    env_targets()  # a misconfigured webhook fails the run before any probe, not mid-way
+def _select(database: str | None, request: CheckRequest, actor: Actor) -> list[int]:
     with session(database) as s:
+        require(actor, Action.WRITE, s, attempted="check_connections")
+        env_targets()  # a misconfigured webhook fails the run before any probe, not mid-way
         return select_connection_ids(s, ids=list(request.ids), profile=request.profile,
                                      all_connections=request.all_connections)
 
@@ -140,8 +141,7 @@ async def check_connections(
     `deliver_webhooks`, due notifications are sent once every check is stored (never before:
     a slow receiver must not hold up a check).
     """
-    require(actor, Action.WRITE)
-    ids = await asyncio.to_thread(_select, database, request)
+    ids = await asyncio.to_thread(_select, database, request, actor)
     gate = asyncio.Semaphore(request.concurrency)
     queue: asyncio.Queue[ConnectionCheck | None] = asyncio.Queue()
     done: list[ConnectionCheck] = []

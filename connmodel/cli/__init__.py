@@ -9,11 +9,14 @@ traceback.
 """
 
 import gc
+import os
 import sys
 from importlib import import_module
+from typing import Annotated
 
 import typer
 from typer.core import TyperCommand, TyperGroup
+from typer.main import get_command_name
 
 try:  # typer >= 0.2x vendors click
     from typer._click import Command, Context
@@ -33,13 +36,15 @@ class LazyCommands(TyperGroup):
     """
 
     def list_commands(self, ctx: Context) -> list[str]:
-        return [*SUMMARIES, *(name for name in self.commands if name not in SUMMARIES)]
+        return sorted([*SUMMARIES, *(name for name in self.commands if name not in SUMMARIES)],
+                      key=_help_position)
 
     def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         loaded = self.commands.get(cmd_name)
         if loaded is not None or cmd_name not in SUMMARIES:
             return loaded
-        return TyperCommand(name=cmd_name, help=SUMMARIES[cmd_name])
+        return TyperCommand(name=cmd_name, help=SUMMARIES[cmd_name],
+                            rich_help_panel=PANEL_OF.get(cmd_name))
 
 
 app = typer.Typer(
@@ -47,23 +52,34 @@ app = typer.Typer(
     name="connmodel",
     help="Connections & Profiles of an MCP gateway: list, view, check, revoke, audit.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+    rich_markup_mode="markdown",  # for the help's headings (PANELS); rich is imported for help only
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from connmodel import __version__
+
+        typer.echo(f"connmodel {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _group() -> None:
-    # Keeps `app` a group when only one command module is loaded (Typer would otherwise make
-    # that lone command the whole program).
+def _group(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    # Also keeps `app` a group when only one command module is loaded (Typer would otherwise
+    # make that lone command the whole program).
     pass
 
 
 # Command modules in help order, and the modules that register each top-level name (a test
 # checks this table against what the modules register).
-MODULES = ("api", "audit", "checks", "connections", "core", "generate", "keys", "profiles",
-           "providers", "servers", "users", "worker")
+MODULES = ("api", "audit", "checks", "connections", "core", "generate", "keys", "notebooks",
+           "profiles", "providers", "serve", "servers", "users", "worker")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "api": ("api",), "token": ("api",), "audit": ("audit",), "check": ("checks",), "demo-server": ("checks",),
     "server": ("checks",), "webhook": ("checks",),
@@ -74,8 +90,19 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "connect": ("providers",), "reauthorize": ("providers",), "update-key": ("providers",),
     "disable": ("providers",), "enable": ("providers",), "refresh": ("providers",),
     "revocations": ("providers",), "servers": ("servers",), "events": ("servers",),
-    "user": ("users",), "worker": ("worker",),
+    "user": ("users",), "worker": ("worker",), "serve": ("serve",), "notebooks": ("notebooks",),
 }
+# `connmodel --help` lists the commands under these headings, in this order (a test checks that
+# every command has one).
+PANELS: dict[str, tuple[str, ...]] = {
+    "Everyday": ("connections", "show", "revoke", "revoke-matching", "check", "audit",
+                 "profiles", "servers", "events", "serve", "notebooks"),
+    "Setup": ("init", "demo", "provider", "profile", "connect", "reauthorize", "update-key",
+              "disable", "enable", "server", "user", "token", "webhook", "demo-server"),
+    "Operations": ("refresh", "revocations", "rotate-key", "generate", "api", "worker"),
+}
+PANEL_OF = {name: panel for panel, names in PANELS.items() for name in names}
+HELP_ORDER = [name for names in PANELS.values() for name in names]
 # What `connmodel --help` says of each command, in its order, without importing the command (a
 # test checks that it prints what the loaded commands print).
 SUMMARIES: dict[str, str] = {
@@ -90,7 +117,12 @@ SUMMARIES: dict[str, str] = {
     "revoke-matching": "Revoke every live connection a filter matches (the page's 'Revoke all "
                        "matching').",
     "init": "Create or upgrade the database schema and create the secret key file if missing.",
-    "demo": "Seed the seed page's example profiles (Noauth, Hubspot, Google, and a few more).",
+    "demo": "Add example profiles and connections (Noauth, Hubspot, Google; some Inactive or "
+            "Error).",
+    "serve": "Serve the dashboard (sign-in, addresses, safety checks: see connmodel serve "
+             "--help).",
+    "notebooks": "List the notebooks shipped with connmodel, or copy them to a folder to open in "
+                 "Jupyter.",
     "generate": "Add realistic synthetic connections (statuses, accounts, expiry, check history) "
                 "in bulk.",
     "rotate-key": "Re-encrypt every secret under a new key in one transaction; the old key then "
@@ -106,7 +138,8 @@ SUMMARIES: dict[str, str] = {
     "disable": "Disable a connection without deleting it: Inactive, its servers disconnected.",
     "enable": "Enable a disabled connection and reconnect the servers its disabling "
               "disconnected.",
-    "refresh": "Refresh OAuth tokens due soon and send queued provider revocations.",
+    "refresh": "Refresh OAuth tokens due soon and send queued provider revocations (run it from "
+               "cron, or as a worker with --watch).",
     "revocations": "Provider-side revocations (RFC 7009) waiting in the queue, with attempts and "
                    "last error.",
     "servers": "MCP servers of the gateway with the profile they use and their state.",
@@ -124,12 +157,24 @@ SUMMARIES: dict[str, str] = {
 }
 
 
+def _help_position(name: str) -> int:
+    return HELP_ORDER.index(name) if name in HELP_ORDER else len(HELP_ORDER)
+
+
 def load_commands(argv: list[str] | None = None) -> None:
-    """Register the command `argv` names (none for help or a typo), or every one (argv None)."""
+    """Register the command `argv` names (none for help or a typo), or every one (argv None,
+    or shell completion, which completes every command's options)."""
+    if os.environ.get("_CONNMODEL_COMPLETE"):
+        argv = None
     wanted = MODULES if argv is None else COMMANDS.get(argv[0], ()) if argv else ()
     for name in MODULES:  # in help order, whatever subset
         if name in wanted:
             import_module(f"connmodel.cli.{name}")
+    for command in app.registered_commands:
+        name = command.name or get_command_name(getattr(command.callback, "__name__", ""))
+        command.rich_help_panel = PANEL_OF.get(name)
+    for group in app.registered_groups:
+        group.rich_help_panel = PANEL_OF.get(group.name or "")
 
 
 def _not_utf8(argv: list[str]) -> str | None:

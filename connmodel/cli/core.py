@@ -31,7 +31,7 @@ def demo(
     database: DatabaseOpt = None,
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Only seed an empty database.")] = False,
 ) -> None:
-    """Seed the seed page's example profiles (Noauth, Hubspot, Google, and a few more)."""
+    """Add example profiles and connections (Noauth, Hubspot, Google; some Inactive or Error)."""
     with store(database) as s:
         if if_empty and s.execute(select(func.count()).select_from(Profile)).scalar_one():
             typer.echo("database not empty: demo data not added")

@@ -65,7 +65,7 @@ def begin_authorization(
     ttl: timedelta = FLOW_TTL,
 ) -> AuthorizationStart:
     """Start Connect (or Re-authorize, with `connection_id`) of an oauth2 profile; committed."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     prof, provider = profile_with_provider(session, profile)
     require_kind(provider, ProviderKind.OAUTH2.value, action="the browser authorization flow")
     redirect_uri = check_url(redirect_uri, "redirect URI")
@@ -148,7 +148,7 @@ def complete_authorization(
     error_description: str | None = None,
 ) -> Connection:
     """Finish the flow from the callback's query parameters; returns the Active connection."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     target = "authorization callback"
     try:
         flow = _claim(session, state, actor)

@@ -71,7 +71,7 @@ def build_oauth_provider(
 def create_oauth_provider(session: Session, *, actor: Actor, keyring: KeyRing, name: str,
                           **settings: Any) -> ProviderConfig:
     """`build_oauth_provider`, committed; a failure is audited and raised, nothing created."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     try:
         config = build_oauth_provider(session, actor=actor, keyring=keyring, name=name,
                                       **settings)
@@ -110,7 +110,7 @@ def connect_profile(
     servers: list[str] | None = None,
 ) -> Connection:
     """Connect a none / api_key / client_credentials profile (and attach servers); committed."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     prof, provider = profile_with_provider(session, profile)
     target = f"profile {prof.name} ({provider.name})"
     try:
@@ -143,7 +143,7 @@ def connect_profile(
 def update_key(session: Session, *, actor: Actor, keyring: KeyRing, connection_id: int,
                api_key: str) -> Connection:
     """Replace an API key connection's key; the connection becomes Active again. Committed."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     linked = live(session, connection_id)
     require_kind(linked.provider, ProviderKind.API_KEY.value, action="Update key")
     store_credential(session, linked.connection, keyring, check_api_key(api_key),

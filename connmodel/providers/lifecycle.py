@@ -32,7 +32,7 @@ def _server_reason(connection_id: int, name: str) -> str:
 
 def disable_connection(session: Session, *, actor: Actor, connection_id: int) -> ToggleResult:
     """Disable (one conditional UPDATE, so a double click disables once); committed."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     linked = live(session, connection_id)
     reason = disabled_reason(actor.name)
     done = changed(session.execute(
@@ -58,7 +58,7 @@ def disable_connection(session: Session, *, actor: Actor, connection_id: int) ->
 def enable_connection(session: Session, *, actor: Actor, connection_id: int) -> ToggleResult:
     """Enable: Active again if its token has not expired meanwhile, else Inactive "token expired"
     (then Re-authorize, or Refresh now when it has a refresh token); committed."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     linked = live(session, connection_id)
     conn = linked.connection
     if not conn.disabled_by:

@@ -332,7 +332,7 @@ def _committed(outcome: RefreshOutcome, started: float) -> RefreshOutcome:
 def refresh_connection(session: Session, *, actor: Actor, keyring: KeyRing,
                        connection_id: int) -> RefreshOutcome:
     """Refresh one OAuth connection now (Refresh now, `connmodel refresh --id`)."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     return refresh_linked(session, actor=actor, keyring=keyring,
                           linked=live(session, connection_id))
 
@@ -392,7 +392,7 @@ def refresh_due(session: Session, *, actor: Actor = SYSTEM, keyring: KeyRing,
     """Refresh every connection due within `window` (as of the start), `concurrency` provider
     calls at a time; a connection another refresher holds (or revoked or disabled meanwhile) is
     reported busy. Uses its own session; `session` only finds what is due."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     ids = due_ids(session, window=window, limit=limit)
     workers = max(1, concurrency)
     batch = workers * BATCH_PER_WORKER

@@ -54,7 +54,7 @@ def deliver_due(session: Session, *, keyring: KeyRing, actor: Actor = SYSTEM,
                 connection_id: int | None = None, now: datetime | None = None,
                 give_up_after: timedelta = GIVE_UP_AFTER) -> dict[str, int]:
     """Send every due queued revocation once; returns counts delivered / retrying / given_up."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     now = now or utcnow()
     stmt = select(ProviderRevocation).where(
         col(ProviderRevocation.delivered_at).is_(None),

@@ -70,7 +70,7 @@ def new_profile(
     description: str = DEFAULT_PROFILE_DESCRIPTION,
 ) -> Profile:
     """Create a profile (and its provider config when `provider` is a NewProvider); committed."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     try:
         name = clean_name(name, "profile name")
         if session.execute(select(col(Profile.id)).where(col(Profile.name) == name)).first():

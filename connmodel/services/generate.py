@@ -308,7 +308,7 @@ def generate(
     The same seed (and `now`) gives the same data. Raises InvalidInput for bad sizes and
     AlreadyExists when a generated profile or server name is taken (run it on a fresh database).
     """
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     validate_sizes(connections, profiles)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise InvalidInput(f"seed must be a whole number >= 0, not {seed!r}")

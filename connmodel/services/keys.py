@@ -222,7 +222,7 @@ def rotate_key(session: Session, *, actor: Actor, keyring: KeyRing,
     With `repair`, secrets no key opens are cleared (each audited, see `_clear`) instead of
     stopping the rotation.
     """
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     verify_keyring(session, keyring)
     session.commit()  # the check token (if new) is committed before the key file changes
     token = session.execute(_HOLD_CHECK).scalar_one()  # writers of secrets wait from here

@@ -37,7 +37,7 @@ def create_provider_config(
     keyring: KeyRing | None = None,
 ) -> ProviderConfig:
     """Add a provider config; the client secret (if any) is encrypted with `keyring`."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     name = clean_name(name, "provider config name")
     try:
         kind = ProviderKind(kind).value
@@ -73,7 +73,7 @@ def create_profile(
     description: str = DEFAULT_PROFILE_DESCRIPTION,
 ) -> Profile:
     """Add a profile using an existing provider config."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     name = clean_name(name, "profile name")
     env = parse_environment(environment).value
     if session.get(ProviderConfig, provider_config_id) is None:
@@ -200,7 +200,7 @@ def add_profile(
     description: str = DEFAULT_PROFILE_DESCRIPTION,
 ) -> Profile:
     """create_profile with the provider config given by name (what a person types)."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     name = clean_name(name, "profile name")
     return create_profile(session, actor=actor, name=name, environment=environment,
                           description=description,

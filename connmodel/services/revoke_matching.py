@@ -72,7 +72,7 @@ def bulk_summary(revoked: int, already_revoked: int, servers: Iterable[str]) -> 
 
 def start(session: Session, *, actor: Actor, where: GroupFilter) -> MatchingRevoke:
     """Begin a revocation of what `where` matches now; checks the filter (InvalidInput) first."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     matching_conditions(session, where)
     up_to = session.execute(select(func.max(col(Connection.id)))).scalar_one_or_none()
     return MatchingRevoke(where=where, up_to=up_to or 0)
@@ -84,7 +84,7 @@ def revoke_next_batch(session: Session, *, actor: Actor, run: MatchingRevoke,
 
     When none is left, `run` becomes done and counts the live matches left over (`appeared`).
     """
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     conds = matching_conditions(session, run.where)
     ids = list(session.execute(
         select(col(Connection.id))

@@ -62,7 +62,7 @@ def add_server(
     transport: str = "streamable-http",
 ) -> McpServer:
     """Add a server using `profile` (by name); connected when the profile is given."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     name = clean_name(name, "server name")
     url = validate_url(url)
     if transport not in TRANSPORTS:
@@ -106,7 +106,7 @@ def reconfigure_server(session: Session, *, actor: Actor, name: str, profile: st
     The profile must have a live connection to authenticate with. The latest check is cleared
     (it was made with the old credential) and the move is an audit event; one transaction.
     """
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     server = session.scalars(select(McpServer).where(col(McpServer.name) == name)).one_or_none()
     if server is None:
         raise NotFound(f"no server named {name!r}")

@@ -54,7 +54,7 @@ def token_actor(name: str, scope: TokenScope) -> Actor:
 def add_token(session: Session, *, actor: Actor, name: str, scope: str,
               expires_days: int | None = None) -> str:
     """Issue a token and return it: the only time it exists outside the caller's hands."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     name = clean_name(name, "token name")
     if len(name) > TOKEN_NAME_MAX:
         raise InvalidInput(f"token name is {len(name)} characters: at most {TOKEN_NAME_MAX}")
@@ -87,7 +87,7 @@ def list_tokens(session: Session, *, actor: Actor, include_revoked: bool = False
 
 def revoke_token(session: Session, *, actor: Actor, name: str) -> ApiTokenPublic:
     """Revoke a token at once (a conditional UPDATE: twice revokes once); AlreadyRevoked after."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     now = utcnow()
     done = session.exec(
         update(ApiToken)

@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 
 from connmodel.errors import AlreadyExists, AuthenticationFailed, InvalidInput, NotFound, Throttled
 from connmodel.models import LoginAttempt, User, UserSession, utcnow
-from connmodel.permissions import SYSTEM, USER_ROLES, Action, Actor, Role, require
+from connmodel.permissions import SYSTEM, USER_ROLES, Action, Actor, Role, require, signed_in
 from connmodel.services.events import record
 from connmodel.validation import clean_name
 
@@ -67,7 +67,7 @@ def add_user(
     session: Session, *, actor: Actor, name: str, role: str, password: str | None = None
 ) -> str:
     """Create a user; return the password (generated when none is given, shown once)."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     name = clean_name(name, "user name")
     parsed = _role(role)
     password = _check_password(password) if password is not None else new_password()
@@ -81,7 +81,7 @@ def add_user(
 
 def set_password(session: Session, *, actor: Actor, name: str, password: str | None = None) -> str:
     """Replace a user's password and end their sessions; return the new password."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     user = _user(session, name)
     password = _check_password(password) if password is not None else new_password()
     user.password_hash = _hasher.hash(password)
@@ -89,6 +89,42 @@ def set_password(session: Session, *, actor: Actor, name: str, password: str | N
     record(session, actor=actor, action="user.password", target=f"user {user.name}")
     session.commit()
     return password
+
+
+def set_role(session: Session, *, actor: Actor, name: str, role: str) -> None:
+    """Change a user's role. Their open pages keep their session but write with the new role
+    from their next write on (`permissions.require` re-reads it)."""
+    require(actor, Action.WRITE, session)
+    user = _user(session, name)
+    parsed = _role(role)
+    if parsed is not Role.ADMIN:
+        _keep_an_admin(session, user)
+    user.role = parsed.value
+    record(session, actor=actor, action="user.role", target=f"user {user.name} ({parsed.value})")
+    session.commit()
+
+
+def set_disabled(session: Session, *, actor: Actor, name: str, disabled: bool = True) -> None:
+    """Disable a user (they can no longer sign in, and their open pages can no longer write)
+    or enable them again."""
+    require(actor, Action.WRITE, session)
+    user = _user(session, name)
+    if disabled:
+        _keep_an_admin(session, user)
+    user.disabled = disabled
+    record(session, actor=actor, action="user.disable" if disabled else "user.enable",
+           target=f"user {user.name}")
+    session.commit()
+
+
+def _keep_an_admin(session: Session, leaving: User) -> None:
+    """Refuse to demote or disable the last enabled admin: nobody could manage users after."""
+    others = session.execute(
+        select(func.count()).select_from(User).where(
+            col(User.role) == Role.ADMIN.value, ~col(User.disabled), col(User.id) != leaving.id)
+    ).scalar_one()
+    if leaving.role == Role.ADMIN.value and not leaving.disabled and not others:
+        raise InvalidInput(f"{leaving.name} is the last enabled admin: add another admin first")
 
 
 def list_users(session: Session, *, actor: Actor) -> list[tuple[str, str, bool]]:
@@ -167,16 +203,12 @@ def sign_in(session: Session, *, name: str, password: str, address: str) -> str:
 
 
 def actor_for_token(session: Session, token: str | None) -> Actor | None:
-    """The signed-in user of a session token, or None when unknown, expired or disabled."""
-    if not token:
-        return None
-    row = session.execute(
-        select(col(User.name), col(User.role))
-        .join(UserSession, col(UserSession.user_id) == col(User.id))
-        .where(col(UserSession.token_hash) == _token_hash(token),
-               col(UserSession.expires_at) > utcnow(), ~col(User.disabled))
-    ).first()
-    return Actor(row[0], Role(row[1])) if row else None
+    """The signed-in user of a session token, or None when unknown, expired or disabled.
+
+    The actor carries the session's key, so every write it makes is checked against the
+    session and the user as they are then (`permissions.require`).
+    """
+    return signed_in(session, _token_hash(token)) if token else None
 
 
 def sign_out(session: Session, token: str) -> None:

@@ -20,7 +20,7 @@ MIN_SECRET = 16
 def add_webhook(session: Session, *, actor: Actor, url: str, secret: str,
                 keyring: KeyRing) -> Webhook:
     """Register a receiver for status-change events, signed with `secret`."""
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     url = validate_url(url)
     if len(secret or "") < MIN_SECRET:
         raise InvalidInput(f"a webhook secret needs at least {MIN_SECRET} characters")
@@ -40,7 +40,7 @@ def list_webhooks(session: Session, *, actor: Actor) -> list[str]:
 
 
 def remove_webhook(session: Session, *, actor: Actor, url: str) -> None:
-    require(actor, Action.WRITE)
+    require(actor, Action.WRITE, session)
     gone = session.exec(delete(Webhook).where(col(Webhook.url) == url.strip()))
     if not gone.rowcount:
         raise NotFound(f"no webhook for {url.strip()!r}")

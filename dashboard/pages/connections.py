@@ -55,8 +55,8 @@ BEST_PRACTICES = """
 EMPTY_DATABASE = """### No profiles yet
 A profile is a named use of a provider config. Add one with **New profile** above, or from a
 terminal with `connmodel provider add` and `connmodel profile add` (see `connmodel profile add
---help`), then connect it to an MCP server: its connections appear here. To try this page with the seed's
-examples, run `connmodel demo`.
+--help`), then connect it to an MCP server: its connections appear here. To try this page with
+example profiles and connections, run `connmodel demo`.
 """
 NO_MATCH = "### No connection matches these filters\nChange or clear the filters above."
 

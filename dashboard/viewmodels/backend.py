@@ -1,13 +1,23 @@
 """How view models reach the store: a database URL and the acting user, one session per call."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import param
+
+from connmodel.errors import SignInEnded
 from connmodel.permissions import Action, Actor, allows
 from connmodel.store import reading, session
 
 T = TypeVar("T")
+
+
+class SignIn(param.Parameterized):
+    """Whether the browser session still acts for its signed-in user, shared by its pages."""
+
+    ended = param.String(default="", doc="Why this page may no longer write (the service's "
+                                          "refusal), or empty while it may.")
 
 
 @dataclass(frozen=True)
@@ -16,6 +26,7 @@ class Backend:
 
     actor: Actor
     url: str | None = None
+    sign_in: SignIn = field(default_factory=SignIn, compare=False)
 
     @property
     def can_write(self) -> bool:
@@ -23,9 +34,17 @@ class Backend:
         return allows(self.actor, Action.WRITE)
 
     def call(self, service: Callable[..., T], **kwargs: Any) -> T:
-        """Run one service in its own session; connmodel errors propagate to the caller."""
-        with session(self.url) as s:
-            return service(s, actor=self.actor, **kwargs)
+        """Run one service in its own session; connmodel errors propagate to the caller.
+
+        A write refused because the sign-in ended (signed out, expired, disabled, demoted since
+        the page opened) is also noted in `sign_in`, so every page of the session says so.
+        """
+        try:
+            with session(self.url) as s:
+                return service(s, actor=self.actor, **kwargs)
+        except SignInEnded as exc:
+            self.sign_in.ended = str(exc)
+            raise
 
     def read(self, service: Callable[..., T], **kwargs: Any) -> T:
         """Run a read-only service outside a transaction (`store.reading`): on PostgreSQL a

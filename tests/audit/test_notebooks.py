@@ -16,11 +16,12 @@ import pytest
 
 from audit.auditdata import MARKUP, VIEWER
 from connmodel.audit import queries as q
-from connmodel.audit.notebooks import NOTEBOOKS_DIR
+from connmodel.audit.notebooks import NOTEBOOKS as SHIPPED
 from connmodel.services.demo import DEMO_SECRETS
 from connmodel.store import session
 
 BIN = Path(sys.executable).parent
+NOTEBOOKS_DIR = Path(str(SHIPPED))  # a folder in a source checkout
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 VIA_CLI = "errors_and_expiry"
 

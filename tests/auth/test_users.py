@@ -164,3 +164,57 @@ def test_a_refused_action_is_audited_with_what_was_attempted(demo_url, viewer):
         live = s.execute(select(Connection.revoked_at).where(Connection.id == target)).scalar_one()
     assert (event.actor, event.target) == ("victor", "revoke_connection")
     assert event.outcome.startswith("refused:") and live is None
+
+
+def _end_sign_in(s, how: str, admin, token: str) -> str:
+    """End ann's sign-in the way `how` says; return what the refusal must say."""
+    if how == "sign-out":
+        users.sign_out(s, token)
+    elif how == "expiry":
+        s.execute(update(UserSession).values(expires_at=utcnow() - timedelta(seconds=1)))
+        s.commit()
+    elif how == "disable":
+        users.set_disabled(s, actor=admin, name="ann")
+    else:
+        users.set_role(s, actor=admin, name="ann", role="viewer")
+        return "ann is now a viewer"
+    return "ann is no longer signed in"
+
+
+@pytest.mark.parametrize("how", ["sign-out", "expiry", "disable", "demotion"])
+def test_a_write_is_checked_against_the_sign_in_as_it_is_now(demo_url, admin, how):
+    """Issue 16: the actor a page holds was fixed when the page opened, so it kept writing
+    after its user signed out, expired, was disabled or demoted."""
+    from connmodel.errors import SignInEnded
+    from connmodel.models import Connection
+    from connmodel.services.connections import revoke_connection
+
+    with session(demo_url) as s:
+        password = users.add_user(s, actor=admin, name="ann", role="admin")
+        users.add_user(s, actor=admin, name="root", role="admin")
+        token = users.sign_in(s, name="ann", password=password, address="a")
+        ann = users.actor_for_token(s, token)
+        first, target = s.execute(select(Connection.id).limit(2)).scalars().all()
+        revoke_connection(s, actor=ann, connection_id=first)
+        refusal = _end_sign_in(s, how, admin, token)
+    with pytest.raises(SignInEnded, match=f"{refusal}.*nothing was changed; sign in again"), \
+            session(demo_url) as s:
+        revoke_connection(s, actor=ann, connection_id=target)
+    with session(demo_url) as s:
+        denied = s.execute(select(AuditEvent).where(AuditEvent.action == "denied")).scalar_one()
+        live = s.execute(select(Connection.revoked_at).where(Connection.id == target)).scalar_one()
+    assert (denied.actor, denied.target, live) == ("ann", "revoke_connection", None)
+    assert denied.outcome.startswith(f"refused: {refusal}")
+
+
+def test_the_last_enabled_admin_cannot_be_demoted_or_disabled(db, admin):
+    users.add_user(db, actor=admin, name="ann", role="admin")
+    with pytest.raises(InvalidInput, match="ann is the last enabled admin"):
+        users.set_role(db, actor=admin, name="ann", role="viewer")
+    with pytest.raises(InvalidInput, match="ann is the last enabled admin"):
+        users.set_disabled(db, actor=admin, name="ann")
+    users.add_user(db, actor=admin, name="root", role="admin")
+    users.set_disabled(db, actor=admin, name="ann")
+    users.set_disabled(db, actor=admin, name="ann", disabled=False)
+    users.set_role(db, actor=admin, name="ann", role="viewer")
+    assert users.list_users(db, actor=admin) == [("ann", "viewer", False), ("root", "admin", False)]

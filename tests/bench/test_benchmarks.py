@@ -119,3 +119,18 @@ def test_cli_benchmark_measures_each_command_against_python_itself(tmp_path):
         assert results[name]["p50_ms"] > 0 and results[name]["ratio_to_python_pass"] > 1
         assert isinstance(results[name]["meets_target"], bool)
     assert results["python -c pass"]["runs"] == 2
+
+
+def test_api_benchmark_compares_with_datasette_and_refreshes_once(tmp_path):
+    out = tmp_path / "api.json"
+    printed = run("api.py", "--connections", "2000", "--profiles", "20", "--fleet", "5",
+                  "--requests", "20", "--broker-requests", "40", "--stores", "sqlite",
+                  "--out", str(out))
+    assert "200 concurrent requests for one due token: 1 refresh(es)" in printed
+    [store] = json.loads(out.read_text())["results"]
+    for row in store["lists"].values():
+        for side in ("connmodel_c1", "connmodel_c16", "datasette_c1", "datasette_c16"):
+            assert 0 < row[side]["p50_ms"] <= row[side]["p95_ms"] and row[side]["rps"] > 0
+    assert store["broker"]["c16"]["runs"] == 40
+    assert store["one_refresh"] == {"requests": 200, "statuses": {"200": 200}, "refreshes": 1,
+                                    "distinct_tokens": 1}

@@ -1,70 +1,76 @@
-"""environment.yml installs what pyproject.toml declares: same packages, same lower bounds.
+"""environment.yml is a conda environment that installs what pyproject.toml declares.
 
-The pip list is parsed line by line with `packaging` (already required by bokeh) rather than
-with a YAML library: the file is a plain list and the project does not depend on PyYAML.
+Every dependency (and the `notebooks` extra) is a conda-forge package with the same lower
+bound; pip installs only the project itself; Python's bound is pyproject's; no test or dev tool
+is in it. The file is a plain list, parsed line by line (the project does not depend on PyYAML).
 """
 
 import tomllib
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+# conda-forge builds psycopg against its own libpq and ships no -binary packages.
+CONDA_NAME = {"psycopg": "psycopg"}
 
 
-def _key(req: Requirement) -> tuple[str, frozenset[str]]:
-    return canonicalize_name(req.name), frozenset(req.extras)
-
-
-def _declared() -> dict[tuple[str, frozenset[str]], str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    reqs = [Requirement(line) for line in project["dependencies"]]
-    return {_key(r): str(r.specifier) for r in reqs}
-
-
-def _pip_lines() -> list[str]:
-    """The items of the `- pip:` list in environment.yml, in order."""
-    lines = (ROOT / "environment.yml").read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip() == "- pip:")
-    indent = len(lines[start + 1]) - len(lines[start + 1].lstrip())
+def _items(indent: int) -> list[str]:
+    """The list items of environment.yml indented by `indent` spaces, in order."""
     items = []
-    for line in lines[start + 1:]:
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if len(line) - len(line.lstrip()) < indent:
-            break
-        items.append(line.strip().removeprefix("- ").strip())
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith("- ") and len(line) - len(stripped) == indent:
+            items.append(stripped.removeprefix("- ").strip())
     return items
 
 
-def _listed() -> dict[tuple[str, frozenset[str]], str]:
-    listed = {}
-    for item in _pip_lines():
-        if item.startswith("-e "):
+def _conda() -> dict[str, str]:
+    """conda package -> its version bound, from `dependencies:` (the pip list excluded)."""
+    deps = {}
+    for item in _items(2):
+        if item == "conda-forge" or item.startswith("pip"):
             continue
-        try:
-            req = Requirement(item)
-        except InvalidRequirement as exc:
-            raise AssertionError(f"environment.yml: {item!r} is not a requirement: {exc}") from None
-        listed[_key(req)] = str(req.specifier)
-    return listed
+        req = Requirement(item)
+        deps[canonicalize_name(req.name)] = str(req.specifier)
+    return deps
 
 
-def test_every_dependency_is_in_environment_yml_with_the_same_lower_bound():
-    declared, listed = _declared(), _listed()
-    missing = sorted(name for name, _ in declared.keys() - listed.keys())
-    extra = sorted(name for name, _ in listed.keys() - declared.keys())
-    assert not missing, f"in pyproject.toml but not environment.yml: {missing}"
-    assert not extra, f"in environment.yml but not pyproject.toml: {extra}"
-    differing = {k[0]: (declared[k], listed[k]) for k in declared if declared[k] != listed[k]}
+def _declared() -> dict[str, str]:
+    reqs = [Requirement(r) for r in PROJECT["dependencies"] + PROJECT["optional-dependencies"]
+            ["notebooks"]]
+    return {CONDA_NAME.get(canonicalize_name(r.name), canonicalize_name(r.name)): str(r.specifier)
+            for r in reqs}
+
+
+def test_every_dependency_is_a_conda_package_with_the_same_lower_bound():
+    conda, declared = _conda(), _declared()
+    conda.pop("python")
+    assert sorted(declared.keys() - conda.keys()) == [], "in pyproject.toml, not environment.yml"
+    assert sorted(conda.keys() - declared.keys()) == [], "in environment.yml, not pyproject.toml"
+    differing = {k: (declared[k], conda[k]) for k in declared if declared[k] != conda[k]}
     assert not differing, f"bounds differ (pyproject, environment.yml): {differing}"
 
 
+def test_python_bound_is_pyprojects():
+    assert _conda()["python"] == PROJECT["requires-python"]
+
+
+def test_pip_installs_only_the_project_and_no_test_or_dev_tool():
+    assert _items(6) == ["-e ."]
+    tools = {canonicalize_name(Requirement(r).name)
+             for extra in ("test", "dev", "docs") for r in PROJECT["optional-dependencies"][extra]}
+    assert not (tools - _declared().keys()) & _conda().keys()
+    assert _items(2)[-2:] == ["pip", "pip:"]
+
+
+def test_channel_is_conda_forge_only():
+    text = (ROOT / "environment.yml").read_text()
+    assert "channels:\n  - conda-forge\ndependencies:" in text
+
+
 def test_every_dependency_has_a_lower_bound():
-    for (name, _), spec in _declared().items():
+    for name, spec in _declared().items():
         assert ">=" in spec, f"{name} has no lower bound in pyproject.toml"
-
-
-def test_environment_yml_installs_the_project_with_its_extras():
-    assert "-e .[test,dev]" in _pip_lines()

@@ -24,7 +24,8 @@ LAYERS: dict[str, int] = {
     # services: the only code that changes the store (webhooks: the status-change outbox)
     **dict.fromkeys(("services", "webhooks"), 2),
     # changes: a process's change watcher, read by the dashboard
-    **dict.fromkeys(("providers", "checks", "audit", "broker", "changes"), 3),
+    **dict.fromkeys(("providers", "checks", "audit", "broker", "changes",
+                     "notebooks"), 3),
     # the edges and processes: worker runs the checks, refreshes and revocations in one loop
     **dict.fromkeys(("cli", "api", "worker", "__main__", "__init__"), 4),
 }

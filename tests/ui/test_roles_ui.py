@@ -116,3 +116,51 @@ def test_screenshots_viewer_and_activity(page: Page, local_server, request):
     expect(page.locator("table.activity")).to_contain_text("user.add")
     page.wait_for_timeout(800)
     page.screenshot(path=str(out / "activity.png"))
+
+
+@pytest.mark.parametrize("how", ["sign-out", "demotion", "disable"])
+def test_an_open_page_cannot_write_once_its_sign_in_ends(browser, local_server, how):
+    """Issue 16: the page's actor was fixed when it opened, so it kept an admin's power after a
+    second tab signed out (or the admin was demoted or disabled) and audited the revocation
+    under the signed-out name. The first page is open in one browser context; the sign-out
+    happens in a second context carrying the same cookie, as another tab of that browser."""
+    name = f"ann-{how}"
+    with session(local_server.database_url) as s:
+        users.add_user(s, actor=Actor("setup"), name=name, role="admin", password=PASSWORD)
+    first = browser.new_context()
+    second = browser.new_context()
+    try:
+        page = first.new_page()
+        sign_in(page, local_server, name)
+        revoke = page.get_by_role("button", name="Revoke Hubspot connection (Configured)")
+        expect(revoke).to_be_visible()
+        if how == "sign-out":
+            second.add_cookies(first.cookies())
+            tab = second.new_page()
+            tab.goto(local_server.url + "/logout")
+            tab.wait_for_url("**/login**")
+            refusal = f"{name} is no longer signed in"
+        else:
+            with session(local_server.database_url) as s:
+                if how == "demotion":
+                    users.set_role(s, actor=Actor("setup"), name=name, role="viewer")
+                    refusal = f"{name} is now a viewer"
+                else:
+                    users.set_disabled(s, actor=Actor("setup"), name=name)
+                    refusal = f"{name} is no longer signed in"
+        revoke.click()
+        page.get_by_role("button", name="Confirm revoke").click()
+        expect(page.locator(".notyf__message")).to_contain_text(refusal)
+        banner = page.locator(".alert").filter(has_text=refusal)
+        expect(banner).to_contain_text("nothing was changed; sign in again")
+        expect(banner.get_by_role("link", name="Sign in")).to_have_attribute("href", "/login")
+    finally:
+        first.close()
+        second.close()
+    with session(local_server.database_url) as s:
+        assert s.exec(select(Connection).where(Connection.revoked_at.is_not(None))).all() == []
+        denied = s.exec(select(AuditEvent).where(AuditEvent.action == "denied",
+                                                 AuditEvent.actor == name)).all()
+        assert [(e.target, e.outcome.startswith(f"refused: {refusal}")) for e in denied] == [
+            ("revoke_connection", True)]
+    get_engine(local_server.database_url).dispose()

@@ -1,4 +1,4 @@
-"""`make screenshots`: PNGs of each state of the Connections and My Servers pages for the README.
+"""`make screenshots`: PNGs of each state of the Connections and My Servers pages for the docs.
 
 Runs only when selected with `-m screenshots` (it writes into docs/screenshots/).
 """

@@ -19,7 +19,7 @@ from connmodel.services.groups import GroupFilter, count_matching, servers_affec
 from connmodel.services.revoke_matching import bulk_summary, revoke_matching
 
 router = APIRouter(prefix="/connections", tags=["connections"],
-                   responses=responses(401, 403, 404, 422, 503))
+                   responses=responses(400, 401, 403, 404, 422, 503))
 SERVERS_LISTED = 100
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 

@@ -19,7 +19,7 @@ from connmodel.services.connections import (
 )
 
 router = APIRouter(prefix="/connections", tags=["connections"],
-                   responses=responses(401, 403, 422, 503))
+                   responses=responses(401, 403, 404, 422, 503))
 ConnectionId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The connection's id.")]
 ON_ONE = responses(404, 409)
 
@@ -45,7 +45,7 @@ def connections(
                                 limit=limit))
 
 
-@router.get("/{connection_id}", responses=responses(404))
+@router.get("/{connection_id}", responses=responses(409))
 def connection(caller: CallerDep, connection_id: ConnectionId) -> ConnectionDetail:
     """One live connection as View shows it: every secret masked."""
     return caller.read(get_connection, connection_id=connection_id)

@@ -8,7 +8,7 @@ from connmodel.api.problems import responses
 from connmodel.broker import BrokeredCredential, credential_for
 from connmodel.models import TEXT_MAX
 
-router = APIRouter(tags=["broker"], responses=responses(401, 403, 404, 409, 422, 503))
+router = APIRouter(tags=["broker"], responses=responses(400, 401, 403, 404, 409, 422, 503))
 
 
 class CredentialRequest(BaseModel):

@@ -41,7 +41,7 @@ def server(caller: CallerDep, name: ServerName) -> ServerRow:
     return caller.read(get_server, name=name)
 
 
-@router.post("/{name}/reconfigure", responses=responses(404))
+@router.post("/{name}/reconfigure", responses=responses(400, 404))
 def reconfigure(caller: CallerDep, name: ServerName, body: Reconfigure) -> ServerRow:
     """Point the server at a profile with a live connection and reconnect it."""
     return caller.call(reconfigure_server, name=name, profile=body.profile)

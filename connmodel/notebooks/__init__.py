@@ -1,0 +1,1 @@
+"""The notebooks shipped with connmodel (package data, found with importlib.resources)."""

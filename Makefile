@@ -76,6 +76,7 @@ bench: install-test
 	$(PY) bench/audit.py
 	$(PY) bench/cli.py
 	$(PY) bench/api.py
+	$(PY) bench/scale.py
 
 screenshots: install-test
 	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py tests/audit/test_html_report.py -m screenshots -q

@@ -49,6 +49,11 @@ class SignInEnded(PermissionDenied):
     since the page acting for them was opened: they must sign in again."""
 
 
+class ReadBudgetExceeded(ConnModelError):
+    """A read that serves a person took longer than its budget and was stopped; the message
+    says how to narrow it."""
+
+
 class StoreUnavailable(ConnModelError):
     """The database cannot be reached or is not a connmodel database."""
 

@@ -13,7 +13,21 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Integer, String, any_, bindparam, or_, select, text
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    String,
+    any_,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import Compiled
@@ -21,10 +35,14 @@ from sqlmodel import Session, col
 
 from connmodel.errors import InvalidInput
 from connmodel.models import Connection
-from connmodel.paging import with_values
+from connmodel.paging import COUNT_CAP, with_values
 
 SEARCH_MAX = 200
 FEW_HITS = 5_000
+DENSE = ("dense",)  # SQLite: a needle with more than DENSE_AFTER rows (see _sqlite_plan)
+DENSE_AFTER = COUNT_CAP
+_FTS = table("connection_fts", column("rowid", Integer), column("connection_fts", String))
+_FTS_IDS = select(_FTS.c.rowid).where(_FTS.c.connection_fts.match(bindparam("search_phrase")))
 
 
 def like_pattern(needle: str) -> str:
@@ -56,9 +74,11 @@ class SearchTerms:
 def search_terms(session: Session, needle: str) -> SearchTerms | None:
     """How to match connections whose account or service contains `needle` (None: no filter)."""
     terms = text_terms(session, needle)
-    if terms is None or session.get_bind().dialect.name != "postgresql":
-        return terms
-    return _few_hits_by_id(session, terms)
+    if terms is None:
+        return None
+    if session.get_bind().dialect.name == "postgresql":
+        return _few_hits_by_id(session, terms)
+    return _sqlite_plan(session, terms, needle.strip()) if terms.shape == ("fts",) else terms
 
 
 def text_terms(session: Session, needle: str) -> SearchTerms | None:
@@ -88,9 +108,50 @@ def search_clause(shape: tuple[Any, ...]) -> ColumnElement[bool]:
         return col(Connection.id).in_(fts.bindparams(bindparam("search_phrase", type_=String)))
     if kind == "ids":
         return col(Connection.id) == any_(bindparam("search_ids", type_=ARRAY(Integer)))
+    if kind == "id_list":
+        listed: Select[Any] = select(literal_column("value")).select_from(
+            func.json_each(bindparam("search_id_list", type_=String)))
+        return col(Connection.id).in_(listed)
+    if shape == DENSE:
+        return or_(*(col(c).ilike(bindparam("search_like_0"), escape="\\")
+                     for c in (Connection.account, Connection.service)))
     columns: tuple[Any, ...] = (Connection.account, Connection.service)
     return or_(*(c.ilike(bindparam(f"search_like_{i}"), escape="\\")
                  for i in range(shape[1]) for c in columns))
+
+
+def _sqlite_plan(session: Session, fts: SearchTerms, needle: str) -> SearchTerms:
+    """SQLite: name a needle's rows by id when it has at most DENSE_AFTER of them, else walk.
+
+    `id IN (SELECT rowid ... MATCH)` makes SQLite collect every match before the listing reads
+    one: 2 s for "Configured" at a million rows (a third of them match), ten times that at ten
+    million. FTS5 yields a phrase's rowids one at a time, so reading at most COUNT_CAP + 1 of
+    them costs what a capped count costs whatever the table's size: a rarer needle is then
+    named by its ids (every later statement reads only those), and a commoner one (more than
+    one row in every N / DENSE_AFTER) is tested row by row along the listing's own index walk,
+    which finds a page within a few thousand rows (the listing decides: see
+    connmodel.services.connections._listing). LIKE folds ASCII letters only: a common non-ASCII
+    needle keeps the collect-all plan.
+    """
+    ids = session.connection().execute(_FTS_IDS.limit(DENSE_AFTER + 1), fts.params).scalars().all()
+    if len(ids) <= DENSE_AFTER:
+        return SearchTerms(("id_list",), {"search_id_list": json.dumps(ids)})
+    if not needle.isascii():
+        return fts
+    return SearchTerms(DENSE, {**fts.params, "search_like_0": like_pattern(needle)})
+
+
+def through_text_index(conds: list[ColumnElement[bool]]) -> Select[Any]:
+    """Ids of the rows matching `conds` and a DENSE needle, found by walking the text index.
+
+    Driven by FTS5's lazy walk (each hit joined to its row by primary key: NOT INDEXED keeps
+    SQLite from walking a `connection` index instead and probing the text index row by row), a
+    capped count stops after COUNT_CAP + 1 matches instead of testing every row of the table.
+    """
+    return (select(col(Connection.id)).select_from(_FTS)
+            .join(Connection, col(Connection.id) == _FTS.c.rowid)
+            .with_hint(Connection, "NOT INDEXED", dialect_name="sqlite")
+            .where(_FTS.c.connection_fts.match(bindparam("search_phrase")), *conds))
 
 
 def search_condition(session: Session, needle: str) -> ColumnElement[bool] | None:

@@ -25,6 +25,7 @@ from sqlalchemy.exc import (
 )
 from sqlmodel import Session, create_engine
 
+from connmodel.budget import budgeted
 from connmodel.errors import AlreadyExists, InvalidInput, PermissionDenied, StoreUnavailable
 from connmodel.models import AuditEvent, utcnow
 
@@ -151,14 +152,16 @@ def session(url: str | None = None) -> Iterator[Session]:
 
 
 @contextmanager
-def reading(url: str | None = None) -> Iterator[Session]:
+def reading(url: str | None = None, budget_s: float | None = None) -> Iterator[Session]:
     """A session for reads that need no snapshot across statements (a listing, a count).
 
     Each statement sees the latest committed data on its own (autocommit on PostgreSQL); a
-    write in it is committed at once, so use `session` for anything that writes.
+    write in it is committed at once, so use `session` for anything that writes. With
+    `budget_s`, the reads stop after that long with ReadBudgetExceeded (connmodel.budget).
     """
     engine = get_engine(url)
-    with _translated(engine), Session(_reading_bind(engine), expire_on_commit=False) as s:
+    with _translated(engine), Session(_reading_bind(engine), expire_on_commit=False) as s, \
+            budgeted(s, budget_s):
         yield s
 
 

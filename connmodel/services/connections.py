@@ -29,7 +29,7 @@ from connmodel.models import (
 )
 from connmodel.paging import CappedCount, KeysetQuery, Page, SortKey, with_values
 from connmodel.permissions import Action, Actor, require
-from connmodel.search import search_clause, search_terms
+from connmodel.search import DENSE, search_clause, search_terms, through_text_index
 from connmodel.services import revocations
 from connmodel.services.events import Event, record, record_many
 from connmodel.services.keys import sealing_ring
@@ -217,19 +217,41 @@ def _public_row(row: Any) -> ConnectionPublic:
     return item
 
 
+# Orders a page can follow along an index of live rows whatever the filter (the primary key,
+# ix_connection_live_status, _expires_status, _last_used), and those it can within one profile.
+_WALKED = frozenset({"id", "status", "expires_at", "last_used_at"})
+_WALKED_IN_PROFILE = _WALKED | {"account"}
+
+
+def _search_plan(shape: tuple[Any, ...], key: SortKey) -> tuple[tuple[Any, ...], bool]:
+    """For a DENSE search (SQLite): the page's filter shape, and whether the count walks the
+    text index.
+
+    A common needle is tested row by row along the page's index walk when its order has one
+    (else every hit is collected and sorted, as for any needle before); its count walks the
+    text index unless another filter narrows the rows first, whose own index is then walked.
+    """
+    if DENSE not in shape:
+        return shape, False
+    others = tuple(p for p in shape if p != DENSE)
+    walked = _WALKED_IN_PROFILE if {"profile", "profile_id"} & set(shape) else _WALKED
+    return (shape if key.column.key in walked else (*others, ("fts",))), not others
+
+
 @lru_cache(maxsize=256)
 def _listing(shape: tuple[Any, ...], key: SortKey) -> tuple[KeysetQuery, CappedCount]:
     """The page and count statements of one filter shape and sort order, built once."""
-    conds = _conditions(shape)
+    page_shape, count_by_text_index = _search_plan(shape, key)
     # The sort value and id are read from the listed columns (a timestamp as listed: aware).
     rows = (
         select(*LISTED_COLUMNS)
         .join(Profile, col(Profile.id) == col(Connection.profile_id))
-        .where(*conds)
+        .where(*_conditions(page_shape))
     )
     at = (_LISTED_AT[key.column.key], _LISTED_AT["id"])
-    return (KeysetQuery(rows, key, at=at),
-            CappedCount(select(col(Connection.id)).where(*conds)))
+    counted = (through_text_index([col(Connection.revoked_at).is_(None)]) if count_by_text_index
+               else select(col(Connection.id)).where(*_conditions(shape)))
+    return KeysetQuery(rows, key, at=at), CappedCount(counted)
 
 
 def list_connections(

@@ -159,10 +159,14 @@ class ConnectionsPage(pn.viewable.Viewer):
 
     def _render_state(self, *_: Any) -> None:
         m = self.model
-        self._error.param.update(
-            object=f"**Cannot load connections.** {esc(m.error.rstrip('.'))}. "
-                   "The page reloads by itself when the database is back." if m.error else "",
-            visible=bool(m.error))
+        if m.error and m.too_broad:
+            error = f"**{esc(m.error)}.**"
+        elif m.error:
+            error = (f"**Cannot load connections.** {esc(m.error.rstrip('.'))}. "
+                     "The page reloads by itself when the database is back.")
+        else:
+            error = ""
+        self._error.param.update(object=error, visible=bool(error))
         empty = "" if m.error or not m.loaded or m.cards else (
             NO_MATCH if m.filtering else EMPTY_DATABASE)
         self._empty.param.update(object=empty, visible=bool(empty))

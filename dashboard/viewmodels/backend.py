@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 import param
 
+from connmodel.budget import read_budget
 from connmodel.errors import SignInEnded
 from connmodel.permissions import Action, Actor, allows
 from connmodel.store import reading, session
@@ -27,6 +28,7 @@ class Backend:
     actor: Actor
     url: str | None = None
     sign_in: SignIn = field(default_factory=SignIn, compare=False)
+    read_budget_s: float | None = field(default_factory=read_budget)
 
     @property
     def can_write(self) -> bool:
@@ -48,6 +50,8 @@ class Backend:
 
     def read(self, service: Callable[..., T], **kwargs: Any) -> T:
         """Run a read-only service outside a transaction (`store.reading`): on PostgreSQL a
-        screen then sends no BEGIN and no ROLLBACK, ~1 ms of a filter change."""
-        with reading(self.url) as s:
+        screen then sends no BEGIN and no ROLLBACK, ~1 ms of a filter change. It stops after
+        `read_budget_s` ($CONNMODEL_READ_BUDGET_S, default 2 s) with ReadBudgetExceeded, whose
+        message the page shows; writes (`call`) have no budget."""
+        with reading(self.url, self.read_budget_s) as s:
             return service(s, actor=self.actor, **kwargs)

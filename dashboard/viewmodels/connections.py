@@ -14,7 +14,7 @@ from typing import Any
 import param
 
 from connmodel.changes import Change
-from connmodel.errors import ConnModelError
+from connmodel.errors import ConnModelError, ReadBudgetExceeded
 from connmodel.models import ConnectionPublic, ProfilePublic
 from connmodel.paging import Page
 from connmodel.services.connections import list_connections
@@ -82,6 +82,8 @@ class ConnectionsPageModel(param.Parameterized):
     profiles_total_exact = param.Boolean(default=True, doc="False when the count hit its cap.")
     loaded = param.Boolean(default=False, doc="True once a refresh has succeeded.")
     error = param.String(default="", doc="The last service error, shown until a call succeeds.")
+    too_broad = param.Boolean(default=False, doc="The error is a read over its budget: the "
+                                                 "person narrows the search; the store is fine.")
 
     def __init__(self, backend: Backend, **params: Any) -> None:
         super().__init__(**params)
@@ -119,7 +121,7 @@ class ConnectionsPageModel(param.Parameterized):
 
     def _fail(self, exc: Exception) -> None:
         log.warning("connections page: %s", exc)
-        self.error = str(exc)
+        self.param.update(error=str(exc), too_broad=isinstance(exc, ReadBudgetExceeded))
 
     def refresh(self, *, keep_loaded: bool = False) -> None:
         """Re-read the first page of profiles and the first page of every card on it.
@@ -142,7 +144,8 @@ class ConnectionsPageModel(param.Parameterized):
         self.param.update(cards=self._cards(screen.profiles.items, screen.rows, where),
                           profiles_cursor=screen.profiles.next_cursor,
                           profiles_total=screen.profiles.total,
-                          profiles_total_exact=screen.profiles.total_exact, loaded=True, error="")
+                          profiles_total_exact=screen.profiles.total_exact, loaded=True, error="",
+                          too_broad=False)
 
     def load_more_profiles(self) -> None:
         """Append the next page of profile cards."""

@@ -134,3 +134,15 @@ def test_api_benchmark_compares_with_datasette_and_refreshes_once(tmp_path):
     assert store["broker"]["c16"]["runs"] == 40
     assert store["one_refresh"] == {"requests": 200, "statuses": {"200": 200}, "refreshes": 1,
                                     "distinct_tokens": 1}
+
+
+@pytest.mark.postgres
+def test_scale_benchmark_measures_sessions_on_two_processes(tmp_path, postgres_url):
+    """bench/scale.py: 2 dashboards + worker on PostgreSQL, 1 then 2 Chromium sessions."""
+    out = tmp_path / "scale.json"
+    printed = run("scale.py", "--connections", "2000", "--profiles", "20", "--sessions", "1,2",
+                  "--out", str(out))
+    assert "propagation_p95_s" in printed and "load average" in printed
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["sessions"] for r in rows] == [1, 2]
+    assert all(r["idle_messages_per_session_per_min"] == 0 for r in rows)

@@ -20,7 +20,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("models", "errors", "status", "sqltime", "secrets", "permissions",
                      "validation", "synthetic", "masking"), 0),
     # store: engines, sessions, schema, the paging and search helpers every listing runs
-    **dict.fromkeys(("store", "schema", "migrations", "paging", "search"), 1),
+    **dict.fromkeys(("store", "schema", "migrations", "paging", "search", "budget"), 1),
     # services: the only code that changes the store (webhooks: the status-change outbox)
     **dict.fromkeys(("services", "webhooks"), 2),
     # changes: a process's change watcher, read by the dashboard

@@ -1,0 +1,41 @@
+"""The read budget (issue 24) on both stores: a person's read stops at its budget with one clear
+message, the pooled connection keeps no limit afterwards, and writes are never under one."""
+
+import time
+
+import pytest
+from sqlalchemy import text
+
+from connmodel.budget import read_budget
+from connmodel.errors import InvalidInput, ReadBudgetExceeded
+from connmodel.store import reading
+
+# Counting to 10^9 takes minutes on either store: the slowest read there is, needing no data.
+SLOW = text("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000)"
+            " SELECT count(*) FROM c")
+
+
+def test_a_read_stops_at_its_budget_and_the_connection_keeps_no_limit(store_url):
+    started = time.monotonic()
+    too_broad = r"^This search is too broad to answer in 0\.3 s: add letters or a filter$"
+    with pytest.raises(ReadBudgetExceeded, match=too_broad), \
+            reading(store_url, budget_s=0.3) as s:
+        s.execute(SLOW)
+    assert time.monotonic() - started < 5
+    with reading(store_url) as s:  # the same pooled connection, no budget: runs to the end
+        assert s.execute(text("SELECT count(*) FROM connection")).scalar_one() == 0
+        if s.get_bind().dialect.name == "postgresql":
+            assert s.execute(text("SHOW statement_timeout")).scalar_one() == "0"
+
+
+@pytest.mark.parametrize(("raw", "seconds"), [(None, 2.0), ("", 2.0), ("0.5", 0.5),
+                                              ("0", None), ("none", None)])
+def test_the_budget_setting(monkeypatch, raw, seconds):
+    monkeypatch.delenv("CONNMODEL_READ_BUDGET_S", raising=False)
+    assert read_budget(raw) == seconds
+
+
+@pytest.mark.parametrize("raw", ["-1", "soon", "nan", "1e9"])
+def test_a_bad_budget_setting_is_one_clear_error(raw):
+    with pytest.raises(InvalidInput, match="give seconds"):
+        read_budget(raw)

@@ -78,6 +78,7 @@ bench: install-test
 	$(PY) bench/cli.py
 	$(PY) bench/api.py
 	$(PY) bench/scale.py
+	$(PY) bench/browser.py
 
 screenshots: install-test
 	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py tests/audit/test_html_report.py -m screenshots -q

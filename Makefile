@@ -55,9 +55,10 @@ run: install
 	$(BIN)/connmodel user ensure-admin
 	$(BIN)/connmodel serve --host $(HOST) --port $(PORT) --worker $(SERVE_ARGS)
 
-# The docs site first: --strict fails on a broken link or anchor (built to a scratch folder).
+# The docs site first: --strict fails on a broken link or anchor (built to a scratch folder;
+# not --quiet, which silences the warnings --strict counts).
 test: install-test
-	site="$$(mktemp -d)" && $(BIN)/mkdocs build --strict --quiet --site-dir "$$site"; rc=$$?; rm -rf "$$site"; exit $$rc
+	site="$$(mktemp -d)" && $(BIN)/mkdocs build --strict --site-dir "$$site"; rc=$$?; rm -rf "$$site"; exit $$rc
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 docs: install-test
@@ -77,6 +78,7 @@ bench: install-test
 	$(PY) bench/cli.py
 	$(PY) bench/api.py
 	$(PY) bench/scale.py
+	$(PY) bench/browser.py
 
 screenshots: install-test
 	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py tests/audit/test_html_report.py -m screenshots -q

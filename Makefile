@@ -41,7 +41,12 @@ lock: | $(PY)
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test chromium nginx
+# axe-core for the accessibility tests (tests/ui/test_axe.py), from npm, beside the venv.
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --silent --prefix $(VENV)/axe axe-core@4
+
+install-test: $(VENV)/.installed-test chromium nginx $(AXE)
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }

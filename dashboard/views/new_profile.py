@@ -13,6 +13,7 @@ import panel as pn
 import param
 
 from dashboard import oauth_callback
+from dashboard.components.dialog_name import DialogName
 from dashboard.components.notice import Notice
 from dashboard.components.redirect import Redirect
 from dashboard.components.toasts import Toasts
@@ -79,6 +80,7 @@ class NewProfileDialog(pn.viewable.Viewer):
         cancel = pn.widgets.Button(label="Cancel", color="default")
         cancel.on_click(lambda _: self._close())
         self._dialog = pn.Modal(
+            DialogName(label="New profile"),
             pn.pane.HTML("<h2>New profile</h2><p>A profile is a named use of a provider config; "
                          "connect it to the MCP servers that should use it.</p>"),
             text(m.param.profile_name, label="Profile name", placeholder="e.g. Drive"),

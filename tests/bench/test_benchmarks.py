@@ -53,7 +53,8 @@ def test_dashboard_benchmark_measures_both_pages_on_both_stores(tmp_path, postgr
         for page in store.values():
             assert page["first_screen_s"]["p50"] > 0
             interactions = page["interactions"]
-            for name in ("filter", "next_page", "view", "revoke_ask", "revoke_confirm", "revoke"):
+            for name in ("filter", "next_page", "sort", "view", "revoke_ask", "revoke_confirm",
+                         "revoke"):
                 measured(interactions[name])
             assert interactions["view"]["runs"] == 3
             assert page["memory_mb"]["sessions"] > 1

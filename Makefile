@@ -41,7 +41,12 @@ lock: | $(PY)
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test chromium nginx
+# axe-core for the accessibility tests (tests/ui/test_axe.py), from npm, beside the venv.
+AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --silent --prefix $(VENV)/axe axe-core@4
+
+install-test: $(VENV)/.installed-test chromium nginx $(AXE)
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
@@ -55,9 +60,10 @@ run: install
 	$(BIN)/connmodel user ensure-admin
 	$(BIN)/connmodel serve --host $(HOST) --port $(PORT) --worker $(SERVE_ARGS)
 
-# The docs site first: --strict fails on a broken link or anchor (built to a scratch folder).
+# The docs site first: --strict fails on a broken link or anchor (built to a scratch folder;
+# not --quiet, which silences the warnings --strict counts).
 test: install-test
-	site="$$(mktemp -d)" && $(BIN)/mkdocs build --strict --quiet --site-dir "$$site"; rc=$$?; rm -rf "$$site"; exit $$rc
+	site="$$(mktemp -d)" && $(BIN)/mkdocs build --strict --site-dir "$$site"; rc=$$?; rm -rf "$$site"; exit $$rc
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 docs: install-test
@@ -77,6 +83,7 @@ bench: install-test
 	$(PY) bench/cli.py
 	$(PY) bench/api.py
 	$(PY) bench/scale.py
+	$(PY) bench/browser.py
 
 screenshots: install-test
 	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py tests/audit/test_html_report.py -m screenshots -q

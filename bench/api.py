@@ -143,16 +143,22 @@ def list_pages(facts: dict[str, Any]) -> dict[str, tuple[dict[str, Any], dict[st
 async def measure(make: Any, requests: int, concurrency: int) -> dict[str, float]:
     """p50 / p95 (ms) and requests/s of `requests` calls, `concurrency` at a time."""
     times: list[float] = []
+    errors = 0
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(
             max_connections=concurrency, max_keepalive_connections=concurrency)) as client:
         await make(client)  # warm: connection and caches
         queue = list(range(requests))
 
         async def worker() -> None:
+            nonlocal errors
             while queue:
                 queue.pop()
                 started = time.perf_counter()
-                answer = await make(client)
+                try:
+                    answer = await make(client)
+                except httpx.TransportError:  # a dropped keep-alive connection: counted
+                    errors += 1
+                    continue
                 times.append((time.perf_counter() - started) * 1000)
                 if answer.status_code != 200:
                     raise RuntimeError(f"{answer.status_code}: {answer.text[:300]}")
@@ -162,7 +168,7 @@ async def measure(make: Any, requests: int, concurrency: int) -> dict[str, float
         wall = time.perf_counter() - began
     cuts = statistics.quantiles(times, n=20) if len(times) >= 20 else [max(times)] * 19
     return {"p50_ms": round(statistics.median(times), 2), "p95_ms": round(cuts[-1], 2),
-            "rps": round(len(times) / wall, 1), "runs": len(times)}
+            "rps": round(len(times) / wall, 1), "runs": len(times), "transport_errors": errors}
 
 
 async def one_refresh(api: str, token: str, authserver: AuthServer) -> dict[str, Any]:

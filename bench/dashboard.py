@@ -5,7 +5,9 @@ For each store (a SQLite file, a fresh PostgreSQL database) it generates N conne
 
 - first screen: view models + widgets + Bokeh models of one session's Connections page;
 - interactions (p50/p95 over --runs, default 50, on both pages; the naive page's Confirm 5
-  times, as each takes seconds): filter change, next page of a card, View, Revoke (the click
+  times, as each takes seconds): filter change, next page of a card, sort (a click on a card's
+  column header: a keyset SQL page in the new order; the naive Tabulator's header sort
+  re-sorts its whole frame), View, Revoke (the click
   that opens the confirmation, the Confirm click, and the two together). The two pages take
   turns, one click each, so a busy moment of the shared machine falls on both;
 - memory per session (RSS growth with 1 and with 10 open sessions; 3 for the naive page, whose
@@ -87,6 +89,11 @@ FILTERS = [{"status": "Error"}, {"status": "Inactive", "environment": "staging"}
            {"search": "grace.lopez"}, {"environment": "production"}, {}]
 NAIVE_CONFIRMS = 5  # each re-reads the million-row frame: ~6 s
 PAGE = 20  # the naive Tabulator's page size
+# Header clicks, in turn: each field twice (ascending, then descending) on the real page's cards;
+# the naive frame has only some of these columns.
+SORTS = ["status", "status", "service", "service", "created", "created", "expires", "expires",
+         "last_used", "last_used", "checked", "checked", "account", "account"]
+NAIVE_SORTS = ["status", "service", "account", "checked_at"]
 TARGETS = {"first_screen_s": 1.5, "interaction_p95_ms": 50, "mb_per_session": 10,
            "largest_message_kb": 200, "speedup": 20}
 
@@ -148,6 +155,13 @@ class Session:
     def next_page(self, i: int) -> None:
         raise NotImplementedError
 
+    def sort(self, i: int) -> None:
+        """A click on a column header."""
+        raise NotImplementedError
+
+    def unsort(self) -> None:
+        """Back to the unsorted table (untimed, before the row clicks)."""
+
     def click(self, action: str, connection_id: int) -> Callable[[], None]:
         """Untimed set-up for a click on a row's View or Revoke; returns the click itself."""
         raise NotImplementedError
@@ -191,6 +205,13 @@ class PagedSession(Session):
         more = [n for n, c in enumerate(self.model.cards) if c.next_cursor]
         with self.active():
             self.page._cards._handle_msg({"action": "more", "id": more[i % len(more)]})
+
+    def sort(self, i: int) -> None:
+        """A click on a card's column header, as the browser reports it (cards taking turns)."""
+        card = (i // len(SORTS)) % len(self.model.cards)
+        with self.active():
+            self.page._cards._handle_msg({"action": "sort", "id": card,
+                                          "field": SORTS[i % len(SORTS)]})
 
     def click(self, action: str, connection_id: int) -> Callable[[], None]:
         """A click on a row's View or Revoke, as the card's message reports it."""
@@ -249,6 +270,16 @@ class NaiveSession(Session):
     def next_page(self, i: int) -> None:
         with self.active():
             self.table.page = self.table.page % 100 + 1
+
+    def sort(self, i: int) -> None:
+        """Tabulator's header sort: with remote pagination it sorts the whole frame in Python."""
+        direction = "desc" if (i // len(NAIVE_SORTS)) % 2 else "asc"
+        with self.active():
+            self.table.sorters = [{"field": NAIVE_SORTS[i % len(NAIVE_SORTS)], "dir": direction}]
+
+    def unsort(self) -> None:
+        with self.active():
+            self.table.sorters = []
 
     def _id(self, row: int) -> int:
         return int(self.table.value.id.iloc[row])
@@ -341,6 +372,7 @@ def interactions(pages: dict[str, Session], runs: int, ids: Iterator[int],
     clicks: dict[str, Callable[[Session, int], Callable[[], None]]] = {
         "filter": lambda one, i: partial(one.filter, FILTERS[i % len(FILTERS)]),
         "next_page": lambda one, i: partial(one.next_page, i),
+        "sort": lambda one, i: partial(one.sort, i),
         "view": lambda one, i: one.click("view", next(ids)),
         "revoke_ask": lambda one, i: one.click("revoke", next(ids)),
     }
@@ -350,6 +382,9 @@ def interactions(pages: dict[str, Session], runs: int, ids: Iterator[int],
         if name == "next_page":
             for one in pages.values():
                 one.filter({})  # (untimed) every card, unfiltered
+        if name == "view":
+            for one in pages.values():
+                one.unsort()  # (untimed) so a row's page follows from its position
         for i in range(runs):
             for kind, one in pages.items():
                 if name == "next_page" and not one.can_page():

@@ -119,8 +119,8 @@ def decode_cursor(cursor: str, key: SortKey) -> tuple[Any, int]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         tag, value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise _malformed(cursor) from None
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, RecursionError):
+        raise _malformed(cursor) from None  # RecursionError: JSON nested thousands deep
     if not isinstance(tag, str):
         raise _malformed(cursor)
     if tag != key.tag:

@@ -59,8 +59,8 @@ class KeyRing:
         if self.source == ENV_KEY or not path.is_file():
             return False
         try:
-            keys = tuple(_parse_keys(path.read_text(), str(path)))
-        except (OSError, UnicodeDecodeError, SecretKeyError):
+            keys = _read_key_file(path)
+        except SecretKeyError:
             return False
         if keys == self.keys:
             return False
@@ -113,6 +113,21 @@ class KeyRing:
         return KeyRing(self.keys[:1], self.source)
 
 
+def _read_key_file(path: Path) -> tuple[bytes, ...]:
+    """The keys of a key file that only its owner can read (as ssh refuses an open key)."""
+    try:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise SecretKeyError(
+                f"the key file {path} is open to group or others (mode {mode:o}): "
+                f"run `chmod 600 {path}`")
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not a text file"
+        raise SecretKeyError(f"cannot read the key file {path}: {reason}") from None
+    return tuple(_parse_keys(text, str(path)))
+
+
 def load_keyring(*, create: bool = False) -> KeyRing:
     """The key ring from the environment or the key file; create the file only when asked."""
     raw = os.environ.get(ENV_KEY)
@@ -120,12 +135,7 @@ def load_keyring(*, create: bool = False) -> KeyRing:
         return KeyRing(tuple(_parse_keys(raw, ENV_KEY)), ENV_KEY)
     path = key_file_path()
     if path.exists():
-        try:
-            text = path.read_text()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not a text file"
-            raise SecretKeyError(f"cannot read the key file {path}: {reason}") from None
-        return KeyRing(tuple(_parse_keys(text, str(path))), str(path))
+        return KeyRing(_read_key_file(path), str(path))
     if not create:
         raise SecretKeyError(
             f"no secret key: set {ENV_KEY} or run `connmodel init` to create {path}"

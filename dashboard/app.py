@@ -5,6 +5,7 @@ database is $CONNMODEL_DATABASE_URL (default ./connmodel.db); the acting user co
 `dashboard.actor`.
 """
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -14,10 +15,13 @@ import param
 from connmodel.errors import ConnModelError
 from connmodel.permissions import Actor
 from dashboard.actor import current_actor
+from dashboard.auth import THEME_COOKIE
 from dashboard.components.history import HistoryReload
+from dashboard.components.notice import Notice
 from dashboard.components.sign_in_ended import sign_in_ended
 from dashboard.components.signed_in import signed_in
-from dashboard.escaping import esc
+from dashboard.components.template_tweaks import NARROW_CSS, TemplateTweaks
+from dashboard.components.theme import MARKDOWN_CSS
 from dashboard.pages import DEFAULT_PAGE, PAGES
 from dashboard.routing import sync_url
 from dashboard.viewmodels.backend import Backend
@@ -26,6 +30,10 @@ pn.extension(notifications=True)
 
 
 MENU_CSS = ".bk-btn { text-align: left; }"
+SIGN_IN = "## Sign in\n[Sign in](/login) to manage connections."
+NO_SIGN_IN_PAGE = ("## Sign-in is not set up\nThis console needs sign-in: start it with "
+                   "`python dashboard/serve.py` (or `panel serve dashboard/app.py "
+                   "--auth-module dashboard/auth.py`).")
 
 
 class Route(param.Parameterized):
@@ -101,13 +109,38 @@ def main_area(route: Route) -> tuple[pn.viewable.Viewable, Actor | None]:
     try:
         actor = current_actor()
     except ConnModelError as exc:
-        return pn.pane.Alert(f"**Cannot check who is signed in.** {esc(exc)} Reload to retry.",
-                             alert_type="danger"), None
+        return Notice(title="Cannot check who is signed in.", text=f"{exc} Reload to retry.",
+                      kind="error", sizing_mode="stretch_width"), None
     if actor is None:
-        return pn.pane.Markdown("## Sign in\n[Sign in](/login) to manage connections."), None
+        return sign_in_needed(), None
     backend = Backend(actor)
     return pn.Column(sign_in_ended(backend.sign_in), page_view(route, backend),
                      sizing_mode="stretch_width"), actor
+
+
+def sign_in_needed() -> pn.viewable.Viewable:
+    """Why nothing is shown, and what to do: a sign-in link only where /login exists.
+
+    `python dashboard/serve.py` (or `panel serve` with `--auth-module dashboard/auth.py`)
+    serves the sign-in page; a bare `panel serve dashboard/app.py` does not, so there the page
+    names the command that does instead of linking to a 404.
+    """
+    if sign_in_served():
+        return pn.pane.Markdown(SIGN_IN, sizing_mode="stretch_width")
+    return pn.pane.Markdown(NO_SIGN_IN_PAGE, sizing_mode="stretch_width",
+                            stylesheets=[MARKDOWN_CSS])
+
+
+def sign_in_served() -> bool:
+    """True when this server has the sign-in page: started by serve.py or with auth.py."""
+    return "CONNMODEL_DASHBOARD_AUTH" in os.environ or bool(pn.state.user)
+
+
+def remembered_theme() -> dict[str, str]:
+    """The theme last chosen in this browser, when the URL does not choose one (`?theme=`)."""
+    if "theme" in (pn.state.session_args or {}):
+        return {}
+    return {"theme": "dark"} if pn.state.cookies.get(THEME_COOKIE) == "dark" else {}
 
 
 def create_app() -> pn.template.FastListTemplate:
@@ -117,13 +150,14 @@ def create_app() -> pn.template.FastListTemplate:
     main, actor = main_area(route)
     return pn.template.FastListTemplate(
         title="MCP Gateway",
+        **remembered_theme(),
         header=[signed_in(actor)],
-        sidebar=[Sidebar(route=route), HistoryReload()],
+        sidebar=[Sidebar(route=route), HistoryReload(), TemplateTweaks()],
         main=[main],
         accent="#0969da",
         # The template's main card sets `contain: content`, which would trap the dialogs'
         # fixed positioning inside the (long) page instead of the window.
-        raw_css=["fast-card.pn-wrapper { contain: none; }"],
+        raw_css=["fast-card.pn-wrapper { contain: none; }", NARROW_CSS],
         main_max_width="1200px",
     )
 

@@ -79,21 +79,30 @@ def safe_next(target: str | None) -> str:
     return path
 
 
+THEME_COOKIE = "connmodel_theme"  # set by the console's theme switch (components.template_tweaks)
+
+# No script runs on this page (its policy allows none), so it cannot read Panel's design
+# variables: it takes the browser's own light or dark palette (CSS system colours under
+# `color-scheme`), chosen by the console's theme cookie or `?theme=dark`. No colour is written.
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in · connmodel</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-body{{font-family:system-ui,sans-serif;background:#f4f5f7;display:flex;justify-content:center;
-align-items:center;min-height:100vh;margin:0}}
-form{{background:#fff;padding:2rem 2.5rem;border-radius:8px;box-shadow:0 1px 4px #0002;width:20rem}}
-h1{{font-size:1.3rem;margin:0 0 .3rem}} p.sub{{color:#555;margin:0 0 1.2rem;font-size:.9rem}}
+:root{{color-scheme:{scheme}}}
+body{{font-family:system-ui,sans-serif;background:Canvas;color:CanvasText;display:flex;
+justify-content:center;align-items:center;min-height:100vh;margin:0}}
+form{{background:Canvas;padding:2rem 2.5rem;border-radius:8px;border:1px solid GrayText;
+width:20rem;max-width:calc(100vw - 6rem)}}
+h1{{font-size:1.3rem;margin:0 0 .3rem}} p.sub{{margin:0 0 1.2rem;font-size:.9rem}}
 label{{display:block;font-size:.85rem;margin:.8rem 0 .2rem}}
 input[type=text],input[type=password]{{width:100%;box-sizing:border-box;padding:.5rem;
-border:1px solid #bbb;border-radius:4px;font-size:1rem}}
-button{{margin-top:1.2rem;width:100%;padding:.6rem;background:#1f6feb;color:#fff;border:0;
+border:1px solid CanvasText;border-radius:4px;font-size:1rem;background:Field;color:FieldText}}
+button{{margin-top:1.2rem;width:100%;padding:.6rem;background:CanvasText;color:Canvas;border:0;
 border-radius:4px;font-size:1rem;cursor:pointer}}
-.error{{background:#fde8e8;color:#9b1c1c;padding:.5rem .7rem;border-radius:4px;font-size:.9rem}}
-</style></head><body>
+button:focus-visible,input:focus-visible{{outline:2px solid CanvasText;outline-offset:2px}}
+.error,.done{{border-left:4px solid CanvasText;padding:.5rem .7rem;font-size:.9rem}}
+.error{{font-weight:600}}
+</style></head><body><main>
 <form method="post" action="/login">
 <h1>connmodel</h1><p class="sub">Connections &amp; Profiles of the MCP gateway</p>
 {error}
@@ -103,7 +112,8 @@ border-radius:4px;font-size:1rem;cursor:pointer}}
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
-</form></body></html>"""
+</form></main></body></html>"""
+SIGNED_OUT = "signed_out"  # /login?signed_out=1, where Sign out lands
 
 
 class LoginHandler(RequestHandler):
@@ -122,8 +132,12 @@ class LoginHandler(RequestHandler):
                         "frame-ancestors 'none'")
         self.set_header("X-Frame-Options", "DENY")
         box = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
+        if not error and self.get_argument(SIGNED_OUT, ""):
+            box = '<p class="done" role="status">You are signed out.</p>'
         nxt = html.escape(safe_next(self.get_argument("next", "/")), quote=True)
-        self.write(PAGE.format(error=box, csrf=csrf, next=nxt))
+        dark = "dark" in (self.get_cookie(THEME_COOKIE, ""), self.get_argument("theme", ""))
+        self.write(PAGE.format(error=box, csrf=csrf, next=nxt,
+                               scheme="dark" if dark else "light"))
 
     def get(self) -> None:
         self._page()
@@ -157,7 +171,7 @@ class LoginHandler(RequestHandler):
 
 
 class LogoutHandler(RequestHandler):
-    """End the session in the store, clear the cookie, back to the sign-in page."""
+    """End the session in the store, clear the cookie, back to the sign-in page, which says so."""
 
     def get(self) -> None:
         token = self.get_cookie(SESSION_COOKIE)
@@ -168,4 +182,4 @@ class LogoutHandler(RequestHandler):
             except ConnModelError:
                 pass  # the cookie is cleared anyway; the session expires on its own
         self.clear_cookie(SESSION_COOKIE, path="/")
-        self.redirect(login_url)
+        self.redirect(f"{login_url}?{SIGNED_OUT}=1")

@@ -3,7 +3,7 @@
 
 When a session starts with those parameters, the Connections page hands them to
 `connmodel.providers.callback.handle_callback` once, after the page loaded (it never raises; a
-forged, replayed or expired `state` is refused there), shows the outcome on the page (escaped),
+forged, replayed or expired `state` is refused there), shows the outcome on the page (as text),
 and removes code and state from the address bar so a reload or a shared link carries neither.
 """
 
@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import panel as pn
 
-from dashboard.escaping import esc
+from dashboard.components.notice import Notice
 from dashboard.viewmodels.backend import Backend
 from dashboard.viewmodels.providers import CALLBACK_KEYS, finish_callback, is_callback
 
@@ -43,13 +43,12 @@ def banner(backend: Backend, on_change: Callable[[], None]) -> pn.viewable.Viewa
     query = request_query()
     if not is_callback(query):
         return pn.Spacer(height=0, margin=0)
-    alert = pn.pane.Alert("Finishing the connection with the provider…", alert_type="info",
-                          sizing_mode="stretch_width")
+    alert = Notice(text="Finishing the connection with the provider…", kind="info",
+                   sizing_mode="stretch_width")
 
     async def finish() -> None:
         result = await asyncio.to_thread(finish_callback, backend, query)
-        alert.param.update(object=esc(result.message),
-                           alert_type="success" if result.ok else "danger")
+        alert.param.update(text=result.message, kind="success" if result.ok else "error")
         _clean_url(query)
         on_change()
 

@@ -41,6 +41,9 @@ from urllib.parse import urlsplit
 HERE = Path(__file__).resolve().parent
 LOOPBACK_NAMES = {"localhost"}
 PR_SET_PDEATHSIG = 1
+# Panel runs each browser event (a filter, a click) on a pool of this many threads, so one
+# session's slow read does not stall the others' (issue 24). Each may hold a pooled connection.
+EVENT_THREADS = 4
 
 
 def is_loopback(host: str) -> bool:
@@ -83,7 +86,7 @@ def panel_args(host: str, port: int, auth: str, env: dict[str, str], *,
     if public_url:
         origins.add(public_host(public_url))
     args = ["serve", str(HERE / "app.py"), "--address", host, "--port", str(port),
-            "--index", "app", "--num-procs", "1"]
+            "--index", "app", "--num-procs", "1", "--num-threads", str(EVENT_THREADS)]
     for origin in sorted(origins):
         args += ["--allow-websocket-origin", origin]
     if public_url:

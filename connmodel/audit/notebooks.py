@@ -67,6 +67,15 @@ def _kernel_chatter_to(log: Path) -> Iterator[None]:
             os.close(saved)
 
 
+def _declared(path: Path, parameters: dict[str, object]) -> dict[str, object]:
+    """Those of `parameters` the notebook declares (papermill would inject the others as new,
+    unused names), with `database_url` None: the kernel reads it from the environment."""
+    import papermill
+
+    names = papermill.inspect_notebook(str(path))
+    return {"database_url": None, **{k: v for k, v in parameters.items() if k in names}}
+
+
 def run_to_html(source: Traversable, *, database_url: str,
                 parameters: dict[str, object]) -> str:
     """Execute the notebook in a fresh kernel and return it as a standalone HTML page."""
@@ -83,7 +92,7 @@ def run_to_html(source: Traversable, *, database_url: str,
             try:
                 with _kernel_chatter_to(Path(tmp) / "kernel.log"):
                     papermill.execute_notebook(
-                        str(path), str(executed), parameters={"database_url": None, **parameters},
+                        str(path), str(executed), parameters=_declared(path, parameters),
                         kernel_name="python3", progress_bar=False, log_output=False,
                         execution_timeout=TIMEOUT_S, cwd=tmp)
             except PapermillExecutionError as exc:

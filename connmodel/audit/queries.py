@@ -303,15 +303,17 @@ def error_count(session: Session, *, actor: Actor, environment: str | None = Non
 
 
 def expiry_timeline(session: Session, *, actor: Actor, days: int = 30,
+                    environment: str | None = None,
                     now: datetime | None = None) -> pd.DataFrame:
     """Live connections that expire in each of the next `days` days (one row per day)."""
     require(actor, Action.READ)
     now = now or utcnow()
     day = _day(session, CONN.c.expires_at).label("day")
-    stmt = (select(day, func.count().label("connections")).select_from(CONN)
-            .where(LIVE, CONN.c.expires_at >= now,
-                   CONN.c.expires_at < now + timedelta(days=check_days(days)))
-            .group_by(day).order_by(day))
+    stmt = _in_environment(
+        select(day, func.count().label("connections")).select_from(CONN)
+        .where(LIVE, CONN.c.expires_at >= now,
+               CONN.c.expires_at < now + timedelta(days=check_days(days))), environment)
+    stmt = stmt.group_by(day).order_by(day)
     return _as_day(_frame(session, stmt))
 
 
@@ -463,21 +465,26 @@ def _daily_checks(session: Session, since: datetime, now: datetime) -> pd.DataFr
 
 
 def error_rate_by_provider(session: Session, *, actor: Actor, days: int = 30,
-                           now: datetime | None = None,
+                           environment: str | None = None, now: datetime | None = None,
                            counts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per provider config: live connections, how many are in Error now (`error_rate`), and the
-    failed checks of the last `days` days. The current figures come from `live_counts` (of
-    every environment; `counts` if already at hand); only Error check rows are joined: a
-    million-row check history is never walked row by row."""
+    failed checks of the last `days` days, of the profiles in `environment` (every one if None).
+    The current figures come from `live_counts` (`counts` if already at hand, of the same
+    environment); only Error check rows are joined: a million-row check history is never walked
+    row by row."""
     require(actor, Action.READ)
     since = (now or utcnow()) - timedelta(days=check_days(days))
     if counts is None:
-        counts = live_counts(session, actor=actor)
-    failed = dict(_execute(session, select(PROFILE.c.provider_config_id, func.count())
-                           .select_from(CHECK).join(CONN, CONN.c.id == CHECK.c.connection_id)
-                           .join(PROFILE, PROFILE.c.id == CONN.c.profile_id)
-                           .where(CHECK.c.status == Status.ERROR.value, CHECK.c.at >= since)
-                           .group_by(PROFILE.c.provider_config_id)).all())
+        counts = live_counts(session, actor=actor, environment=environment)
+    env = _env(environment)
+    failed_stmt = (select(PROFILE.c.provider_config_id, func.count())
+                   .select_from(CHECK).join(CONN, CONN.c.id == CHECK.c.connection_id)
+                   .join(PROFILE, PROFILE.c.id == CONN.c.profile_id)
+                   .where(CHECK.c.status == Status.ERROR.value, CHECK.c.at >= since)
+                   .group_by(PROFILE.c.provider_config_id))
+    if env is not None:
+        failed_stmt = failed_stmt.where(PROFILE.c.environment == env.value)
+    failed = dict(_execute(session, failed_stmt).all())
     providers = _frame(session, select(PROFILE.c.id.label("profile_id"),
                                        PROFILE.c.provider_config_id.label("pid"),
                                        PROVIDER.c.name.label("provider"), PROVIDER.c.kind)

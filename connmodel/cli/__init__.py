@@ -177,12 +177,28 @@ def load_commands(argv: list[str] | None = None) -> None:
         group.rich_help_panel = PANEL_OF.get(group.name or "")
 
 
+def _not_utf8(argv: list[str]) -> str | None:
+    """Which argument is not UTF-8 text, if any (Python keeps such bytes as lone surrogates,
+    which every later encode -- the database, the terminal -- would fail on)."""
+    for n, arg in enumerate(argv, 1):
+        try:
+            arg.encode()
+        except UnicodeEncodeError:
+            raw = arg.encode("utf-8", "surrogateescape")
+            return f"argument {n} ({raw!r}) is not UTF-8 text"
+    return None
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI on argv and return its exit code (tests call this in-process).
 
     Usage errors (exit 2) and domain errors (their own exit code) become one line on stderr.
     """
     argv = sys.argv[1:] if argv is None else argv
+    undecodable = _not_utf8(argv)
+    if undecodable:
+        typer.echo(f"connmodel: error: {undecodable}; nothing was run", err=True)
+        return 2
     load_commands(argv)
     try:
         code = app(args=argv, prog_name="connmodel", standalone_mode=False)
@@ -198,6 +214,11 @@ def run(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except SystemExit as exc:  # a command that exits by itself
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except OSError as exc:  # a file an option names: too long, missing folder, no permission
+        name = str(exc.filename or "")
+        where = f": {name[:60]}{'…' if len(name) > 60 else ''}" if name else ""
+        typer.echo(f"connmodel: error: {exc.strerror or exc}{where}", err=True)
+        return 1
     except typer.Abort:  # a prompt got no answer (end of input)
         typer.echo("connmodel: aborted, nothing changed", err=True)
         return 1

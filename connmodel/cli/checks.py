@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from connmodel.checks.defaults import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT, DEMO_HOST, DEMO_PORT
 from connmodel.cli import app
 from connmodel.cli.common import (
+    ID_MAX,
     DatabaseOpt,
     Format,
     FormatOpt,
@@ -64,8 +65,8 @@ def _status_cell(c: "ConnectionCheck") -> str:
 
 @app.command()
 def check(
-    ids: Annotated[list[int] | None, typer.Argument(help="Connection ids to check.",
-                                                    show_default=False)] = None,
+    ids: Annotated[list[int] | None, typer.Argument(help="Connection ids to check.", min=1,
+                                                    max=ID_MAX, show_default=False)] = None,
     profile: Annotated[str | None, typer.Option("--profile", "-p", help="Every connection of "
                                                 "this profile.", show_default=False)] = None,
     all_connections: Annotated[bool, typer.Option("--all", help="Every live connection.")] = False,

@@ -4,11 +4,13 @@ Table output is for people (`connmodel.cli.tables`, loaded only then); JSON outp
 scripts and its keys are stable.
 """
 
+import dataclasses
 import getpass
 import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -23,15 +25,25 @@ from connmodel.store import session
 if TYPE_CHECKING:
     from connmodel.secrets import KeyRing
 
+ID_MAX = 2**63 - 1  # the largest row id the stores hold (a 64-bit signed integer)
+
+
 class Format(StrEnum):
     TABLE = "table"
     JSON = "json"
 
 
+def _database_given(value: str | None) -> str | None:
+    """An empty -d is a script's unset variable, not a wish for ./connmodel.db."""
+    if value is not None and not value.strip():
+        raise typer.BadParameter("is empty: give a database URL, or leave the option out")
+    return value
+
+
 DatabaseOpt = Annotated[
     str | None,
     typer.Option("--database", "-d", help="Database URL (default: $CONNMODEL_DATABASE_URL or "
-                 "sqlite:///connmodel.db).", show_default=False),
+                 "sqlite:///connmodel.db).", show_default=False, callback=_database_given),
 ]
 FormatOpt = Annotated[
     Format, typer.Option("--format", "-f", help="table for people, json for scripts.")
@@ -64,6 +76,10 @@ def proven_keyring(database: str | None) -> "KeyRing":
 def jsonable(data: Any) -> Any:
     if isinstance(data, BaseModel):
         return data.model_dump(mode="json")
+    if dataclasses.is_dataclass(data) and not isinstance(data, type):
+        return jsonable(dataclasses.asdict(data))
+    if isinstance(data, datetime):
+        return data.isoformat()
     if isinstance(data, list | tuple):
         return [jsonable(d) for d in data]
     if isinstance(data, dict):

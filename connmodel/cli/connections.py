@@ -7,6 +7,7 @@ import typer
 
 from connmodel.cli import app
 from connmodel.cli.common import (
+    ID_MAX,
     AfterOpt,
     DatabaseOpt,
     Format,
@@ -34,7 +35,7 @@ from connmodel.validation import clean_name
 
 ConnectionId = Annotated[
     int, typer.Argument(help="The connection's id (see `connmodel connections`).", min=1,
-                        max=2**63 - 1, show_default=False)
+                        max=ID_MAX, show_default=False)
 ]
 
 

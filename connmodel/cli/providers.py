@@ -25,6 +25,7 @@ import typer
 
 from connmodel.cli import app
 from connmodel.cli.common import (
+    ID_MAX,
     DatabaseOpt,
     Format,
     FormatOpt,
@@ -280,9 +281,11 @@ def _watch(database: str | None, actor: Actor, keyring: KeyRing, *, every: int,
 @app.command()
 def refresh(
     connection_id: Annotated[int | None, typer.Option(
-        "--id", help="Refresh this connection now (Refresh now).", show_default=False)] = None,
+        "--id", help="Refresh this connection now (Refresh now).", min=1, max=ID_MAX,
+        show_default=False)] = None,
     window: Annotated[int, typer.Option(
-        "--window", help="Refresh tokens expiring within this many minutes.", min=0)] = 10,
+        "--window", help="Refresh tokens expiring within this many minutes.", min=0,
+        max=366 * 24 * 60)] = 10,
     concurrency: Annotated[int, typer.Option(
         "--concurrency", help="Refreshes in flight at once.", min=1, max=64)] = 4,
     watch: Annotated[int | None, typer.Option(

@@ -32,7 +32,6 @@ from connmodel.permissions import Action, Actor, require
 from connmodel.search import DENSE, search_clause, search_terms, through_text_index
 from connmodel.services import revocations
 from connmodel.services.events import Event, record, record_many
-from connmodel.services.keys import sealing_ring
 from connmodel.sqltime import as_utc, utc_time
 from connmodel.status import (
     DISABLED_HINT,
@@ -478,6 +477,8 @@ def create_connection(
     assert provider is not None
     if credential and keyring is None:
         raise InvalidInput("a credential needs the secret key to be stored")
+    from connmodel.services.keys import sealing_ring  # cryptography: not for listings
+
     conn = Connection(
         profile_id=profile_id,
         service=provider.name,

@@ -105,14 +105,19 @@ def list_events(
     where: EventFilter = EventFilter(),
     cursor: str | None = None,
     limit: int = 50,
+    oldest_first: bool = False,
 ) -> Page[AuditEventPublic]:
-    """One page of the events `where` selects, newest first, filtered in SQL, keyset-paged."""
+    """One page of the events `where` selects, newest first (or oldest first), keyset-paged.
+
+    Ids grow with time (the trail is append-only), so time order is id order, on the primary key.
+    """
     require(actor, Action.READ)
     conds = where.conditions()
     stmt: Select[*tuple[Any, ...]] = select(
         col(AuditEvent.id), col(AuditEvent.id).label("row_id"), AuditEvent
     ).where(*conds)
-    key = SortKey(AuditEvent.id, AuditEvent.id, descending=True)  # type: ignore[arg-type]
+    key = SortKey(AuditEvent.id, AuditEvent.id,  # type: ignore[arg-type]
+                  descending=not oldest_first)
     rows, next_cursor = keyset_page(session, stmt, key=key, cursor=cursor, limit=limit)
     total, exact = capped_count(session, select(col(AuditEvent.id)).where(*conds))
     items = [AuditEventPublic.model_validate(r[2], from_attributes=True) for r in rows]

@@ -69,7 +69,9 @@ def add_server(
         raise InvalidInput(f"unknown transport {transport!r}: choose one of {', '.join(TRANSPORTS)}")
     if session.execute(select(col(McpServer.id)).where(col(McpServer.name) == name)).first():
         raise AlreadyExists(f"a server named {name!r} exists")
-    profile_id = _profile_id(session, profile) if profile else None
+    # None: no profile yet; "" is a mistake (a script's empty variable), not "no profile"
+    profile_id = _profile_id(session, clean_name(profile, "profile name")) \
+        if profile is not None else None
     server = McpServer(
         name=name, url=url, transport=transport, profile_id=profile_id,
         state=(ServerState.CONNECTED if profile_id else ServerState.DISCONNECTED).value,

@@ -26,6 +26,8 @@ from typing import Any, ClassVar
 import param
 from panel.custom import Children, JSComponent
 
+from dashboard.components.theme import TOKENS
+
 
 class Dialog(JSComponent):
     """A modal dialog: structured content, optional Panel children, footer buttons."""
@@ -163,35 +165,35 @@ class Dialog(JSComponent):
     }
     """
 
-    _stylesheets: ClassVar[list[str]] = ["""
+    _stylesheets: ClassVar[list[str]] = [TOKENS + """
     :host { width: 0; height: 0; }
     dialog { width: 100%; box-sizing: border-box; max-height: calc(100vh - 64px); overflow: auto;
-             padding: 16px 20px; border: 1px solid #d0d7de; border-radius: 8px;
-             background: var(--design-background-color, #fff);
-             color: var(--design-background-text-color, #24292f); }
+             padding: 16px 20px; border: 1px solid var(--cm-border); border-radius: 8px;
+             background: var(--cm-bg); color: var(--cm-fg); }
     dialog:focus { outline: none; }
-    dialog::backdrop { background: rgb(43 46 56 / 0.6); }
+    dialog::backdrop { background: var(--panel-shadow-color); }
     h2 { margin: 0 0 12px 0; font-size: 1.3em; }
     h3 { margin: 16px 0 6px 0; font-size: 1.05em; }
     dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0; }
-    dt { font-weight: 600; opacity: 0.8; }
+    dt { font-weight: 600; color: var(--cm-muted); }
     dd { margin: 0; overflow-wrap: anywhere; }
     table { border-collapse: collapse; }
     td, th { padding: 2px 12px 2px 0; text-align: left; vertical-align: top;
              overflow-wrap: anywhere; }
     .badge { border-radius: 10px; padding: 1px 8px; font-weight: 600; }
-    .badge.active { background: #dafbe1; color: #116329; }
-    .badge.inactive { background: #eaeef2; color: #57606a; }
-    .badge.error { background: #ffebe9; color: #a40e26; }
-    .note { background: #fff8c5; color: #3b2300; border-left: 4px solid #d4a72c;
-            padding: 8px 12px; }
+    .badge.active { background: var(--cm-ok-bg); color: var(--cm-ok-fg); }
+    .badge.inactive { background: var(--cm-off-bg); color: var(--cm-off-fg); }
+    .badge.error { background: var(--cm-bad-bg); color: var(--cm-bad-fg); }
+    .note { background: var(--cm-warn-bg); color: var(--cm-warn-fg);
+            border-left: 4px solid currentColor; padding: 8px 12px; }
     progress { width: 100%; margin-top: 8px; }
     .buttons { display: flex; justify-content: flex-end; gap: 8px; margin-top: 12px; }
     .buttons button { font: inherit; padding: 5px 14px; border-radius: 6px; cursor: pointer;
-                      border: 1px solid #d0d7de; background: #f6f8fa; color: #24292f; }
-    .buttons button.danger { background: #cf222e; border-color: #cf222e; color: #fff; }
+                      border: 1px solid var(--cm-border); background: var(--panel-surface-color);
+                      color: var(--cm-fg); }
+    .buttons button.danger { background: var(--cm-bad-fg); border-color: var(--cm-bad-fg);
+                             color: var(--cm-bg); }
     .buttons button:disabled { opacity: 0.6; cursor: default; }
-    .buttons button:focus-visible { outline: 2px solid #0969da; outline-offset: 2px; }
     """]
 
     def show(self, content: list[dict[str, Any]]) -> None:

@@ -3,7 +3,11 @@
 Rendered by a small ES module that builds the DOM with `textContent` and attributes only, never
 `innerHTML`, so a profile named `<img src=x onerror=alert(1)>` is shown as those characters.
 Buttons carry accessible names ("Revoke Hubspot connection (Configured)") and are reachable with
-Tab. Clicks come back to Python as messages; the component only reports them (`on_action`).
+Tab; the status badge is not a tab stop: its reason is the buttons' accessible description.
+Column headers are buttons that ask for a sort (`on_sort`: the page re-reads the card in SQL;
+`aria-sort` marks the sorted column). Clicks come back to Python as messages; the component
+only reports them (`on_action`). Colours come from the theme (`components.theme`); in a narrow
+container the dates hide and, narrower still, each row stacks (no horizontal scrolling).
 One component renders every card of the page, so a refresh is one small data patch. The cards
 travel as one JSON string: Bokeh walks and encodes a nested list of dicts in Python (about a
 third of a filter change's server time), a string it passes as it is.
@@ -16,14 +20,20 @@ from typing import Any, ClassVar
 import param
 from panel.custom import JSComponent
 
-from connmodel.models import ConnectionPublic, ProfilePublic
+from connmodel.models import DEFAULT_PROFILE_DESCRIPTION, ConnectionPublic, ProfilePublic
 from connmodel.status import MEANING, Status
+from dashboard.components.theme import TOKENS
 
 Action = Callable[[str, int | None], None]
+Sort = Callable[[int, str], None]
 
 
 def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "never"
+
+
+def _day(value: Any) -> str:
+    return value.strftime("%Y-%m-%d") if value is not None else "–"
 
 
 def row_data(conn: ConnectionPublic) -> dict[str, Any]:
@@ -32,15 +42,22 @@ def row_data(conn: ConnectionPublic) -> dict[str, Any]:
     return {"id": conn.id, "service": conn.service, "account": conn.account,
             "status": conn.status, "title": f"{conn.status}: {reason}. Last checked "
                                                 f"{_when(conn.checked_at)}.",
-            "hint": conn.hint}
+            "hint": conn.hint, "created": _day(conn.created_at),
+            "expires": _day(conn.expires_at), "last_used": _day(conn.last_used_at),
+            "checked": _day(conn.checked_at)}
 
 
 def card_data(profile: ProfilePublic, rows: list[ConnectionPublic], has_more: bool,
-              empty_text: str) -> dict[str, Any]:
-    """Everything one card shows, as one value: one change per card reaches the browser."""
-    return {"name": profile.name, "description": profile.description,
+              empty_text: str, sort: str = "account") -> dict[str, Any]:
+    """Everything one card shows, as one value: one change per card reaches the browser.
+
+    The description is the one its admin wrote; the default text every profile gets when none
+    was written ("Connections in this profile") is the table's heading, not repeated as one.
+    """
+    description = "" if profile.description == DEFAULT_PROFILE_DESCRIPTION else profile.description
+    return {"name": profile.name, "description": description,
             "provider": profile.provider, "environment": profile.environment,
-            "counts": profile.counts, "empty": empty_text,
+            "counts": profile.counts, "empty": empty_text, "sort": sort,
             "rows": [row_data(r) for r in rows], "has_more": has_more}
 
 
@@ -52,25 +69,40 @@ class ProfileCards(JSComponent):
     can_write = param.Boolean(default=True, doc="Show Revoke and the selection boxes (admins).")
 
     _esm = """
+    const COLUMNS = [['service', 'Service'], ['account', 'Account'], ['status', 'Status']]
+    const WIDE = [['created', 'Created'], ['expires', 'Expires'], ['last_used', 'Last used'],
+                  ['checked', 'Checked']]
     function h(tag, attrs = {}, ...children) {
       const node = document.createElement(tag)
       for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v)
       for (const c of children) node.append(c)
       return node
     }
+    function header(model, p, index, field, label, wide) {
+      const sorted = p.sort.replace(/^-/, '') === field
+      const descending = sorted && p.sort.startsWith('-')
+      const button = h('button', {type: 'button', class: 'sort'}, label,
+                       h('span', {'aria-hidden': 'true'}, sorted ? (descending ? ' ▼' : ' ▲') : ''))
+      button.addEventListener('click', () => model.send_msg({action: 'sort', id: index, field}))
+      const attrs = {scope: 'col', class: `col-${field}${wide ? ' wide' : ''}`}
+      if (sorted) attrs['aria-sort'] = descending ? 'descending' : 'ascending'
+      return h('th', attrs, button)
+    }
     function card(model, p, index) {
         const root = h('section', {class: 'card'})
         const name = p.name
         root.setAttribute('aria-label', `Profile ${name}`)
-        const counts = h('div', {class: 'counts'})
+        const counts = h('p', {class: 'counts'})
         for (const [status, n] of Object.entries(p.counts || {})) {
           counts.append(h('span', {class: n ? `count count-${status.toLowerCase()}` : 'count'}, `${n} ${status}`))
         }
         const head = h('header', {},
-          h('h3', {}, name),
+          h('h2', {}, name),
           h('span', {class: `env env-${p.environment}`, title: 'Environment'}, p.environment || ''),
           h('span', {class: 'provider', title: 'Provider config'}, p.provider || ''))
-        const children = [head, h('p', {class: 'desc'}, p.description || ''), counts]
+        const children = [head]
+        if (p.description) children.push(h('p', {class: 'desc'}, p.description))
+        children.push(h('h3', {}, 'Connections in this profile'), counts)
         if (p.rows.length === 0) {
           children.push(h('p', {class: 'empty'}, p.empty || ''))
         } else {
@@ -79,11 +111,13 @@ class ProfileCards(JSComponent):
             h('thead', {}, h('tr', {},
               ...(model.can_write ? [h('th', {scope: 'col', class: 'sel'},
                                         h('span', {class: 'sr-only'}, 'Select'))] : []),
-              h('th', {scope: 'col'}, 'Service'), h('th', {scope: 'col'}, 'Account'),
-              h('th', {scope: 'col'}, 'Status'), h('th', {scope: 'col'}, 'Actions'))))
+              ...COLUMNS.map(([f, l]) => header(model, p, index, f, l, false)),
+              ...WIDE.map(([f, l]) => header(model, p, index, f, l, true)),
+              h('th', {scope: 'col', class: 'col-actions'}, 'Actions'))))
           const body = h('tbody')
           for (const r of p.rows) {
             const label = `${name} connection (${r.account})`
+            const why = `why-${index}-${r.id}`
             const box = h('input', {type: 'checkbox', 'aria-label': `Select ${label}`,
                                     'data-id': String(r.id)})
             box.checked = model.selected.includes(r.id)
@@ -91,18 +125,23 @@ class ProfileCards(JSComponent):
               const others = model.selected.filter((id) => id !== r.id)
               model.selected = box.checked ? [...others, r.id] : others
             })
-            const status = h('td', {}, h('span', {class: `badge ${r.status.toLowerCase()}`,
-                                                   title: r.title, tabindex: '0'}, r.status))
+            const status = h('td', {'data-label': 'Status'},
+              h('span', {class: `badge ${r.status.toLowerCase()}`, title: r.title}, r.status))
             if (r.hint) status.append(h('span', {class: 'hint'}, r.hint))
-            const view = h('button', {type: 'button', class: 'view', 'aria-label': `View ${label}`}, 'View')
-            const revoke = h('button', {type: 'button', class: 'revoke', 'aria-label': `Revoke ${label}`}, 'Revoke')
+            const view = h('button', {type: 'button', class: 'view', 'aria-label': `View ${label}`,
+                                      'aria-describedby': why}, 'View')
+            const revoke = h('button', {type: 'button', class: 'revoke', 'aria-label': `Revoke ${label}`,
+                                        'aria-describedby': why}, 'Revoke')
             view.addEventListener('click', () => model.send_msg({action: 'view', id: r.id}))
             revoke.addEventListener('click', () => model.send_msg({action: 'revoke', id: r.id}))
-            const cells = [h('td', {}, r.service), h('td', {}, r.account), status]
+            const cells = [h('td', {'data-label': 'Service'}, r.service),
+                           h('td', {'data-label': 'Account'}, r.account), status,
+                           ...WIDE.map(([f, l]) => h('td', {class: 'wide', 'data-label': l}, r[f]))]
+            const actions = h('td', {class: 'actions'}, view, ...(model.can_write ? [revoke] : []),
+                              h('span', {id: why, hidden: ''}, r.title))  // the buttons' description
             body.append(model.can_write
-              ? h('tr', {'data-id': String(r.id)}, h('td', {class: 'sel'}, box), ...cells,
-                  h('td', {class: 'actions'}, view, revoke))
-              : h('tr', {'data-id': String(r.id)}, ...cells, h('td', {class: 'actions'}, view)))
+              ? h('tr', {'data-id': String(r.id)}, h('td', {class: 'sel'}, box), ...cells, actions)
+              : h('tr', {'data-id': String(r.id)}, ...cells, actions))
           }
           table.append(body)
           children.push(table)
@@ -138,52 +177,75 @@ class ProfileCards(JSComponent):
       draw()
       model.on('cards', draw)
       model.on('selected', tick)
+      window.addEventListener('connmodel:first-view', () => {  // components.skip_link
+        const first = list.querySelector('button.view')
+        if (first) first.focus()
+      })
       el.append(list)
     }
     """
 
-    _stylesheets: ClassVar[list[str]] = ["""
-    .card { border: 1px solid #d0d7de; border-radius: 8px; padding: 12px 16px; margin: 0 0 12px 0;
-            background: #fff; font-family: inherit; }
+    _stylesheets: ClassVar[list[str]] = [TOKENS + """
+    :host { container-type: inline-size; }
+    .card { border: 1px solid var(--cm-border); border-radius: 8px; padding: 12px 16px;
+            margin: 0 0 12px 0; background: var(--cm-bg); font-family: inherit; }
     header { display: flex; align-items: baseline; gap: 10px; flex-wrap: wrap; }
-    h3 { margin: 0; font-size: 1.15em; }
-    .desc { margin: 4px 0 6px 0; color: #57606a; }
-    .provider { color: #57606a; font-size: 0.9em; }
-    .env { border-radius: 10px; padding: 1px 8px; font-size: 0.8em; background: #eaeef2; }
-    .env-production { background: #ffebe9; color: #82071e; }
-    .env-staging { background: #fff8c5; color: #7d4e00; }
-    .env-dev { background: #ddf4ff; color: #0a3069; }
-    .counts { display: flex; gap: 8px; margin-bottom: 6px; font-size: 0.85em; }
-    .count { color: #57606a; }
-    .count-error { color: #a40e26; }
+    h2 { margin: 0; font-size: 1.15em; }
+    h3 { margin: 8px 0 2px 0; font-size: 0.95em; font-weight: 600; }
+    .desc { margin: 4px 0 0 0; color: var(--cm-muted); }
+    .provider { color: var(--cm-muted); font-size: 0.9em; }
+    .env { border-radius: 10px; padding: 1px 8px; font-size: 0.8em;
+           background: var(--cm-off-bg); color: var(--cm-off-fg); }
+    .env-production { background: var(--cm-bad-bg); color: var(--cm-bad-fg); }
+    .env-staging { background: var(--cm-warn-bg); color: var(--cm-warn-fg); }
+    .env-dev { background: var(--cm-info-bg); color: var(--cm-info-fg); }
+    .counts { display: flex; gap: 8px; margin: 0 0 6px 0; font-size: 0.85em; }
+    .count { color: var(--cm-muted); }
+    .count-error { color: var(--cm-bad-fg); }
     table { border-collapse: collapse; width: 100%; table-layout: fixed; }
-    th:nth-child(2), th:nth-child(3) { width: 28%; }
-    th:nth-child(5) { width: 150px; }
+    th.col-service, th.col-account { width: 24%; }
+    th.col-actions { width: 150px; }
+    th.wide { width: 11%; }
     td { overflow-wrap: anywhere; }
-    th, td { text-align: left; padding: 6px 8px; border-top: 1px solid #eaeef2; }
-    th { font-weight: 600; color: #24292f; }
+    th, td { text-align: left; padding: 6px 8px; border-top: 1px solid var(--cm-border); }
+    th { font-weight: 600; }
     th.sel, td.sel { width: 28px; }
+    button.sort { font: inherit; font-weight: 600; color: inherit; background: none; border: 0;
+                  padding: 0; cursor: pointer; text-align: left; }
+    button.sort:hover { text-decoration: underline; }
     .badge { border-radius: 10px; padding: 2px 8px; font-size: 0.85em; font-weight: 600;
              cursor: help; }
-    .badge.active { background: #dafbe1; color: #116329; }
-    .badge.inactive { background: #eaeef2; color: #57606a; }
-    .badge.error { background: #ffebe9; color: #a40e26; }
-    .hint { margin-left: 8px; font-size: 0.85em; color: #7d4e00; }
+    .badge.active { background: var(--cm-ok-bg); color: var(--cm-ok-fg); }
+    .badge.inactive { background: var(--cm-off-bg); color: var(--cm-off-fg); }
+    .badge.error { background: var(--cm-bad-bg); color: var(--cm-bad-fg); }
+    .hint { margin-left: 8px; font-size: 0.85em; color: var(--cm-warn-fg); }
+    .actions { white-space: nowrap; }
     .actions button { margin-right: 6px; }
-    button { font: inherit; padding: 3px 10px; border-radius: 6px; border: 1px solid #d0d7de;
-             background: #f6f8fa; cursor: pointer; }
-    button.revoke { color: #a40e26; }
-    button:focus-visible, .badge:focus-visible, input:focus-visible {
-      outline: 2px solid #0969da; outline-offset: 2px; }
+    button:not(.sort) { font: inherit; padding: 3px 10px; border-radius: 6px;
+             border: 1px solid var(--cm-border); background: var(--panel-surface-color);
+             color: var(--cm-fg); cursor: pointer; }
+    button.revoke { color: var(--cm-bad-fg); }
     .more { margin-top: 8px; }
-    .empty { color: #57606a; font-style: italic; }
-    .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden;
-               clip: rect(0 0 0 0); white-space: nowrap; }
+    .empty { color: var(--cm-muted); font-style: italic; }
+    @container (max-width: 999px) { .wide { display: none; } }
+    /* Narrow: each row becomes a block; its cells stack, labelled, the buttons on their own line. */
+    @container (max-width: 599px) {
+      table, thead, tbody, tr, td { display: block; width: auto; }
+      thead tr { display: flex; flex-wrap: wrap; gap: 4px 12px; border-top: 0; }
+      thead th { border: 0; padding: 4px 0; width: auto !important; }
+      thead th.sel, thead th.col-actions { display: none; }
+      tr { border-top: 1px solid var(--cm-border); padding: 6px 0; position: relative; }
+      td { border: 0; padding: 2px 0; }
+      td.sel { position: absolute; right: 0; top: 8px; width: auto; }
+      td[data-label]::before { content: attr(data-label) ": "; font-weight: 600; }
+      td.actions { padding-top: 6px; }
+    }
     """]
 
-    def __init__(self, on_action: Action, **params: Any) -> None:
+    def __init__(self, on_action: Action, on_sort: Sort, **params: Any) -> None:
         super().__init__(**params)
         self._on_action = on_action
+        self._on_sort = on_sort
 
     def show(self, cards: list[dict[str, Any]], selected: list[int]) -> None:
         """Show these cards (the same cards again send nothing) and keep this selection."""
@@ -199,6 +261,11 @@ class ProfileCards(JSComponent):
         self._send_msg({"index": index, "rows": rows, "has_more": has_more})
 
     def _handle_msg(self, msg: Any) -> None:
-        if isinstance(msg, dict) and msg.get("action") in ("view", "revoke", "more"):
-            ident = msg.get("id")
-            self._on_action(msg["action"], ident if isinstance(ident, int) else None)
+        if not isinstance(msg, dict):
+            return
+        ident = msg.get("id")
+        ident = ident if isinstance(ident, int) else None
+        if msg.get("action") in ("view", "revoke", "more"):
+            self._on_action(msg["action"], ident)
+        elif msg.get("action") == "sort" and ident is not None and isinstance(msg.get("field"), str):
+            self._on_sort(ident, msg["field"])

@@ -5,18 +5,19 @@ page opened before its user signed out, expired, was disabled or demoted is refu
 write; this says so on every page of that browser session, with a link to sign in again.
 """
 
-import panel as pn
-
 from dashboard import auth
-from dashboard.escaping import esc_md
+from dashboard.components.notice import Notice
 from dashboard.viewmodels.backend import SignIn
 
 
-def _text(ended: str) -> str:
-    return f"**{esc_md(ended)}.** [Sign in]({auth.login_url})" if ended else ""
-
-
-def sign_in_ended(state: SignIn) -> pn.pane.Alert:
+def sign_in_ended(state: SignIn) -> Notice:
     """A warning that stays hidden until `state.ended` says why this page may no longer write."""
-    return pn.pane.Alert(pn.bind(_text, state.param.ended), alert_type="warning",
-                         visible=pn.bind(bool, state.param.ended), sizing_mode="stretch_width")
+    banner = Notice(kind="warning", link=auth.login_url, link_label="Sign in",
+                    sizing_mode="stretch_width")
+
+    def show(*_: object) -> None:
+        banner.text = f"{state.ended}." if state.ended else ""
+
+    state.param.watch(show, "ended")
+    show()
+    return banner

@@ -1,35 +1,62 @@
 """The header's "Signed in as NAME (role)" and, with local users, the "Sign out" link.
 
-The name comes from the sign-in (a local user or the OpenID Connect subject), so it is escaped.
-Sign out is offered in local mode only: with `none` there is nobody to sign out, and with OIDC
-the identity provider owns the session.
+The name comes from the sign-in (a local user or the OpenID Connect subject): it travels as a
+plain value and is written with `textContent`. Sign out is offered in local mode only: with
+`none` there is nobody to sign out, and with OIDC the identity provider owns the session.
 """
 
 import os
+from typing import Any, ClassVar
 
-import panel as pn
+import param
+from panel.custom import JSComponent
 
 from connmodel.permissions import Actor
 from dashboard import auth
-from dashboard.escaping import esc
-
-CSS = """
-.signed-in { color: #fff; font-size: 14px; white-space: nowrap; }
-.signed-in a { color: #fff; margin-left: 12px; text-decoration: underline; }
-"""
 
 
-def signed_in_html(actor: Actor | None, mode: str) -> str:
-    """The header text for `actor` under sign-in `mode` (local, oidc, none)."""
+def signed_in_data(actor: Actor | None, mode: str) -> dict[str, Any]:
+    """What the header shows for `actor` under sign-in `mode` (local, oidc, none)."""
     if actor is None:
-        return ""
-    link = f' <a href="{auth.logout_url}">Sign out</a>' if mode == "local" else ""
-    return (f'<span class="signed-in" role="status">Signed in as <strong>{esc(actor.name)}'
-            f"</strong> ({esc(actor.role)}){link}</span>")
+        return {"name": "", "role": "", "logout": ""}
+    return {"name": actor.name, "role": str(actor.role),
+            "logout": auth.logout_url if mode == "local" else ""}
 
 
-def signed_in(actor: Actor | None) -> pn.pane.HTML:
-    """The header pane for this browser session."""
+class SignedIn(JSComponent):
+    """Who is signed in, in the header's colours; empty when nobody is."""
+
+    name = param.String(default="", doc="The signed-in user's name ('' when nobody is).")
+    role = param.String(default="", doc="Their role (admin, viewer).")
+    logout = param.String(default="", doc="The sign-out URL ('' when sign-out is not offered).")
+
+    _esm = """
+    export function render({ model, el }) {
+      const line = document.createElement('span')
+      line.className = 'who'
+      if (model.name) {
+        const who = document.createElement('strong')
+        who.textContent = model.name
+        line.append('Signed in as ', who, ` (${model.role})`)
+        if (model.logout) {
+          const out = document.createElement('a')
+          out.href = model.logout
+          out.textContent = 'Sign out'
+          line.append(' ', out)
+        }
+      }
+      el.append(line)
+    }
+    """
+
+    _stylesheets: ClassVar[list[str]] = ["""
+    .who { color: var(--header-color); font-size: 14px; white-space: nowrap; }
+    .who a { color: inherit; margin-left: 12px; text-decoration: underline; }
+    a:focus-visible { outline: 2px solid currentColor; outline-offset: 2px; }
+    """]
+
+
+def signed_in(actor: Actor | None) -> SignedIn:
+    """The header's line for this browser session."""
     mode = os.environ.get("CONNMODEL_DASHBOARD_AUTH", "local")
-    return pn.pane.HTML(signed_in_html(actor, mode), stylesheets=[CSS], align="center",
-                        margin=(0, 16))
+    return SignedIn(**signed_in_data(actor, mode), align="center", margin=(0, 16))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from panel.viewable import Viewable
 
-from dashboard.pages import activity, connections, servers
+from dashboard.pages import activity, connections, servers, tokens
 from dashboard.viewmodels.backend import Backend
 
 
@@ -22,6 +22,6 @@ class PageSpec:
 
 
 PAGES: dict[str, PageSpec] = {
-    m.KEY: PageSpec(m.KEY, m.TITLE, m.GROUP, m.build) for m in (connections, servers, activity)
+    m.KEY: PageSpec(m.KEY, m.TITLE, m.GROUP, m.build) for m in (connections, servers, activity, tokens)
 }
 DEFAULT_PAGE = connections.KEY

@@ -1,7 +1,7 @@
 """Gateway → Activity: the append-only audit trail, newest first, filtered and paged in SQL.
 
-Every cell is user-controlled text (names, targets, outcomes) and goes through `esc`. The
-"Download CSV" button exports exactly the filters shown.
+Every cell is user-controlled text (names, targets, outcomes), written as text by `EventTable`.
+The "Download CSV" button exports exactly the filters shown.
 """
 
 from typing import Any
@@ -9,8 +9,10 @@ from typing import Any
 import panel as pn
 from panel.viewable import Viewable
 
-from connmodel.models import AuditEventPublic
-from dashboard.escaping import esc, esc_md
+from dashboard.components.event_table import EventTable, event_rows
+from dashboard.components.notice import Notice
+from dashboard.components.status_line import StatusLine
+from dashboard.components.theme import MARKDOWN_CSS
 from dashboard.viewmodels.activity import ActivityModel
 from dashboard.viewmodels.backend import Backend
 
@@ -20,27 +22,6 @@ GROUP = "Gateway"
 INTRO = """# Activity
 Who did what, and when: every change made through the console, the CLI or the services, and
 every refused attempt (`denied`). The trail is append-only. Times are UTC."""
-
-
-def events_table(events: list[AuditEventPublic]) -> str:
-    """The events as an HTML table; every text is escaped."""
-    if not events:
-        return "<p>No event matches these filters.</p>"
-    rows = "".join(
-        f"<tr><td>{esc(e.at.strftime('%Y-%m-%d %H:%M:%S'))}</td><td>{esc(e.actor)}</td>"
-        f"<td>{esc(e.action)}</td><td>{esc(e.target)}</td><td>{esc(e.outcome)}</td></tr>"
-        for e in events)
-    return ("<table class='activity'><thead><tr><th>Time (UTC)</th><th>Actor</th><th>Action</th>"
-            f"<th>Target</th><th>Outcome</th></tr></thead><tbody>{rows}</tbody></table>")
-
-
-TABLE_CSS = """
-table.activity { border-collapse: collapse; width: 100%; font-size: 14px; }
-table.activity th, table.activity td { text-align: left; padding: 4px 8px;
-  border-bottom: 1px solid #d0d7de; vertical-align: top; overflow-wrap: anywhere; }
-table.activity td:nth-child(1), table.activity td:nth-child(3) { white-space: nowrap; }
-table.activity th:nth-child(2), table.activity th:nth-child(5) { min-width: 7em; }
-"""
 
 
 class ActivityView(pn.viewable.Viewer):
@@ -77,16 +58,26 @@ class ActivityView(pn.viewable.Viewer):
         m.param.watch(lambda e: setattr(more, "visible", bool(e.new)), "next_cursor")
         download = pn.widgets.FileDownload(callback=m.csv_file, filename="activity.csv",
                                            label="Download CSV", button_type="primary")
-        summary = pn.bind(lambda total, exact, shown, error: (
-            f"**{esc_md(error)}**" if error else
-            f"Showing {len(shown)} of {'at least ' if not exact else ''}{total} events."),
-            m.param.total, m.param.exact, m.param.events, m.param.error)
+        summary = StatusLine(align="center", margin=(0, 10))
+        error = Notice(kind="error", sizing_mode="stretch_width")
+        table = EventTable(oldest_first=m.oldest_first, sizing_mode="stretch_width")
+        table.param.watch(lambda e: setattr(m, "oldest_first", e.new), "oldest_first")
+
+        def show(*_: Any) -> None:
+            at_least = "" if m.exact else "at least "
+            summary.object = "" if m.error else (
+                f"Showing {len(m.events)} of {at_least}{m.total} events.")
+            error.text = m.error
+            table.rows = event_rows(m.events)
+
+        m.param.watch(show, ["events", "total", "exact", "error"])
+        show()
         return pn.Column(
-            pn.pane.Markdown(INTRO),
+            pn.pane.Markdown(INTRO, stylesheets=[MARKDOWN_CSS]),
             filters,
-            pn.Row(pn.pane.Markdown(summary, align="center"), download),
-            pn.pane.HTML(pn.bind(events_table, m.param.events), stylesheets=[TABLE_CSS],
-                         sizing_mode="stretch_width"),
+            pn.Row(summary, download, align="center"),
+            error,
+            table,
             more,
             sizing_mode="stretch_width",
         )

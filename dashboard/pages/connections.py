@@ -9,12 +9,14 @@ from typing import Any
 import panel as pn
 import param
 
-from connmodel.models import DEFAULT_PROFILE_DESCRIPTION
 from connmodel.status import HINTS, Status
 from dashboard.changes import follow_changes
+from dashboard.components.notice import Notice
 from dashboard.components.profile_card import ProfileCards, card_data, row_data
+from dashboard.components.skip_link import SkipLink
 from dashboard.components.status_line import StatusLine
-from dashboard.escaping import esc
+from dashboard.components.theme import MARKDOWN_CSS
+from dashboard.components.toasts import Toasts
 from dashboard.routing import sync_url
 from dashboard.viewmodels.actions import ActionsModel
 from dashboard.viewmodels.backend import Backend
@@ -26,18 +28,17 @@ KEY = "connections"
 TITLE = "Connections"
 GROUP = "Gateway"
 URL_KEYS = {"status": "status", "environment": "environment", "profile": "profile",
-            "search": "q"}
+            "search": "q", "sorts": "sort"}
 
-INTRO = f"""# Connections
+INTRO = """# Connections
 Manage authenticated connections and profiles for MCP servers.
-
-Connections & Profiles shows all your authenticated connections to external services, organized
-by profile. This is where you can view, manage, and revoke access to MCP servers.
-
-When you configure a provider and connect to an MCP server, a connection is created. Connections
-are grouped by profile (the provider configuration you used):
-**Provider Config → Profile → Connection to MCP Server**. Each card below shows one profile:
-its name, "{DEFAULT_PROFILE_DESCRIPTION}", the provider config and the environment.
+"""
+ABOUT = """Connections & Profiles shows all your authenticated connections to external services,
+organized by profile. When you configure a provider and connect to an MCP server, a connection is
+created. Connections are grouped by profile (the provider configuration you used):
+**Provider Config → Profile → Connection to MCP Server**. Each card shows one profile: its name,
+the provider config, the environment and the description its admin wrote, then its connections.
+Click a column header to sort that card's table.
 """
 TROUBLESHOOTING = f"""
 | Issue | Solution |
@@ -72,12 +73,15 @@ class ConnectionsPage(pn.viewable.Viewer):
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         m, a = self.model, self.actions
-        self._cards = ProfileCards(on_action=self._on_card_action, sizing_mode="stretch_width",
+        self._cards = ProfileCards(on_action=self._on_card_action, on_sort=m.sort_card,
+                                   sizing_mode="stretch_width",
                                    margin=0, can_write=a.backend.can_write)
         self._summary = StatusLine(sizing_mode="stretch_width")
-        self._error = pn.pane.Alert("", alert_type="danger", visible=False,
-                                    sizing_mode="stretch_width")
-        self._empty = pn.pane.Markdown("", visible=False, sizing_mode="stretch_width")
+        self._error = Notice(kind="error", title="Cannot load connections.",
+                             sizing_mode="stretch_width")
+        self._toasts = Toasts()
+        self._empty = pn.pane.Markdown("", visible=False, sizing_mode="stretch_width",
+                                       stylesheets=[MARKDOWN_CSS])
         self._more_profiles = pn.widgets.Button(label="Load more profiles", visible=False)
         self._more_profiles.on_click(lambda _: m.load_more_profiles())
         self._revoke_selected = pn.widgets.Button(label="Revoke selected", disabled=True,
@@ -87,10 +91,11 @@ class ConnectionsPage(pn.viewable.Viewer):
                                                   disabled=True, color="danger",
                                                   variant="outline")
         self._revoke_matching.on_click(lambda _: a.ask_revoke_matching(m.where))
-        self._bulk = pn.Row(self._revoke_selected, self._revoke_matching)
+        self._bulk = pn.FlexBox(self._revoke_selected, self._revoke_matching)
         self._card_watchers: list[tuple[ProfileCardModel, Any]] = []
         self._appending = False
         m.param.watch(self._render_cards, "cards")
+        m.param.watch(lambda e: setattr(self._cards, "loading", e.new), "working")
         m.param.watch(self._render_state, ["error", "loaded", "cards", "profiles_cursor"])
         a.param.watch(lambda _: m.refresh(), "changed")
         a.param.watch(lambda e: m.forget(e.new), "revoked")
@@ -100,18 +105,18 @@ class ConnectionsPage(pn.viewable.Viewer):
         self._render_cards()
         self._render_state()
 
-    def _filters(self) -> pn.Row:
+    def _filters(self) -> pn.FlexBox:
         m = self.model
         clear = pn.widgets.Button(label="Clear filters", align="end")
         clear.on_click(lambda _: m.clear_filters())
-        return pn.Row(
+        return pn.FlexBox(
             pn.widgets.Select.from_param(m.param.status, label="Status", width=140),
             pn.widgets.Select.from_param(m.param.environment, label="Environment", width=160),
             pn.widgets.TextInput.from_param(m.param.profile, label="Profile name",
                                             placeholder="e.g. Hubspot", width=170),
             pn.widgets.TextInput.from_param(m.param.search, label="Search account or service",
                                             placeholder="e.g. user@example.com", width=220),
-            clear, sizing_mode="stretch_width",
+            clear, SkipLink(align="end"), sizing_mode="stretch_width",
         )
 
     def _on_card_action(self, action: str, ident: int | None) -> None:
@@ -139,7 +144,7 @@ class ConnectionsPage(pn.viewable.Viewer):
         for card, watcher in self._card_watchers:
             card.param.unwatch(watcher)
         self._card_watchers = [
-            (card, card.param.watch(self._show_cards, ["profile", "rows", "next_cursor"]))
+            (card, card.param.watch(self._show_cards, ["profile", "rows", "next_cursor", "sort"]))
             for card in self.model.cards]
         self._show_cards()
 
@@ -148,7 +153,7 @@ class ConnectionsPage(pn.viewable.Viewer):
             return
         empty = ("No connection matches the filters." if self.model.filtering
                  else "No connections in this profile yet.")
-        cards = [card_data(c.profile, c.rows, c.next_cursor is not None, empty)
+        cards = [card_data(c.profile, c.rows, c.next_cursor is not None, empty, c.sort)
                  for c in self.model.cards]
         shown = {r["id"] for c in cards for r in c["rows"]}
         self._cards.show(cards, selected=[i for i in self._cards.selected if i in shown])
@@ -159,17 +164,16 @@ class ConnectionsPage(pn.viewable.Viewer):
 
     def _render_state(self, *_: Any) -> None:
         m = self.model
-        if m.error and m.too_broad:
-            error = f"**{esc(m.error)}.**"
-        elif m.error:
-            error = (f"**Cannot load connections.** {esc(m.error.rstrip('.'))}. "
-                     "The page reloads by itself when the database is back.")
+        if m.error and m.too_broad:  # not a failure: the filter asks for too much
+            self._error.param.update(title="", text=f"{m.error}.")
         else:
-            error = ""
-        self._error.param.update(object=error, visible=bool(error))
-        empty = "" if m.error or not m.loaded or m.cards else (
-            NO_MATCH if m.filtering else EMPTY_DATABASE)
-        self._empty.param.update(object=empty, visible=bool(empty))
+            self._error.param.update(
+                title="Cannot load connections.",
+                text=f"{m.error.rstrip('.')}. The page reloads by itself when the database is "
+                     "back." if m.error else "")
+        empty = not (m.error or not m.loaded or m.cards)
+        self._empty.param.update(object=NO_MATCH if m.filtering else EMPTY_DATABASE,
+                                 visible=empty)
         self._more_profiles.visible = m.profiles_cursor is not None
         self._bulk.visible = bool(m.cards) and self.actions.backend.can_write
         self._revoke_matching.disabled = not (m.filtering and m.cards)
@@ -182,12 +186,14 @@ class ConnectionsPage(pn.viewable.Viewer):
 
     def _notify(self, _: Any) -> None:
         a = self.actions
-        if pn.state.notifications is not None and a.message:
-            getattr(pn.state.notifications, a.message_kind)(esc(a.message), duration=8000)
+        if a.message:
+            self._toasts.show(a.message, a.message_kind)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             pn.pane.Markdown(INTRO, sizing_mode="stretch_width"),
+            pn.Card(pn.pane.Markdown(ABOUT), title="About connections", collapsed=True,
+                    sizing_mode="stretch_width"),
             self._filters(),
             *([self.tools] if self.tools is not None and self.actions.backend.can_write else []),
             self._summary,
@@ -202,6 +208,7 @@ class ConnectionsPage(pn.viewable.Viewer):
                     sizing_mode="stretch_width"),
             pn.pane.HTML('<p><a href="?page=servers">Next: View My Servers</a></p>'),
             ConnectionDialogsWithActions(actions=self.actions),
+            self._toasts,
             sizing_mode="stretch_width",
         )
 

@@ -3,11 +3,10 @@
 Actions: Check (the connection behind a server), Check all (with a live progress indicator,
 results landing as they arrive), Reconfigure (move a server to another profile, e.g. after a
 Revoke) and Add server. The filters live in the URL (`?page=servers&state=error&q=calc`).
-Every server name, URL, profile and reason is escaped before it reaches an HTML pane.
+Server names, URLs, profiles and reasons travel as plain values, written with `textContent`.
 """
 
 from typing import Any
-from urllib.parse import urlencode
 
 import panel as pn
 import param
@@ -15,7 +14,12 @@ import param
 from connmodel.models import ServerRow
 from connmodel.services.servers import TRANSPORTS
 from dashboard.changes import follow_changes
-from dashboard.escaping import esc
+from dashboard.components.notice import Notice
+from dashboard.components.server_summary import ServerSummary, server_data
+from dashboard.components.status_line import StatusLine
+from dashboard.components.text_list import TextList
+from dashboard.components.theme import MARKDOWN_CSS
+from dashboard.components.toasts import Toasts
 from dashboard.routing import sync_url
 from dashboard.viewmodels.backend import Backend
 from dashboard.viewmodels.servers import ServersPageModel
@@ -31,37 +35,6 @@ check found (`initialize` and `tools/list` with the connection's credential). An
 stopped working? **Check** it here. After a Revoke, the servers that used the profile show as
 disconnected until you **Reconfigure** them to another profile.
 """
-STYLES = """
-.srv-row { padding: 6px 0; border-bottom: 1px solid #e5e7eb; }
-.srv-badge { padding: 1px 8px; border-radius: 10px; font-size: 0.85em; }
-.st-connected { background: #dcfce7; color: #166534; }
-.st-disconnected { background: #f3f4f6; color: #374151; }
-.st-error { background: #fee2e2; color: #991b1b; }
-"""
-
-
-def row_html(row: ServerRow) -> str:
-    """One server as escaped HTML: name, state, URL, profile, connection link, latest check."""
-    link = "–"
-    if row.connection_id is not None and row.profile:
-        query = esc(urlencode({"page": "connections", "profile": row.profile}))
-        link = f'<a href="?{query}">connection {row.connection_id}</a>'
-    if row.checked_at is None:
-        check = "never checked"
-    else:
-        found = (f"{row.tool_count} tools in {row.latency_ms:.0f} ms"
-                 if row.check_outcome == "ok" else f"{esc(row.check_outcome)}: "
-                 f"{esc(row.check_reason)}")
-        check = f"checked {row.checked_at:%Y-%m-%d %H:%M:%S} UTC: {found}"
-    reason = f"<br><small>{esc(row.reason)}</small>" if row.reason else ""
-    return (
-        f'<div class="srv-row" data-server="{esc(row.name)}"><b>{esc(row.name)}</b> '
-        f'<span class="srv-badge st-{esc(row.health)}">{esc(row.health)}</span><br>'
-        f"<small>{esc(row.url)} · {esc(row.transport)} · profile {esc(row.profile)} · "
-        f"{link}</small><br><small>{check}</small>{reason}</div>"
-    )
-
-
 class ServersPage(pn.viewable.Viewer):
     """The page: intro, filters, Check all with progress, the rows, reconfigure and add forms."""
 
@@ -72,22 +45,23 @@ class ServersPage(pn.viewable.Viewer):
         super().__init__(**params)
         m = self.model
         self._rows = pn.Column(sizing_mode="stretch_width", margin=0)
-        self._error = pn.pane.Alert("", alert_type="danger", visible=False,
-                                    sizing_mode="stretch_width")
-        self._count = pn.pane.HTML("", sizing_mode="stretch_width")
+        self._error = Notice(kind="error", title="Cannot load servers.",
+                             sizing_mode="stretch_width")
+        self._toasts = Toasts()
+        self._count = StatusLine(sizing_mode="stretch_width")
         self._progress = pn.indicators.Progress(value=-1, max=1, width=240, visible=False)
-        self._progress_text = pn.pane.HTML("", visible=False)
+        self._progress_text = StatusLine(visible=False)
         self._check_all = pn.widgets.Button(label="Check all", color="primary")
         self._check_all.on_click(self._on_check_all)
         self._more = pn.widgets.Button(label="Load more servers", visible=False)
         self._more.on_click(lambda _: m.load_more())
         self._target = pn.widgets.Select(label="New profile", options=[], width=220)
-        self._reconfigure_title = pn.pane.HTML("")
+        self._reconfigure_title = StatusLine()
         confirm = pn.widgets.Button(label="Reconfigure server", color="primary", align="end")
         confirm.on_click(lambda _: self._confirm_reconfigure())
         cancel = pn.widgets.Button(label="Cancel", align="end")
         cancel.on_click(lambda _: setattr(self, "reconfiguring", ""))
-        self._reconfigure = pn.Row(self._reconfigure_title, self._target, confirm, cancel,
+        self._reconfigure = pn.FlexBox(self._reconfigure_title, self._target, confirm, cancel,
                                    visible=False, sizing_mode="stretch_width")
         self._add_name = pn.widgets.TextInput(label="Server name", placeholder="e.g. Calculator")
         self._add_url = pn.widgets.TextInput(label="URL", placeholder="http://127.0.0.1:8101/mcp",
@@ -98,13 +72,13 @@ class ServersPage(pn.viewable.Viewer):
         add = pn.widgets.Button(label="Add server", color="primary", align="end")
         add.on_click(lambda _: self._add())
         self._add_form = pn.Card(
-            pn.Row(self._add_name, self._add_url, self._add_profile, self._add_transport, add),
+            pn.FlexBox(self._add_name, self._add_url, self._add_profile, self._add_transport, add),
             title="Add server", collapsed=True, sizing_mode="stretch_width")
-        self._changes = pn.pane.HTML("", sizing_mode="stretch_width")
-        schedule = (f"Scheduled checks every {m.interval:g} s (by connmodel worker)."
-                    if m.interval else "Scheduled checks are off (set CONNMODEL_CHECK_INTERVAL "
-                    "and run connmodel worker to turn them on).")
-        self._schedule = pn.pane.HTML(f"<small>{esc(schedule)}</small>")
+        self._changes = TextList(empty="No status changes yet.", sizing_mode="stretch_width")
+        self._schedule = StatusLine(
+            object=f"Scheduled checks every {m.interval:g} s (by connmodel worker)."
+            if m.interval else "Scheduled checks are off (set CONNMODEL_CHECK_INTERVAL "
+            "and run connmodel worker to turn them on).")
         m.param.watch(self._render_rows, ["rows"])
         m.param.watch(self._render_state, ["rows", "error", "next_cursor", "total"])
         m.param.watch(self._render_progress, ["checking", "done", "planned"])
@@ -130,8 +104,7 @@ class ServersPage(pn.viewable.Viewer):
         check.on_click(on_check)
         reconfigure = pn.widgets.Button(label="Reconfigure", width=110, align="center")
         reconfigure.on_click(lambda _, name=row.name: setattr(self, "reconfiguring", name))
-        return pn.Row(pn.pane.HTML(row_html(row), sizing_mode="stretch_width",
-                                   stylesheets=[STYLES]), check,
+        return pn.Row(ServerSummary(server=server_data(row), sizing_mode="stretch_width"), check,
                       reconfigure, sizing_mode="stretch_width")
 
     def _render_rows(self, *_: Any) -> None:
@@ -139,11 +112,10 @@ class ServersPage(pn.viewable.Viewer):
 
     def _render_state(self, *_: Any) -> None:
         m = self.model
-        self._error.param.update(object=f"**Cannot load servers.** {esc(m.error)}",
-                                 visible=bool(m.error))
+        self._error.text = m.error
         self._more.visible = m.next_cursor is not None
-        self._count.object = (f"<p role='status'>Showing {len(m.rows)} of {m.total} servers</p>"
-                              if m.rows else "<p>No server matches these filters.</p>")
+        self._count.object = (f"Showing {len(m.rows)} of {m.total} servers" if m.rows
+                              else "No server matches these filters.")
 
     def _render_progress(self, *_: Any) -> None:
         m = self.model
@@ -152,23 +124,20 @@ class ServersPage(pn.viewable.Viewer):
                                     value=m.done if m.planned else -1)
         text = (f"Checked {m.done} of {m.planned} connections" if m.planned
                 else "Checking…")
-        self._progress_text.param.update(object=f"<span role='status'>{text}</span>",
-                                         visible=m.checking)
+        self._progress_text.param.update(object=text, visible=m.checking)
 
     def _render_profiles(self, *_: Any) -> None:
         self._target.options = list(self.model.profiles)
         self._add_profile.options = list(self.model.profiles)
 
     def _render_changes(self, *_: Any) -> None:
-        items = "".join(f"<li>{e.at:%Y-%m-%d %H:%M} UTC — {esc(e.target)}: {esc(e.outcome)}</li>"
-                        for e in self.model.changes)
-        self._changes.object = f"<ul>{items}</ul>" if items else "<p>No status changes yet.</p>"
+        self._changes.items = [f"{e.at:%Y-%m-%d %H:%M} UTC — {e.target}: {e.outcome}"
+                               for e in self.model.changes]
 
     def _render_reconfigure(self, *_: Any) -> None:
         name = self.reconfiguring
         self._reconfigure.visible = bool(name)
-        self._reconfigure_title.object = (f"<p>Reconfigure <b>{esc(name)}</b> to use:</p>"
-                                          if name else "")
+        self._reconfigure_title.object = f"Reconfigure {name} to use:" if name else ""
 
     def _confirm_reconfigure(self) -> None:
         if self._target.value and self.model.reconfigure(self.reconfiguring, self._target.value):
@@ -181,21 +150,21 @@ class ServersPage(pn.viewable.Viewer):
 
     def _notify(self, _: Any) -> None:
         m = self.model
-        if pn.state.notifications is not None and m.message:
-            getattr(pn.state.notifications, m.message_kind)(esc(m.message), duration=8000)
+        if m.message:
+            self._toasts.show(m.message, m.message_kind)
 
     def __panel__(self) -> pn.viewable.Viewable:
         m = self.model
         return pn.Column(
-            pn.pane.Markdown(INTRO, sizing_mode="stretch_width"),
-            pn.Row(
+            pn.pane.Markdown(INTRO, sizing_mode="stretch_width", stylesheets=[MARKDOWN_CSS]),
+            pn.FlexBox(
                 pn.widgets.Select.from_param(m.param.state, label="State", width=150),
                 pn.widgets.TextInput.from_param(m.param.profile, label="Profile",
                                                 placeholder="e.g. Noauth", width=170),
                 pn.widgets.TextInput.from_param(m.param.search, label="Search name or URL",
                                                 placeholder="e.g. calc", width=220),
                 sizing_mode="stretch_width"),
-            pn.Row(self._check_all, self._progress, self._progress_text, self._schedule),
+            pn.FlexBox(self._check_all, self._progress, self._progress_text, self._schedule),
             self._error,
             self._count,
             self._reconfigure,
@@ -205,6 +174,7 @@ class ServersPage(pn.viewable.Viewer):
             pn.Card(self._changes, title="Recent status changes", collapsed=True,
                     sizing_mode="stretch_width"),
             pn.pane.HTML('<p><a href="?page=connections">Back to Connections</a></p>'),
+            self._toasts,
             sizing_mode="stretch_width",
         )
 

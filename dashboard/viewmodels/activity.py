@@ -1,7 +1,7 @@
 """State of Gateway → Activity: the audit trail's filters and the SQL pages loaded so far.
 
 The filters go to `connmodel.services.events.list_events` as one `EventFilter`, so filtering,
-ordering (newest first) and paging happen in SQL; "Load more" follows the keyset cursor. The CSV
+ordering (newest or oldest first) and paging happen in SQL; "Load more" follows the keyset cursor. The CSV
 export hands `export_events_csv` the same filter, so it holds exactly the events the filters
 select. Service errors become `error`.
 """
@@ -38,9 +38,10 @@ class ActivityModel(param.Parameterized):
     target = param.String(default="", doc="Only events whose target contains this text.")
     since = param.Date(default=None, allow_None=True, doc="From this time (UTC, inclusive).")
     until = param.Date(default=None, allow_None=True, doc="Before this time (UTC, exclusive).")
+    oldest_first = param.Boolean(default=False, doc="Sort by time ascending (newest first if not).")
 
     actions = param.List(default=[""], doc="The action choices: '' plus those in the trail.")
-    events = param.List(item_type=AuditEventPublic, doc="The events shown, newest first.")
+    events = param.List(item_type=AuditEventPublic, doc="The events shown, in time order.")
     total = param.Integer(default=0, doc="How many events match (capped, see `exact`).")
     exact = param.Boolean(default=True, doc="False when `total` is a lower bound.")
     next_cursor = param.String(default=None, allow_None=True, doc="Where the next page starts.")
@@ -56,12 +57,13 @@ class ActivityModel(param.Parameterized):
         return EventFilter(who=self.who, action=self.action, target=self.target,
                            since=self.since, until=self.until)
 
-    @param.depends("who", "action", "target", "since", "until", watch=True)
+    @param.depends("who", "action", "target", "since", "until", "oldest_first", watch=True)
     def refresh(self) -> None:
         """Read the first page for the filters (and the action choices)."""
         try:
             actions = self.backend.call(event_actions)
-            page = self.backend.call(list_events, where=self.event_filter(), limit=PAGE_SIZE)
+            page = self.backend.call(list_events, where=self.event_filter(), limit=PAGE_SIZE,
+                                     oldest_first=self.oldest_first)
         except ConnModelError as exc:
             self.param.update(events=[], total=0, next_cursor=None, error=str(exc))
             return
@@ -74,7 +76,8 @@ class ActivityModel(param.Parameterized):
             return
         try:
             page = self.backend.call(list_events, where=self.event_filter(),
-                                     cursor=self.next_cursor, limit=PAGE_SIZE)
+                                     cursor=self.next_cursor, limit=PAGE_SIZE,
+                                     oldest_first=self.oldest_first)
         except ConnModelError as exc:
             self.error = str(exc)
             return

@@ -3,10 +3,13 @@
 Nothing here holds the connection table: the page keeps one SQL page of profiles (more on
 "Load more profiles") and every card one SQL page of its connections (more on "Load more").
 Service errors never escape: they become `error`, which the view shows, and the next refresh
-that succeeds clears it. The page does not poll: the process's change watcher
-(connmodel/changes.py) hands it each change of the store (`catch_up`).
+that succeeds clears it. The dashboard serves browser events from a thread pool, so two inputs
+of one page can be read at once: only the newest input's screen is shown (`refresh`). The page
+does not poll: the process's change watcher (connmodel/changes.py) hands it each change of the
+store (`catch_up`).
 """
 
+import itertools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +20,7 @@ from connmodel.changes import Change
 from connmodel.errors import ConnModelError, ReadBudgetExceeded
 from connmodel.models import ConnectionPublic, ProfilePublic
 from connmodel.paging import Page
+from connmodel.services.connections import SORT_FIELDS as LISTING_SORTS
 from connmodel.services.connections import list_connections
 from connmodel.services.groups import GroupFilter, cards_screen
 from connmodel.status import Environment, Status
@@ -27,6 +31,7 @@ log = logging.getLogger(__name__)
 PROFILES_PER_PAGE = 10
 ROWS_PER_CARD = 10
 ROW_SORT = "account"
+SORT_FIELDS = tuple(f for f in LISTING_SORTS if f != "id")  # the cards' sortable columns
 KEEP_MAX = 100
 STATUS_OPTIONS = {"All statuses": "", **{s.value: s.value for s in Status}}
 ENVIRONMENT_OPTIONS = {"All environments": "", **{e.value: e.value for e in Environment}}
@@ -39,6 +44,7 @@ class ProfileCardModel(param.Parameterized):
     rows = param.List(item_type=ConnectionPublic, doc="The connections shown, by account.")
     next_cursor = param.String(default=None, allow_None=True,
                                doc="Where the next page starts; None when all are shown.")
+    sort = param.String(default=ROW_SORT, doc="The rows' SQL order ('status', '-created').")
 
     def __init__(self, backend: Backend, where: GroupFilter, on_error: Callable[[Exception], None],
                  **params: Any) -> None:
@@ -54,11 +60,23 @@ class ProfileCardModel(param.Parameterized):
         try:
             page = self._backend.read(
                 list_connections, where=self._where.connection_filter(self.profile.id),
-                sort=ROW_SORT, cursor=self.next_cursor, limit=ROWS_PER_CARD, count=False)
+                sort=self.sort, cursor=self.next_cursor, limit=ROWS_PER_CARD, count=False)
         except ConnModelError as exc:
             self._on_error(exc)
             return
         self.param.update(rows=[*self.rows, *page.items], next_cursor=page.next_cursor)
+
+    def sort_rows(self, sort: str, rows: int = ROWS_PER_CARD) -> None:
+        """Re-read the first `rows` in this order (a keyset page of the SQL sort, not a sort of
+        the rows shown). A sort the service refuses leaves the card as it is."""
+        try:
+            page = self._backend.read(
+                list_connections, where=self._where.connection_filter(self.profile.id),
+                sort=sort, limit=rows, count=False)
+        except ConnModelError as exc:
+            self._on_error(exc)
+            return
+        self.param.update(rows=page.items, next_cursor=page.next_cursor, sort=sort)
 
     @property
     def total(self) -> int:
@@ -74,6 +92,8 @@ class ConnectionsPageModel(param.Parameterized):
                                  doc="Show only profiles tagged with this environment.")
     profile = param.String(default="", doc="Show only profiles whose name contains this text.")
     search = param.String(default="", doc="Free text over account and service.")
+    sorts = param.String(default="", doc="Cards not sorted by account, in the URL: "
+                                         "'PROFILE_ID:FIELD' (or ':-FIELD'), comma-separated.")
 
     cards = param.List(item_type=ProfileCardModel, doc="The profile cards loaded so far.")
     profiles_cursor = param.String(default=None, allow_None=True,
@@ -84,11 +104,14 @@ class ConnectionsPageModel(param.Parameterized):
     error = param.String(default="", doc="The last service error, shown until a call succeeds.")
     too_broad = param.Boolean(default=False, doc="The error is a read over its budget: the "
                                                  "person narrows the search; the store is fine.")
+    working = param.Boolean(default=False, doc="True while the newest input's screen is read.")
 
     def __init__(self, backend: Backend, **params: Any) -> None:
         super().__init__(**params)
         self.backend = backend
         self._token: tuple[int, ...] | None = None
+        self._inputs = itertools.count(1)
+        self._newest = 0
 
     @property
     def where(self) -> GroupFilter:
@@ -116,6 +139,26 @@ class ConnectionsPageModel(param.Parameterized):
     def _filters_changed(self) -> None:
         self.refresh()
 
+    def card_sorts(self) -> dict[int, str]:
+        """`sorts` read as {profile id: sort}; malformed entries are ignored."""
+        found = {}
+        for entry in self.sorts.split(","):
+            ident, _, sort = entry.partition(":")
+            if ident.isdigit() and sort.lstrip("-") in SORT_FIELDS and sort != ROW_SORT:
+                found[int(ident)] = sort
+        return found
+
+    def sort_card(self, index: int, field: str) -> None:
+        """A click on a card's column header: ascending, or descending when already ascending."""
+        if not 0 <= index < len(self.cards) or field not in SORT_FIELDS:
+            return
+        card = self.cards[index]
+        sort = f"-{field}" if card.sort == field else field
+        card.sort_rows(sort, rows=min(max(len(card.rows), ROWS_PER_CARD), KEEP_MAX))
+        if card.sort == sort:
+            sorts = {**self.card_sorts(), card.profile.id: sort}
+            self.sorts = ",".join(f"{pid}:{s}" for pid, s in sorts.items() if s != ROW_SORT)
+
     def clear_filters(self) -> None:
         self.param.update(status="", environment="", profile="", search="")
 
@@ -134,12 +177,19 @@ class ConnectionsPageModel(param.Parameterized):
         if keep_loaded:
             profiles = min(max(profiles, len(self.cards)), KEEP_MAX)
             rows = min(max([rows, *(len(c.rows) for c in self.cards)]), KEEP_MAX)
+        mine = self._newest = next(self._inputs)
+        self.working = True
         try:
             screen = self.backend.read(cards_screen, where=where, limit=profiles, rows=rows,
                                        sort=ROW_SORT)
         except ConnModelError as exc:
-            self._fail(exc)
+            if mine == self._newest:
+                self.working = False
+                self._fail(exc)
             return
+        if mine != self._newest:
+            return  # superseded (the dashboard serves events from a thread pool): newest wins
+        self.working = False
         self._token = screen.token
         self.param.update(cards=self._cards(screen.profiles.items, screen.rows, where),
                           profiles_cursor=screen.profiles.next_cursor,
@@ -165,11 +215,15 @@ class ConnectionsPageModel(param.Parameterized):
                where: GroupFilter) -> list[ProfileCardModel]:
         """Card models with the rows read for them (a profile without rows has no page)."""
         cards = []
+        sorts = self.card_sorts()
         for profile in profiles:
             page = pages.get(profile.id)
-            cards.append(ProfileCardModel(
+            card = ProfileCardModel(
                 self.backend, where, self._fail, profile=profile,
-                rows=page.items if page else [], next_cursor=page.next_cursor if page else None))
+                rows=page.items if page else [], next_cursor=page.next_cursor if page else None)
+            if profile.id in sorts and page:
+                card.sort_rows(sorts[profile.id], rows=max(len(page.items), ROWS_PER_CARD))
+            cards.append(card)
         return cards
 
     def forget(self, connection_ids: list[int]) -> None:

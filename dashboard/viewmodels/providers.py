@@ -16,7 +16,6 @@ from typing import Any
 import param
 
 from connmodel.errors import ConnModelError
-from connmodel.models import DEFAULT_PROFILE_DESCRIPTION
 from connmodel.providers import authorization, callback, connect, lifecycle, refresh, revocations
 from connmodel.providers.setup import NewProvider, new_profile
 from connmodel.secrets import KeyRing
@@ -99,7 +98,7 @@ class NewProfileModel(Outcome):
 
     profile_name = param.String(default="", doc="Profile name.")
     environment = param.Selector(objects=["dev", "staging", "production"], default="dev")
-    description = param.String(default=DEFAULT_PROFILE_DESCRIPTION)
+    description = param.String(default="", doc="What the admin writes; empty is fine.")
     provider_name = param.String(default="", doc="Name of the new provider config.")
     existing_provider = param.String(default="", doc="Reuse this provider config (by name).")
     kind = param.Selector(objects=list(KINDS.values()), default=ProviderKind.NONE.value)

@@ -2,7 +2,7 @@
 
 Which buttons show depends on the connection shown (its provider kind and whether it is
 disabled). After an action the detail is read again and the page's listing refreshed; the
-outcome is shown, escaped, under the buttons. The new API key's widget is cleared after use.
+outcome is shown, as text, under the buttons. The new API key's widget is cleared after use.
 """
 
 import inspect
@@ -13,8 +13,8 @@ import param
 
 from connmodel.models import ConnectionDetail
 from connmodel.status import ProviderKind
+from dashboard.components.notice import Notice
 from dashboard.components.redirect import Redirect
-from dashboard.escaping import esc
 from dashboard.viewmodels.actions import ActionsModel
 from dashboard.viewmodels.providers import ConnectionActionsModel
 from dashboard.views.connection_dialogs import ConnectionDialogs
@@ -40,7 +40,7 @@ class ConnectionActionsBar(pn.viewable.Viewer):
         self._key = pn.widgets.PasswordInput(label="New API key", placeholder="the replacement key",
                                              width=220)
         self._update = self._button("Update key", self._update_key)
-        self._outcome = pn.pane.Alert("", visible=False, sizing_mode="stretch_width")
+        self._outcome = Notice(sizing_mode="stretch_width")
         self._redirect = Redirect()
         m.param.watch(lambda e: setattr(self._redirect, "url", e.new), "redirect")
         m.param.watch(self._show_outcome, "message")
@@ -48,11 +48,12 @@ class ConnectionActionsBar(pn.viewable.Viewer):
         self.actions.param.watch(self._show, "detail")
         self._shown: int | None = None
         # Visible for writers once and for all: it lives in the View dialog, hidden when closed.
-        self._row = pn.Row(self._reauthorize, self._refresh, self._key, self._update,
-                           self._disable, self._enable, visible=self.actions.backend.can_write)
+        self._row = pn.FlexBox(self._reauthorize, self._refresh, self._key, self._update,
+                               self._disable, self._enable, align_items="flex-end",
+                               visible=self.actions.backend.can_write)
 
     def _button(self, label: str, run: Any) -> pn.widgets.Button:
-        button = pn.widgets.Button(label=label, color="default", variant="outline")
+        button = pn.widgets.Button(label=label, color="default", variant="outline", align="end")
 
         async def click(_: Any) -> None:
             if self.actions.detail is not None:
@@ -72,7 +73,7 @@ class ConnectionActionsBar(pn.viewable.Viewer):
     def _show(self, event: param.parameterized.Event) -> None:
         d: ConnectionDetail | None = event.new
         if d is None or d.id != self._shown:
-            self._outcome.visible = False
+            self._outcome.text = ""
         self._shown = d.id if d is not None else None
         if d is None:  # the dialog closes: the buttons stay as they are until the next View
             return
@@ -85,11 +86,7 @@ class ConnectionActionsBar(pn.viewable.Viewer):
         self._enable.visible = off
 
     def _show_outcome(self, *_: Any) -> None:
-        m = self.model
-        kind = {"error": "danger", "warning": "warning", "success": "success"}.get(
-            m.message_kind, "info")
-        self._outcome.param.update(object=esc(m.message), alert_type=kind,
-                                   visible=bool(m.message))
+        self._outcome.param.update(text=self.model.message, kind=self.model.message_kind)
 
     def _after_change(self, *_: Any) -> None:
         detail = self.actions.detail

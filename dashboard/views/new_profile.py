@@ -13,8 +13,10 @@ import panel as pn
 import param
 
 from dashboard import oauth_callback
+from dashboard.components.dialog_name import DialogName
+from dashboard.components.notice import Notice
 from dashboard.components.redirect import Redirect
-from dashboard.escaping import esc
+from dashboard.components.toasts import Toasts
 from dashboard.viewmodels.actions import ActionsModel
 from dashboard.viewmodels.backend import Backend
 from dashboard.viewmodels.providers import (
@@ -71,18 +73,20 @@ class NewProfileDialog(pn.viewable.Viewer):
             self._secret,
             text(m.param.scopes, label="Scopes", placeholder="openid email"),
             self._endpoints, self._issuer, self._explicit)
-        self._error = pn.pane.Alert("", alert_type="danger", visible=False,
-                                    sizing_mode="stretch_width")
+        self._error = Notice(kind="error", sizing_mode="stretch_width")
+        self._toasts = Toasts()
         self._submit = pn.widgets.Button(label="Create and connect", color="primary")
         self._submit.on_click(self._run)
         cancel = pn.widgets.Button(label="Cancel", color="default")
         cancel.on_click(lambda _: self._close())
         self._dialog = pn.Modal(
+            DialogName(label="New profile"),
             pn.pane.HTML("<h2>New profile</h2><p>A profile is a named use of a provider config; "
                          "connect it to the MCP servers that should use it.</p>"),
             text(m.param.profile_name, label="Profile name", placeholder="e.g. Drive"),
             pn.widgets.Select.from_param(m.param.environment, label="Environment"),
-            text(m.param.description, label="Description"),
+            text(m.param.description, label="Description (optional)",
+                 placeholder="what these connections are for"),
             self._kind,
             text(m.param.provider_name, label="Provider config name",
                  placeholder="default: PROFILE provider"),
@@ -113,7 +117,7 @@ class NewProfileDialog(pn.viewable.Viewer):
 
     def _close(self) -> None:
         self._dialog.open = False
-        self._error.visible = False
+        self._error.text = ""
         self.model.reset()
 
     async def _run(self, _: Any) -> None:
@@ -125,12 +129,11 @@ class NewProfileDialog(pn.viewable.Viewer):
         m = self.model
         if ok and not m.redirect:
             self._dialog.open = False
-            if pn.state.notifications is not None:
-                pn.state.notifications.success(esc(m.message), duration=8000)
-        self._error.param.update(object=esc(m.message) if not ok else "", visible=not ok)
+            self._toasts.show(m.message, "success")
+        self._error.text = "" if ok else m.message
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Row(self._open, self._dialog, self._redirect)
+        return pn.Row(self._open, self._dialog, self._redirect, self._toasts)
 
 
 def provider_tools(backend: Backend, on_change: Any, actions: ActionsModel) -> pn.viewable.Viewable:

@@ -7,6 +7,7 @@ them runs through `connmodel audit --notebook`, the operator's way.
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from audit.auditdata import MARKUP, VIEWER
 from connmodel.audit import queries as q
+from connmodel.audit.display import shown_of
 from connmodel.audit.notebooks import NOTEBOOKS as SHIPPED
 from connmodel.services.demo import DEMO_SECRETS
 from connmodel.store import session
@@ -38,8 +40,12 @@ def test_saved_without_outputs_and_with_a_parameters_cell(path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.outputs == [] and c.execution_count is None for c in code), path.name
     (params,) = [c for c in code if "parameters" in c.metadata.get("tags", [])]
-    for name in ("database_url", "days", "hours", "environment"):
+    for name in ("database_url", "days", "environment"):
         assert f"{name} = " in params.source
+    rest = "".join(c.source for c in code if c is not params)
+    for line in params.source.splitlines():  # no parameter the notebook does not use
+        name = line.split("=")[0].strip()
+        assert re.search(rf"\b{name}\b", rest), f"{path.name}: parameter {name} is unused"
     assert "connmodel.audit" in "".join(c.source for c in code)
     assert "load_keyring" not in json.dumps(nb)
 
@@ -89,8 +95,9 @@ def test_connections_overview(executed):
     result, path = executed["connections_overview"]
     assert result.returncode == 0, result.stderr[-2000:]
     text = _outputs(path)
-    assert "Live connections by profile and status" in text and "GitHub Staging" in text
-    assert "Share of live connections in Error" in text and "re-authorization" in text
+    assert "Live connections by profile and status (all environments)" in text
+    assert "GitHub Staging" in text and "re-authorization" in text
+    assert "Share of live connections in Error (all environments)" in text
     assert not any(secret in text for secret in DEMO_SECRETS)
 
 
@@ -99,7 +106,7 @@ def test_stale_and_unused(executed):
     result, path = executed["stale_and_unused"]
     assert result.returncode == 0, result.stderr[-2000:]
     text = _outputs(path)
-    assert "stale connections (the first" in text
+    assert re.search(r"\d[\d,]* (of [\d,]+ )?stale connections \(all environments\)", text)
     assert "Forgotten" in text and "Prod Unwatched" in text
     assert "connmodel revoke " in text and "would revoke (dry run)" in text
     assert not any(secret in text for secret in DEMO_SECRETS)
@@ -117,7 +124,10 @@ def test_errors_and_expiry_through_connmodel_audit_notebook(executed, audit_url)
     page = path.read_text()
     assert page.startswith("<!DOCTYPE html>") and "Errors and expiry" in page
     assert "GitHub Staging" in page and "GitHub Issues" in page
-    assert "Checks per day by status" in page and "Credentials expiring per day" in page
+    assert shown_of(min(errors, 200), errors, "connections in Error (all environments)") in page
+    assert "Checks per day by status (all environments)" in page
+    assert "Credentials expiring per day (all environments)" in page
+    assert " UTC" in page and not re.search(r"\d\d:\d\d:\d\d\.\d", page)  # to the second
     assert "connmodel revoke " in page and "would revoke (dry run)" in page
     assert "Traceback" not in page
     assert audit_url not in page  # the URL reached the kernel by environment, not parameter

@@ -258,3 +258,19 @@ def test_status_over_ten_years_is_counted_not_refused(audit_url, tables):
         decade = q.status_over_time(s, actor=VIEWER, days=q.MAX_DAYS, now=NOW)
     checks = tables["check_result"].assign(at=lambda f: _utc(f["at"]))
     assert decade["checks"].sum() == (checks["at"] >= NOW - timedelta(days=q.MAX_DAYS)).sum()
+
+
+def test_timeline_and_provider_rates_follow_the_environment(audit_url):
+    """The notebooks' expiry timeline and error rate per provider are of the chosen environment:
+    the three environments' figures add up to the whole."""
+    with session(audit_url) as s:
+        whole = q.expiry_timeline(s, actor=VIEWER, days=DAYS, now=NOW)["connections"].sum()
+        rates = q.error_rate_by_provider(s, actor=VIEWER, days=DAYS, now=NOW)
+        per_env = {env: (q.expiry_timeline(s, actor=VIEWER, days=DAYS, environment=env,
+                                           now=NOW)["connections"].sum(),
+                         q.error_rate_by_provider(s, actor=VIEWER, days=DAYS, environment=env,
+                                                  now=NOW))
+                   for env in ("dev", "staging", "production")}
+    assert whole > 0 and sum(t for t, _ in per_env.values()) == whole
+    for column in ("connections", "errors", "failed_checks"):
+        assert sum(r[column].sum() for _, r in per_env.values()) == rates[column].sum(), column

@@ -21,15 +21,15 @@ from connmodel.store import get_engine
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-def bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+def bench(script: str, *args: str, timeout: float = 170) -> subprocess.CompletedProcess[str]:
     """Run bench/`script` with `args`, as `make bench` does."""
     return subprocess.run([sys.executable, str(BENCH / script), *args], check=False,
-                          capture_output=True, text=True, timeout=170, cwd=BENCH.parent)
+                          capture_output=True, text=True, timeout=timeout, cwd=BENCH.parent)
 
 
-def run(script: str, *args: str) -> str:
+def run(script: str, *args: str, timeout: float = 170) -> str:
     """Run a benchmark that must succeed; its output, or a failure showing the end of it."""
-    proc = bench(script, *args)
+    proc = bench(script, *args, timeout=timeout)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-4000:]
     return output
@@ -53,7 +53,8 @@ def test_dashboard_benchmark_measures_both_pages_on_both_stores(tmp_path, postgr
         for page in store.values():
             assert page["first_screen_s"]["p50"] > 0
             interactions = page["interactions"]
-            for name in ("filter", "next_page", "view", "revoke_ask", "revoke_confirm", "revoke"):
+            for name in ("filter", "next_page", "sort", "view", "revoke_ask", "revoke_confirm",
+                         "revoke"):
                 measured(interactions[name])
             assert interactions["view"]["runs"] == 3
             assert page["memory_mb"]["sessions"] > 1
@@ -119,6 +120,19 @@ def test_cli_benchmark_measures_each_command_against_python_itself(tmp_path):
         assert results[name]["p50_ms"] > 0 and results[name]["ratio_to_python_pass"] > 1
         assert isinstance(results[name]["meets_target"], bool)
     assert results["python -c pass"]["runs"] == 2
+
+
+def test_browser_benchmark_times_every_interaction_on_every_page(tmp_path):
+    out = tmp_path / "browser.json"
+    printed = run("browser.py", "--connections", "300", "--profiles", "20", "--runs", "2",
+                  "--stores", "sqlite", "--out", str(out), timeout=600)  # 3 servers, Chromium
+    assert "first screen" in printed and "MB RSS per session" in printed
+    results = json.loads(out.read_text())["results"]["sqlite"]
+    assert results["floor"]["first_screen"]["p50_ms"] > 0
+    for kind in ("connmodel", "idiomatic", "naive"):
+        for name in ("first_screen", "filter", "search", "view", "revoke", "confirm"):
+            assert 0 < results[kind][name]["p50_ms"] <= results[kind][name]["p95_ms"], (kind, name)
+    assert results["memory"]["sessions"] == 10
 
 
 def test_api_benchmark_compares_with_datasette_and_refreshes_once(tmp_path):

@@ -138,12 +138,18 @@ def test_missing_key_says_how_to_make_one(monkeypatch, tmp_path):
     assert not (tmp_path / "absent.key").exists()
 
 
+def _binary_key_file(folder):
+    path = folder / "binary.key"
+    path.write_bytes(b"\xff\xfe\x00")
+    path.chmod(0o600)
+    return path
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda p: p / "missing" / "connmodel.key",
      "cannot write the key file {path}: No such file or directory"),
     (lambda p: p, "cannot read the key file {path}: Is a directory"),
-    (lambda p: (p / "binary.key").write_bytes(b"\xff\xfe\x00") and p / "binary.key",
-     "cannot read the key file {path}: not a text file"),
+    (_binary_key_file, "cannot read the key file {path}: not a text file"),
 ])
 def test_unusable_key_file_is_a_clear_error(monkeypatch, tmp_path, make, message):
     path = make(tmp_path)

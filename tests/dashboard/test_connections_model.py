@@ -148,3 +148,39 @@ def test_catching_up_keeps_what_was_loaded(sqlite_url, admin, keyring):
     assert [r.id for r in again.rows] == shown and again.next_cursor is not None
     again.load_more()
     assert again.rows[-1].account == "zz-last@example.com"
+
+
+def test_a_header_click_sorts_that_card_in_sql_and_the_url_keeps_it(sqlite_url, admin, keyring):
+    """Status ascending, then descending; "Load more" continues the same SQL order; other cards
+    keep theirs; the sort is one URL value, read back when a session starts."""
+    from connmodel.services.demo import seed_demo
+
+    with session(sqlite_url) as s:
+        seed_demo(s, actor=admin, keyring=keyring)
+        noauth = s.exec(select(Profile).where(Profile.name == "Noauth")).one()
+        for i in range(ROWS_PER_CARD + 2):
+            s.add(Connection(profile_id=noauth.id, service="No Authentication Provider",
+                             account=f"bot{i:02d}@example.com",
+                             status=("Active", "Error", "Inactive")[i % 3]))
+        s.commit()
+    model = ConnectionsPageModel(Backend(admin, sqlite_url))
+    model.refresh()
+    index = next(i for i, c in enumerate(model.cards) if c.profile.name == "Noauth")
+    card = model.cards[index]
+    model.sort_card(index, "status")
+    assert [r.status for r in card.rows] == ["Active"] * 5 + ["Error"] * 4 + ["Inactive"]
+    card.load_more()
+    assert [r.status for r in card.rows][10:] == ["Inactive"] * 3
+    model.sort_card(index, "status")
+    assert card.sort == "-status" and [r.status for r in card.rows][:4] == ["Inactive"] * 4
+    assert len(card.rows) == 13  # as many rows as were shown, re-read in the new order
+    assert model.sorts == f"{noauth.id}:-status"
+    assert all(c.sort == "account" for c in model.cards if c is not card)
+    again = ConnectionsPageModel(Backend(admin, sqlite_url), sorts=model.sorts)
+    again.refresh()
+    assert [r.id for r in again.cards[index].rows] == [r.id for r in card.rows][:10]
+    model.sort_card(index, "nonsense")  # not a column: nothing changes
+    assert card.sort == "-status"
+    model.sort_card(index, "account")
+    model.sort_card(index, "account")
+    assert card.sort == "-account" and model.sorts == f"{noauth.id}:-account"

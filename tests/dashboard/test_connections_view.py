@@ -69,8 +69,8 @@ def test_view_and_revoke_messages_reach_the_dialogs(demo_url, admin):
 
 def test_error_and_empty_states(tmp_path, sqlite_url, admin):
     down = make_page(f"sqlite:///{tmp_path / 'missing' / 'c.db'}", admin)
-    assert down._error.visible and "Cannot load connections." in down._error.object
+    assert down._error.title == "Cannot load connections." and "unable to open" in down._error.text
     assert not down._bulk.visible and not down._empty.visible
     empty = make_page(sqlite_url, admin)
     assert empty._empty.visible and "connmodel profile add" in empty._empty.object
-    assert not empty._error.visible
+    assert not empty._error.text

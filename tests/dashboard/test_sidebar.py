@@ -25,7 +25,8 @@ def test_click_expands_to_the_pages_with_the_current_one_marked_and_collapses_ag
     toggle.clicks += 1
     assert items.visible and toggle.label == "Gateway ▾"
     pages = {button.label: button.color for button in items.objects}
-    assert pages == {"Connections": "primary", "My Servers": "light", "Activity": "light"}
+    assert pages == {"Connections": "primary", "My Servers": "light", "Activity": "light",
+                     "API tokens": "light"}
     items.objects[1].clicks += 1  # My Servers
     assert route.page == "servers" and toggle.label == "Gateway ▾"
     toggle.clicks += 1

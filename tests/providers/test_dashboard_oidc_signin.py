@@ -63,12 +63,12 @@ def test_oidc_sign_in_and_the_audit_trail_names_the_person(oidc_dashboard, auths
     page.goto(base + "/")
     assert page.url.startswith(authserver.url + "/authorize")  # not signed in: off to the provider
     page.get_by_role("button", name="Approve").click()
-    expect(page.get_by_role("heading", name="Connections")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("heading", name="Connections", exact=True)).to_be_visible(timeout=30_000)
     assert page.url.startswith(base)
 
     page.get_by_role("button", name="Revoke Hubspot connection").click()
     page.get_by_role("button", name="Confirm revoke").click()
-    expect(page.locator(".notyf__message")).to_contain_text("Revoked Hubspot connection")
+    expect(page.locator(".toast")).to_contain_text("Revoked Hubspot connection")
     with session(database_url) as s:
         actors = s.execute(select(AuditEvent.actor).where(AuditEvent.action == "revoke")).all()
     assert actors == [("user@example.com",)]
@@ -79,6 +79,6 @@ def test_a_denied_consent_signs_nobody_in(oidc_dashboard, authserver, page: Page
     base, _ = oidc_dashboard
     page.goto(base + "/")
     page.get_by_role("button", name="Deny").click()
-    expect(page.get_by_role("heading", name="Connections")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Connections", exact=True)).to_have_count(0)
     page.goto(base + "/")
     assert page.url.startswith(authserver.url)

@@ -85,7 +85,7 @@ def test_every_page_works_under_the_policy(page: Page, hardened_dashboard):
     watch.assert_kept()
 
     open_connections(page, hardened_dashboard)
-    expect(page.locator("section.card h3", has_text=SCRIPT)).to_have_text(SCRIPT)
+    expect(page.locator("section.card h2", has_text=SCRIPT)).to_have_text(SCRIPT)
     page.get_by_role("button", name="View Hubspot connection").click()
     expect(page.locator(".detail")).to_contain_text("Hubspot CRM")
     page.get_by_role("button", name="Close").click()
@@ -118,7 +118,7 @@ def test_every_page_works_under_the_policy(page: Page, hardened_dashboard):
 
     # The OAuth callback is the Connections page with code and state: a forged state is refused.
     open_connections(page, hardened_dashboard, "&oauth=callback&code=abc&state=forged")
-    expect(page.locator(".alert-danger").filter(has_text="Not connected").first).to_be_visible()
+    expect(page.get_by_role("alert").filter(has_text="Not connected").first).to_be_visible()
     watch.assert_kept()
 
     missing = page.goto(f"{hardened_dashboard.url}/no-such-page")

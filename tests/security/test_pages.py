@@ -28,7 +28,7 @@ INJECTED = """() => {
 
 
 def card(page: Page, profile: str):
-    return page.locator("section.card").filter(has=page.locator("h3", has_text=profile))
+    return page.locator("section.card").filter(has=page.locator("h2", has_text=profile))
 
 
 def assert_clean(page: Page, dialogs: list[str]) -> None:
@@ -43,7 +43,7 @@ def test_payloads_render_as_text_on_every_page(page: Page, hostile_dashboard):
 
     page.goto(hostile_dashboard.page_url("?page=connections"))
     hostile = card(page, SCRIPT)
-    expect(hostile.locator("h3")).to_have_text(SCRIPT)
+    expect(hostile.locator("h2")).to_have_text(SCRIPT)
     expect(hostile.locator(".desc")).to_have_text(IMG)
     expect(hostile.locator("tbody td").nth(2)).to_have_text(IMG)
     expect(hostile.locator(".badge")).to_have_attribute("title", f"Error: {SCRIPT}. "

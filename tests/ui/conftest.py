@@ -20,6 +20,7 @@ from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -194,3 +195,37 @@ def demo_dashboard(tmp_path_factory) -> Iterator[Dashboard]:
     with start_dashboard(folder) as dashboard:
         add_markup_profile(dashboard.database_url)
         yield dashboard
+
+
+class PanelServe:
+    """`panel serve dashboard/app.py EXTRA` from the project root, as a Panel user starts it:
+    no CONNMODEL_DASHBOARD_AUTH (what serve.py sets); a database with the admin "ann"."""
+
+    password = "correct horse battery staple"
+
+    def __call__(self, folder: Path, *extra: str) -> tuple[Any, str]:
+        from connmodel.permissions import Actor
+        from connmodel.services import users
+        from connmodel.store import get_engine, session
+
+        url = f"sqlite:///{folder / 'connmodel.db'}"
+        env = {**os.environ, "CONNMODEL_DATABASE_URL": url,
+               "CONNMODEL_KEY_FILE": str(folder / "connmodel.key")}
+        env.pop("CONNMODEL_DASHBOARD_AUTH", None)
+        subprocess.run([BIN / "connmodel", "init"], env=env, check=True, capture_output=True)
+        with session(url) as s:
+            users.add_user(s, actor=Actor("setup"), name="ann", role="admin",
+                           password=self.password)
+        get_engine(url).dispose()
+        port = free_port()
+        command = [sys.executable, "-m", "panel", "serve", "dashboard/app.py", "--port",
+                   str(port), *extra]
+        base = f"http://127.0.0.1:{port}"
+        return serving(command, port=port, log=folder / "panel.log", env=env, cwd=ROOT,
+                       ready_url=f"{base}/app"), base
+
+
+@pytest.fixture(scope="session")
+def panel_serve() -> PanelServe:
+    """Start `panel serve dashboard/app.py` with extra arguments (see PanelServe)."""
+    return PanelServe()

@@ -39,6 +39,7 @@ def test_seed_walkthrough_sidebar_cards_and_rows(page: Page, demo_dashboard):
     expect(page).to_have_url(re.compile(r"page=connections"))
     expect(page.get_by_text("Manage authenticated connections and profiles for MCP servers."))\
         .to_be_visible()
+    page.get_by_role("button", name="About connections").click()
     expect(page.get_by_text("Provider Config → Profile → Connection to MCP Server")).to_be_visible()
     for profile, service, account in [
         ("Noauth", "No Authentication Provider", "Configured"),
@@ -82,7 +83,7 @@ def test_markup_in_names_is_text_and_runs_nothing(page: Page, demo_dashboard, ma
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     open_connections(page, demo_dashboard.page_url())
     xss = card(page, markup_name)
-    expect(xss.locator("h3")).to_have_text(markup_name)
+    expect(xss.locator("h2")).to_have_text(markup_name)
     expect(xss).to_contain_text("<script>alert(2)</script>")
     xss.get_by_role("button", name="View").click()
     expect(page.locator(".detail h2")).to_contain_text(markup_name)
@@ -125,7 +126,7 @@ def test_revoke_hubspot_cancel_then_confirm(page: Page, demo_dashboard):
     revoke.click()
     page.get_by_role("button", name="Confirm revoke").click()
     expect(card(page, "Hubspot").locator("tbody tr")).to_have_count(0)
-    expect(page.locator(".notyf__message")).to_contain_text(
+    expect(page.locator(".toast")).to_contain_text(
         "Revoked Hubspot connection (Configured). Disconnected MCP servers: Hubspot CRM.")
     with session(demo_dashboard.database_url) as s:
         servers = list_servers(s, actor=ADMIN, profile="Hubspot").items
@@ -153,7 +154,7 @@ def test_bulk_revoke_selected_rows(page: Page, demo_dashboard):
     for server in ("Calculator", "Drive", "Gsuite"):
         expect(page.locator("li", has_text=server)).to_be_visible()
     page.get_by_role("button", name="Confirm revoke").click()
-    expect(page.locator(".notyf__message")).to_contain_text(
+    expect(page.locator(".toast")).to_contain_text(
         "Revoked 2 connections. Disconnected MCP servers: Calculator, Drive, Gsuite.")
     expect(card(page, "Noauth").locator("tbody tr")).to_have_count(0)
     expect(card(page, "Google").locator("tbody tr")).to_have_count(0)

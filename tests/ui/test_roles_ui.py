@@ -93,7 +93,7 @@ def test_viewer_replaying_the_hidden_revoke_is_refused_and_audited(page: Page, l
     sign_in(page, local_server, "victor")
     assert page.evaluate(REPLAY_REVOKE, target.id)  # the message the hidden button would send
     page.get_by_role("button", name="Confirm revoke").click()
-    expect(page.locator(".notyf__message")).to_contain_text("victor (viewer) may not write")
+    expect(page.locator(".toast")).to_contain_text("victor (viewer) may not write")
     with session(local_server.database_url) as s:
         assert s.get(Connection, target.id).revoked_at is None
         denied = s.exec(select(AuditEvent).where(AuditEvent.action == "denied")).all()
@@ -150,8 +150,8 @@ def test_an_open_page_cannot_write_once_its_sign_in_ends(browser, local_server, 
                     refusal = f"{name} is no longer signed in"
         revoke.click()
         page.get_by_role("button", name="Confirm revoke").click()
-        expect(page.locator(".notyf__message")).to_contain_text(refusal)
-        banner = page.locator(".alert").filter(has_text=refusal)
+        expect(page.locator(".toast")).to_contain_text(refusal)
+        banner = page.locator(".box.warning").filter(has_text=refusal)
         expect(banner).to_contain_text("nothing was changed; sign in again")
         expect(banner.get_by_role("link", name="Sign in")).to_have_attribute("href", "/login")
     finally:

@@ -67,7 +67,7 @@ def test_check_all_reconfigure_and_escaping(page: Page, demo_dashboard, calculat
     expect(crm).to_contain_text("revoked by tester; reconfigure to reconnect")
 
     page.get_by_role("button", name="Check all").click()
-    expect(page.locator(".notyf__message", has_text=re.compile(
+    expect(page.locator(".toast", has_text=re.compile(
         r"checked \d+ connections: \d+ in Error"))).to_be_visible(timeout=30_000)
     expect(local).to_contain_text(re.compile(r"2 tools in \d+ ms"))
     expect(page.locator('div[data-server="Odd URL"]')).to_contain_text(
@@ -79,7 +79,7 @@ def test_check_all_reconfigure_and_escaping(page: Page, demo_dashboard, calculat
     expect(page.get_by_text("Reconfigure Hubspot CRM to use:")).to_be_visible()
     page.get_by_label("New profile").select_option("Noauth")
     page.get_by_role("button", name="Reconfigure server").click()
-    expect(page.locator(".notyf__message",
+    expect(page.locator(".toast",
                         has_text="Hubspot CRM now uses profile Noauth and is connected")).to_be_visible()
     expect(crm).to_contain_text("profile Noauth")
     expect(crm).to_contain_text("connected")

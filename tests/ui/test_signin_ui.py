@@ -34,11 +34,12 @@ def test_sign_in_wrong_password_throttling_and_sign_out(signin_server, page):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(signin_server + "/")
-    page.get_by_role("heading", name="Connections").wait_for()
+    page.get_by_role("heading", name="Connections", exact=True).wait_for()
     cookie = next(c for c in page.context.cookies() if c["name"] == "connmodel_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
 
-    page.goto(signin_server + "/logout")
+    page.get_by_role("link", name="Sign out").click()
+    page.get_by_role("status").filter(has_text="You are signed out.").wait_for()
     assert "/login" in page.url
     page.goto(signin_server + "/")
     assert "/login" in page.url

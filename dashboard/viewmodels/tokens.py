@@ -1,0 +1,58 @@
+"""State of Gateway → API tokens: the tokens of `connmodel api` (never the tokens themselves),
+and Revoke for admins. Issuing a token stays in the CLI, which can print it once to its owner."""
+
+from typing import Any
+
+import param
+
+from connmodel.errors import ConnModelError
+from connmodel.models import ApiTokenPublic
+from connmodel.services.tokens import list_tokens, revoke_token
+from dashboard.viewmodels.backend import Backend
+
+
+class TokensModel(param.Parameterized):
+    """The token list, the one chosen for Revoke, and what the last action said."""
+
+    include_revoked = param.Boolean(default=False, doc="Also list revoked tokens.")
+    tokens = param.List(item_type=ApiTokenPublic, doc="The tokens shown, by name.")
+    chosen = param.String(default="", doc="The live token Revoke acts on ('' for none).")
+    message = param.String(default="", doc="The outcome of the last action (plain text).")
+    error = param.Boolean(default=False, doc="Whether `message` reports a failure.")
+
+    def __init__(self, backend: Backend, **params: Any) -> None:
+        super().__init__(**params)
+        self.backend = backend
+        self.refresh()
+
+    @property
+    def can_revoke(self) -> bool:
+        return self.backend.can_write
+
+    @property
+    def live_names(self) -> list[str]:
+        return [t.name for t in self.tokens if t.revoked_at is None]
+
+    @param.depends("include_revoked", watch=True)
+    def refresh(self) -> None:
+        try:
+            tokens = self.backend.read(list_tokens, include_revoked=self.include_revoked)
+        except ConnModelError as exc:
+            self.param.update(tokens=[], message=str(exc), error=True)
+            return
+        self.tokens = tokens
+
+    def revoke(self) -> None:
+        """Revoke the chosen token (the service checks the role and audits a refusal)."""
+        if not self.chosen:
+            self.param.update(message="Choose a token to revoke.", error=True)
+            return
+        try:
+            done = self.backend.call(revoke_token, name=self.chosen)
+        except ConnModelError as exc:
+            self.param.update(message=str(exc), error=True)
+        else:
+            self.param.update(message=f"Token {done.name} ({done.scope}) revoked: the API "
+                                      "refuses it from its next request.", error=False)
+        self.chosen = ""
+        self.refresh()

@@ -1,0 +1,42 @@
+"""Gateway → API tokens over a real store: the list (never a token), Revoke for admins only."""
+
+from sqlalchemy import select
+
+from connmodel.models import AuditEvent
+from connmodel.services.tokens import add_token
+from connmodel.store import session
+from dashboard.pages.tokens import token_rows
+from dashboard.viewmodels.backend import Backend
+from dashboard.viewmodels.tokens import TokensModel
+
+AMP = 'ops & "co"'
+
+
+def test_admins_list_and_revoke_tokens_that_are_never_shown(sqlite_url, admin):
+    with session(sqlite_url) as s:
+        secret = add_token(s, actor=admin, name="gateway", scope="broker")
+        add_token(s, actor=admin, name=AMP, scope="read")
+    model = TokensModel(Backend(admin, sqlite_url))
+    assert [(t.name, t.scope) for t in model.tokens] == [("gateway", "broker"), (AMP, "read")]
+    cells = [cell for row in token_rows(model.tokens) for cell in row]
+    assert secret not in "".join(cells) and AMP in cells  # plain values, written as text
+    model.chosen = "gateway"
+    model.revoke()
+    assert model.message.startswith("Token gateway (broker) revoked") and not model.error
+    assert model.live_names == [AMP]
+    model.include_revoked = True
+    assert [t.revoked_by for t in model.tokens] == ["alice", None]
+
+
+def test_a_viewer_cannot_revoke_and_the_refusal_is_audited(sqlite_url, admin, viewer):
+    with session(sqlite_url) as s:
+        add_token(s, actor=admin, name="gateway", scope="admin")
+    model = TokensModel(Backend(viewer, sqlite_url))
+    assert not model.can_revoke
+    model.chosen = "gateway"
+    model.revoke()
+    assert model.error and "may not write" in model.message
+    assert model.live_names == ["gateway"]
+    with session(sqlite_url) as s:
+        denied = s.scalars(select(AuditEvent).where(AuditEvent.action == "denied")).one()
+    assert (denied.actor, denied.target) == ("victor", "revoke_token")

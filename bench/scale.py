@@ -36,11 +36,8 @@ from sqlalchemy import text
 from stores import drop_database, fresh_database
 
 from connmodel.permissions import Actor, Role
-from connmodel.services.connections import (
-    ConnectionFilter,
-    list_connections,
-    revoke_connection,
-)
+from connmodel.services.connections import revoke_connection
+from connmodel.services.groups import cards_screen
 from connmodel.store import session
 
 BIN = Path(sys.executable).parent
@@ -91,7 +88,7 @@ class Pages:
             self.pages.append(page)
             self.frames.append(arrivals)
 
-    def first_after(self, i: int, since: float, timeout: float = 30) -> float:
+    def first_after(self, i: int, since: float, timeout: float = 10) -> float:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             later = [t for t in self.frames[i] if t > since]
@@ -214,9 +211,10 @@ def main() -> None:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.5)
-        with session(url) as s:
-            victims = [c.id for c in list_connections(
-                s, actor=ADMIN, where=ConnectionFilter(), limit=REVOKES * len(counts)).items]
+        with session(url) as s:  # rows every page shows: their revoke is a visible change
+            screen = cards_screen(s, actor=ADMIN)
+            victims = [r.id for page in screen.rows.values() for r in page.items]
+        victims = victims[:REVOKES * len(counts)]
         from playwright.sync_api import sync_playwright
 
         rows = []

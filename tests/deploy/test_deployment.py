@@ -9,6 +9,7 @@ stops every process.
 """
 
 import http.client
+import importlib.util
 import json
 import os
 import re
@@ -25,13 +26,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import _postgres_database
 from sqlalchemy import text
 from ui.conftest import ROOT, free_port, log_tail
 
 from connmodel.permissions import Actor, Role
 from connmodel.services.connections import ConnectionFilter, list_connections, revoke_connection
 from connmodel.store import get_engine, session
+
+# tests/conftest.py by its file: `from conftest import` finds whichever directory's conftest was
+# imported last when several test directories are given on one command line (a full run).
+_spec = importlib.util.spec_from_file_location("tests_conftest",
+                                               Path(__file__).parents[1] / "conftest.py")
+assert _spec is not None and _spec.loader is not None
+_top = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_top)
+_postgres_database = _top._postgres_database
 
 pytestmark = [pytest.mark.ui, pytest.mark.postgres]
 

@@ -230,7 +230,7 @@ def test_dialog_clears_its_password_widgets_after_use(sqlite_url, keyring, admin
     assert (dialog._api_key.value, dialog._secret.value) == ("", "")
     assert only_connection(sqlite_url, admin, "Keyed").config["credential"] == "••••7f3a"
     run(dialog._run(None))  # an empty form: the error is shown in the dialog, escaped
-    assert dialog._error.visible and "profile name" in dialog._error.object
+    assert dialog._error.visible and "profile name" in dialog._error.text
 
 
 def test_reusing_a_provider_config_connects_with_its_kind(sqlite_url, keyring, admin, authserver):

@@ -83,7 +83,13 @@ def test_no_demo_secret_in_html_frames_or_log(page: Page, hostile_dashboard, pag
     assert views.count() >= 7
     seen.append(page_html(page))
     for i in range(views.count()):
-        views.nth(i).click()
+        for _attempt in range(3):  # a click that lands while the cards are redrawn is lost
+            views.nth(i).click()
+            try:
+                expect(page.locator(".detail")).to_be_visible(timeout=5_000)
+                break
+            except AssertionError:
+                continue
         expect(page.locator(".detail")).to_be_visible()
         seen.append(page_html(page))
         page.get_by_role("button", name="Close").click()

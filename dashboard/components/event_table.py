@@ -12,6 +12,7 @@ import param
 from panel.custom import JSComponent
 
 from connmodel.models import AuditEventPublic
+from dashboard.components.dom import DOM_HELPER
 from dashboard.components.theme import TOKENS
 
 
@@ -27,13 +28,7 @@ class EventTable(JSComponent):
     rows = param.List(default=[], doc="Each event's cells, as made by `event_rows`.")
     oldest_first = param.Boolean(default=False, doc="Sorted by time ascending (else newest first).")
 
-    _esm = """
-    function h(tag, attrs = {}, ...children) {
-      const node = document.createElement(tag)
-      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v)
-      node.append(...children)
-      return node
-    }
+    _esm = DOM_HELPER + """
     export function render({ model, el }) {
       const box = h('div')
       function draw() {

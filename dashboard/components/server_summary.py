@@ -10,6 +10,7 @@ import param
 from panel.custom import JSComponent
 
 from connmodel.models import ServerRow
+from dashboard.components.dom import DOM_HELPER
 from dashboard.components.theme import TOKENS
 
 
@@ -31,13 +32,7 @@ class ServerSummary(JSComponent):
 
     server = param.Dict(default={}, doc="The row, as made by `server_data`.")
 
-    _esm = """
-    function h(tag, attrs = {}, ...children) {
-      const node = document.createElement(tag)
-      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v)
-      node.append(...children)
-      return node
-    }
+    _esm = DOM_HELPER + """
     export function render({ model, el }) {
       const s = model.server
       let link = '–'

@@ -5,6 +5,7 @@ from typing import ClassVar
 import param
 from panel.custom import JSComponent
 
+from dashboard.components.dom import DOM_HELPER
 from dashboard.components.theme import TOKENS
 
 
@@ -16,13 +17,7 @@ class TextTable(JSComponent):
     empty = param.String(default="", doc="What to say when there is no row.")
     caption = param.String(default="", doc="The table's accessible name.")
 
-    _esm = """
-    function h(tag, attrs = {}, ...children) {
-      const node = document.createElement(tag)
-      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v)
-      node.append(...children)
-      return node
-    }
+    _esm = DOM_HELPER + """
     export function render({ model, el }) {
       const box = h('div')
       function draw() {

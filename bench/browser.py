@@ -20,8 +20,8 @@ heading, the revoked row gone. First screen runs from navigation start to the fi
 rows (the floor: with its text). Each interaction --runs times (default 30; the naive page's
 first screen and Confirm 5 times: each reads the whole table), the pages taking turns.
 
-Memory per session is the real dashboard server's RSS with 10 sessions open minus with 1,
-divided by 9. The load average is recorded. It prints p50/p75/p95 per page and interaction with
+Memory per session is the real dashboard server's RSS with 10 sessions open (`--sessions`) minus
+with 1, divided by 9. The load average is recorded. It prints p50/p75/p95 per page and interaction with
 the ratios at p75 and the targets of issue 19, and writes JSON (--out).
 Run: `make bench` or `python bench/browser.py --connections 100000 --stores sqlite`.
 """
@@ -68,7 +68,6 @@ SLOW = {"naive": {"first_screen": 5, "confirm": 5}}  # each reads the whole tabl
 TARGETS = {"p75_ms": 150, "p95_ms": 250, "first_screen_p75_ms": 1000, "above_floor_ms": 300,
            "vs_naive_p75": 3.0, "mb_per_session": 5}
 SEARCHES = ("grace", "hugo", "maya", "olga", "victor", "zoe", "felix", "rosa")
-SESSIONS = 10
 
 # How each page shows its rows: the element, its key, its status, its buttons.
 ROWS = {
@@ -336,8 +335,8 @@ def measure(tabs: dict[str, Tab], runs: int) -> None:
         print(f"  {name} measured", file=sys.stderr)
 
 
-def session_memory(browser: Browser, url: str, pid: int) -> dict[str, float]:
-    """The dashboard server's RSS with 1 and with SESSIONS sessions open (MB)."""
+def session_memory(browser: Browser, url: str, pid: int, sessions: int) -> dict[str, float]:
+    """The dashboard server's RSS with 1 and with `sessions` sessions open (MB)."""
     cfg = ROWS["connmodel"]
     contexts = []
 
@@ -352,15 +351,15 @@ def session_memory(browser: Browser, url: str, pid: int) -> dict[str, float]:
     open_one()
     time.sleep(2)  # let the server finish the session's work before reading its RSS
     one = rss_mb(pid)
-    for _ in range(SESSIONS - 1):
+    for _ in range(sessions - 1):
         open_one()
     time.sleep(2)
     many = rss_mb(pid)
     for context in contexts:
         context.close()
-    return {"rss_one_session_mb": round(one, 1), "sessions": SESSIONS,
+    return {"rss_one_session_mb": round(one, 1), "sessions": sessions,
             "rss_all_sessions_mb": round(many, 1),
-            "per_extra_session_mb": round((many - one) / (SESSIONS - 1), 2)}
+            "per_extra_session_mb": round((many - one) / (sessions - 1), 2)}
 
 
 def prepare(store: str, connections: int, profiles: int, folder: Path) -> str:
@@ -396,7 +395,7 @@ def run_store(store: str, url: str, args: argparse.Namespace, folder: Path) -> d
             pass  # the first session of a process imports the pages: not a person's wait
         playwright = stack.enter_context(sync_playwright())
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        memory = session_memory(browser, urls["connmodel"], server.pid)
+        memory = session_memory(browser, urls["connmodel"], server.pid, args.sessions)
         print(f"[{store}] memory measured", file=sys.stderr)
         tabs = {kind: Tab(browser, kind, urls[kind]) for kind in KINDS}
         for tab in tabs.values():  # warm: each server's first session of each page
@@ -463,6 +462,8 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=200)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--sessions", type=int, default=10,
+                        help="sessions open at once for the RSS-per-session figure (>= 2)")
     parser.add_argument("--database", help="measure this SQLite URL as it is (no generation)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON file to write")
     args = parser.parse_args()

@@ -9,7 +9,7 @@ routing, not server work, and is tested in tests/deploy). For each session count
   receives the server's answer (p50 / p95);
 - propagation: a revoke committed from this process (as the CLI does); time until each page's
   websocket receives the change (p50 / p95 / max over pages and revokes);
-- idle (IDLE_S with nothing changing): websocket messages per session per minute, dashboard
+- idle (--idle-seconds, default 20, with nothing changing): websocket messages per session per minute, dashboard
   CPU per session (ms/s), SQL statements per second (both processes' /metrics), PostgreSQL
   connections in use, RSS per session (the processes' growth over the session count).
 
@@ -41,7 +41,6 @@ from connmodel.services.groups import cards_screen
 from connmodel.store import session
 
 BIN = Path(sys.executable).parent
-IDLE_S = 20
 REVOKES = 3
 ADMIN = Actor("bench", Role.ADMIN)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -103,7 +102,7 @@ class Pages:
 
 
 def measure(browser: Any, url: str, ports: tuple[int, int], pids: list[int], n: int,
-            victims: list[int]) -> dict[str, Any]:
+            victims: list[int], idle_s: float) -> dict[str, Any]:
     _, rss0 = cpu_and_rss(pids)
     pages = Pages(browser, ports, n)
     time.sleep(3)  # the first screens' last patches
@@ -111,7 +110,7 @@ def measure(browser: Any, url: str, ports: tuple[int, int], pids: list[int], n: 
     statements0 = sum(metric(p, "connmodel_sql_statements_total") for p in ports)
     cpu1, _ = cpu_and_rss(pids)
     idle_from = time.monotonic()
-    time.sleep(IDLE_S)
+    time.sleep(idle_s)
     idle = time.monotonic() - idle_from
     cpu2, _ = cpu_and_rss(pids)
     statements1 = sum(metric(p, "connmodel_sql_statements_total") for p in ports)
@@ -173,6 +172,8 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=200)
     parser.add_argument("--sessions", default="1,10,25,50",
                         help="session counts, the first is the baseline")
+    parser.add_argument("--idle-seconds", type=float, default=20,
+                        help="how long each session count sits idle while counting messages")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scale.json")
     opts = parser.parse_args()
     counts = [int(n) for n in opts.sessions.split(",")]
@@ -222,7 +223,7 @@ def main() -> None:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             for i, n in enumerate(counts):
                 rows.append(measure(browser, url, ports, pids, n,
-                                    victims[i * REVOKES:(i + 1) * REVOKES]))
+                                    victims[i * REVOKES:(i + 1) * REVOKES], opts.idle_seconds))
             browser.close()
     finally:
         if supervisor is not None:

@@ -8,6 +8,8 @@ full runs' figures.
 """
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,9 +24,21 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 def bench(script: str, *args: str, timeout: float = 170) -> subprocess.CompletedProcess[str]:
-    """Run bench/`script` with `args`, as `make bench` does."""
-    return subprocess.run([sys.executable, str(BENCH / script), *args], check=False,
-                          capture_output=True, text=True, timeout=timeout, cwd=BENCH.parent)
+    """Run bench/`script` with `args`, as `make bench` does.
+
+    In a session of its own: on a timeout the servers and browsers it started are killed with
+    it (a run left behind kept a dashboard busy for the rest of a suite).
+    """
+    with subprocess.Popen([sys.executable, str(BENCH / script), *args], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, cwd=BENCH.parent,
+                          start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            pytest.fail(f"bench/{script} ran over {timeout} s:\n{(out + err)[-4000:]}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def run(script: str, *args: str, timeout: float = 170) -> str:

@@ -41,9 +41,11 @@ from urllib.parse import urlsplit
 HERE = Path(__file__).resolve().parent
 LOOPBACK_NAMES = {"localhost"}
 PR_SET_PDEATHSIG = 1
-# Panel runs each browser event (a filter, a click) on a pool of this many threads, so one
-# session's slow read does not stall the others' (issue 24). Each may hold a pooled connection.
-EVENT_THREADS = 4
+# No `--num-threads`: Panel 1.10.0's thread pool applies a worker thread's widget updates
+# directly whenever any callback of the session holds the document lock (`_unblocked` asks
+# whether the lock is held, not by whom), and Bokeh then raises in the middle of a callback: a
+# filter change updated the cards and lost its URL (1 run in 6 of tests/ui). Events run on the
+# server's loop; the read budget (CONNMODEL_READ_BUDGET_S) bounds how long one read holds it.
 
 
 def is_loopback(host: str) -> bool:
@@ -86,7 +88,7 @@ def panel_args(host: str, port: int, auth: str, env: dict[str, str], *,
     if public_url:
         origins.add(public_host(public_url))
     args = ["serve", str(HERE / "app.py"), "--address", host, "--port", str(port),
-            "--index", "app", "--num-procs", "1", "--num-threads", str(EVENT_THREADS)]
+            "--index", "app", "--num-procs", "1"]
     for origin in sorted(origins):
         args += ["--allow-websocket-origin", origin]
     if public_url:

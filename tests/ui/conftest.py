@@ -29,6 +29,8 @@ BIN = Path(sys.executable).parent
 XSS_NAME = "<img src=x onerror=alert(1)>"
 START_TIMEOUT_S = 120  # a loaded 2-core machine can take over 30 s to import Panel and start
 LOG_TAIL_CHARS = 3000
+# How Panel and Bokeh log an exception raised in a session's callback: never expected.
+CALLBACK_FAILED = ("Callback failed for object", "exception calling callback for")
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def start_dashboard(folder: Path, *, demo: bool = True, database_url: str | None = None,
                     init: bool = True, log: Path | None = None,
                     local_users: bool = False) -> Iterator[Dashboard]:
-    """Serve the dashboard against a database in `folder`; stop it afterwards.
+    """Serve the dashboard against a database in `folder`; stop it afterwards, failing if its
+    log holds an exception raised in a callback (the page may look right and still be half-done).
 
     The server's output goes to `log` (default `folder`/dashboard.log), for tests that scan it.
     With `local_users`, it is started as `make run` does (dashboard/serve.py, sign-in required).
@@ -141,6 +144,9 @@ def start_dashboard(folder: Path, *, demo: bool = True, database_url: str | None
     base = f"http://127.0.0.1:{port}"
     with serving(command, port=port, log=log, env=env, cwd=folder, ready_url=f"{base}/app"):
         yield Dashboard(base, url, env, log)
+    failed = [line for line in log.read_text(errors="replace").splitlines()
+              if any(mark in line for mark in CALLBACK_FAILED)]
+    assert not failed, f"the dashboard logged exceptions in callbacks: {failed}\n{log_tail(log)}"
 
 
 def add_markup_profile(database_url: str) -> None:

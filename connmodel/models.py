@@ -342,6 +342,14 @@ class RevokeResult(SQLModel):
     disconnected_servers: list[str]
 
 
+class ProviderConfigPublic(SQLModel):
+    """A provider config as a chooser lists it: no settings, never a secret."""
+
+    id: int
+    name: str
+    kind: str
+
+
 class ProfilePublic(SQLModel):
     id: int
     name: str

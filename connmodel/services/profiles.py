@@ -13,6 +13,7 @@ from connmodel.models import (
     ProfileCard,
     ProfilePublic,
     ProviderConfig,
+    ProviderConfigPublic,
 )
 from connmodel.paging import MAX_LIMIT, Page, SortKey, capped_count, keyset_page
 from connmodel.permissions import Action, Actor, require
@@ -140,6 +141,23 @@ def list_profiles(
         for _, _, p, prov, kind in rows
     ]
     return Page(items, next_cursor, total, exact)
+
+
+def list_provider_configs(
+    session: Session,
+    *,
+    actor: Actor,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[ProviderConfigPublic]:
+    """Provider configs by name, keyset-paged: what a profile can reuse (name and kind only)."""
+    require(actor, Action.READ)
+    stmt = select(col(ProviderConfig.name), col(ProviderConfig.id), col(ProviderConfig.kind))
+    key = SortKey(ProviderConfig.name, ProviderConfig.id)  # type: ignore[arg-type]
+    rows, next_cursor = keyset_page(session, stmt, key=key, cursor=cursor, limit=limit)
+    total, exact = capped_count(session, select(col(ProviderConfig.id)))
+    return Page([ProviderConfigPublic(id=i, name=n, kind=k) for n, i, k in rows], next_cursor,
+                total, exact)
 
 
 def provider_config_id_by_name(session: Session, name: str) -> int:

@@ -16,11 +16,14 @@ from typing import Any
 import param
 
 from connmodel.errors import ConnModelError
+from connmodel.models import ProviderConfigPublic, ServerRow
+from connmodel.paging import Page
 from connmodel.providers import authorization, callback, connect, lifecycle, refresh, revocations
 from connmodel.providers.setup import NewProvider, new_profile
 from connmodel.secrets import KeyRing
 from connmodel.services.keys import checked_keyring
-from connmodel.services.profiles import list_profiles
+from connmodel.services.profiles import list_provider_configs
+from connmodel.services.servers import list_servers
 from connmodel.status import ProviderKind
 from connmodel.store import session
 from dashboard.viewmodels.backend import Backend
@@ -32,6 +35,11 @@ KINDS = {"No authentication": ProviderKind.NONE.value, "API key": ProviderKind.A
          "OAuth2 client credentials (machine)": ProviderKind.CLIENT_CREDENTIALS.value}
 ENDPOINTS = {"Issuer URL (discovery)": "issuer", "Google preset": "google",
              "Explicit endpoints": "explicit"}
+NEW_PROVIDER = "— new provider config —"
+KIND_NAMES = {ProviderKind.NONE.value: "no authentication", ProviderKind.API_KEY.value: "API key",
+              ProviderKind.OAUTH2.value: "OAuth2",
+              ProviderKind.CLIENT_CREDENTIALS.value: "OAuth2 client credentials"}
+CHOICES_LIMIT = 500
 CALLBACK_FLAG = "oauth"
 CALLBACK_VALUE = "callback"
 CALLBACK_KEYS = ("code", "state", "error", "error_description", "iss", "scope",
@@ -57,9 +65,20 @@ def is_callback(query: Mapping[str, str]) -> bool:
     return query.get(CALLBACK_FLAG) == CALLBACK_VALUE and ("state" in query or "error" in query)
 
 
-def servers_list(text: str) -> list[str]:
-    """'Drive, Gmail' → ['Drive', 'Gmail'] (blank entries dropped, order kept, no repeats)."""
-    return list(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+def choices_note(configs: Page[ProviderConfigPublic], servers: Page[ServerRow]) -> str:
+    """What the dialog says under its choices when they are not the whole story."""
+    notes = []
+    if not servers.items:
+        notes.append("No MCP servers yet: add them on My Servers, then connect them there "
+                     "(Reconfigure).")
+    more = [f"the first {len(p.items)} of {p.total}{'' if p.total_exact else '+'} {what}"
+            for p, what in ((configs, "provider configs"), (servers, "MCP servers"))
+            if p.next_cursor is not None]
+    if more:
+        notes.append(f"Listed: {' and '.join(more)}, by name.")
+    if servers.next_cursor is not None:
+        notes.append("Connect other servers from My Servers (Reconfigure).")
+    return " ".join(notes)
 
 
 class Outcome(param.Parameterized):
@@ -100,7 +119,10 @@ class NewProfileModel(Outcome):
     environment = param.Selector(objects=["dev", "staging", "production"], default="dev")
     description = param.String(default="", doc="What the admin writes; empty is fine.")
     provider_name = param.String(default="", doc="Name of the new provider config.")
-    existing_provider = param.String(default="", doc="Reuse this provider config (by name).")
+    existing_provider = param.Selector(
+        objects={NEW_PROVIDER: ""}, default="", check_on_set=True,
+        doc="Reuse this provider config (by name), one of those load_choices() read; empty: "
+            "a new one from the fields below.")
     kind = param.Selector(objects=list(KINDS.values()), default=ProviderKind.NONE.value)
     endpoints = param.Selector(objects=list(ENDPOINTS.values()), default="issuer")
     client_id = param.String(default="")
@@ -112,13 +134,66 @@ class NewProfileModel(Outcome):
     revocation_url = param.String(default="")
     userinfo_url = param.String(default="")
     api_key = param.String(default="", doc="Cleared after each attempt.")
-    servers = param.String(default="", doc="MCP server names, comma-separated.")
+    servers = param.ListSelector(default=[], objects=[], check_on_set=True,
+                                 doc="MCP servers to connect, among those load_choices() read.")
+    provider_kinds = param.Dict(default={}, doc="Kind of each provider config in the choices.")
+    choices_note = param.String(default="", doc="Says when not every server or config is listed.")
     created = param.String(default="", doc="Name of the profile created but not yet connected.")
     secrets_used = param.Event(doc="Fires after a secret was used: the view clears its widgets.")
 
+    def _read_choices(self) -> tuple[Page[ProviderConfigPublic], Page[ServerRow]]:
+        """The provider configs and MCP servers to choose from, the first CHOICES_LIMIT of each
+        by name, through the services (which check the actor may read them). No param changes:
+        it may run in a worker thread."""
+        return (self.backend.read(list_provider_configs, limit=CHOICES_LIMIT),
+                self.backend.read(list_servers, limit=CHOICES_LIMIT))
+
+    def _show_choices(self, configs: Page[ProviderConfigPublic], servers: Page[ServerRow]) -> None:
+        """Offer these choices; a chosen config or server no longer among them is dropped."""
+        kinds = {c.name: c.kind for c in configs.items}
+        names = [s.name for s in servers.items]
+        self.param.existing_provider.objects = {
+            NEW_PROVIDER: "", **{f"{c.name} ({KIND_NAMES.get(c.kind, c.kind)})": c.name
+                                for c in configs.items}}
+        self.param.servers.objects = names
+        self.param.update(
+            provider_kinds=kinds,
+            existing_provider=self.existing_provider if self.existing_provider in kinds else "",
+            servers=[s for s in self.servers if s in names],
+            choices_note=choices_note(configs, servers))
+
+    async def load_choices(self) -> bool:
+        """Read (in a worker thread) and offer the choices, when the dialog opens and before
+        each submit; False, with the reason in `message`, if the read failed."""
+        try:
+            pages = await asyncio.to_thread(self._read_choices)
+        except ConnModelError as exc:
+            self._tell(str(exc), "error")
+            return False
+        self._show_choices(*pages)
+        return True
+
+    def chosen_kind(self) -> str:
+        """How the profile will authenticate: the reused provider config's kind, or `kind`."""
+        if self.existing_provider:
+            return self.provider_kinds.get(self.existing_provider, self.kind)
+        return self.kind
+
+    async def _still_there(self) -> bool:
+        """Re-read the choices; a chosen config or server removed since is a clear error."""
+        chosen, servers = self.existing_provider, list(self.servers)
+        if not await self.load_choices():
+            return False
+        gone = ([f"provider config {chosen!r}"] if chosen and chosen not in self.provider_kinds
+                else []) + [f"MCP server {s!r}" for s in servers if s not in self.servers]
+        if gone:
+            self._tell(f"{' and '.join(gone)} no longer exist{'s' if len(gone) == 1 else ''}: "
+                       "choose again (the lists are up to date now).", "error")
+        return not gone
+
     def _provider(self) -> str | NewProvider:
-        if self.existing_provider.strip():
-            return self.existing_provider.strip()
+        if self.existing_provider:
+            return self.existing_provider
         oauth = self.kind in (ProviderKind.OAUTH2.value, ProviderKind.CLIENT_CREDENTIALS.value)
         explicit = oauth and self.endpoints == "explicit"
         return NewProvider(
@@ -139,8 +214,13 @@ class NewProfileModel(Outcome):
         self.secrets_used = True
 
     async def submit(self, redirect_uri: str) -> bool:
-        """Create the profile (once), then connect it; True when done or redirecting."""
+        """Create the profile (once), then connect it; True when done or redirecting.
+
+        The chosen config and servers are checked against a fresh read first, so one removed
+        since the dialog opened creates nothing."""
         try:
+            if not await self._still_there():
+                return False
             if not self.created:
                 profile = await self._call(new_profile, name=self.profile_name,
                                            environment=self.environment,
@@ -154,23 +234,9 @@ class NewProfileModel(Outcome):
         finally:
             self._forget_secrets()
 
-    async def _kind(self) -> str | None:
-        """The created profile's provider kind (a reused provider config brings its own)."""
-        if not self.existing_provider.strip():
-            return self.kind
-        try:
-            page = await asyncio.to_thread(self.backend.call, list_profiles,
-                                           name_contains=self.created, limit=50)
-        except ConnModelError as exc:
-            self._tell(str(exc), "error")
-            return None
-        return next((p.provider_kind for p in page.items if p.name == self.created), None)
-
     async def _connect(self, redirect_uri: str) -> bool:
-        servers = servers_list(self.servers)
-        kind = await self._kind()
-        if kind is None:
-            return False
+        servers = list(self.servers)
+        kind = self.chosen_kind()
         if kind == ProviderKind.OAUTH2.value:
             start = await self._call(authorization.begin_authorization, profile=self.created,
                                redirect_uri=redirect_uri, servers=servers)

@@ -1,8 +1,9 @@
 """The Connections page's "New profile" button and dialog, and the OAuth callback's banner.
 
-The dialog asks for the profile (name, environment, description), how it authenticates (none,
-API key, OAuth2 with an issuer / the Google preset / explicit endpoints, client credentials)
-and the MCP servers to connect; "Create and connect" creates the provider config and profile
+The dialog asks for the profile (name, environment, description), how it authenticates (an
+existing provider config chosen from a list, or a new one: none, API key, OAuth2 with an
+issuer / the Google preset / explicit endpoints, client credentials) and which registered MCP
+servers to connect (a multiple choice); "Create and connect" creates the provider config and profile
 in one transaction, then connects (OAuth2: the browser goes to the provider's consent page and
 comes back to this page). Password widgets are cleared after every attempt.
 """
@@ -16,6 +17,7 @@ from dashboard import oauth_callback
 from dashboard.components.dialog_name import DialogName
 from dashboard.components.notice import Notice
 from dashboard.components.redirect import Redirect
+from dashboard.components.status_line import StatusLine
 from dashboard.components.toasts import Toasts
 from dashboard.viewmodels.actions import ActionsModel
 from dashboard.viewmodels.backend import Backend
@@ -58,6 +60,16 @@ class NewProfileDialog(pn.viewable.Viewer):
         m.param.watch(self._clear_secrets, "secrets_used")
         self._kind = pn.widgets.Select(label="Authentication", options=KINDS, value=m.kind)
         self._kind.link(m, value="kind")
+        # Native <select>s: their options are text nodes. Not MultiChoice: Bokeh 3.10 renders
+        # its labels with Choices.js, whose `allowHTML` defaults to true (innerHTML).
+        self._existing = pn.widgets.Select.from_param(
+            m.param.existing_provider, sizing_mode="stretch_width",
+            label="Provider config: a new one, or reuse one (then only its API key is asked)")
+        self._servers = pn.widgets.MultiSelect.from_param(
+            m.param.servers, options=[], size=5, sizing_mode="stretch_width",
+            label="MCP servers to connect (optional; Ctrl/⌘-click for several)")
+        self._note = StatusLine(object=m.choices_note, sizing_mode="stretch_width")
+        m.param.watch(lambda e: setattr(self._note, "object", e.new), "choices_note")
         self._endpoints = pn.widgets.RadioButtonGroup(options=ENDPOINTS, value=m.endpoints,
                                                       color="primary", variant="outline")
         self._endpoints.link(m, value="endpoints")
@@ -73,6 +85,8 @@ class NewProfileDialog(pn.viewable.Viewer):
             self._secret,
             text(m.param.scopes, label="Scopes", placeholder="openid email"),
             self._endpoints, self._issuer, self._explicit)
+        self._provider_name = text(m.param.provider_name, label="New provider config name",
+                                   placeholder="default: PROFILE provider")
         self._error = Notice(kind="error", sizing_mode="stretch_width")
         self._toasts = Toasts()
         self._submit = pn.widgets.Button(label="Create and connect", color="primary")
@@ -87,29 +101,34 @@ class NewProfileDialog(pn.viewable.Viewer):
             pn.widgets.Select.from_param(m.param.environment, label="Environment"),
             text(m.param.description, label="Description (optional)",
                  placeholder="what these connections are for"),
+            self._existing,
             self._kind,
-            text(m.param.provider_name, label="Provider config name",
-                 placeholder="default: PROFILE provider"),
-            text(m.param.existing_provider,
-                 label="Or reuse an existing provider config (then only its API key is asked)",
-                 placeholder="existing provider config name"),
+            self._provider_name,
             self._oauth, self._api_key,
-            text(m.param.servers, label="MCP servers (comma-separated names, optional)"),
+            self._servers, self._note,
             self._error, pn.Row(cancel, self._submit),
             width=560, name="New profile", stylesheets=[_MODAL])
         self._open = pn.widgets.Button(label="New profile", color="primary", icon="plus")
-        self._open.on_click(lambda _: setattr(self._dialog, "open", True))
+        self._open.on_click(self._show)
         self._redirect = Redirect()
         m.param.watch(lambda e: setattr(self._redirect, "url", e.new), "redirect")
-        m.param.watch(self._show_kind, ["kind", "endpoints"])
+        m.param.watch(self._show_kind, ["kind", "endpoints", "existing_provider"])
         self._show_kind()
 
     def _show_kind(self, *_: Any) -> None:
+        """A reused provider config hides the new one's fields; its kind decides the key."""
         m = self.model
-        self._oauth.visible = m.kind in OAUTH_KINDS
+        new = not m.existing_provider
+        self._kind.visible = self._provider_name.visible = new
+        self._oauth.visible = new and m.kind in OAUTH_KINDS
         self._issuer.visible = m.endpoints == "issuer"
         self._explicit.visible = m.endpoints == "explicit"
-        self._api_key.visible = m.kind == "api_key"
+        self._api_key.visible = m.chosen_kind() == "api_key"
+
+    async def _show(self, _: Any) -> None:
+        """Open the dialog, then (re)read what it offers to reuse and connect."""
+        self._dialog.open = True
+        self._error.text = "" if await self.model.load_choices() else self.model.message
 
     def _clear_secrets(self, *_: Any) -> None:
         self._secret.value = ""

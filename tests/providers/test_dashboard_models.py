@@ -6,11 +6,14 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from authserver import CLIENT_ID, CLIENT_SECRET, USER_EMAIL, approve
 from cryptography.fernet import Fernet
-from sqlmodel import select
+from sqlmodel import col, delete, select
 
-from connmodel.models import AuditEvent, Profile, ProviderConfig
+from connmodel.errors import PermissionDenied
+from connmodel.models import AuditEvent, McpServer, Profile, ProviderConfig
+from connmodel.permissions import Actor, Role
 from connmodel.services.connections import (
     ConnectionFilter,
     get_connection,
@@ -18,17 +21,19 @@ from connmodel.services.connections import (
     revoke_connection,
 )
 from connmodel.services.keys import secret_columns
+from connmodel.services.profiles import create_provider_config, list_provider_configs
 from connmodel.services.revocations import list_revocations
+from connmodel.services.servers import add_server, list_servers
 from connmodel.store import session
 from dashboard.viewmodels.backend import Backend
 from dashboard.viewmodels.providers import (
+    CHOICES_LIMIT,
     ConnectionActionsModel,
     NewProfileModel,
     callback_uri,
     deliver_revocations_soon,
     finish_callback,
     is_callback,
-    servers_list,
 )
 
 
@@ -40,6 +45,7 @@ def run(coro: Any) -> Any:
 
 CALLBACK = callback_uri("http://127.0.0.1:5006", "/app")
 API_KEY = "sk-live-dashboard-key-00007f3a"
+HOSTILE = "<img src=x onerror=alert(1)>"
 
 
 def only_connection(url: str, admin, profile: str):
@@ -68,7 +74,6 @@ def test_callback_url_and_helpers():
     assert is_callback({"oauth": "callback", "state": "s", "code": "c"})
     assert is_callback({"oauth": "callback", "error": "access_denied"})
     assert not is_callback({"page": "connections", "state": "s"})
-    assert servers_list(" Drive, ,Gmail,Drive ") == ["Drive", "Gmail"]
 
 
 def test_no_auth_profile_is_created_and_connected(sqlite_url, keyring, admin):
@@ -236,19 +241,156 @@ def test_dialog_clears_its_password_widgets_after_use(sqlite_url, keyring, admin
 def test_reusing_a_provider_config_connects_with_its_kind(sqlite_url, keyring, admin, authserver):
     run(NewProfileModel(Backend(admin, sqlite_url), profile_name="Keyed", kind="api_key",
                         api_key=API_KEY, provider_name="Shared keys").submit(CALLBACK))
-    again = NewProfileModel(Backend(admin, sqlite_url), profile_name="Keyed staging",
-                            environment="staging", existing_provider="Shared keys",
-                            api_key="sk-live-other-key-00009999")
+    again = NewProfileModel(Backend(admin, sqlite_url))
+    assert run(again.load_choices())
+    again.param.update(profile_name="Keyed staging", environment="staging",
+                       existing_provider="Shared keys", api_key="sk-live-other-key-00009999")
     assert run(again.submit(CALLBACK)), again.message
     assert only_connection(sqlite_url, admin, "Keyed staging").config["credential"] == "••••9999"
     oauth = oauth_model(sqlite_url, admin, authserver)
     run(oauth.submit(CALLBACK))
-    reuse = NewProfileModel(Backend(admin, sqlite_url), profile_name="Local 2",
-                            existing_provider="Local provider")
+    reuse = NewProfileModel(Backend(admin, sqlite_url), profile_name="Local 2")
+    run(reuse.load_choices())
+    reuse.existing_provider = "Local provider"
+    assert reuse.chosen_kind() == "oauth2"
     assert run(reuse.submit(CALLBACK)) and reuse.redirect.startswith(authserver.url)
-    missing = NewProfileModel(Backend(admin, sqlite_url), profile_name="Nope",
-                              existing_provider="No such provider")
-    assert not run(missing.submit(CALLBACK)) and "No such provider" in missing.message
+
+
+def _add_servers(url: str, admin, *names: str) -> None:
+    """Registered MCP servers with no profile yet (what New profile can connect)."""
+    with session(url) as s:
+        for i, name in enumerate(names):
+            add_server(s, actor=admin, name=name, url=f"http://127.0.0.1:9/mcp{i}")
+        s.commit()
+
+
+def _profiles_servers_events(url: str) -> tuple[list[str], list[tuple[str, int | None]], int]:
+    with session(url) as s:
+        return (sorted(s.exec(select(Profile.name)).all()),
+                sorted(s.exec(select(McpServer.name, McpServer.profile_id)).all()),
+                len(s.exec(select(AuditEvent.id)).all()))
+
+
+def test_choices_list_the_provider_configs_and_servers_by_name(sqlite_url, keyring, admin,
+                                                               viewer):
+    with session(sqlite_url) as s:
+        create_provider_config(s, actor=admin, name="Shared keys", kind="api_key")
+        # names the services refuse today, written before they did: listed as they are
+        s.add(ProviderConfig(name=HOSTILE, kind="none"))
+        s.add(McpServer(name=HOSTILE, url="http://127.0.0.1:9/x", transport="streamable-http",
+                        state="disconnected"))
+        s.commit()
+    _add_servers(sqlite_url, admin, "Drive")
+    model = NewProfileModel(Backend(viewer, sqlite_url))  # reading them is a viewer's right too
+    assert run(model.load_choices()) and model.choices_note == ""
+    assert model.param.existing_provider.objects == {
+        "— new provider config —": "", f"{HOSTILE} (no authentication)": HOSTILE,
+        "Shared keys (API key)": "Shared keys"}
+    assert model.param.servers.objects == [HOSTILE, "Drive"]
+    assert model.existing_provider == "" and model.servers == []
+    with session(sqlite_url) as s:
+        page = list_provider_configs(s, actor=admin, limit=1)
+        assert ([c.name for c in page.items], page.total) == ([HOSTILE], 2)
+        with pytest.raises(PermissionDenied):  # a broker token may not list them
+            list_provider_configs(s, actor=Actor("gateway", Role.BROKER))
+
+
+def test_no_servers_yet_is_said_and_many_are_capped(sqlite_url, keyring, admin):
+    model = NewProfileModel(Backend(admin, sqlite_url))
+    run(model.load_choices())
+    assert model.choices_note.startswith("No MCP servers yet: add them on My Servers")
+    _add_servers(sqlite_url, admin, *(f"Server {i:03}" for i in range(CHOICES_LIMIT + 2)))
+    run(model.load_choices())
+    assert len(model.param.servers.objects) == CHOICES_LIMIT
+    assert model.choices_note == (f"Listed: the first {CHOICES_LIMIT} of {CHOICES_LIMIT + 2} MCP "
+                                  "servers, by name. Connect other servers from My Servers "
+                                  "(Reconfigure).")
+
+
+def test_chosen_servers_are_connected_to_the_new_profile(sqlite_url, keyring, admin):
+    _add_servers(sqlite_url, admin, "Drive", "Gmail", "Calendar")
+    model = NewProfileModel(Backend(admin, sqlite_url), profile_name="Calc")
+    run(model.load_choices())
+    model.servers = ["Gmail", "Drive"]
+    assert run(model.submit(CALLBACK)), model.message
+    assert model.servers == []  # the form is empty again
+    with session(sqlite_url) as s:
+        rows = {r.name: r for r in list_servers(s, actor=admin).items}
+    assert [(n, r.profile, r.state) for n, r in sorted(rows.items())] == [
+        ("Calendar", None, "disconnected"), ("Drive", "Calc", "connected"),
+        ("Gmail", "Calc", "connected")]
+
+
+def test_unknown_or_removed_choices_are_clear_errors_and_change_nothing(sqlite_url, keyring,
+                                                                        admin):
+    with session(sqlite_url) as s:
+        create_provider_config(s, actor=admin, name="Gone soon", kind="none")
+        create_provider_config(s, actor=admin, name="Kept", kind="none")
+        s.commit()
+    _add_servers(sqlite_url, admin, "Drive", "Old server")
+    model = NewProfileModel(Backend(admin, sqlite_url), profile_name="Calc")
+    run(model.load_choices())
+    with pytest.raises(ValueError, match="does not accept 'No such provider'"):
+        model.existing_provider = "No such provider"  # not one of the choices: refused
+    with pytest.raises(ValueError, match="does not accept 'Nope'"):
+        model.servers = ["Drive", "Nope"]
+    assert (model.existing_provider, model.servers) == ("", [])
+
+    model.param.update(existing_provider="Gone soon", servers=["Drive", "Old server"])
+    with session(sqlite_url) as s:  # removed by someone else while the dialog is open
+        s.execute(delete(McpServer).where(col(McpServer.name) == "Old server"))
+        s.execute(delete(ProviderConfig).where(col(ProviderConfig.name) == "Gone soon"))
+        s.commit()
+    before = _profiles_servers_events(sqlite_url)
+    assert not run(model.submit(CALLBACK))
+    assert (model.message_kind, model.message) == (
+        "error", ("provider config 'Gone soon' and MCP server 'Old server' no longer exist: "
+                  "choose again (the lists are up to date now)."))
+    assert _profiles_servers_events(sqlite_url) == before
+    assert model.created == "" and model.profile_name == "Calc"
+    assert (model.existing_provider, model.servers) == ("", ["Drive"])  # what still exists
+    assert "Gone soon" not in model.param.existing_provider.objects.values()
+    model.existing_provider = "Kept"
+    assert run(model.submit(CALLBACK)), model.message  # chosen again: it works
+    assert only_connection(sqlite_url, admin, "Calc").provider == "Kept"
+
+
+def test_dialog_asks_only_for_the_reused_configs_key(sqlite_url, keyring, admin):
+    from dashboard.views.new_profile import NewProfileDialog
+
+    with session(sqlite_url) as s:
+        create_provider_config(s, actor=admin, name="Shared keys", kind="api_key")
+        create_provider_config(s, actor=admin, name="Open", kind="none")
+        s.commit()
+    _add_servers(sqlite_url, admin, "Drive")
+    dialog = NewProfileDialog(model=NewProfileModel(Backend(admin, sqlite_url)))
+    run(dialog._show(None))
+    assert dialog._dialog.open
+    assert list(dialog._existing.options) == [
+        "— new provider config —", "Open (no authentication)", "Shared keys (API key)"]
+    assert list(dialog._servers.options) == ["Drive"]
+
+    def shown() -> tuple[bool, ...]:
+        return (dialog._kind.visible, dialog._provider_name.visible, dialog._oauth.visible,
+                dialog._api_key.visible)
+
+    dialog._kind.value = "oauth2"
+    assert shown() == (True, True, True, False)  # a new config: all its fields
+    dialog._existing.value = "Shared keys"
+    assert shown() == (False, False, False, True)  # only its API key
+    dialog._existing.value = "Open"
+    assert shown() == (False, False, False, False)
+    dialog._existing.value = "Shared keys"
+    dialog.model.profile_name = "Keyed"
+    dialog._api_key.value = API_KEY
+    dialog._servers.value = ["Drive"]
+    run(dialog._run(None))
+    assert not dialog._dialog.open and dialog._existing.value == "" and dialog._servers.value == []
+    view = only_connection(sqlite_url, admin, "Keyed")
+    assert (view.provider, view.config["credential"]) == ("Shared keys", "••••7f3a")
+    assert [s.name for s in view.mcp_servers] == ["Drive"]
+    with session(sqlite_url) as s:
+        assert sorted(s.exec(select(ProviderConfig.name)).all()) == ["Open", "Shared keys"]
 
 
 def _written(url: str) -> tuple[list[str], int, list[str]]:

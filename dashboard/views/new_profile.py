@@ -29,7 +29,10 @@ from dashboard.viewmodels.providers import (
     deliver_revocations_soon,
 )
 
-_MODAL = ".dialog-content { max-height: calc(100vh - 80px); overflow: auto; }"
+# As wide as 560 px or the window allows (a phone is 390 px): Modal's `width` is a fixed size.
+_MODAL = (".dialog-content { width: min(560px, calc(100vw - 16px)); box-sizing: border-box; "
+          "max-height: calc(100vh - 80px); overflow: auto; }")
+_WRAP = "label { white-space: normal; }"  # a long label wraps in a narrow dialog
 OAUTH_KINDS = ("oauth2", "client_credentials")
 
 
@@ -63,15 +66,20 @@ class NewProfileDialog(pn.viewable.Viewer):
         # Native <select>s: their options are text nodes. Not MultiChoice: Bokeh 3.10 renders
         # its labels with Choices.js, whose `allowHTML` defaults to true (innerHTML).
         self._existing = pn.widgets.Select.from_param(
-            m.param.existing_provider, sizing_mode="stretch_width",
-            label="Provider config: a new one, or reuse one (then only its API key is asked)")
+            m.param.existing_provider, label="Provider config (a new one, or reuse one)",
+            description="Reuse how an existing provider config authenticates: then only its "
+                        "API key, if it has one, is asked.",
+            sizing_mode="stretch_width", stylesheets=[_WRAP])
         self._servers = pn.widgets.MultiSelect.from_param(
             m.param.servers, options=[], size=5, sizing_mode="stretch_width",
-            label="MCP servers to connect (optional; Ctrl/⌘-click for several)")
+            label="MCP servers to connect (optional; Ctrl/⌘-click for several)",
+            description="Registered servers (My Servers) that will use this profile.",
+            stylesheets=[_WRAP])
         self._note = StatusLine(object=m.choices_note, sizing_mode="stretch_width")
         m.param.watch(lambda e: setattr(self._note, "object", e.new), "choices_note")
-        self._endpoints = pn.widgets.RadioButtonGroup(options=ENDPOINTS, value=m.endpoints,
-                                                      color="primary", variant="outline")
+        self._endpoints = pn.widgets.RadioButtonGroup(
+            options=ENDPOINTS, value=m.endpoints, color="primary", variant="outline",
+            sizing_mode="stretch_width", stylesheets=[".bk-btn-group { flex-wrap: wrap; }"])
         self._endpoints.link(m, value="endpoints")
         self._issuer = text(m.param.issuer, label="Issuer URL",
                             placeholder="https://accounts.example.com")
@@ -96,7 +104,9 @@ class NewProfileDialog(pn.viewable.Viewer):
         self._dialog = pn.Modal(
             DialogName(label="New profile"),
             pn.pane.HTML("<h2>New profile</h2><p>A profile is a named use of a provider config; "
-                         "connect it to the MCP servers that should use it.</p>"),
+                         "connect it to the MCP servers that should use it. Reuse an existing "
+                         "provider config and only its API key (if it has one) is asked.</p>",
+                         sizing_mode="stretch_width"),
             text(m.param.profile_name, label="Profile name", placeholder="e.g. Drive"),
             pn.widgets.Select.from_param(m.param.environment, label="Environment"),
             text(m.param.description, label="Description (optional)",
@@ -107,7 +117,7 @@ class NewProfileDialog(pn.viewable.Viewer):
             self._oauth, self._api_key,
             self._servers, self._note,
             self._error, pn.Row(cancel, self._submit),
-            width=560, name="New profile", stylesheets=[_MODAL])
+            name="New profile", stylesheets=[_MODAL])
         self._open = pn.widgets.Button(label="New profile", color="primary", icon="plus")
         self._open.on_click(self._show)
         self._redirect = Redirect()
@@ -126,9 +136,10 @@ class NewProfileDialog(pn.viewable.Viewer):
         self._api_key.visible = m.chosen_kind() == "api_key"
 
     async def _show(self, _: Any) -> None:
-        """Open the dialog, then (re)read what it offers to reuse and connect."""
-        self._dialog.open = True
+        """(Re)read what the dialog offers to reuse and connect, then open it (its lists then
+        do not change under the pointer)."""
         self._error.text = "" if await self.model.load_choices() else self.model.message
+        self._dialog.open = True
 
     def _clear_secrets(self, *_: Any) -> None:
         self._secret.value = ""

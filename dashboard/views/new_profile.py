@@ -3,9 +3,9 @@
 The dialog asks for the profile (name, environment, description), how it authenticates (an
 existing provider config chosen from a list, or a new one: none, API key, OAuth2 with an
 issuer / the Google preset / explicit endpoints, client credentials) and which registered MCP
-servers to connect (a multiple choice); "Create and connect" creates the provider config and profile
-in one transaction, then connects (OAuth2: the browser goes to the provider's consent page and
-comes back to this page). Password widgets are cleared after every attempt.
+servers to connect (a multiple choice); "Create and connect" creates the provider config and
+profile in one transaction, then connects (OAuth2: the browser goes to the provider's consent
+page and comes back to this page). Password widgets are cleared after every attempt.
 """
 
 from typing import Any

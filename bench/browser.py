@@ -236,6 +236,14 @@ class Tab:
     def button(self, name: str, nth: int = 0) -> Any:
         return self.page.locator(f"{BUTTONS[self.kind][name]} >> visible=true").nth(nth)
 
+    def row_button(self, name: str, key: str, nth: int) -> Any:
+        """The `name` button of the row keyed `key`. On connmodel's page the n-th visible button
+        need not be in the n-th row (a Revoke clicked by position revoked another connection);
+        the Tabulator pages keep one button per rendered row, in order."""
+        if self.kind == "connmodel":
+            return self.page.locator(f'tr[data-id="{key}"] {BUTTONS[self.kind][name]}').first
+        return self.button(name, nth)
+
     def status_select(self) -> Any:
         return self.page.locator("select").filter(has_text="All statuses")
 
@@ -295,7 +303,7 @@ class Tab:
         keys = [str(r["key"]) for r in self.state()["rows"]]
         free = [n for n, key in enumerate(keys) if key not in revoked][:5]
         n = free[i % len(free)]
-        asked = self.timed("revoke", lambda: self.button("revoke", n).click())
+        asked = self.timed("revoke", lambda: self.row_button("revoke", keys[n], n).click())
         if not confirm:
             self.close_dialog()
             return asked, None

@@ -90,6 +90,22 @@ def test_dark_theme_is_readable_and_survives_a_reload(page: Page, served):
     assert card(page, "Google").locator("h2").evaluate(CONTRAST)["bg"] > 0.8
 
 
+def test_new_profile_is_readable_in_the_dark_theme(page: Page, served):
+    """Panel's modal paints its dialog white; under the dark theme its labels were white on it."""
+    url, _ = served
+    open_page(page, f"{url}?theme=dark")
+    page.get_by_role("button", name="New profile").click()
+    expect(page.get_by_role("heading", name="New profile")).to_be_visible()
+    for text in (page.get_by_role("heading", name="New profile"),
+                 page.get_by_text("Profile name", exact=True),
+                 page.get_by_text("Environment", exact=True).last,
+                 page.get_by_role("button", name="Cancel")):
+        found = text.first.evaluate(CONTRAST)
+        assert found["ratio"] >= 4.5, f"{text}: contrast {found['ratio']:.2f}"
+        assert found["bg"] < 0.2, f"{text}: on a light background in the dark theme"
+    page.keyboard.press("Escape")
+
+
 def test_headers_sort_the_card_in_sql_and_the_url_keeps_it(page: Page, served):
     url, pid = served
     open_page(page, url)

@@ -3,8 +3,9 @@
 Nothing here holds the connection table: the page keeps one SQL page of profiles (more on
 "Load more profiles") and every card one SQL page of its connections (more on "Load more").
 Service errors never escape: they become `error`, which the view shows, and the next refresh
-that succeeds clears it. The dashboard serves browser events from a thread pool, so two inputs
-of one page can be read at once: only the newest input's screen is shown (`refresh`). The page
+that succeeds clears it. Only the newest input's screen is shown (`refresh`): the dashboard
+reads inputs one at a time on its loop today, and the guard keeps that true when reads move
+off it (docs/read-budget.md says why they are not in a thread pool now). The page
 does not poll: the process's change watcher (connmodel/changes.py) hands it each change of the
 store (`catch_up`).
 """
@@ -188,7 +189,7 @@ class ConnectionsPageModel(param.Parameterized):
                 self._fail(exc)
             return
         if mine != self._newest:
-            return  # superseded (the dashboard serves events from a thread pool): newest wins
+            return  # superseded by a newer input read meanwhile: newest wins
         self.working = False
         self._token = screen.token
         self.param.update(cards=self._cards(screen.profiles.items, screen.rows, where),

@@ -59,6 +59,23 @@ def test_overview_filtered_view_revoke(page: Page, seeded, shot):
     shot("servers")
 
 
+@pytest.mark.parametrize(("suffix", "query", "size"), [
+    ("dark", "&theme=dark", (1280, 900)), ("narrow", "&theme=default", (390, 844))])
+def test_dark_and_narrow(page: Page, seeded, shot, suffix, query, size):
+    """Connections, View and My Servers in the dark theme, and in a phone-wide window."""
+    page.goto(seeded.page_url(f"?page=connections{query}"))
+    page.set_viewport_size({"width": size[0], "height": size[1]})
+    expect(page.locator('section[aria-label="Profile Noauth"]')).to_be_visible()
+    shot(f"overview-{suffix}")
+    page.get_by_role("button", name="View Google connection").click()
+    expect(page.locator(".detail")).to_contain_text("Gsuite")
+    shot(f"view-{suffix}")
+    page.goto(seeded.page_url(f"?page=servers{query}"))
+    expect(page.get_by_role("heading", name="My Servers")).to_be_visible()
+    expect(page.get_by_text("Calculator").first).to_be_visible()
+    shot(f"servers-{suffix}")
+
+
 def test_empty_and_error_states(page: Page, tmp_path, shot, serve_dashboard):
     with serve_dashboard(tmp_path, demo=False) as empty:
         page.goto(empty.page_url())

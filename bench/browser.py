@@ -20,9 +20,10 @@ heading, the revoked row gone. First screen runs from navigation start to the fi
 rows (the floor: with its text). Each interaction --runs times (default 30; the naive page's
 first screen and Confirm 5 times: each reads the whole table), the pages taking turns.
 
-Memory per session is the real dashboard server's RSS with 10 sessions open (`--sessions`) minus
-with 1, divided by 9. The load average is recorded. It prints p50/p75/p95 per page and interaction with
-the ratios at p75 and the targets of issue 19, and writes JSON (--out).
+Memory per session is the real dashboard server's RSS with --sessions sessions open (default
+10) minus with 1, divided by the sessions added. The load average is recorded. It prints
+p50/p75/p95 per page and interaction with the ratios at p75 and the targets of issue 19, and
+writes JSON (--out).
 Run: `make bench` or `python bench/browser.py --connections 100000 --stores sqlite`.
 """
 

@@ -9,9 +9,10 @@ routing, not server work, and is tested in tests/deploy). For each session count
   receives the server's answer (p50 / p95);
 - propagation: a revoke committed from this process (as the CLI does); time until each page's
   websocket receives the change (p50 / p95 / max over pages and revokes);
-- idle (--idle-seconds, default 20, with nothing changing): websocket messages per session per minute, dashboard
-  CPU per session (ms/s), SQL statements per second (both processes' /metrics), PostgreSQL
-  connections in use, RSS per session (the processes' growth over the session count).
+- idle (--idle-seconds, default 20, with nothing changing): websocket messages per session per
+  minute, dashboard CPU per session (ms/s), SQL statements per second (both processes'
+  /metrics), PostgreSQL connections in use, RSS per session (the processes' growth over the
+  session count).
 
 The baseline is 1 session, measured in the same run; ratios are against it. Targets (issue 17):
 propagation p95 <= 1 s; idle sessions 0 messages/min and statements/s not growing with

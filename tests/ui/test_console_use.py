@@ -244,3 +244,20 @@ def test_view_keys_stay_whole_on_a_phone(page: Page, served):
     expect(keys.first).to_be_visible()
     for i in range(keys.count()):
         assert keys.nth(i).evaluate(LINES) == 1, f"key broken over lines: {keys.nth(i).text_content()}"
+
+
+def test_activity_fits_a_phone(page: Page, served):
+    """At 390 px each event is a block of labelled lines inside the window, still sortable."""
+    url, _ = served
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(f"{url}?page=activity")
+    cells = page.locator("table.activity tbody td")
+    expect(cells.first).to_be_visible()
+    for i in range(min(cells.count(), 15)):
+        box = cells.nth(i).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, \
+            f"{cells.nth(i).text_content()!r} at {box}"
+    expect(page.locator("table.activity tbody td").nth(2)).to_have_css("display", "block")
+    time = page.locator("th", has=page.get_by_role("button", name="Time (UTC)"))
+    time.get_by_role("button").click()
+    expect(time).to_have_attribute("aria-sort", "ascending")

@@ -52,6 +52,9 @@ class SignedIn(JSComponent):
 
     _stylesheets: ClassVar[list[str]] = ["""
     .who { color: var(--header-color); font-size: 14px; white-space: nowrap; }
+    /* Phone-wide: the line wraps in the header rather than being cut. */
+    @media (max-width: 480px) { .who { font-size: 12px; white-space: normal;
+                                       display: block; line-height: 1.3; } }
     .who a { color: inherit; margin-left: 12px; text-decoration: underline; }
     a:focus-visible { outline: 2px solid currentColor; outline-offset: 2px; }
     """]

@@ -29,7 +29,13 @@ from dashboard.viewmodels.backend import Backend
 pn.extension(notifications=True)
 
 
-MENU_CSS = ".bk-btn { text-align: left; }"
+# A menu entry in the theme's surface colours: Bokeh's "light" button stays white in the dark
+# theme.
+MENU_CSS = """
+.bk-btn { text-align: left; }
+.bk-btn-light { background-color: var(--panel-surface-color);
+                color: var(--panel-on-surface-color); border-color: var(--panel-border-color); }
+"""
 SIGN_IN = "## Sign in\n[Sign in](/login) to manage connections."
 NO_SIGN_IN_PAGE = ("## Sign-in is not set up\nThis console needs sign-in: start it with "
                    "`python dashboard/serve.py` (or `panel serve dashboard/app.py "

@@ -26,6 +26,10 @@ logout_url = "/logout"
 
 
 LOCAL_ADMIN = Actor("local-admin", Role.ADMIN)
+# Panel's OAuth sign-in (OIDC mode) keeps the signed-in user in these cookies; `user` is a
+# signed value made at sign-in, so it names one sign-in (its SHA-256 keys the store's session).
+OIDC_COOKIE = "user"
+OIDC_COOKIES = ("user", "id_token", "access_token", "refresh_token", "oauth_expiry", "state")
 
 
 def current_actor(cookies: dict[str, str], oauth_user: str | None = None) -> Actor | None:
@@ -38,10 +42,13 @@ def current_actor(cookies: dict[str, str], oauth_user: str | None = None) -> Act
     if mode == "none":
         return LOCAL_ADMIN
     if mode == "oidc":
-        if not oauth_user:
+        cookie = cookies.get(OIDC_COOKIE)
+        if not oauth_user or not cookie:
             return None
         admins = {a.strip() for a in os.environ.get("CONNMODEL_OIDC_ADMINS", "").split(",")}
-        return Actor(oauth_user, Role.ADMIN if oauth_user in admins else Role.VIEWER)
+        with session() as s:  # recorded as a session, so sign-out, demotion etc. end it
+            return users.external_sign_in(s, name=oauth_user, key=users.external_key(cookie),
+                                          admin=oauth_user in admins)
     token = cookies.get(SESSION_COOKIE)
     if not token:
         return None
@@ -183,3 +190,34 @@ class LogoutHandler(RequestHandler):
                 pass  # the cookie is cleared anyway; the session expires on its own
         self.clear_cookie(SESSION_COOKIE, path="/")
         self.redirect(f"{login_url}?{SIGNED_OUT}=1")
+
+
+class OidcLogoutHandler(RequestHandler):
+    """/logout in OIDC mode: ends the sign-in in the store (so every open page of it loses its
+    write power at once, as a local sign-out does), then clears Panel's OAuth cookies as
+    Panel's own logout does. The identity provider's session is the provider's: the way back
+    in goes through it."""
+
+    def get(self) -> None:
+        cookie = self.get_cookie(OIDC_COOKIE)
+        if cookie:
+            try:
+                with session() as s:
+                    users.end_external_session(s, users.external_key(cookie))
+            except ConnModelError:
+                pass  # the cookies are cleared anyway; the session expires on its own
+        path = os.environ.get("PANEL_COOKIE_PATH", "/")
+        for name in OIDC_COOKIES:
+            self.clear_cookie(name, path=path)
+        self.set_header("Content-Security-Policy",
+                        "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+        self.set_header("X-Frame-Options", "DENY")
+        self.write(SIGNED_OUT_PAGE)
+
+
+SIGNED_OUT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Signed out · connmodel</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>:root{color-scheme:light dark}body{font-family:system-ui,sans-serif;margin:3rem}</style>
+</head><body><main><h1>connmodel</h1><p role="status">You are signed out.</p>
+<p><a href="/login">Sign in</a></p></main></body></html>"""

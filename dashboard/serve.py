@@ -106,6 +106,7 @@ def serve(args: list[str]) -> None:
     from panel.command.serve import Serve
     from tornado.web import GZipContentEncoding
 
+    from dashboard.auth import OidcLogoutHandler
     from dashboard.host_guard import guard_patterns, normal_hosts
     from dashboard.metrics import HealthHandler, MetricsHandler
     from dashboard.security_headers import for_apps
@@ -132,8 +133,12 @@ def serve(args: list[str]) -> None:
             # Bokeh builds each app's routes from its documented per_app_patterns when the
             # server is made (next, in this process): guard those, and our own endpoints.
             per_app_patterns[:] = guard_patterns(list(per_app_patterns), allowed)
+            # OIDC: our /logout comes before Panel's (Bokeh adds the auth provider's routes
+            # after these, and Tornado takes the first match): it also ends the store's session.
+            logout = ([("/logout", OidcLogoutHandler)]
+                      if os.environ.get("CONNMODEL_DASHBOARD_AUTH") == "oidc" else [])
             kwargs["extra_patterns"] = guard_patterns(
-                [*kwargs.get("extra_patterns", []), ("/healthz", HealthHandler),
+                [*logout, *kwargs.get("extra_patterns", []), ("/healthz", HealthHandler),
                  ("/metrics", MetricsHandler)], allowed)
             return kwargs
 

@@ -21,6 +21,21 @@ from connmodel.errors import ConnModelError, InvalidInput
 NOTEBOOKS = files("connmodel.notebooks")
 TIMEOUT_S = 300
 
+# Run by the kernel before the notebook's first cell (IPython's `exec_lines`): every BokehJS,
+# HoloViews and Panel loader the notebook outputs then carries its JavaScript inline instead of
+# a <script src> on cdn.bokeh.org / cdn.holoviz.org. See `run_to_html` for why this way.
+INLINE_RESOURCES = ("import os; os.environ['PANEL_INLINE'] = 'true'; "
+                    "import holoviews.ipython; holoviews.ipython.notebook_extension.inline = True")
+
+# nbconvert's "lab" page, less the three scripts it loads from cdnjs (RequireJS, MathJax,
+# Mermaid): the reports use none of them, and a page opened offline would only log failures.
+OFFLINE_TEMPLATE = "connmodel_offline.html.j2"
+OFFLINE_TEMPLATE_SOURCE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
 
 class NotebookFailed(ConnModelError):
     """The notebook ran but one of its cells raised."""
@@ -78,9 +93,24 @@ def _declared(path: Path, parameters: dict[str, object]) -> dict[str, object]:
 
 def run_to_html(source: Traversable, *, database_url: str,
                 parameters: dict[str, object]) -> str:
-    """Execute the notebook in a fresh kernel and return it as a standalone HTML page."""
+    """Execute the notebook in a fresh kernel and return it as one self-contained HTML page
+    that opens offline, like `-f html` (the charts need no network).
+
+    The JavaScript is inlined where it is produced, in the kernel: `hvplot.pandas` (or
+    `hv.extension`, or `pn.extension`) outputs a loader that, by default, points at the CDN.
+    The kernel starts with HoloViews' `notebook_extension.inline` on and `PANEL_INLINE` set
+    (INLINE_RESOURCES, through ipykernel's documented `exec_lines` option), so that loader
+    holds BokehJS, HoloViews' and Panel's scripts themselves. Chosen over the alternatives:
+    - calling `hv.extension('bokeh', inline=True)` in each notebook: would miss your own
+      notebooks (CONNMODEL_NOTEBOOKS_DIR), and the first `import hvplot.pandas` in a cell
+      would already have sent the CDN loader;
+    - rewriting the page afterwards (swapping CDN <script src> for inline scripts): depends on
+      the exact markup of Panel's loader, which changes between releases.
+    nbconvert's own CDN scripts (RequireJS, MathJax) are left out by OFFLINE_TEMPLATE.
+    """
     import nbformat
     import papermill
+    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
     from papermill.exceptions import PapermillExecutionError
 
@@ -94,7 +124,8 @@ def run_to_html(source: Traversable, *, database_url: str,
                     papermill.execute_notebook(
                         str(path), str(executed), parameters=_declared(path, parameters),
                         kernel_name="python3", progress_bar=False, log_output=False,
-                        execution_timeout=TIMEOUT_S, cwd=tmp)
+                        execution_timeout=TIMEOUT_S, cwd=tmp,
+                        extra_arguments=[f"--IPKernelApp.exec_lines={INLINE_RESOURCES}"])
             except PapermillExecutionError as exc:
                 raise NotebookFailed(f"notebook {path.stem} failed in cell {exc.exec_count}: "
                                      f"{exc.ename}: {exc.evalue}") from None
@@ -105,8 +136,9 @@ def run_to_html(source: Traversable, *, database_url: str,
         else:
             os.environ["CONNMODEL_DATABASE_URL"] = previous
     exporter = HTMLExporter(  # type: ignore[no-untyped-call]
-        template_name="lab", embed_images=True, exclude_input_prompt=True,
-        exclude_output_prompt=True)
+        template_name="lab", template_file=OFFLINE_TEMPLATE,
+        extra_loaders=[DictLoader({OFFLINE_TEMPLATE: OFFLINE_TEMPLATE_SOURCE})],
+        embed_images=True, exclude_input_prompt=True, exclude_output_prompt=True)
     with warnings.catch_warnings():  # hvPlot's loader outputs have no mimetype nbconvert shows
         warnings.filterwarnings("ignore", "Your element with mimetype", UserWarning)
         body, _ = exporter.from_notebook_node(notebook)

@@ -15,7 +15,8 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from connmodel.errors import AlreadyExists, AuthenticationFailed, InvalidInput, NotFound, Throttled
@@ -216,9 +217,70 @@ def sign_out(session: Session, token: str) -> None:
     session.commit()
 
 
+# The password hash of a user who signs in only through the identity provider (the dashboard's
+# OIDC mode): no password opens it (argon2 refuses it as a hash).
+NO_PASSWORD = "!identity-provider"
+
+
+def external_key(cookie: str) -> str:
+    """The session key of an identity provider's sign-in, from the cookie that sign-in set (a
+    signed value that changes at each sign-in): its SHA-256, never the cookie itself."""
+    return _token_hash("external:" + cookie)
+
+
+def external_sign_in(session: Session, *, name: str, key: str, admin: bool,
+                     retried: bool = False) -> Actor | None:
+    """The actor of a sign-in through the identity provider, as the store has it now.
+
+    The first time a sign-in (`key`) is seen, it is recorded as a session of the user `name`
+    (created on first sign-in, a user without a password), with the role the deployment gives
+    (`admin`: CONNMODEL_OIDC_ADMINS), and audited. From then on the session is what the local
+    sign-in's is: every write re-reads it (`permissions.require`), so `end_external_session`
+    (sign-out), expiry, `set_disabled` and `set_role` end or change write power in every open
+    page. None when that session ended or the user is disabled: an ended sign-in is not
+    opened again by the same cookie.
+    """
+    if session.execute(select(col(UserSession.id))
+                       .where(col(UserSession.token_hash) == key)).first():
+        return signed_in(session, key)
+    name = name.strip()[:100]
+    role = Role.ADMIN if admin else Role.VIEWER
+    user = session.scalars(select(User).where(col(User.name) == name)).one_or_none()
+    if user is None:
+        user = User(name=name, role=role.value, password_hash=NO_PASSWORD)
+        session.add(user)
+    elif user.disabled:
+        record(session, actor=Actor(name or "?", Role.VIEWER), action="sign-in",
+               target="identity provider", outcome="refused: user disabled")
+        session.commit()
+        return None
+    else:
+        user.role = role.value
+    session.flush()
+    session.add(UserSession(token_hash=key, user_id=user.id or 0,
+                            expires_at=utcnow() + SESSION_TTL))
+    record(session, actor=Actor(name, role), action="sign-in", target="identity provider")
+    try:
+        session.commit()
+    except IntegrityError:  # another page of this sign-in (or of this new user) was first
+        session.rollback()
+        if not retried:
+            return external_sign_in(session, name=name, key=key, admin=admin, retried=True)
+    return signed_in(session, key)
+
+
+def end_external_session(session: Session, key: str) -> None:
+    """Sign-out of an identity provider's sign-in: its session ends (and is kept as ended, so
+    the same cookie cannot open it again)."""
+    session.execute(update(UserSession).where(col(UserSession.token_hash) == key,
+                                              col(UserSession.expires_at) > utcnow())
+                    .values(expires_at=utcnow()))
+    session.commit()
+
+
 def prune(session: Session, older_than: timedelta = timedelta(days=7)) -> None:
-    """Drop expired sessions and old attempts (run by the dashboard now and then)."""
+    """Drop sessions that ended more than `older_than` ago and older attempts."""
     now = utcnow()
-    session.execute(delete(UserSession).where(col(UserSession.expires_at) <= now))
+    session.execute(delete(UserSession).where(col(UserSession.expires_at) <= now - older_than))
     session.execute(delete(LoginAttempt).where(col(LoginAttempt.at) < now - older_than))
     session.commit()

@@ -180,6 +180,13 @@ class Dialog(JSComponent):
     table { border-collapse: collapse; }
     td, th { padding: 2px 12px 2px 0; text-align: left; vertical-align: top;
              overflow-wrap: anywhere; }
+    th { overflow-wrap: normal; word-break: normal; }
+    /* A phone-wide dialog has no room for two columns: each key above its value. */
+    @media (max-width: 480px) {
+      tr, th, td { display: block; }
+      th { padding-top: 6px; overflow-wrap: anywhere; }
+      td { padding-left: 12px; }
+    }
     .badge { border-radius: 10px; padding: 1px 8px; font-weight: 600; }
     .badge.active { background: var(--cm-ok-bg); color: var(--cm-ok-fg); }
     .badge.inactive { background: var(--cm-off-bg); color: var(--cm-off-fg); }

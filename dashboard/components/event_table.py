@@ -29,6 +29,7 @@ class EventTable(JSComponent):
     oldest_first = param.Boolean(default=False, doc="Sorted by time ascending (else newest first).")
 
     _esm = DOM_HELPER + """
+    const COLUMNS = ['Time (UTC)', 'Actor', 'Action', 'Target', 'Outcome']
     export function render({ model, el }) {
       const box = h('div')
       function draw() {
@@ -41,9 +42,9 @@ class EventTable(JSComponent):
         sort.addEventListener('click', () => { model.oldest_first = !model.oldest_first })
         const head = h('tr', {},
           h('th', {scope: 'col', 'aria-sort': model.oldest_first ? 'ascending' : 'descending'}, sort),
-          ...['Actor', 'Action', 'Target', 'Outcome'].map((t) => h('th', {scope: 'col'}, t)))
+          ...COLUMNS.slice(1).map((t) => h('th', {scope: 'col'}, t)))
         const body = h('tbody', {}, ...model.rows.map((cells) =>
-          h('tr', {}, ...cells.map((text) => h('td', {}, text)))))
+          h('tr', {}, ...cells.map((text, i) => h('td', {'data-label': COLUMNS[i]}, text)))))
         box.replaceChildren(h('table', {class: 'activity'},
           h('caption', {class: 'sr-only'}, 'Audit events'), h('thead', {}, head), body))
       }
@@ -61,4 +62,14 @@ class EventTable(JSComponent):
     th:nth-child(2), th:nth-child(5) { min-width: 7em; }
     button.sort { font: inherit; font-weight: 600; color: inherit; background: none; border: 0;
                   padding: 0; cursor: pointer; text-decoration: underline dotted; }
+    /* Phone-wide: each event is a block of labelled lines; the time header still sorts. */
+    @media (max-width: 600px) {
+      table.activity, thead, tbody, tr, td { display: block; }
+      thead th { display: none; }
+      thead th:first-child { display: block; }
+      tbody tr { border-bottom: 1px solid var(--cm-border); padding: 4px 0; }
+      td { border: 0; padding: 1px 8px; }
+      td:nth-child(1), td:nth-child(3) { white-space: normal; }
+      td::before { content: attr(data-label) ": "; font-weight: 600; color: var(--cm-muted); }
+    }
     """]

@@ -50,7 +50,7 @@ class ServerSummary(JSComponent):
     """
 
     _stylesheets: ClassVar[list[str]] = [TOKENS + """
-    .srv-row { padding: 6px 0; border-bottom: 1px solid var(--cm-border); overflow-wrap: anywhere; }
+    .srv-row { padding: 6px 0 0; overflow-wrap: anywhere; }
     small { color: var(--cm-muted); }
     .srv-row a { color: var(--cm-focus); }
     .srv-badge { padding: 1px 8px; border-radius: 10px; font-size: 0.85em; }

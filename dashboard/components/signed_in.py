@@ -1,8 +1,9 @@
-"""The header's "Signed in as NAME (role)" and, with local users, the "Sign out" link.
+"""The header's "Signed in as NAME (role)" and the "Sign out" link.
 
 The name comes from the sign-in (a local user or the OpenID Connect subject): it travels as a
-plain value and is written with `textContent`. Sign out is offered in local mode only: with
-`none` there is nobody to sign out, and with OIDC the identity provider owns the session.
+plain value and is written with `textContent`. Sign out is offered with local users and OIDC
+(it ends the console's session; the identity provider's own session is the provider's); with
+`none` there is nobody to sign out.
 """
 
 import os
@@ -20,7 +21,7 @@ def signed_in_data(actor: Actor | None, mode: str) -> dict[str, Any]:
     if actor is None:
         return {"name": "", "role": "", "logout": ""}
     return {"name": actor.name, "role": str(actor.role),
-            "logout": auth.logout_url if mode == "local" else ""}
+            "logout": auth.logout_url if mode in ("local", "oidc") else ""}
 
 
 class SignedIn(JSComponent):
@@ -51,6 +52,9 @@ class SignedIn(JSComponent):
 
     _stylesheets: ClassVar[list[str]] = ["""
     .who { color: var(--header-color); font-size: 14px; white-space: nowrap; }
+    /* Phone-wide: the line wraps in the header rather than being cut. */
+    @media (max-width: 480px) { .who { font-size: 12px; white-space: normal;
+                                       display: block; line-height: 1.3; } }
     .who a { color: inherit; margin-left: 12px; text-decoration: underline; }
     a:focus-visible { outline: 2px solid currentColor; outline-offset: 2px; }
     """]

@@ -28,6 +28,9 @@ KEY = "servers"
 TITLE = "My Servers"
 GROUP = "Gateway"
 URL_KEYS = {"state": "state", "profile": "profile", "search": "q"}
+SUMMARY_BASIS_PX = 300
+ROW_CSS = (":host { flex-wrap: wrap; row-gap: 4px; padding-bottom: 6px; "
+           "border-bottom: 1px solid var(--panel-border-color); }")
 
 INTRO = """# My Servers
 Every MCP server of the gateway, the profile it authenticates with, and what its latest live
@@ -104,8 +107,12 @@ class ServersPage(pn.viewable.Viewer):
         check.on_click(on_check)
         reconfigure = pn.widgets.Button(label="Reconfigure", width=110, align="center")
         reconfigure.on_click(lambda _, name=row.name: setattr(self, "reconfiguring", name))
-        return pn.Row(ServerSummary(server=server_data(row), sizing_mode="stretch_width"), check,
-                      reconfigure, sizing_mode="stretch_width")
+        # The summary grows beside the buttons and wraps above them when the window is too
+        # narrow for both (its basis); the buttons then sit on a line of their own.
+        summary = ServerSummary(server=server_data(row), sizing_mode="stretch_width",
+                                styles={"flex": f"1 1 {SUMMARY_BASIS_PX}px"})
+        return pn.Row(summary, check, reconfigure, sizing_mode="stretch_width",
+                      stylesheets=[ROW_CSS])
 
     def _render_rows(self, *_: Any) -> None:
         self._rows.objects = [self._row(r) for r in self.model.rows]

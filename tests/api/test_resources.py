@@ -243,3 +243,29 @@ def test_bulk_revoke_by_ids_or_filter_with_a_dry_run(api):
     with api.client("read") as c:
         assert "may not write" in problem(c.post("/connections/revoke",
                                                  json={"ids": [google]}), 403)
+
+
+def test_a_revoked_token_writes_nothing_from_its_next_request(api):
+    """Issue 16 for the API: authorization follows the token as the store has it now. A token
+    that wrote a moment ago is refused (401, audited, nothing changed) once an admin revokes
+    it; the API process is not restarted."""
+    from connmodel.permissions import Actor, Role
+    from connmodel.services.tokens import add_token, revoke_token
+
+    with session(api.database_url) as s:
+        token = add_token(s, actor=Actor("alice", Role.ADMIN), name="leaving-token",
+                          scope="admin")
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=api.url + "/api/v1", headers=headers, timeout=30) as c:
+        first, second = [r["id"] for r in c.get("/connections", params={"limit": 2}).json()
+                         ["items"]]
+        assert c.post(f"/connections/{first}/revoke").status_code == 200
+        with session(api.database_url) as s:
+            revoke_token(s, actor=Actor("alice", Role.ADMIN), name="leaving-token")
+        assert "'leaving-token' is revoked" in problem(c.post(f"/connections/{second}/revoke"),
+                                                       401)
+    with session(api.database_url) as s:
+        live = s.execute(select(Connection.revoked_at).where(Connection.id == second)).scalar_one()
+    assert live is None
+    refused = events(api.database_url, actor="token:leaving-token", action="denied")
+    assert [e.outcome for e in refused] == ["refused: token revoked"]

@@ -5,6 +5,7 @@ Kernels start slowly, so each notebook runs once per store, the three at the sam
 them runs through `connmodel audit --notebook`, the operator's way.
 """
 
+import contextlib
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from audit.auditdata import MARKUP, VIEWER
 from connmodel.audit import queries as q
@@ -133,3 +135,46 @@ def test_errors_and_expiry_through_connmodel_audit_notebook(executed, audit_url)
     assert audit_url not in page  # the URL reached the kernel by environment, not parameter
     assert MARKUP not in page and "&lt;img src=x" in page
     assert not any(secret in page for secret in DEMO_SECRETS)
+
+
+# Counted across shadow roots: Bokeh draws each chart on a <canvas> inside its views' shadow DOM.
+CHARTS_DRAWN = """() => {
+  let canvases = 0;
+  const walk = (root) => root.querySelectorAll('*').forEach((el) => {
+    if (el.tagName === 'CANVAS' && el.width > 0 && el.height > 0) canvases += 1;
+    if (el.shadowRoot) walk(el.shadowRoot);
+  });
+  walk(document);
+  return {documents: window.Bokeh ? Bokeh.documents.length : 0, canvases};
+}"""
+
+
+@pytest.mark.notebooks
+@pytest.mark.ui
+def test_the_notebook_report_draws_its_charts_offline(executed, page):
+    """`connmodel audit --notebook -o out.html` opens like `-f html`: in Chromium with every
+    request but file: aborted, BokehJS is there and each chart is drawn (before, the page
+    loaded BokehJS and Panel from cdn.bokeh.org and cdn.holoviz.org: no chart without network)."""
+    _, path = executed[VIA_CLI]
+    charts = len(set(re.findall(r'data-root-id="([^"]+)"', path.read_text())))  # one per chart
+    outside, failures = [], []
+
+    def files_only(route):
+        if route.request.url.startswith("file:"):
+            route.continue_()
+        else:
+            outside.append((route.request.resource_type, route.request.url))
+            route.abort()
+
+    page.route("**/*", files_only)
+    page.on("pageerror", lambda exc: failures.append(str(exc)))
+    page.on("console", lambda m: failures.append(m.text)
+            if m.type == "error" and "Bokeh" in m.text else None)
+    page.goto(path.as_uri())
+    with contextlib.suppress(PlaywrightTimeout):  # the assertions below say what is missing
+        page.wait_for_function(f"() => ({CHARTS_DRAWN})().canvases >= {charts}", timeout=15_000)
+    drawn = page.evaluate(CHARTS_DRAWN)
+    assert charts >= 2  # the check history and the expiry timeline
+    assert drawn["documents"] == charts and drawn["canvases"] >= charts, (drawn, outside)
+    assert [u for kind, u in outside if kind == "script"] == []
+    assert failures == []

@@ -166,19 +166,19 @@ def test_a_refused_action_is_audited_with_what_was_attempted(demo_url, viewer):
     assert event.outcome.startswith("refused:") and live is None
 
 
-def _end_sign_in(s, how: str, admin, token: str) -> str:
-    """End ann's sign-in the way `how` says; return what the refusal must say."""
+def _end_sign_in(s, how: str, admin, sign_out, name: str = "ann") -> str:
+    """End `name`'s sign-in the way `how` says; return what the refusal must say."""
     if how == "sign-out":
-        users.sign_out(s, token)
+        sign_out()
     elif how == "expiry":
         s.execute(update(UserSession).values(expires_at=utcnow() - timedelta(seconds=1)))
         s.commit()
     elif how == "disable":
-        users.set_disabled(s, actor=admin, name="ann")
+        users.set_disabled(s, actor=admin, name=name)
     else:
-        users.set_role(s, actor=admin, name="ann", role="viewer")
-        return "ann is now a viewer"
-    return "ann is no longer signed in"
+        users.set_role(s, actor=admin, name=name, role="viewer")
+        return f"{name} is now a viewer"
+    return f"{name} is no longer signed in"
 
 
 @pytest.mark.parametrize("how", ["sign-out", "expiry", "disable", "demotion"])
@@ -196,7 +196,7 @@ def test_a_write_is_checked_against_the_sign_in_as_it_is_now(demo_url, admin, ho
         ann = users.actor_for_token(s, token)
         first, target = s.execute(select(Connection.id).limit(2)).scalars().all()
         revoke_connection(s, actor=ann, connection_id=first)
-        refusal = _end_sign_in(s, how, admin, token)
+        refusal = _end_sign_in(s, how, admin, lambda: users.sign_out(s, token))
     with pytest.raises(SignInEnded, match=f"{refusal}.*nothing was changed; sign in again"), \
             session(demo_url) as s:
         revoke_connection(s, actor=ann, connection_id=target)
@@ -218,3 +218,53 @@ def test_the_last_enabled_admin_cannot_be_demoted_or_disabled(db, admin):
     users.set_disabled(db, actor=admin, name="ann", disabled=False)
     users.set_role(db, actor=admin, name="ann", role="viewer")
     assert users.list_users(db, actor=admin) == [("ann", "viewer", False), ("root", "admin", False)]
+
+
+@pytest.mark.parametrize("how", ["sign-out", "expiry", "disable", "demotion"])
+def test_an_identity_provider_sign_in_is_checked_as_it_is_now(demo_url, admin, how):
+    """Issue 16 for OIDC: the dashboard made the actor of an OIDC page from the sign-in cookie
+    and CONNMODEL_OIDC_ADMINS when the page opened, with no session in the store, so nothing
+    (sign-out, expiry, disabling, demotion) could end an open page's write power."""
+    from connmodel.errors import SignInEnded
+    from connmodel.models import Connection
+    from connmodel.services.connections import revoke_connection
+
+    key = users.external_key("signed-cookie-value|1")
+    with session(demo_url) as s:
+        users.add_user(s, actor=admin, name="root", role="admin")
+        ann = users.external_sign_in(s, name="ann@example.com", key=key, admin=True)
+        assert (ann.name, ann.role) == ("ann@example.com", Role.ADMIN)
+        assert users.external_sign_in(s, name="ann@example.com", key=key, admin=True) == ann
+        with pytest.raises(AuthenticationFailed):  # no password opens an OIDC user
+            users.sign_in(s, name="ann@example.com", password=users.NO_PASSWORD, address="a")
+        first, target = s.execute(select(Connection.id).limit(2)).scalars().all()
+        revoke_connection(s, actor=ann, connection_id=first)
+        refusal = _end_sign_in(s, how, admin, lambda: users.end_external_session(s, key),
+                               name="ann@example.com")
+    with pytest.raises(SignInEnded, match=f"{refusal}.*nothing was changed"), \
+            session(demo_url) as s:
+        revoke_connection(s, actor=ann, connection_id=target)
+    with session(demo_url) as s:
+        live = s.execute(select(Connection.revoked_at).where(Connection.id == target)).scalar_one()
+        denied = s.execute(select(AuditEvent).where(AuditEvent.action == "denied")).scalar_one()
+        # the same cookie does not open an ended sign-in again
+        again = users.external_sign_in(s, name="ann@example.com", key=key, admin=True)
+    assert (live, denied.actor, denied.target) == (None, "ann@example.com", "revoke_connection")
+    assert (again.role if again else None) == ("viewer" if how == "demotion" else None)
+
+
+def test_an_identity_provider_sign_in_takes_its_role_from_the_deployment_and_audits(db, admin):
+    users.add_user(db, actor=admin, name="root", role="admin")
+    vic = users.external_sign_in(db, name="vic@example.com", key=users.external_key("a"),
+                                 admin=False)
+    assert vic.role == Role.VIEWER
+    again = users.external_sign_in(db, name="vic@example.com", key=users.external_key("b"),
+                                   admin=True)  # a new sign-in: CONNMODEL_OIDC_ADMINS decides
+    assert again.role == Role.ADMIN
+    users.set_disabled(db, actor=admin, name="vic@example.com")
+    assert users.external_sign_in(db, name="vic@example.com", key=users.external_key("c"),
+                                  admin=True) is None
+    events = db.execute(select(AuditEvent.actor, AuditEvent.outcome)
+                        .where(AuditEvent.action == "sign-in")).all()
+    assert events == [("vic@example.com", "ok"), ("vic@example.com", "ok"),
+                      ("vic@example.com", "refused: user disabled")]

@@ -82,3 +82,59 @@ def test_a_denied_consent_signs_nobody_in(oidc_dashboard, authserver, page: Page
     expect(page.get_by_role("heading", name="Connections", exact=True)).to_have_count(0)
     page.goto(base + "/")
     assert page.url.startswith(authserver.url)
+
+
+@pytest.mark.ui
+@pytest.mark.parametrize("how", ["sign-out", "demotion", "disable"])
+def test_an_open_oidc_page_cannot_write_once_its_sign_in_ends(oidc_dashboard, authserver, browser,
+                                                              how):
+    """Issue 16 in OIDC mode: the page's actor came from the sign-in cookie and
+    CONNMODEL_OIDC_ADMINS when the page opened, so after /logout in another tab (or demotion,
+    or disabling) the open page still revoked, audited under the signed-out name."""
+    from sqlmodel import select as select_model
+
+    from connmodel.models import Connection
+    from connmodel.permissions import Actor
+    from connmodel.services import users
+
+    base, database_url = oidc_dashboard
+    first, second = browser.new_context(), browser.new_context()
+    try:
+        page = first.new_page()
+        page.goto(base + "/")
+        page.get_by_role("button", name="Approve").click()
+        expect(page.get_by_role("heading", name="Connections", exact=True)).to_be_visible(
+            timeout=30_000)
+        revoke = page.get_by_role("button", name="Revoke Hubspot connection")
+        expect(revoke).to_be_visible()
+        refusal = "user@example.com is no longer signed in"
+        if how == "sign-out":
+            second.add_cookies(first.cookies())  # another tab of the same browser
+            tab = second.new_page()
+            tab.goto(base + "/logout")
+            expect(tab.get_by_role("status")).to_have_text("You are signed out.")
+        else:
+            with session(database_url) as s:
+                users.add_user(s, actor=Actor("setup"), name="root", role="admin")
+                if how == "demotion":
+                    users.set_role(s, actor=Actor("setup"), name="user@example.com",
+                                   role="viewer")
+                    refusal = "user@example.com is now a viewer"
+                else:
+                    users.set_disabled(s, actor=Actor("setup"), name="user@example.com")
+        revoke.click()
+        page.get_by_role("button", name="Confirm revoke").click()
+        expect(page.locator(".toast")).to_contain_text(refusal)
+        banner = page.locator(".box.warning").filter(has_text=refusal)
+        expect(banner).to_contain_text("nothing was changed; sign in again")
+        expect(banner.get_by_role("link", name="Sign in")).to_be_visible()
+    finally:
+        first.close()
+        second.close()
+    with session(database_url) as s:
+        assert s.exec(select_model(Connection).where(Connection.revoked_at.is_not(None))).all() \
+            == []
+        denied = s.execute(select(AuditEvent.actor, AuditEvent.target, AuditEvent.outcome)
+                           .where(AuditEvent.action == "denied")).all()
+    assert [(a, t, o.startswith(f"refused: {refusal}")) for a, t, o in denied] == [
+        ("user@example.com", "revoke_connection", True)]

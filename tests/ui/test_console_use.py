@@ -75,7 +75,8 @@ def test_dark_theme_is_readable_and_survives_a_reload(page: Page, served):
              google.get_by_role("button", name=re.compile("^Revoke")),
              card(page, "GitHub Staging").locator(".badge"),
              card(page, "GitHub Staging").locator(".hint"),
-             page.get_by_text(re.compile(r"^Showing \d+ of"))]
+             page.get_by_text(re.compile(r"^Showing \d+ of")),
+             page.get_by_role("button", name=re.compile("^Gateway"))]  # the sidebar's menu
     for text in texts:
         found = text.first.evaluate(CONTRAST)
         assert found["ratio"] >= 4.5, f"{text}: contrast {found['ratio']:.2f}"
@@ -184,3 +185,79 @@ def test_every_action_is_reachable_in_a_narrow_window(page: Page, served, width)
     expect(page.get_by_role("dialog")).to_be_visible()
     page.get_by_role("button", name="Toggle the sidebar").press("Enter")
     expect(page.get_by_role("button", name=re.compile("^Gateway"))).to_be_visible()
+
+
+# The number of lines the text of `el` is laid out on.
+LINES = """(el) => { const r = document.createRange(); r.selectNodeContents(el);
+  return new Set([...r.getClientRects()].map((b) => Math.round(b.top))).size }"""
+
+
+def server_row(page: Page, name: str):
+    """The innermost row holding a server's text and its buttons."""
+    return page.locator(".bk-Row", has=page.locator(f'div[data-server="{name}"]')).last
+
+
+def test_my_servers_and_the_header_fit_a_phone(page: Page, served):
+    """At 390 px each server's text gets the width (its buttons go below it), and the header's
+    "Signed in as" line wraps instead of being cut; on a wide screen the buttons stay beside."""
+    url, _ = served
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(f"{url}?page=servers")
+    summaries = page.locator("div[data-server]")
+    expect(summaries.first).to_be_visible()
+    for i in range(summaries.count()):
+        summary = summaries.nth(i)
+        summary.scroll_into_view_if_needed()
+        box = summary.bounding_box()
+        assert box is not None and box["width"] >= 280, f"server text squeezed: {box}"
+        name = summary.get_attribute("data-server")
+        for label in ("Check", "Reconfigure"):
+            button = server_row(page, name).get_by_role("button", name=label, exact=True)
+            button.scroll_into_view_if_needed()
+            b = button.bounding_box()
+            assert b is not None and 0 <= b["x"] and b["x"] + b["width"] <= 390, \
+                f"{label} of {name} at {b}"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    who = page.locator(".who")
+    expect(who).to_contain_text("Signed in as")
+    clipped = who.evaluate("""(el) => { const box = el.getBoundingClientRect()
+      let n = el.parentElement || el.getRootNode().host
+      for (; n; n = n.parentElement || (n.getRootNode() && n.getRootNode().host) || null) {
+        const s = getComputedStyle(n)
+        if (s.overflow !== 'visible' && n.getBoundingClientRect().right < box.right - 1)
+          return true }
+      return box.right > window.innerWidth }""")
+    assert not clipped, "the 'Signed in as' line is cut off"
+    page.set_viewport_size({"width": 1280, "height": 800})
+    first = summaries.first.bounding_box()
+    check = server_row(page, summaries.first.get_attribute("data-server")).get_by_role("button", name="Check", exact=True)
+    b = check.bounding_box()
+    assert first and b and b["y"] < first["y"] + first["height"], "buttons wrapped on a wide screen"
+
+
+def test_view_keys_stay_whole_on_a_phone(page: Page, served):
+    url, _ = served
+    page.set_viewport_size({"width": 390, "height": 800})
+    open_page(page, url)
+    page.get_by_role("button", name="View Google connection").click()
+    keys = page.locator("dialog table th")
+    expect(keys.first).to_be_visible()
+    for i in range(keys.count()):
+        assert keys.nth(i).evaluate(LINES) == 1, f"key broken over lines: {keys.nth(i).text_content()}"
+
+
+def test_activity_fits_a_phone(page: Page, served):
+    """At 390 px each event is a block of labelled lines inside the window, still sortable."""
+    url, _ = served
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(f"{url}?page=activity")
+    cells = page.locator("table.activity tbody td")
+    expect(cells.first).to_be_visible()
+    for i in range(min(cells.count(), 15)):
+        box = cells.nth(i).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, \
+            f"{cells.nth(i).text_content()!r} at {box}"
+    expect(page.locator("table.activity tbody td").nth(2)).to_have_css("display", "block")
+    time = page.locator("th", has=page.get_by_role("button", name="Time (UTC)"))
+    time.get_by_role("button").click()
+    expect(time).to_have_attribute("aria-sort", "ascending")

@@ -3,6 +3,7 @@
 Runs only when selected with `-m screenshots` (it writes into docs/screenshots/).
 """
 
+import re
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,7 @@ def test_dark_and_narrow(page: Page, seeded, shot, suffix, query, size):
     page.goto(seeded.page_url(f"?page=servers{query}"))
     expect(page.get_by_role("heading", name="My Servers")).to_be_visible()
     expect(page.get_by_text("Calculator").first).to_be_visible()
+    page.get_by_text(re.compile(r"^Showing \d+ of")).evaluate("(e) => e.scrollIntoView()")
     shot(f"servers-{suffix}")
 
 

@@ -120,10 +120,13 @@ class Session:
     def __init__(self) -> None:
         self.doc = Document()
         self.largest_patch = 0
+        self.doing = "set-up"  # the interaction under way, to which a patch is credited
+        self.largest_by_doing: dict[str, int] = {}
 
     def _measure(self, event: Any) -> None:
         size = message_size(Protocol().create("PATCH-DOC", [event]))
         self.largest_patch = max(self.largest_patch, size)
+        self.largest_by_doing[self.doing] = max(self.largest_by_doing.get(self.doing, 0), size)
 
     def mount(self, view: Any) -> None:
         """Add the page as the document's root; changes after this are PATCH-DOC messages."""
@@ -413,11 +416,15 @@ def interactions(pages: dict[str, Session], runs: int, ids: Iterator[int],
                 if name == "next_page" and not one.can_page():
                     continue
                 mine = samples[kind]
-                mine[name].append(timed(click(one, i)))
+                action = click(one, i)  # (its set-up untimed)
+                one.doing = name
+                mine[name].append(timed(action))
                 if name == "revoke_ask" and len(mine["revoke_confirm"]) < confirms[kind]:
+                    one.doing = "revoke_confirm"
                     mine["revoke_confirm"].append(timed(one.confirm_revoke))
                     (ask_wall, ask_cpu), (wall, cpu) = mine[name][-1], mine["revoke_confirm"][-1]
                     mine["revoke"].append((ask_wall + wall, ask_cpu + cpu))  # Revoke, Confirm
+                one.doing = "untimed"
                 one.reset()
     # None: no card has "Load more" at this size (below ~10 connections per card)
     return {kind: {name: summary(values) if values else None for name, values in mine.items()}
@@ -453,7 +460,9 @@ def run_store(store: str, args: argparse.Namespace, folder: Path) -> dict[str, A
                   "interactions": measured[kind],
                   "largest_message_kb": max(initial[kind], pages[kind].largest_patch) / 1024,
                   "initial_document_kb": initial[kind] / 1024,
-                  "largest_patch_kb": pages[kind].largest_patch / 1024}
+                  "largest_patch_kb": pages[kind].largest_patch / 1024,
+                  "largest_patch_kb_by": {doing: size / 1024 for doing, size
+                                          in pages[kind].largest_by_doing.items()}}
            for kind, (_, first) in opened.items()}
     del opened, pages
     for kind, n in (("paged", 10), ("naive", 3)):  # the naive page's sessions are ~0.5 GB each

@@ -7,7 +7,8 @@ and changes its parameters there, after the call; a worker thread never touches 
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -48,15 +49,23 @@ class Backend:
         A write refused because the sign-in ended (signed out, expired, disabled, demoted since
         the page opened) is also noted in `sign_in`, so every page of the session says so.
         """
-        try:
+        with self.acting():
             return self._call(service, **kwargs)
-        except SignInEnded as exc:
-            self.sign_in.ended = str(exc)
-            raise
 
     def _call(self, service: Callable[..., T], **kwargs: Any) -> T:
         with session(self.url) as s:
             return service(s, actor=self.actor, **kwargs)
+
+    @contextmanager
+    def acting(self) -> Iterator[None]:
+        """Around a write that opens its own sessions (a check run): a refusal because the
+        sign-in ended is noted in `sign_in` (every page of the session then says so), and
+        raised on."""
+        try:
+            yield
+        except SignInEnded as exc:
+            self.sign_in.ended = str(exc)
+            raise
 
     def read(self, service: Callable[..., T], **kwargs: Any) -> T:
         """Run a read-only service outside a transaction (`store.reading`): on PostgreSQL a
@@ -73,9 +82,6 @@ class Backend:
     async def acall(self, service: Callable[..., T], **kwargs: Any) -> T:
         """`call` in a worker thread, awaited on the caller's loop. A write runs to its end
         even when the awaiting coroutine is cancelled: the thread is not stopped. `sign_in`
-        is told of a refusal here, on the loop, not in the thread."""
-        try:
+        is told of a refusal here, on the loop (`acting`), not in the thread."""
+        with self.acting():
             return await asyncio.to_thread(self._call, service, **kwargs)
-        except SignInEnded as exc:
-            self.sign_in.ended = str(exc)
-            raise

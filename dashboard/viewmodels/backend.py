@@ -1,6 +1,7 @@
 """How view models reach the store: a database URL and the acting user, one session per call."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -41,9 +42,16 @@ class Backend:
         A write refused because the sign-in ended (signed out, expired, disabled, demoted since
         the page opened) is also noted in `sign_in`, so every page of the session says so.
         """
+        with self.acting(), session(self.url) as s:
+            return service(s, actor=self.actor, **kwargs)
+
+    @contextmanager
+    def acting(self) -> Iterator[None]:
+        """Around a write that opens its own sessions (a check run): a refusal because the
+        sign-in ended is noted in `sign_in` (every page of the session then says so), and
+        raised on."""
         try:
-            with session(self.url) as s:
-                return service(s, actor=self.actor, **kwargs)
+            yield
         except SignInEnded as exc:
             self.sign_in.ended = str(exc)
             raise

@@ -150,9 +150,10 @@ class ServersPageModel(param.Parameterized):
 
         try:  # a wrong key must fail the check before it records anything
             ring = await asyncio.to_thread(proven_keyring, self.backend.url)
-            results = await check_connections(self.backend.url, actor=self.backend.actor,
-                                              request=request, keyring=ring,
-                                              on_result=arrived, deliver_webhooks=True)
+            with self.backend.acting():  # a refusal (signed out since) shows the page's banner
+                results = await check_connections(self.backend.url, actor=self.backend.actor,
+                                                  request=request, keyring=ring,
+                                                  on_result=arrived, deliver_webhooks=True)
         except ConnModelError as exc:
             self._say(f"check failed: {exc}", "error")
             return

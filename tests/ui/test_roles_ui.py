@@ -164,3 +164,72 @@ def test_an_open_page_cannot_write_once_its_sign_in_ends(browser, local_server, 
         assert [(e.target, e.outcome.startswith(f"refused: {refusal}")) for e in denied] == [
             ("revoke_connection", True)]
     get_engine(local_server.database_url).dispose()
+
+
+def test_my_servers_writes_after_sign_out_show_the_banner_and_change_nothing(browser,
+                                                                             local_server):
+    """Issue 16 on My Servers: its Check ran through the check runner, not `Backend.call`, so a
+    refusal after sign-out was only a 'check failed' toast and the page never said the sign-in
+    had ended. Check, Reconfigure and Add server after a sign-out in a second context: each is
+    refused and audited as denied, the banner offers sign-in, nothing changed."""
+    from connmodel.models import CheckResult, McpServer
+
+    name = "ann-servers"
+    with session(local_server.database_url) as s:
+        users.add_user(s, actor=Actor("setup"), name=name, role="admin", password=PASSWORD)
+        before = s.exec(select(McpServer.name, McpServer.profile_id, McpServer.state)
+                        .order_by(McpServer.name)).all()
+        checks = len(s.exec(select(CheckResult.id)).all())
+    first, second = browser.new_context(), browser.new_context()
+    try:
+        page = first.new_page()
+        sign_in(page, local_server, name)
+        page.goto(local_server.url + "/?page=servers")
+        expect(page.get_by_role("heading", name="My Servers")).to_be_visible()
+        calculator = page.locator(".bk-Row").filter(
+            has=page.locator('div[data-server="Calculator"]'))
+        expect(calculator.get_by_role("button", name="Check")).to_be_enabled()
+        second.add_cookies(first.cookies())
+        tab = second.new_page()
+        tab.goto(local_server.url + "/logout")
+        tab.wait_for_url("**/login**")
+
+        refusal = f"{name} is no longer signed in"
+        calculator.get_by_role("button", name="Check").click()
+        banner = page.locator(".box.warning").filter(has_text=refusal)
+        expect(banner).to_contain_text("nothing was changed; sign in again")
+        expect(banner.get_by_role("link", name="Sign in")).to_have_attribute("href", "/login")
+
+        form = page.get_by_text("Reconfigure Calculator to use:")
+        for _ in range(5):  # a click can land while the rows are redrawn by a change
+            calculator.get_by_role("button", name="Reconfigure").click()
+            try:
+                expect(form).to_be_visible(timeout=3000)
+                break
+            except AssertionError:
+                continue
+        expect(form).to_be_visible()
+        page.get_by_label("New profile").select_option("Hubspot")
+        page.get_by_role("button", name="Reconfigure server").click()
+        expect(page.locator(".toast", has_text=f"cannot reconfigure Calculator: {refusal}")
+               ).to_be_visible()
+        page.locator("button.card-header", has_text="Add server").click()
+        page.get_by_label("Server name").fill("Sneaky")
+        page.get_by_label("URL", exact=True).fill("http://127.0.0.1:9/mcp")
+        page.locator("button.bk-btn", has_text="Add server").click()
+        expect(page.locator(".toast", has_text=f"cannot add the server: {refusal}")
+               ).to_be_visible()
+        expect(banner).to_be_visible()
+    finally:
+        first.close()
+        second.close()
+    with session(local_server.database_url) as s:
+        after = s.exec(select(McpServer.name, McpServer.profile_id, McpServer.state)
+                       .order_by(McpServer.name)).all()
+        assert (after, len(s.exec(select(CheckResult.id)).all())) == (before, checks)
+        denied = s.exec(select(AuditEvent).where(AuditEvent.action == "denied",
+                                                 AuditEvent.actor == name)).all()
+        assert sorted(e.target for e in denied) == [
+            "add_server", "check_connections", "reconfigure_server"]
+        assert all(e.outcome.startswith(f"refused: {refusal}") for e in denied)
+    get_engine(local_server.database_url).dispose()

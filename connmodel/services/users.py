@@ -19,7 +19,14 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from connmodel.errors import AlreadyExists, AuthenticationFailed, InvalidInput, NotFound, Throttled
+from connmodel.errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Throttled,
+)
 from connmodel.models import LoginAttempt, User, UserSession, utcnow
 from connmodel.permissions import SYSTEM, USER_ROLES, Action, Actor, Role, require, signed_in
 from connmodel.services.events import record
@@ -146,6 +153,18 @@ def ensure_first_admin(session: Session, name: str = "admin") -> str | None:
     if session.execute(select(func.count()).select_from(User)).scalar_one():
         return None
     return add_user(session, actor=SYSTEM, name=name, role=Role.ADMIN.value)
+
+
+def acting_user(session: Session, name: str) -> Actor:
+    """A console user by name, with their role as the store has it now, for a tool that acts
+    as that person without a sign-in of its own (the explore notebook's `actor`): whoever runs
+    it already holds the database, like the CLI. NotFound for an unknown user; PermissionDenied
+    for a disabled one."""
+    user = _user(session, name.strip())
+    if user.disabled:
+        raise PermissionDenied(f"user {user.name!r} is disabled", actor=user.name,
+                               attempted="acting_user")
+    return Actor(user.name, Role(user.role))
 
 
 def _user(session: Session, name: str) -> User:

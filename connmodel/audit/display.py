@@ -18,3 +18,17 @@ def to_the_second(frame: pd.DataFrame) -> pd.DataFrame:
 def shown_of(shown: int, total: int, what: str) -> str:
     """`200 of 5,153 connections in Error`, or `12 connections in Error` when all are shown."""
     return f"{total:,} {what}" if shown >= total else f"{shown:,} of {total:,} {what}"
+
+
+def filters_title(status: str | None = None, environment: str | None = None,
+                  profile: str | None = None, search: str | None = None) -> str:
+    """What a chart's title says it covers: `Error · staging · profile "Hub"`, or `all
+    connections, all environments` when nothing filters (plain text: Bokeh draws titles as text)."""
+    parts = [p for p in (status, environment) if p]
+    if profile and profile.strip():
+        parts.append(f'profile "{profile.strip()}"')
+    if search and search.strip():
+        parts.append(f'search "{search.strip()}"')
+    if not environment:
+        parts.append("all environments")
+    return " · ".join(parts) if parts != ["all environments"] else "all connections, all environments"

@@ -20,6 +20,9 @@ from connmodel.errors import ConnModelError, InvalidInput
 
 NOTEBOOKS = files("connmodel.notebooks")
 TIMEOUT_S = 300
+# Shipped notebooks made for JupyterLab, not for `audit --notebook`: their Panel widgets call
+# back into a live kernel, which a static HTML page has not.
+INTERACTIVE = frozenset({"explore_connections"})
 
 # Run by the kernel before the notebook's first cell (IPython's `exec_lines`): every BokehJS,
 # HoloViews and Panel loader the notebook outputs then carries its JavaScript inline instead of
@@ -57,12 +60,25 @@ def available() -> list[str]:
                   if p.name.endswith(".ipynb"))
 
 
-def find_notebook(name: str) -> Traversable:
-    """A notebook by name ('errors_and_expiry', with or without .ipynb) from the notebooks folder."""
+def reports() -> list[str]:
+    """The notebooks `connmodel audit --notebook` runs: the shipped ones but the interactive
+    (INTERACTIVE), or every one of your own folder."""
+    shipped = not os.environ.get("CONNMODEL_NOTEBOOKS_DIR")
+    return [n for n in available() if not (shipped and n in INTERACTIVE)]
+
+
+def find_notebook(name: str, *, report: bool = False) -> Traversable:
+    """A notebook by name ('errors_and_expiry', with or without .ipynb) from the notebooks
+    folder; with `report`, only one that runs as a report (`reports`)."""
     stem = name.strip().removesuffix(".ipynb")
-    if stem in available():
+    names = reports() if report else available()
+    if stem in names:
         return notebooks_dir() / f"{stem}.ipynb"
-    known = ", ".join(available()) or f"none found in {notebooks_dir()}"
+    if report and stem in available():
+        raise InvalidInput(f"{stem} is interactive (its widgets need a live kernel), not a report: "
+                           "open it in JupyterLab (connmodel notebooks --copy-to DIR); reports: "
+                           f"{', '.join(names)}")
+    known = ", ".join(names) or f"none found in {notebooks_dir()}"
     raise InvalidInput(f"unknown notebook {name!r}: choose one of {known}")
 
 

@@ -42,6 +42,7 @@ from connmodel.models import (
     utcnow,
 )
 from connmodel.permissions import Action, Actor, require
+from connmodel.services.groups import GroupFilter, matching_conditions
 from connmodel.status import Environment, Status, parse_environment
 
 CONN: Table = Connection.__table__  # type: ignore[attr-defined]
@@ -135,17 +136,27 @@ def _live_connections(environment: str | None) -> Select[Any]:
     return stmt.where(PROFILE.c.environment == env.value) if env else stmt
 
 
-def live_counts(session: Session, *, actor: Actor,
-                environment: str | None = None) -> pd.DataFrame:
+def _matching(session: Session, stmt: Select[Any], environment: str | None,
+              where: GroupFilter | None) -> Select[Any]:
+    """Only the live connections of `environment`, or, with `where` (the Connections page's
+    filters: status, environment, profile name, text search), the ones it matches."""
+    if where is None:
+        return _in_environment(stmt.where(LIVE), environment)
+    return stmt.where(*matching_conditions(session, where))
+
+
+def live_counts(session: Session, *, actor: Actor, environment: str | None = None,
+                where: GroupFilter | None = None) -> pd.DataFrame:
     """Live connections per (profile_id, status): one walk of the (profile, status) index.
 
     `totals`, `status_by_profile` and `error_rate_by_provider` derive their figures from it;
     the report computes it once and passes it to each (`counts=`), where each query walked a
-    million index entries (PostgreSQL: scanned the table) on its own."""
+    million index entries (PostgreSQL: scanned the table) on its own. `where` (the explore
+    notebook's filters) replaces `environment`."""
     require(actor, Action.READ)
-    stmt = _in_environment(
-        select(CONN.c.profile_id, CONN.c.status, func.count().label("connections"))
-        .where(LIVE).group_by(CONN.c.profile_id, CONN.c.status), environment)
+    stmt = _matching(
+        session, select(CONN.c.profile_id, CONN.c.status, func.count().label("connections"))
+        .group_by(CONN.c.profile_id, CONN.c.status), environment, where)
     frame = _frame(session, stmt)
     return frame.astype({"profile_id": "int64", "connections": "int64"})
 
@@ -303,16 +314,17 @@ def error_count(session: Session, *, actor: Actor, environment: str | None = Non
 
 
 def expiry_timeline(session: Session, *, actor: Actor, days: int = 30,
-                    environment: str | None = None,
-                    now: datetime | None = None) -> pd.DataFrame:
-    """Live connections that expire in each of the next `days` days (one row per day)."""
+                    environment: str | None = None, now: datetime | None = None,
+                    where: GroupFilter | None = None) -> pd.DataFrame:
+    """Live connections that expire in each of the next `days` days (one row per day), of
+    `environment`, or matching `where` (the Connections page's filters) if given."""
     require(actor, Action.READ)
     now = now or utcnow()
     day = _day(session, CONN.c.expires_at).label("day")
-    stmt = _in_environment(
-        select(day, func.count().label("connections")).select_from(CONN)
-        .where(LIVE, CONN.c.expires_at >= now,
-               CONN.c.expires_at < now + timedelta(days=check_days(days))), environment)
+    stmt = _matching(
+        session, select(day, func.count().label("connections")).select_from(CONN)
+        .where(CONN.c.expires_at >= now,
+               CONN.c.expires_at < now + timedelta(days=check_days(days))), environment, where)
     stmt = stmt.group_by(day).order_by(day)
     return _as_day(_frame(session, stmt))
 
@@ -466,23 +478,27 @@ def _daily_checks(session: Session, since: datetime, now: datetime) -> pd.DataFr
 
 def error_rate_by_provider(session: Session, *, actor: Actor, days: int = 30,
                            environment: str | None = None, now: datetime | None = None,
-                           counts: pd.DataFrame | None = None) -> pd.DataFrame:
+                           counts: pd.DataFrame | None = None,
+                           where: GroupFilter | None = None) -> pd.DataFrame:
     """Per provider config: live connections, how many are in Error now (`error_rate`), and the
     failed checks of the last `days` days, of the profiles in `environment` (every one if None).
     The current figures come from `live_counts` (`counts` if already at hand, of the same
     environment); only Error check rows are joined: a million-row check history is never walked
-    row by row."""
+    row by row. With `where` (the Connections page's filters), of the live connections it
+    matches, and the failed checks of those."""
     require(actor, Action.READ)
     since = (now or utcnow()) - timedelta(days=check_days(days))
     if counts is None:
-        counts = live_counts(session, actor=actor, environment=environment)
+        counts = live_counts(session, actor=actor, environment=environment, where=where)
     env = _env(environment)
     failed_stmt = (select(PROFILE.c.provider_config_id, func.count())
                    .select_from(CHECK).join(CONN, CONN.c.id == CHECK.c.connection_id)
                    .join(PROFILE, PROFILE.c.id == CONN.c.profile_id)
                    .where(CHECK.c.status == Status.ERROR.value, CHECK.c.at >= since)
                    .group_by(PROFILE.c.provider_config_id))
-    if env is not None:
+    if where is not None:
+        failed_stmt = failed_stmt.where(*matching_conditions(session, where))
+    elif env is not None:
         failed_stmt = failed_stmt.where(PROFILE.c.environment == env.value)
     failed = dict(_execute(session, failed_stmt).all())
     providers = _frame(session, select(PROFILE.c.id.label("profile_id"),
@@ -515,3 +531,20 @@ def audit_trail(session: Session, *, actor: Actor, days: int = 30,
                    EVENT.c.outcome.like("ok%"))
             .group_by(day, EVENT.c.actor, what).order_by(day, EVENT.c.actor, what))
     return _as_day(_frame(session, stmt))
+
+
+def explore_charts(session: Session, *, actor: Actor, where: GroupFilter, days: int = 30,
+                   limit: int = 20, now: datetime | None = None) -> dict[str, pd.DataFrame]:
+    """The explore notebook's charts for the Connections page's filters (`where`): live
+    connections by status for the `limit` largest matching profiles (`status_by_profile`),
+    the error rate per provider (`error_rate_by_provider`) and the credentials expiring per
+    day in the next `days` days (`expiry_timeline`). Aggregates in SQL over the matching rows,
+    counted once: a few hundred rows reach Python whatever the table holds."""
+    counts = live_counts(session, actor=actor, where=where)
+    return {
+        "status_by_profile": status_by_profile(session, actor=actor, limit=limit, counts=counts),
+        "error_rate_by_provider": error_rate_by_provider(session, actor=actor, days=days,
+                                                         now=now, counts=counts, where=where),
+        "expiry_timeline": expiry_timeline(session, actor=actor, days=days, now=now,
+                                           where=where),
+    }

@@ -85,7 +85,7 @@ def audit(
 
     failing_on = parse_fail_on(fail_on)
     env = parse_environment(environment).value if environment else None
-    path = find_notebook(notebook) if notebook else None
+    path = find_notebook(notebook, report=True) if notebook else None
     if output is not None:
         _check_writable(output)
     actor = Actor(cli_actor().name, Role.VIEWER)  # an audit only reads

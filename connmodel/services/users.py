@@ -19,7 +19,14 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from connmodel.errors import AlreadyExists, AuthenticationFailed, InvalidInput, NotFound, Throttled
+from connmodel.errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Throttled,
+)
 from connmodel.models import LoginAttempt, User, UserSession, utcnow
 from connmodel.permissions import SYSTEM, USER_ROLES, Action, Actor, Role, require, signed_in
 from connmodel.services.events import record
@@ -107,11 +114,15 @@ def set_role(session: Session, *, actor: Actor, name: str, role: str) -> None:
 
 def set_disabled(session: Session, *, actor: Actor, name: str, disabled: bool = True) -> None:
     """Disable a user (they can no longer sign in, and their open pages can no longer write)
-    or enable them again."""
+    or enable them again (to sign in anew: the sessions disabling ended stay ended)."""
     require(actor, Action.WRITE, session)
     user = _user(session, name)
     if disabled:
         _keep_an_admin(session, user)
+        # Their sessions end (kept as ended): enabling them again does not revive open pages.
+        session.execute(update(UserSession).where(col(UserSession.user_id) == user.id,
+                                                  col(UserSession.expires_at) > utcnow())
+                        .values(expires_at=utcnow()))
     user.disabled = disabled
     record(session, actor=actor, action="user.disable" if disabled else "user.enable",
            target=f"user {user.name}")
@@ -142,6 +153,18 @@ def ensure_first_admin(session: Session, name: str = "admin") -> str | None:
     if session.execute(select(func.count()).select_from(User)).scalar_one():
         return None
     return add_user(session, actor=SYSTEM, name=name, role=Role.ADMIN.value)
+
+
+def acting_user(session: Session, name: str) -> Actor:
+    """A console user by name, with their role as the store has it now, for a tool that acts
+    as that person without a sign-in of its own (the explore notebook's `actor`): whoever runs
+    it already holds the database, like the CLI. NotFound for an unknown user; PermissionDenied
+    for a disabled one."""
+    user = _user(session, name.strip())
+    if user.disabled:
+        raise PermissionDenied(f"user {user.name!r} is disabled", actor=user.name,
+                               attempted="acting_user")
+    return Actor(user.name, Role(user.role))
 
 
 def _user(session: Session, name: str) -> User:

@@ -204,6 +204,18 @@ class ConnectionsPage(pn.viewable.Viewer):
         if a.message:
             self._toasts.show(a.message, a.message_kind)
 
+    def _listing(self) -> list[pn.viewable.Viewable]:
+        return [self._summary, self._error, self._bulk, self._empty, self._cards,
+                self._more_profiles]
+
+    def explorer(self) -> pn.Column:
+        """The filters, the cards with View and Revoke, and their dialogs, without the page's
+        prose and links: what the explore notebook shows inline
+        (connmodel/notebooks/explore_connections.ipynb)."""
+        return pn.Column(self._filters(), *self._listing(),
+                         ConnectionDialogsWithActions(actions=self.actions), self._toasts,
+                         sizing_mode="stretch_width")
+
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             pn.pane.Markdown(INTRO, sizing_mode="stretch_width"),
@@ -211,12 +223,7 @@ class ConnectionsPage(pn.viewable.Viewer):
                     sizing_mode="stretch_width"),
             self._filters(),
             *([self.tools] if self.tools is not None and self.actions.backend.can_write else []),
-            self._summary,
-            self._error,
-            self._bulk,
-            self._empty,
-            self._cards,
-            self._more_profiles,
+            *self._listing(),
             pn.Card(pn.pane.Markdown(TROUBLESHOOTING), title="Troubleshooting", collapsed=True,
                     sizing_mode="stretch_width"),
             pn.Card(pn.pane.Markdown(BEST_PRACTICES), title="Best practices", collapsed=True,

@@ -111,6 +111,8 @@ def test_an_empty_database_has_nothing_to_report(capsys, sqlite_url, tmp_path):
     (["--environment", "qa"], "unknown environment 'qa'"),
     (["--notebook", "no_such_notebook"],
      "unknown notebook 'no_such_notebook': choose one of connections_overview, errors_and_expiry"),
+    (["--notebook", "explore_connections"],
+     "explore_connections is interactive (its widgets need a live kernel), not a report"),
 ])
 def test_bad_options_exit_2_with_one_clear_line(capsys, sqlite_url, args, message):
     code, out, err = audit(capsys, "-d", sqlite_url, *args)

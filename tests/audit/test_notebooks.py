@@ -17,22 +17,27 @@ import nbformat
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from audit.auditdata import MARKUP, VIEWER
+from audit.auditdata import ALICE, MARKUP, VIEWER
 from connmodel.audit import queries as q
 from connmodel.audit.display import shown_of
 from connmodel.audit.notebooks import NOTEBOOKS as SHIPPED
+from connmodel.audit.notebooks import reports
 from connmodel.services.demo import DEMO_SECRETS
+from connmodel.services.users import add_user
 from connmodel.store import session
 
 BIN = Path(sys.executable).parent
 NOTEBOOKS_DIR = Path(str(SHIPPED))  # a folder in a source checkout
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 VIA_CLI = "errors_and_expiry"
+EXPLORE = "explore_connections"
 
 
-def test_there_are_the_three_notebooks():
+def test_three_audit_reports_and_the_explore_notebook():
+    """`connmodel audit --notebook` runs the reports; the explore notebook is for JupyterLab."""
     assert [p.stem for p in NOTEBOOKS] == ["connections_overview", "errors_and_expiry",
-                                           "stale_and_unused"]
+                                           EXPLORE, "stale_and_unused"]
+    assert reports() == ["connections_overview", "errors_and_expiry", "stale_and_unused"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -58,9 +63,16 @@ def executed(audit_url, tmp_path_factory) -> dict[str, tuple[subprocess.Complete
     env = {**os.environ, "CONNMODEL_DATABASE_URL": audit_url,
            "CONNMODEL_KEY_FILE": str(out / "no-such.key")}
     env.pop("CONNMODEL_SECRET_KEY", None)
+    with session(audit_url) as s:  # the explore notebook acts as this viewer (its `actor`)
+        add_user(s, actor=ALICE, name=VIEWER.name, role="viewer")
+        s.commit()
     running = {}
     for path in NOTEBOOKS:
-        if path.stem == VIA_CLI:
+        if path.stem == EXPLORE:
+            target = out / path.name
+            cmd = [str(BIN / "papermill"), "-k", "python3", "--no-progress-bar", str(path),
+                   str(target), "-p", "actor", VIEWER.name, "-p", "environment", "staging"]
+        elif path.stem == VIA_CLI:
             target = out / f"{path.stem}.html"
             cmd = [str(BIN / "connmodel"), "audit", "--notebook", path.stem, "-d", audit_url,
                    "-o", str(target), "--days", "30", "--fail-on", "error"]
@@ -135,6 +147,20 @@ def test_errors_and_expiry_through_connmodel_audit_notebook(executed, audit_url)
     assert audit_url not in page  # the URL reached the kernel by environment, not parameter
     assert MARKUP not in page and "&lt;img src=x" in page
     assert not any(secret in page for secret in DEMO_SECRETS)
+
+
+@pytest.mark.notebooks
+def test_explore_connections_runs_as_the_named_viewer(executed):
+    """The explore notebook, run by papermill as a viewer with the staging filter: the cards
+    and charts are built, the actor's role applies, and no secret or raw markup is output."""
+    result, path = executed[EXPLORE]
+    assert result.returncode == 0, result.stderr[-2000:]
+    text = _outputs(path)
+    assert f"Acting as {VIEWER.name} (viewer): View only" in text
+    assert "GitHub Staging" in text  # a staging profile's card, and its bar in the charts
+    assert "Live connections by profile and status (staging)" in text
+    assert "Credentials expiring per day, next 30 days (staging)" in text
+    assert not any(secret in text for secret in DEMO_SECRETS)
 
 
 # Counted across shadow roots: Bokeh draws each chart on a <canvas> inside its views' shadow DOM.

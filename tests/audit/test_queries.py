@@ -13,6 +13,7 @@ from connmodel.audit.actions import recommendations, revoke_selected
 from connmodel.audit.report import Finding, build_report, count_findings
 from connmodel.errors import InvalidInput, PermissionDenied
 from connmodel.models import AuditEvent
+from connmodel.services.groups import GroupFilter, count_matching
 from connmodel.store import get_engine, session
 
 DAYS = 30
@@ -274,3 +275,38 @@ def test_timeline_and_provider_rates_follow_the_environment(audit_url):
     assert whole > 0 and sum(t for t, _ in per_env.values()) == whole
     for column in ("connections", "errors", "failed_checks"):
         assert sum(r[column].sum() for _, r in per_env.values()) == rates[column].sum(), column
+
+
+@pytest.mark.parametrize("where", [
+    GroupFilter(),
+    GroupFilter(status="Error"),
+    GroupFilter(environment="staging"),
+    GroupFilter(profile="github"),
+    GroupFilter(status="Active", environment="production"),
+], ids=repr)
+def test_explore_charts_follow_the_connections_page_filters(audit_url, live, tables, where):
+    """The explore notebook's charts count what the Connections page's filters match."""
+    with session(audit_url) as s:
+        charts = q.explore_charts(s, actor=VIEWER, where=where, days=DAYS, limit=1000, now=NOW)
+    rows = live
+    if where.status:
+        rows = rows[rows["status"] == where.status]
+    if where.environment:
+        rows = rows[rows["environment"] == where.environment]
+    if where.profile:
+        rows = rows[rows["profile"].str.contains(where.profile, case=False, regex=False)]
+    by_profile = charts["status_by_profile"]
+    assert by_profile["connections"].sum() == len(rows)
+    assert set(by_profile["status"]) == set(rows["status"])
+    assert charts["error_rate_by_provider"]["connections"].sum() == len(rows)
+    assert charts["error_rate_by_provider"]["errors"].sum() == (rows["status"] == "Error").sum()
+    expires = _utc(rows["expires_at"])
+    soon = rows[(expires >= NOW) & (expires < NOW + timedelta(days=DAYS))]
+    assert charts["expiry_timeline"]["connections"].sum() == len(soon)
+
+
+def test_explore_charts_search_the_text_like_the_page(audit_url):
+    with session(audit_url) as s:
+        charts = q.explore_charts(s, actor=VIEWER, where=GroupFilter(search="GitHub"), now=NOW)
+        page_total, _ = count_matching(s, actor=VIEWER, where=GroupFilter(search="GitHub"))
+    assert charts["status_by_profile"]["connections"].sum() == page_total > 0

@@ -9,6 +9,7 @@ from connmodel.errors import (
     AlreadyExists,
     AuthenticationFailed,
     InvalidInput,
+    NotFound,
     PermissionDenied,
     Throttled,
 )
@@ -268,3 +269,17 @@ def test_an_identity_provider_sign_in_takes_its_role_from_the_deployment_and_aud
                         .where(AuditEvent.action == "sign-in")).all()
     assert events == [("vic@example.com", "ok"), ("vic@example.com", "ok"),
                       ("vic@example.com", "refused: user disabled")]
+
+
+def test_acting_user_is_a_user_with_their_role_now(db, admin):
+    """The explore notebook's `actor`: a user by name, as their role is in the store."""
+    users.add_user(db, actor=admin, name="adam", role="admin")
+    users.add_user(db, actor=admin, name="vera", role="viewer")
+    assert users.acting_user(db, " vera ") == users.Actor("vera", Role.VIEWER)
+    users.set_role(db, actor=admin, name="vera", role="admin")
+    assert users.acting_user(db, "vera").role == Role.ADMIN
+    users.set_disabled(db, actor=admin, name="vera")
+    with pytest.raises(PermissionDenied, match="disabled"):
+        users.acting_user(db, "vera")
+    with pytest.raises(NotFound, match="no user named 'nobody'"):
+        users.acting_user(db, "nobody")

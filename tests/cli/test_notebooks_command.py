@@ -2,7 +2,7 @@
 
 from connmodel.cli import run
 
-SHIPPED = ["connections_overview", "errors_and_expiry", "stale_and_unused"]
+SHIPPED = ["connections_overview", "errors_and_expiry", "explore_connections", "stale_and_unused"]
 
 
 def test_lists_the_shipped_notebooks_with_their_paths(capsys):

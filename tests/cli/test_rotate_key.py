@@ -1,5 +1,6 @@
 """`connmodel rotate-key`: every secret moves to the new key in one transaction, or none does."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -100,13 +101,8 @@ def test_a_writer_holding_the_old_key_across_a_rotation_writes_under_the_new_one
     between, then the update: the new secret must be under the new key (it was written under
     the retired one, and the next rotation failed on it)."""
     cid = cli("connections", "-d", demo_url, "-f", "json", "-p", "Hubspot").json["items"][0]["id"]
-    writer = subprocess.Popen([str(SCRIPT), "update-key", str(cid), "-d", demo_url],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    writer = _update_key_waiting(demo_url, cid, {**os.environ})
     try:
-        prompt = ""
-        while "new API key" not in prompt:  # the key is loaded and checked before the prompt
-            prompt += writer.stderr.read(1) or pytest.fail(f"update-key ended: {prompt}")
         assert cli("rotate-key", "-d", demo_url).code == 0
         _out, err = writer.communicate("pk-after-rotation-0123456789\n", timeout=60)
     finally:
@@ -137,3 +133,74 @@ def test_key_from_the_environment_is_printed_to_set(sqlite_url, cli, keyring, ad
     assert cli("demo", "-d", demo_url).code == 0
     fresh = KeyRing((new_key.encode(),), "env")
     assert {fresh.decrypt(t) for t in _secrets(demo_url).values()} == set(DEMO_SECRETS)
+
+
+def _update_key_waiting(demo_url: str, cid: int, env: dict[str, str]) -> subprocess.Popen:
+    """`connmodel update-key CID` in its own process, waiting at its prompt with its key."""
+    writer = subprocess.Popen([str(SCRIPT), "update-key", str(cid), "-d", demo_url],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env)
+    prompt = ""
+    while "new API key" not in prompt:  # the key is loaded and checked before the prompt
+        prompt += writer.stderr.read(1) or pytest.fail(f"update-key ended: {prompt}")
+    return writer
+
+
+def test_a_process_with_a_retired_key_from_the_environment_refuses_to_write(
+        demo_url, cli, keyring, monkeypatch):
+    """Issue 16: a process cannot see a new CONNMODEL_SECRET_KEY, so it cannot follow a
+    rotation as key-file processes do; its next write of a secret is refused with one line
+    saying what to do, and nothing is written."""
+    old = keyring.keys[0].decode()
+    monkeypatch.setenv("CONNMODEL_SECRET_KEY", old)
+    env = {**os.environ}
+    cid = cli("connections", "-d", demo_url, "-f", "json", "-p", "Hubspot").json["items"][0]["id"]
+    writer = _update_key_waiting(demo_url, cid, env)
+    try:
+        new_key = cli("rotate-key", "-d", demo_url, "-f", "json").json["key_to_set"]
+        before = _secrets(demo_url)
+        _out, err = writer.communicate("pk-after-rotation-0123456789\n", timeout=60)
+    finally:
+        writer.kill()
+    assert writer.returncode != 0 and "Traceback" not in err
+    assert err.splitlines()[-1] == (
+        "connmodel: error: the secret key was rotated: CONNMODEL_SECRET_KEY holds a retired "
+        "key in this process, so nothing was written. Set CONNMODEL_SECRET_KEY to the new key "
+        "(`connmodel rotate-key` printed it) and restart this process")
+    assert _secrets(demo_url) == before
+    fresh = KeyRing((new_key.encode(),), "env")
+    assert fresh.key_for(before[("connection.credential_enc", cid)]) is not None
+
+
+def test_a_process_reading_a_key_file_follows_a_rotation_or_says_which_file_to_replace(
+        demo_url, cli, keyring, admin, tmp_path):
+    """A long-lived process with a key file needs no restart: its ring re-reads the file when
+    the key check no longer opens. Where its file is not the one rotated (another host's copy),
+    its write is refused naming that file, and once the file is replaced the same ring writes."""
+    from connmodel.providers.connect import update_key
+    from connmodel.secrets import write_key_file
+
+    copy = tmp_path / "other-host.key"
+    write_key_file(copy, keyring.keys)
+    other_host = KeyRing(keyring.keys, str(copy))  # loaded at its start, kept in memory
+    this_host = KeyRing(keyring.keys, keyring.source)
+    cid = cli("connections", "-d", demo_url, "-f", "json", "-p", "Hubspot").json["items"][0]["id"]
+    assert cli("rotate-key", "-d", demo_url).code == 0  # rewrites keyring.source only
+    before = _secrets(demo_url)
+    with pytest.raises(SecretKeyError) as refused, session(demo_url) as s:
+        update_key(s, actor=admin, keyring=other_host, connection_id=cid,
+                   api_key="pk-other-host-0123456789")
+    assert str(refused.value) == (
+        f"the secret key was rotated: the key file {copy} does not hold the new key, so nothing "
+        f"was written. Copy the key file `connmodel rotate-key` wrote to {copy} (it is re-read "
+        "at once, no restart needed)")
+    assert _secrets(demo_url) == before
+
+    write_key_file(copy, load_keyring().keys)  # the operator copies the new key file over
+    for ring, secret in ((other_host, "pk-other-host-0123456789"),
+                         (this_host, "pk-this-host-0123456789")):
+        with session(demo_url) as s:
+            update_key(s, actor=admin, keyring=ring, connection_id=cid, api_key=secret)
+        (token,) = [t for (where, row), t in _secrets(demo_url).items()
+                    if where == "connection.credential_enc" and row == cid]
+        assert KeyRing(load_keyring().keys[:1], "new").decrypt(token) == secret

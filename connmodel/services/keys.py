@@ -179,7 +179,11 @@ def _rotate_column(session: Session, table: Table, column: Column[Any], ring: Ke
     collects it (a repair: the caller clears it).
     """
     (pk,) = table.primary_key.columns
-    stmt = update(table).where(pk == bindparam("row_pk")).values({column.name: bindparam("token")})
+    # Only where the row still holds what was read: a write that takes no key check (a revoke
+    # wiping a credential) may commit between the read and this update (PostgreSQL), and must
+    # not get the old secret written back.
+    stmt = (update(table).where(pk == bindparam("row_pk"), column == bindparam("was"))
+            .values({column.name: bindparam("token")}))
     done, last = 0, None
     while True:
         query = select(pk, column).where(column.is_not(None)).order_by(pk).limit(BATCH)
@@ -191,7 +195,7 @@ def _rotate_column(session: Session, table: Table, column: Column[Any], ring: Ke
         params = []
         for row_pk, token in rows:
             try:
-                params.append({"row_pk": row_pk, "token": ring.rotate(token)})
+                params.append({"row_pk": row_pk, "was": token, "token": ring.rotate(token)})
             except SecretKeyError:
                 if unreadable is None:
                     raise SecretKeyError(

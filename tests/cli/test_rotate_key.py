@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,44 @@ def test_a_process_reading_a_key_file_follows_a_rotation_or_says_which_file_to_r
         (token,) = [t for (where, row), t in _secrets(demo_url).items()
                     if where == "connection.credential_enc" and row == cid]
         assert KeyRing(load_keyring().keys[:1], "new").decrypt(token) == secret
+
+
+@pytest.mark.postgres
+def test_a_revoke_committed_during_a_rotation_stays_wiped(postgres_url, cli, keyring, admin):
+    """PostgreSQL: a rotation reads a batch of ciphertexts, then writes each back re-encrypted.
+    A revoke (which takes no key check: it writes no secret) committed in between wiped the
+    credential, and the rotation wrote the old credential back into the revoked connection.
+    The revoke holds the connection's row here until the rotation waits on it."""
+    from sqlalchemy import text
+
+    from connmodel.services.connections import revoke_connection
+
+    with session(postgres_url) as s:
+        seed_demo(s, actor=admin, keyring=keyring)
+    cid = cli("connections", "-d", postgres_url, "-f", "json", "-p",
+              "Hubspot").json["items"][0]["id"]
+    rotation = None
+    with session(postgres_url) as revoker:
+        revoker.execute(select(Connection.id).where(Connection.id == cid).with_for_update())
+        rotation = subprocess.Popen([str(SCRIPT), "rotate-key", "-d", postgres_url],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            waiting = 0
+            for _ in range(300):  # until the rotation waits on the row this session holds
+                with session(postgres_url) as probe:
+                    waiting = probe.execute(text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND query LIKE 'UPDATE connection%'")).scalar_one()
+                if waiting or rotation.poll() is not None:
+                    break
+                threading.Event().wait(0.1)
+            assert waiting == 1, rotation.communicate(timeout=30)
+            revoke_connection(revoker, actor=admin, connection_id=cid)  # commits
+        finally:
+            _out, err = rotation.communicate(timeout=60)
+    assert rotation.returncode == 0, err
+    with session(postgres_url) as s:
+        wiped = s.execute(select(Connection.credential_enc, Connection.revoked_at)
+                          .where(Connection.id == cid)).one()
+    assert wiped[0] is None and wiped[1] is not None
+    assert cli("rotate-key", "-d", postgres_url).code == 0

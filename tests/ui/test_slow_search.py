@@ -6,7 +6,7 @@ longer than the read budget. The budget is made small (CONNMODEL_READ_BUDGET_S=1
 search is stopped at a known time and says so.
 
 - B's status filter change while A's slow search runs takes at most 2x its time alone, plus
-  SLACK_S. Before the reads went to worker threads, B's change waited for A's read to end:
+  SLACK_S, at the median and at the slowest of four. Before the reads went to worker threads, B's change waited for A's read to end:
   alone + ~1.3 s (the budget less the head start A's read has).
 - A sees the budget message.
 - A's superseded slow search never shows over A's newer search (neither its cards nor its
@@ -137,7 +137,8 @@ def test_a_slow_search_leaves_another_sessions_filter_alone(browser: Browser, bi
     print(figures)
     bound = 2 * statistics.median(alone) + SLACK_S
     assert statistics.median(during) <= bound, f"{figures}: median over {bound:.3f} s"
-    assert max(during) < BUDGET_S, figures  # no change of B ever waited for A's read to end
+    worst = 2 * max(alone) + SLACK_S  # the slowest of each, as a p95 of four would be
+    assert max(during) <= worst, f"{figures}: slowest over {worst:.3f} s"
 
 
 def test_a_superseded_search_never_shows_over_the_newer_one(browser: Browser, big, account):

@@ -8,7 +8,7 @@ select. Service errors become `error`.
 Reads are coroutines: each runs its service call in a worker thread (`Backend.acall`) and sets
 parameters on the loop once it is back, so a slow trail never holds the server's other
 sessions; the newest filter's page wins (a page read for a superseded filter is dropped). The
-CSV export is still read where it is asked for (Panel's download callback is synchronous).
+CSV export is read the same way (Panel's FileDownload awaits a coroutine callback).
 """
 
 import io
@@ -107,10 +107,10 @@ class ActivityModel(param.Parameterized):
             return
         self.param.update(events=[*self.events, *page.items], next_cursor=page.next_cursor)
 
-    def csv_file(self) -> io.BytesIO:
+    async def csv_file(self) -> io.BytesIO:
         """The filtered trail as a CSV file (formula cells neutralised by the service)."""
         try:
-            text = self.backend.call(_csv_text, where=self.event_filter())
+            text = await self.backend.acall(_csv_text, where=self.event_filter())
         except ConnModelError as exc:
             self.error = str(exc)
             text = ""

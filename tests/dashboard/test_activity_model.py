@@ -42,7 +42,7 @@ def test_filters_paging_and_csv(sqlite_url, admin, viewer, monkeypatch, run_asyn
     run_async(set_then_settle(target="2"))
     assert [e.target for e in model.events] == ["connection 2"]
     run_async(set_then_settle(action="user.add", target=""))
-    rows = list(csv.reader(io.StringIO(model.csv_file().getvalue().decode())))
+    rows = list(csv.reader(io.StringIO(run_async(model.csv_file()).getvalue().decode())))
     assert [r[3] for r in rows[1:]] == ["'=cmd|' /C calc'!A0"]
 
     run_async(set_then_settle(until=datetime.now(UTC) - timedelta(days=1)))
@@ -113,7 +113,7 @@ def test_shown_filters_are_one_event_filter_for_table_and_csv(store_url, admin, 
 
     run_async(set_then_settle(who=f" {admin.name} ", since=hour_ago))
     assert not model.error and [e.target for e in model.events] == ["connection 1"]
-    rows = list(csv.reader(io.StringIO(model.csv_file().getvalue().decode())))
+    rows = list(csv.reader(io.StringIO(run_async(model.csv_file()).getvalue().decode())))
     assert [r[3] for r in rows[1:]] == ["connection 1"]
     run_async(set_then_settle(since=hour_ago + timedelta(hours=2)))
     assert model.events == [] and not model.error

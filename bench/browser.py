@@ -20,6 +20,13 @@ heading, the revoked row gone. First screen runs from navigation start to the fi
 rows (the floor: with its text). Each interaction --runs times (default 30; the naive page's
 first screen and Confirm 5 times: each reads the whole table), the pages taking turns.
 
+One slow search against everyone else (issue 24): on the real dashboard, two more sessions A
+and B; B's status filter change is timed as above --runs times alone and --runs times while A's
+worst search runs (--worst-search, default "ab": two letters no trigram serves, matching many
+rows, so the store scans and counts until the read budget stops it), the two taking turns in
+the same run. A's search is under way (HEAD_START_S) when B acts; A's own wait (Enter to its
+result or its budget message) is recorded too. Target: B's p95 during A's search <= 2x alone.
+
 Memory per session is the real dashboard server's RSS with --sessions sessions open (default
 10) minus with 1, divided by the sessions added. The load average is recorded. It prints
 p50/p75/p95 per page and interaction with the ratios at p75 and the targets of issue 19, and
@@ -64,6 +71,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-timer-throttling",
                  "--disable-backgrounding-occluded-windows"]
 KINDS = ("connmodel", "idiomatic", "naive", "floor")
+WORST_SEARCH = "ab"
+HEAD_START_S = 0.15  # A's read is under way when B acts
+CONTENTION_RATIO_P95 = 2.0  # issue 24: B's p95 during A's worst search <= 2x alone
 INTERACTIONS = ("filter", "search", "more", "view", "revoke", "confirm")
 SLOW = {"naive": {"first_screen": 5, "confirm": 5}}  # each reads the whole table
 TARGETS = {"p75_ms": 150, "p95_ms": 250, "first_screen_p75_ms": 1000, "above_floor_ms": 300,
@@ -148,6 +158,7 @@ FIRST_SCREEN = js("""(cfg) => cfg === null
 STATE = js("(cfg) => ({rows: rows(cfg), dialog: dialog()})")
 CHANGED = js("(a) => signature(rows(a[0])) !== a[1]")
 CLOSED = js("() => dialog() === null")
+IDLE = js("() => deep('.pn-loading').length === 0")
 
 
 def free_port() -> int:
@@ -344,6 +355,39 @@ def measure(tabs: dict[str, Tab], runs: int) -> None:
         print(f"  {name} measured", file=sys.stderr)
 
 
+def contention(browser: Browser, url: str, runs: int, worst: str) -> dict[str, Any]:
+    """B's filter change alone and while A's `worst` search runs, taking turns (see top)."""
+    a, b = Tab(browser, "connmodel", url), Tab(browser, "connmodel", url)
+    a.first_screen()
+    b.first_screen()
+    alone: list[float] = []
+    during: list[float] = []
+    searched: list[float] = []
+    for i in range(runs):
+        b.page.bring_to_front()
+        alone.append(b.step("filter", 2 * i))
+        a.search_box().fill(worst)
+        started = time.perf_counter()
+        a.search_box().press("Enter")
+        time.sleep(HEAD_START_S)
+        during.append(b.step("filter", 2 * i + 1))
+        a.page.wait_for_function(IDLE, polling="raf", timeout=120_000)
+        searched.append((time.perf_counter() - started) * 1000)
+        a.search_box().fill("")
+        a.search_box().press("Enter")
+        a.page.wait_for_timeout(300)
+        a.page.wait_for_function(IDLE, polling="raf", timeout=120_000)
+    a.context.close()
+    b.context.close()
+    out: dict[str, Any] = {"worst_search": worst, "head_start_s": HEAD_START_S,
+                           "b_filter_alone": summary(alone),
+                           "b_filter_during_worst_search": summary(during),
+                           "a_worst_search_wait": summary(searched)}
+    out["ratio_p50"] = round(pct(during, 0.5) / pct(alone, 0.5), 2)
+    out["ratio_p95"] = round(pct(during, 0.95) / pct(alone, 0.95), 2)
+    return out
+
+
 def session_memory(browser: Browser, url: str, pid: int, sessions: int) -> dict[str, float]:
     """The dashboard server's RSS with 1 and with `sessions` sessions open (MB)."""
     cfg = ROWS["connmodel"]
@@ -410,10 +454,13 @@ def run_store(store: str, url: str, args: argparse.Namespace, folder: Path) -> d
         for tab in tabs.values():  # warm: each server's first session of each page
             tab.first_screen()
         measure(tabs, args.runs)
+        slow = contention(browser, urls["connmodel"], args.runs, args.worst_search)
+        print(f"[{store}] contention measured", file=sys.stderr)
         browser.close()
     results: dict[str, Any] = {kind: {name: summary(values) for name, values in tab.samples.items()}
                                for kind, tab in tabs.items()}
     results["memory"] = memory
+    results["contention"] = slow
     return results
 
 
@@ -443,6 +490,14 @@ def verdicts(r: dict[str, Any]) -> list[str]:
                 line += (f"; vs {label} {ratio:.1f}x at p75 (>= {need:g}x: "
                          f"{'met' if ratio >= need else 'MISSED'})")
         out.append(line)
+    c = r["contention"]
+    alone, during = c["b_filter_alone"], c["b_filter_during_worst_search"]
+    out.append(f"B's filter while A searches {c['worst_search']!r}: p50 {during['p50_ms']:.0f} / "
+               f"p95 {during['p95_ms']:.0f} ms, alone {alone['p50_ms']:.0f} / "
+               f"{alone['p95_ms']:.0f} ms: {c['ratio_p95']:.2f}x at p95 (<= "
+               f"{CONTENTION_RATIO_P95:g}x: "
+               f"{'met' if c['ratio_p95'] <= CONTENTION_RATIO_P95 else 'MISSED'}); A waited "
+               f"p50 {c['a_worst_search_wait']['p50_ms']:.0f} ms")
     mem = r["memory"]["per_extra_session_mb"]
     out.append(f"memory {mem:.2f} MB RSS per session <= {TARGETS['mb_per_session']}: "
                f"{'met' if mem <= TARGETS['mb_per_session'] else 'MISSED'}")
@@ -473,6 +528,8 @@ def main() -> None:
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--sessions", type=int, default=10,
                         help="sessions open at once for the RSS-per-session figure (>= 2)")
+    parser.add_argument("--worst-search", default=WORST_SEARCH,
+                        help="session A's search while B's filter is timed (see top)")
     parser.add_argument("--database", help="measure this SQLite URL as it is (no generation)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON file to write")
     args = parser.parse_args()

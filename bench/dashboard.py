@@ -40,6 +40,7 @@ It prints a table and writes bench/results/dashboard.json. Run: `make bench` or
 """
 
 import argparse
+import asyncio
 import gc
 import json
 import os
@@ -50,7 +51,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
@@ -172,7 +173,7 @@ class Session:
     def confirm_revoke(self) -> None:
         """Click on Confirm in the Revoke confirmation just opened."""
         with self.active():
-            self.actions.confirm()
+            drive(self.actions.confirm())
 
 
 class PagedSession(Session):
@@ -184,7 +185,7 @@ class PagedSession(Session):
         self.model = ConnectionsPageModel(backend)
         self.actions = ActionsModel(backend)
         with self.active():
-            self.model.refresh()
+            drive(self.model.refresh())
             self.page = ConnectionsPage(model=self.model, actions=self.actions)
             self.mount(self.page)
 
@@ -200,27 +201,27 @@ class PagedSession(Session):
         """
         if not any(c.next_cursor for c in self.model.cards):
             with self.active():
-                self.model.refresh()
+                drive(self.model.refresh())
         return any(c.next_cursor for c in self.model.cards)
 
     def next_page(self, i: int) -> None:
         """A click on a card's "Load more", as the browser reports it."""
         more = [n for n, c in enumerate(self.model.cards) if c.next_cursor]
         with self.active():
-            self.page._cards._handle_msg({"action": "more", "id": more[i % len(more)]})
+            drive(self.page._cards._handle_msg({"action": "more", "id": more[i % len(more)]}))
 
     def sort(self, i: int) -> None:
         """A click on a card's column header, as the browser reports it (cards taking turns)."""
         card = (i // len(SORTS)) % len(self.model.cards)
         with self.active():
-            self.page._cards._handle_msg({"action": "sort", "id": card,
-                                          "field": SORTS[i % len(SORTS)]})
+            drive(self.page._cards._handle_msg({"action": "sort", "id": card,
+                                                "field": SORTS[i % len(SORTS)]}))
 
     def click(self, action: str, connection_id: int) -> Callable[[], None]:
         """A click on a row's View or Revoke, as the card's message reports it."""
         def send() -> None:
             with self.active():
-                self.page._cards._handle_msg({"action": action, "id": connection_id})
+                drive(self.page._cards._handle_msg({"action": action, "id": connection_id}))
         return send
 
 
@@ -244,9 +245,15 @@ class NaiveSession(Session):
                                           disabled=True, buttons={"view": "View",
                                                                   "revoke": "Revoke"})
         self.actions = ActionsModel(Backend(ACTOR, url))
-        self.table.on_click(lambda e: self.actions.view(self._id(e.row)), column="view")
-        self.table.on_click(lambda e: self.actions.ask_revoke(self._id(e.row)), column="revoke")
+        self.table.on_click(self._view, column="view")
+        self.table.on_click(self._revoke, column="revoke")
         self.mount(pn.Column(self.table, ConnectionDialogsWithActions(actions=self.actions)))
+
+    async def _view(self, event: Any) -> None:
+        await self.actions.view(self._id(event.row))
+
+    async def _revoke(self, event: Any) -> None:
+        await self.actions.ask_revoke(self._id(event.row))
 
     def _frame(self) -> pd.DataFrame:
         with get_engine(self.url).connect() as conn:
@@ -308,6 +315,22 @@ class NaiveSession(Session):
         super().confirm_revoke()
         with self.active():
             self.table.value = self._frame()
+
+
+_LOOP = asyncio.new_event_loop()
+
+
+def drive(step: Awaitable[Any]) -> Any:
+    """Run a view model's coroutine to its end, and the tasks it started (a re-read its
+    watchers scheduled), on this process's loop: what the server's loop does for a click.
+    (A filter change needs none: with no loop running, Panel runs the model's async watcher
+    to its end where the parameter is set.)"""
+    async def whole() -> Any:
+        result = await step
+        while others := asyncio.all_tasks() - {asyncio.current_task()}:
+            await asyncio.gather(*others)
+        return result
+    return _LOOP.run_until_complete(whole())
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, float]:

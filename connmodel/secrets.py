@@ -92,9 +92,12 @@ class KeyRing:
         except InvalidToken:
             if self.reload():
                 return self.decrypt(token)
+            after_rotation = (f" (after `connmodel rotate-key`, set {ENV_KEY} to the key it "
+                              "printed and restart this process)" if self.source == ENV_KEY
+                              else "")
             raise SecretKeyError(
                 f"the secret key from {self.source} cannot decrypt the stored secrets: "
-                "it is not the key they were written with"
+                f"it is not the key they were written with{after_rotation}"
             ) from None
 
     def rotate(self, token: str) -> str:

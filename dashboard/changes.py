@@ -3,14 +3,18 @@
 A page calls `follow_changes(url, callback)` once when it is built: the callback then runs on
 its own session's event loop (Bokeh's `add_next_tick_callback`, the one thread-safe way into a
 document, as Panel's own `pn.state.execute` schedules) each time the store changes, and the
-subscription ends with the session. Nothing runs for a session while nothing changes.
+subscription ends with the session. Nothing runs for a session while nothing changes. A
+coroutine callback (a page that reads in a worker thread) is handed to `pn.state.execute`
+there, which runs it as Panel runs async callbacks: on the loop, without holding the document
+lock while it awaits.
 """
 
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 import panel as pn
+from panel.io.state import set_curdoc
 
 from connmodel.changes import Change, ChangeWatcher
 from connmodel.store import database_url
@@ -35,14 +39,19 @@ def watchers() -> list[ChangeWatcher]:
         return list(_watchers.values())
 
 
-def follow_changes(url: str | None, callback: Callable[[Change], None]) -> None:
+def follow_changes(url: str | None,
+                   callback: Callable[[Change], None | Awaitable[object]]) -> None:
     """Run `callback(change)` in the current session whenever the store changes."""
     doc = pn.state.curdoc
     if doc is None or doc.session_context is None:
         return  # not served (a test building a page): nobody to tell
 
-    def deliver(change: Change) -> None:
-        doc.add_next_tick_callback(partial(callback, change))
+    def run(change: Change) -> None:  # on the session's loop
+        with set_curdoc(doc):
+            pn.state.execute(partial(callback, change))
+
+    def deliver(change: Change) -> None:  # on the watcher's thread
+        doc.add_next_tick_callback(partial(run, change))
 
     unsubscribe = process_watcher(url).subscribe(deliver)
     doc.on_session_destroyed(lambda _context: unsubscribe())

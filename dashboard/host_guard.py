@@ -5,8 +5,10 @@ Tornado lets a websocket through when `Origin` equals `Host` (or the browser say
 from the client: a page at `http://evil.example:9999` whose name was rebound to this server
 (DNS rebinding) sends exactly that pair. So the Host itself is checked: a request whose `Host`,
 or whose `Origin` when it has one, is not an address this server is served at gets 403 before
-any handler runs (in `prepare`, Tornado's documented hook, for the handler classes of Bokeh's
-documented `per_app_patterns` and of the server's extra patterns).
+any handler runs (in `prepare`, Tornado's documented hook). `guard_application` puts every
+route of the built Tornado application behind it: pages, websockets, static files, the favicon,
+sign-in and sign-out, /healthz and /metrics, whoever added the route (Bokeh, Panel, the auth
+module, serve.py).
 """
 
 from collections.abc import Iterable
@@ -14,7 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tornado.httputil import HTTPServerRequest
-from tornado.web import HTTPError, RequestHandler
+from tornado.routing import URLSpec
+from tornado.web import Application, HTTPError, RequestHandler
 
 
 def normal_hosts(hosts: Iterable[str]) -> frozenset[str]:
@@ -28,8 +31,11 @@ def refusal(request: HTTPServerRequest, allowed: frozenset[str]) -> str | None:
     host = request.headers.get("Host", "").strip().lower()
     if host not in allowed:
         return f"Host {host[:100]!r} is not an address of this server"
+    # "null" says nothing of where a request came from: browsers send it for the sign-in form's
+    # own POST because our pages are served with `Referrer-Policy: no-referrer` (Fetch spec).
+    # The Host was checked above, and that form carries its own CSRF token.
     origin = request.headers.get("Origin")
-    if origin is not None:
+    if origin is not None and origin != "null":
         netloc = urlsplit(origin).netloc.lower()
         if netloc not in allowed:
             return f"Origin {origin[:100]!r} is not an address of this server"
@@ -53,12 +59,19 @@ def guarded(handler: type[RequestHandler], allowed: frozenset[str]) -> type[Requ
     return type(f"Guarded{handler.__name__}", (HostGuard, handler), {"allowed_hosts": allowed})
 
 
-def guard_patterns(patterns: list[Any], allowed: frozenset[str]) -> list[Any]:
-    """Tornado URL patterns `(regex, handler[, kwargs])` with each handler guarded."""
-    out = []
-    for pattern in patterns:
-        if isinstance(pattern, tuple) and len(pattern) >= 2 and isinstance(pattern[1], type) \
-                and issubclass(pattern[1], RequestHandler):
-            pattern = (pattern[0], guarded(pattern[1], allowed), *pattern[2:])
-        out.append(pattern)
-    return out
+def guard_application(app: Application, allowed: frozenset[str]) -> int:
+    """Every route of `app` behind the allowlist; returns how many routes were guarded.
+
+    Run on the application as built (its routes are final), so a route added by any part of the
+    server is covered, not only those listed when the server was configured.
+    """
+    count = 0
+    for rule in app.wildcard_router.rules:
+        target = rule.target
+        if isinstance(target, type) and issubclass(target, RequestHandler) \
+                and not issubclass(target, HostGuard):
+            rule.target = guarded(target, allowed)
+            if isinstance(rule, URLSpec):
+                rule.handler_class = rule.target
+            count += 1
+    return count

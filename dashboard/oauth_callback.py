@@ -8,7 +8,7 @@ and removes code and state from the address bar so a reload or a shared link car
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlencode
 
 import panel as pn
@@ -34,7 +34,7 @@ def _clean_url(query: dict[str, str]) -> None:
         pn.state.location.search = f"?{urlencode(kept)}" if kept else ""
 
 
-def banner(backend: Backend, on_change: Callable[[], None]) -> pn.viewable.Viewable:
+def banner(backend: Backend, on_change: Callable[[], Awaitable[None]]) -> pn.viewable.Viewable:
     """The callback's outcome as an alert, or an invisible placeholder when this is no callback.
 
     The token exchange runs in a worker thread once the page has loaded (a slow provider does
@@ -50,7 +50,7 @@ def banner(backend: Backend, on_change: Callable[[], None]) -> pn.viewable.Viewa
         result = await asyncio.to_thread(finish_callback, backend, query)
         alert.param.update(text=result.message, kind="success" if result.ok else "error")
         _clean_url(query)
-        on_change()
+        await on_change()
 
     pn.state.onload(finish)
     return alert

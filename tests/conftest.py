@@ -151,6 +151,30 @@ def run_async():
     return run
 
 
+async def _settled() -> None:
+    """Wait until the tasks a parameter change started on this loop are done.
+
+    A view model's async watcher (a filter's re-read) is scheduled by param (or Panel) as a
+    task on the running loop, not awaited by whoever set the parameter: a test awaits this
+    after setting one, as the browser waits for the page to change. A task's exception is
+    raised here."""
+    import asyncio
+
+    while True:
+        for _ in range(3):  # let scheduled callbacks start their tasks
+            await asyncio.sleep(0)
+        others = asyncio.all_tasks() - {asyncio.current_task()}
+        if not others:
+            return
+        await asyncio.gather(*others)
+
+
+@pytest.fixture
+def settled():
+    """`await settled()`: the tasks parameter changes started on this loop are done (above)."""
+    return _settled
+
+
 # The page's markup including every open shadow root (Panel renders its widgets in shadow DOM,
 # which page.content() leaves out): what secret and escaping checks must read.
 ALL_HTML_JS = """() => {

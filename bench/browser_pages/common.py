@@ -6,7 +6,7 @@ Revoke dialogs with the same service calls: the person gets the same content on 
 """
 
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import panel as pn
@@ -35,10 +35,16 @@ def dialogs(actions: ActionsModel) -> pn.viewable.Viewable:
 
 
 def on_row_click(actions: ActionsModel, row_id: Callable[[Any], int]
-                 ) -> dict[str, Callable[[Any], None]]:
-    """View / Revoke button-column callbacks for a Tabulator (`row_id` maps a click to an id)."""
-    return {"view": lambda e: actions.view(row_id(e)),
-            "revoke": lambda e: actions.ask_revoke(row_id(e))}
+                 ) -> dict[str, Callable[[Any], Awaitable[None]]]:
+    """View / Revoke button-column callbacks for a Tabulator (`row_id` maps a click to an id):
+    coroutines, as the real page's, which Panel awaits on its loop."""
+    async def view(event: Any) -> None:
+        await actions.view(row_id(event))
+
+    async def revoke(event: Any) -> None:
+        await actions.ask_revoke(row_id(event))
+
+    return {"view": view, "revoke": revoke}
 
 
 def template(*main: Any) -> pn.template.FastListTemplate:

@@ -55,6 +55,34 @@ def passwd(name: str, password_prompt: PasswordOpt = False, database: DatabaseOp
         typer.echo(f"one-time password (shown once): {password}")
 
 
+@user_app.command("role")
+def role(
+    name: str,
+    new_role: Annotated[str, typer.Argument(metavar="ROLE", help="admin or viewer.")],
+    database: DatabaseOpt = None,
+) -> None:
+    """Change a user's role; their open pages write with it from their next write on."""
+    with store(database) as s:
+        users.set_role(s, actor=cli_actor(), name=name, role=new_role)
+    typer.echo(f"{name} is now {new_role.strip().lower()}; open pages follow at their next write")
+
+
+@user_app.command("disable")
+def disable(name: str, database: DatabaseOpt = None) -> None:
+    """Disable a user: no sign-in, and their open pages can no longer change anything."""
+    with store(database) as s:
+        users.set_disabled(s, actor=cli_actor(), name=name)
+    typer.echo(f"{name} disabled; their open pages can no longer change anything")
+
+
+@user_app.command("enable")
+def enable(name: str, database: DatabaseOpt = None) -> None:
+    """Let a disabled user sign in again (their ended sessions stay ended)."""
+    with store(database) as s:
+        users.set_disabled(s, actor=cli_actor(), name=name, disabled=False)
+    typer.echo(f"{name} enabled; they may sign in again")
+
+
 @user_app.command("list")
 def list_(database: DatabaseOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
     """Every user with their role."""

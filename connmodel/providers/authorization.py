@@ -177,6 +177,9 @@ def _exchange(session: Session, *, actor: Actor, keyring: KeyRing, flow: OAuthAu
         token = TokenSet.from_response(answer)
         account = account_of(provider, client, answer)
     if flow.connection_id is not None:
+        # The key check first: the replaced token's ciphertext is copied as it is stored, so it
+        # must be read after any rotation in progress has committed (it waits for us from here).
+        sealing_ring(session, keyring)
         conn = live(session, flow.connection_id).connection
         action = "reauthorize"
         enqueue(session, connection_id=conn.id or 0, profile_id=conn.profile_id,

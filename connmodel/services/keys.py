@@ -77,10 +77,21 @@ def sealing_ring(session: Session, keyring: KeyRing) -> KeyRing:
         token = session.execute(_HOLD_CHECK).scalar_one()
     key = keyring.key_for(token) or (keyring.key_for(token) if keyring.reload() else None)
     if key is None:
-        raise SecretKeyError(
-            f"the secret key was rotated and the key from {keyring.source} is not the new one: "
-            "nothing was written; restart with the new key")
+        raise SecretKeyError(retired_key_message(keyring))
     return KeyRing((key,), keyring.source)
+
+
+def retired_key_message(keyring: KeyRing) -> str:
+    """Why a write was refused under a retired key, and what to do, by where the key came from:
+    a key file is re-read at once (another host's copy must be replaced); the environment of a
+    running process never changes, so it must be restarted with the new key."""
+    if keyring.source == ENV_KEY:
+        return (f"the secret key was rotated: {ENV_KEY} holds a retired key in this process, so "
+                f"nothing was written. Set {ENV_KEY} to the new key (`connmodel rotate-key` "
+                "printed it) and restart this process")
+    return (f"the secret key was rotated: the key file {keyring.source} does not hold the new "
+            "key, so nothing was written. Copy the key file `connmodel rotate-key` wrote to "
+            f"{keyring.source} (it is re-read at once, no restart needed)")
 
 
 def _any_secret(session: Session) -> str | None:
@@ -168,7 +179,11 @@ def _rotate_column(session: Session, table: Table, column: Column[Any], ring: Ke
     collects it (a repair: the caller clears it).
     """
     (pk,) = table.primary_key.columns
-    stmt = update(table).where(pk == bindparam("row_pk")).values({column.name: bindparam("token")})
+    # Only where the row still holds what was read: a write that takes no key check (a revoke
+    # wiping a credential) may commit between the read and this update (PostgreSQL), and must
+    # not get the old secret written back.
+    stmt = (update(table).where(pk == bindparam("row_pk"), column == bindparam("was"))
+            .values({column.name: bindparam("token")}))
     done, last = 0, None
     while True:
         query = select(pk, column).where(column.is_not(None)).order_by(pk).limit(BATCH)
@@ -180,7 +195,7 @@ def _rotate_column(session: Session, table: Table, column: Column[Any], ring: Ke
         params = []
         for row_pk, token in rows:
             try:
-                params.append({"row_pk": row_pk, "token": ring.rotate(token)})
+                params.append({"row_pk": row_pk, "was": token, "token": ring.rotate(token)})
             except SecretKeyError:
                 if unreadable is None:
                     raise SecretKeyError(

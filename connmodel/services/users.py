@@ -114,11 +114,15 @@ def set_role(session: Session, *, actor: Actor, name: str, role: str) -> None:
 
 def set_disabled(session: Session, *, actor: Actor, name: str, disabled: bool = True) -> None:
     """Disable a user (they can no longer sign in, and their open pages can no longer write)
-    or enable them again."""
+    or enable them again (to sign in anew: the sessions disabling ended stay ended)."""
     require(actor, Action.WRITE, session)
     user = _user(session, name)
     if disabled:
         _keep_an_admin(session, user)
+        # Their sessions end (kept as ended): enabling them again does not revive open pages.
+        session.execute(update(UserSession).where(col(UserSession.user_id) == user.id,
+                                                  col(UserSession.expires_at) > utcnow())
+                        .values(expires_at=utcnow()))
     user.disabled = disabled
     record(session, actor=actor, action="user.disable" if disabled else "user.enable",
            target=f"user {user.name}")

@@ -6,7 +6,8 @@ Buttons carry accessible names ("Revoke Hubspot connection (Configured)") and ar
 Tab; the status badge is not a tab stop: its reason is the buttons' accessible description.
 Column headers are buttons that ask for a sort (`on_sort`: the page re-reads the card in SQL;
 `aria-sort` marks the sorted column). Clicks come back to Python as messages; the component
-only reports them (`on_action`). Colours come from the theme (`components.theme`); in a narrow
+only reports them (`on_action`, a coroutine: Panel runs the message handler on the loop, and the
+page awaits its reads there). Colours come from the theme (`components.theme`); in a narrow
 container the dates hide and, narrower still, each row stacks (no horizontal scrolling).
 One component renders every card of the page, so a refresh is one small data patch. The cards
 travel as one JSON string: Bokeh walks and encodes a nested list of dicts in Python (about a
@@ -14,7 +15,7 @@ third of a filter change's server time), a string it passes as it is.
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 import param
@@ -24,8 +25,8 @@ from connmodel.models import DEFAULT_PROFILE_DESCRIPTION, ConnectionPublic, Prof
 from connmodel.status import MEANING, Status
 from dashboard.components.theme import TOKENS
 
-Action = Callable[[str, int | None], None]
-Sort = Callable[[int, str], None]
+Action = Callable[[str, int | None], Awaitable[None]]
+Sort = Callable[[int, str], Awaitable[None]]
 
 
 def _when(value: Any) -> str:
@@ -260,12 +261,12 @@ class ProfileCards(JSComponent):
             self.cards = json.dumps(cards, separators=(",", ":"))
         self._send_msg({"index": index, "rows": rows, "has_more": has_more})
 
-    def _handle_msg(self, msg: Any) -> None:
+    async def _handle_msg(self, msg: Any) -> None:
         if not isinstance(msg, dict):
             return
         ident = msg.get("id")
         ident = ident if isinstance(ident, int) else None
         if msg.get("action") in ("view", "revoke", "more"):
-            self._on_action(msg["action"], ident)
+            await self._on_action(msg["action"], ident)
         elif msg.get("action") == "sort" and ident is not None and isinstance(msg.get("field"), str):
-            self._on_sort(ident, msg["field"])
+            await self._on_sort(ident, msg["field"])

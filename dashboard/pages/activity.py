@@ -54,7 +54,11 @@ class ActivityView(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         more = pn.widgets.Button(name="Load more", visible=bool(m.next_cursor))
-        more.on_click(lambda _: m.load_more())
+
+        async def load_more(_: Any) -> None:
+            await m.load_more()
+
+        more.on_click(load_more)
         m.param.watch(lambda e: setattr(more, "visible", bool(e.new)), "next_cursor")
         download = pn.widgets.FileDownload(callback=m.csv_file, filename="activity.csv",
                                            label="Download CSV", button_type="primary")
@@ -84,5 +88,8 @@ class ActivityView(pn.viewable.Viewer):
 
 
 def build(backend: Backend) -> Viewable:
-    """The page shown under Gateway → Activity."""
-    return ActivityView(ActivityModel(backend))
+    """The page shown under Gateway → Activity (its first page is read in a worker thread,
+    on the loop once the page is served)."""
+    model = ActivityModel(backend)
+    pn.state.execute(model.refresh)
+    return ActivityView(model)

@@ -1,7 +1,8 @@
 """Gateway → Connections: the seed page, with filters, profile cards, View/Revoke and bulk revoke.
 
 Widgets are made from the view models' parameters; callbacks delegate to the models in one
-line. The filters live in the URL (`?status=Error&environment=staging&profile=..&q=..`).
+line, awaiting them: the models read in worker threads and change their parameters on the loop,
+so the server's other sessions go on while this one waits for the store. The filters live in the URL (`?status=Error&environment=staging&profile=..&q=..`).
 """
 
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import panel as pn
 import param
 
+from connmodel.services.groups import GroupFilter
 from connmodel.status import HINTS, Status
 from dashboard.changes import follow_changes
 from dashboard.components.notice import Notice
@@ -83,21 +85,21 @@ class ConnectionsPage(pn.viewable.Viewer):
         self._empty = pn.pane.Markdown("", visible=False, sizing_mode="stretch_width",
                                        stylesheets=[MARKDOWN_CSS])
         self._more_profiles = pn.widgets.Button(label="Load more profiles", visible=False)
-        self._more_profiles.on_click(lambda _: m.load_more_profiles())
+        self._more_profiles.on_click(self._on_more_profiles)
         self._revoke_selected = pn.widgets.Button(label="Revoke selected", disabled=True,
                                                   color="danger", variant="outline")
-        self._revoke_selected.on_click(lambda _: a.ask_revoke_selected(self.selected))
+        self._revoke_selected.on_click(self._on_revoke_selected)
         self._revoke_matching = pn.widgets.Button(label="Revoke all matching this filter",
                                                   disabled=True, color="danger",
                                                   variant="outline")
-        self._revoke_matching.on_click(lambda _: a.ask_revoke_matching(m.where))
+        self._revoke_matching.on_click(self._on_revoke_matching)
         self._bulk = pn.FlexBox(self._revoke_selected, self._revoke_matching)
         self._card_watchers: list[tuple[ProfileCardModel, Any]] = []
-        self._appending = False
+        self._appending: set[ProfileCardModel] = set()
         m.param.watch(self._render_cards, "cards")
         m.param.watch(lambda e: setattr(self._cards, "loading", e.new), "working")
         m.param.watch(self._render_state, ["error", "loaded", "cards", "profiles_cursor"])
-        a.param.watch(lambda _: m.refresh(), "changed")
+        a.param.watch(self._on_changed, "changed")
         a.param.watch(lambda e: m.forget(e.new), "revoked")
         a.param.watch(self._notify, "message")
         self.param.watch(self._render_selection, "selected")
@@ -119,25 +121,38 @@ class ConnectionsPage(pn.viewable.Viewer):
             clear, SkipLink(align="end"), sizing_mode="stretch_width",
         )
 
-    def _on_card_action(self, action: str, ident: int | None) -> None:
-        if action == "view" and ident is not None:
-            self.actions.view(ident)
-        elif action == "revoke" and ident is not None:
-            self.actions.ask_revoke(ident)
-        elif action == "more" and ident is not None and 0 <= ident < len(self.model.cards):
-            self._load_more(ident)
+    async def _on_more_profiles(self, _: Any) -> None:
+        await self.model.load_more_profiles()
 
-    def _load_more(self, index: int) -> None:
-        """Next SQL page of one card; the browser gets just those rows."""
+    async def _on_revoke_selected(self, _: Any) -> None:
+        await self.actions.ask_revoke_selected(self.selected)
+
+    async def _on_revoke_matching(self, _: Any) -> None:
+        await self.actions.ask_revoke_matching(self.model.where)
+
+    async def _on_changed(self, _: Any) -> None:
+        await self.model.refresh()
+
+    async def _on_card_action(self, action: str, ident: int | None) -> None:
+        if action == "view" and ident is not None:
+            await self.actions.view(ident)
+        elif action == "revoke" and ident is not None:
+            await self.actions.ask_revoke(ident)
+        elif action == "more" and ident is not None and 0 <= ident < len(self.model.cards):
+            await self._load_more(ident)
+
+    async def _load_more(self, index: int) -> None:
+        """Next SQL page of one card; the browser gets just those rows (none when the cards
+        were replaced while the page was read: the new cards are shown whole)."""
         card = self.model.cards[index]
-        before = len(card.rows)
-        self._appending = True
+        self._appending.add(card)
         try:
-            card.load_more()
+            rows = await card.load_more()
         finally:
-            self._appending = False
-        self._cards.append_rows(index, [row_data(r) for r in card.rows[before:]],
-                                card.next_cursor is not None)
+            self._appending.discard(card)
+        if rows and index < len(self.model.cards) and self.model.cards[index] is card:
+            self._cards.append_rows(index, [row_data(r) for r in rows],
+                                    card.next_cursor is not None)
 
     def _render_cards(self, *_: Any) -> None:
         """Show the model's cards; watch each so its 'Load more' or changes show at once."""
@@ -148,9 +163,9 @@ class ConnectionsPage(pn.viewable.Viewer):
             for card in self.model.cards]
         self._show_cards()
 
-    def _show_cards(self, *_: Any) -> None:
-        if self._appending:
-            return
+    def _show_cards(self, *events: param.parameterized.Event) -> None:
+        if events and all(e.obj in self._appending for e in events):
+            return  # a page of rows appended: `_load_more` sends just those
         empty = ("No connection matches the filters." if self.model.filtering
                  else "No connections in this profile yet.")
         cards = [card_data(c.profile, c.rows, c.next_cursor is not None, empty, c.sort)
@@ -224,9 +239,10 @@ def build(backend: Backend) -> pn.viewable.Viewable:
     """The page for one browser session: URL-synced filters, first read, then it follows the
     store's changes through the process's watcher (no polling of its own)."""
     model = ConnectionsPageModel(backend)
-    sync_url(model, URL_KEYS)
+    sync_url(model, URL_KEYS)  # a filter from the URL starts the first read (the model's watcher)
     actions = ActionsModel(backend)
     tools = provider_tools(backend, model.refresh, actions)  # an OAuth callback runs here
-    model.refresh()
+    if model.where == GroupFilter():  # no filter from the URL: nothing is read yet
+        pn.state.execute(model.refresh)  # on the loop once the page is served, in a thread
     follow_changes(backend.url, model.catch_up)
     return ConnectionsPage(model=model, actions=actions, tools=tools)

@@ -57,11 +57,11 @@ class ServersPage(pn.viewable.Viewer):
         self._check_all = pn.widgets.Button(label="Check all", color="primary")
         self._check_all.on_click(self._on_check_all)
         self._more = pn.widgets.Button(label="Load more servers", visible=False)
-        self._more.on_click(lambda _: m.load_more())
+        self._more.on_click(self._on_more)
         self._target = pn.widgets.Select(label="New profile", options=[], width=220)
         self._reconfigure_title = StatusLine()
         confirm = pn.widgets.Button(label="Reconfigure server", color="primary", align="end")
-        confirm.on_click(lambda _: self._confirm_reconfigure())
+        confirm.on_click(self._confirm_reconfigure)
         cancel = pn.widgets.Button(label="Cancel", align="end")
         cancel.on_click(lambda _: setattr(self, "reconfiguring", ""))
         self._reconfigure = pn.FlexBox(self._reconfigure_title, self._target, confirm, cancel,
@@ -73,7 +73,7 @@ class ServersPage(pn.viewable.Viewer):
         self._add_transport = pn.widgets.Select(label="Transport", options=list(TRANSPORTS),
                                                 width=160)
         add = pn.widgets.Button(label="Add server", color="primary", align="end")
-        add.on_click(lambda _: self._add())
+        add.on_click(self._add)
         self._add_form = pn.Card(
             pn.FlexBox(self._add_name, self._add_url, self._add_profile, self._add_transport, add),
             title="Add server", collapsed=True, sizing_mode="stretch_width")
@@ -96,6 +96,9 @@ class ServersPage(pn.viewable.Viewer):
 
     async def _on_check_all(self, _: Any) -> None:
         await self.model.check_all()
+
+    async def _on_more(self, _: Any) -> None:
+        await self.model.load_more()
 
     def _row(self, row: ServerRow) -> pn.Row:
         check = pn.widgets.Button(label="Check", width=90, align="center",
@@ -146,13 +149,14 @@ class ServersPage(pn.viewable.Viewer):
         self._reconfigure.visible = bool(name)
         self._reconfigure_title.object = f"Reconfigure {name} to use:" if name else ""
 
-    def _confirm_reconfigure(self) -> None:
-        if self._target.value and self.model.reconfigure(self.reconfiguring, self._target.value):
+    async def _confirm_reconfigure(self, _: Any = None) -> None:
+        if self._target.value and await self.model.reconfigure(self.reconfiguring,
+                                                               self._target.value):
             self.reconfiguring = ""
 
-    def _add(self) -> None:
-        if self.model.add(self._add_name.value, self._add_url.value,
-                          self._add_profile.value or "", self._add_transport.value):
+    async def _add(self, _: Any = None) -> None:
+        if await self.model.add(self._add_name.value, self._add_url.value,
+                                self._add_profile.value or "", self._add_transport.value):
             self._add_name.value = self._add_url.value = ""
 
     def _notify(self, _: Any) -> None:
@@ -191,7 +195,8 @@ def build(backend: Backend) -> pn.viewable.Viewable:
     store's changes (checks run elsewhere land here). Scheduled checks are `connmodel worker`'s
     work, once per deployment, never a page's."""
     model = ServersPageModel(backend)
-    sync_url(model, URL_KEYS)
-    model.refresh()
+    sync_url(model, URL_KEYS)  # a filter from the URL starts the first read (the watcher)
+    if not (model.state or model.profile or model.search):  # else nothing is read yet
+        pn.state.execute(model.refresh)  # on the loop once the page is served, in a thread
     follow_changes(backend.url, model.catch_up)
     return ServersPage(model=model)

@@ -4,9 +4,13 @@ A revocation is asked for first (`ask_revoke`, `ask_revoke_selected`, `ask_revok
 which fills `pending` with what the confirmation must say; `cancel` forgets it and changes
 nothing; `confirm` revokes through the service in batches, moving `progress`, and leaves the
 outcome in `message` / `message_kind` for the view to notify.
+
+Every service call runs in a worker thread (`Backend.acall`) and its outcome is applied here,
+on the event loop, after it: the server's other sessions go on meanwhile. A batch that started
+runs to its end; a revocation is never interrupted halfway.
 """
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,10 +72,10 @@ class ActionsModel(param.Parameterized):
         self.message = ""  # so the same outcome twice in a row still notifies
         self.param.update(message_kind=kind, message=text)
 
-    def view(self, connection_id: int) -> None:
+    async def view(self, connection_id: int) -> None:
         """Open View on one connection."""
         try:
-            self.detail = self.backend.call(get_connection, connection_id=connection_id)
+            self.detail = await self.backend.acall(get_connection, connection_id=connection_id)
         except AlreadyRevoked as exc:
             self._tell(f"{exc}. It is no longer listed.", "warning")
             self.changed = True
@@ -81,10 +85,10 @@ class ActionsModel(param.Parameterized):
     def close_view(self) -> None:
         self.detail = None
 
-    def ask_revoke(self, connection_id: int) -> None:
+    async def ask_revoke(self, connection_id: int) -> None:
         """Prepare the confirmation for one connection (named, with the servers it stops)."""
         try:
-            d = self.backend.call(get_connection, connection_id=connection_id)
+            d = await self.backend.acall(get_connection, connection_id=connection_id)
         except AlreadyRevoked as exc:
             self._tell(f"{exc}. Nothing to do.", "warning")
             self.changed = True
@@ -96,14 +100,14 @@ class ActionsModel(param.Parameterized):
         self.pending = RevokeRequest(title=f"Revoke {connection_label(d.profile, d.account)}?",
                                      count=1, servers=servers, ids=[connection_id])
 
-    def ask_revoke_selected(self, ids: list[int]) -> None:
+    async def ask_revoke_selected(self, ids: list[int]) -> None:
         """Prepare one confirmation for the selected connections."""
         if not ids:
             self._tell("Select connections first.", "info")
             return
         try:
-            servers = self.backend.call(servers_affected, connection_ids=ids,
-                                        limit=SERVERS_LISTED + 1)
+            servers = await self.backend.acall(servers_affected, connection_ids=ids,
+                                               limit=SERVERS_LISTED + 1)
         except ConnModelError as exc:
             self._tell(str(exc), "error")
             return
@@ -112,11 +116,12 @@ class ActionsModel(param.Parameterized):
             count=len(ids), servers=[s.name for s in servers[:SERVERS_LISTED]], ids=list(ids),
             more_servers=len(servers) > SERVERS_LISTED)
 
-    def ask_revoke_matching(self, where: GroupFilter) -> None:
+    async def ask_revoke_matching(self, where: GroupFilter) -> None:
         """Prepare one confirmation for every connection the page's filter matches."""
         try:
-            count, exact = self.backend.call(count_matching, where=where)
-            servers = self.backend.call(servers_affected, where=where, limit=SERVERS_LISTED + 1)
+            count, exact = await self.backend.acall(count_matching, where=where)
+            servers = await self.backend.acall(servers_affected, where=where,
+                                               limit=SERVERS_LISTED + 1)
         except ConnModelError as exc:
             self._tell(str(exc), "error")
             return
@@ -133,15 +138,16 @@ class ActionsModel(param.Parameterized):
         """Close the confirmation; nothing is changed."""
         self.pending = None
 
-    def confirm(self) -> None:
+    async def confirm(self) -> None:
         """Run the pending revocation to the end (see `confirm_steps` for the batches)."""
-        for _ in self.confirm_steps():
+        async for _ in self.confirm_steps():
             pass
 
-    def confirm_steps(self) -> Iterator[int]:
-        """Revoke the pending connections batch by batch, yielding progress after each batch."""
+    async def confirm_steps(self) -> AsyncIterator[int]:
+        """Revoke the pending connections batch by batch, yielding progress after each batch.
+        A second confirmation while one runs does nothing."""
         request = self.pending
-        if request is None:
+        if request is None or self.running:
             return
         self.param.update(running=True, progress=0)
         revoked, already, servers = 0, 0, set[str]()
@@ -149,15 +155,17 @@ class ActionsModel(param.Parameterized):
         single = None
         try:
             if request.where is not None:
-                yield from self._revoke_matching(request.where, done)
+                async for step in self._revoke_matching(request.where, done):
+                    yield step
                 return
             for batch in self._batches(request):
                 if request.count == 1:
-                    single = self.backend.call(revoke_connection, connection_id=batch[0])
+                    single = await self.backend.acall(revoke_connection,
+                                                      connection_id=batch[0])
                     revoked, servers = 1, set(single.disconnected_servers)
                     done.append(single.id)
                 else:
-                    result = self.backend.call(revoke_many, connection_ids=batch)
+                    result = await self.backend.acall(revoke_many, connection_ids=batch)
                     revoked += len(result.revoked)
                     already += len(result.already_revoked)
                     for r in result.revoked:
@@ -176,13 +184,14 @@ class ActionsModel(param.Parameterized):
         finally:
             self.param.update(running=False, pending=None, revoked=done)
 
-    def _revoke_matching(self, where: GroupFilter, done: list[int]) -> Iterator[int]:
+    async def _revoke_matching(self, where: GroupFilter, done: list[int]
+                               ) -> AsyncIterator[int]:
         """Every connection the filter matches at confirmation, to the end (not to the count)."""
         run: MatchingRevoke | None = None
         try:
-            run = self.backend.call(start, where=where)
+            run = await self.backend.acall(start, where=where)
             while not run.done:
-                self.backend.call(revoke_next_batch, run=run)
+                await self.backend.acall(revoke_next_batch, run=run)
                 self.progress = run.processed
                 yield self.progress
         except ConnModelError as exc:

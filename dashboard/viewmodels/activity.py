@@ -4,9 +4,15 @@ The filters go to `connmodel.services.events.list_events` as one `EventFilter`, 
 ordering (newest or oldest first) and paging happen in SQL; "Load more" follows the keyset cursor. The CSV
 export hands `export_events_csv` the same filter, so it holds exactly the events the filters
 select. Service errors become `error`.
+
+Reads are coroutines: each runs its service call in a worker thread (`Backend.acall`) and sets
+parameters on the loop once it is back, so a slow trail never holds the server's other
+sessions; the newest filter's page wins (a page read for a superseded filter is dropped). The
+CSV export is read the same way (Panel's FileDownload awaits a coroutine callback).
 """
 
 import io
+import itertools
 from typing import Any
 
 import param
@@ -14,6 +20,7 @@ from sqlmodel import Session
 
 from connmodel.errors import ConnModelError
 from connmodel.models import AuditEventPublic
+from connmodel.paging import Page
 from connmodel.permissions import Actor
 from connmodel.services.events import (
     EventFilter,
@@ -28,6 +35,14 @@ PAGE_SIZE = 50
 
 def _csv_text(session: Session, *, actor: Actor, where: EventFilter) -> str:
     return "".join(export_events_csv(session, actor=actor, where=where))
+
+
+def _first_page(session: Session, *, actor: Actor, where: EventFilter, oldest_first: bool
+                ) -> tuple[list[str], Page[AuditEventPublic]]:
+    """The action choices and the first page for the filters, in one session."""
+    return (event_actions(session, actor=actor),
+            list_events(session, actor=actor, where=where, limit=PAGE_SIZE,
+                        oldest_first=oldest_first))
 
 
 class ActivityModel(param.Parameterized):
@@ -50,7 +65,8 @@ class ActivityModel(param.Parameterized):
     def __init__(self, backend: Backend, **params: Any) -> None:
         super().__init__(**params)
         self.backend = backend
-        self.refresh()
+        self._inputs = itertools.count(1)
+        self._newest = 0
 
     def event_filter(self) -> EventFilter:
         """The filters shown (pickers give naive times: the filter reads them as UTC)."""
@@ -58,35 +74,43 @@ class ActivityModel(param.Parameterized):
                            since=self.since, until=self.until)
 
     @param.depends("who", "action", "target", "since", "until", "oldest_first", watch=True)
-    def refresh(self) -> None:
-        """Read the first page for the filters (and the action choices)."""
+    async def refresh(self) -> None:
+        """Read the first page for the filters (and the action choices); dropped when a newer
+        filter started a read meanwhile."""
+        mine = self._newest = next(self._inputs)
         try:
-            actions = self.backend.call(event_actions)
-            page = self.backend.call(list_events, where=self.event_filter(), limit=PAGE_SIZE,
-                                     oldest_first=self.oldest_first)
+            actions, page = await self.backend.acall(_first_page, where=self.event_filter(),
+                                                     oldest_first=self.oldest_first)
         except ConnModelError as exc:
-            self.param.update(events=[], total=0, next_cursor=None, error=str(exc))
+            if mine == self._newest:
+                self.param.update(events=[], total=0, next_cursor=None, error=str(exc))
             return
+        if mine != self._newest:
+            return  # superseded: the newer filter's page is shown
         self.param.update(actions=["", *actions], events=page.items, total=page.total,
                           exact=page.total_exact, next_cursor=page.next_cursor, error="")
 
-    def load_more(self) -> None:
-        """Append the next SQL page."""
+    async def load_more(self) -> None:
+        """Append the next SQL page (dropped if the filters or the page changed meanwhile)."""
         if not self.next_cursor:
             return
+        shown, cursor = self._newest, self.next_cursor
         try:
-            page = self.backend.call(list_events, where=self.event_filter(),
-                                     cursor=self.next_cursor, limit=PAGE_SIZE,
-                                     oldest_first=self.oldest_first)
+            page = await self.backend.acall(list_events, where=self.event_filter(),
+                                            cursor=cursor, limit=PAGE_SIZE,
+                                            oldest_first=self.oldest_first)
         except ConnModelError as exc:
-            self.error = str(exc)
+            if shown == self._newest:
+                self.error = str(exc)
+            return
+        if shown != self._newest or cursor != self.next_cursor:
             return
         self.param.update(events=[*self.events, *page.items], next_cursor=page.next_cursor)
 
-    def csv_file(self) -> io.BytesIO:
+    async def csv_file(self) -> io.BytesIO:
         """The filtered trail as a CSV file (formula cells neutralised by the service)."""
         try:
-            text = self.backend.call(_csv_text, where=self.event_filter())
+            text = await self.backend.acall(_csv_text, where=self.event_filter())
         except ConnModelError as exc:
             self.error = str(exc)
             text = ""

@@ -1,5 +1,12 @@
-"""How view models reach the store: a database URL and the acting user, one session per call."""
+"""How view models reach the store: a database URL and the acting user, one session per call.
 
+`aread` and `acall` are what a served page uses: they run the service in a worker thread
+(`asyncio.to_thread`), so the server's event loop serves the other sessions meanwhile (Python's
+sqlite3 and psycopg release the GIL while a statement runs). The caller awaits them on the loop
+and changes its parameters there, after the call; a worker thread never touches a parameter.
+"""
+
+import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,7 +49,11 @@ class Backend:
         A write refused because the sign-in ended (signed out, expired, disabled, demoted since
         the page opened) is also noted in `sign_in`, so every page of the session says so.
         """
-        with self.acting(), session(self.url) as s:
+        with self.acting():
+            return self._call(service, **kwargs)
+
+    def _call(self, service: Callable[..., T], **kwargs: Any) -> T:
+        with session(self.url) as s:
             return service(s, actor=self.actor, **kwargs)
 
     @contextmanager
@@ -63,3 +74,14 @@ class Backend:
         message the page shows; writes (`call`) have no budget."""
         with reading(self.url, self.read_budget_s) as s:
             return service(s, actor=self.actor, **kwargs)
+
+    async def aread(self, service: Callable[..., T], **kwargs: Any) -> T:
+        """`read` in a worker thread, awaited on the caller's loop."""
+        return await asyncio.to_thread(self.read, service, **kwargs)
+
+    async def acall(self, service: Callable[..., T], **kwargs: Any) -> T:
+        """`call` in a worker thread, awaited on the caller's loop. A write runs to its end
+        even when the awaiting coroutine is cancelled: the thread is not stopped. `sign_in`
+        is told of a refusal here, on the loop (`acting`), not in the thread."""
+        with self.acting():
+            return await asyncio.to_thread(self._call, service, **kwargs)

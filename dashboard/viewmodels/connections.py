@@ -3,16 +3,19 @@
 Nothing here holds the connection table: the page keeps one SQL page of profiles (more on
 "Load more profiles") and every card one SQL page of its connections (more on "Load more").
 Service errors never escape: they become `error`, which the view shows, and the next refresh
-that succeeds clears it. Only the newest input's screen is shown (`refresh`): the dashboard
-reads inputs one at a time on its loop today, and the guard keeps that true when reads move
-off it (docs/read-budget.md says why they are not in a thread pool now). The page
-does not poll: the process's change watcher (connmodel/changes.py) hands it each change of the
-store (`catch_up`).
+that succeeds clears it. Every read is a coroutine that awaits the service in a worker thread
+(`Backend.aread`) and changes parameters only on the event loop once it is back: a slow read of
+one session leaves the server's loop to the others (docs/read-budget.md). Inputs therefore
+overlap, and only the newest input's screen is shown (`refresh`): a screen, a "Load more" or a
+sort superseded while it was read is dropped, never shown over the newer one. The page does not
+poll: the process's change watcher (connmodel/changes.py) hands it each change of the store
+(`catch_up`).
 """
 
 import itertools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import param
@@ -23,7 +26,7 @@ from connmodel.models import ConnectionPublic, ProfilePublic
 from connmodel.paging import Page
 from connmodel.services.connections import SORT_FIELDS as LISTING_SORTS
 from connmodel.services.connections import list_connections
-from connmodel.services.groups import GroupFilter, cards_screen
+from connmodel.services.groups import CardsScreen, GroupFilter, cards_screen
 from connmodel.status import Environment, Status
 from dashboard.viewmodels.backend import Backend
 
@@ -36,6 +39,37 @@ SORT_FIELDS = tuple(f for f in LISTING_SORTS if f != "id")  # the cards' sortabl
 KEEP_MAX = 100
 STATUS_OPTIONS = {"All statuses": "", **{s.value: s.value for s in Status}}
 ENVIRONMENT_OPTIONS = {"All environments": "", **{e.value: e.value for e in Environment}}
+
+
+def sorted_rows(session: Any, *, actor: Any, where: GroupFilter, profile_id: int, sort: str,
+                rows: int) -> Page[ConnectionPublic]:
+    """The first `rows` connections of one card in the SQL order `sort`."""
+    return list_connections(session, actor=actor, where=where.connection_filter(profile_id),
+                            sort=sort, limit=rows, count=False)
+
+
+@dataclass(frozen=True)
+class Screen:
+    """What one refresh reads, in one worker thread: the cards' screen, and the rows of each
+    card the URL sorts otherwise than by account."""
+
+    cards: CardsScreen
+    sorted: dict[int, tuple[str, Page[ConnectionPublic]]]
+
+
+def read_screen(session: Any, *, actor: Any, where: GroupFilter, cursor: str | None = None,
+                limit: int, rows: int, sorts: dict[int, str]) -> Screen:
+    screen = cards_screen(session, actor=actor, where=where, cursor=cursor, limit=limit,
+                          rows=rows, sort=ROW_SORT)
+    resorted = {}
+    for profile in screen.profiles.items:
+        page = screen.rows.get(profile.id)
+        if profile.id in sorts and page:
+            sort = sorts[profile.id]
+            resorted[profile.id] = (sort, sorted_rows(
+                session, actor=actor, where=where, profile_id=profile.id, sort=sort,
+                rows=max(len(page.items), ROWS_PER_CARD)))
+    return Screen(screen, resorted)
 
 
 class ProfileCardModel(param.Parameterized):
@@ -54,30 +88,37 @@ class ProfileCardModel(param.Parameterized):
         self._where = where
         self._on_error = on_error
 
-    def load_more(self) -> None:
-        """Append the next page (keyset: as cheap deep in a million rows as on the first page)."""
+    async def load_more(self) -> list[ConnectionPublic]:
+        """Append the next page (keyset: as cheap deep in a million rows as on the first page).
+
+        Returns the rows appended (none when there is nothing more, the read failed, or the
+        card changed meanwhile: another page or sort was applied first)."""
         if not self.next_cursor:
-            return
+            return []
+        before = (self.sort, self.next_cursor)
         try:
-            page = self._backend.read(
+            page = await self._backend.aread(
                 list_connections, where=self._where.connection_filter(self.profile.id),
                 sort=self.sort, cursor=self.next_cursor, limit=ROWS_PER_CARD, count=False)
         except ConnModelError as exc:
             self._on_error(exc)
-            return
+            return []
+        if (self.sort, self.next_cursor) != before:
+            return []  # superseded while it was read
         self.param.update(rows=[*self.rows, *page.items], next_cursor=page.next_cursor)
+        return page.items
 
-    def sort_rows(self, sort: str, rows: int = ROWS_PER_CARD) -> None:
+    async def sort_rows(self, sort: str, rows: int = ROWS_PER_CARD) -> bool:
         """Re-read the first `rows` in this order (a keyset page of the SQL sort, not a sort of
-        the rows shown). A sort the service refuses leaves the card as it is."""
+        the rows shown). A sort the service refuses leaves the card as it is (False)."""
         try:
-            page = self._backend.read(
-                list_connections, where=self._where.connection_filter(self.profile.id),
-                sort=sort, limit=rows, count=False)
+            page = await self._backend.aread(sorted_rows, where=self._where,
+                                             profile_id=self.profile.id, sort=sort, rows=rows)
         except ConnModelError as exc:
             self._on_error(exc)
-            return
+            return False
         self.param.update(rows=page.items, next_cursor=page.next_cursor, sort=sort)
+        return True
 
     @property
     def total(self) -> int:
@@ -137,8 +178,8 @@ class ConnectionsPageModel(param.Parameterized):
         return self.loaded and not self.error and not self.filtering and not self.cards
 
     @param.depends("status", "environment", "profile", "search", watch=True)
-    def _filters_changed(self) -> None:
-        self.refresh()
+    async def _filters_changed(self) -> None:
+        await self.refresh()
 
     def card_sorts(self) -> dict[int, str]:
         """`sorts` read as {profile id: sort}; malformed entries are ignored."""
@@ -149,14 +190,15 @@ class ConnectionsPageModel(param.Parameterized):
                 found[int(ident)] = sort
         return found
 
-    def sort_card(self, index: int, field: str) -> None:
+    async def sort_card(self, index: int, field: str) -> None:
         """A click on a card's column header: ascending, or descending when already ascending."""
         if not 0 <= index < len(self.cards) or field not in SORT_FIELDS:
             return
         card = self.cards[index]
         sort = f"-{field}" if card.sort == field else field
-        card.sort_rows(sort, rows=min(max(len(card.rows), ROWS_PER_CARD), KEEP_MAX))
-        if card.sort == sort:
+        sorted_now = await card.sort_rows(
+            sort, rows=min(max(len(card.rows), ROWS_PER_CARD), KEEP_MAX))
+        if sorted_now and card in self.cards:  # not replaced by a newer screen meanwhile
             sorts = {**self.card_sorts(), card.profile.id: sort}
             self.sorts = ",".join(f"{pid}:{s}" for pid, s in sorts.items() if s != ROW_SORT)
 
@@ -167,8 +209,12 @@ class ConnectionsPageModel(param.Parameterized):
         log.warning("connections page: %s", exc)
         self.param.update(error=str(exc), too_broad=isinstance(exc, ReadBudgetExceeded))
 
-    def refresh(self, *, keep_loaded: bool = False) -> None:
+    async def refresh(self, *, keep_loaded: bool = False) -> None:
         """Re-read the first page of profiles and the first page of every card on it.
+
+        The read runs in a worker thread; meanwhile `working` is True and other inputs are
+        served. When a newer input started a read meanwhile, this one's screen (or error) is
+        dropped: the newer input's is shown, and `working` stays True until it is.
 
         With `keep_loaded` (the store changed elsewhere) as many profiles and rows as were
         loaded are re-read, up to KEEP_MAX each, so "Load more" is not undone under the reader.
@@ -181,8 +227,8 @@ class ConnectionsPageModel(param.Parameterized):
         mine = self._newest = next(self._inputs)
         self.working = True
         try:
-            screen = self.backend.read(cards_screen, where=where, limit=profiles, rows=rows,
-                                       sort=ROW_SORT)
+            screen = await self.backend.aread(read_screen, where=where, limit=profiles,
+                                              rows=rows, sorts=self.card_sorts())
         except ConnModelError as exc:
             if mine == self._newest:
                 self.working = False
@@ -190,41 +236,41 @@ class ConnectionsPageModel(param.Parameterized):
             return
         if mine != self._newest:
             return  # superseded by a newer input read meanwhile: newest wins
-        self.working = False
-        self._token = screen.token
-        self.param.update(cards=self._cards(screen.profiles.items, screen.rows, where),
-                          profiles_cursor=screen.profiles.next_cursor,
-                          profiles_total=screen.profiles.total,
-                          profiles_total_exact=screen.profiles.total_exact, loaded=True, error="",
-                          too_broad=False)
+        self._token = screen.cards.token
+        self.param.update(cards=self._cards(screen, where),
+                          profiles_cursor=screen.cards.profiles.next_cursor,
+                          profiles_total=screen.cards.profiles.total,
+                          profiles_total_exact=screen.cards.profiles.total_exact, loaded=True,
+                          error="", too_broad=False, working=False)
 
-    def load_more_profiles(self) -> None:
-        """Append the next page of profile cards."""
+    async def load_more_profiles(self) -> None:
+        """Append the next page of profile cards (dropped if a newer screen came meanwhile)."""
         if not self.profiles_cursor:
             return
-        where = self.where
+        where, cursor, shown = self.where, self.profiles_cursor, self._newest
         try:
-            screen = self.backend.read(cards_screen, where=where, cursor=self.profiles_cursor,
-                                       limit=PROFILES_PER_PAGE, rows=ROWS_PER_CARD, sort=ROW_SORT)
+            screen = await self.backend.aread(read_screen, where=where, cursor=cursor,
+                                              limit=PROFILES_PER_PAGE, rows=ROWS_PER_CARD,
+                                              sorts=self.card_sorts())
         except ConnModelError as exc:
-            self._fail(exc)
+            if shown == self._newest:
+                self._fail(exc)
             return
-        more = self._cards(screen.profiles.items, screen.rows, where)
-        self.param.update(cards=[*self.cards, *more], profiles_cursor=screen.profiles.next_cursor)
+        if shown != self._newest or cursor != self.profiles_cursor:
+            return  # the page was re-read, or this page was appended, meanwhile
+        more = self._cards(screen, where)
+        self.param.update(cards=[*self.cards, *more],
+                          profiles_cursor=screen.cards.profiles.next_cursor)
 
-    def _cards(self, profiles: list[ProfilePublic], pages: dict[int, Page[ConnectionPublic]],
-               where: GroupFilter) -> list[ProfileCardModel]:
+    def _cards(self, screen: Screen, where: GroupFilter) -> list[ProfileCardModel]:
         """Card models with the rows read for them (a profile without rows has no page)."""
         cards = []
-        sorts = self.card_sorts()
-        for profile in profiles:
-            page = pages.get(profile.id)
-            card = ProfileCardModel(
-                self.backend, where, self._fail, profile=profile,
-                rows=page.items if page else [], next_cursor=page.next_cursor if page else None)
-            if profile.id in sorts and page:
-                card.sort_rows(sorts[profile.id], rows=max(len(page.items), ROWS_PER_CARD))
-            cards.append(card)
+        for profile in screen.cards.profiles.items:
+            page = screen.cards.rows.get(profile.id)
+            sort, page = screen.sorted.get(profile.id, (ROW_SORT, page))
+            cards.append(ProfileCardModel(
+                self.backend, where, self._fail, profile=profile, sort=sort,
+                rows=page.items if page else [], next_cursor=page.next_cursor if page else None))
         return cards
 
     def forget(self, connection_ids: list[int]) -> None:
@@ -247,7 +293,7 @@ class ConnectionsPageModel(param.Parameterized):
         if touched:
             self.param.trigger("cards")
 
-    def catch_up(self, change: Change) -> bool:
+    async def catch_up(self, change: Change) -> bool:
         """Follow a change of the store: refresh if the token moved since the last read (or
         the store is back after an error); show why when it is unreachable.
 
@@ -258,5 +304,5 @@ class ConnectionsPageModel(param.Parameterized):
             return False
         if change.token == self._token and not self.error:
             return False
-        self.refresh(keep_loaded=True)
+        await self.refresh(keep_loaded=True)
         return True

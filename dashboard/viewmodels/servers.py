@@ -5,9 +5,15 @@ does its database work in threads and its probes as non-blocking I/O); each fini
 moves `done`, and the shown page is re-read at most every RELOAD_EVERY_S, so results appear as
 they arrive without one query per result. Service errors never
 escape: they become `error` (listing) or `message` (actions) for the view to show.
+
+Every other service call (the listing, its filters' re-reads, "Load more", reconfigure, add, the
+change watcher's re-read) runs in a worker thread (`Backend.acall`) and its result is applied on
+the loop once it is back, so a slow store never holds the server's other sessions. The newest
+filter's page wins: a listing read for a superseded filter is dropped.
 """
 
 import asyncio
+import itertools
 import time
 from typing import Any
 
@@ -18,6 +24,8 @@ from connmodel.checks import CheckRequest, ConnectionCheck, check_connections
 from connmodel.checks.runner import check_interval
 from connmodel.errors import ConnModelError
 from connmodel.models import AuditEventPublic, ServerRow
+from connmodel.paging import Page
+from connmodel.permissions import Actor
 from connmodel.services.events import EventFilter, list_events
 from connmodel.services.profiles import list_profiles
 from connmodel.services.servers import (
@@ -35,6 +43,14 @@ STATE_OPTIONS = {"All states": "", **{h: h for h in HEALTH}}
 CHECK_CONCURRENCY = 20
 CHECK_TIMEOUT_S = 10.0
 RELOAD_EVERY_S = 0.5
+
+
+def _screen(session: Any, *, actor: Actor, listing: dict[str, Any]
+            ) -> tuple[Page[ServerRow], list[str], list[AuditEventPublic]]:
+    """The first page of servers, the profile choices and the recent changes, in one session."""
+    return (list_servers(session, actor=actor, **listing),
+            [p.name for p in list_profiles(session, actor=actor, limit=500).items],
+            list_events(session, actor=actor, where=EventFilter(action="check"), limit=10).items)
 
 
 class ServersPageModel(param.Parameterized):
@@ -65,59 +81,73 @@ class ServersPageModel(param.Parameterized):
         super().__init__(**params)
         self.backend = backend
         self.interval = check_interval()
+        self._inputs = itertools.count(1)
+        self._newest = 0
 
     def _say(self, text: str, kind: str = "info") -> None:
         self.param.update(message="", message_kind=kind)
         self.message = text
 
+    def _listing(self, **more: Any) -> dict[str, Any]:
+        return {"state": self.state or None, "profile": self.profile.strip() or None,
+                "search": self.search or None, **more}
+
     @param.depends("state", "profile", "search", watch=True)
-    def refresh(self) -> None:
-        """Re-read the first page for the filters, the profile choices and the recent changes."""
-        self._load(None, replace=True)
+    async def refresh(self) -> None:
+        """Re-read the first page for the filters, the profile choices and the recent changes
+        (dropped when a newer input started a read meanwhile)."""
+        mine = self._newest = next(self._inputs)
         try:
-            page = self.backend.call(list_profiles, limit=500)
-            events = self.backend.call(list_events, where=EventFilter(action="check"), limit=10)
+            page, profiles, changes = await self.backend.acall(
+                _screen, listing=self._listing(limit=ROWS_PER_PAGE))
+        except ConnModelError as exc:
+            if mine == self._newest:
+                self.error = str(exc)
+            return
+        if mine != self._newest:
+            return  # superseded: the newer input's page is shown
+        self.param.update(rows=page.items, next_cursor=page.next_cursor, total=page.total,
+                          error="", profiles=profiles, changes=changes)
+
+    async def load_more(self) -> None:
+        """Append the next page (dropped if the rows were re-read meanwhile)."""
+        cursor, shown = self.next_cursor, self._newest
+        if not cursor:
+            return
+        try:
+            page = await self.backend.acall(list_servers,
+                                            **self._listing(cursor=cursor, limit=ROWS_PER_PAGE))
         except ConnModelError as exc:
             self.error = str(exc)
             return
-        self.param.update(profiles=[p.name for p in page.items], changes=events.items)
-
-    def load_more(self) -> None:
-        if self.next_cursor:
-            self._load(self.next_cursor, replace=False)
-
-    def _load(self, cursor: str | None, *, replace: bool) -> None:
-        try:
-            page = self.backend.call(list_servers, state=self.state or None,
-                                     profile=self.profile.strip() or None,
-                                     search=self.search or None, cursor=cursor,
-                                     limit=ROWS_PER_PAGE)
-        except ConnModelError as exc:
-            self.error = str(exc)
+        if shown != self._newest or cursor != self.next_cursor:
             return
-        self.param.update(rows=page.items if replace else [*self.rows, *page.items],
-                          next_cursor=page.next_cursor, total=page.total, error="")
+        self.param.update(rows=[*self.rows, *page.items], next_cursor=page.next_cursor,
+                          total=page.total, error="")
 
-    def _reload_shown(self) -> None:
-        """Re-read as many rows as are shown (results of a check land in place)."""
+    async def _reload_shown(self) -> None:
+        """Re-read as many rows as are shown (results of a check land in place); it counts as
+        the newest input, and is dropped if a newer one came meanwhile."""
+        mine = self._newest = next(self._inputs)
         shown = max(len(self.rows), ROWS_PER_PAGE)
         try:
-            page = self.backend.call(list_servers, state=self.state or None,
-                                     profile=self.profile.strip() or None,
-                                     search=self.search or None, limit=min(shown, 500))
+            page = await self.backend.acall(list_servers, **self._listing(limit=min(shown, 500)))
         except ConnModelError as exc:
-            self.error = str(exc)
+            if mine == self._newest:
+                self.error = str(exc)
+            return
+        if mine != self._newest:
             return
         self.param.update(rows=page.items, next_cursor=page.next_cursor, total=page.total,
                           error="")
 
-    def catch_up(self, change: Change) -> None:
+    async def catch_up(self, change: Change) -> None:
         """Show a change of the store made elsewhere (a check, a revoke, a reconfigure):
         re-read the rows shown, unless this page's own check is filling them."""
         if change.error is not None:
             self.error = change.error
         elif not self.checking:
-            self._reload_shown()
+            await self._reload_shown()
 
     async def check(self, server: str) -> None:
         """Check the connection behind one server (with every server that connection uses)."""
@@ -140,12 +170,15 @@ class ServersPageModel(param.Parameterized):
         self.param.update(checking=True, done=0, planned=0)
 
         last_read = 0.0
+        reloads: set[asyncio.Task[None]] = set()
 
-        def arrived(_: ConnectionCheck, done: int, total: int) -> None:
+        def arrived(_: ConnectionCheck, done: int, total: int) -> None:  # on the loop
             nonlocal last_read
             self.param.update(done=done, planned=total)
             if time.monotonic() - last_read >= RELOAD_EVERY_S:  # one page read, not one per result
-                self._reload_shown()
+                reload = asyncio.ensure_future(self._reload_shown())
+                reloads.add(reload)
+                reload.add_done_callback(reloads.discard)
                 last_read = time.monotonic()
 
         try:  # a wrong key must fail the check before it records anything
@@ -159,31 +192,33 @@ class ServersPageModel(param.Parameterized):
             return
         finally:
             self.checking = False
-        self.refresh()
+            await asyncio.gather(*reloads)
+        await self.refresh()
         errors = sum(r.status == "Error" for r in results)
         changed = sum(r.changed for r in results)
         self._say(f"checked {len(results)} connection{'s' * (len(results) != 1)}: "
                   f"{errors} in Error, {changed} changed", "error" if errors else "success")
 
-    def reconfigure(self, server: str, profile: str) -> bool:
+    async def reconfigure(self, server: str, profile: str) -> bool:
         """Move `server` to `profile` and reconnect it; True when it worked."""
         try:
-            self.backend.call(reconfigure_server, name=server, profile=profile)
+            await self.backend.acall(reconfigure_server, name=server, profile=profile)
         except ConnModelError as exc:
             self._say(f"cannot reconfigure {server}: {exc}", "error")
             return False
-        self._reload_shown()
+        await self._reload_shown()
         self._say(f"{server} now uses profile {profile} and is connected", "success")
         return True
 
-    def add(self, name: str, url: str, profile: str, transport: str = TRANSPORTS[0]) -> bool:
+    async def add(self, name: str, url: str, profile: str, transport: str = TRANSPORTS[0]
+                  ) -> bool:
         """Add a server using `profile`; True when it was added."""
         try:
-            self.backend.call(register_server, name=name, url=url, profile=profile,
-                              transport=transport)
+            await self.backend.acall(register_server, name=name, url=url, profile=profile,
+                                     transport=transport)
         except ConnModelError as exc:
             self._say(f"cannot add the server: {exc}", "error")
             return False
-        self._reload_shown()
+        await self._reload_shown()
         self._say(f"added {name.strip()}", "success")
         return True

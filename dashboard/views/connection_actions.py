@@ -88,10 +88,10 @@ class ConnectionActionsBar(pn.viewable.Viewer):
     def _show_outcome(self, *_: Any) -> None:
         self._outcome.param.update(text=self.model.message, kind=self.model.message_kind)
 
-    def _after_change(self, *_: Any) -> None:
+    async def _after_change(self, *_: Any) -> None:
         detail = self.actions.detail
         if detail is not None:
-            self.actions.view(detail.id)  # re-read: status, reason, expiry
+            await self.actions.view(detail.id)  # re-read: status, reason, expiry
         self.actions.changed = True
 
     def __panel__(self) -> pn.viewable.Viewable:

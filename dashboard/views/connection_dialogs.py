@@ -5,7 +5,6 @@ into the page as text by `Dialog`: no markup, so nothing to escape. The detail h
 configuration already masked by the service: no secret reaches this module.
 """
 
-import asyncio
 from typing import Any
 
 import panel as pn
@@ -102,8 +101,7 @@ class ConnectionDialogs(pn.viewable.Viewer):
 
     async def _run(self, event: DataEvent) -> None:
         if event.data == {"action": "confirm"}:
-            for _step in self.actions.confirm_steps():
-                await asyncio.sleep(0)
+            await self.actions.confirm()  # each batch in a worker thread; progress shows between
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self._view, self._revoke, height=0, margin=0)

@@ -8,6 +8,7 @@ profile in one transaction, then connects (OAuth2: the browser goes to the provi
 page and comes back to this page). Password widgets are cleared after every attempt.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import panel as pn
@@ -171,14 +172,20 @@ class NewProfileDialog(pn.viewable.Viewer):
         return pn.Row(self._open, self._dialog, self._redirect, self._toasts)
 
 
-def provider_tools(backend: Backend, on_change: Any, actions: ActionsModel) -> pn.viewable.Viewable:
+def provider_tools(backend: Backend, on_change: Callable[[], Awaitable[None]],
+                   actions: ActionsModel) -> pn.viewable.Viewable:
     """What the Connections page adds: the callback's outcome (if any) and New profile.
+    `on_change` re-reads the page's listing (a coroutine).
 
     Also tells providers at once about tokens the page's Revoke just revoked (in a thread;
     the worker's queue retries if the provider is down). Token refresh is the worker's.
     """
     model = NewProfileModel(backend)
-    model.param.watch(lambda _: on_change(), "changed")
+
+    async def changed(_: Any) -> None:
+        await on_change()
+
+    model.param.watch(changed, "changed")
     actions.param.watch(lambda e: e.new and deliver_revocations_soon(backend, e.new), "revoked")
     return pn.Column(oauth_callback.banner(backend, on_change), NewProfileDialog(model=model),
                      sizing_mode="stretch_width")

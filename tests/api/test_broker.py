@@ -3,6 +3,7 @@ MCP servers (the `mcp` SDK) on loopback that check the credential, the authlib a
 server for OAuth, and a gateway that asks the broker and then calls a tool with what it got.
 """
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -14,9 +15,11 @@ from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
+from playwright.sync_api import Page, expect
 from providers.authserver import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, AuthServer, approve
 from sqlalchemy import select, update
 from starlette.types import ASGIApp, Receive, Scope, Send
+from ui.conftest import start_dashboard
 
 from connmodel.checks.demo_server import calculator
 from connmodel.models import Connection, utcnow
@@ -29,6 +32,7 @@ from connmodel.store import session
 
 ADMIN = Actor("alice", Role.ADMIN)
 NEW_KEY = "calc-api-key-rotated-5e8d"
+DASHBOARD_KEY = "calc-api-key-for-the-console-77a1"
 
 
 def keyed(app: ASGIApp, keys: list[str]) -> ASGIApp:
@@ -218,3 +222,46 @@ def test_invalid_grant_turns_the_connection_to_error(gateway, authserver):
     assert answer.status_code == 409
     assert "in Error (token refresh refused by the provider: invalid_grant" in answer.json()["detail"]
     assert status == "Error"
+
+
+@pytest.mark.ui
+def test_revoke_and_reconfigure_in_the_dashboard_reach_the_gateway(
+        gateway, mcp_servers, run_async, page: Page, tmp_path):
+    """A person revokes the connection in the console (Chromium): the gateway's next call is
+    refused with the broker's detail; a new key and Reconfigure on My Servers bring it back."""
+    api, (_, keys) = gateway, mcp_servers
+    broker = api.tokens["broker"]
+    with api.client("admin") as admin:  # one live Keyed connection, so its row is unambiguous
+        for row in admin.get("/connections", params={"profile": "Keyed"}).json()["items"]:
+            admin.post(f"/connections/{row['id']}/revoke")
+    keys[:] = [DASHBOARD_KEY]
+    with session(api.database_url) as s:
+        connect_profile(s, actor=ADMIN, keyring=api.keyring, profile="Keyed",
+                        api_key=DASHBOARD_KEY, servers=["Keyed Calculator"])
+    assert run_async(add_through_gateway(api.url, broker, "Keyed Calculator")) == 5.0
+
+    key_file = tmp_path / "connmodel.key"  # the API's key, so the dashboard reads the same store
+    key_file.write_bytes(api.keyring.keys[0])
+    key_file.chmod(0o600)
+    with start_dashboard(tmp_path, demo=False, init=False,
+                         database_url=api.database_url) as dashboard:
+        page.goto(dashboard.page_url("?page=connections&profile=Keyed"))
+        keyed = page.locator('section[aria-label="Profile Keyed"]')
+        keyed.get_by_role("button", name=re.compile("^Revoke Keyed connection")).click()
+        page.get_by_role("button", name="Confirm revoke").click()
+        expect(keyed.get_by_role("button", name=re.compile("^Revoke"))).to_have_count(0)
+        refused = run_async(add_through_gateway(api.url, broker, "Keyed Calculator"))
+        assert refused.startswith("409: server 'Keyed Calculator' is disconnected"), refused
+
+        keys[:] = [NEW_KEY]
+        with session(api.database_url) as s:
+            connect_profile(s, actor=ADMIN, keyring=api.keyring, profile="Keyed", api_key=NEW_KEY)
+        page.goto(dashboard.page_url("?page=servers&q=Keyed"))
+        server = page.locator('div[data-server="Keyed Calculator"]')
+        expect(server).to_contain_text("disconnected")
+        page.locator(".bk-Row", has=server).last.get_by_role("button", name="Reconfigure").click()
+        page.get_by_label("New profile").select_option("Keyed")
+        page.get_by_role("button", name="Reconfigure server").click()
+        expect(server).to_contain_text("connected")
+        expect(server).not_to_contain_text("disconnected")
+    assert run_async(add_through_gateway(api.url, broker, "Keyed Calculator")) == 5.0

@@ -1,4 +1,7 @@
-"""My Servers without a browser: the view model and the page's widgets on real servers."""
+"""My Servers without a browser: the view model and the page's widgets on real servers.
+
+The model's reads and writes are coroutines (a worker thread per service call): a test runs
+them on a loop of its own (`run_async`) and awaits the re-read a filter started (`settled`)."""
 
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
@@ -16,9 +19,9 @@ from dashboard.viewmodels.servers import ServersPageModel
 XSS = "<img src=x onerror=alert(1)>"
 
 
-def make(url, actor) -> ServersPageModel:
+def make(url, actor, run_async) -> ServersPageModel:
     model = ServersPageModel(Backend(actor, url))
-    model.refresh()
+    run_async(model.refresh())
     return model
 
 
@@ -29,7 +32,7 @@ def test_check_all_fills_rows_as_results_arrive(sqlite_url, admin, keyring, flee
                     servers={f"Calc {i}": fleet.url("calculator")})
         connect(s, actor=admin, keyring=keyring, profile="Web", kind="none",
                 servers={"Web page": fleet.url("plain")})
-    model = make(sqlite_url, admin)
+    model = make(sqlite_url, admin, run_async)
     page = ServersPage(model=model)
     assert [r.checked_at for r in model.rows] == [None] * 4
     seen = []
@@ -53,7 +56,7 @@ def test_reconfigure_after_revoke_and_add(sqlite_url, admin, keyring, fleet, run
                       servers={"Calculator": fleet.url("calculator")})
         connect(s, actor=admin, keyring=keyring, profile="Local", kind="none", servers={})
         revoke_connection(s, actor=admin, connection_id=old.id)
-    model = make(sqlite_url, admin)
+    model = make(sqlite_url, admin, run_async)
     page = ServersPage(model=model)
     [row] = model.rows
     assert row.health == "disconnected" and "reconfigure to reconnect" in row.reason
@@ -62,34 +65,49 @@ def test_reconfigure_after_revoke_and_add(sqlite_url, admin, keyring, fleet, run
     page.reconfiguring = "Calculator"
     assert page._reconfigure.visible
     page._target.value = "Noauth"
-    page._confirm_reconfigure()
+    run_async(page._confirm_reconfigure())
     assert "profile 'Noauth' has no live connection" in model.message
     assert page._reconfigure.visible
     page._target.value = "Local"
-    page._confirm_reconfigure()
+    run_async(page._confirm_reconfigure())
     assert not page._reconfigure.visible
     assert model.rows[0].health == "connected" and model.rows[0].profile == "Local"
     page._add_name.value, page._add_url.value = "Second", "ftp://nope"
     page._add_profile.value = "Local"
-    page._add()
+    run_async(page._add())
     assert model.message.startswith("cannot add the server: malformed URL 'ftp://nope'")
     page._add_url.value = fleet.url("calculator")
-    page._add()
+    run_async(page._add())
     assert [r.name for r in model.rows] == ["Calculator", "Second"]
     assert page._add_name.value == ""
 
 
-def test_filters_and_plain_values(sqlite_url, admin, viewer, keyring, fleet, run_async):
+def test_filters_and_plain_values(sqlite_url, admin, viewer, keyring, fleet, run_async, settled):
     with session(sqlite_url) as s:
         connect(s, actor=admin, keyring=keyring, profile="Noauth", kind="none",
                 servers={"Calculator": fleet.url("calculator"), "Other": fleet.url("plain")})
-    model = make(sqlite_url, viewer)
-    model.search = "oth"
+    model = make(sqlite_url, viewer, run_async)
+
+    async def set_then_settle(**values) -> None:
+        model.param.update(**values)
+        await settled()
+
+    run_async(set_then_settle(search="oth"))
     assert [r.name for r in model.rows] == ["Other"]
-    model.search = ""
-    model.state = "disconnected"
+    run_async(set_then_settle(search=""))
+    run_async(set_then_settle(state="disconnected"))
     assert model.rows == []
-    row = make(sqlite_url, viewer).rows[0].model_copy(update={"name": XSS, "reason": XSS,
+    shown_pages = []
+    model.param.watch(lambda e: shown_pages.append([r.name for r in e.new]), "rows")
+
+    async def type_ahead() -> None:  # two inputs before any read is back: the last one shows
+        model.state = ""
+        model.param.update(search="calc", profile="Noauth")
+        await settled()
+
+    run_async(type_ahead())
+    assert shown_pages == [["Calculator"]]
+    row = make(sqlite_url, viewer, run_async).rows[0].model_copy(update={"name": XSS, "reason": XSS,
                                                                   "profile": XSS})
     shown = server_data(row)  # the browser writes these with textContent (tests/ui)
     assert shown["name"] == shown["reason"] == shown["profile"] == XSS
@@ -115,7 +133,7 @@ def test_a_wrong_secret_key_fails_the_check_visibly_and_changes_nothing(sqlite_u
                 servers={"Web page": fleet.url("plain")})
         checked_keyring(s)  # the key-check token, as `connmodel init` writes it
         s.commit()
-    model = make(sqlite_url, admin)
+    model = make(sqlite_url, admin, run_async)
     before = _stored(sqlite_url)
     monkeypatch.setenv("CONNMODEL_SECRET_KEY", Fernet.generate_key().decode())
     run_async(model.check_all())

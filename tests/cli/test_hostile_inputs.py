@@ -155,7 +155,7 @@ EXTRA = {"connect": ["--print-url"], "reauthorize": ["--print-url"],  # never li
          "audit": ["-f", "json"]}  # the report without its plots
 # Required parameters other than the one fuzzed, by name; any other takes "Hubspot".
 FILLER = {"connection_id": "1", "connections": "1", "url": "http://127.0.0.1:9/mcp",
-          "kind": "none", "client_id": "fuzz"}
+          "kind": "none", "client_id": "fuzz", "new_role": "viewer"}
 
 
 def _commands() -> list[tuple[list[str], typer.core.TyperCommand]]:

@@ -101,7 +101,8 @@ def test_a_wrong_key_cannot_read_secrets_and_says_so(demo_url, keyring):
         wrong.decrypt(token)
     assert str(info.value) == (
         "the secret key from CONNMODEL_SECRET_KEY cannot decrypt the stored secrets: "
-        "it is not the key they were written with"
+        "it is not the key they were written with (after `connmodel rotate-key`, set "
+        "CONNMODEL_SECRET_KEY to the key it printed and restart this process)"
     )
 
 

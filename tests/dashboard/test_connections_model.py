@@ -1,4 +1,11 @@
-"""The Connections page's view models on real stores, without a browser."""
+"""The Connections page's view models on real stores, without a browser.
+
+The models' reads are coroutines (each service call in a worker thread): a test runs them on a
+loop of its own (`run_async`) and, after setting a filter, awaits the re-read the model's
+watcher started (`settled`)."""
+
+import asyncio
+import threading
 
 import pytest
 from sqlmodel import select
@@ -17,9 +24,9 @@ def rows_of(model: ConnectionsPageModel) -> dict[str, list[tuple[str, str, str]]
 
 
 @pytest.fixture
-def page(demo_url, admin) -> ConnectionsPageModel:
+def page(demo_url, admin, run_async) -> ConnectionsPageModel:
     model = ConnectionsPageModel(Backend(admin, demo_url))
-    model.refresh()
+    run_async(model.refresh())
     return model
 
 
@@ -35,36 +42,99 @@ def test_first_screen_shows_the_seed_profiles(page):
     assert page.profiles_total == 6 and not page.error and not page.empty_database
 
 
-def test_filters_narrow_cards_and_counts(page):
-    page.param.update(status="Error")
-    assert list(rows_of(page)) == ["GitHub Staging"]
-    assert page.counts == {"Active": 0, "Inactive": 0, "Error": 1}
-    page.param.update(status="", environment="staging")
-    assert sorted(rows_of(page)) == ["GitHub Staging", "Hubspot Sandbox"]
-    page.param.update(environment="", profile="hubspot")
-    assert sorted(rows_of(page)) == ["Hubspot", "Hubspot Sandbox"]
-    page.param.update(profile="", search="user@example")
-    assert rows_of(page) == {"Google": [("Google OAuth2 Provider", "user@example.com", "Active")]}
-    page.param.update(search="nobody-at-all")
-    assert page.cards == [] and not page.empty_database and page.filtering
-    page.clear_filters()
-    assert len(page.cards) == 6
+def test_filters_narrow_cards_and_counts(page, run_async, settled):
+    async def use() -> None:
+        page.param.update(status="Error")
+        await settled()
+        assert list(rows_of(page)) == ["GitHub Staging"]
+        assert page.counts == {"Active": 0, "Inactive": 0, "Error": 1}
+        page.param.update(status="", environment="staging")
+        await settled()
+        assert sorted(rows_of(page)) == ["GitHub Staging", "Hubspot Sandbox"]
+        page.param.update(environment="", profile="hubspot")
+        await settled()
+        assert sorted(rows_of(page)) == ["Hubspot", "Hubspot Sandbox"]
+        page.param.update(profile="", search="user@example")
+        await settled()
+        assert rows_of(page) == {
+            "Google": [("Google OAuth2 Provider", "user@example.com", "Active")]}
+        page.param.update(search="nobody-at-all")
+        await settled()
+        assert page.cards == [] and not page.empty_database and page.filtering
+        page.clear_filters()
+        await settled()
+        assert len(page.cards) == 6 and not page.working
+
+    run_async(use())
 
 
-def test_bad_filter_is_an_error_not_a_crash(page):
-    page.search = "x" * 300
-    assert "at most 200" in page.error
-    page.search = ""
-    assert page.error == "" and len(page.cards) == 6
+def test_a_superseded_input_never_shows_over_the_newer_one(page, run_async, settled):
+    """Three filters set before any read is back: all three read, only the last one shows,
+    and the page says it is working until the last one's screen is in."""
+    shown, working = [], []
+    page.param.watch(lambda e: shown.append(sorted(c.profile.name for c in e.new)), "cards")
+    page.param.watch(lambda e: working.append(e.new), "working")
+
+    async def use() -> None:
+        page.status = "Error"
+        page.status = "Inactive"
+        page.param.update(status="", environment="staging")
+        await settled()
+
+    run_async(use())
+    assert shown == [["GitHub Staging", "Hubspot Sandbox"]] and working == [True, False]
+    assert page.environment == "staging" and not page.error
 
 
-def test_empty_database_says_so(sqlite_url, admin):
+def test_a_screen_read_after_the_newer_input_is_dropped(page, run_async, settled):
+    """The older input's read comes back last (it is held in its thread until the newer
+    one's screen is shown): its screen is dropped, not shown over the newer one."""
+    newer_shown = threading.Event()
+    read = page.backend.read
+
+    def slow_first(service, **kwargs):
+        if kwargs["where"].status == "Error":
+            assert newer_shown.wait(30)
+        return read(service, **kwargs)
+
+    async def use() -> None:
+        object.__setattr__(page.backend, "read", slow_first)
+        try:
+            page.status = "Error"
+            await asyncio.sleep(0.05)
+            page.param.update(status="", environment="staging")
+            while page.working:
+                await asyncio.sleep(0.01)
+            assert sorted(rows_of(page)) == ["GitHub Staging", "Hubspot Sandbox"]
+            newer_shown.set()
+            await settled()
+        finally:
+            object.__delattr__(page.backend, "read")
+        assert sorted(rows_of(page)) == ["GitHub Staging", "Hubspot Sandbox"]
+        assert not page.working and not page.error
+
+    run_async(use())
+
+
+def test_bad_filter_is_an_error_not_a_crash(page, run_async, settled):
+    async def use() -> None:
+        page.search = "x" * 300
+        await settled()
+        assert "at most 200" in page.error
+        page.search = ""
+        await settled()
+        assert page.error == "" and len(page.cards) == 6
+
+    run_async(use())
+
+
+def test_empty_database_says_so(sqlite_url, admin, run_async):
     model = ConnectionsPageModel(Backend(admin, sqlite_url))
-    model.refresh()
+    run_async(model.refresh())
     assert model.empty_database and model.cards == []
 
 
-def test_database_down_is_shown_and_recovers(tmp_path, admin, keyring):
+def test_database_down_is_shown_and_recovers(tmp_path, admin, keyring, run_async):
     from connmodel.schema import upgrade
     from connmodel.services.demo import seed_demo
     from connmodel.store import get_engine
@@ -72,29 +142,29 @@ def test_database_down_is_shown_and_recovers(tmp_path, admin, keyring):
     folder = tmp_path / "later"
     url = f"sqlite:///{folder / 'c.db'}"
     model = ConnectionsPageModel(Backend(admin, url))
-    model.refresh()
+    run_async(model.refresh())
     assert "cannot use the database" in model.error and model.cards == []
-    assert model.catch_up(read_change(url)) is False
+    assert run_async(model.catch_up(read_change(url))) is False
     assert "cannot use the database" in model.error
     folder.mkdir()
     upgrade(get_engine(url))
     with session(url) as s:
         seed_demo(s, actor=admin, keyring=keyring)
-    assert model.catch_up(read_change(url)) is True
+    assert run_async(model.catch_up(read_change(url))) is True
     assert model.error == "" and len(model.cards) == 6
     get_engine(url).dispose()
 
 
-def test_a_change_made_elsewhere_is_caught_up(page, demo_url, admin):
-    assert page.catch_up(read_change(demo_url)) is False
+def test_a_change_made_elsewhere_is_caught_up(page, demo_url, admin, run_async):
+    assert run_async(page.catch_up(read_change(demo_url))) is False
     with session(demo_url) as s:
         hub = list_connections(s, actor=admin, where=ConnectionFilter(profile="Hubspot")).items[0]
         revoke_connection(s, actor=admin, connection_id=hub.id)
-    assert page.catch_up(read_change(demo_url)) is True
+    assert run_async(page.catch_up(read_change(demo_url))) is True
     assert rows_of(page)["Hubspot"] == []
 
 
-def test_cards_page_their_rows_and_profiles_page_too(sqlite_url, admin, keyring):
+def test_cards_page_their_rows_and_profiles_page_too(sqlite_url, admin, keyring, run_async):
     with session(sqlite_url) as s:
         from connmodel.services.demo import seed_demo
 
@@ -107,14 +177,15 @@ def test_cards_page_their_rows_and_profiles_page_too(sqlite_url, admin, keyring)
             s.add(Profile(name=f"Zz{i:02d}", provider_config_id=noauth.provider_config_id))
         s.commit()
     model = ConnectionsPageModel(Backend(admin, sqlite_url))
-    model.refresh()
+    run_async(model.refresh())
     assert len(model.cards) == 10 and model.profiles_total == 18
     card = next(c for c in model.cards if c.profile.name == "Noauth")
     assert len(card.rows) == ROWS_PER_CARD and card.total == 2 * ROWS_PER_CARD + 4
-    card.load_more()
-    card.load_more()
+    assert len(run_async(card.load_more())) == ROWS_PER_CARD
+    assert len(run_async(card.load_more())) == 4
     assert len(card.rows) == 2 * ROWS_PER_CARD + 4 and card.next_cursor is None
-    model.load_more_profiles()
+    assert run_async(card.load_more()) == []
+    run_async(model.load_more_profiles())
     assert len(model.cards) == 18 and model.profiles_cursor is None
     assert all(c.rows == [] for c in model.cards if c.profile.name.startswith("Zz"))
 
@@ -124,7 +195,7 @@ def test_servers_stay_connected_while_only_reading(page, demo_url, admin):
         assert {x.state for x in list_servers(s, actor=admin).items} == {"connected"}
 
 
-def test_catching_up_keeps_what_was_loaded(sqlite_url, admin, keyring):
+def test_catching_up_keeps_what_was_loaded(sqlite_url, admin, keyring, run_async):
     from connmodel.services.demo import seed_demo
 
     with session(sqlite_url) as s:
@@ -135,22 +206,23 @@ def test_catching_up_keeps_what_was_loaded(sqlite_url, admin, keyring):
                              account=f"bot{i:02d}@example.com"))
         s.commit()
     model = ConnectionsPageModel(Backend(admin, sqlite_url))
-    model.refresh()
+    run_async(model.refresh())
     card = next(c for c in model.cards if c.profile.name == "Noauth")
-    card.load_more()
+    run_async(card.load_more())
     shown = [r.id for r in card.rows]
     with session(sqlite_url) as s:
         s.add(Connection(profile_id=noauth.id, service="No Authentication Provider",
                          account="zz-last@example.com"))
         s.commit()
-    assert model.catch_up(read_change(sqlite_url)) is True
+    assert run_async(model.catch_up(read_change(sqlite_url))) is True
     again = next(c for c in model.cards if c.profile.name == "Noauth")
     assert [r.id for r in again.rows] == shown and again.next_cursor is not None
-    again.load_more()
+    run_async(again.load_more())
     assert again.rows[-1].account == "zz-last@example.com"
 
 
-def test_a_header_click_sorts_that_card_in_sql_and_the_url_keeps_it(sqlite_url, admin, keyring):
+def test_a_header_click_sorts_that_card_in_sql_and_the_url_keeps_it(sqlite_url, admin, keyring,
+                                                                    run_async):
     """Status ascending, then descending; "Load more" continues the same SQL order; other cards
     keep theirs; the sort is one URL value, read back when a session starts."""
     from connmodel.services.demo import seed_demo
@@ -164,23 +236,24 @@ def test_a_header_click_sorts_that_card_in_sql_and_the_url_keeps_it(sqlite_url, 
                              status=("Active", "Error", "Inactive")[i % 3]))
         s.commit()
     model = ConnectionsPageModel(Backend(admin, sqlite_url))
-    model.refresh()
+    run_async(model.refresh())
     index = next(i for i, c in enumerate(model.cards) if c.profile.name == "Noauth")
     card = model.cards[index]
-    model.sort_card(index, "status")
+    run_async(model.sort_card(index, "status"))
     assert [r.status for r in card.rows] == ["Active"] * 5 + ["Error"] * 4 + ["Inactive"]
-    card.load_more()
+    run_async(card.load_more())
     assert [r.status for r in card.rows][10:] == ["Inactive"] * 3
-    model.sort_card(index, "status")
+    run_async(model.sort_card(index, "status"))
     assert card.sort == "-status" and [r.status for r in card.rows][:4] == ["Inactive"] * 4
     assert len(card.rows) == 13  # as many rows as were shown, re-read in the new order
     assert model.sorts == f"{noauth.id}:-status"
     assert all(c.sort == "account" for c in model.cards if c is not card)
     again = ConnectionsPageModel(Backend(admin, sqlite_url), sorts=model.sorts)
-    again.refresh()
+    run_async(again.refresh())
+    assert again.cards[index].sort == "-status"
     assert [r.id for r in again.cards[index].rows] == [r.id for r in card.rows][:10]
-    model.sort_card(index, "nonsense")  # not a column: nothing changes
+    run_async(model.sort_card(index, "nonsense"))  # not a column: nothing changes
     assert card.sort == "-status"
-    model.sort_card(index, "account")
-    model.sort_card(index, "account")
+    run_async(model.sort_card(index, "account"))
+    run_async(model.sort_card(index, "account"))
     assert card.sort == "-account" and model.sorts == f"{noauth.id}:-account"

@@ -13,10 +13,10 @@ from dashboard.viewmodels.backend import Backend
 from dashboard.viewmodels.connections import ROWS_PER_CARD, ConnectionsPageModel
 
 
-def make_page(url, actor) -> ConnectionsPage:
+def make_page(url, actor, run_async) -> ConnectionsPage:
     backend = Backend(actor, url)
     model = ConnectionsPageModel(backend)
-    model.refresh()
+    run_async(model.refresh())
     return ConnectionsPage(model=model, actions=ActionsModel(backend))
 
 
@@ -25,12 +25,12 @@ def cards(page: ConnectionsPage) -> dict[str, dict]:
     return {c["name"]: c for c in json.loads(page._cards.cards)}
 
 
-def click(page: ConnectionsPage, action: str, ident: object) -> None:
-    """What a click in the browser sends back."""
-    page._cards._handle_msg({"action": action, "id": ident})
+async def click(page: ConnectionsPage, action: str, ident: object) -> None:
+    """What a click in the browser sends back (Panel awaits the handler on its loop)."""
+    await page._cards._handle_msg({"action": action, "id": ident})
 
 
-def test_load_more_selection_and_bulk_buttons(sqlite_url, admin, keyring):
+def test_load_more_selection_and_bulk_buttons(sqlite_url, admin, keyring, run_async, settled):
     with session(sqlite_url) as s:
         seed_demo(s, actor=admin, keyring=keyring)
         noauth = s.exec(select(Profile).where(Profile.name == "Noauth")).one()
@@ -38,39 +38,44 @@ def test_load_more_selection_and_bulk_buttons(sqlite_url, admin, keyring):
             s.add(Connection(profile_id=noauth.id, service="No Authentication Provider",
                              account=f"bot{i:02d}@example.com"))
         s.commit()
-    page = make_page(sqlite_url, admin)
+    page = make_page(sqlite_url, admin, run_async)
     noauth = cards(page)["Noauth"]
     assert len(noauth["rows"]) == ROWS_PER_CARD and noauth["has_more"]
-    click(page, "more", list(cards(page)).index("Noauth"))
+    run_async(click(page, "more", list(cards(page)).index("Noauth")))
     noauth = cards(page)["Noauth"]
     assert len(noauth["rows"]) == ROWS_PER_CARD + 3 and not noauth["has_more"]
     assert page._revoke_selected.disabled and page._revoke_matching.disabled
     page._cards.selected = [noauth["rows"][0]["id"], noauth["rows"][1]["id"]]
     assert page._revoke_selected.label == "Revoke selected (2)"
     assert not page._revoke_selected.disabled
-    page.model.status = "Error"
+
+    async def filter_errors() -> None:
+        page.model.status = "Error"
+        await settled()
+
+    run_async(filter_errors())
     assert list(cards(page)) == ["GitHub Staging"] and not page._revoke_matching.disabled
     assert "Showing 1 of 1 profiles" in page._summary.object
 
 
-def test_view_and_revoke_messages_reach_the_dialogs(demo_url, admin):
-    page = make_page(demo_url, admin)
+def test_view_and_revoke_messages_reach_the_dialogs(demo_url, admin, run_async):
+    page = make_page(demo_url, admin, run_async)
     google = cards(page)["Google"]["rows"][0]["id"]
-    click(page, "view", google)
+    run_async(click(page, "view", google))
     assert page.actions.detail.profile == "Google"
-    click(page, "revoke", google)
+    run_async(click(page, "revoke", google))
     assert page.actions.pending.servers == ["Drive", "Gsuite"]
-    click(page, "revoke", "1; DROP TABLE")  # ignored: not an id
-    click(page, "more", 999)  # ignored: no such card
-    page.actions.confirm()
+    run_async(click(page, "revoke", "1; DROP TABLE"))  # ignored: not an id
+    run_async(click(page, "more", 999))  # ignored: no such card
+    run_async(page.actions.confirm())
     assert cards(page)["Google"]["rows"] == []
     assert cards(page)["Google"]["counts"]["Active"] == 0
 
 
-def test_error_and_empty_states(tmp_path, sqlite_url, admin):
-    down = make_page(f"sqlite:///{tmp_path / 'missing' / 'c.db'}", admin)
+def test_error_and_empty_states(tmp_path, sqlite_url, admin, run_async):
+    down = make_page(f"sqlite:///{tmp_path / 'missing' / 'c.db'}", admin, run_async)
     assert down._error.title == "Cannot load connections." and "unable to open" in down._error.text
     assert not down._bulk.visible and not down._empty.visible
-    empty = make_page(sqlite_url, admin)
+    empty = make_page(sqlite_url, admin, run_async)
     assert empty._empty.visible and "connmodel profile add" in empty._empty.object
     assert not empty._error.text

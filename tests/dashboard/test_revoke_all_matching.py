@@ -36,14 +36,14 @@ def _revoke_events(url: str) -> int:
             col(AuditEvent.action) == "revoke")).scalar_one()
 
 
-def test_revokes_every_match_past_the_count_cap(store_url, admin):
+def test_revokes_every_match_past_the_count_cap(store_url, admin, run_async):
     with session(store_url) as s:
         matches = generate(s, actor=admin, connections=18_000, profiles=20).by_status["Active"]
     assert matches > 15_000
     actions = ActionsModel(Backend(admin, store_url))
-    actions.ask_revoke_matching(ACTIVE)
+    run_async(actions.ask_revoke_matching(ACTIVE))
     assert actions.pending.title == f"Revoke at least {COUNT_CAP} connections matching this filter?"
-    actions.confirm()
+    run_async(actions.confirm())
     assert actions.message_kind == "success"
     assert actions.message.startswith(f"Revoked {matches} connections. Disconnected MCP servers: ")
     assert _live_active(store_url) == 0

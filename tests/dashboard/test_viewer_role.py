@@ -15,10 +15,10 @@ from dashboard.viewmodels.backend import Backend
 from dashboard.viewmodels.connections import ConnectionsPageModel
 
 
-def make_page(url, actor) -> ConnectionsPage:
+def make_page(url, actor, run_async) -> ConnectionsPage:
     backend = Backend(actor, url)
     model = ConnectionsPageModel(backend)
-    model.refresh()
+    run_async(model.refresh())
     return ConnectionsPage(model=model, actions=ActionsModel(backend))
 
 
@@ -27,21 +27,23 @@ def denied_events(url: str) -> list[AuditEvent]:
         return list(s.exec(select(AuditEvent).where(AuditEvent.action == "denied")).all())
 
 
-def test_viewer_sees_no_write_affordances_admin_does(demo_url, admin, viewer):
-    as_viewer, as_admin = make_page(demo_url, viewer), make_page(demo_url, admin)
+def test_viewer_sees_no_write_affordances_admin_does(demo_url, admin, viewer, run_async):
+    as_viewer = make_page(demo_url, viewer, run_async)
+    as_admin = make_page(demo_url, admin, run_async)
     assert not as_viewer.actions.backend.can_write and as_admin.actions.backend.can_write
     assert as_viewer._cards.can_write is False and as_admin._cards.can_write is True
     assert not as_viewer._bulk.visible and as_admin._bulk.visible
     assert json.loads(as_viewer._cards.cards)  # the viewer still sees every card
 
 
-def test_replayed_revoke_as_viewer_is_refused_and_audited(demo_url, viewer):
+def test_replayed_revoke_as_viewer_is_refused_and_audited(demo_url, viewer, run_async):
     with session(demo_url) as s:
         target = s.exec(select(Connection).order_by(Connection.id)).first()
-    page = make_page(demo_url, viewer)
-    page._cards._handle_msg({"action": "revoke", "id": target.id})  # the hidden button's message
+    page = make_page(demo_url, viewer, run_async)
+    # the hidden button's message
+    run_async(page._cards._handle_msg({"action": "revoke", "id": target.id}))
     assert page.actions.pending is not None
-    page.actions.confirm()
+    run_async(page.actions.confirm())
     assert page.actions.message_kind == "error" and "may not" in page.actions.message
     with pytest.raises(PermissionDenied, match="victor \\(viewer\\) may not write"):
         page.actions.backend.call(revoke_connection, connection_id=target.id)

@@ -199,7 +199,7 @@ def test_view_actions_show_by_kind_and_not_to_viewers(sqlite_url, keyring, admin
     bars = {}
     for actor in (admin, viewer):
         bar = ConnectionActionsBar(actions=ActionsModel(Backend(actor, sqlite_url)))
-        bar.actions.view(ident)
+        run(bar.actions.view(ident))
         bars[actor.name] = bar
     shown = bars["alice"]
     assert shown._row.visible and not bars["victor"]._row.visible

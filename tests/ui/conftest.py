@@ -120,17 +120,19 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def start_dashboard(folder: Path, *, demo: bool = True, database_url: str | None = None,
                     init: bool = True, log: Path | None = None,
-                    local_users: bool = False) -> Iterator[Dashboard]:
+                    local_users: bool = False,
+                    extra_env: dict[str, str] | None = None) -> Iterator[Dashboard]:
     """Serve the dashboard against a database in `folder`; stop it afterwards, failing if its
     log holds an exception raised in a callback (the page may look right and still be half-done).
 
     The server's output goes to `log` (default `folder`/dashboard.log), for tests that scan it.
     With `local_users`, it is started as `make run` does (dashboard/serve.py, sign-in required).
+    `extra_env` adds to the environment of the commands and the server (a read budget).
     """
     url = database_url or f"sqlite:///{folder / 'connmodel.db'}"
     env = {**os.environ, "CONNMODEL_DATABASE_URL": url,
            "CONNMODEL_KEY_FILE": str(folder / "connmodel.key"),
-           "CONNMODEL_DASHBOARD_AUTH": "local" if local_users else "none"}
+           "CONNMODEL_DASHBOARD_AUTH": "local" if local_users else "none", **(extra_env or {})}
     env.pop("CONNMODEL_SECRET_KEY", None)
     if init:
         subprocess.run([BIN / "connmodel", "init"], env=env, check=True, capture_output=True)

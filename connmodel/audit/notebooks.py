@@ -6,7 +6,9 @@ The database URL reaches the kernel through CONNMODEL_DATABASE_URL, never as a p
 parameter: parameters are written into the executed notebook, and a URL may hold a password.
 """
 
+import base64
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -158,4 +160,28 @@ def run_to_html(source: Traversable, *, database_url: str,
     with warnings.catch_warnings():  # hvPlot's loader outputs have no mimetype nbconvert shows
         warnings.filterwarnings("ignore", "Your element with mimetype", UserWarning)
         body, _ = exporter.from_notebook_node(notebook)
-    return body
+    return _inline_panel_stylesheets(body)
+
+
+def _inline_panel_stylesheets(page: str) -> str:
+    """Panel's component stylesheets as data: URLs.
+
+    In a notebook, Panel links each component's CSS (layout, loading spinner, theme) from
+    cdn.holoviz.org whatever the inline setting: the resource mode it leaves for later cells is
+    the CDN's. The same files ship inside the panel package, under the same dist/ path as on
+    the CDN, so each link to one of them becomes a data: URL of the local file; a link to a
+    file not found there is left as it is.
+    """
+    import panel
+
+    dist = files("panel") / "dist"
+    cdn = re.escape(f"https://cdn.holoviz.org/panel/{panel.__version__}/dist/")
+
+    def local(match: re.Match[str]) -> str:
+        parts = match.group(1).split("/")
+        path = dist.joinpath(*parts)
+        if ".." in parts or not path.is_file():
+            return match.group(0)
+        return "data:text/css;base64," + base64.b64encode(path.read_bytes()).decode()
+
+    return re.sub(cdn + r"([\w./-]+\.css)(?:\?v=[\w.]+)?", local, page)

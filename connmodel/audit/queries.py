@@ -329,13 +329,8 @@ def expiry_timeline(session: Session, *, actor: Actor, days: int = 30,
     return _as_day(_frame(session, stmt))
 
 
-def unused_profiles(session: Session, *, actor: Actor, limit: int = 100) -> pd.DataFrame:
-    """Profiles with no live connection, or no MCP server using them.
-
-    EXISTS probes each profile's first index entry; only the profiles reported are counted
-    (counting every profile's connections walked a million index entries)."""
-    require(actor, Action.READ)
-    check_limit(limit)
+def _unused_profiles_stmt(environment: str | None) -> Select[Any]:
+    """Profiles with no live connection, or no MCP server using them, of `environment`."""
     mine = and_(CONN.c.profile_id == PROFILE.c.id, LIVE)
     served = SERVER.c.profile_id == PROFILE.c.id
     no_conn, no_server = ~exists(select(CONN.c.id).where(mine)), ~exists(select(SERVER.c.id)
@@ -347,8 +342,45 @@ def unused_profiles(session: Session, *, actor: Actor, limit: int = 100) -> pd.D
                    .label("connections"),
                    select(func.count()).select_from(SERVER).where(served).scalar_subquery()
                    .label("servers"), why)
-            .where(or_(no_conn, no_server)).order_by(PROFILE.c.name).limit(limit))
+            .where(or_(no_conn, no_server)))
+    env = _env(environment)
+    return stmt.where(PROFILE.c.environment == env.value) if env else stmt
+
+
+def _count_rows(session: Session, stmt: Select[Any]) -> int:
+    """How many rows `stmt` gives (without its ORDER BY and LIMIT): a listing's true total."""
+    inner = stmt.order_by(None).limit(None).subquery()
+    return int(_execute(session, select(func.count()).select_from(inner)).scalar_one())
+
+
+def unused_profiles(session: Session, *, actor: Actor, limit: int = 100,
+                    environment: str | None = None) -> pd.DataFrame:
+    """Profiles with no live connection, or no MCP server using them (of `environment`).
+
+    EXISTS probes each profile's first index entry; only the profiles reported are counted
+    (counting every profile's connections walked a million index entries)."""
+    require(actor, Action.READ)
+    check_limit(limit)
+    stmt = _unused_profiles_stmt(environment).order_by(PROFILE.c.name).limit(limit)
     return _frame(session, stmt).astype({"connections": "int64", "servers": "int64"})
+
+
+def unused_profiles_count(session: Session, *, actor: Actor,
+                          environment: str | None = None) -> int:
+    """How many profiles `unused_profiles` would list without a limit."""
+    require(actor, Action.READ)
+    return _count_rows(session, _unused_profiles_stmt(environment))
+
+
+def _mixed_environments_stmt() -> Select[Any]:
+    n_env = func.count(PROFILE.c.environment.distinct())
+    return (select(PROVIDER.c.name.label("provider"), PROVIDER.c.kind,
+                   n_env.label("environments"), func.count().label("profiles"),
+                   func.min(PROFILE.c.environment).label("first_environment"),
+                   func.max(PROFILE.c.environment).label("last_environment"))
+            .join(PROFILE, PROFILE.c.provider_config_id == PROVIDER.c.id)
+            .group_by(PROVIDER.c.id, PROVIDER.c.name, PROVIDER.c.kind)
+            .having(n_env > 1))
 
 
 def mixed_environments(session: Session, *, actor: Actor, limit: int = 100) -> pd.DataFrame:
@@ -356,15 +388,24 @@ def mixed_environments(session: Session, *, actor: Actor, limit: int = 100) -> p
     a dev profile holding production's credentials is the mix an audit must catch."""
     require(actor, Action.READ)
     check_limit(limit)
-    n_env = func.count(PROFILE.c.environment.distinct())
-    stmt = (select(PROVIDER.c.name.label("provider"), PROVIDER.c.kind,
-                   n_env.label("environments"), func.count().label("profiles"),
-                   func.min(PROFILE.c.environment).label("first_environment"),
-                   func.max(PROFILE.c.environment).label("last_environment"))
-            .join(PROFILE, PROFILE.c.provider_config_id == PROVIDER.c.id)
-            .group_by(PROVIDER.c.id, PROVIDER.c.name, PROVIDER.c.kind)
-            .having(n_env > 1).order_by(PROVIDER.c.name).limit(limit))
-    return _frame(session, stmt)
+    return _frame(session, _mixed_environments_stmt().order_by(PROVIDER.c.name).limit(limit))
+
+
+def mixed_environments_count(session: Session, *, actor: Actor) -> int:
+    """How many provider configs `mixed_environments` would list without a limit."""
+    require(actor, Action.READ)
+    return _count_rows(session, _mixed_environments_stmt())
+
+
+def _unchecked_production_stmt(hours: int, now: datetime | None) -> Select[Any]:
+    cutoff = (now or utcnow()) - timedelta(hours=check_days(hours, "hours"))
+    mine = and_(CONN.c.profile_id == PROFILE.c.id, LIVE)
+    recent = exists(select(CONN.c.id).where(mine, CONN.c.checked_at >= cutoff))
+    last = select(func.max(CONN.c.checked_at)).where(mine).scalar_subquery().label("last_checked")
+    count = select(func.count()).where(mine).scalar_subquery().label("connections")
+    return (select(PROFILE.c.name.label("profile"), count, last)
+            .where(PROFILE.c.environment == Environment.PRODUCTION.value, ~recent)
+            .order_by(last.is_not(None), last, PROFILE.c.name))
 
 
 def unchecked_production(session: Session, *, actor: Actor, hours: int = 24, limit: int = 100,
@@ -374,20 +415,18 @@ def unchecked_production(session: Session, *, actor: Actor, hours: int = 24, lim
     NOT EXISTS stops at a profile's first recent check, so only the profiles reported are
     counted and dated in full."""
     require(actor, Action.READ)
-    check_days(hours, "hours")
     check_limit(limit)
-    cutoff = (now or utcnow()) - timedelta(hours=hours)
-    mine = and_(CONN.c.profile_id == PROFILE.c.id, LIVE)
-    recent = exists(select(CONN.c.id).where(mine, CONN.c.checked_at >= cutoff))
-    last = select(func.max(CONN.c.checked_at)).where(mine).scalar_subquery().label("last_checked")
-    count = select(func.count()).where(mine).scalar_subquery().label("connections")
-    stmt = (select(PROFILE.c.name.label("profile"), count, last)
-            .where(PROFILE.c.environment == Environment.PRODUCTION.value, ~recent)
-            .order_by(last.is_not(None), last, PROFILE.c.name).limit(limit))
-    frame = _frame(session, stmt)
+    frame = _frame(session, _unchecked_production_stmt(hours, now).limit(limit))
     frame["last_checked"] = pd.to_datetime(frame["last_checked"], utc=True)
     frame["connections"] = frame["connections"].astype("int64")
     return frame
+
+
+def unchecked_production_count(session: Session, *, actor: Actor, hours: int = 24,
+                               now: datetime | None = None) -> int:
+    """How many profiles `unchecked_production` would list without a limit."""
+    require(actor, Action.READ)
+    return _count_rows(session, _unchecked_production_stmt(hours, now))
 
 
 def status_by_profile(session: Session, *, actor: Actor, environment: str | None = None,

@@ -122,6 +122,10 @@ def test_stale_and_unused(executed):
     text = _outputs(path)
     assert re.search(r"\d[\d,]* (of [\d,]+ )?stale connections \(all environments\)", text)
     assert "Forgotten" in text and "Prod Unwatched" in text
+    # Every listing says its true total (all shown here: the bare count).
+    assert re.search(r"\b\d+ unused profiles \(all environments\)", text)
+    assert re.search(r"\b\d+ provider configs shared across environments", text)
+    assert re.search(r"\b\d+ production profiles without a check in 24 hours", text)
     assert "connmodel revoke " in text and "would revoke (dry run)" in text
     assert not any(secret in text for secret in DEMO_SECRETS)
 

@@ -310,3 +310,24 @@ def test_explore_charts_search_the_text_like_the_page(audit_url):
         charts = q.explore_charts(s, actor=VIEWER, where=GroupFilter(search="GitHub"), now=NOW)
         page_total, _ = count_matching(s, actor=VIEWER, where=GroupFilter(search="GitHub"))
     assert charts["status_by_profile"]["connections"].sum() == page_total > 0
+
+
+def test_profile_listings_count_their_true_total(audit_url):
+    """What stale_and_unused prints as "1 of 3 unused profiles": each listing's count is the
+    length of the listing without its limit, whatever limit cuts it; unused profiles follow the
+    environment (the three environments' add up to the whole)."""
+    with session(audit_url) as s:
+        unused = q.unused_profiles(s, actor=VIEWER, limit=1000)
+        mixed = q.mixed_environments(s, actor=VIEWER, limit=1000)
+        unchecked = q.unchecked_production(s, actor=VIEWER, hours=24, limit=1000, now=NOW)
+        assert q.unused_profiles_count(s, actor=VIEWER) == len(unused) > 1
+        assert len(q.unused_profiles(s, actor=VIEWER, limit=1)) == 1
+        assert q.mixed_environments_count(s, actor=VIEWER) == len(mixed)
+        assert q.unchecked_production_count(s, actor=VIEWER, hours=24, now=NOW) == len(
+            unchecked) > 0
+        per_env = {env: q.unused_profiles(s, actor=VIEWER, limit=1000, environment=env)
+                   for env in ("dev", "staging", "production")}
+        for env, frame in per_env.items():
+            assert set(frame["environment"]) <= {env}
+            assert q.unused_profiles_count(s, actor=VIEWER, environment=env) == len(frame)
+    assert sum(len(f) for f in per_env.values()) == len(unused)

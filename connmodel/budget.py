@@ -4,9 +4,16 @@ A read with a budget stops when the budget is spent and raises ReadBudgetExceede
 message tells the person what to do. SQLite is interrupted through a progress handler on the
 connection; PostgreSQL through `statement_timeout`, set on the pooled connection for the read
 and reset after it. Writes never run under a budget: they finish or do not start.
+
+On SQLite a read can also be stopped from another thread (`cancel`, a threading.Event): the
+dashboard stops a screen's read when a newer input supersedes it, so a superseded scan does
+not keep a core busy until its budget. It raises ReadCancelled. (PostgreSQL's cancel request
+can arrive after the statement ended and stop the connection's next one, so a superseded read
+there runs to its end or its budget.)
 """
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +22,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from connmodel.errors import InvalidInput, ReadBudgetExceeded
+from connmodel.errors import InvalidInput, ReadBudgetExceeded, ReadCancelled
 
 DEFAULT_READ_BUDGET_S = 2.0
 BUDGET_ENV = "CONNMODEL_READ_BUDGET_S"
@@ -45,25 +52,36 @@ def too_broad(seconds: float) -> ReadBudgetExceeded:
 
 
 @contextmanager
-def budgeted(session: Session, seconds: float | None) -> Iterator[Session]:
-    """Run the block's reads on `session` within `seconds` (None: no limit)."""
-    if seconds is None:
+def budgeted(session: Session, seconds: float | None,
+             cancel: threading.Event | None = None) -> Iterator[Session]:
+    """Run the block's reads on `session` within `seconds` (None: no limit); on SQLite they
+    also stop once `cancel` is set (ReadCancelled)."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if seconds is None and not (sqlite and cancel is not None):
         yield session
         return
     conn = session.connection()
-    if conn.dialect.name == "sqlite":
+    if sqlite:
         raw: Any = conn.connection.driver_connection  # the sqlite3.Connection
-        deadline = time.monotonic() + seconds
-        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), _SQLITE_CHECK_EVERY)
+        deadline = time.monotonic() + seconds if seconds is not None else None
+        stopped = cancel or threading.Event()
+
+        def stop() -> int:
+            return int(stopped.is_set() or (deadline is not None and time.monotonic() > deadline))
+
+        raw.set_progress_handler(stop, _SQLITE_CHECK_EVERY)
         try:
             yield session
         except DBAPIError as exc:
-            if "interrupted" in str(exc.orig):
-                raise too_broad(seconds) from None
-            raise
+            if "interrupted" not in str(exc.orig):
+                raise
+            if stopped.is_set():
+                raise ReadCancelled("the read was stopped: a newer input replaced it") from None
+            raise too_broad(seconds or 0) from None
         finally:
             raw.set_progress_handler(None, 0)
         return
+    assert seconds is not None
     conn.exec_driver_sql(f"SET statement_timeout = {max(1, int(seconds * 1000))}")
     try:
         yield session

@@ -54,6 +54,11 @@ class ReadBudgetExceeded(ConnModelError):
     says how to narrow it."""
 
 
+class ReadCancelled(ConnModelError):
+    """A read stopped from another thread because its result is no longer wanted (a newer
+    input replaced it); nobody is shown this."""
+
+
 class StoreUnavailable(ConnModelError):
     """The database cannot be reached or is not a connmodel database."""
 

@@ -7,6 +7,7 @@ instead of failing. PostgreSQL (`postgresql+psycopg://...`) is the store for sev
 
 import os
 import select
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -152,16 +153,18 @@ def session(url: str | None = None) -> Iterator[Session]:
 
 
 @contextmanager
-def reading(url: str | None = None, budget_s: float | None = None) -> Iterator[Session]:
+def reading(url: str | None = None, budget_s: float | None = None,
+            cancel: threading.Event | None = None) -> Iterator[Session]:
     """A session for reads that need no snapshot across statements (a listing, a count).
 
     Each statement sees the latest committed data on its own (autocommit on PostgreSQL); a
     write in it is committed at once, so use `session` for anything that writes. With
-    `budget_s`, the reads stop after that long with ReadBudgetExceeded (connmodel.budget).
+    `budget_s`, the reads stop after that long with ReadBudgetExceeded; on SQLite, once
+    `cancel` is set, with ReadCancelled (connmodel.budget).
     """
     engine = get_engine(url)
     with _translated(engine), Session(_reading_bind(engine), expire_on_commit=False) as s, \
-            budgeted(s, budget_s):
+            budgeted(s, budget_s, cancel):
         yield s
 
 

@@ -64,12 +64,19 @@ class TokensView(pn.viewable.Viewer):
             choose.param.watch(lambda e: setattr(m, "chosen", e.new or ""), "value")
             m.param.watch(lambda _: setattr(choose, "options", ["", *m.live_names]), "tokens")
             revoke = pn.widgets.Button(name="Revoke token", button_type="danger", align="end")
-            revoke.on_click(lambda _: m.revoke())
+
+            async def on_revoke(_: Any) -> None:
+                await m.revoke()
+
+            revoke.on_click(on_revoke)
             parts.append(pn.Row(choose, revoke))
         parts.append(outcome)
         return pn.Column(*parts, sizing_mode="stretch_width")
 
 
 def build(backend: Backend) -> Viewable:
-    """The page shown under Gateway → API tokens."""
-    return TokensView(TokensModel(backend))
+    """The page shown under Gateway → API tokens (its list read in a worker thread once the
+    page is served)."""
+    model = TokensModel(backend)
+    pn.state.execute(model.refresh)
+    return TokensView(model)

@@ -7,6 +7,7 @@ and changes its parameters there, after the call; a worker thread never touches 
 """
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -67,17 +68,20 @@ class Backend:
             self.sign_in.ended = str(exc)
             raise
 
-    def read(self, service: Callable[..., T], **kwargs: Any) -> T:
+    def read(self, service: Callable[..., T], *, cancel: threading.Event | None = None,
+             **kwargs: Any) -> T:
         """Run a read-only service outside a transaction (`store.reading`): on PostgreSQL a
         screen then sends no BEGIN and no ROLLBACK, ~1 ms of a filter change. It stops after
         `read_budget_s` ($CONNMODEL_READ_BUDGET_S, default 2 s) with ReadBudgetExceeded, whose
-        message the page shows; writes (`call`) have no budget."""
-        with reading(self.url, self.read_budget_s) as s:
+        message the page shows; writes (`call`) have no budget. On SQLite, setting `cancel`
+        (from any thread) stops it with ReadCancelled."""
+        with reading(self.url, self.read_budget_s, cancel) as s:
             return service(s, actor=self.actor, **kwargs)
 
-    async def aread(self, service: Callable[..., T], **kwargs: Any) -> T:
+    async def aread(self, service: Callable[..., T], *, cancel: threading.Event | None = None,
+                    **kwargs: Any) -> T:
         """`read` in a worker thread, awaited on the caller's loop."""
-        return await asyncio.to_thread(self.read, service, **kwargs)
+        return await asyncio.to_thread(self.read, service, cancel=cancel, **kwargs)
 
     async def acall(self, service: Callable[..., T], **kwargs: Any) -> T:
         """`call` in a worker thread, awaited on the caller's loop. A write runs to its end

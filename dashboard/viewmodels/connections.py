@@ -14,6 +14,7 @@ poll: the process's change watcher (connmodel/changes.py) hands it each change o
 
 import itertools
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -154,6 +155,7 @@ class ConnectionsPageModel(param.Parameterized):
         self._token: tuple[int, ...] | None = None
         self._inputs = itertools.count(1)
         self._newest = 0
+        self._reading: threading.Event | None = None  # stops the screen being read (SQLite)
 
     @property
     def where(self) -> GroupFilter:
@@ -214,7 +216,8 @@ class ConnectionsPageModel(param.Parameterized):
 
         The read runs in a worker thread; meanwhile `working` is True and other inputs are
         served. When a newer input started a read meanwhile, this one's screen (or error) is
-        dropped: the newer input's is shown, and `working` stays True until it is.
+        dropped: the newer input's is shown, and `working` stays True until it is. On SQLite
+        the superseded read is also stopped where it is (`Backend.read`'s `cancel`).
 
         With `keep_loaded` (the store changed elsewhere) as many profiles and rows as were
         loaded are re-read, up to KEEP_MAX each, so "Load more" is not undone under the reader.
@@ -225,10 +228,13 @@ class ConnectionsPageModel(param.Parameterized):
             profiles = min(max(profiles, len(self.cards)), KEEP_MAX)
             rows = min(max([rows, *(len(c.rows) for c in self.cards)]), KEEP_MAX)
         mine = self._newest = next(self._inputs)
+        if self._reading is not None:
+            self._reading.set()  # its screen would be dropped: stop reading it (SQLite)
+        stop = self._reading = threading.Event()
         self.working = True
         try:
             screen = await self.backend.aread(read_screen, where=where, limit=profiles,
-                                              rows=rows, sorts=self.card_sorts())
+                                              rows=rows, sorts=self.card_sorts(), cancel=stop)
         except ConnModelError as exc:
             if mine == self._newest:
                 self.working = False

@@ -1,5 +1,7 @@
 """State of Gateway → API tokens: the tokens of `connmodel api` (never the tokens themselves),
-and Revoke for admins. Issuing a token stays in the CLI, which can print it once to its owner."""
+and Revoke for admins. Issuing a token stays in the CLI, which can print it once to its owner.
+
+Its service calls run in a worker thread (`Backend.aread` / `acall`), applied on the loop."""
 
 from typing import Any
 
@@ -23,7 +25,6 @@ class TokensModel(param.Parameterized):
     def __init__(self, backend: Backend, **params: Any) -> None:
         super().__init__(**params)
         self.backend = backend
-        self.refresh()
 
     @property
     def can_revoke(self) -> bool:
@@ -34,25 +35,27 @@ class TokensModel(param.Parameterized):
         return [t.name for t in self.tokens if t.revoked_at is None]
 
     @param.depends("include_revoked", watch=True)
-    def refresh(self) -> None:
+    async def refresh(self) -> None:
+        include_revoked = self.include_revoked
         try:
-            tokens = self.backend.read(list_tokens, include_revoked=self.include_revoked)
+            tokens = await self.backend.aread(list_tokens, include_revoked=include_revoked)
         except ConnModelError as exc:
             self.param.update(tokens=[], message=str(exc), error=True)
             return
-        self.tokens = tokens
+        if include_revoked == self.include_revoked:  # else the newer choice's list comes
+            self.tokens = tokens
 
-    def revoke(self) -> None:
+    async def revoke(self) -> None:
         """Revoke the chosen token (the service checks the role and audits a refusal)."""
         if not self.chosen:
             self.param.update(message="Choose a token to revoke.", error=True)
             return
         try:
-            done = self.backend.call(revoke_token, name=self.chosen)
+            done = await self.backend.acall(revoke_token, name=self.chosen)
         except ConnModelError as exc:
             self.param.update(message=str(exc), error=True)
         else:
             self.param.update(message=f"Token {done.name} ({done.scope}) revoked: the API "
                                       "refuses it from its next request.", error=False)
         self.chosen = ""
-        self.refresh()
+        await self.refresh()

@@ -1,13 +1,14 @@
 """The read budget (issue 24) on both stores: a person's read stops at its budget with one clear
 message, the pooled connection keeps no limit afterwards, and writes are never under one."""
 
+import threading
 import time
 
 import pytest
 from sqlalchemy import text
 
 from connmodel.budget import read_budget
-from connmodel.errors import InvalidInput, ReadBudgetExceeded
+from connmodel.errors import InvalidInput, ReadBudgetExceeded, ReadCancelled
 from connmodel.store import reading
 
 # Counting to 10^9 takes minutes on either store: the slowest read there is, needing no data.
@@ -39,3 +40,30 @@ def test_the_budget_setting(monkeypatch, raw, seconds):
 def test_a_bad_budget_setting_is_one_clear_error(raw):
     with pytest.raises(InvalidInput, match="give seconds"):
         read_budget(raw)
+
+
+def test_a_read_is_stopped_from_another_thread_on_sqlite(sqlite_url):
+    """The dashboard stops a superseded screen's read: the scan ends at once, with
+    ReadCancelled (not the budget message), and the pooled connection keeps no handler."""
+    cancel, outcome = threading.Event(), []
+
+    def read() -> None:
+        started = time.monotonic()
+        try:
+            with reading(sqlite_url, budget_s=60, cancel=cancel) as s:
+                s.execute(SLOW)
+        except ReadCancelled as exc:
+            outcome.append((str(exc), time.monotonic() - started))
+
+    worker = threading.Thread(target=read)
+    worker.start()
+    time.sleep(0.3)
+    cancel.set()
+    worker.join(10)
+    assert not worker.is_alive() and outcome
+    message, took = outcome[0]
+    assert message == "the read was stopped: a newer input replaced it" and took < 5
+    million = text("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                   "WHERE x < 1000000) SELECT count(*) FROM c")
+    with reading(sqlite_url) as s:  # the same pooled connection: the set event is gone with it
+        assert s.execute(million).scalar_one() == 1_000_000

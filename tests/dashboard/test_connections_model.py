@@ -116,6 +116,31 @@ def test_a_screen_read_after_the_newer_input_is_dropped(page, run_async, settled
     run_async(use())
 
 
+def test_a_superseded_screen_read_is_told_to_stop(page, run_async, settled):
+    """Each screen is read with an event that stops it (SQLite, connmodel.budget): the one of
+    a superseded input is set, the newest one's is not."""
+    stops = []
+    read = page.backend.read
+
+    def noting(service, *, cancel=None, **kwargs):
+        stops.append(cancel)
+        return read(service, cancel=cancel, **kwargs)
+
+    async def two_inputs() -> None:
+        page.status = "Error"
+        page.status = "Inactive"
+        await settled()
+
+    object.__setattr__(page.backend, "read", noting)
+    try:
+        run_async(two_inputs())
+    finally:
+        object.__delattr__(page.backend, "read")
+    assert [stop.is_set() for stop in stops] == [True, False]
+    shown = [row for rows in rows_of(page).values() for row in rows]
+    assert shown and {status for *_, status in shown} == {"Inactive"} and not page.error
+
+
 def test_bad_filter_is_an_error_not_a_crash(page, run_async, settled):
     async def use() -> None:
         page.search = "x" * 300

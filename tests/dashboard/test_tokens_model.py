@@ -12,29 +12,37 @@ from dashboard.viewmodels.tokens import TokensModel
 AMP = 'ops & "co"'
 
 
-def test_admins_list_and_revoke_tokens_that_are_never_shown(sqlite_url, admin):
+def test_admins_list_and_revoke_tokens_that_are_never_shown(sqlite_url, admin, run_async,
+                                                             settled):
     with session(sqlite_url) as s:
         secret = add_token(s, actor=admin, name="gateway", scope="broker")
         add_token(s, actor=admin, name=AMP, scope="read")
     model = TokensModel(Backend(admin, sqlite_url))
+    run_async(model.refresh())
     assert [(t.name, t.scope) for t in model.tokens] == [("gateway", "broker"), (AMP, "read")]
     cells = [cell for row in token_rows(model.tokens) for cell in row]
     assert secret not in "".join(cells) and AMP in cells  # plain values, written as text
     model.chosen = "gateway"
-    model.revoke()
+    run_async(model.revoke())
     assert model.message.startswith("Token gateway (broker) revoked") and not model.error
     assert model.live_names == [AMP]
-    model.include_revoked = True
+
+    async def show_revoked() -> None:
+        model.include_revoked = True
+        await settled()
+
+    run_async(show_revoked())
     assert [t.revoked_by for t in model.tokens] == ["alice", None]
 
 
-def test_a_viewer_cannot_revoke_and_the_refusal_is_audited(sqlite_url, admin, viewer):
+def test_a_viewer_cannot_revoke_and_the_refusal_is_audited(sqlite_url, admin, viewer, run_async):
     with session(sqlite_url) as s:
         add_token(s, actor=admin, name="gateway", scope="admin")
     model = TokensModel(Backend(viewer, sqlite_url))
+    run_async(model.refresh())
     assert not model.can_revoke
     model.chosen = "gateway"
-    model.revoke()
+    run_async(model.revoke())
     assert model.error and "may not write" in model.message
     assert model.live_names == ["gateway"]
     with session(sqlite_url) as s:

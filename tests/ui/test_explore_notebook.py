@@ -1,6 +1,7 @@
 """explore_connections.ipynb in JupyterLab: a headless `jupyter lab` on a loopback port, the
 notebook opened in Chromium, Run → Run All Cells, then the dashboard's own filters and cards
-inline: Status → Error leaves only the Error rows; View and Revoke (with its confirmation) work.
+inline: Status → Error leaves only the Error rows and the linked charts are drawn again for it;
+View and Revoke (with its confirmation) work.
 
 JupyterLab is the `connmodel[notebooks]` extra (in requirements-test.lock); Panel's widgets
 talk to the kernel through the pyviz_comms lab extension that ships with pyviz_comms. Every
@@ -27,6 +28,10 @@ pytestmark = [pytest.mark.ui, pytest.mark.notebooks]
 expect.set_options(timeout=30_000)  # a kernel starting on 2 shared cores
 BIN = Path(sys.executable).parent
 NOTEBOOK = "explore_connections.ipynb"
+
+
+CHART_TITLES = """() => (window.Bokeh ? Bokeh.documents : [])
+  .flatMap((doc) => [...doc.all_models]).filter((m) => m.type === 'Title').map((m) => m.text)"""
 
 
 def card(page: Page, profile: str):
@@ -99,6 +104,11 @@ def test_run_all_then_filter_to_error_view_and_revoke(page: Page, tmp_path):
         expect(rows).to_contain_text("Error")
         expect(page.get_by_text("Showing 1 of 1 profiles — connections: 0 Active · 0 Inactive "
                                 "· 1 Error")).to_be_visible()
+        # The linked charts are drawn again for the filter (Bokeh draws titles on a canvas:
+        # read from the documents' Title models).
+        page.wait_for_function(f"() => ({CHART_TITLES})().includes("
+                               "'Live connections by profile and status (Error · all "
+                               "environments)')")
 
         page.get_by_role("button", name="View GitHub Staging connection").click()
         expect(page.locator(".detail")).to_contain_text("GitHub Staging")

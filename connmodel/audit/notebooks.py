@@ -14,6 +14,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, distribution
 from importlib.resources import as_file, files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -172,14 +173,15 @@ def _inline_panel_stylesheets(page: str) -> str:
     the CDN, so each link to one of them becomes a data: URL of the local file; a link to a
     file not found there is left as it is.
     """
-    import panel
-
-    dist = files("panel") / "dist"
-    cdn = re.escape(f"https://cdn.holoviz.org/panel/{panel.__version__}/dist/")
+    try:  # found through its metadata: connmodel/ never imports Panel
+        panel = distribution("panel")
+    except PackageNotFoundError:
+        return page
+    cdn = re.escape(f"https://cdn.holoviz.org/panel/{panel.version}/dist/")
 
     def local(match: re.Match[str]) -> str:
         parts = match.group(1).split("/")
-        path = dist.joinpath(*parts)
+        path = Path(str(panel.locate_file("/".join(["panel", "dist", *parts]))))
         if ".." in parts or not path.is_file():
             return match.group(0)
         return "data:text/css;base64," + base64.b64encode(path.read_bytes()).decode()

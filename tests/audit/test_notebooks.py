@@ -71,7 +71,7 @@ def executed(audit_url, tmp_path_factory) -> dict[str, tuple[subprocess.Complete
         if path.stem == EXPLORE:
             target = out / path.name
             cmd = [str(BIN / "papermill"), "-k", "python3", "--no-progress-bar", str(path),
-                   str(target), "-p", "actor", VIEWER.name, "-p", "environment", "staging"]
+                   str(target), "-p", "actor", VIEWER.name, "-p", "environment", "Staging"]
         elif path.stem == VIA_CLI:
             target = out / f"{path.stem}.html"
             cmd = [str(BIN / "connmodel"), "audit", "--notebook", path.stem, "-d", audit_url,
@@ -155,7 +155,8 @@ def test_errors_and_expiry_through_connmodel_audit_notebook(executed, audit_url)
 
 @pytest.mark.notebooks
 def test_explore_connections_runs_as_the_named_viewer(executed):
-    """The explore notebook, run by papermill as a viewer with the staging filter: the cards
+    """The explore notebook, run by papermill as a viewer with the staging filter (written
+    "Staging": read as the CLI reads an environment): the cards
     and charts are built, the actor's role applies, and no secret or raw markup is output."""
     result, path = executed[EXPLORE]
     assert result.returncode == 0, result.stderr[-2000:]

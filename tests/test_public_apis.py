@@ -43,7 +43,13 @@ DOCUMENTED = {
 INTERNALS = {"positiontup", "bind_names", "effective_value", "bind_processor", "dialect_impl",
              "is_disconnect"}
 # (file, name) -> the upstream issue and the test that pins the behaviour.
-PENDING: dict[tuple[str, str], str] = {}
+PENDING: dict[tuple[str, str], str] = {
+    # Bokeh's Server has no public accessor for its Tornado application (bokeh/bokeh#6562,
+    # open; `server._tornado` is the workaround named there). The Host guard must reach every
+    # route of it, including those Bokeh adds itself (static files, favicon, the auth module's
+    # /login and /logout). Pinned by tests/security/test_host_guard.py.
+    ("dashboard/serve.py", "_tornado"): "bokeh/bokeh#6562",
+}
 
 
 def _sources() -> Iterator[Path]:

@@ -126,12 +126,15 @@ class ServersPageModel(param.Parameterized):
                           total=page.total, error="")
 
     async def _reload_shown(self) -> None:
-        """Re-read as many rows as are shown (results of a check land in place); it counts as
-        the newest input, and is dropped if a newer one came meanwhile."""
+        """Re-read as many rows as are shown (results of a check land in place), with the
+        profile choices and the recent changes: it counts as the newest input, so it may be
+        the read that replaces a first read it superseded, and is dropped if a newer one came
+        meanwhile."""
         mine = self._newest = next(self._inputs)
         shown = max(len(self.rows), ROWS_PER_PAGE)
         try:
-            page = await self.backend.acall(list_servers, **self._listing(limit=min(shown, 500)))
+            page, profiles, changes = await self.backend.acall(
+                _screen, listing=self._listing(limit=min(shown, 500)))
         except ConnModelError as exc:
             if mine == self._newest:
                 self.error = str(exc)
@@ -139,7 +142,7 @@ class ServersPageModel(param.Parameterized):
         if mine != self._newest:
             return
         self.param.update(rows=page.items, next_cursor=page.next_cursor, total=page.total,
-                          error="")
+                          error="", profiles=profiles, changes=changes)
 
     async def catch_up(self, change: Change) -> None:
         """Show a change of the store made elsewhere (a check, a revoke, a reconfigure):

@@ -141,3 +141,26 @@ def test_a_wrong_secret_key_fails_the_check_visibly_and_changes_nothing(sqlite_u
     assert model.message.startswith("check failed: the secret key from CONNMODEL_SECRET_KEY "
                                     "cannot decrypt the stored secrets"), model.message
     assert _stored(sqlite_url) == before
+
+
+def test_a_change_during_the_first_read_still_brings_the_profile_choices(
+        sqlite_url, admin, keyring, fleet, run_async):
+    """A store change that lands while the page's first read is in flight supersedes it; the
+    re-read it starts must bring what the first read would have: the profiles Reconfigure and
+    Add server offer and the recent changes, not only the rows (they stayed empty)."""
+    import asyncio
+
+    from connmodel.changes import Change
+
+    with session(sqlite_url) as s:
+        connect(s, actor=admin, keyring=keyring, profile="Noauth", kind="none",
+                servers={"Calculator": fleet.url("calculator")})
+        connect(s, actor=admin, keyring=keyring, profile="Local", kind="none", servers={})
+    model = ServersPageModel(Backend(admin, sqlite_url))
+
+    async def first_read_then_a_change() -> None:
+        await asyncio.gather(model.refresh(), model.catch_up(Change((1, 1, 1, 1))))
+
+    run_async(first_read_then_a_change())
+    assert [r.name for r in model.rows] == ["Calculator"]
+    assert model.profiles == ["Local", "Noauth"]

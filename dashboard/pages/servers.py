@@ -48,6 +48,7 @@ class ServersPage(pn.viewable.Viewer):
         super().__init__(**params)
         m = self.model
         self._rows = pn.Column(sizing_mode="stretch_width", margin=0)
+        self._rendered: list[ServerRow] | None = None
         self._error = Notice(kind="error", title="Cannot load servers.",
                              sizing_mode="stretch_width")
         self._toasts = Toasts()
@@ -118,7 +119,12 @@ class ServersPage(pn.viewable.Viewer):
                       stylesheets=[ROW_CSS])
 
     def _render_rows(self, *_: Any) -> None:
-        self._rows.objects = [self._row(r) for r in self.model.rows]
+        """Rows as read; the same rows read again (a change elsewhere that left them as they
+        were) keep their buttons, so a click made meanwhile is not lost on a replaced one."""
+        if self.model.rows == self._rendered:
+            return
+        self._rendered = list(self.model.rows)
+        self._rows.objects = [self._row(r) for r in self._rendered]
 
     def _render_state(self, *_: Any) -> None:
         m = self.model

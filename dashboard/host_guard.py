@@ -59,13 +59,12 @@ def guarded(handler: type[RequestHandler], allowed: frozenset[str]) -> type[Requ
     return type(f"Guarded{handler.__name__}", (HostGuard, handler), {"allowed_hosts": allowed})
 
 
-def guard_application(app: Application, allowed: frozenset[str]) -> int:
-    """Every route of `app` behind the allowlist; returns how many routes were guarded.
+def guard_application(app: Application, allowed: frozenset[str]) -> None:
+    """Every route of `app` behind the allowlist.
 
     Run on the application as built (its routes are final), so a route added by any part of the
     server is covered, not only those listed when the server was configured.
     """
-    count = 0
     for rule in app.wildcard_router.rules:
         target = rule.target
         if isinstance(target, type) and issubclass(target, RequestHandler) \
@@ -73,5 +72,3 @@ def guard_application(app: Application, allowed: frozenset[str]) -> int:
             rule.target = guarded(target, allowed)
             if isinstance(rule, URLSpec):
                 rule.handler_class = rule.target
-            count += 1
-    return count

@@ -24,7 +24,7 @@ from connmodel.checks import CheckRequest, ConnectionCheck, check_connections
 from connmodel.checks.runner import check_interval
 from connmodel.errors import ConnModelError
 from connmodel.models import AuditEventPublic, ServerRow
-from connmodel.paging import Page
+from connmodel.paging import MAX_LIMIT, Page
 from connmodel.permissions import Actor
 from connmodel.services.events import EventFilter, list_events
 from connmodel.services.profiles import list_profiles
@@ -96,18 +96,7 @@ class ServersPageModel(param.Parameterized):
     async def refresh(self) -> None:
         """Re-read the first page for the filters, the profile choices and the recent changes
         (dropped when a newer input started a read meanwhile)."""
-        mine = self._newest = next(self._inputs)
-        try:
-            page, profiles, changes = await self.backend.acall(
-                _screen, listing=self._listing(limit=ROWS_PER_PAGE))
-        except ConnModelError as exc:
-            if mine == self._newest:
-                self.error = str(exc)
-            return
-        if mine != self._newest:
-            return  # superseded: the newer input's page is shown
-        self.param.update(rows=page.items, next_cursor=page.next_cursor, total=page.total,
-                          error="", profiles=profiles, changes=changes)
+        await self._read_screen(ROWS_PER_PAGE)
 
     async def load_more(self) -> None:
         """Append the next page (dropped if the rows were re-read meanwhile)."""
@@ -128,19 +117,22 @@ class ServersPageModel(param.Parameterized):
     async def _reload_shown(self) -> None:
         """Re-read as many rows as are shown (results of a check land in place), with the
         profile choices and the recent changes: it counts as the newest input, so it may be
-        the read that replaces a first read it superseded, and is dropped if a newer one came
-        meanwhile."""
+        the read that replaces a first read it superseded."""
+        await self._read_screen(min(max(len(self.rows), ROWS_PER_PAGE), MAX_LIMIT))
+
+    async def _read_screen(self, limit: int) -> None:
+        """Read `limit` rows, the profile choices and the recent changes as the newest input;
+        dropped if a newer input started a read meanwhile."""
         mine = self._newest = next(self._inputs)
-        shown = max(len(self.rows), ROWS_PER_PAGE)
         try:
             page, profiles, changes = await self.backend.acall(
-                _screen, listing=self._listing(limit=min(shown, 500)))
+                _screen, listing=self._listing(limit=limit))
         except ConnModelError as exc:
             if mine == self._newest:
                 self.error = str(exc)
             return
         if mine != self._newest:
-            return
+            return  # superseded: the newer input's page is shown
         self.param.update(rows=page.items, next_cursor=page.next_cursor, total=page.total,
                           error="", profiles=profiles, changes=changes)
 

@@ -21,7 +21,7 @@ from enum import Enum
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, func, or_, select, tuple_
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, func, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.visitors import replacement_traverse
@@ -63,26 +63,41 @@ class SortKey:
         col = col.nulls_last() if self.nullable else col
         return [col, self.id_column.desc() if self.descending else self.id_column.asc()]
 
-    def after(self, null: bool) -> ColumnElement[bool]:
-        """Rows strictly after the bound position (:page_after_value, :page_after_id).
+    def part_order(self) -> list[Any]:
+        """The order within rows whose sort values are all NULL or all not NULL.
 
-        `null` is for a position whose sort value is NULL (the NULLS LAST tail). On a NOT NULL
-        column this is a row-value comparison, (col, id) > (value, id), which both stores turn
-        into one index range: a page deep in a listing reads only its own rows.
+        Without NULLS LAST each store reads an index (.., column, id) in order, forwards or
+        backwards; with it one direction is a sort of every row (PostgreSQL's backward read
+        is NULLS FIRST). So a nullable column is read as two parts (`parts`).
+        """
+        if self.descending:
+            return [self.column.desc(), self.id_column.desc()]
+        return [self.column.asc(), self.id_column.asc()]
+
+    def parts(self, start: "Start") -> list[ColumnElement[bool] | None]:
+        """Conditions of the parts of a page, read in turn until the page is full.
+
+        One part (rows after the bound position; None: all) for a NOT NULL column; for a
+        nullable one the rows with a value, then the NULLs (the NULLS LAST tail), each an index
+        range where an index (.., column, id) exists.
         """
         col, idc = self.column, self.id_column
         row_id = bindparam(AFTER_ID, type_=idc.type)
         beyond_id = idc < row_id if self.descending else idc > row_id
-        if null:
-            return and_(col.is_(None), beyond_id)
-        if self.column is self.id_column:
-            return beyond_id
-        value = bindparam(AFTER_VALUE, type_=col.type)
+        if start is Start.AFTER_NULL:
+            return [and_(col.is_(None), beyond_id)]
+        if start is Start.FIRST:
+            after: ColumnElement[bool] | None = None
+        elif self.column is self.id_column:
+            after = beyond_id
+        else:
+            # (col, id) > (value, id): one index range on both stores, even deep in a listing.
+            pair, bound = tuple_(col, idc), tuple_(bindparam(AFTER_VALUE, type_=col.type), row_id)
+            after = pair < bound if self.descending else pair > bound
         if not self.nullable:
-            pair, bound = tuple_(col, idc), tuple_(value, row_id)
-            return pair < bound if self.descending else pair > bound
-        beyond = col < value if self.descending else col > value
-        return or_(beyond, and_(col == value, beyond_id), col.is_(None))
+            return [after]
+        values = col.is_not(None) if after is None else and_(col.is_not(None), after)
+        return [values, col.is_(None)]
 
     @cached_property
     def python_type(self) -> type:
@@ -195,21 +210,27 @@ class KeysetQuery:
                  at: tuple[int, int] = (0, 1)) -> None:
         self.stmt, self.key, self.at = stmt, key, at
         self.on_connection = _columns_only(stmt)
-        self._statements: dict[Start, Select[*tuple[Any, ...]]] = {}
+        self._built: dict[Start, list[Select[*tuple[Any, ...]]]] = {}
 
-    def _statement(self, start: Start) -> Select[*tuple[Any, ...]]:
-        statement = self._statements.get(start)
-        if statement is None:
-            statement = self.stmt
-            if start is not Start.FIRST:
-                statement = statement.where(self.key.after(null=start is Start.AFTER_NULL))
-            statement = statement.order_by(*self.key.order_by()).limit(bindparam(PAGE_LIMIT))
-            self._statements[start] = statement
-        return statement
+    def _statements(self, start: Start) -> list[Select[*tuple[Any, ...]]]:
+        statements = self._built.get(start)
+        if statements is None:
+            statements = [(self.stmt if part is None else self.stmt.where(part))
+                          .order_by(*self.key.part_order()).limit(bindparam(PAGE_LIMIT))
+                          for part in self.key.parts(start)]
+            self._built[start] = statements
+        return statements
 
-    def _rows(self, session: Session, start: Start, values: dict[str, Any]) -> Sequence[Any]:
+    def _rows(self, session: Session, start: Start, values: dict[str, Any]) -> list[Any]:
+        """Up to values[PAGE_LIMIT] rows from the start's parts, read in turn."""
         runner = session.connection() if self.on_connection else session
-        return runner.execute(self._statement(start), values).all()
+        wanted: int = values[PAGE_LIMIT]
+        rows: list[Any] = []
+        for statement in self._statements(start):
+            rows.extend(runner.execute(statement, {**values, PAGE_LIMIT: wanted - len(rows)}).all())
+            if len(rows) == wanted:
+                break
+        return rows
 
     def page(self, session: Session, *, cursor: str | None, limit: int,
              params: Mapping[str, Any] | None = None) -> tuple[Sequence[Any], str | None]:

@@ -38,8 +38,11 @@ def upgrade(engine: Engine) -> None:
     refused with StoreUnavailable rather than Alembic's traceback.
     """
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    # PostgreSQL: the migration context begins the transaction itself, so a migration can build
+    # an index CONCURRENTLY outside it (autocommit_block); SQLite: the whole upgrade in one.
+    postgres = engine.dialect.name == "postgresql"
     try:
-        with engine.begin() as connection:
+        with engine.connect() if postgres else engine.begin() as connection:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
     except CommandError:

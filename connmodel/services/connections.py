@@ -17,6 +17,7 @@ from sqlmodel import Session, SQLModel, col
 from connmodel.errors import AlreadyRevoked, InvalidInput, NotFound
 from connmodel.masking import hint_of, mask
 from connmodel.models import (
+    CARD_SORTS,
     Connection,
     ConnectionDetail,
     ConnectionPublic,
@@ -217,9 +218,10 @@ def _public_row(row: Any) -> ConnectionPublic:
 
 
 # Orders a page can follow along an index of live rows whatever the filter (the primary key,
-# ix_connection_live_status, _expires_status, _last_used), and those it can within one profile.
+# ix_connection_live_status, _expires_status, _last_used), and those it can within one profile
+# (ix_connection_live_profile_account and those of CARD_SORTS).
 _WALKED = frozenset({"id", "status", "expires_at", "last_used_at"})
-_WALKED_IN_PROFILE = _WALKED | {"account"}
+_WALKED_IN_PROFILE = _WALKED | {"account", *CARD_SORTS.values()}
 
 
 def _search_plan(shape: tuple[Any, ...], key: SortKey) -> tuple[tuple[Any, ...], bool]:

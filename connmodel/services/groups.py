@@ -48,6 +48,7 @@ from connmodel.paging import (
     COUNT_CAP,
     Page,
     SortKey,
+    Start,
     capped_count,
     encode_cursor,
     keyset_page,
@@ -366,7 +367,8 @@ def _in_card_order(key: SortKey, parts: list[Select[*tuple[Any, ...]]]
 @lru_cache(maxsize=64)
 def _ranges_statement(cards: int, sort: str, limit: int, status: bool
                       ) -> CompoundSelect[*tuple[Any, ...]]:
-    """One keyset range per card (`card_0`.. as bound profile ids), built once per shape.
+    """One keyset range per card (`card_0`.. as bound profile ids; two for a nullable sort
+    column, see SortKey.parts), built once per shape.
 
     Building the ten-part UNION anew cost more CPU than running it (~3 ms a screen).
     """
@@ -374,9 +376,10 @@ def _ranges_statement(cards: int, sort: str, limit: int, status: bool
     conds = _conditions(("status",) if status else ())
     joined = _listed(key)
     return _in_card_order(key, [
-        select(joined.where(col(Connection.profile_id) == bindparam(f"card_{i}"), *conds)
-               .order_by(*key.order_by()).limit(limit + 1).subquery())
-        for i in range(cards)])
+        select(joined.where(col(Connection.profile_id) == bindparam(f"card_{i}"), *conds,
+                            *([] if part is None else [part]))
+               .order_by(*key.part_order()).limit(limit + 1).subquery())
+        for i in range(cards) for part in key.parts(Start.FIRST)])
 
 
 @dataclass(frozen=True)

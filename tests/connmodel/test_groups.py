@@ -46,6 +46,53 @@ def test_first_pages_equal_per_profile_listings_and_continue(demo_url, admin):
         assert first_pages(s, actor=admin, where=GroupFilter(), profile_ids=[]) == {}
 
 
+NULLABLE_SORTS = {"expires": "expires_at", "last_used": "last_used_at", "checked": "checked_at"}
+
+
+def _nulls_last(conns: list[Connection], field: str, descending: bool) -> list[int]:
+    valued = sorted((c for c in conns if getattr(c, field) is not None),
+                    key=lambda c: (getattr(c, field), c.id), reverse=descending)
+    nulls = sorted((c for c in conns if getattr(c, field) is None), key=lambda c: c.id,
+                   reverse=descending)
+    return [c.id for c in valued + nulls]
+
+
+@pytest.mark.parametrize("sort", [f"{d}{f}" for f in NULLABLE_SORTS for d in ("", "-")])
+def test_a_cards_nullable_sort_puts_nulls_last_both_ways_and_continues(demo_url, admin, sort):
+    """A card sorted by a column its rows leave empty (all of them, or some): the first page and
+    the pages after it, alone and with a status filter, as the rows' NULLS LAST order."""
+    field = NULLABLE_SORTS[sort.lstrip("-")]
+    with session(demo_url) as s:
+        empty, mixed = (s.exec(select(Profile).where(Profile.name == n)).one()
+                        for n in ("Noauth", "Hubspot"))
+        for i in range(14):
+            at = datetime(2026, 1, 1 + i % 4, tzinfo=UTC)  # ties, broken by the id
+            s.add(Connection(profile_id=empty.id, service="x", account=f"e{i}@example.com",
+                             status="Error" if i % 3 else "Active",
+                             checked_at=None, expires_at=None, last_used_at=None))
+            s.add(Connection(profile_id=mixed.id, service="x", account=f"m{i}@example.com",
+                             status="Error" if i % 3 else "Active",
+                             **{**{f: at for f in NULLABLE_SORTS.values()},
+                                field: at if i % 2 else None}))
+        s.commit()
+    with session(demo_url) as s:
+        for status in (None, "Error"):
+            for profile in (empty, mixed):
+                conns = [c for c in s.exec(select(Connection).where(
+                    Connection.profile_id == profile.id, Connection.revoked_at.is_(None))).all()
+                    if status is None or c.status == status]
+                expected = _nulls_last(conns, field, sort.startswith("-"))
+                page = first_pages(s, actor=admin, where=GroupFilter(status=status), limit=4,
+                                   profile_ids=[profile.id], sort=sort)[profile.id]
+                ids, cursor = [c.id for c in page.items], page.next_cursor
+                while cursor:
+                    more = list_connections(s, actor=admin, sort=sort, limit=3, count=False,
+                                            cursor=cursor, where=ConnectionFilter(
+                                                profile_id=profile.id, status=status))
+                    ids, cursor = ids + [c.id for c in more.items], more.next_cursor
+                assert ids == expected, (profile.name, status)
+
+
 def test_change_token_moves_on_any_change(demo_url, admin):
     with session(demo_url) as s:
         before = change_token(s, actor=admin)

@@ -56,7 +56,7 @@ def _live_connection() -> object:
     """The id of the server's profile's first live connection (the one the server uses)."""
     live = aliased(Connection)
     return (select(func.min(live.id))
-            .where(live.profile_id == col(McpServer.profile_id), col(live.revoked_at).is_(None))
+            .where(col(live.profile_id) == col(McpServer.profile_id), col(live.revoked_at).is_(None))
             .correlate(McpServer).scalar_subquery())
 
 

@@ -11,6 +11,10 @@ search is stopped at a known time and says so.
 - A sees the budget message.
 - A's superseded slow search never shows over A's newer search (neither its cards nor its
   budget message), and the page shows it is working while a read is in flight.
+- The change watcher keeps serving B while A's read is in flight: a revoke committed by another
+  process leaves B's page within its usual time, before A's read ends. A second dashboard
+  process over the same database gives reads 4 s, so A's one-letter search is in flight long
+  enough for the watcher's poll (1 s on SQLite) and B's re-read to happen meanwhile.
 """
 
 import statistics
@@ -22,6 +26,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from ui.conftest import Dashboard, start_dashboard
+
+from connmodel.changes import POLL_S
 
 pytestmark = pytest.mark.ui
 
@@ -37,6 +43,9 @@ HEAD_START_S = 0.15  # A's read is under way when B acts
 # what a held loop costs B: the rest of A's read, ~BUDGET_S - HEAD_START_S = 1.35 s.
 SLACK_S = 0.5
 TOO_BROAD = f"This search is too broad to answer in {BUDGET_S:g} s: add letters or a filter."
+PATIENT_BUDGET_S = 4.0
+# One letter scans ~10 s at 500,000 on an idle machine: always stopped at PATIENT_BUDGET_S.
+SLOWEST = "a"
 
 # Every visible connection row of the page (the cards live in shadow roots), with its status.
 ROWS_JS = """() => {
@@ -78,6 +87,17 @@ def big(tmp_path_factory) -> Iterator[Dashboard]:
     print(f"generated {CONNECTIONS} connections in {time.perf_counter() - started:.1f} s")
     with start_dashboard(folder, demo=False, init=False, database_url=url,
                          extra_env={"CONNMODEL_READ_BUDGET_S": str(BUDGET_S)}) as dashboard:
+        yield dashboard
+
+
+@pytest.fixture(scope="module")
+def patient(big, tmp_path_factory) -> Iterator[Dashboard]:
+    """A second dashboard process over `big`'s database whose reads may take 4 s."""
+    folder: Path = tmp_path_factory.mktemp("patient")
+    env = {"CONNMODEL_READ_BUDGET_S": str(PATIENT_BUDGET_S),
+           "CONNMODEL_KEY_FILE": big.env["CONNMODEL_KEY_FILE"]}
+    with start_dashboard(folder, demo=False, init=False, database_url=big.database_url,
+                         extra_env=env) as dashboard:
         yield dashboard
 
 
@@ -160,3 +180,41 @@ def test_a_superseded_search_never_shows_over_the_newer_one(browser: Browser, bi
         a.wait_for_timeout(100)
     expect(a.locator(".pn-loading")).to_have_count(0)
     assert parse_qs(urlparse(a.url).query)["q"] == [account], a.url
+
+
+def revoke_elsewhere(page: Page, dashboard: Dashboard) -> str:
+    """Revoke the first connection `page` shows, from this process (not the dashboard's)."""
+    from connmodel.permissions import Actor, Role
+    from connmodel.services.connections import revoke_connection
+    from connmodel.store import get_engine, session
+
+    shown = rows(page)[0]["id"]
+    with session(dashboard.database_url) as s:
+        revoke_connection(s, actor=Actor("elsewhere", Role.ADMIN), connection_id=int(shown))
+    get_engine(dashboard.database_url).dispose()
+    return shown
+
+
+def wait_gone(page: Page, connection_id: str) -> None:
+    page.wait_for_function(f"(id) => !({ROWS_JS})().some((r) => r.id === id)",
+                           arg=connection_id, polling="raf", timeout=30_000)
+
+
+def test_a_change_reaches_another_session_while_a_slow_read_runs(browser: Browser, patient):
+    a, b = open_page(browser, patient), open_page(browser, patient)
+    too_broad = a.get_by_text(f"too broad to answer in {PATIENT_BUDGET_S:g} s")
+    started = time.perf_counter()
+    wait_gone(b, revoke_elsewhere(b, patient))
+    alone = time.perf_counter() - started
+    search(a, SLOWEST)
+    a.wait_for_timeout(HEAD_START_S * 1000)
+    started = time.perf_counter()
+    wait_gone(b, revoke_elsewhere(b, patient))
+    during = time.perf_counter() - started
+    in_flight = too_broad.count() == 0  # A's read has not ended yet
+    expect(too_broad).to_be_visible(timeout=30_000)
+    figures = f"B saw the revoke in {alone:.3f} s alone, {during:.3f} s while A searches"
+    print(figures)
+    assert in_flight, f"{figures}: only after A's read ended"
+    bound = POLL_S + 2 * alone + SLACK_S  # the watcher's poll may come just before the commit
+    assert during <= bound, f"{figures}: over {bound:.3f} s"

@@ -1,0 +1,82 @@
+"""One slow search never stalls the console for everyone (issue 24), on PostgreSQL, in Chromium.
+
+test_slow_search.py's two sessions (admins A and B) on one dashboard process, over a scratch
+PostgreSQL database of CONNECTIONS generated connections (created and dropped here). A's
+one-letter search is an ILIKE the trigram index cannot serve, read for a second or more.
+
+- B's status filter change while A's search runs takes at most 2x its time alone plus SLACK_S,
+  and ends while A's read is still in flight (A's page still shows it is working). On the code
+  that read on the loop, B waited for A's read: it ended after A's read did.
+
+A's budget message is not awaited here: PostgreSQL's budget is `statement_timeout`, which
+stops one statement over it, and no single statement of this screen takes more than ~0.85 s
+at 400,000 rows (the budget's stop on PostgreSQL: tests/connmodel/test_read_budget.py).
+"""
+
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from ui.conftest import Dashboard, start_dashboard
+from ui.test_slow_search import HEAD_START_S, SLACK_S, filter_status, open_page, search
+
+pytestmark = [pytest.mark.ui, pytest.mark.postgres,
+              pytest.mark.parametrize("module_store_url", ["postgres"], indirect=True)]
+
+CONNECTIONS = 400_000
+PROFILES = 40
+# A one-letter search's screen reads for 1-1.4 s at 400,000 rows on a shared 2-core machine, its
+# slowest statement (its cards' rows) 0.6-0.85 s: under the default budget (2 s, per statement),
+# so A's read runs to its end, well after B's filter change (~0.3-0.6 s) is in.
+SLOW = "e"
+
+
+@pytest.fixture(scope="module")
+def pg_big(module_store_url, tmp_path_factory) -> Iterator[Dashboard]:
+    """One dashboard process over CONNECTIONS generated connections on PostgreSQL."""
+    from connmodel.permissions import Actor, Role
+    from connmodel.services.generate import generate
+    from connmodel.store import get_engine, session
+
+    started = time.perf_counter()
+    with session(module_store_url) as s:
+        generate(s, actor=Actor("setup", Role.ADMIN), connections=CONNECTIONS,
+                 profiles=PROFILES)
+    get_engine(module_store_url).dispose()
+    print(f"generated {CONNECTIONS} connections in {time.perf_counter() - started:.1f} s")
+    folder: Path = tmp_path_factory.mktemp("pg_big")
+    with start_dashboard(folder, demo=False, init=False, database_url=module_store_url) as dashboard:
+        yield dashboard
+
+
+def working(page: Page):
+    """The page's loading indicator: shown until its newest input's screen is in."""
+    return page.locator(".pn-loading")
+
+
+def test_a_slow_search_leaves_another_sessions_filter_alone(browser: Browser, pg_big):
+    a, b = open_page(browser, pg_big), open_page(browser, pg_big)
+    statuses = ("Error", "Inactive") * 2
+    filter_status(b, "Active")  # warm-up, untimed
+    alone = [filter_status(b, s) for s in statuses]
+    during, in_flight = [], []
+    for status in statuses:
+        search(a, SLOW)
+        a.wait_for_timeout(HEAD_START_S * 1000)
+        during.append(filter_status(b, status))
+        in_flight.append(working(a).count() > 0)  # A's read has not ended yet
+        expect(working(a)).to_have_count(0, timeout=30_000)
+        search(a, "")
+        expect(working(a)).to_have_count(0, timeout=30_000)
+    figures = (f"B alone {[round(t, 3) for t in alone]} s, while A searches "
+               f"{[round(t, 3) for t in during]} s, before A's read ended {in_flight}")
+    print(figures)
+    assert all(in_flight), f"{figures}: B waited for A's read"
+    bound = 2 * statistics.median(alone) + SLACK_S
+    assert statistics.median(during) <= bound, f"{figures}: median over {bound:.3f} s"
+    worst = 2 * max(alone) + SLACK_S  # the slowest of each, as a p95 of four would be
+    assert max(during) <= worst, f"{figures}: slowest over {worst:.3f} s"
+

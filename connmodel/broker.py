@@ -19,6 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from connmodel.checks.credentials import MissingCredential, auth_headers
@@ -52,14 +53,21 @@ class BrokeredCredential(BaseModel):
 
 
 def _live_connection() -> object:
-    return (select(func.min(col(Connection.id)))
-            .where(col(Connection.profile_id) == col(McpServer.profile_id),
-                   col(Connection.revoked_at).is_(None))
+    """The id of the server's profile's first live connection (the one the server uses)."""
+    live = aliased(Connection)
+    return (select(func.min(live.id))
+            .where(col(live.profile_id) == col(McpServer.profile_id), col(live.revoked_at).is_(None))
             .correlate(McpServer).scalar_subquery())
 
 
+# The server and its live connection with that connection's profile and provider, in one
+# statement (one round trip, one ORM load): a server without a live connection has NULLs there.
 _SERVER = (
-    select(McpServer, _live_connection())  # type: ignore[call-overload]
+    select(McpServer, Connection, Profile, ProviderConfig)
+    .select_from(McpServer)
+    .outerjoin(Connection, col(Connection.id) == _live_connection())
+    .outerjoin(Profile, col(Profile.id) == col(Connection.profile_id))
+    .outerjoin(ProviderConfig, col(ProviderConfig.id) == col(Profile.provider_config_id))
     .where(or_(col(McpServer.name) == bindparam("server"), col(McpServer.url) == bindparam("server")))
     .order_by((col(McpServer.name) == bindparam("server")).desc(), col(McpServer.id))
     .limit(2)
@@ -80,7 +88,8 @@ _USED = (
 )
 
 
-def _server(session: Session, name_or_url: str) -> tuple[McpServer, int | None]:
+def _server(session: Session, name_or_url: str) -> tuple[McpServer, Linked | None]:
+    """The server named (or at) `name_or_url`, and its live connection (None: none)."""
     wanted = (name_or_url or "").strip()
     if not wanted:
         raise InvalidInput("name the MCP server (its name or its URL)")
@@ -89,8 +98,8 @@ def _server(session: Session, name_or_url: str) -> tuple[McpServer, int | None]:
         raise NotFound(f"no MCP server named {wanted[:200]!r} or at that URL")
     if len(rows) > 1 and rows[0][0].name != wanted:
         raise InvalidInput(f"several MCP servers are at {wanted[:200]!r}: name the server")
-    server, connection_id = rows[0]
-    return server, connection_id
+    server, conn, profile, provider = rows[0]
+    return server, None if conn is None else Linked(conn, profile, provider)
 
 
 def _linked(session: Session, connection_id: int) -> Linked:
@@ -181,16 +190,15 @@ def credential_for(session: Session, *, actor: Actor, keyring: KeyRing,
     its connection may not be used, ProviderUnreachable when a due token cannot be refreshed.
     """
     require(actor, Action.BROKER)
-    found, connection_id = _server(session, server)
+    found, linked = _server(session, server)
     if found.state != ServerState.CONNECTED:
         raise CredentialUnavailable(
             f"server {found.name!r} is disconnected"
             + (f" ({found.reason})" if found.reason else "")
             + ": reconfigure it with a live connection (connmodel server reconfigure)")
-    if connection_id is None:
+    if linked is None:
         raise CredentialUnavailable(f"server {found.name!r} has no live connection: connect its "
                                     "profile, then reconfigure the server")
-    linked = _linked(session, connection_id)
     now = utcnow()
     _usable(found, linked, now)
     if linked.provider.kind in OAUTH_KINDS:

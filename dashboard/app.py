@@ -23,10 +23,12 @@ from dashboard.components.signed_in import signed_in
 from dashboard.components.template_tweaks import NARROW_CSS, TemplateTweaks
 from dashboard.components.theme import MARKDOWN_CSS
 from dashboard.pages import DEFAULT_PAGE, PAGES
+from dashboard.panel_fixes import apply as apply_panel_fixes
 from dashboard.routing import sync_url
 from dashboard.viewmodels.backend import Backend
 
 pn.extension(notifications=True)
+apply_panel_fixes()
 
 
 # A menu entry in the theme's surface colours: Bokeh's "light" button stays white in the dark

@@ -49,6 +49,11 @@ PENDING: dict[tuple[str, str], str] = {
     # route of it, including those Bokeh adds itself (static files, favicon, the auth module's
     # /login and /logout). Pinned by tests/security/test_host_guard.py.
     ("dashboard/serve.py", "_tornado"): "bokeh/bokeh#6562",
+    # Panel 1.10.0 strands a page update queued while the previous one is written; Panel's main
+    # branch drains it (its test_schedule_write_events_defers_and_orders_serialization), no
+    # release has it yet. Pinned by tests/dashboard/test_panel_fixes.py.
+    **{("dashboard/panel_fixes.py", name): "Panel main, after 1.10.0" for name in (
+        "_dispatch_msgs", "_WRITE_EVENTS", "_WRITE_BLOCK", "_dispatch_write_task")},
 }
 
 

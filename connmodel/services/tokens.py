@@ -32,6 +32,7 @@ from connmodel.validation import clean_name
 PREFIX = "cmt_"
 EXPIRES_MAX_DAYS = 3650
 USED_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per token
+NO_TOKEN = "no API token: send 'Authorization: Bearer <token>'"
 
 
 def _scope(value: str) -> TokenScope:
@@ -129,9 +130,9 @@ def authenticate(session: Session, token: str | None, *, address: str = "?") -> 
     is written at most once a minute per token.
     """
     if not token:
-        raise AuthenticationFailed("no API token: send 'Authorization: Bearer <token>'")
+        raise AuthenticationFailed(NO_TOKEN)
     digest = token_hash(token)
-    found = session.execute(_BY_HASH, {"hash": digest}).first()
+    found = session.connection().execute(_BY_HASH, {"hash": digest}).first()  # Core: no ORM
     if found is None or not hmac.compare_digest(found.token_hash, digest):
         raise AuthenticationFailed("unknown API token")
     now = utcnow()

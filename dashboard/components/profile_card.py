@@ -11,7 +11,10 @@ page awaits its reads there). Colours come from the theme (`components.theme`); 
 container the dates hide and, narrower still, each row stacks (no horizontal scrolling).
 One component renders every card of the page, so a refresh is one small data patch. The cards
 travel as one JSON string: Bokeh walks and encodes a nested list of dicts in Python (about a
-third of a filter change's server time), a string it passes as it is.
+third of a filter change's server time), a string it passes as it is. A change to one card (a
+sort, a revoked row, "Load more") sends only that card or its new rows, as a message; `cards`
+keeps the last value sent whole, so it always equals the browser's copy and the next whole
+value that differs from what the browser draws is sent.
 """
 
 import json
@@ -163,11 +166,19 @@ class ProfileCards(JSComponent):
         shown = JSON.parse(model.cards)
         list.replaceChildren(...shown.map((p, index) => card(model, p, index)))
       }
-      model.on('msg:custom', (msg) => {  // "Load more": only the new rows travel
-        const p = shown[msg.index]
-        if (!p) return
-        p.rows.push(...msg.rows)
-        p.has_more = msg.has_more
+      model.on('msg:custom', (msg) => {  // one card changed: only it travels
+        if (msg.cards !== undefined) {  // the page's cards again, as `cards` already holds them
+          shown = JSON.parse(msg.cards)
+          list.replaceChildren(...shown.map((p, index) => card(model, p, index)))
+          return
+        }
+        const p = msg.card || shown[msg.index]
+        if (!p || !list.children[msg.index]) return
+        if (msg.rows) {  // "Load more": the next page of rows
+          p.rows.push(...msg.rows)
+          p.has_more = msg.has_more
+        }
+        shown[msg.index] = p
         list.children[msg.index].replaceWith(card(model, p, msg.index))
       })
       function tick() {  // keep focus where it is: only the boxes change
@@ -247,19 +258,41 @@ class ProfileCards(JSComponent):
         super().__init__(**params)
         self._on_action = on_action
         self._on_sort = on_sort
+        # What the browser shows when single cards changed since `cards` was set (None: just
+        # `cards`). `cards` is only ever set to be sent, so the browser's model holds its value.
+        self._drawn: list[dict[str, Any]] | None = None
 
     def show(self, cards: list[dict[str, Any]], selected: list[int]) -> None:
         """Show these cards (the same cards again send nothing) and keep this selection."""
-        self.param.update(cards=json.dumps(cards, separators=(",", ":")), selected=selected)
+        text = json.dumps(cards, separators=(",", ":"))
+        if text != self.cards:
+            self.param.update(cards=text, selected=selected)
+        else:
+            if self._drawn is not None:  # single cards changed since: draw `cards` again
+                self._send_msg({"cards": text})
+            self.selected = selected
+        self._drawn = None
+
+    def show_card(self, index: int, card: dict[str, Any]) -> None:
+        """Show one card anew (sorted, a row revoked), sending only that card."""
+        self._changed_cards()[index] = card
+        self._send_msg({"index": index, "card": card})
 
     def append_rows(self, index: int, rows: list[dict[str, Any]], has_more: bool) -> None:
         """Add a page of rows to one card, sending only those rows to the browser."""
-        cards = json.loads(self.cards)
-        cards[index] = {**cards[index], "rows": [*cards[index]["rows"], *rows],
+        drawn = self._changed_cards()
+        drawn[index] = {**drawn[index], "rows": [*drawn[index]["rows"], *rows],
                         "has_more": has_more}
-        with param.discard_events(self):
-            self.cards = json.dumps(cards, separators=(",", ":"))
         self._send_msg({"index": index, "rows": rows, "has_more": has_more})
+
+    def drawn(self) -> list[dict[str, Any]]:
+        """The cards as the browser shows them: `cards` with the single-card changes since."""
+        return self._drawn if self._drawn is not None else json.loads(self.cards)
+
+    def _changed_cards(self) -> list[dict[str, Any]]:
+        if self._drawn is None:
+            self._drawn = json.loads(self.cards)
+        return self._drawn
 
     async def _handle_msg(self, msg: Any) -> None:
         if not isinstance(msg, dict):

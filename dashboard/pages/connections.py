@@ -164,14 +164,23 @@ class ConnectionsPage(pn.viewable.Viewer):
         self._show_cards()
 
     def _show_cards(self, *events: param.parameterized.Event) -> None:
-        if events and all(e.obj in self._appending for e in events):
+        """Send every card, or only the one card these events changed (sorted, rows revoked)."""
+        changed = {e.obj for e in events}
+        if changed and changed <= self._appending:
             return  # a page of rows appended: `_load_more` sends just those
         empty = ("No connection matches the filters." if self.model.filtering
                  else "No connections in this profile yet.")
-        cards = [card_data(c.profile, c.rows, c.next_cursor is not None, empty, c.sort)
-                 for c in self.model.cards]
-        shown = {r["id"] for c in cards for r in c["rows"]}
-        self._cards.show(cards, selected=[i for i in self._cards.selected if i in shown])
+        cards = self.model.cards
+        shown = {r.id for c in cards for r in c.rows}
+        selected = [i for i in self._cards.selected if i in shown]
+        if len(changed) == 1 and (card := changed.pop()) in cards:
+            self._cards.show_card(cards.index(card), card_data(
+                card.profile, card.rows, card.next_cursor is not None, empty, card.sort))
+            self._cards.selected = selected
+            self._render_state()  # its counts are in the totals
+            return
+        self._cards.show([card_data(c.profile, c.rows, c.next_cursor is not None, empty, c.sort)
+                          for c in cards], selected=selected)
 
     def _render_selection(self, *_: Any) -> None:
         n = len(self.selected)

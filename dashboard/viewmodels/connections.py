@@ -285,7 +285,6 @@ class ConnectionsPageModel(param.Parameterized):
         The store's change comes back through the watcher and re-reads the page to reconcile.
         """
         gone = set(connection_ids)
-        touched = False
         for card in self.cards:
             removed = [r for r in card.rows if r.id in gone]
             if not removed:
@@ -293,11 +292,8 @@ class ConnectionsPageModel(param.Parameterized):
             counts = dict(card.profile.counts)
             for row in removed:
                 counts[row.status] = max(0, counts.get(row.status, 0) - 1)
-            card.profile = card.profile.model_copy(update={"counts": counts})
-            card.rows = [r for r in card.rows if r.id not in gone]
-            touched = True
-        if touched:
-            self.param.trigger("cards")
+            card.param.update(profile=card.profile.model_copy(update={"counts": counts}),
+                              rows=[r for r in card.rows if r.id not in gone])
 
     async def catch_up(self, change: Change) -> bool:
         """Follow a change of the store: refresh if the token moved since the last read (or

@@ -279,9 +279,9 @@ class ConnectionActionsModel(Outcome):
             self._tell(f"Connection {connection_id}: key updated, Active.", "success")
             self.changed = True
 
-    def _toggle(self, service: Any, connection_id: int, verb: str) -> None:
+    async def _toggle(self, service: Any, connection_id: int, verb: str) -> None:
         try:
-            result = self.backend.call(service, connection_id=connection_id)
+            result = await self.backend.acall(service, connection_id=connection_id)
         except ConnModelError as exc:
             self._tell(str(exc), "error")
             return
@@ -290,11 +290,11 @@ class ConnectionActionsModel(Outcome):
                    "success")
         self.changed = True
 
-    def disable(self, connection_id: int) -> None:
-        self._toggle(lifecycle.disable_connection, connection_id, "disabled")
+    async def disable(self, connection_id: int) -> None:
+        await self._toggle(lifecycle.disable_connection, connection_id, "disabled")
 
-    def enable(self, connection_id: int) -> None:
-        self._toggle(lifecycle.enable_connection, connection_id, "enabled")
+    async def enable(self, connection_id: int) -> None:
+        await self._toggle(lifecycle.enable_connection, connection_id, "enabled")
 
     async def refresh_now(self, connection_id: int) -> None:
         outcome = await self._call(refresh.refresh_connection, connection_id=connection_id)

@@ -11,6 +11,8 @@ from sqlalchemy import select, update
 from api.running import start_api, stop
 from connmodel.audit.schema import REPORT_SCHEMA
 from connmodel.models import ApiToken, AuditEvent, Connection, utcnow
+from connmodel.permissions import Actor, Role
+from connmodel.services.tokens import add_token, revoke_token
 from connmodel.store import session
 
 PROBLEM = "application/problem+json"
@@ -113,6 +115,29 @@ def test_every_error_is_a_problem_with_its_status(api):
         assert "'expiring-token' is expired" in problem(c.get("/profiles"), 401)
     refused = events(api.database_url, actor="token:expiring-token", action="denied")
     assert [e.outcome for e in refused] == ["refused: token expired"]
+
+
+def test_the_broker_checks_its_token_in_its_own_session_as_every_route_does(api):
+    """The broker route checks its token in the session of its service (calls.Presented): no
+    token is 401 before the body is read, an unknown one 401, and a revoked one is refused from
+    its next request on, with an audit event naming it."""
+    admin = Actor("alice", Role.ADMIN)
+    with session(api.database_url) as s:
+        token = add_token(s, actor=admin, name="gateway-b", scope="broker")
+    gateway = httpx.Client(base_url=api.url + "/api/v1", timeout=30,
+                           headers={"Authorization": f"Bearer {token}"})
+    with gateway, api.client(None) as anonymous:
+        assert gateway.post("/credentials", json={"server": "Calculator"}).status_code == 200
+        assert "no API token" in problem(anonymous.post("/credentials", json={}), 401)
+        assert problem(anonymous.post("/credentials", json={"server": "Calculator"},
+                                      headers={"Authorization": "Bearer nope"}),
+                       401) == "unknown API token"
+        with session(api.database_url) as s:
+            revoke_token(s, actor=admin, name="gateway-b")
+        assert "'gateway-b' is revoked" in problem(
+            gateway.post("/credentials", json={"server": "Calculator"}), 401)
+    refused = events(api.database_url, actor="token:gateway-b", action="denied")
+    assert [e.outcome for e in refused] == ["refused: token revoked"]
 
 
 def test_scopes_are_checked_by_the_services_and_refusals_audited(api):

@@ -175,3 +175,20 @@ def test_scale_benchmark_measures_sessions_on_two_processes(tmp_path, postgres_u
     rows = json.loads(out.read_text())["rows"]
     assert [r["sessions"] for r in rows] == [1, 2]
     assert all(r["idle_messages_per_session_per_min"] == 0 for r in rows)
+
+
+@pytest.mark.postgres
+def test_broker_profile_reports_cpu_per_request_on_both_stores(postgres_url):
+    """bench/broker_profile.py (not in `make bench`: a profiling tool) drives the real app and a
+    real uvicorn process on both stores and drops the database it built."""
+    printed = run("broker_profile.py", "--connections", "200", "--fleet", "3", "--requests",
+                  "20", "--top", "5", "--uvicorn")
+    table = printed[printed.index("CPU ms per broker request"):]
+    for stage in ("authenticate", "credential_for", "whole request through the ASGI app",
+                  "whole request in a uvicorn process"):
+        [row] = [line for line in table.splitlines() if line.startswith(stage)]
+        assert all(float(ms) > 0 for ms in row.split()[-2:]), row
+    assert "cProfile of 20 requests through the app, postgresql" in printed
+    with get_engine(postgres_url).connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM pg_database "
+                                 "WHERE datname = 'connmodel_broker_profile'")).scalar() == 0

@@ -1,7 +1,5 @@
 """The Connections page's widgets wired to real view models, without a browser."""
 
-import json
-
 from sqlmodel import select
 
 from connmodel.models import Connection, Profile
@@ -22,7 +20,7 @@ def make_page(url, actor, run_async) -> ConnectionsPage:
 
 def cards(page: ConnectionsPage) -> dict[str, dict]:
     """What the browser gets: one dict per card."""
-    return {c["name"]: c for c in json.loads(page._cards.cards)}
+    return {c["name"]: c for c in page._cards.drawn()}
 
 
 async def click(page: ConnectionsPage, action: str, ident: object) -> None:

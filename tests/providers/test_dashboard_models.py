@@ -149,12 +149,12 @@ def test_denied_consent_is_a_message_and_no_connection(sqlite_url, keyring, admi
 def test_view_actions_disable_enable_refresh_reauthorize(sqlite_url, keyring, admin, authserver):
     ident = connect_oauth(sqlite_url, admin, authserver).connection_id
     actions = ConnectionActionsModel(Backend(admin, sqlite_url))
-    actions.disable(ident)
+    run(actions.disable(ident))
     view = only_connection(sqlite_url, admin, "Local")
     assert view.disabled and view.status_reason == "disabled by alice"
     run(actions.refresh_now(ident))
     assert actions.message_kind in ("warning", "error")
-    actions.enable(ident)
+    run(actions.enable(ident))
     assert not only_connection(sqlite_url, admin, "Local").disabled
     run(actions.refresh_now(ident))
     assert (actions.message_kind, actions.message) == (

@@ -115,8 +115,11 @@ def test_headers_sort_the_card_in_sql_and_the_url_keeps_it(page: Page, served):
     accounts = noauth.locator("tbody tr td:nth-child(3)")
     expect(accounts).to_have_text(["Configured", "a@example.com", "b@example.com",
                                    "c@example.com"])  # SQL order: upper case first
+    card(page, "Google").evaluate("el => { el.keptNode = true }")
     status.get_by_role("button").click()
     expect(status).to_have_attribute("aria-sort", "ascending")
+    # Only the sorted card travelled and was drawn again: the others are the same nodes.
+    assert card(page, "Google").evaluate("el => el.keptNode === true")
     expect(noauth.locator("tbody .badge")).to_have_text(["Active", "Active", "Error", "Inactive"])
     expect(page).to_have_url(re.compile(f"sort={pid}%3Astatus"))
     status.get_by_role("button").click()

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from connmodel.api.calls import CallerDep
+from connmodel.api.calls import PresentedDep
 from connmodel.api.problems import responses
 from connmodel.broker import BrokeredCredential, credential_for
 from connmodel.models import TEXT_MAX
@@ -17,7 +17,7 @@ class CredentialRequest(BaseModel):
 
 
 @router.post("/credentials")
-def credentials(caller: CallerDep, body: CredentialRequest) -> BrokeredCredential:
+async def credentials(token: PresentedDep, body: CredentialRequest) -> BrokeredCredential:
     """What a gateway sends to call the server now; 409 (with the remedy) when the server is
     disconnected or its connection revoked, disabled, expired or in Error."""
-    return caller.with_keyring(credential_for, server=body.server)
+    return await token.with_keyring(credential_for, server=body.server)

@@ -2,8 +2,9 @@
 
 A read with a budget stops when the budget is spent and raises ReadBudgetExceeded, whose
 message tells the person what to do. SQLite is interrupted through a progress handler on the
-connection; PostgreSQL through `statement_timeout`, set on the pooled connection for the read
-and reset after it. Writes never run under a budget: they finish or do not start.
+connection; PostgreSQL through `statement_timeout`, set before each of the read's statements
+to what is left of the budget (one short round trip each) and reset after the read. Either way
+the budget is a deadline for the whole read, not a limit per statement. Writes never run under a budget: they finish or do not start.
 
 On SQLite a read can also be stopped from another thread (`cancel`, a threading.Event): the
 dashboard stops a screen's read when a newer input supersedes it, so a superseded scan does
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
@@ -82,7 +84,18 @@ def budgeted(session: Session, seconds: float | None,
             raw.set_progress_handler(None, 0)
         return
     assert seconds is not None
-    conn.exec_driver_sql(f"SET statement_timeout = {max(1, int(seconds * 1000))}")
+    deadline = time.monotonic() + seconds
+
+    def remaining(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                  executemany: bool) -> None:
+        """Before each statement: its timeout is what is left of the read's budget, so the
+        budget bounds the whole read, not each of its statements."""
+        left_ms = int((deadline - time.monotonic()) * 1000)
+        if left_ms < 1:
+            raise too_broad(seconds)
+        cursor.connection.execute(f"SET statement_timeout = {left_ms}")
+
+    event.listen(conn, "before_cursor_execute", remaining)
     try:
         yield session
     except DBAPIError as exc:
@@ -90,5 +103,6 @@ def budgeted(session: Session, seconds: float | None,
             raise too_broad(seconds) from None
         raise
     finally:
+        event.remove(conn, "before_cursor_execute", remaining)
         if not conn.invalidated:
             conn.exec_driver_sql("RESET statement_timeout")

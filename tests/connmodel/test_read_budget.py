@@ -67,3 +67,22 @@ def test_a_read_is_stopped_from_another_thread_on_sqlite(sqlite_url):
                    "WHERE x < 1000000) SELECT count(*) FROM c")
     with reading(sqlite_url) as s:  # the same pooled connection: the set event is gone with it
         assert s.execute(million).scalar_one() == 1_000_000
+
+
+def test_the_budget_bounds_the_whole_read_on_postgresql(postgres_url):
+    """A screen is several statements: five of 0.3 s each, none near the 1 s budget, stop at
+    the budget together (a per-statement timeout let all five run, 1.5 s), and a statement
+    asked for once the budget is spent does not start."""
+    started = time.monotonic()
+    with pytest.raises(ReadBudgetExceeded, match="too broad to answer in 1 s"), \
+            reading(postgres_url, budget_s=1.0) as s:
+        for _ in range(5):
+            s.execute(text("SELECT pg_sleep(0.3)"))
+    assert 0.95 < time.monotonic() - started < 1.3
+    started = time.monotonic()
+    with pytest.raises(ReadBudgetExceeded), reading(postgres_url, budget_s=0.2) as s:
+        time.sleep(0.25)
+        s.execute(text("SELECT pg_sleep(5)"))
+    assert time.monotonic() - started < 0.5
+    with reading(postgres_url) as s:  # the same pooled connection keeps no limit
+        assert s.execute(text("SHOW statement_timeout")).scalar_one() == "0"

@@ -8,9 +8,10 @@ one-letter search is an ILIKE the trigram index cannot serve, read for a second 
   and ends while A's read is still in flight (A's page still shows it is working). On the code
   that read on the loop, B waited for A's read: it ended after A's read did.
 
-A's budget message is not awaited here: PostgreSQL's budget is `statement_timeout`, which
-stops one statement over it, and no single statement of this screen takes more than ~0.85 s
-at 400,000 rows (the budget's stop on PostgreSQL: tests/connmodel/test_read_budget.py).
+A's budget message is not awaited here: the screen reads for 1-1.4 s at 400,000 rows, under
+the default 2 s budget for the whole read, which a loaded machine may or may not reach (the
+budget's stop on PostgreSQL: tests/connmodel/test_read_budget.py). Either way A's page stops
+working, as the test waits for.
 """
 
 import statistics
@@ -29,8 +30,8 @@ pytestmark = [pytest.mark.ui, pytest.mark.postgres,
 CONNECTIONS = 400_000
 PROFILES = 40
 # A one-letter search's screen reads for 1-1.4 s at 400,000 rows on a shared 2-core machine, its
-# slowest statement (its cards' rows) 0.6-0.85 s: under the default budget (2 s, per statement),
-# so A's read runs to its end, well after B's filter change (~0.3-0.6 s) is in.
+# slowest statement (its cards' rows) 0.6-0.85 s: A's read lasts (to its end or its 2 s budget)
+# well after B's filter change (~0.3-0.6 s) is in.
 SLOW = "e"
 
 

@@ -25,6 +25,18 @@ PG_SERVER_URL = os.environ.get(
 )
 
 
+@pytest.fixture(autouse=True)
+def expect_timeout(request):
+    """Playwright's `expect` timeout is one global setting, so a module setting it at import let
+    the last module imported decide for all (a notebook test waiting on a kernel got 10 s, not
+    its 30, in a full run). Each browser test gets its module's EXPECT_TIMEOUT_MS, else 10 s:
+    two shared cores under a full run."""
+    if {"page", "browser"} & set(request.fixturenames):
+        from playwright.sync_api import expect
+
+        expect.set_options(timeout=getattr(request.module, "EXPECT_TIMEOUT_MS", 10_000))
+
+
 @pytest.fixture
 def keyring(tmp_path, monkeypatch) -> KeyRing:
     """A fresh key file in the test's directory, used by every library call in the test."""

@@ -15,7 +15,7 @@ from panel.io import document
 from dashboard import panel_fixes
 
 
-def written_batches(monkeypatch, dispatch) -> list[list[str]]:
+def written_batches(monkeypatch, run_async, dispatch) -> list[list[str]]:
     """Queue a change, finish writing it, queue a second one at once: what reaches the socket."""
     monkeypatch.setattr(document, "_dispatch_msgs", dispatch)
 
@@ -41,15 +41,16 @@ def written_batches(monkeypatch, dispatch) -> list[list[str]]:
                     write.set_result(None)
         return written
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
-def test_the_released_dispatch_strands_the_second_change(monkeypatch):
+def test_the_released_dispatch_strands_the_second_change(monkeypatch, run_async):
     if pn.__version__ != panel_fixes.FIXED_AFTER:
         pytest.fail(f"Panel {pn.__version__}: check whether it drains late batches (Panel's main "
                     "does) and drop dashboard/panel_fixes.py if so")
-    assert written_batches(monkeypatch, panel_fixes._released) == [["first"]]
+    assert written_batches(monkeypatch, run_async, panel_fixes._released) == [["first"]]
 
 
-def test_with_the_fix_both_changes_reach_the_browser(monkeypatch):
-    assert written_batches(monkeypatch, panel_fixes._dispatch_msgs) == [["first"], ["second"]]
+def test_with_the_fix_both_changes_reach_the_browser(monkeypatch, run_async):
+    assert written_batches(monkeypatch, run_async,
+                           panel_fixes._dispatch_msgs) == [["first"], ["second"]]

@@ -20,7 +20,7 @@ from connmodel.store import get_engine, session
 from .conftest import ADMIN_NAME, ADMIN_PASSWORD, IMG, SCRIPT, HostileDashboard
 
 pytestmark = pytest.mark.ui
-expect.set_options(timeout=15_000)  # 2 shared cores under a full test run
+EXPECT_TIMEOUT_MS = 15_000  # 2 shared cores under a full test run
 
 LISTENER = """
 window.__csp = [];

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.ui
-expect.set_options(timeout=15_000)
+EXPECT_TIMEOUT_MS = 15_000
 ROOT = Path(__file__).resolve().parents[2]
 AXE = Path(os.environ.get("AXE_CORE_JS", ROOT / ".venv/axe/node_modules/axe-core/axe.min.js"))
 RUN = """() => axe.run(document, {resultTypes: ['violations']}).then((r) => r.violations

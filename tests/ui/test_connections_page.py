@@ -12,7 +12,6 @@ from connmodel.services.servers import list_servers
 from connmodel.store import session
 
 pytestmark = pytest.mark.ui
-expect.set_options(timeout=10_000)  # 2 shared cores under a full test run
 ADMIN = Actor("tester")
 
 

@@ -15,7 +15,6 @@ from connmodel.models import Connection, Profile
 from connmodel.store import get_engine, session
 
 pytestmark = pytest.mark.ui
-expect.set_options(timeout=10_000)
 
 # The contrast of an element's text against the first opaque background behind it (shadow
 # roots crossed), as WCAG 2 computes it.

@@ -9,7 +9,6 @@ from playwright.sync_api import Page, expect
 from test_connections_page import card, open_connections
 
 pytestmark = pytest.mark.ui
-expect.set_options(timeout=10_000)
 
 FOCUSED_LABEL_JS = """() => {
   let node = document.activeElement

@@ -10,7 +10,6 @@ from playwright.sync_api import Page, expect
 from connmodel.status import DISABLED_HINT
 
 pytestmark = pytest.mark.ui
-expect.set_options(timeout=10_000)  # 2 shared cores under a full test run
 SEED_INACTIVE = "Token may have expired, re-authorize"
 
 

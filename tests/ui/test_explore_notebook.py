@@ -25,7 +25,7 @@ from connmodel.models import Connection
 from connmodel.store import session
 
 pytestmark = [pytest.mark.ui, pytest.mark.notebooks]
-expect.set_options(timeout=30_000)  # a kernel starting on 2 shared cores
+EXPECT_TIMEOUT_MS = 30_000  # a kernel starting on 2 shared cores
 BIN = Path(sys.executable).parent
 NOTEBOOK = "explore_connections.ipynb"
 

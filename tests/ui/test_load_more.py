@@ -8,7 +8,6 @@ from connmodel.models import Connection, Profile
 from connmodel.store import get_engine, session
 
 pytestmark = pytest.mark.ui
-expect.set_options(timeout=10_000)  # 2 shared cores under a full test run
 
 
 def test_load_more_appends_the_next_page(page: Page, tmp_path, serve_dashboard):

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.ui
-expect.set_options(timeout=15_000)
+EXPECT_TIMEOUT_MS = 15_000
 
 
 def test_bare_panel_serve_names_the_command_and_links_nowhere(page: Page, tmp_path, panel_serve):

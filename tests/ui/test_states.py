@@ -8,7 +8,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.ui
-expect.set_options(timeout=10_000)  # 2 shared cores under a full test run
 CLI = str(Path(sys.executable).parent / "connmodel")
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import panel as pn
 from panel.io import document
 
-FIXED_AFTER = "1.10.0"  # the newest release with the bug; check newer ones and drop this module
+BUGGY_RELEASE = "1.10.0"  # the newest release, with the bug; check newer ones and drop this module
 
 _released: Callable[[Any], Awaitable[None]] = document._dispatch_msgs
 
@@ -33,5 +33,5 @@ async def _dispatch_msgs(doc: Any) -> None:
 
 def apply() -> None:
     """Install the drain (idempotent); only on the release known to need it."""
-    if pn.__version__ == FIXED_AFTER:
+    if pn.__version__ == BUGGY_RELEASE:
         document._dispatch_msgs = _dispatch_msgs

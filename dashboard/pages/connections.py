@@ -173,14 +173,16 @@ class ConnectionsPage(pn.viewable.Viewer):
         cards = self.model.cards
         shown = {r.id for c in cards for r in c.rows}
         selected = [i for i in self._cards.selected if i in shown]
+
+        def data(c: ProfileCardModel) -> dict[str, Any]:
+            return card_data(c.profile, c.rows, c.next_cursor is not None, empty, c.sort)
+
         if len(changed) == 1 and (card := changed.pop()) in cards:
-            self._cards.show_card(cards.index(card), card_data(
-                card.profile, card.rows, card.next_cursor is not None, empty, card.sort))
+            self._cards.show_card(cards.index(card), data(card))
             self._cards.selected = selected
             self._render_state()  # its counts are in the totals
             return
-        self._cards.show([card_data(c.profile, c.rows, c.next_cursor is not None, empty, c.sort)
-                          for c in cards], selected=selected)
+        self._cards.show([data(c) for c in cards], selected=selected)
 
     def _render_selection(self, *_: Any) -> None:
         n = len(self.selected)

@@ -12,9 +12,10 @@ search is stopped at a known time and says so.
 - A's superseded slow search never shows over A's newer search (neither its cards nor its
   budget message), and the page shows it is working while a read is in flight.
 - The change watcher keeps serving B while A's read is in flight: a revoke committed by another
-  process leaves B's page within its usual time, before A's read ends. A second dashboard
-  process over the same database gives reads 4 s, so A's one-letter search is in flight long
-  enough for the watcher's poll (1 s on SQLite) and B's re-read to happen meanwhile.
+  process leaves B's page within its usual time, before A's read ends (its cards still show
+  they are loading). A second dashboard process over the same database gives reads 4 s, so A's
+  one-letter search is in flight long enough for the watcher's poll (1 s on SQLite) and B's
+  re-read to happen meanwhile.
 """
 
 import statistics
@@ -44,7 +45,8 @@ HEAD_START_S = 0.15  # A's read is under way when B acts
 SLACK_S = 0.5
 TOO_BROAD = f"This search is too broad to answer in {BUDGET_S:g} s: add letters or a filter."
 PATIENT_BUDGET_S = 4.0
-# One letter scans ~10 s at 500,000 on an idle machine: always stopped at PATIENT_BUDGET_S.
+# One letter scans for seconds at 500,000 (~10 s on an idle machine under an old plan, inside 4 s
+# in a quiet full run on 2026-12-05): in flight long enough for the watcher and B to act.
 SLOWEST = "a"
 
 # Every visible connection row of the page (the cards live in shadow roots), with its status.
@@ -202,17 +204,20 @@ def wait_gone(page: Page, connection_id: str) -> None:
 
 def test_a_change_reaches_another_session_while_a_slow_read_runs(browser: Browser, patient):
     a, b = open_page(browser, patient), open_page(browser, patient)
-    too_broad = a.get_by_text(f"too broad to answer in {PATIENT_BUDGET_S:g} s")
+    working = a.locator(".pn-loading")  # A's cards while its read is in flight
     started = time.perf_counter()
     wait_gone(b, revoke_elsewhere(b, patient))
     alone = time.perf_counter() - started
     search(a, SLOWEST)
+    expect(working.first).to_be_attached(timeout=5_000)
     a.wait_for_timeout(HEAD_START_S * 1000)
     started = time.perf_counter()
     wait_gone(b, revoke_elsewhere(b, patient))
     during = time.perf_counter() - started
-    in_flight = too_broad.count() == 0  # A's read has not ended yet
-    expect(too_broad).to_be_visible(timeout=30_000)
+    # A's read has not ended yet. Not its budget message: on a quiet machine the one-letter
+    # search can answer inside PATIENT_BUDGET_S (a full run on 2026-12-05 showed its results).
+    in_flight = working.count() > 0
+    expect(working).to_have_count(0, timeout=30_000)
     figures = f"B saw the revoke in {alone:.3f} s alone, {during:.3f} s while A searches"
     print(figures)
     assert in_flight, f"{figures}: only after A's read ended"

@@ -537,6 +537,19 @@ def main() -> None:
         parser.error("--database measures one store: give --stores sqlite (or postgres)")
     load_before = os.getloadavg()
     results: dict[str, Any] = {}
+
+    def write() -> None:
+        """The stores measured so far: a long run stopped midway keeps what it finished."""
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({
+            "benchmark": "browser", "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                        "load_average_before": load_before,
+                        "load_average_after": os.getloadavg()},
+            "connections": args.connections, "profiles": args.profiles, "runs": args.runs,
+            "database": args.database, "targets": TARGETS, "results": results}, indent=2))
+        print(f"wrote {args.out} ({', '.join(results)})", file=sys.stderr)
+
     with tempfile.TemporaryDirectory() as tmp:
         for store in args.stores.split(","):
             started = time.perf_counter()
@@ -547,15 +560,8 @@ def main() -> None:
             results[store] = run_store(store, url, args, Path(tmp))
             if not args.database:
                 drop_database(store, url, BENCH_DB)
-    print(table(results))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "benchmark": "browser", "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "load_average_before": load_before, "load_average_after": os.getloadavg()},
-        "connections": args.connections, "profiles": args.profiles, "runs": args.runs,
-        "database": args.database, "targets": TARGETS, "results": results}, indent=2))
-    print(f"wrote {args.out}", file=sys.stderr)
+            write()
+            print(table({store: results[store]}), flush=True)
 
 
 if __name__ == "__main__":

@@ -474,7 +474,7 @@ def run_store(store: str, args: argparse.Namespace, folder: Path) -> dict[str, A
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = [f"{'store':8} {'measure':22} {'paged':>12} {'naive':>12} {'speedup':>8} {'target':>12}"]
+    lines = [f"{'store':8} {'measure':25} {'paged':>12} {'naive':>12} {'speedup':>8} {'target':>12}"]
     for store, r in results.items():
         p, n = r["paged"], r["naive"]
         rows = [("first screen s (p50)", p["first_screen_s"]["p50"], n["first_screen_s"]["p50"],
@@ -494,7 +494,7 @@ def table(results: dict[str, Any]) -> str:
                   f"<= {TARGETS['largest_message_kb']}")]
         for name, a, b, target in rows:
             speed = f"{b / a:.1f}x" if a > 0 else "–"
-            lines.append(f"{store:8} {name:22} {a:12.2f} {b:12.2f} {speed:>8} {target:>12}")
+            lines.append(f"{store:8} {name:25} {a:12.2f} {b:12.2f} {speed:>8} {target:>12}")
     return "\n".join(lines)
 
 

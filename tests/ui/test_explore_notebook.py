@@ -78,6 +78,8 @@ def test_run_all_then_filter_to_error_view_and_revoke(page: Page, tmp_path):
         page.route("**/*", this_server_only)
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        console: list[str] = []  # printed when the first choice is lost (see below)
+        page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
         page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
         run = page.get_by_role("menuitem", name="Run", exact=True)
         expect(run).to_be_visible()
@@ -107,6 +109,8 @@ def test_run_all_then_filter_to_error_view_and_revoke(page: Page, tmp_path):
                 expect(profiles).to_have_count(1, timeout=15_000)
                 break
             except AssertionError:
+                print("the choice did not reach the kernel; the browser's console:",
+                      *console[-30:], sep="\n  ")
                 status.select_option("All statuses")
                 status.select_option("Error")
         expect(profiles).to_have_count(1)

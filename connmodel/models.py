@@ -365,6 +365,7 @@ class ProfilePublic(SQLModel):
     provider: str
     provider_kind: str
     counts: dict[str, int]
+    counts_exact: bool = True  # False: a common search stopped counting at 10,001 matches
 
 
 class ProfileCard(ProfilePublic):

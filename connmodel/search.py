@@ -29,8 +29,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql.selectable import Join
 from sqlmodel import Session, col
 
 from connmodel.errors import InvalidInput
@@ -39,7 +41,7 @@ from connmodel.paging import COUNT_CAP, with_values
 
 SEARCH_MAX = 200
 FEW_HITS = 5_000
-DENSE = ("dense",)  # SQLite: a needle with more than DENSE_AFTER rows (see _sqlite_plan)
+DENSE = ("dense",)  # a common needle, tested row by row (see dense_terms)
 DENSE_AFTER = COUNT_CAP
 _FTS = table("connection_fts", column("rowid", Integer), column("connection_fts", String))
 _FTS_IDS = select(_FTS.c.rowid).where(_FTS.c.connection_fts.match(bindparam("search_phrase")))
@@ -112,8 +114,8 @@ def search_clause(shape: tuple[Any, ...]) -> ColumnElement[bool]:
         listed: Select[Any] = select(literal_column("value")).select_from(
             func.json_each(bindparam("search_id_list", type_=String)))
         return col(Connection.id).in_(listed)
-    if shape == DENSE:
-        return or_(*(col(c).ilike(bindparam("search_like_0"), escape="\\")
+    if shape == DENSE:  # `|| ''`: never through the trigram index (PostgreSQL), see dense_terms
+        return or_(*(col(c).concat("").ilike(bindparam("search_like_0"), escape="\\")
                      for c in (Connection.account, Connection.service)))
     columns: tuple[Any, ...] = (Connection.account, Connection.service)
     return or_(*(c.ilike(bindparam(f"search_like_{i}"), escape="\\")
@@ -136,21 +138,64 @@ def _sqlite_plan(session: Session, fts: SearchTerms, needle: str) -> SearchTerms
     ids = session.connection().execute(_FTS_IDS.limit(DENSE_AFTER + 1), fts.params).scalars().all()
     if len(ids) <= DENSE_AFTER:
         return SearchTerms(("id_list",), {"search_id_list": json.dumps(ids)})
-    if not needle.isascii():
-        return fts
-    return SearchTerms(DENSE, {**fts.params, "search_like_0": like_pattern(needle)})
+    return dense_terms(fts, needle)
 
 
-def through_text_index(conds: list[ColumnElement[bool]]) -> Select[Any]:
-    """Ids of the rows matching `conds` and a DENSE needle, found by walking the text index.
+def dense_terms(terms: SearchTerms, needle: str) -> SearchTerms:
+    """A common needle as a test of each row (DENSE), for statements that walk an index anyway.
 
-    Driven by FTS5's lazy walk (each hit joined to its row by primary key: NOT INDEXED keeps
-    SQLite from walking a `connection` index instead and probing the text index row by row), a
-    capped count stops after COUNT_CAP + 1 matches instead of testing every row of the table.
+    When a needle matches many rows, a page or a profile's first match is found within a few
+    rows of any index walk, while the text index would hand over every match first. The test
+    is written (`|| ''`) so that PostgreSQL cannot turn it back into a trigram bitmap of every
+    match. SQLite's LIKE folds ASCII letters only: a non-ASCII needle keeps its text index
+    condition (FTS5 MATCH, or the spelled-out cases of a short needle).
     """
-    return (select(col(Connection.id)).select_from(_FTS)
-            .join(Connection, col(Connection.id) == _FTS.c.rowid)
-            .with_hint(Connection, "NOT INDEXED", dialect_name="sqlite")
+    if not needle.isascii():
+        return terms
+    return SearchTerms(DENSE, {**terms.params, "search_like_0": like_pattern(needle)})
+
+
+def few_matches(session: Session, terms: SearchTerms, conds: list[ColumnElement[bool]],
+                columns: tuple[Any, ...], cap: int) -> list[Any] | None:
+    """`columns` of the live rows matching `terms` and `conds` if there are at most `cap`, else
+    None, having read at most cap + 1 of them (SQLite: FTS5's lazy walk) or none at all
+    (PostgreSQL: when the planner's estimate is above `cap`, as a trigram bitmap would first
+    collect every match)."""
+    conn = session.connection()
+    if terms.shape == ("fts",):
+        stmt = through_text_index(conds, *columns)
+    elif conn.dialect.name == "postgresql" and _estimated_hits(session, terms) > cap:
+        return None
+    else:
+        stmt = select(*columns).where(search_clause(terms.shape), *conds)
+    rows = conn.execute(stmt.limit(cap + 1), terms.params).all()
+    return None if len(rows) > cap else list(rows)
+
+
+class _TextIndexFirst(Join):
+    """A join whose left side (the text index) SQLite always reads in the outer loop."""
+
+    inherit_cache = True
+
+
+@compiles(_TextIndexFirst, "sqlite")
+def _cross_join(join: _TextIndexFirst, compiler: Any, **kw: Any) -> str:
+    """SQLite's CROSS JOIN, the one join order hint its planner takes (SQLAlchemy renders
+    none: a `NOT INDEXED` table hint is silently dropped for SQLite)."""
+    return str(compiler.visit_join(join, **kw)).replace(" JOIN ", " CROSS JOIN ", 1)
+
+
+def through_text_index(conds: list[ColumnElement[bool]], *columns: Any) -> Select[Any]:
+    """`columns` (the id by default) of the rows matching `conds` and a needle's FTS5 phrase,
+    found by walking the text index.
+
+    Driven by FTS5's lazy walk, each hit joined to its row by primary key (CROSS JOIN: else
+    SQLite may walk an index of `connection` for `conds` instead, probing the text index row
+    by row: 25 s for a rare needle among the Error rows of a million), a capped count or a
+    capped read of the hits stops after its cap instead of testing every row of the table.
+    """
+    joined = _TextIndexFirst(_FTS, Connection.__table__, col(Connection.id) == _FTS.c.rowid)
+    return (select(*(columns or (col(Connection.id),))).select_from(joined)
             .where(_FTS.c.connection_fts.match(bindparam("search_phrase")), *conds))
 
 
@@ -171,16 +216,22 @@ def _few_hits_by_id(session: Session, like: SearchTerms) -> SearchTerms:
     trigram indexes (a bitmap scan, a few ms) and filter by `id = ANY(ids)`; above it, keep the
     ILIKE, whose walk finds a page of a common needle within a few thousand rows.
     """
-    conn = session.connection()
-    explain, compiled, capped = _probe(like.shape, conn.dialect)
-    plan = conn.exec_driver_sql(explain, compiled.construct_params(like.params)).scalar_one()
-    plan = json.loads(plan) if isinstance(plan, str) else plan
-    if plan[0]["Plan"]["Plan Rows"] > FEW_HITS:
+    if _estimated_hits(session, like) > FEW_HITS:
         return like
-    ids = conn.execute(capped, like.params).scalars().all()
+    _, _, capped = _probe(like.shape, session.get_bind().dialect)
+    ids = session.connection().execute(capped, like.params).scalars().all()
     if len(ids) > FEW_HITS:  # the estimate was far off: the walk is then the better bet
         return like
     return SearchTerms(("ids",), {"search_ids": list(ids)})
+
+
+def _estimated_hits(session: Session, like: SearchTerms) -> float:
+    """PostgreSQL's estimate of a needle's live rows (EXPLAIN, planning only: a few ms)."""
+    conn = session.connection()
+    explain, compiled, _ = _probe(like.shape, conn.dialect)
+    plan = conn.exec_driver_sql(explain, compiled.construct_params(like.params)).scalar_one()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return float(plan[0]["Plan"]["Plan Rows"])
 
 
 @lru_cache(maxsize=8)

@@ -10,17 +10,15 @@ change token lets a page notice work done elsewhere without re-reading what it s
 one session, running a text search once for all its statements.
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
     CompoundSelect,
     Integer,
-    Row,
     Select,
     any_,
     bindparam,
@@ -56,7 +54,7 @@ from connmodel.paging import (
     with_values,
 )
 from connmodel.permissions import Action, Actor, require
-from connmodel.search import SEARCH_MAX, like_pattern, search_clause, text_terms
+from connmodel.search import SEARCH_MAX, dense_terms, few_matches, like_pattern, text_terms
 from connmodel.services.connections import (
     LISTED_COLUMNS,
     ConnectionFilter,
@@ -66,7 +64,7 @@ from connmodel.services.connections import (
 )
 from connmodel.status import Status, parse_environment, parse_status
 
-SEARCH_IDS_MAX = 5_000  # a text search with more hits stays a condition (see _connection_conditions)
+SEARCH_IDS_MAX = 5_000  # a text search with more hits is tested row by row (see _matching)
 
 
 @dataclass(frozen=True)
@@ -114,36 +112,56 @@ def matching_conditions(session: Session, where: GroupFilter) -> list[ColumnElem
 Hits = dict[int, list[tuple[int, str]]]  # a rare text search's matches by profile: (id, status)
 
 
-def _connection_conditions(session: Session, where: GroupFilter
-                           ) -> tuple[list[ColumnElement[bool]], Hits | None]:
-    """Conditions on Connection for `where`'s status and text; the text search runs here, once.
+@dataclass(frozen=True)
+class Matching:
+    """The connection-level part of the page's filter (status, text), resolved once per screen.
 
-    A search condition is a subquery (SQLite's FTS5 MATCH) or a trigram probe (PostgreSQL) that
-    every statement carrying it runs again: about 6 ms for a rare needle at a million rows,
-    paid three or four times by a screen of cards. So the matching rows are fetched once, with
-    their profile and status (the hits): the profiles and their counts come from them, and the
-    rows of a screen's cards are read by id (`_hit_ids`: a statement carrying hundreds of ids
-    costs ~4 ms, so only the screen's). With hits, the conditions returned leave the text out.
-    A common needle (more than SEARCH_IDS_MAX rows) keeps its condition and no hits, as a list
-    of that many ids would cost more than it saves. The hits are read straight through the text
-    index (`text_terms`: on PostgreSQL without search_terms' EXPLAIN probe and id list, which
-    cost two more round trips for what this one statement, capped, already answers).
+    `shape` and `params` are a filter as `connmodel.services.connections` builds statements
+    from it (cached per shape); `hits` holds a rare needle's matches, else None.
     """
-    conds = ConnectionFilter(status=where.status or None).conditions(session)
-    terms = text_terms(session, where.search or "")
+
+    shape: tuple[Any, ...]
+    params: dict[str, Any]
+    hits: Hits | None = None
+
+    @property
+    def dense(self) -> bool:
+        """A common needle: tested row by row along each profile's own index walk."""
+        return any(isinstance(part, tuple) for part in self.shape)
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        return [with_values(c, self.params) for c in _conditions(self.shape)]
+
+
+def _matching(session: Session, where: GroupFilter) -> Matching:
+    """`where`'s status and text as a Matching; the text search runs here, once.
+
+    A search condition that every statement of a screen carries would run three or four times,
+    so a rare needle's rows (at most SEARCH_IDS_MAX) are fetched once, with their profile and
+    status: the profiles and their counts come from them, and the cards' rows are read by id
+    (`_hit_ids`: a statement carrying hundreds of ids costs ~4 ms, so only the screen's). A
+    common needle would cost what its number of matches costs through the text index (seconds
+    at ten million rows), so it is tested row by row instead (`dense_terms`): each profile's
+    probe, count and first rows stop within a few rows of its index walk when the needle is
+    common in it. Telling the two apart reads at most SEARCH_IDS_MAX + 1 matches
+    (`few_matches`).
+    """
+    status = ConnectionFilter(status=where.status or None).bind(session)
+    needle = (where.search or "").strip()
+    terms = text_terms(session, needle)
     if terms is None:
-        return conds, None
-    found = with_values(search_clause(terms.shape), terms.params)
+        return Matching(status.shape, status.params)
+    conds = [with_values(c, status.params) for c in _conditions(status.shape)]
     # A stored row's id is never None (the model's `int | None` is for unsaved objects).
-    rows = cast(Sequence[Row[int, int, str]], session.connection().execute(
-        select(col(Connection.id), col(Connection.profile_id), col(Connection.status))
-        .where(found, *conds).limit(SEARCH_IDS_MAX + 1)).all())
-    if len(rows) > SEARCH_IDS_MAX:
-        return [found, *conds], None
+    rows = few_matches(session, terms, conds, (col(Connection.id), col(Connection.profile_id),
+                                               col(Connection.status)), SEARCH_IDS_MAX)
+    if rows is None:
+        dense = dense_terms(terms, needle)
+        return Matching((*status.shape, dense.shape), {**status.params, **dense.params})
     hits: Hits = {}
-    for cid, pid, status in rows:
-        hits.setdefault(pid, []).append((cid, status))
-    return conds, hits
+    for cid, pid, state in rows:
+        hits.setdefault(pid, []).append((cid, state))
+    return Matching(status.shape, status.params, hits)
 
 
 def _hit_ids(session: Session, hits: Hits, profile_ids: list[int]) -> ColumnElement[bool]:
@@ -161,20 +179,6 @@ def _among(session: Session, column: Any, ids: list[int]) -> ColumnElement[bool]
     return column.in_(ids)  # type: ignore[no-any-return]
 
 
-def _searching(where: GroupFilter) -> bool:
-    return bool(where.search and where.search.strip())
-
-
-def _profile_in(where: GroupFilter, ids: list[int]) -> ColumnElement[bool]:
-    """`profile_id IN ids`; while searching, written so the text index drives the query.
-
-    `profile_id + 0` keeps SQLite from walking every row of the listed profiles to test each
-    against the (few) rows the text index found.
-    """
-    column = col(Connection.profile_id) + 0 if _searching(where) else col(Connection.profile_id)
-    return column.in_(ids)
-
-
 def list_profile_groups(
     session: Session,
     *,
@@ -188,19 +192,21 @@ def list_profile_groups(
     `total` counts the profiles listed (capped like every count).
     """
     require(actor, Action.READ)
-    return _profile_groups(session, where, *_connection_conditions(session, where), cursor, limit)
+    return _profile_groups(session, where, _matching(session, where), cursor, limit)
 
 
-def _profile_groups(session: Session, where: GroupFilter, conn_conds: list[ColumnElement[bool]],
-                    hits: Hits | None, cursor: str | None, limit: int) -> Page[ProfilePublic]:
+def _profile_groups(session: Session, where: GroupFilter, matching: Matching,
+                    cursor: str | None, limit: int) -> Page[ProfilePublic]:
+    """The page of profiles; `total` is exact unless capped, or for a common needle, whose
+    profiles are only probed up to the page's end (then "one more than shown, at least")."""
     conds = where.profile_conditions()
     by_profile = bool(conds)
-    searching = _searching(where)
+    hits = matching.hits
     if hits is not None:
         conds.append(_among(session, col(Profile.id), sorted(hits)))
-    elif searching:
-        # The text index yields few rows: collect their profiles once.
-        conds.append(col(Profile.id).in_(select(col(Connection.profile_id)).where(*conn_conds)))
+    elif matching.dense:  # each profile by name is probed until the page is full
+        conds.append(exists().where(col(Connection.profile_id) == col(Profile.id),
+                                    *matching.conditions()))
     elif where.status:
         conds.append(exists().where(col(ConnectionCount.profile_id) == col(Profile.id),
                                     col(ConnectionCount.status) == parse_status(where.status).value,
@@ -215,21 +221,23 @@ def _profile_groups(session: Session, where: GroupFilter, conn_conds: list[Colum
     rows, next_cursor = keyset_page(session, stmt, key=key, cursor=cursor, limit=limit)
     if hits is not None and not by_profile:  # the hits' profiles, all there (foreign key)
         total, exact = (len(hits), True) if len(hits) <= COUNT_CAP else (COUNT_CAP, False)
+    elif matching.dense:
+        total, exact = len(rows) + (next_cursor is not None), next_cursor is None and not cursor
     else:
         total, exact = capped_count(session, select(col(Profile.id)).where(*conds))
     ids = [r[1] for r in rows]
     counts: dict[int, dict[str, int]] = {pid: {s.value: 0 for s in Status} for pid in ids}
+    capped: set[int] = set()
     if hits is not None:
         for pid in ids:
             for _, status in hits[pid]:
                 counts[pid][status] += 1
-    elif ids and searching:
-        for pid, status, n in session.connection().execute(
-            select(col(Connection.profile_id), col(Connection.status), func.count())
-            .where(_profile_in(where, ids), *conn_conds)
-            .group_by(col(Connection.profile_id), col(Connection.status))
-        ).all():
-            counts[pid][status] = n
+    elif ids and matching.dense:
+        params = {**matching.params, **{f"card_{i}": pid for i, pid in enumerate(ids)}}
+        for card, status, n in session.connection().execute(
+                _counts_statement(len(ids), matching.shape), params).all():
+            counts[ids[card]][status] = n
+        capped = {pid for pid in ids if sum(counts[pid].values()) > COUNT_CAP}
     elif ids:  # without a text search the triggers' counts are the answer (see ConnectionCount)
         kept: list[ColumnElement[bool]] = [col(ConnectionCount.profile_id).in_(ids)]
         if where.status:
@@ -242,10 +250,27 @@ def _profile_groups(session: Session, where: GroupFilter, conn_conds: list[Colum
             counts[pid][status] = n
     items = [
         ProfilePublic(id=pid, name=name, description=description, environment=environment,
-                      provider=prov, provider_kind=kind, counts=counts[pid])
+                      provider=prov, provider_kind=kind, counts=counts[pid],
+                      counts_exact=pid not in capped)
         for name, pid, description, environment, prov, kind in rows
     ]
     return Page(items, next_cursor, total, exact)
+
+
+@lru_cache(maxsize=64)
+def _counts_statement(cards: int, shape: tuple[Any, ...]) -> Select[Any]:
+    """Counts by status of each card's (`card_0`..) matching rows, at most COUNT_CAP + 1 each:
+    a common needle stops after that many matches of a profile instead of testing all its
+    rows. Rows are (card position, status, count)."""
+    conds = _conditions(shape)
+    parts = [select(literal_column(str(i)).label("card"), sub.c.status).select_from(sub)
+             for i in range(cards)
+             for sub in [select(col(Connection.status))
+                         .where(col(Connection.profile_id) == bindparam(f"card_{i}"), *conds)
+                         .limit(COUNT_CAP + 1).subquery()]]
+    both = union_all(*parts).subquery()
+    return (select(both.c.card, both.c.status, func.count())
+            .group_by(both.c.card, both.c.status))
 
 
 def count_matching(session: Session, *, actor: Actor, where: GroupFilter) -> tuple[int, bool]:
@@ -313,29 +338,28 @@ def first_pages(
     limit_ok(limit)
     if not profile_ids:
         return {}
-    conds, hits = _connection_conditions(session, where)
-    if hits is not None:
-        conds.append(_hit_ids(session, hits, profile_ids))
-    return _first_pages(session, where, conds, profile_ids, sort, limit)
+    return _first_pages(session, _matching(session, where), profile_ids, sort, limit)
 
 
-def _first_pages(session: Session, where: GroupFilter, conds: list[ColumnElement[bool]],
-                 profile_ids: list[int], sort: str, limit: int) -> dict[int, Page[ConnectionPublic]]:
+def _first_pages(session: Session, matching: Matching, profile_ids: list[int], sort: str,
+                 limit: int) -> dict[int, Page[ConnectionPublic]]:
     key = sort_key(sort)
-    if _searching(where):
-        # Few rows match a text search: number them per profile instead of one index range each.
+    if matching.hits is not None:
+        # A rare needle's few rows: numbered per profile instead of one index range each.
+        # `profile_id + 0` keeps SQLite from walking every row of the listed profiles to test
+        # each against the hits.
+        conds = [*matching.conditions(), _hit_ids(session, matching.hits, profile_ids),
+                 (col(Connection.profile_id) + 0).in_(profile_ids)]
         joined = _listed(key)
         rank = func.row_number().over(partition_by=col(Connection.profile_id),
                                       order_by=key.order_by()).label("rank")
-        ranked = joined.add_columns(rank).where(_profile_in(where, profile_ids), *conds).subquery()
+        ranked = joined.add_columns(rank).where(*conds).subquery()
         stmt = _in_card_order(key, [select(*[c for c in ranked.c if c.name != "rank"])
                                     .where(ranked.c.rank <= limit + 1)])
         params: dict[str, Any] = {}
     else:
-        stmt = _ranges_statement(len(profile_ids), sort, limit, bool(where.status))
-        params = {f"card_{i}": pid for i, pid in enumerate(profile_ids)}
-        if where.status:
-            params["filter_status"] = parse_status(where.status).value
+        stmt = _ranges_statement(len(profile_ids), sort, limit, matching.shape)
+        params = {**matching.params, **{f"card_{i}": pid for i, pid in enumerate(profile_ids)}}
     rows: dict[int, list[Any]] = {pid: [] for pid in profile_ids}
     for row in session.connection().execute(stmt, params).all():
         rows[row[-1]].append(row)
@@ -365,15 +389,15 @@ def _in_card_order(key: SortKey, parts: list[Select[*tuple[Any, ...]]]
 
 
 @lru_cache(maxsize=64)
-def _ranges_statement(cards: int, sort: str, limit: int, status: bool
+def _ranges_statement(cards: int, sort: str, limit: int, shape: tuple[Any, ...]
                       ) -> CompoundSelect[*tuple[Any, ...]]:
     """One keyset range per card (`card_0`.. as bound profile ids; two for a nullable sort
-    column, see SortKey.parts), built once per shape.
+    column, see SortKey.parts) under the filter `shape`, built once per shape.
 
     Building the ten-part UNION anew cost more CPU than running it (~3 ms a screen).
     """
     key = sort_key(sort)
-    conds = _conditions(("status",) if status else ())
+    conds = _conditions(shape)
     joined = _listed(key)
     return _in_card_order(key, [
         select(joined.where(col(Connection.profile_id) == bindparam(f"card_{i}"), *conds,
@@ -410,10 +434,8 @@ def cards_screen(
     require(actor, Action.READ)
     limit_ok(rows)
     token = change_token(session, actor=actor)
-    conds, hits = _connection_conditions(session, where)
-    profiles = _profile_groups(session, where, conds, hits, cursor, limit)
+    matching = _matching(session, where)
+    profiles = _profile_groups(session, where, matching, cursor, limit)
     ids = [p.id for p in profiles.items if sum(p.counts.values())]
-    if hits is not None:
-        conds.append(_hit_ids(session, hits, ids))
-    pages = _first_pages(session, where, conds, ids, sort, rows) if ids else {}
+    pages = _first_pages(session, matching, ids, sort, rows) if ids else {}
     return CardsScreen(profiles, pages, token)

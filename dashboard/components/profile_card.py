@@ -61,7 +61,8 @@ def card_data(profile: ProfilePublic, rows: list[ConnectionPublic], has_more: bo
     description = "" if profile.description == DEFAULT_PROFILE_DESCRIPTION else profile.description
     return {"name": profile.name, "description": description,
             "provider": profile.provider, "environment": profile.environment,
-            "counts": profile.counts, "empty": empty_text, "sort": sort,
+            "counts": profile.counts, "counts_exact": profile.counts_exact,
+            "empty": empty_text, "sort": sort,
             "rows": [row_data(r) for r in rows], "has_more": has_more}
 
 
@@ -98,7 +99,8 @@ class ProfileCards(JSComponent):
         root.setAttribute('aria-label', `Profile ${name}`)
         const counts = h('p', {class: 'counts'})
         for (const [status, n] of Object.entries(p.counts || {})) {
-          counts.append(h('span', {class: n ? `count count-${status.toLowerCase()}` : 'count'}, `${n} ${status}`))
+          const atLeast = p.counts_exact === false && n ? '+' : ''  // a common search's counts stop at 10,001
+          counts.append(h('span', {class: n ? `count count-${status.toLowerCase()}` : 'count'}, `${n}${atLeast} ${status}`))
         }
         const head = h('header', {},
           h('h2', {}, name),

@@ -159,3 +159,60 @@ def test_search_total_counts_profiles_with_a_live_hit(demo_url, admin):
                                        where=GroupFilter(search="needle", environment=environment))
             assert (page.total, page.total_exact) == (len(hit), True), environment
             assert len(page.items) == min(1, len(hit))
+
+
+def test_a_common_needle_probes_profiles_to_the_page_and_caps_each_cards_count(
+        demo_url, admin, monkeypatch):
+    """A common needle (more hits than SEARCH_IDS_MAX) is tested row by row: the card total is
+    "one more than shown, at least" while profiles remain, and a card's counts stop after
+    COUNT_CAP + 1 matches (shown as at least); rows stay those of the listing."""
+    monkeypatch.setattr(groups, "SEARCH_IDS_MAX", 2)
+    monkeypatch.setattr(groups, "COUNT_CAP", 3)
+    monkeypatch.setattr(groups, "_counts_statement", groups._counts_statement.__wrapped__)
+    with session(demo_url) as s:
+        profiles = s.exec(select(Profile).order_by(Profile.name)).all()
+        first, second = profiles[0], profiles[1]
+        for i in range(6):
+            s.add(Connection(profile_id=first.id, service="svc", account=f"common{i}@example.com"))
+        s.add(Connection(profile_id=second.id, service="svc", account="common9@example.com"))
+        s.commit()
+    with session(demo_url) as s:
+        one = cards_screen(s, actor=admin, where=GroupFilter(search="common"), limit=1, rows=2)
+        assert [p.name for p in one.profiles.items] == [first.name]
+        assert (one.profiles.total, one.profiles.total_exact) == (2, False)
+        card = one.profiles.items[0]
+        assert (sum(card.counts.values()), card.counts_exact) == (4, False)  # COUNT_CAP + 1
+        assert [c.account for c in one.rows[first.id].items] == ["common0@example.com",
+                                                                 "common1@example.com"]
+        both = cards_screen(s, actor=admin, where=GroupFilter(search="common"), limit=5)
+        assert [p.name for p in both.profiles.items] == [first.name, second.name]
+        assert (both.profiles.total, both.profiles.total_exact) == (2, True)
+        assert (both.profiles.items[1].counts["Active"], both.profiles.items[1].counts_exact) \
+            == (1, True)
+        nothing = cards_screen(s, actor=admin, where=GroupFilter(search="common", status="Error"))
+        assert (nothing.profiles.items, nothing.profiles.total) == ([], 0)
+
+
+def test_a_rare_needles_hits_are_read_through_the_text_index_first(sqlite_url, admin, keyring):
+    """SQLite reads a needle's hits by walking FTS5 and joining each row by id, whatever other
+    filter a screen adds: walking the rows of a status to probe the text index for each cost
+    25 s for a needle with one Error row at a million rows (SQLAlchemy drops a NOT INDEXED
+    hint for SQLite; a CROSS JOIN is the order SQLite keeps)."""
+    from sqlalchemy.dialects import sqlite
+
+    from connmodel.search import text_terms, through_text_index
+    from connmodel.services.demo import seed_demo
+
+    with session(sqlite_url) as s:
+        seed_demo(s, actor=admin, keyring=keyring)
+        terms = text_terms(s, "anderson")
+        assert terms is not None
+        stmt = through_text_index([Connection.status == "Error", Connection.revoked_at.is_(None)],
+                                  Connection.id, Connection.profile_id).limit(10)
+        compiled = stmt.compile(dialect=sqlite.dialect())
+        params = compiled.construct_params(terms.params)
+        plan = s.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + compiled.string,
+                                              tuple(params[k] for k in compiled.positiontup)).all()
+        steps = [row[-1] for row in plan]
+        assert steps[0].startswith("SCAN connection_fts"), steps
+        assert "INTEGER PRIMARY KEY" in steps[1], steps

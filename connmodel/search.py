@@ -194,7 +194,8 @@ def through_text_index(conds: list[ColumnElement[bool]], *columns: Any) -> Selec
     by row: 25 s for a rare needle among the Error rows of a million), a capped count or a
     capped read of the hits stops after its cap instead of testing every row of the table.
     """
-    joined = _TextIndexFirst(_FTS, Connection.__table__, col(Connection.id) == _FTS.c.rowid)
+    rows = Connection.__table__  # type: ignore[attr-defined]
+    joined = _TextIndexFirst(_FTS, rows, col(Connection.id) == _FTS.c.rowid)
     return (select(*(columns or (col(Connection.id),))).select_from(joined)
             .where(_FTS.c.connection_fts.match(bindparam("search_phrase")), *conds))
 

@@ -168,7 +168,6 @@ def test_a_common_needle_probes_profiles_to_the_page_and_caps_each_cards_count(
     COUNT_CAP + 1 matches (shown as at least); rows stay those of the listing."""
     monkeypatch.setattr(groups, "SEARCH_IDS_MAX", 2)
     monkeypatch.setattr(groups, "COUNT_CAP", 3)
-    monkeypatch.setattr(groups, "_counts_statement", groups._counts_statement.__wrapped__)
     with session(demo_url) as s:
         profiles = s.exec(select(Profile).order_by(Profile.name)).all()
         first, second = profiles[0], profiles[1]

@@ -15,7 +15,7 @@ LOCK := requirements.lock
 TEST_LOCK := requirements-test.lock
 COMPILE := pip compile pyproject.toml --universal --generate-hashes --quiet --custom-compile-command "make lock"
 
-.PHONY: run test docs bench screenshots lint audit-deps install install-test chromium nginx clean lock test-latest
+.PHONY: run test docs bench bench-10m screenshots lint audit-deps install install-test chromium nginx clean lock test-latest
 
 $(PY):
 	"$$(scripts/find-python)" -m venv $(VENV)
@@ -76,6 +76,7 @@ test-latest: install-test
 
 bench: install-test
 	$(PY) bench/store.py
+	$(PY) bench/search.py
 	$(PY) bench/checks.py
 	$(PY) bench/refresh.py
 	$(PY) bench/dashboard.py
@@ -84,6 +85,14 @@ bench: install-test
 	$(PY) bench/api.py
 	$(PY) bench/scale.py
 	$(PY) bench/browser.py
+
+# Issue 23's scale: ten million connections in 2,000 profiles (about an hour; each builds its own)
+BIG = --connections 10000000 --profiles 2000
+bench-10m: install-test
+	$(PY) bench/search.py $(BIG) --out bench/results/search-10m.json
+	$(PY) bench/store.py $(BIG) --naive-repeats 1 --out bench/results/store-10m.json
+	$(PY) bench/dashboard.py $(BIG) --out bench/results/dashboard-10m.json
+	$(PY) bench/audit.py $(BIG) --out bench/results/audit-10m.json
 
 screenshots: install-test
 	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py tests/audit/test_html_report.py -m screenshots -q

@@ -122,6 +122,23 @@ class ConnectionCount(SQLModel, table=True):
     n: int = 0
 
 
+class ProfileTerm(SQLModel, table=True):
+    """A run of letters found in the accounts or the services (`source`) of a profile's
+    connections (see connmodel.terms), added by the triggers of migration 0013, never removed.
+
+    A common search reads only the profiles, and of them only the columns, holding every run of
+    its needle.
+    """
+
+    __tablename__ = "profile_term"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    profile_id: int = Field(primary_key=True, foreign_key="profile.id", ondelete="CASCADE",
+                            sa_column_kwargs={"autoincrement": False})
+    source: str = Field(primary_key=True, max_length=7)  # "account" or "service"
+    term: str = Field(primary_key=True, max_length=320)
+
+
 class OAuthAuthorization(SQLModel, table=True):
     """A started authorization-code flow, kept durably until its callback (or expiry).
 

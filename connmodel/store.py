@@ -29,6 +29,7 @@ from sqlmodel import Session, create_engine
 from connmodel.budget import budgeted
 from connmodel.errors import AlreadyExists, InvalidInput, PermissionDenied, StoreUnavailable
 from connmodel.models import AuditEvent, utcnow
+from connmodel.terms import terms_json
 
 DEFAULT_URL = "sqlite:///connmodel.db"
 BUSY_TIMEOUT_MS = 10_000
@@ -47,6 +48,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # The triggers of migration 0013 split accounts and services into terms with it.
+    dbapi_connection.create_function("connmodel_terms", 1, terms_json, deterministic=True)
 
 
 def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

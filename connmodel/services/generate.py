@@ -39,6 +39,7 @@ from connmodel.synthetic import (
     profile_rows,
     time_strings,
 )
+from connmodel.terms import terms
 
 MAX_CONNECTIONS = 10_000_000
 MAX_PROFILES = 100_000
@@ -46,6 +47,7 @@ CHECK_EVERY = 25  # one connection in CHECK_EVERY gets a short check history
 BATCH = 50_000
 CHUNK = 250_000  # connections drawn and written at a time (a multiple of CHECK_EVERY)
 FTS_INSERT_TRIGGER = "connection_fts_insert"  # migration 0002
+TERMS_INSERT_TRIGGER = "profile_term_insert"  # migration 0013
 FTS_DEFAULTS = (("automerge", 4), ("crisismerge", 16))  # FTS5's own defaults
 CONNECTION_COLUMNS = ("id", "profile_id", "service", "account", "status", "status_reason",
                       "checked_at", "expires_at", "last_used_at", "created_at")
@@ -200,10 +202,11 @@ def _fts_configure(conn: Any, settings: Iterable[tuple[str, int]]) -> None:
 def _bulk_load(session: Session, *, first_id: int, rebuild_indexes: bool) -> Iterator[None]:
     """Suspend per-row index upkeep on `connection` while the bulk insert runs, then catch up.
 
-    A row-by-row FTS5 trigger and the partial indexes make a million inserts 10x slower than
-    writing the rows and indexing them once. The definitions are read back from the database
-    itself (so the migrations stay their single source) and recreated in the same transaction:
-    other sessions never see the table without them. The search index gets exactly the new rows.
+    Row-by-row triggers (FTS5, profile terms) and the partial indexes make a million inserts
+    10x slower than writing the rows and indexing them once. The definitions are read back from
+    the database itself (so the migrations stay their single source) and recreated in the same
+    transaction: other sessions never see the table without them. The search index gets exactly
+    the new rows; the caller writes their profile terms (`_profile_terms`), trigger suspended.
     `rebuild_indexes` is for loads at least as large as the table (rebuilding is then cheaper).
     """
     conn = session.connection()
@@ -213,16 +216,18 @@ def _bulk_load(session: Session, *, first_id: int, rebuild_indexes: bool) -> Ite
             "AND schemaname = current_schema() AND indexname <> 'connection_pkey'"
         )).all() if rebuild_indexes else []
         conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+        conn.execute(text(f"ALTER TABLE connection DISABLE TRIGGER {TERMS_INSERT_TRIGGER}"))
         for name, _ in indexes:
             conn.execute(text(f'DROP INDEX "{name}"'))
         yield
+        conn.execute(text(f"ALTER TABLE connection ENABLE TRIGGER {TERMS_INSERT_TRIGGER}"))
         for _, definition in indexes:
             conn.execute(text(definition))
         return
     objects = conn.execute(
         text("SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'connection' "
-             "AND sql IS NOT NULL AND (name = :trigger OR (type = 'index' AND :indexes))"),
-        {"trigger": FTS_INSERT_TRIGGER, "indexes": rebuild_indexes},
+             "AND sql IS NOT NULL AND (name IN (:fts, :terms) OR (type = 'index' AND :indexes))"),
+        {"fts": FTS_INSERT_TRIGGER, "terms": TERMS_INSERT_TRIGGER, "indexes": rebuild_indexes},
     ).all()
     # A 256 MB page cache for the index builds. SQLite keeps its bookkeeping sized for that
     # even after cache_size is set back, and clears it at every later transaction that follows
@@ -258,6 +263,19 @@ def _insert_connections(
         strict=True,
     )
     _bulk(session, "connection", CONNECTION_COLUMNS, rows)
+
+
+def _profile_terms(cols: ConnectionColumns, profile_ids: list[int]) -> set[tuple[int, str, str]]:
+    """(profile id, source, term) of these rows, as migration 0013's trigger adds them: each
+    profile's distinct texts are split once (generated accounts repeat within a profile)."""
+    found: set[tuple[int, str, str]] = set()
+    for source, column in (("account", cols.account), ("service", cols.service)):
+        texts: dict[int, set[str]] = {}
+        for p, value in zip(cols.profile, column, strict=True):
+            texts.setdefault(p, set()).add(value)
+        found.update((profile_ids[p], source, t)
+                     for p, values in texts.items() for t in terms(" ".join(values)))
+    return found
 
 
 def _insert_checks(
@@ -334,13 +352,16 @@ def generate(
     first_server = _insert_servers(session, plan, profile_ids, now)
     first_id = _reserve_ids(session, connections)
     checks = 0
+    found: set[tuple[int, str, str]] = set()
     with _bulk_load(session, first_id=first_id, rebuild_indexes=connections >= first_id - 1):
         chunk_id = first_id
         for chunk in connection_rows.chunks(CHUNK):
             cols = connection_columns(rng, plan, chunk, now)
             _insert_connections(session, cols, profile_ids, chunk_id)
             checks += _insert_checks(session, rng, cols, chunk_id, first_server)
+            found |= _profile_terms(cols, profile_ids)
             chunk_id += len(cols)
+        _bulk(session, "profile_term", ("profile_id", "source", "term"), sorted(found))
     session.commit()
     _vacuum_analyze(session)
     return GenerateResult(

@@ -10,6 +10,7 @@ change token lets a page notice work done elsewhere without re-reading what it s
 one session, running a text search once for all its statements.
 """
 
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -23,6 +24,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     exists,
+    false,
     func,
     literal_column,
     select,
@@ -71,11 +73,15 @@ from connmodel.services.connections import (
     sort_key,
 )
 from connmodel.status import Status, parse_environment, parse_status
+from connmodel.terms import needle_runs
 
 # A text search with more hits is tested row by row (see _matching). Below it, reading the hits
 # wins: at 10M rows "grace.lopez" (6,911 hits, a few per profile) cost 6.2 s walked and 64 ms by
 # its hits on PostgreSQL; above it, the 20,001 hits read first cost 20-60 ms of every search.
 SEARCH_IDS_MAX = 20_000
+# A card's counts under a common search stop after this many matches of each of its two parts
+# (shown as "at least"): ten cards of 10,001 read 200,000 rows, a fifth of a second at 10M.
+CARD_COUNT_CAP = 1_000
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,9 @@ class Matching:
     shape: tuple[Any, ...]
     params: dict[str, Any]
     hits: Hits | None = None
+    # A common needle: by column, the profiles whose terms hold every run of its letters
+    # (connmodel.terms); None when it has no run to test.
+    candidates: dict[str, list[int]] | None = None
 
     @property
     def dense(self) -> bool:
@@ -168,11 +177,29 @@ def _matching(session: Session, where: GroupFilter) -> Matching:
                                                col(Connection.status)), SEARCH_IDS_MAX)
     if rows is None:
         dense = dense_terms(terms, needle)
-        return Matching((*status.shape, dense.shape), {**status.params, **dense.params})
+        return Matching((*status.shape, dense.shape), {**status.params, **dense.params},
+                        candidates=_candidates(session, needle_runs(needle)))
     hits: Hits = {}
     for cid, pid, state in rows:
         hits.setdefault(pid, []).append((cid, state))
     return Matching(status.shape, status.params, hits)
+
+
+def _candidates(session: Session, runs: list[str]) -> dict[str, list[int]] | None:
+    """By column (account, service), the profiles whose terms hold every one of `runs`: the
+    only ones where a needle with these runs of letters can match (None without runs)."""
+    if not runs:
+        return None
+    held = "".join(f" AND EXISTS (SELECT 1 FROM profile_term AS u WHERE u.profile_id = "
+                   f"t.profile_id AND u.source = t.source AND u.term LIKE :run_{i})"
+                   for i in range(1, len(runs)))
+    found: dict[str, list[int]] = {"account": [], "service": []}
+    for pid, source in session.connection().execute(
+            text(f"SELECT DISTINCT t.profile_id, t.source FROM profile_term AS t "
+                 f"WHERE t.term LIKE :run_0{held}"),
+            {f"run_{i}": f"%{run}%" for i, run in enumerate(runs)}):  # runs are a-z only
+        found[source].append(pid)
+    return found
 
 
 def _hit_ids(session: Session, hits: Hits, profile_ids: list[int]) -> ColumnElement[bool]:
@@ -291,60 +318,87 @@ def _dense_params(matching: Matching) -> dict[str, Any]:
 
 
 def _dense_probe(session: Session, matching: Matching) -> ColumnElement[bool]:
-    """Whether `profile` has a live row (of the filter's status) that a common needle matches:
-    one probe per column, each along the index that holds it. A profile without a match is
-    read whole (its two index ranges): what a page of cards costs is the rows of the profiles
-    by name, before the page is full, that hold no match.
+    """Whether `profile` has a live row (of the filter's status) that a common needle matches.
+
+    Per column, only for the profiles whose terms hold the needle's runs (`_candidates`), one
+    probe along the index that holds the column. A candidate without a match is read whole
+    (its index range): what a page of cards costs beyond its own rows is the candidates by
+    name, before the page is full, without a match.
     """
     if DENSE not in matching.shape:  # a non-ASCII common needle on SQLite: its FTS5 condition
         return exists().where(col(Connection.profile_id) == col(Profile.id),
                               *matching.conditions())
     sqlite = session.get_bind().dialect.name == "sqlite"
     status = "status" in matching.shape
-    probes = " OR ".join(
-        "EXISTS (SELECT 1 " + _rows_where(column, status, sqlite).format(profile_ref="profile.id")
-        + ")" for column in ("account", "service"))
-    return text(f"({probes})").bindparams(**_dense_params(matching))  # type: ignore[return-value]
+    arms, params = [], _dense_params(matching)
+    for column in ("account", "service"):
+        probe = ("EXISTS (SELECT 1 " + _rows_where(column, status, sqlite)
+                 .format(profile_ref="profile.id") + ")")
+        if matching.candidates is not None:
+            ids = matching.candidates[column]
+            if not ids:
+                continue
+            params[f"{column}_ids"] = json.dumps(ids) if sqlite else ids
+            among = (f"profile.id IN (SELECT value FROM json_each(:{column}_ids))" if sqlite
+                     else f"profile.id = ANY(:{column}_ids)")
+            probe = f"({among} AND {probe})"
+        arms.append(probe)
+    if not arms:  # no profile's terms hold the needle's runs
+        return false()
+    condition = text(f"({' OR '.join(arms)})")
+    if not sqlite:
+        condition = condition.bindparams(*(bindparam(f"{c}_ids", type_=ARRAY(Integer))
+                                           for c in ("account", "service") if f"{c}_ids" in params))
+    return condition.bindparams(**params)  # type: ignore[return-value]
 
 
 def _dense_counts(session: Session, matching: Matching, ids: list[int]
                   ) -> tuple[dict[int, dict[str, int]], set[int]]:
     """Counts by status of each card's rows that a common needle matches, and the cards whose
-    count stopped early (at COUNT_CAP + 1 rows of one of its two parts: "at least").
+    count stopped early (at CARD_COUNT_CAP + 1 rows of one of its two parts: "at least").
 
     Two disjoint parts per card, each along an index: the rows whose account matches (read
-    from the index alone), and those whose service matches but account does not (only these
-    rows are read from the table). A non-ASCII common needle on SQLite keeps its FTS5
+    from the index alone), and those whose service matches but account does not (read from
+    the table, unless the profile's terms rule the accounts out). A part whose column the
+    terms rule out is not read. A non-ASCII common needle on SQLite keeps its FTS5
     condition, counted the same way in one part.
     """
     sqlite = session.get_bind().dialect.name == "sqlite"
     params = {f"card_{i}": pid for i, pid in enumerate(ids)}
     if DENSE in matching.shape:
-        stmt = _dense_counts_statement(len(ids), "status" in matching.shape, sqlite, COUNT_CAP)
+        held = matching.candidates
+        columns = tuple((held is None or pid in held["account"],
+                         held is None or pid in held["service"]) for pid in ids)
+        stmt = _dense_counts_statement(columns, "status" in matching.shape, sqlite,
+                                       CARD_COUNT_CAP)
         params.update(_dense_params(matching))
     else:
-        stmt = _counts_statement(len(ids), matching.shape, COUNT_CAP)
+        stmt = _counts_statement(len(ids), matching.shape, CARD_COUNT_CAP)
         params.update(matching.params)
     counts = {pid: {s.value: 0 for s in Status} for pid in ids}
     read: dict[tuple[int, int], int] = {}
     for card, part, status, n in session.connection().execute(stmt, params).all():
         counts[ids[card]][status] += n
         read[card, part] = read.get((card, part), 0) + n
-    return counts, {ids[card] for (card, _), n in read.items() if n > COUNT_CAP}
+    return counts, {ids[card] for (card, _), n in read.items() if n > CARD_COUNT_CAP}
 
 
 @lru_cache(maxsize=64)
-def _dense_counts_statement(cards: int, status: bool, sqlite: bool, cap: int) -> Any:
-    """Rows (card position, part, status, count) for `_dense_counts`, built once per shape."""
+def _dense_counts_statement(columns: tuple[tuple[bool, bool], ...], status: bool, sqlite: bool,
+                            cap: int) -> Any:
+    """Rows (card position, part, status, count) for `_dense_counts`, built once per shape:
+    `columns` tells per card whether its accounts, its services may match (their terms)."""
     parts = []
-    for i in range(cards):
+    for i, (in_account, in_service) in enumerate(columns):
         account = _rows_where("account", status, sqlite).format(profile_ref=f":card_{i}")
         service = _rows_where("service", status, sqlite).format(profile_ref=f":card_{i}")
-        parts += [(f"SELECT {i} AS card, 0 AS part, status FROM "
-                  f"(SELECT status {account} LIMIT {cap + 1}) AS a{i}"),
-                  (f"SELECT {i} AS card, 1 AS part, status FROM "
-                  f"(SELECT status {service} AND NOT {_matches('account', sqlite)} "
-                  f"LIMIT {cap + 1}) AS s{i}")]
+        if in_account:
+            parts.append(f"SELECT {i} AS card, 0 AS part, status FROM "
+                         f"(SELECT status {account} LIMIT {cap + 1}) AS a{i}")
+        if in_service:  # the rows whose account also matches are counted above
+            unless = f" AND NOT {_matches('account', sqlite)}" if in_account else ""
+            parts.append(f"SELECT {i} AS card, 1 AS part, status FROM "
+                         f"(SELECT status {service}{unless} LIMIT {cap + 1}) AS s{i}")
     return text(f"SELECT card, part, status, count(*) FROM ({' UNION ALL '.join(parts)}) "
                 "AS counted GROUP BY card, part, status")
 

@@ -206,7 +206,8 @@ class ConnectionsPage(pn.viewable.Viewer):
         counts = m.counts
         shown = len(m.cards)
         total = f"{m.profiles_total}{'' if m.profiles_total_exact else '+'}"
-        parts = " · ".join(f"{n} {s}" for s, n in counts.items())
+        more = "" if m.counts_exact else "+"
+        parts = " · ".join(f"{n}{more if n else ''} {s}" for s, n in counts.items())
         self._summary.object = (f"Showing {shown} of {total} profiles — connections: {parts}"
                                 if m.cards else "")
 

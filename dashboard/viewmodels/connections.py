@@ -176,6 +176,11 @@ class ConnectionsPageModel(param.Parameterized):
         return totals
 
     @property
+    def counts_exact(self) -> bool:
+        """False when a card's counts stopped early (a common search): `counts` is then at least."""
+        return all(card.profile.counts_exact for card in self.cards)
+
+    @property
     def empty_database(self) -> bool:
         return self.loaded and not self.error and not self.filtering and not self.cards
 

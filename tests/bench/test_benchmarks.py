@@ -100,6 +100,19 @@ def test_store_benchmark_says_what_is_missing_when_no_profile_fits(tmp_path):
     assert not (tmp_path / "store.json").exists()
 
 
+def test_search_benchmark_times_needles_of_every_tier_on_both_stores(tmp_path, postgres_url):
+    out = tmp_path / "search.json"
+    run("search.py", "--connections", "20000", "--profiles", "20", "--runs", "2",
+        "--out", str(out))
+    stores = json.loads(out.read_text())["stores"]
+    assert list(stores) == ["sqlite", "postgres"]
+    for store in stores.values():
+        tiers = {r["tier"] for r in store["results"]}
+        assert any(t.startswith("rare") for t in tiers) and any(t.startswith("common") for t in tiers)
+        assert {r["measure"] for r in store["results"]} == {"cli", "cards", "cards + Error"}
+        assert all(r["p50_ms"] > 0 for r in store["results"])
+
+
 def test_audit_benchmark_times_report_and_naive(tmp_path):
     out = tmp_path / "audit.json"
     run("audit.py", "--connections", "2000", "--profiles", "20", "--stores", "sqlite",

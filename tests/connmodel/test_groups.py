@@ -165,9 +165,9 @@ def test_a_common_needle_probes_profiles_to_the_page_and_caps_each_cards_count(
         demo_url, admin, monkeypatch):
     """A common needle (more hits than SEARCH_IDS_MAX) is tested row by row: the card total is
     "one more than shown, at least" while profiles remain, and a card's counts stop after
-    COUNT_CAP + 1 matches (shown as at least); rows stay those of the listing."""
+    CARD_COUNT_CAP + 1 matches (shown as at least); rows stay those of the listing."""
     monkeypatch.setattr(groups, "SEARCH_IDS_MAX", 2)
-    monkeypatch.setattr(groups, "COUNT_CAP", 3)
+    monkeypatch.setattr(groups, "CARD_COUNT_CAP", 3)
     with session(demo_url) as s:
         profiles = s.exec(select(Profile).order_by(Profile.name)).all()
         first, second = profiles[0], profiles[1]
@@ -180,7 +180,7 @@ def test_a_common_needle_probes_profiles_to_the_page_and_caps_each_cards_count(
         assert [p.name for p in one.profiles.items] == [first.name]
         assert (one.profiles.total, one.profiles.total_exact) == (2, False)
         card = one.profiles.items[0]
-        assert (sum(card.counts.values()), card.counts_exact) == (4, False)  # COUNT_CAP + 1
+        assert (sum(card.counts.values()), card.counts_exact) == (4, False)  # CARD_COUNT_CAP + 1
         assert [c.account for c in one.rows[first.id].items] == ["common0@example.com",
                                                                  "common1@example.com"]
         both = cards_screen(s, actor=admin, where=GroupFilter(search="common"), limit=5)

@@ -1,0 +1,32 @@
+"""The words a profile's connections hold, so a search can skip profiles that cannot match.
+
+A profile's terms are the runs of letters (a-z, after lowering) in its connections' accounts and
+services, kept in `profile_term` by triggers (migration 0013). A needle can only occur in a text
+if each of its own runs of letters lies inside one of the text's: so a profile none of whose
+terms contains some run of the needle has no match, and a search for a common needle walks
+only the rows of the profiles that pass (connmodel.services.groups). Terms are only added (a
+revoked or changed row leaves its old ones): the test may pass a profile without a match, never
+skip one with a match.
+"""
+
+import json
+import re
+
+PATTERN = "[a-z]+"  # the same runs in Python (SQLite's connmodel_terms) and PostgreSQL's regex
+_RUNS = re.compile(PATTERN)
+
+
+def terms(text: str) -> list[str]:
+    """The runs of letters of `text`, lowered."""
+    return _RUNS.findall(text.lower())
+
+
+def terms_json(text: str | None) -> str:
+    """`terms` as a JSON array: SQLite's `connmodel_terms(text)`, for the triggers."""
+    return json.dumps(sorted(set(terms(text or ""))))
+
+
+def needle_runs(needle: str) -> list[str]:
+    """The runs of letters every profile with a match must hold (none for a non-ASCII needle,
+    whose case folding differs between the stores: it is not pruned)."""
+    return sorted(set(terms(needle))) if needle.isascii() else []

@@ -1,0 +1,89 @@
+"""`profile_term` (migration 0013) holds every run of letters of each profile's connections, and
+the Connections page's search for a common needle skips the profiles lacking one of its runs
+without losing any profile that has a match."""
+
+from datetime import UTC, datetime
+
+import pytest
+from alembic import command
+from sqlalchemy import insert, select, update
+
+from connmodel.models import Connection, Profile, ProfileTerm
+from connmodel.schema import alembic_config
+from connmodel.services import groups
+from connmodel.services.generate import generate
+from connmodel.services.groups import GroupFilter, cards_screen
+from connmodel.store import get_engine, session
+from connmodel.terms import needle_runs, terms
+
+NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+
+
+def _expected(url: str) -> set[tuple[int, str, str]]:
+    with session(url) as s:
+        rows = s.execute(select(Connection.profile_id, Connection.account, Connection.service)).all()
+    return {(p, source, t) for p, account, service in rows
+            for source, text in (("account", account), ("service", service)) for t in terms(text)}
+
+
+def _kept(url: str) -> set[tuple[int, str, str]]:
+    with session(url) as s:
+        return {tuple(r) for r in s.execute(select(ProfileTerm.profile_id, ProfileTerm.source,
+                                                   ProfileTerm.term))}
+
+
+def test_terms_follow_generate_inserts_and_changes(store_url, admin, keyring):
+    with session(store_url) as s:
+        generate(s, actor=admin, connections=500, profiles=5, seed=4, keyring=keyring, now=NOW)
+    assert _kept(store_url) == _expected(store_url) != set()
+    with session(store_url) as s:
+        profiles = sorted(set(s.execute(select(Connection.profile_id)).scalars()))
+        first = s.execute(select(Connection.id).order_by(Connection.id)).scalars().first()
+        s.execute(insert(Connection).values(profile_id=profiles[0], service="Zendesk Äpi",
+                                            account="Ops-Bot_7@Élan.example", created_at=NOW))
+        s.execute(update(Connection).where(Connection.id == first)
+                  .values(account="renamed.quokka@example.com", profile_id=profiles[1]))
+        s.commit()
+    kept = _kept(store_url)
+    assert _expected(store_url) <= kept  # terms are only ever added
+    assert {(profiles[0], "service", "zendesk"), (profiles[0], "service", "pi"),
+            (profiles[0], "account", "ops"), (profiles[0], "account", "bot"),
+            (profiles[0], "account", "lan"), (profiles[1], "account", "quokka")} <= kept
+
+
+def test_the_migration_fills_the_terms_of_existing_connections(sqlite_url, admin, keyring):
+    """Upgrading a database of the previous schema (0012) writes every profile's terms."""
+    cfg = alembic_config(sqlite_url)
+    with session(sqlite_url) as s:
+        generate(s, actor=admin, connections=300, profiles=3, seed=5, keyring=keyring, now=NOW)
+    with get_engine(sqlite_url).begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0012")
+        command.upgrade(cfg, "head")
+    assert _kept(sqlite_url) == _expected(sqlite_url) != set()
+
+
+@pytest.mark.parametrize("needle", ["example", "Google", "Configured", "a", "lopez", "o.l",
+                                    "Provider", "zzz", "e-x", "15"])
+def test_a_common_needle_finds_the_same_profiles_with_and_without_terms(
+        store_url, admin, keyring, monkeypatch, needle):
+    """Profiles skipped by their terms are exactly those without a match: the page with the
+    test (every needle common: SEARCH_IDS_MAX 0) equals the page found by the hits."""
+    with session(store_url) as s:
+        generate(s, actor=admin, connections=1500, profiles=12, seed=6, keyring=keyring, now=NOW)
+    with session(store_url) as s:
+        by_hits = cards_screen(s, actor=admin, where=GroupFilter(search=needle), limit=100)
+    monkeypatch.setattr(groups, "SEARCH_IDS_MAX", 0)
+    with session(store_url) as s:
+        pruned = cards_screen(s, actor=admin, where=GroupFilter(search=needle), limit=100)
+        names = sorted(s.execute(select(Profile.name)).scalars())
+    assert [p.name for p in pruned.profiles.items] == [p.name for p in by_hits.profiles.items]
+    assert [p.counts for p in pruned.profiles.items] == [p.counts for p in by_hits.profiles.items]
+    assert pruned.rows == by_hits.rows
+    if needle_runs(needle) == ["zzz"]:
+        assert pruned.profiles.items == [] and names
+
+
+def test_needle_runs_are_its_letters_and_none_when_not_ascii():
+    assert needle_runs("Grace.Lopez12@Example") == ["example", "grace", "lopez"]
+    assert needle_runs("2024") == [] and needle_runs("Élan") == []

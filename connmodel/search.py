@@ -155,13 +155,18 @@ def dense_terms(terms: SearchTerms, needle: str) -> SearchTerms:
     return SearchTerms(DENSE, {**terms.params, "search_like_0": like_pattern(needle)})
 
 
-def few_matches(session: Session, terms: SearchTerms, conds: list[ColumnElement[bool]],
-                columns: tuple[Any, ...], cap: int) -> list[Any] | None:
+def few_matches(session: Session, terms: SearchTerms, needle: str,
+                conds: list[ColumnElement[bool]], columns: tuple[Any, ...],
+                cap: int) -> list[Any] | None:
     """`columns` of the live rows matching `terms` and `conds` if there are at most `cap`, else
     None, having read at most cap + 1 of them (SQLite: FTS5's lazy walk) or none at all
     (PostgreSQL: when the planner's estimate is above `cap`, as a trigram bitmap would first
-    collect every match)."""
+    collect every match). A needle under three letters is not looked for (None): no trigram
+    serves it, so finding its hits would read the whole table (2.7 s at 1M rows for one with
+    none)."""
     conn = session.connection()
+    if len(needle) < 3:
+        return None
     if terms.shape == ("fts",):
         # The text index alone first (its rowids, ~0.5 us each): rows are read for few hits only.
         if len(conn.execute(_FTS_IDS.limit(cap + 1), terms.params).all()) > cap:

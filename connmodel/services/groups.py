@@ -79,8 +79,8 @@ from connmodel.terms import needle_runs
 # wins: at 10M rows "grace.lopez" (6,911 hits, a few per profile) cost 6.2 s walked and 64 ms by
 # its hits on PostgreSQL; above it, the 20,001 hits read first cost 20-60 ms of every search.
 SEARCH_IDS_MAX = 20_000
-# A card's counts under a common search stop after this many matches of each of its two parts
-# (shown as "at least"): ten cards of 10,001 read 200,000 rows, a fifth of a second at 10M.
+# A card's counts under a common search stop after this many matches (shown as "at least"):
+# ten cards of 10,001 read 100,000 rows or more, a fifth of a second at 10M.
 CARD_COUNT_CAP = 1_000
 
 
@@ -173,8 +173,8 @@ def _matching(session: Session, where: GroupFilter) -> Matching:
         return Matching(status.shape, status.params)
     conds = [with_values(c, status.params) for c in _conditions(status.shape)]
     # A stored row's id is never None (the model's `int | None` is for unsaved objects).
-    rows = few_matches(session, terms, conds, (col(Connection.id), col(Connection.profile_id),
-                                               col(Connection.status)), SEARCH_IDS_MAX)
+    rows = few_matches(session, terms, needle, conds, (
+        col(Connection.id), col(Connection.profile_id), col(Connection.status)), SEARCH_IDS_MAX)
     if rows is None:
         dense = dense_terms(terms, needle)
         return Matching((*status.shape, dense.shape), {**status.params, **dense.params},
@@ -355,13 +355,12 @@ def _dense_probe(session: Session, matching: Matching) -> ColumnElement[bool]:
 def _dense_counts(session: Session, matching: Matching, ids: list[int]
                   ) -> tuple[dict[int, dict[str, int]], set[int]]:
     """Counts by status of each card's rows that a common needle matches, and the cards whose
-    count stopped early (at CARD_COUNT_CAP + 1 rows of one of its two parts: "at least").
+    count stopped early (at CARD_COUNT_CAP + 1 matches: "at least").
 
-    Two disjoint parts per card, each along an index: the rows whose account matches (read
-    from the index alone), and those whose service matches but account does not (read from
-    the table, unless the profile's terms rule the accounts out). A part whose column the
-    terms rule out is not read. A non-ASCII common needle on SQLite keeps its FTS5
-    condition, counted the same way in one part.
+    When the profile's terms rule one column out (a needle in the accounts only, or in the
+    services only), the other is read from the index that holds it alone; else each row is
+    read and both columns tested, until the cap. (A non-ASCII common needle on SQLite keeps its
+    FTS5 condition, counted the same way.)
     """
     sqlite = session.get_bind().dialect.name == "sqlite"
     params = {f"card_{i}": pid for i, pid in enumerate(ids)}
@@ -376,47 +375,44 @@ def _dense_counts(session: Session, matching: Matching, ids: list[int]
         stmt = _counts_statement(len(ids), matching.shape, CARD_COUNT_CAP)
         params.update(matching.params)
     counts = {pid: {s.value: 0 for s in Status} for pid in ids}
-    read: dict[tuple[int, int], int] = {}
-    for card, part, status, n in session.connection().execute(stmt, params).all():
-        counts[ids[card]][status] += n
-        read[card, part] = read.get((card, part), 0) + n
-    return counts, {ids[card] for (card, _), n in read.items() if n > CARD_COUNT_CAP}
+    for card, status, n in session.connection().execute(stmt, params).all():
+        counts[ids[card]][status] = n
+    return counts, {pid for pid in ids if sum(counts[pid].values()) > CARD_COUNT_CAP}
 
 
 @lru_cache(maxsize=64)
 def _dense_counts_statement(columns: tuple[tuple[bool, bool], ...], status: bool, sqlite: bool,
                             cap: int) -> Any:
-    """Rows (card position, part, status, count) for `_dense_counts`, built once per shape:
+    """Rows (card position, status, count) for `_dense_counts`, built once per shape:
     `columns` tells per card whether its accounts, its services may match (their terms)."""
     parts = []
     for i, (in_account, in_service) in enumerate(columns):
-        account = _rows_where("account", status, sqlite).format(profile_ref=f":card_{i}")
-        service = _rows_where("service", status, sqlite).format(profile_ref=f":card_{i}")
-        if in_account:
-            parts.append(f"SELECT {i} AS card, 0 AS part, status FROM "
-                         f"(SELECT status {account} LIMIT {cap + 1}) AS a{i}")
-        if in_service:  # the rows whose account also matches are counted above
-            unless = f" AND NOT {_matches('account', sqlite)}" if in_account else ""
-            parts.append(f"SELECT {i} AS card, 1 AS part, status FROM "
-                         f"(SELECT status {service}{unless} LIMIT {cap + 1}) AS s{i}")
-    return text(f"SELECT card, part, status, count(*) FROM ({' UNION ALL '.join(parts)}) "
-                "AS counted GROUP BY card, part, status")
+        if in_account and in_service:  # both may match: one walk testing both, from the table
+            rows = (f"FROM connection WHERE profile_id = :card_{i} AND revoked_at IS NULL"
+                    f"{' AND status = :filter_status' if status else ''} AND "
+                    f"({_matches('account', sqlite)} OR {_matches('service', sqlite)})")
+        else:  # one column, from its index alone
+            rows = _rows_where("account" if in_account else "service", status, sqlite)
+            rows = rows.format(profile_ref=f":card_{i}")
+        parts.append(f"SELECT {i} AS card, status FROM "
+                     f"(SELECT status {rows} LIMIT {cap + 1}) AS c{i}")
+    return text(f"SELECT card, status, count(*) FROM ({' UNION ALL '.join(parts)}) "
+                "AS counted GROUP BY card, status")
 
 
 @lru_cache(maxsize=64)
 def _counts_statement(cards: int, shape: tuple[Any, ...], cap: int) -> Select[Any]:
-    """Rows (card position, part 0, status, count) of each card's (`card_0`..) rows matching
-    `shape`, at most cap + 1 of them each."""
+    """Rows (card position, status, count) of each card's (`card_0`..) rows matching `shape`,
+    at most cap + 1 of them each."""
     conds = _conditions(shape)
-    parts = [select(literal_column(str(i)).label("card"), literal_column("0").label("part"),
-                    sub.c.status).select_from(sub)
+    parts = [select(literal_column(str(i)).label("card"), sub.c.status).select_from(sub)
              for i in range(cards)
              for sub in [select(col(Connection.status))
                          .where(col(Connection.profile_id) == bindparam(f"card_{i}"), *conds)
                          .limit(cap + 1).subquery()]]
     both = union_all(*parts).subquery()
-    return (select(both.c.card, both.c.part, both.c.status, func.count())
-            .group_by(both.c.card, both.c.part, both.c.status))
+    return (select(both.c.card, both.c.status, func.count())
+            .group_by(both.c.card, both.c.status))
 
 
 def count_matching(session: Session, *, actor: Actor, where: GroupFilter) -> tuple[int, bool]:
@@ -504,7 +500,12 @@ def _first_pages(session: Session, matching: Matching, profile_ids: list[int], s
                                     .where(ranked.c.rank <= limit + 1)])
         params: dict[str, Any] = {}
     else:
-        stmt = _ranges_statement(len(profile_ids), sort, limit, matching.shape)
+        # PostgreSQL estimates a plain ILIKE from the column's statistics (migration 0007) and
+        # then walks each card's index in order, stopping at its page; DENSE's `|| ''` has no
+        # statistics, so it read and sorted each card's every row (30-100 ms a card at 10M).
+        shape = (tuple(("like", 1) if part == DENSE else part for part in matching.shape)
+                 if session.get_bind().dialect.name == "postgresql" else matching.shape)
+        stmt = _ranges_statement(len(profile_ids), sort, limit, shape)
         params = {**matching.params, **{f"card_{i}": pid for i, pid in enumerate(profile_ids)}}
     rows: dict[int, list[Any]] = {pid: [] for pid in profile_ids}
     for row in session.connection().execute(stmt, params).all():

@@ -18,7 +18,7 @@ PACKAGE = ROOT / "connmodel"
 LAYERS: dict[str, int] = {
     # models: the tables and the plain values, rules and errors everything shares
     **dict.fromkeys(("models", "errors", "status", "sqltime", "secrets", "permissions",
-                     "validation", "synthetic", "masking"), 0),
+                     "validation", "synthetic", "masking", "terms"), 0),
     # store: engines, sessions, schema, the paging and search helpers every listing runs
     **dict.fromkeys(("store", "schema", "migrations", "paging", "search", "budget"), 1),
     # services: the only code that changes the store (webhooks: the status-change outbox)

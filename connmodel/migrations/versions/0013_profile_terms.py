@@ -7,10 +7,11 @@ PostgreSQL). `profile_term` holds each profile's distinct runs of letters (connm
 the probe skips a profile lacking a run of the needle without reading its rows.
 
 Triggers on `connection` add the terms of inserted rows and of rows whose account, service or
-profile changes; nothing removes them (a term too many only costs a probe). The fill reads
-every connection once: about a minute per ten million rows. On PostgreSQL it runs in the
-migration's transaction and only reads `connection`, so the dashboard keeps reading and
-writing meanwhile (its inserts then wait for the fill to commit, as they take the new trigger).
+profile changes; nothing removes them (a term too many only costs a probe). The fill reads the
+live connections once, a profile at a time: at ten million rows about 15 s on SQLite and 30 s
+on PostgreSQL (this machine, loaded). On PostgreSQL it runs in the migration's transaction and
+only reads `connection`, so the dashboard keeps reading meanwhile; a connection added during
+the fill waits for it to commit (the new trigger takes the table's lock).
 
 Revision ID: 0013
 Revises: 0012
@@ -45,11 +46,15 @@ SQLITE_UP = [
         SELECT * FROM ({SQLITE_TERMS.format(row='new')}) WHERE true ON CONFLICT DO NOTHING;
     END""",
 ]
-SQLITE_FILL = (
-    "INSERT INTO profile_term (profile_id, source, term) SELECT DISTINCT * FROM ("
-    + " UNION ALL ".join(f"SELECT c.profile_id, '{source}', t.value FROM connection AS c, "
-                         f"json_each(connmodel_terms(c.{source})) AS t" for source in SOURCES)
-    + ") WHERE true ON CONFLICT DO NOTHING")
+# The fill splits each profile's live texts joined into one (a function call per profile, not
+# per row: 14 s instead of 126 s at 10M rows), read from the index holding the column.
+SQLITE_FILL = [
+    "INSERT INTO profile_term (profile_id, source, term) "
+    f"SELECT g.profile_id, '{source}', t.value FROM (SELECT profile_id, group_concat({joined}) "
+    f"AS text FROM connection INDEXED BY ix_connection_live_profile_{source} "
+    "WHERE revoked_at IS NULL GROUP BY profile_id) AS g, json_each(connmodel_terms(g.text)) AS t "
+    "WHERE true ON CONFLICT DO NOTHING"
+    for source, joined in (("account", "account, ' '"), ("service", "DISTINCT service"))]
 SQLITE_DOWN = ["DROP TRIGGER IF EXISTS profile_term_update",
                "DROP TRIGGER IF EXISTS profile_term_insert"]
 
@@ -79,8 +84,13 @@ POSTGRES_UP = [
         old.account <> new.account OR old.service <> new.service)
     EXECUTE FUNCTION profile_term_changed()""",
 ]
-POSTGRES_FILL = ("INSERT INTO profile_term (profile_id, source, term) "
-                 f"{POSTGRES_TERMS.format(rows='connection')} ON CONFLICT DO NOTHING")
+POSTGRES_FILL = [
+    "INSERT INTO profile_term (profile_id, source, term) "
+    f"SELECT DISTINCT g.profile_id, '{source}', m[1] FROM (SELECT profile_id, "
+    f"string_agg({joined}, ' ') AS text FROM connection WHERE revoked_at IS NULL "
+    f"GROUP BY profile_id) AS g, regexp_matches(lower(g.text), '{PATTERN}', 'g') AS m "
+    "ON CONFLICT DO NOTHING"
+    for source, joined in (("account", "account"), ("service", "DISTINCT service"))]
 POSTGRES_DOWN = ["DROP TRIGGER IF EXISTS profile_term_update ON connection",
                  "DROP TRIGGER IF EXISTS profile_term_insert ON connection",
                  "DROP FUNCTION IF EXISTS profile_term_changed()",
@@ -100,7 +110,8 @@ def upgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
     for statement in SQLITE_UP if sqlite else POSTGRES_UP:
         op.execute(statement)
-    op.execute(SQLITE_FILL if sqlite else POSTGRES_FILL)
+    for statement in SQLITE_FILL if sqlite else POSTGRES_FILL:
+        op.execute(statement)
 
 
 def downgrade() -> None:

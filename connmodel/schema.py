@@ -1,5 +1,7 @@
 """Schema management: Alembic migrations shipped inside the package, run by `connmodel init`."""
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -8,7 +10,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy.engine import Engine
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
 
 from connmodel.errors import StoreUnavailable
 from connmodel.store import describe
@@ -31,11 +34,13 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine) -> None:
+def upgrade(engine: Engine, report: Callable[[str], None] | None = None) -> None:
     """Bring the database to the newest schema (creating it if empty).
 
-    A database already migrated by a newer connmodel (a revision this one does not know) is
-    refused with StoreUnavailable rather than Alembic's traceback.
+    With `report`, each pending revision is announced before it runs (what it does, and how
+    long it should take for the rows there, when the revision says: SECONDS_PER_MILLION) and
+    its time said after. A database already migrated by a newer connmodel (a revision this one
+    does not know) is refused with StoreUnavailable rather than Alembic's traceback.
     """
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     # PostgreSQL: the migration context begins the transaction itself, so a migration can build
@@ -44,6 +49,10 @@ def upgrade(engine: Engine) -> None:
     try:
         with engine.connect() if postgres else engine.begin() as connection:
             cfg.attributes["connection"] = connection
+            if report:
+                _announce(cfg, connection, report)
+                if postgres:
+                    connection.commit()  # the migration context begins its own (see above)
             command.upgrade(cfg, "head")
     except CommandError:
         with engine.connect() as connection:
@@ -57,6 +66,41 @@ def upgrade(engine: Engine) -> None:
             f"this connmodel does not know (its newest is {head!r}): a newer connmodel migrated "
             "it; upgrade connmodel"
         ) from None
+
+
+def _announce(cfg: Config, connection: Connection, report: Callable[[str], None]) -> None:
+    """Say what each revision pending on an existing database does and how long it should
+    take; time each one."""
+    script = ScriptDirectory.from_config(cfg)
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current is None or current not in {r.revision for r in script.walk_revisions()}:
+        return  # a new database (nothing to wait for), or one from the future (refused)
+    pending = list(reversed(list(script.iterate_revisions("head", current))))
+    rows = _connections(connection) if pending else 0
+    dialect = connection.dialect.name
+    for revision in pending:
+        rate = getattr(revision.module, "SECONDS_PER_MILLION", {}).get(dialect)
+        guess = (f" (about {max(1, round(rate * rows / 1e6))} s for {rows:,} connections)"
+                 if rate and rows else "")
+        report(f"migration {revision.revision}: {revision.doc}{guess}")
+    started = [time.perf_counter()]
+
+    def applied(*, step: Any, **_: Any) -> None:
+        now = time.perf_counter()
+        report(f"migration {step.up_revision_id} done in {now - started[0]:.1f} s")
+        started[0] = now
+
+    cfg.attributes["on_version_apply"] = applied
+
+
+def _connections(connection: Connection) -> int:
+    """About how many connections there are, read without counting them."""
+    if connection.dialect.name == "postgresql":
+        found = connection.execute(text(
+            "SELECT reltuples FROM pg_class WHERE oid = to_regclass('connection')")).scalar()
+    else:
+        found = connection.execute(text("SELECT max(rowid) FROM connection")).scalar()
+    return max(0, int(found or 0))
 
 
 def is_current(engine: Engine) -> bool:

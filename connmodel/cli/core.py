@@ -18,7 +18,7 @@ from connmodel.store import database_url, describe
 def init(database: DatabaseOpt = None) -> None:
     """Create or upgrade the database schema and create the secret key file if missing."""
     with store(database) as s:  # surfaces an unreachable database as one message
-        upgrade(s.get_bind())  # type: ignore[arg-type]
+        upgrade(s.get_bind(), report=typer.echo)  # type: ignore[arg-type]
     with store(database) as s:
         keyring = init_keyring(s)
         s.commit()

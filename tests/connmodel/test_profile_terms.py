@@ -2,6 +2,7 @@
 the Connections page's search for a common needle skips the profiles lacking one of its runs
 without losing any profile that has a match."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -9,7 +10,7 @@ from alembic import command
 from sqlalchemy import insert, select, update
 
 from connmodel.models import Connection, Profile, ProfileTerm
-from connmodel.schema import alembic_config
+from connmodel.schema import alembic_config, upgrade
 from connmodel.services import groups
 from connmodel.services.generate import generate
 from connmodel.services.groups import GroupFilter, cards_screen
@@ -51,16 +52,25 @@ def test_terms_follow_generate_inserts_and_changes(store_url, admin, keyring):
             (profiles[0], "account", "lan"), (profiles[1], "account", "quokka")} <= kept
 
 
-def test_the_migration_fills_the_terms_of_existing_connections(sqlite_url, admin, keyring):
-    """Upgrading a database of the previous schema (0012) writes every profile's terms."""
-    cfg = alembic_config(sqlite_url)
-    with session(sqlite_url) as s:
+def test_the_migration_fills_the_terms_and_says_what_it_does(store_url, admin, keyring):
+    """Upgrading a database of the previous schema (0012) writes every profile's terms, and
+    says beforehand what it will do and about how long it will take, and after how long it
+    took."""
+    with session(store_url) as s:
         generate(s, actor=admin, connections=300, profiles=3, seed=5, keyring=keyring, now=NOW)
-    with get_engine(sqlite_url).begin() as connection:
+    cfg, engine = alembic_config(store_url), get_engine(store_url)
+    with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.downgrade(cfg, "0012")
-        command.upgrade(cfg, "head")
-    assert _kept(sqlite_url) == _expected(sqlite_url) != set()
+    said: list[str] = []
+    upgrade(engine, report=said.append)
+    assert _kept(store_url) == _expected(store_url) != set()
+    assert said[0].startswith("migration 0013: profile terms: the runs of letters"), said
+    assert re.fullmatch(r".* \(about \d+ s for [\d,]+ connections\)", said[0]), said
+    assert re.fullmatch(r"migration 0013 done in \d+\.\d s", said[1]), said
+    said.clear()
+    upgrade(engine, report=said.append)  # nothing pending: nothing said
+    assert said == []
 
 
 @pytest.mark.parametrize("needle", ["example", "Google", "Configured", "a", "lopez", "o.l",

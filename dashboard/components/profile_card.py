@@ -97,9 +97,11 @@ class ProfileCards(JSComponent):
         const root = h('section', {class: 'card'})
         const name = p.name
         root.setAttribute('aria-label', `Profile ${name}`)
-        const counts = h('p', {class: 'counts'})
+        // A common search stops counting a card's matches early: its counts are "at least".
+        const atLeast = p.counts_exact === false ? '+' : ''
+        const counts = h('p', atLeast ? {class: 'counts', title: 'At least: counting stopped early'}
+                                      : {class: 'counts'})
         for (const [status, n] of Object.entries(p.counts || {})) {
-          const atLeast = p.counts_exact === false && n ? '+' : ''  // a common search's counts stop at 10,001
           counts.append(h('span', {class: n ? `count count-${status.toLowerCase()}` : 'count'}, `${n}${atLeast} ${status}`))
         }
         const head = h('header', {},

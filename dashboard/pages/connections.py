@@ -207,7 +207,7 @@ class ConnectionsPage(pn.viewable.Viewer):
         shown = len(m.cards)
         total = f"{m.profiles_total}{'' if m.profiles_total_exact else '+'}"
         more = "" if m.counts_exact else "+"
-        parts = " · ".join(f"{n}{more if n else ''} {s}" for s, n in counts.items())
+        parts = " · ".join(f"{n}{more} {s}" for s, n in counts.items())
         self._summary.object = (f"Showing {shown} of {total} profiles — connections: {parts}"
                                 if m.cards else "")
 

@@ -10,7 +10,6 @@ connections carry no credential at all (nothing secret to leak); generated OAuth
 configs get a random client secret, encrypted, when a key ring is given.
 """
 
-import os
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -234,9 +233,6 @@ def _bulk_load(session: Session, *, first_id: int, rebuild_indexes: bool) -> Ite
     # another connection's write (+0.1 ms each): so this connection is closed, not pooled, after.
     conn.detach()
     conn.exec_driver_sql(f"PRAGMA cache_size = {-256 * 1024}")
-    # Sort each index's keys on every core (SQLite's multi-threaded sorter): a 10M-row index
-    # build went from 21.8 to 14.4 s on two cores.
-    conn.exec_driver_sql(f"PRAGMA threads = {os.cpu_count() or 1}")
     for kind, name, _ in objects:
         conn.exec_driver_sql(f'DROP {kind.upper()} "{name}"')
     yield

@@ -2,11 +2,14 @@
 
     python bench/scale.py [--connections 1000000] [--sessions 1,10,25,50] [--out FILE]
 
-Sessions are real Chromium pages (Playwright), half on each process's port (nginx adds
-routing, not server work, and is tested in tests/deploy). For each session count:
+Sessions are Bokeh protocol clients (`bench/bokeh_sessions.py`: a page's GET, websocket and messages,
+without rendering; 50 Chromium renderers would take this 2-core machine from the servers), half
+on each process's port (nginx adds routing, not server work, and is tested in tests/deploy).
+For each session count:
 
-- interaction: the Status filter changed on every page in turn; time until the page's websocket
-  receives the server's answer (p50 / p95);
+- interaction: every session at once changes the Status filter (Error, then all) in a bounded
+  loop, a person's pause (--think, 2-6 s) between changes; time from the change sent to the
+  page's summary arriving, its last patch (p50 / p95 over >= --samples changes);
 - propagation: a revoke committed from this process (as the CLI does); time until each page's
   websocket receives the change (p50 / p95 / max over pages and revokes);
 - idle (--idle-seconds, default 20, with nothing changing): websocket messages per session per
@@ -20,9 +23,12 @@ sessions; interaction p95 at 50 sessions <= 2x its value at 1 session.
 """
 
 import argparse
+import asyncio
 import http.client
 import json
+import math
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -33,6 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+from bokeh_sessions import BokehSession
 from sqlalchemy import text
 from stores import drop_database, fresh_database
 
@@ -44,9 +51,6 @@ from connmodel.store import session
 BIN = Path(sys.executable).parent
 REVOKES = 3
 ADMIN = Actor("bench", Role.ADMIN)
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 
 
 def metric(port: int, name: str) -> float:
@@ -73,68 +77,53 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-class Pages:
-    """N Chromium pages on the two processes, each recording its websocket arrivals."""
-
-    def __init__(self, browser: Any, ports: tuple[int, int], n: int) -> None:
-        self.pages, self.frames = [], []
-        for i in range(n):
-            page = browser.new_page()
-            arrivals: list[float] = []
-            page.on("websocket", lambda ws, a=arrivals: ws.on(
-                "framereceived", lambda _: a.append(time.monotonic())))
-            page.goto(f"http://127.0.0.1:{ports[i % 2]}/app?page=connections", timeout=300_000)
-            page.get_by_text("Showing").first.wait_for(timeout=300_000)
-            self.pages.append(page)
-            self.frames.append(arrivals)
-
-    def first_after(self, i: int, since: float, timeout: float = 10) -> float:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            later = [t for t in self.frames[i] if t > since]
-            if later:
-                return later[0] - since
-            self.pages[i].wait_for_timeout(10)
-        return float("inf")
-
-    def close(self) -> None:
-        for page in self.pages:
-            page.close()
+async def interactions(sessions: list[BokehSession], rounds: int,
+                       think: tuple[float, float]) -> list[float]:
+    """Every session at once, each changing the Status filter `rounds` times (Error, all, ...)
+    with a person's pause between; seconds from each change to its result (the summary)."""
+    async def person(s: BokehSession) -> list[float]:
+        status, summary = s.model("Select", title="Status"), s.model_showing("Showing")
+        await asyncio.sleep(random.uniform(0, think[1]))
+        seconds = []
+        for r in range(rounds):
+            seconds.append(await s.change(status, "value", "" if r % 2 else "Error", summary))
+            await asyncio.sleep(random.uniform(*think))
+        return seconds
+    return [t for each in await asyncio.gather(*map(person, sessions)) for t in each]
 
 
-def measure(browser: Any, url: str, ports: tuple[int, int], pids: list[int], n: int,
-            victims: list[int], idle_s: float) -> dict[str, Any]:
+async def measure(url: str, ports: tuple[int, int], pids: list[int], n: int,
+                  victims: list[int], opts: argparse.Namespace) -> dict[str, Any]:
     _, rss0 = cpu_and_rss(pids)
-    pages = Pages(browser, ports, n)
-    time.sleep(3)  # the first screens' last patches
+    sessions = [await BokehSession.open(f"http://127.0.0.1:{ports[i % 2]}/app?page=connections")
+                for i in range(n)]
+    await asyncio.sleep(3)  # the first screens' last patches
     _, rss1 = cpu_and_rss(pids)
     statements0 = sum(metric(p, "connmodel_sql_statements_total") for p in ports)
     cpu1, _ = cpu_and_rss(pids)
     idle_from = time.monotonic()
-    time.sleep(idle_s)
+    await asyncio.sleep(opts.idle_seconds)
     idle = time.monotonic() - idle_from
     cpu2, _ = cpu_and_rss(pids)
     statements1 = sum(metric(p, "connmodel_sql_statements_total") for p in ports)
-    idle_frames = sum(1 for frames in pages.frames for t in frames if t >= idle_from)
+    idle_messages = sum(1 for s in sessions for a in s.arrivals if a.at >= idle_from)
     with session(url) as s:
         connections_used = s.execute(text(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")).scalar()
 
     propagation = []
     for victim in victims:
-        with session(url) as s:
-            revoke_connection(s, actor=ADMIN, connection_id=victim)
-        committed = time.monotonic()
-        propagation += [pages.first_after(i, committed) for i in range(n)]
+        committed = await asyncio.to_thread(revoke, url, victim)
+        deadline = committed + 10
+        while (time.monotonic() < deadline
+               and any(s.first_patch_after(committed) == float("inf") for s in sessions)):
+            await asyncio.sleep(0.01)
+        propagation += [s.first_patch_after(committed) for s in sessions]
+    await asyncio.sleep(1)  # the revokes' last patches, before the summaries are awaited
 
-    interaction = []
-    for i, page in enumerate(pages.pages):
-        for status in ("Error", ""):
-            started = time.monotonic()
-            page.locator("select").filter(has_text="All statuses").select_option(
-                status or "All statuses")
-            interaction.append(pages.first_after(i, started))
-    pages.close()
+    rounds = max(3, math.ceil(opts.samples / n))
+    interaction = await interactions(sessions, rounds, opts.think)
+    await asyncio.gather(*(s.close() for s in sessions))
     return {
         "sessions": n,
         "interaction_p50_s": statistics.median(interaction),
@@ -142,12 +131,19 @@ def measure(browser: Any, url: str, ports: tuple[int, int], pids: list[int], n: 
         "propagation_p50_s": statistics.median(propagation),
         "propagation_p95_s": pct(propagation, 0.95),
         "propagation_max_s": max(propagation),
-        "idle_messages_per_session_per_min": idle_frames / n / idle * 60,
+        "idle_messages_per_session_per_min": idle_messages / n / idle * 60,
         "idle_cpu_ms_per_s_per_session": (cpu2 - cpu1) / idle * 1000 / n,
         "idle_statements_per_s": (statements1 - statements0) / idle,
         "postgres_connections": connections_used,
         "rss_mb_per_session": (rss1 - rss0) / n,
     }
+
+
+def revoke(url: str, victim: int) -> float:
+    """Revoke as the CLI does, in its own transaction; when it was committed."""
+    with session(url) as s:
+        revoke_connection(s, actor=ADMIN, connection_id=victim)
+    return time.monotonic()
 
 
 def print_table(rows: list[dict[str, Any]], load: tuple[float, float]) -> None:
@@ -175,6 +171,10 @@ def main() -> None:
                         help="session counts, the first is the baseline")
     parser.add_argument("--idle-seconds", type=float, default=20,
                         help="how long each session count sits idle while counting messages")
+    parser.add_argument("--samples", type=int, default=30,
+                        help="filter changes per session count at least (3 per session at least)")
+    parser.add_argument("--think", type=float, nargs=2, default=(2.0, 6.0), metavar=("MIN", "MAX"),
+                        help="seconds a person pauses between two filter changes (uniform)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scale.json")
     opts = parser.parse_args()
     counts = [int(n) for n in opts.sessions.split(",")]
@@ -217,15 +217,9 @@ def main() -> None:
             screen = cards_screen(s, actor=ADMIN)
             victims = [r.id for page in screen.rows.values() for r in page.items]
         victims = victims[:REVOKES * len(counts)]
-        from playwright.sync_api import sync_playwright
-
-        rows = []
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            for i, n in enumerate(counts):
-                rows.append(measure(browser, url, ports, pids, n,
-                                    victims[i * REVOKES:(i + 1) * REVOKES], opts.idle_seconds))
-            browser.close()
+        rows = [asyncio.run(measure(url, ports, pids, n,
+                                    victims[i * REVOKES:(i + 1) * REVOKES], opts))
+                for i, n in enumerate(counts)]
     finally:
         if supervisor is not None:
             supervisor.terminate()
@@ -235,7 +229,8 @@ def main() -> None:
     print_table(rows, load)
     opts.out.parent.mkdir(parents=True, exist_ok=True)
     opts.out.write_text(json.dumps({"connections": opts.connections, "load_average": load,
-                                    "sessions": "Chromium pages (Playwright)", "rows": rows},
+                                    "sessions": "Bokeh protocol clients (bench/bokeh_sessions.py)",
+                                    "think_s": opts.think, "rows": rows},
                                    indent=2))
 
 

@@ -180,14 +180,18 @@ def test_api_benchmark_compares_with_datasette_and_refreshes_once(tmp_path):
 
 @pytest.mark.postgres
 def test_scale_benchmark_measures_sessions_on_two_processes(tmp_path, postgres_url):
-    """bench/scale.py: 2 dashboards + worker on PostgreSQL, 1 then 2 Chromium sessions."""
+    """bench/scale.py: 2 dashboards + worker on PostgreSQL, 1 then 2 Bokeh client sessions: each
+    session's filter changes get their summary back and each revoke reaches every session."""
     out = tmp_path / "scale.json"
     printed = run("scale.py", "--connections", "2000", "--profiles", "20", "--sessions", "1,2",
-                  "--idle-seconds", "3", "--out", str(out))
+                  "--idle-seconds", "3", "--samples", "4", "--think", "0.1", "0.3",
+                  "--out", str(out))
     assert "propagation_p95_s" in printed and "load average" in printed
     rows = json.loads(out.read_text())["rows"]
     assert [r["sessions"] for r in rows] == [1, 2]
     assert all(r["idle_messages_per_session_per_min"] == 0 for r in rows)
+    assert all(0 < r["interaction_p50_s"] <= r["interaction_p95_s"] < 60 for r in rows)
+    assert all(0 < r["propagation_p50_s"] <= r["propagation_max_s"] < 10 for r in rows)
 
 
 @pytest.mark.postgres

@@ -1,0 +1,141 @@
+"""Browser sessions without a browser: Bokeh protocol clients, as many as a 2-core machine bears.
+
+A session does what a browser tab does on the wire: GET the page (the server builds the
+session's document and embeds its token), open the websocket with that token, pull the
+document, then send the same PATCH-DOC a widget change sends and read the server's patches.
+It renders nothing, so fifty of them cost the machine a fraction of fifty Chromium renderers
+(issue 17 allows this for `bench/scale.py`). Only the JSON of the messages is read: the page's
+own models (Panel's and the dashboard's) need not exist in this process.
+"""
+
+import asyncio
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+TOKEN = re.compile(rb'"token":"([^"]+)"')
+MAX_MESSAGE = 100 * 2**20
+
+
+def _objects(node: Any, found: dict[str, dict[str, Any]]) -> None:
+    """Every model of a serialized document (nested object representations), by id."""
+    if isinstance(node, dict):
+        if node.get("type") == "object" and "id" in node and "name" in node:
+            found[node["id"]] = node
+        for value in node.values():
+            _objects(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _objects(value, found)
+
+
+@dataclass
+class Arrival:
+    at: float  # time.monotonic() when the message was read
+    msgtype: str
+    content: dict[str, Any]
+
+
+@dataclass
+class BokehSession:
+    """One page's websocket: `arrivals` records every message the server sends it."""
+
+    socket: WebSocketClientConnection
+    models: dict[str, dict[str, Any]]
+    arrivals: list[Arrival] = field(default_factory=list)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _sent: int = 0
+    _reader: asyncio.Task[None] | None = None
+    _awaited: str | None = None  # the model whose next change `change` waits for
+    _changed_at: float = 0.0
+
+    @classmethod
+    async def open(cls, page_url: str) -> "BokehSession":
+        """GET the page, connect its websocket, pull its document; then read in the background."""
+        page = await AsyncHTTPClient().fetch(page_url, request_timeout=300)
+        token = TOKEN.search(page.body)
+        if token is None:
+            raise RuntimeError(f"{page_url} carries no Bokeh session token")
+        base = page_url.split("?", 1)[0].replace("http://", "ws://", 1)
+        socket = await websocket_connect(HTTPRequest(base + "/ws"), max_message_size=MAX_MESSAGE,
+                                         subprotocols=["bokeh", token.group(1).decode()])
+        session = cls(socket, {})
+        await session._read()  # ACK
+        await session._send("PULL-DOC-REQ", {})
+        while (reply := await session._read()).msgtype != "PULL-DOC-REPLY":
+            pass
+        _objects(reply.content, session.models)
+        session._reader = asyncio.create_task(session._read_forever())
+        return session
+
+    def model(self, name_suffix: str, **attributes: Any) -> str:
+        """The id of the one model whose type name ends so and whose attributes are these."""
+        ids = [i for i, m in self.models.items() if m["name"].endswith(name_suffix)
+               and all(m.get("attributes", {}).get(k) == v for k, v in attributes.items())]
+        if len(ids) != 1:
+            raise LookupError(f"{len(ids)} models {name_suffix} with {attributes}")
+        return ids[0]
+
+    def model_showing(self, prefix: str) -> str:
+        """The id of the one model with a text attribute starting with prefix."""
+        ids = [i for i, m in self.models.items()
+               if any(isinstance(v, str) and v.startswith(prefix)
+                      for v in m.get("attributes", {}).values())]
+        if len(ids) != 1:
+            raise LookupError(f"{len(ids)} models show {prefix!r}")
+        return ids[0]
+
+    async def change(self, model_id: str, attr: str, value: Any, until_model: str,
+                     timeout: float = 60) -> float:
+        """Set a widget's property as the browser does; seconds until until_model changes."""
+        self._changed.clear()
+        self._awaited = until_model
+        started = time.monotonic()
+        await self._send("PATCH-DOC", {"events": [
+            {"kind": "ModelChanged", "model": {"id": model_id}, "attr": attr, "new": value}]})
+        await asyncio.wait_for(self._changed.wait(), timeout)
+        return self._changed_at - started
+
+    def first_patch_after(self, since: float) -> float:
+        """Seconds from since to the first document patch read after it (inf if none yet)."""
+        later = [a.at for a in self.arrivals if a.at > since and a.msgtype == "PATCH-DOC"]
+        return later[0] - since if later else float("inf")
+
+    async def close(self) -> None:
+        self.socket.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+    async def _send(self, msgtype: str, content: dict[str, Any]) -> None:
+        self._sent += 1
+        header = {"msgid": f"bench{self._sent}", "msgtype": msgtype}
+        for part in (header, {}, content):
+            await self.socket.write_message(json.dumps(part))
+
+    async def _read(self) -> Arrival:
+        header = await self.socket.read_message()
+        if header is None:
+            raise ConnectionError("the server closed the session")
+        parts = [await self.socket.read_message() for _ in range(2)]
+        for _ in range(json.loads(header).get("num_buffers", 0)):
+            await self.socket.read_message()
+        arrival = Arrival(time.monotonic(), json.loads(header)["msgtype"], json.loads(parts[1]))
+        self.arrivals.append(arrival)
+        return arrival
+
+    async def _read_forever(self) -> None:
+        while True:
+            try:
+                arrival = await self._read()
+            except ConnectionError:
+                return
+            if self._awaited and any(event.get("model", {}).get("id") == self._awaited
+                                     for event in arrival.content.get("events", ())):
+                self._changed_at = arrival.at
+                self._awaited = None
+                self._changed.set()

@@ -48,6 +48,7 @@ class BokehSession:
     socket: WebSocketClientConnection
     models: dict[str, dict[str, Any]]
     arrivals: list[Arrival] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)  # what the caller set, for its own use
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _sent: int = 0
     _reader: asyncio.Task[None] | None = None
@@ -64,6 +65,9 @@ class BokehSession:
         base = page_url.split("?", 1)[0].replace("http://", "ws://", 1)
         socket = await websocket_connect(HTTPRequest(base + "/ws"), max_message_size=MAX_MESSAGE,
                                          subprotocols=["bokeh", token.group(1).decode()])
+        # As browsers do: without it Nagle's algorithm holds a message's second frame until the
+        # server's delayed ACK of the first (~40 ms per message sent on Linux loopback).
+        socket.protocol.set_nodelay(True)
         session = cls(socket, {})
         await session._read()  # ACK
         await session._send("PULL-DOC-REQ", {})
@@ -81,14 +85,22 @@ class BokehSession:
             raise LookupError(f"{len(ids)} models {name_suffix} with {attributes}")
         return ids[0]
 
-    def model_showing(self, prefix: str) -> str:
-        """The id of the one model with a text attribute starting with prefix."""
-        ids = [i for i, m in self.models.items()
-               if any(isinstance(v, str) and v.startswith(prefix)
-                      for v in m.get("attributes", {}).values())]
-        if len(ids) != 1:
-            raise LookupError(f"{len(ids)} models show {prefix!r}")
-        return ids[0]
+    async def model_showing(self, prefix: str, timeout: float = 60) -> str:
+        """The id of the one model whose text starts with prefix, in the document or, when the
+        page reads after it is served (its first screen), in a patch yet to come."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ids = {i for i, m in self.models.items()
+                   if any(isinstance(v, str) and v.startswith(prefix)
+                          for v in m.get("attributes", {}).values())}
+            ids |= {event["model"]["id"] for a in self.arrivals
+                    for event in a.content.get("events", ())
+                    if isinstance(event.get("new"), str) and event["new"].startswith(prefix)}
+            if len(ids) == 1:
+                return ids.pop()
+            if len(ids) > 1 or time.monotonic() > deadline:
+                raise LookupError(f"{len(ids)} models show {prefix!r}")
+            await asyncio.sleep(0.05)
 
     async def change(self, model_id: str, attr: str, value: Any, until_model: str,
                      timeout: float = 60) -> float:

@@ -5,11 +5,14 @@
 Sessions are Bokeh protocol clients (`bench/bokeh_sessions.py`: a page's GET, websocket and messages,
 without rendering; 50 Chromium renderers would take this 2-core machine from the servers), half
 on each process's port (nginx adds routing, not server work, and is tested in tests/deploy).
-For each session count:
+Session counts are reached in turn, adding sessions to the open ones (none ends between counts:
+an ending session's teardown, a full garbage-collector pass, is not what a count measures).
+For each count:
 
 - interaction: every session at once changes the Status filter (Error, then all) in a bounded
   loop, a person's pause (--think, 2-6 s) between changes; time from the change sent to the
-  page's summary arriving, its last patch (p50 / p95 over >= --samples changes);
+  page's summary arriving, its last patch (p50 / p95 over >= --samples changes), and the full
+  garbage-collector passes the processes made meanwhile (/metrics);
 - propagation: a revoke committed from this process (as the CLI does); time until each page's
   websocket receives the change (p50 / p95 / max over pages and revokes);
 - idle (--idle-seconds, default 20, with nothing changing): websocket messages per session per
@@ -77,26 +80,43 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def interactions(sessions: list[BokehSession], rounds: int,
+def progress(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+async def interactions(sessions: list[BokehSession], summaries: list[str], rounds: int,
                        think: tuple[float, float]) -> list[float]:
-    """Every session at once, each changing the Status filter `rounds` times (Error, all, ...)
-    with a person's pause between; seconds from each change to its result (the summary)."""
-    async def person(s: BokehSession) -> list[float]:
-        status, summary = s.model("Select", title="Status"), s.model_showing("Showing")
+    """Every session at once, each changing the Status filter `rounds` times (Error, all, Error,
+    ...: always a change) with a person's pause between; seconds from each change to its
+    result (the summary)."""
+    async def person(s: BokehSession, summary: str) -> list[float]:
+        status = s.model("Select", title="Status")
         await asyncio.sleep(random.uniform(0, think[1]))
         seconds = []
-        for r in range(rounds):
-            seconds.append(await s.change(status, "value", "" if r % 2 else "Error", summary))
+        for _ in range(rounds):
+            s.state["status"] = "" if s.state.get("status") == "Error" else "Error"
+            seconds.append(await s.change(status, "value", s.state["status"], summary))
             await asyncio.sleep(random.uniform(*think))
         return seconds
-    return [t for each in await asyncio.gather(*map(person, sessions)) for t in each]
+    return [t for each in await asyncio.gather(*map(person, sessions, summaries)) for t in each]
+
+
+def full_gc(ports: tuple[int, int]) -> tuple[float, float]:
+    """Full garbage-collector passes so far in both processes: how many, and their seconds."""
+    series = 'connmodel_gc_pass_seconds_{}{{generation="2"}}'
+    return (sum(metric(p, series.format("count")) for p in ports),
+            sum(metric(p, series.format("sum")) for p in ports))
 
 
 async def measure(url: str, ports: tuple[int, int], pids: list[int], n: int,
-                  victims: list[int], opts: argparse.Namespace) -> dict[str, Any]:
-    _, rss0 = cpu_and_rss(pids)
-    sessions = [await BokehSession.open(f"http://127.0.0.1:{ports[i % 2]}/app?page=connections")
-                for i in range(n)]
+                  victims: list[int], opts: argparse.Namespace, sessions: list[BokehSession],
+                  summaries: list[str], rss0: float) -> dict[str, Any]:
+    """Open sessions until there are n (the earlier counts' stay open), then measure."""
+    while len(sessions) < n:
+        sessions.append(await BokehSession.open(
+            f"http://127.0.0.1:{ports[len(sessions) % 2]}/app?page=connections"))
+        summaries.append(await sessions[-1].model_showing("Showing"))  # its first screen is in
+    progress(f"{n} sessions open")
     await asyncio.sleep(3)  # the first screens' last patches
     _, rss1 = cpu_and_rss(pids)
     statements0 = sum(metric(p, "connmodel_sql_statements_total") for p in ports)
@@ -121,9 +141,12 @@ async def measure(url: str, ports: tuple[int, int], pids: list[int], n: int,
         propagation += [s.first_patch_after(committed) for s in sessions]
     await asyncio.sleep(1)  # the revokes' last patches, before the summaries are awaited
 
+    progress(f"{n} sessions: idle and propagation measured")
     rounds = max(3, math.ceil(opts.samples / n))
-    interaction = await interactions(sessions, rounds, opts.think)
-    await asyncio.gather(*(s.close() for s in sessions))
+    gc0 = full_gc(ports)
+    interaction = await interactions(sessions, summaries, rounds, opts.think)
+    gc1 = full_gc(ports)
+    progress(f"{n} sessions: {len(interaction)} interactions measured")
     return {
         "sessions": n,
         "interaction_p50_s": statistics.median(interaction),
@@ -136,7 +159,23 @@ async def measure(url: str, ports: tuple[int, int], pids: list[int], n: int,
         "idle_statements_per_s": (statements1 - statements0) / idle,
         "postgres_connections": connections_used,
         "rss_mb_per_session": (rss1 - rss0) / n,
+        "full_gc_passes_while_interacting": gc1[0] - gc0[0],
+        "full_gc_seconds_while_interacting": gc1[1] - gc0[1],
     }
+
+
+async def series(url: str, ports: tuple[int, int], pids: list[int], counts: list[int],
+                 victims: list[int], opts: argparse.Namespace) -> list[dict[str, Any]]:
+    """Each session count in turn, sessions added to the open ones (none ends between
+    counts: an ending session's teardown is not what a count measures)."""
+    sessions: list[BokehSession] = []
+    summaries: list[str] = []
+    _, rss0 = cpu_and_rss(pids)
+    try:
+        return [await measure(url, ports, pids, n, victims[i * REVOKES:(i + 1) * REVOKES], opts,
+                              sessions, summaries, rss0) for i, n in enumerate(counts)]
+    finally:
+        await asyncio.gather(*(s.close() for s in sessions))
 
 
 def revoke(url: str, victim: int) -> float:
@@ -190,9 +229,11 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     try:
         subprocess.run([BIN / "connmodel", "init"], env=env, check=True, capture_output=True)
+        progress(f"generating {opts.connections:,} connections")
         subprocess.run([BIN / "connmodel", "generate", "--connections", str(opts.connections),
                         "--profiles", str(opts.profiles)], env=env, check=True,
                        capture_output=True)
+        progress("starting 2 dashboard processes and the worker")
         port = 7700 + os.getpid() % 200 * 2
         ports = (port, port + 1)
         log = (folder / "serve.log").open("wb")
@@ -217,9 +258,7 @@ def main() -> None:
             screen = cards_screen(s, actor=ADMIN)
             victims = [r.id for page in screen.rows.values() for r in page.items]
         victims = victims[:REVOKES * len(counts)]
-        rows = [asyncio.run(measure(url, ports, pids, n,
-                                    victims[i * REVOKES:(i + 1) * REVOKES], opts))
-                for i, n in enumerate(counts)]
+        rows = asyncio.run(series(url, ports, pids, counts, victims, opts))
     finally:
         if supervisor is not None:
             supervisor.terminate()

@@ -1,9 +1,10 @@
 """`/metrics` (Prometheus text format) and `/healthz` for one dashboard process.
 
 /metrics: sessions open, server-side interaction latency (from Panel's `state.busy` going up
-to going down: the time the process spends on what a browser sent), SQL statements run, the change watcher (reads, listening),
-and, read from the store at each scrape, the worker's lag and its queue depths. Nothing in it
-names a user or a connection.
+to going down: the time the process spends on what a browser sent), SQL statements run, the
+garbage collector's passes (each holds every page of the process), the change watcher (reads,
+listening), and, read from the store at each scrape, the worker's lag and its queue depths.
+Nothing in it names a user or a connection.
 
 /healthz: 200 when the database answers and its schema is at this code's newest migration,
 503 with the reason otherwise (a load balancer takes the process out of rotation). The store
@@ -11,6 +12,7 @@ work runs in a thread, off the event loop.
 """
 
 import asyncio
+import gc
 import json
 import os
 import time
@@ -42,7 +44,13 @@ STATEMENTS = Counter("connmodel_sql_statements", "SQL statements this process ra
                      registry=REGISTRY)
 SESSIONS = Gauge("connmodel_sessions", "Browser sessions open in this process.",
                  registry=REGISTRY)
+GC_PASSES = Histogram(
+    "connmodel_gc_pass_seconds", "Garbage collector passes by generation (2: a full pass, "
+    "which Panel also runs a few seconds after sessions end); every page of the process waits.",
+    ["generation"], registry=REGISTRY,
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 _busy_since: list[float] = []
+_gc_since: list[float] = []
 
 
 def _busy(event: Any) -> None:
@@ -50,6 +58,13 @@ def _busy(event: Any) -> None:
         _busy_since[:] = [time.perf_counter()]
     elif _busy_since:
         INTERACTIONS.observe(time.perf_counter() - _busy_since.pop())
+
+
+def _gc_pass(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _gc_since[:] = [time.perf_counter()]
+    elif _gc_since:
+        GC_PASSES.labels(str(info["generation"])).observe(time.perf_counter() - _gc_since.pop())
 
 
 @event.listens_for(Engine, "after_cursor_execute")
@@ -85,6 +100,7 @@ class _Live(Collector):
 
 REGISTRY.register(_Live())
 pn.state.param.watch(_busy, "busy")
+gc.callbacks.append(_gc_pass)
 
 
 class MetricsHandler(RequestHandler):

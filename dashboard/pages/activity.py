@@ -9,6 +9,7 @@ from typing import Any
 import panel as pn
 from panel.viewable import Viewable
 
+from dashboard.components import immediate
 from dashboard.components.event_table import EventTable, event_rows
 from dashboard.components.notice import Notice
 from dashboard.components.status_line import StatusLine
@@ -31,12 +32,12 @@ class ActivityView(pn.viewable.Viewer):
         super().__init__(**params)
         self.model = model
 
-    def _action_select(self) -> pn.widgets.Select:
+    def _action_select(self) -> immediate.Select:
         def labelled(actions: list[str]) -> dict[str, str]:
             return {(a or "All actions"): a for a in actions}
 
-        select = pn.widgets.Select(name="Action", options=labelled(self.model.actions),
-                                   value=self.model.action, width=160)
+        select = immediate.Select(name="Action", options=labelled(self.model.actions),
+                                  value=self.model.action, width=160)
         select.param.watch(lambda e: setattr(self.model, "action", e.new or ""), "value")
         self.model.param.watch(lambda e: setattr(select, "options", labelled(e.new)), "actions")
         return select
@@ -44,11 +45,11 @@ class ActivityView(pn.viewable.Viewer):
     def __panel__(self) -> Viewable:
         m = self.model
         filters = pn.FlexBox(
-            pn.widgets.TextInput.from_param(m.param.who, name="Actor", placeholder="user name",
-                                            width=160),
+            immediate.TextInput.from_param(m.param.who, name="Actor", placeholder="user name",
+                                           width=160),
             self._action_select(),
-            pn.widgets.TextInput.from_param(m.param.target, name="Target contains",
-                                            placeholder="e.g. Hubspot", width=200),
+            immediate.TextInput.from_param(m.param.target, name="Target contains",
+                                           placeholder="e.g. Hubspot", width=200),
             pn.widgets.DatetimePicker.from_param(m.param.since, name="From (UTC)", width=180),
             pn.widgets.DatetimePicker.from_param(m.param.until, name="Before (UTC)", width=180),
             sizing_mode="stretch_width",

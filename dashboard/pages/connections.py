@@ -13,6 +13,7 @@ import param
 from connmodel.services.groups import GroupFilter
 from connmodel.status import HINTS, Status
 from dashboard.changes import follow_changes
+from dashboard.components import immediate
 from dashboard.components.notice import Notice
 from dashboard.components.profile_card import ProfileCards, card_data, row_data
 from dashboard.components.skip_link import SkipLink
@@ -112,12 +113,12 @@ class ConnectionsPage(pn.viewable.Viewer):
         clear = pn.widgets.Button(label="Clear filters", align="end")
         clear.on_click(lambda _: m.clear_filters())
         return pn.FlexBox(
-            pn.widgets.Select.from_param(m.param.status, label="Status", width=140),
-            pn.widgets.Select.from_param(m.param.environment, label="Environment", width=160),
-            pn.widgets.TextInput.from_param(m.param.profile, label="Profile name",
-                                            placeholder="e.g. Hubspot", width=170),
-            pn.widgets.TextInput.from_param(m.param.search, label="Search account or service",
-                                            placeholder="e.g. user@example.com", width=220),
+            immediate.Select.from_param(m.param.status, label="Status", width=140),
+            immediate.Select.from_param(m.param.environment, label="Environment", width=160),
+            immediate.TextInput.from_param(m.param.profile, label="Profile name",
+                                           placeholder="e.g. Hubspot", width=170),
+            immediate.TextInput.from_param(m.param.search, label="Search account or service",
+                                           placeholder="e.g. user@example.com", width=220),
             clear, SkipLink(align="end"), sizing_mode="stretch_width",
         )
 

@@ -14,6 +14,7 @@ import param
 from connmodel.models import ServerRow
 from connmodel.services.servers import TRANSPORTS
 from dashboard.changes import follow_changes
+from dashboard.components import immediate
 from dashboard.components.notice import Notice
 from dashboard.components.server_summary import ServerSummary, server_data
 from dashboard.components.status_line import StatusLine
@@ -175,11 +176,11 @@ class ServersPage(pn.viewable.Viewer):
         return pn.Column(
             pn.pane.Markdown(INTRO, sizing_mode="stretch_width", stylesheets=[MARKDOWN_CSS]),
             pn.FlexBox(
-                pn.widgets.Select.from_param(m.param.state, label="State", width=150),
-                pn.widgets.TextInput.from_param(m.param.profile, label="Profile",
-                                                placeholder="e.g. Noauth", width=170),
-                pn.widgets.TextInput.from_param(m.param.search, label="Search name or URL",
-                                                placeholder="e.g. calc", width=220),
+                immediate.Select.from_param(m.param.state, label="State", width=150),
+                immediate.TextInput.from_param(m.param.profile, label="Profile",
+                                               placeholder="e.g. Noauth", width=170),
+                immediate.TextInput.from_param(m.param.search, label="Search name or URL",
+                                               placeholder="e.g. calc", width=220),
                 sizing_mode="stretch_width"),
             pn.FlexBox(self._check_all, self._progress, self._progress_text, self._schedule),
             self._error,

@@ -167,6 +167,10 @@ def create_app() -> pn.template.FastListTemplate:
         # fixed positioning inside the (long) page instead of the window.
         raw_css=["fast-card.pn-wrapper { contain: none; }", NARROW_CSS],
         main_max_width="1200px",
+        # Panel's busy state is one per process: the template's spinner turned on and off on
+        # every page of the process for each input of any page (two messages to each open
+        # page). Each page shows its own reads instead (its cards' and tables' loading state).
+        busy_indicator=None,
     )
 
 

@@ -32,12 +32,14 @@ Action = Callable[[str, int | None], Awaitable[None]]
 Sort = Callable[[int, str], Awaitable[None]]
 
 
+# isoformat, not strftime: four dates per row, every row of every card at each filter change
+# (strftime was 5 % of a status filter's server CPU). Times are UTC; any offset is cut off.
 def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "never"
+    return value.isoformat(" ", "minutes")[:16] + " UTC" if value is not None else "never"
 
 
 def _day(value: Any) -> str:
-    return value.strftime("%Y-%m-%d") if value is not None else "–"
+    return value.isoformat()[:10] if value is not None else "–"
 
 
 def row_data(conn: ConnectionPublic) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import asyncio
 from types import SimpleNamespace
 
 import panel as pn
+import param
 import pytest
 from bokeh.document import Document
 from panel.io import document
@@ -54,3 +55,39 @@ def test_the_released_dispatch_strands_the_second_change(monkeypatch, run_async)
 def test_with_the_fix_both_changes_reach_the_browser(monkeypatch, run_async):
     assert written_batches(monkeypatch, run_async,
                            panel_fixes._dispatch_msgs) == [["first"], ["second"]]
+
+
+def design_work(update, change: dict[str, object]) -> tuple[dict[str, object], int]:
+    """What an update of a rendered pane sends to the browser, and how often it asked its design."""
+    pane = pn.pane.Markdown("before", stylesheets=[":host { color: red; }"])
+    doc = Document()
+    pane.get_root(doc)
+    design, asked = pane._design, []
+    released_params = type(design).params
+
+    def params(self, viewable, doc=None):
+        asked.append(viewable)
+        return released_params(self, viewable, doc)
+
+    events = [param.parameterized.Event(what="value", name=name, obj=pane, cls=type(pane),
+                                        old=None, new=new, type="changed")
+              for name, new in change.items()]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(type(design), "params", params)
+        sent = update(pane, *events, doc=doc)
+    return sent, len(asked)
+
+
+@pytest.mark.parametrize("change", [{"object": "after"}, {"visible": False},
+                                    {"stylesheets": [":host { color: blue; }"]}],
+                         ids=["text", "visibility", "stylesheets"])
+def test_an_update_asks_the_design_only_for_stylesheets_and_sends_the_same(change):
+    released, asked_released = design_work(panel_fixes._released_update, change)
+    fixed, asked_fixed = design_work(panel_fixes._update_properties, change)
+    def comparable(sent):  # stylesheet models by their URL: each run has its own model ids
+        return {k: [getattr(x, "url", x) for x in v] if k == "stylesheets" else v
+                for k, v in sent.items()}
+
+    assert comparable(fixed) == comparable(released)
+    assert asked_released == 1  # Panel 1.10.0 asks for every update
+    assert asked_fixed == (1 if "stylesheets" in change else 0)

@@ -113,9 +113,21 @@ class BokehSession:
         await asyncio.wait_for(self._changed.wait(), timeout)
         return self._changed_at - started
 
-    def first_patch_after(self, since: float) -> float:
-        """Seconds from since to the first document patch read after it (inf if none yet)."""
-        later = [a.at for a in self.arrivals if a.at > since and a.msgtype == "PATCH-DOC"]
+    def model_having(self, attribute: str) -> str:
+        """The id of the one model with this attribute set, in the document or by a patch since
+        (a document carries only the attributes that differ from their defaults)."""
+        ids = {i for i, m in self.models.items() if attribute in m.get("attributes", {})}
+        ids |= {event["model"]["id"] for a in self.arrivals
+                for event in a.content.get("events", ()) if event.get("attr") == attribute}
+        if len(ids) != 1:
+            raise LookupError(f"{len(ids)} models have {attribute!r}")
+        return ids.pop()
+
+    def first_change_after(self, since: float, model_id: str) -> float:
+        """Seconds from since to the first patch of that model read after it (inf if none yet)."""
+        later = [a.at for a in self.arrivals if a.at > since and a.msgtype == "PATCH-DOC"
+                 and any(event.get("model", {}).get("id") == model_id
+                         for event in a.content.get("events", ()))]
         return later[0] - since if later else float("inf")
 
     async def close(self) -> None:

@@ -13,8 +13,9 @@ For each count:
   loop, a person's pause (--think, 2-6 s) between changes; time from the change sent to the
   page's summary arriving, its last patch (p50 / p95 over >= --samples changes), and the full
   garbage-collector passes the processes made meanwhile (/metrics);
-- propagation: a revoke committed from this process (as the CLI does); time until each page's
-  websocket receives the change (p50 / p95 / max over pages and revokes);
+- propagation: a revoke committed from this process (as the CLI does) of a row every page shows;
+  time until each page's websocket receives its cards without it (p50 / p95 / max over pages
+  and revokes);
 - idle (--idle-seconds, default 20, with nothing changing): websocket messages per session per
   minute, dashboard CPU per session (ms/s), SQL statements per second (both processes'
   /metrics), PostgreSQL connections in use, RSS per session (the processes' growth over the
@@ -132,17 +133,17 @@ async def measure(url: str, ports: tuple[int, int], pids: list[int], n: int,
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")).scalar()
 
     propagation = []
+    cards = [s.model_having("cards") for s in sessions]
     for victim in victims:
         committed = await asyncio.to_thread(revoke, url, victim)
         deadline = committed + 10
-        while (time.monotonic() < deadline
-               and any(s.first_patch_after(committed) == float("inf") for s in sessions)):
+        while time.monotonic() < deadline and float("inf") in seen(sessions, cards, committed):
             await asyncio.sleep(0.01)
-        propagation += [s.first_patch_after(committed) for s in sessions]
+        propagation += seen(sessions, cards, committed)
     await asyncio.sleep(1)  # the revokes' last patches, before the summaries are awaited
 
     progress(f"{n} sessions: idle and propagation measured")
-    rounds = max(3, math.ceil(opts.samples / n))
+    rounds = max(4, math.ceil(opts.samples / n / 2) * 2)  # even: each ends showing all
     gc0 = full_gc(ports)
     interaction = await interactions(sessions, summaries, rounds, opts.think)
     gc1 = full_gc(ports)
@@ -178,6 +179,11 @@ async def series(url: str, ports: tuple[int, int], pids: list[int], counts: list
         await asyncio.gather(*(s.close() for s in sessions))
 
 
+def seen(sessions: list[BokehSession], cards: list[str], since: float) -> list[float]:
+    """Seconds from since until each session's cards changed (inf where not yet)."""
+    return [s.first_change_after(since, c) for s, c in zip(sessions, cards, strict=True)]
+
+
 def revoke(url: str, victim: int) -> float:
     """Revoke as the CLI does, in its own transaction; when it was committed."""
     with session(url) as s:
@@ -211,7 +217,7 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=20,
                         help="how long each session count sits idle while counting messages")
     parser.add_argument("--samples", type=int, default=30,
-                        help="filter changes per session count at least (3 per session at least)")
+                        help="filter changes per session count at least (4 per session at least)")
     parser.add_argument("--think", type=float, nargs=2, default=(2.0, 6.0), metavar=("MIN", "MAX"),
                         help="seconds a person pauses between two filter changes (uniform)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scale.json")

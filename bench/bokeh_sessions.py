@@ -40,6 +40,11 @@ class Arrival:
     msgtype: str
     content: dict[str, Any]
 
+    def changes(self) -> list[tuple[str, str, Any]]:
+        """(model id, attribute, new value) of each change this message carries."""
+        return [(e["model"]["id"], e.get("attr", ""), e.get("new"))
+                for e in self.content.get("events", ()) if "id" in e.get("model", {})]
+
 
 @dataclass
 class BokehSession:
@@ -93,9 +98,8 @@ class BokehSession:
             ids = {i for i, m in self.models.items()
                    if any(isinstance(v, str) and v.startswith(prefix)
                           for v in m.get("attributes", {}).values())}
-            ids |= {event["model"]["id"] for a in self.arrivals
-                    for event in a.content.get("events", ())
-                    if isinstance(event.get("new"), str) and event["new"].startswith(prefix)}
+            ids |= {model for a in self.arrivals for model, _, new in a.changes()
+                    if isinstance(new, str) and new.startswith(prefix)}
             if len(ids) == 1:
                 return ids.pop()
             if len(ids) > 1 or time.monotonic() > deadline:
@@ -117,8 +121,8 @@ class BokehSession:
         """The id of the one model with this attribute set, in the document or by a patch since
         (a document carries only the attributes that differ from their defaults)."""
         ids = {i for i, m in self.models.items() if attribute in m.get("attributes", {})}
-        ids |= {event["model"]["id"] for a in self.arrivals
-                for event in a.content.get("events", ()) if event.get("attr") == attribute}
+        ids |= {model for a in self.arrivals for model, attr, _ in a.changes()
+                if attr == attribute}
         if len(ids) != 1:
             raise LookupError(f"{len(ids)} models have {attribute!r}")
         return ids.pop()
@@ -126,8 +130,7 @@ class BokehSession:
     def first_change_after(self, since: float, model_id: str) -> float:
         """Seconds from since to the first patch of that model read after it (inf if none yet)."""
         later = [a.at for a in self.arrivals if a.at > since and a.msgtype == "PATCH-DOC"
-                 and any(event.get("model", {}).get("id") == model_id
-                         for event in a.content.get("events", ()))]
+                 and any(model == model_id for model, _, _ in a.changes())]
         return later[0] - since if later else float("inf")
 
     async def close(self) -> None:
@@ -142,13 +145,14 @@ class BokehSession:
             await self.socket.write_message(json.dumps(part))
 
     async def _read(self) -> Arrival:
-        header = await self.socket.read_message()
-        if header is None:
+        frame = await self.socket.read_message()
+        if frame is None:
             raise ConnectionError("the server closed the session")
+        header = json.loads(frame)
         parts = [await self.socket.read_message() for _ in range(2)]
-        for _ in range(json.loads(header).get("num_buffers", 0)):
+        for _ in range(header.get("num_buffers", 0)):
             await self.socket.read_message()
-        arrival = Arrival(time.monotonic(), json.loads(header)["msgtype"], json.loads(parts[1]))
+        arrival = Arrival(time.monotonic(), header["msgtype"], json.loads(parts[1]))
         self.arrivals.append(arrival)
         return arrival
 
@@ -158,8 +162,7 @@ class BokehSession:
                 arrival = await self._read()
             except ConnectionError:
                 return
-            if self._awaited and any(event.get("model", {}).get("id") == self._awaited
-                                     for event in arrival.content.get("events", ())):
+            if self._awaited and any(model == self._awaited for model, _, _ in arrival.changes()):
                 self._changed_at = arrival.at
                 self._awaited = None
                 self._changed.set()

@@ -169,7 +169,8 @@ def create_app() -> pn.template.FastListTemplate:
         main_max_width="1200px",
         # Panel's busy state is one per process: the template's spinner turned on and off on
         # every page of the process for each input of any page (two messages to each open
-        # page). Each page shows its own reads instead (its cards' and tables' loading state).
+        # page). The Connections cards show their own slow reads; the other pages read one
+        # keyset page at a time.
         busy_indicator=None,
     )
 

@@ -1,7 +1,8 @@
 """Workarounds for Panel 1.10.0: a lost page update, and design work done for every update.
 
-**A lost update.** Panel queues a change it cannot write at once (the socket is busy sending the previous one) and
-one task per document writes the queue (`panel.io.document._dispatch_msgs`). In 1.10.0 a batch
+**A lost update.** Panel queues a change it cannot write at once (the socket is busy sending
+the previous one) and one task per document writes the queue
+(`panel.io.document._dispatch_msgs`). In 1.10.0 a batch
 queued while that task awaits its write is left behind: the task ends with what it popped, and
 the task started for the new batch finds the write block gone and returns without writing. The
 browser then misses that change until something else changes on the page: a card still showed

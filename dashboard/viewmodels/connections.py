@@ -33,6 +33,14 @@ from dashboard.viewmodels.backend import Backend
 
 log = logging.getLogger(__name__)
 
+
+def _unexpected(exc: Exception) -> ConnModelError:
+    """A read that failed for a reason the store does not name (a bug): logged with its
+    traceback, and told to the user in words that leak nothing of it."""
+    log.error("connections page: the screen could not be read", exc_info=exc)
+    return ConnModelError("this page could not be read (an internal error, logged on the "
+                          "server): change a filter or reload to try again")
+
 PROFILES_PER_PAGE = 10
 ROWS_PER_CARD = 10
 ROW_SORT = "account"
@@ -240,10 +248,10 @@ class ConnectionsPageModel(param.Parameterized):
         try:
             screen = await self.backend.aread(read_screen, where=where, limit=profiles,
                                               rows=rows, sorts=self.card_sorts(), cancel=stop)
-        except ConnModelError as exc:
+        except Exception as exc:  # noqa: BLE001 - a failed read must never leave the overlay on
             if mine == self._newest:
                 self.working = False
-                self._fail(exc)
+                self._fail(exc if isinstance(exc, ConnModelError) else _unexpected(exc))
             return
         if mine != self._newest:
             return  # superseded by a newer input read meanwhile: newest wins

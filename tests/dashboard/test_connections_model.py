@@ -141,6 +141,35 @@ def test_a_superseded_screen_read_is_told_to_stop(page, run_async, settled):
     assert shown and {status for *_, status in shown} == {"Inactive"} and not page.error
 
 
+def test_a_read_failing_for_an_unexpected_reason_ends_the_working_state(page, run_async, settled,
+                                                                       caplog):
+    """A read that raises something other than a ConnModelError (a bug in a query) is logged
+    with its traceback and shown as an error: the cards' loading overlay does not stay on over
+    the rows, and the next input reads normally."""
+    read = page.backend.read
+
+    def failing(service, **kwargs):
+        if kwargs["where"].status == "Error":
+            raise RuntimeError("a bug in a query")
+        return read(service, **kwargs)
+
+    async def use() -> None:
+        page.status = "Error"
+        await settled()
+        assert not page.working and "could not be read" in page.error
+        assert "a bug in a query" not in page.error
+        page.status = "Inactive"
+        await settled()
+        assert not page.working and not page.error and page.cards
+
+    object.__setattr__(page.backend, "read", failing)
+    try:
+        run_async(use())
+    finally:
+        object.__delattr__(page.backend, "read")
+    assert any(r.exc_info and "a bug in a query" in str(r.exc_info[1]) for r in caplog.records)
+
+
 def test_bad_filter_is_an_error_not_a_crash(page, run_async, settled):
     async def use() -> None:
         page.search = "x" * 300

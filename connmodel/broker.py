@@ -18,8 +18,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import bindparam, func, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import bindparam, or_, select, update
 from sqlmodel import Session, col
 
 from connmodel.checks.credentials import MissingCredential, auth_headers
@@ -29,6 +28,7 @@ from connmodel.permissions import Action, Actor, require
 from connmodel.providers.records import Linked
 from connmodel.providers.refresh import refresh_linked
 from connmodel.secrets import KeyRing
+from connmodel.services.servers import live_connection_id
 from connmodel.status import DISABLED_HINT, HINTS, OAUTH_KINDS, ProviderKind, ServerState, Status
 
 REFRESH_WITHIN = timedelta(minutes=5)  # a token expiring sooner is refreshed before it is given
@@ -52,20 +52,12 @@ class BrokeredCredential(BaseModel):
     expires_at: datetime | None = None
 
 
-def _live_connection() -> object:
-    """The id of the server's profile's first live connection (the one the server uses)."""
-    live = aliased(Connection)
-    return (select(func.min(live.id))
-            .where(col(live.profile_id) == col(McpServer.profile_id), col(live.revoked_at).is_(None))
-            .correlate(McpServer).scalar_subquery())
-
-
 # The server and its live connection with that connection's profile and provider, in one
 # statement (one round trip, one ORM load): a server without a live connection has NULLs there.
 _SERVER = (
     select(McpServer, Connection, Profile, ProviderConfig)
     .select_from(McpServer)
-    .outerjoin(Connection, col(Connection.id) == _live_connection())
+    .outerjoin(Connection, col(Connection.id) == live_connection_id())
     .outerjoin(Profile, col(Profile.id) == col(Connection.profile_id))
     .outerjoin(ProviderConfig, col(ProviderConfig.id) == col(Profile.provider_config_id))
     .where(or_(col(McpServer.name) == bindparam("server"), col(McpServer.url) == bindparam("server")))

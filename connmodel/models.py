@@ -74,6 +74,8 @@ class Connection(SQLModel, table=True):
         Index("ix_connection_live_profile_status_account", "profile_id", "status", "account", "id",
               sqlite_where=LIVE, postgresql_where=LIVE),
         Index("ix_connection_live_status", "status", "id", sqlite_where=LIVE, postgresql_where=LIVE),
+        Index("ix_connection_live_profile_id", "profile_id", "id",
+              sqlite_where=LIVE, postgresql_where=LIVE),
         Index("ix_connection_live_expires_status", "expires_at", "status",
               sqlite_where=LIVE, postgresql_where=LIVE),
         Index("ix_connection_live_last_used", "last_used_at",

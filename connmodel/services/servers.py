@@ -131,7 +131,9 @@ def reconfigure_server(session: Session, *, actor: Actor, name: str, profile: st
     return get_server(session, actor=actor, name=name)
 
 
-def _live_connection_id() -> ColumnElement[int]:
+def live_connection_id() -> ColumnElement[int]:
+    """The id of the connection a server uses: its profile's first live one (the least id),
+    one probe of ix_connection_live_profile_id; NULL when the profile has none."""
     return (
         select(func.min(col(Connection.id)))
         .where(col(Connection.profile_id) == col(McpServer.profile_id),
@@ -202,7 +204,7 @@ def list_servers(
     if connection_id is not None:
         conds.append(col(McpServer.profile_id) == select(col(Connection.profile_id))
                      .where(col(Connection.id) == connection_id).scalar_subquery())
-    live = _live_connection_id().label("connection_id")
+    live = live_connection_id().label("connection_id")
     stmt = (
         select(col(McpServer.name), col(McpServer.id), McpServer, col(Profile.name), live)
         .outerjoin(Profile, col(Profile.id) == col(McpServer.profile_id))
@@ -223,7 +225,7 @@ def get_server(session: Session, *, actor: Actor, name: str) -> ServerRow:
     """One server as My Servers shows it; NotFound for an unknown name."""
     require(actor, Action.READ)
     row = session.execute(
-        select(McpServer, col(Profile.name), _live_connection_id())
+        select(McpServer, col(Profile.name), live_connection_id())
         .outerjoin(Profile, col(Profile.id) == col(McpServer.profile_id))
         .where(col(McpServer.name) == name)
     ).first()

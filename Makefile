@@ -15,7 +15,7 @@ LOCK := requirements.lock
 TEST_LOCK := requirements-test.lock
 COMPILE := pip compile pyproject.toml --universal --generate-hashes --quiet --custom-compile-command "make lock"
 
-.PHONY: run test docs bench bench-10m screenshots lint audit-deps install install-test chromium nginx clean lock test-latest
+.PHONY: run test docs bench bench-10m screenshots lint audit-deps install install-test chromium nginx wrk clean lock test-latest
 
 $(PY):
 	"$$(scripts/find-python)" -m venv $(VENV)
@@ -46,10 +46,13 @@ AXE := $(VENV)/axe/node_modules/axe-core/axe.min.js
 $(AXE):
 	npm install --silent --prefix $(VENV)/axe axe-core@4
 
-install-test: $(VENV)/.installed-test chromium nginx $(AXE)
+install-test: $(VENV)/.installed-test chromium nginx wrk $(AXE)
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+wrk:  # bench/loadgen.py: the HTTP client of bench/api.py (and of its test)
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 
 nginx:  # tests/deploy runs deploy/nginx.conf in front of two dashboards
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx; }

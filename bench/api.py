@@ -1,10 +1,12 @@
 """API benchmark: list pages against Datasette's JSON API on the same SQLite file, the credential
 broker's latency and throughput, and one refresh for 200 concurrent requests of a due token.
 
-Every part runs as deployed, each in its own process: `connmodel api` (uvicorn), `datasette
-serve` on the same SQLite file, and this client (asyncio + httpx, keep-alive connections). For
-each store holding N generated connections in P profiles (plus a broker fleet of API-key
-profiles, one MCP server each), it measures p50 / p95 and requests/s at concurrency 1 and 16:
+Every part runs as deployed, each in its own process: `connmodel api` (uvicorn, two workers:
+one per core), `datasette serve` on the same SQLite file, and wrk as the client (bench/loadgen.py:
+keep-alive connections driven by one C thread, so the client leaves the cores to the servers).
+For each store holding N generated connections in P profiles (plus a broker fleet of API-key
+profiles, one MCP server each), it measures p50 / p95 and requests/s at concurrency 1 and 16,
+each for a fixed time:
 
 - four list pages: profile + status sorted by account; status only; free-text search;
   unfiltered first page; and Datasette's table endpoint with the equivalent `_sort`, column
@@ -15,7 +17,7 @@ profiles, one MCP server each), it measures p50 / p95 and requests/s at concurre
 
 The machine is shared: compare the ratios measured in the same run; the load average is
 recorded. Run: `python bench/api.py` or `python bench/api.py --connections 100000 --stores
-sqlite --out /tmp/api.json`. Writes bench/results/api.json by default.
+sqlite --seconds 5 --out /tmp/api.json`. Writes bench/results/api.json by default.
 """
 
 import argparse
@@ -23,17 +25,17 @@ import asyncio
 import json
 import os
 import platform
-import random
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
+import loadgen  # bench/loadgen.py
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from stores import drop_database, fresh_database  # bench/stores.py
@@ -140,35 +142,11 @@ def list_pages(facts: dict[str, Any]) -> dict[str, tuple[dict[str, Any], dict[st
     }
 
 
-async def measure(make: Any, requests: int, concurrency: int) -> dict[str, float]:
-    """p50 / p95 (ms) and requests/s of `requests` calls, `concurrency` at a time."""
-    times: list[float] = []
-    errors = 0
-    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(
-            max_connections=concurrency, max_keepalive_connections=concurrency)) as client:
-        await make(client)  # warm: connection and caches
-        queue = list(range(requests))
-
-        async def worker() -> None:
-            nonlocal errors
-            while queue:
-                queue.pop()
-                started = time.perf_counter()
-                try:
-                    answer = await make(client)
-                except httpx.TransportError:  # a dropped keep-alive connection: counted
-                    errors += 1
-                    continue
-                times.append((time.perf_counter() - started) * 1000)
-                if answer.status_code != 200:
-                    raise RuntimeError(f"{answer.status_code}: {answer.text[:300]}")
-
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall = time.perf_counter() - began
-    cuts = statistics.quantiles(times, n=20) if len(times) >= 20 else [max(times)] * 19
-    return {"p50_ms": round(statistics.median(times), 2), "p95_ms": round(cuts[-1], 2),
-            "rps": round(len(times) / wall, 1), "runs": len(times), "transport_errors": errors}
+def measure(url: str, params: dict[str, Any], seconds: int, concurrency: int,
+            **request: Any) -> dict[str, Any]:
+    """loadgen.measure of `url` with `params` as its query string."""
+    query = f"?{urlencode(params)}" if params else ""
+    return loadgen.measure(url + query, seconds=seconds, concurrency=concurrency, **request)
 
 
 async def one_refresh(api: str, token: str, authserver: AuthServer) -> dict[str, Any]:
@@ -215,20 +193,16 @@ async def run_store(store: str, url: str, args: argparse.Namespace,
         for name, (ours, theirs) in list_pages(facts).items():
             row: dict[str, Any] = {}
             for c in (1, 16):
-                row[f"connmodel_c{c}"] = await measure(
-                    lambda cl, q=ours: cl.get(f"{api}/api/v1/connections", params=q,
-                                              headers=read), args.requests, c)
-                if datasette:
-                    row[f"datasette_c{c}"] = await measure(
-                        lambda cl, q=theirs: cl.get(f"{datasette}/connection.json", params=q),
-                        max(20, args.requests // 4), c)
+                row[f"connmodel_c{c}"] = measure(f"{api}/api/v1/connections", ours,
+                                                 args.seconds, c, headers=read)
+                if datasette:  # seconds per request at 1M: a longer run for as many samples
+                    row[f"datasette_c{c}"] = measure(f"{datasette}/connection.json", theirs,
+                                                     3 * args.seconds, c)
             results["lists"][name] = row
-        names = [f"fleet-{i:03d}" for i in range(args.fleet)]
+        bodies = [json.dumps({"server": f"fleet-{i:03d}"}) for i in range(args.fleet)]
         for c in (1, 16):
-            results["broker"][f"c{c}"] = await measure(
-                lambda cl: cl.post(f"{api}/api/v1/credentials",
-                                   json={"server": random.choice(names)}, headers=broker),
-                args.broker_requests, c)
+            results["broker"][f"c{c}"] = measure(f"{api}/api/v1/credentials", {}, args.seconds,
+                                                 c, method="POST", bodies=bodies, headers=broker)
         results["one_refresh"] = await one_refresh(api, facts["tokens"]["broker"], authserver)
     finally:
         for process in processes:
@@ -245,7 +219,8 @@ def table(results: list[dict[str, Any]]) -> None:
         for name, row in r["lists"].items():
             for c in (1, 16):
                 ours, theirs = row[f"connmodel_c{c}"], row.get(f"datasette_c{c}")
-                ratio = f"{theirs['p95_ms'] / ours['p95_ms']:.1f}x" if theirs else "–"
+                ratio = (f"{theirs['p95_ms'] / ours['p95_ms']:.1f}x"
+                         if theirs and theirs["p95_ms"] else "–")
                 print(f"{r['store']:7} {name:27} {c:>2} {ours['p50_ms']:>9} {ours['p95_ms']:>8} "
                       f"{ours['rps']:>7} {theirs['p95_ms'] if theirs else '–':>13} "
                       f"{theirs['rps'] if theirs else '–':>7} {ratio:>9}")
@@ -264,9 +239,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=1_000_000)
     parser.add_argument("--profiles", type=int, default=200)
     parser.add_argument("--fleet", type=int, default=100, help="API-key servers for the broker")
-    parser.add_argument("--requests", type=int, default=400, help="per list page and concurrency")
-    parser.add_argument("--broker-requests", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=1, help="connmodel api processes")
+    parser.add_argument("--seconds", type=int, default=10,
+                        help="per page and concurrency (Datasette: three times as long)")
+    parser.add_argument("--workers", type=int, default=2, help="connmodel api processes")
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--out", type=Path, default=RESULTS / "api.json")
     args = parser.parse_args()

@@ -166,14 +166,13 @@ def test_browser_benchmark_times_every_interaction_on_every_page(tmp_path):
 def test_api_benchmark_compares_with_datasette_and_refreshes_once(tmp_path):
     out = tmp_path / "api.json"
     printed = run("api.py", "--connections", "2000", "--profiles", "20", "--fleet", "5",
-                  "--requests", "20", "--broker-requests", "40", "--stores", "sqlite",
-                  "--out", str(out))
+                  "--seconds", "1", "--workers", "1", "--stores", "sqlite", "--out", str(out))
     assert "200 concurrent requests for one due token: 1 refresh(es)" in printed
     [store] = json.loads(out.read_text())["results"]
     for row in store["lists"].values():
         for side in ("connmodel_c1", "connmodel_c16", "datasette_c1", "datasette_c16"):
             assert 0 < row[side]["p50_ms"] <= row[side]["p95_ms"] and row[side]["rps"] > 0
-    assert store["broker"]["c16"]["runs"] == 40
+    assert store["broker"]["c16"]["runs"] > 16 and store["broker"]["c16"]["transport_errors"] == 0
     assert store["one_refresh"] == {"requests": 200, "statuses": {"200": 200}, "refreshes": 1,
                                     "distinct_tokens": 1}
 

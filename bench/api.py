@@ -12,6 +12,9 @@ each for a fixed time:
   unfiltered first page; and Datasette's table endpoint with the equivalent `_sort`, column
   filters, `__contains` and `revoked_at__isnull` (SQLite only: Datasette reads SQLite);
 - the broker: `POST /api/v1/credentials` for a random server of the fleet;
+- the HTTP floor (bench/http_floor.py): the broker's load against an app that only answers a
+  fixed credential, on uvicorn served as `connmodel api` is: what the server stack and the
+  client alone cost here;
 - 200 concurrent broker requests for one OAuth connection whose token is due, against the real
   authlib server of the tests: the authorization server must see exactly one refresh.
 
@@ -149,6 +152,23 @@ def measure(url: str, params: dict[str, Any], seconds: int, concurrency: int,
     return loadgen.measure(url + query, seconds=seconds, concurrency=concurrency, **request)
 
 
+def http_floor(args: argparse.Namespace) -> dict[str, Any]:
+    """The broker's load against bench/http_floor.py on uvicorn, served as `connmodel api` is."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = serve([str(BIN / "uvicorn"), "http_floor:app", "--app-dir", str(BENCH), "--port",
+                     str(port), "--workers", str(args.workers), "--no-server-header",
+                     "--timeout-graceful-shutdown", "5", "--log-level", "info"], url, {})
+    bodies = [json.dumps({"server": f"fleet-{i:03d}"}) for i in range(args.fleet)]
+    try:
+        return {f"c{c}": measure(f"{url}/api/v1/credentials", {}, args.seconds, c,
+                                 method="POST", bodies=bodies,
+                                 headers={"Authorization": "Bearer floor"}) for c in (1, 16)}
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
 async def one_refresh(api: str, token: str, authserver: AuthServer) -> dict[str, Any]:
     before = authserver.token_requests
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=200)) as client:
@@ -212,7 +232,7 @@ async def run_store(store: str, url: str, args: argparse.Namespace,
     return results
 
 
-def table(results: list[dict[str, Any]]) -> None:
+def table(results: list[dict[str, Any]], floor: dict[str, Any]) -> None:
     print(f"{'store':7} {'page':27} {'c':>2} {'ours p50':>9} {'p95':>8} {'req/s':>7} "
           f"{'Datasette p95':>13} {'req/s':>7} {'p95 ratio':>9}")
     for r in results:
@@ -225,9 +245,10 @@ def table(results: list[dict[str, Any]]) -> None:
                       f"{ours['rps']:>7} {theirs['p95_ms'] if theirs else '–':>13} "
                       f"{theirs['rps'] if theirs else '–':>7} {ratio:>9}")
         for c in (1, 16):
-            b = r["broker"][f"c{c}"]
+            b, f = r["broker"][f"c{c}"], floor[f"c{c}"]
             print(f"{r['store']:7} {'broker (credentials)':27} {c:>2} {b['p50_ms']:>9} "
-                  f"{b['p95_ms']:>8} {b['rps']:>7}")
+                  f"{b['p95_ms']:>8} {b['rps']:>7}   HTTP floor p95 {f['p95_ms']} ms, "
+                  f"{f['rps']} req/s: broker at {b['rps'] / f['rps']:.0%} of the floor's rate")
         o = r["one_refresh"]
         print(f"{r['store']:7} 200 concurrent requests for one due token: {o['refreshes']} "
               f"refresh(es), statuses {o['statuses']}, {o['distinct_tokens']} distinct token(s); "
@@ -245,6 +266,7 @@ def main() -> None:
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--out", type=Path, default=RESULTS / "api.json")
     args = parser.parse_args()
+    floor = http_floor(args)
     authserver = AuthServer().start()
     results = []
     try:
@@ -257,11 +279,11 @@ def main() -> None:
                     drop_database(store, url, BENCH_DB)
     finally:
         authserver.stop()
-    table(results)
+    table(results, floor)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
                                     "machine": platform.platform(), "cpus": os.cpu_count(),
-                                    "results": results}, indent=2))
+                                    "http_floor": floor, "results": results}, indent=2))
     print(f"written to {args.out}")
 
 

@@ -98,9 +98,13 @@ class ConnectionsPage(pn.viewable.Viewer):
         self._bulk = pn.FlexBox(self._revoke_selected, self._revoke_matching)
         self._card_watchers: list[tuple[ProfileCardModel, Any]] = []
         self._appending: set[ProfileCardModel] = set()
-        m.param.watch(self._render_cards, "cards")
+        # The spinner before the drawing (a higher precedence runs later): a screen's cards and
+        # the end of `working` come in one update, and a drawing that raised would otherwise
+        # leave the overlay on over the rows.
         m.param.watch(self._show_working, "working")
-        m.param.watch(self._render_state, ["error", "loaded", "cards", "profiles_cursor"])
+        m.param.watch(self._render_cards, "cards", precedence=1)
+        m.param.watch(self._render_state, ["error", "loaded", "cards", "profiles_cursor"],
+                      precedence=1)
         a.param.watch(self._on_changed, "changed")
         a.param.watch(lambda e: m.forget(e.new), "revoked")
         a.param.watch(self._notify, "message")

@@ -1,5 +1,6 @@
 """The Connections page's widgets wired to real view models, without a browser."""
 
+import pytest
 from sqlmodel import select
 
 from connmodel.models import Connection, Profile
@@ -77,3 +78,26 @@ def test_error_and_empty_states(tmp_path, sqlite_url, admin, run_async):
     empty = make_page(sqlite_url, admin, run_async)
     assert empty._empty.visible and "connmodel profile add" in empty._empty.object
     assert not empty._error.text
+
+
+def test_a_failing_render_does_not_leave_the_cards_spinner_on(demo_url, admin, run_async,
+                                                             settled):
+    """The spinner follows the model's `working` before the cards are drawn: a render that
+    raises (a bug, which Panel logs) leaves the rows clickable, not under the overlay."""
+    page = make_page(demo_url, admin, run_async)
+    show = page._cards.show
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("a bug in drawing the cards")
+
+    async def filter_errors() -> None:
+        page.model.status = "Error"
+        with pytest.raises(RuntimeError, match="a bug in drawing the cards"):
+            await settled()
+
+    object.__setattr__(page._cards, "show", failing)
+    try:
+        run_async(filter_errors())
+    finally:
+        object.__setattr__(page._cards, "show", show)
+    assert not page.model.working and not page._cards.loading

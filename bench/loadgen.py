@@ -93,10 +93,11 @@ def measure(url: str, *, seconds: int, concurrency: int, method: str = "GET",
 
         run(1)
         figures = run(seconds)
-    seconds = figures["duration_us"] / 1e6
+    elapsed = figures["duration_us"] / 1e6
     if not figures["answered"]:  # every request outlasted the run: no latency to report
         return {"p50_ms": None, "p95_ms": None, "rps": 0.0, "runs": 0,
                 "transport_errors": figures["socket_errors"]}
-    return {"p50_ms": round(figures["p50_us"] / 1000, 2), "p95_ms": round(figures["p95_us"] / 1000, 2),
-            "rps": round(figures["answered"] / seconds, 1), "runs": figures["answered"],
+    return {"p50_ms": round(figures["p50_us"] / 1000, 2),
+            "p95_ms": round(figures["p95_us"] / 1000, 2),
+            "rps": round(figures["answered"] / elapsed, 1), "runs": figures["answered"],
             "transport_errors": figures["socket_errors"]}

@@ -7,16 +7,20 @@ and a page of servers as much per server. Here 20,000 generated rows come first;
 the broker's statement and of the servers page must not read them.
 """
 
+import re
+
 import pytest
-from sqlalchemy import text
+from alembic import command
+from sqlalchemy import inspect, text
 from sqlmodel import Session
 
 from connmodel.broker import _SERVER
 from connmodel.providers.connect import connect_profile
+from connmodel.schema import alembic_config, upgrade
 from connmodel.services.generate import generate
 from connmodel.services.profiles import create_profile, create_provider_config
 from connmodel.services.servers import add_server, list_servers
-from connmodel.store import session
+from connmodel.store import get_engine, session
 
 GENERATED = 20_000
 
@@ -66,3 +70,24 @@ def test_the_servers_page_finds_each_servers_connection_without_reading_other_pr
     [server] = page.items
     assert server.connection_id is not None and server.connection_id > GENERATED
     assert read <= 5, f"{read} connection rows read for a page of one server"
+
+
+def test_the_migration_says_what_it_does_and_adds_the_index(store_url, admin, keyring):
+    """Upgrading from 0013 announces 0014 with its estimate, then its time; the index is there."""
+    with session(store_url) as s:
+        generate(s, actor=admin, connections=300, profiles=3, seed=5, keyring=keyring)
+    cfg, engine = alembic_config(store_url), get_engine(store_url)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0013")
+    assert "ix_connection_live_profile_id" not in _indexes(engine)
+    said: list[str] = []
+    upgrade(engine, report=said.append)
+    assert said[0].startswith("migration 0014: live connection index: (profile_id, id)"), said
+    assert re.fullmatch(r".* \(about \d+ s for 300 connections\)", said[0]), said
+    assert re.fullmatch(r"migration 0014 done in \d+\.\d s", said[-1]), said
+    assert "ix_connection_live_profile_id" in _indexes(engine)
+
+
+def _indexes(engine) -> set[str]:
+    return {i["name"] for i in inspect(engine).get_indexes("connection")}

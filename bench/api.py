@@ -152,6 +152,11 @@ def measure(url: str, params: dict[str, Any], seconds: int, concurrency: int,
     return loadgen.measure(url + query, seconds=seconds, concurrency=concurrency, **request)
 
 
+def broker_bodies(fleet: int) -> list[str]:
+    """A credential request for each fleet server (`seed` names them): wrk draws one per request."""
+    return [json.dumps({"server": f"fleet-{i:03d}"}) for i in range(fleet)]
+
+
 def http_floor(args: argparse.Namespace) -> dict[str, Any]:
     """The broker's load against bench/http_floor.py on uvicorn, served as `connmodel api` is."""
     port = free_port()
@@ -159,7 +164,7 @@ def http_floor(args: argparse.Namespace) -> dict[str, Any]:
     process = serve([str(BIN / "uvicorn"), "http_floor:app", "--app-dir", str(BENCH), "--port",
                      str(port), "--workers", str(args.workers), "--no-server-header",
                      "--timeout-graceful-shutdown", "5", "--log-level", "info"], url, {})
-    bodies = [json.dumps({"server": f"fleet-{i:03d}"}) for i in range(args.fleet)]
+    bodies = broker_bodies(args.fleet)
     try:
         return {f"c{c}": measure(f"{url}/api/v1/credentials", {}, args.seconds, c,
                                  method="POST", bodies=bodies,
@@ -219,7 +224,7 @@ async def run_store(store: str, url: str, args: argparse.Namespace,
                     row[f"datasette_c{c}"] = measure(f"{datasette}/connection.json", theirs,
                                                      3 * args.seconds, c)
             results["lists"][name] = row
-        bodies = [json.dumps({"server": f"fleet-{i:03d}"}) for i in range(args.fleet)]
+        bodies = broker_bodies(args.fleet)
         for c in (1, 16):
             results["broker"][f"c{c}"] = measure(f"{api}/api/v1/credentials", {}, args.seconds,
                                                  c, method="POST", bodies=bodies, headers=broker)

@@ -1,11 +1,21 @@
-"""POST /api/v1/credentials: the credential broker (connmodel.broker), for broker tokens."""
+"""POST /api/v1/credentials: the credential broker (connmodel.broker), for broker tokens.
 
-from fastapi import APIRouter
-from pydantic import BaseModel, Field
+The one hot route, so it is handled by hand below FastAPI's dependency and response-model
+machinery (half of a credential's CPU there): it reads its bearer token and its body itself,
+answers with the credential serialized once, and declares to the OpenAPI document what the
+dependencies and models would have. Its errors are the same problem details as every route's.
+"""
 
-from connmodel.api.calls import PresentedDep
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from connmodel.api.calls import bearer_token, brokered, settings_of
 from connmodel.api.problems import responses
-from connmodel.broker import BrokeredCredential, credential_for
+from connmodel.broker import BrokeredCredential
 from connmodel.models import TEXT_MAX
 
 router = APIRouter(tags=["broker"], responses=responses(400, 401, 403, 404, 409, 422, 503))
@@ -16,8 +26,25 @@ class CredentialRequest(BaseModel):
                         max_length=TEXT_MAX)
 
 
-@router.post("/credentials")
-async def credentials(token: PresentedDep, body: CredentialRequest) -> BrokeredCredential:
+_DOCUMENTED: dict[str, Any] = {
+    "security": [{"HTTPBearer": []}],
+    "requestBody": {"required": True, "content": {"application/json": {
+        "schema": CredentialRequest.model_json_schema()}}},
+}
+
+
+@router.post("/credentials", response_model=BrokeredCredential, openapi_extra=_DOCUMENTED)
+async def credentials(request: Request) -> Response:
     """What a gateway sends to call the server now; 409 (with the remedy) when the server is
     disconnected or its connection revoked, disabled, expired or in Error."""
-    return await token.with_keyring(credential_for, server=body.server)
+    token = bearer_token(request)  # no token: 401 before the body is read
+    try:
+        wanted = CredentialRequest.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])}
+                                      for e in exc.errors()]) from None
+    address = request.client.host if request.client else "?"
+    found = await run_in_threadpool(brokered, settings_of(request), token, address,
+                                    wanted.server)
+    return Response(found.model_dump_json(), media_type="application/json")
+

@@ -99,6 +99,14 @@ def get_engine(url: str | None = None) -> Engine:
     return engine
 
 
+def pool_size(url: str | None = None) -> int:
+    """How many connections the store's pool keeps open between sessions (SQLAlchemy's
+    pool_size). More sessions at once open overflow connections that are closed after each use:
+    on PostgreSQL a new server process per session."""
+    size = getattr(get_engine(url).pool, "size", None)
+    return int(size()) if callable(size) else 1
+
+
 def _pool() -> dict[str, int]:
     """PostgreSQL pool sizes from $CONNMODEL_POOL_SIZE / $CONNMODEL_MAX_OVERFLOW (SQLAlchemy's
     5 + 10 when unset): processes x (size + overflow) must stay under max_connections, or go

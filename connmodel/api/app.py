@@ -1,7 +1,10 @@
 """The FastAPI application: routers under /api/v1, problem details, a cap on request bodies."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -19,7 +22,8 @@ from connmodel.api.routers import (
     profiles,
     servers,
 )
-from connmodel.errors import ConnModelError
+from connmodel.errors import ConnModelError, StoreUnavailable
+from connmodel.store import pool_size
 
 PREFIX = "/api/v1"
 MAX_BODY = 64 * 1024  # bytes; every request body of this API is a few hundred
@@ -71,6 +75,21 @@ class _TooLarge(Exception):
     pass
 
 
+@asynccontextmanager
+async def _threads_as_pooled(app: FastAPI) -> AsyncIterator[None]:
+    """Run at most as many routes' database work at once (worker threads) as the store's pool
+    keeps connections. Past it SQLAlchemy opens an overflow connection per session and closes
+    it after: on PostgreSQL a new server process each time, one per eight credentials at
+    concurrency 16 (half the machine's CPU went to them). Requests past it wait in the loop."""
+    try:
+        size = pool_size(app.state.settings.database_url)
+    except StoreUnavailable:
+        size = None  # a malformed URL: every request answers 503 with the reason
+    if size:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = size
+    yield
+
+
 def create_app(database_url: str | None = None) -> FastAPI:
     """The API over the store at `database_url` (None: $CONNMODEL_DATABASE_URL, ./connmodel.db)."""
     app = FastAPI(
@@ -80,6 +99,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        lifespan=_threads_as_pooled,
     )
     app.state.settings = ApiSettings(database_url)
     # Routes are matched in the order included: the broker, the one hot route, first (after

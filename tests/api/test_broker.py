@@ -3,7 +3,9 @@ MCP servers (the `mcp` SDK) on loopback that check the credential, the authlib a
 server for OAuth, and a gateway that asks the broker and then calls a tool with what it got.
 """
 
+import asyncio
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -17,7 +19,7 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from playwright.sync_api import Page, expect
 from providers.authserver import CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, AuthServer, approve
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from starlette.types import ASGIApp, Receive, Scope, Send
 from ui.conftest import start_dashboard
 
@@ -170,6 +172,37 @@ def test_disabled_and_error_connections_are_refused_with_their_remedy(gateway, r
     assert github.status_code == 409 and "in Error (invalid_grant" in github.json()["detail"]
     assert github.json()["detail"].endswith("Re-authenticate or check credentials")
     assert unknown.status_code == 404
+
+
+def postgres_sessions_opened(database_url: str) -> int:
+    """Sessions PostgreSQL has started for this database so far (each a server process)."""
+    with session(database_url) as s:
+        s.execute(text("SELECT pg_stat_clear_snapshot()"))
+        return int(s.execute(text("SELECT sessions FROM pg_stat_database "
+                                  "WHERE datname = current_database()")).scalar_one())
+
+
+def test_sixteen_gateways_at_once_are_served_on_the_pools_connections(gateway, run_async):
+    """Database work runs at most as many at once as the pool keeps connections. Past it,
+    SQLAlchemy opened an overflow connection per request and closed it after: on PostgreSQL a
+    new server process, for one credential in eight at concurrency 16 (half the machine's CPU)."""
+    api = gateway
+    if not api.database_url.startswith("postgresql"):
+        pytest.skip("counts PostgreSQL's sessions")
+
+    async def burst(n: int) -> list[int]:
+        limits = httpx2.Limits(max_connections=16)
+        async with httpx2.AsyncClient(timeout=60, limits=limits) as client:
+            answers = await asyncio.gather(*(client.post(
+                f"{api.url}/api/v1/credentials", json={"server": "Calculator"},
+                headers={"Authorization": f"Bearer {api.tokens['broker']}"}) for _ in range(n)))
+        return [a.status_code for a in answers]
+
+    run_async(burst(64))  # the pool fills up to its size
+    before = postgres_sessions_opened(api.database_url)
+    assert run_async(burst(320)) == [200] * 320
+    time.sleep(1)  # a session's statistics reach pg_stat_database within a second
+    assert postgres_sessions_opened(api.database_url) - before <= 1  # the one counting
 
 
 def test_oauth_is_refreshed_once_under_concurrency_revoked_and_reconnected(

@@ -6,9 +6,12 @@ non-loopback address in clear text unless the operator says a TLS-terminating pr
 never a token; the broker's credentials are only ever in response bodies.
 """
 
+import logging
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from connmodel.errors import InvalidInput
 from connmodel.providers.endpoints import is_loopback
@@ -45,17 +48,63 @@ def check_options(options: ServeOptions) -> None:
 
 
 def serve(options: ServeOptions) -> None:
-    """Run uvicorn until interrupted (the app is built in each worker from the environment)."""
+    """Run uvicorn until interrupted (the app is built in each worker from the environment).
+
+    Several workers listen on sockets of their own (`WorkerSocket`) where the system allows
+    it, under uvicorn's supervisor all the same (health checks, restarts, SIGHUP)."""
     import uvicorn
 
     check_options(options)
     if options.database_url:
         os.environ["CONNMODEL_DATABASE_URL"] = options.database_url
-    uvicorn.run(
-        "connmodel.api.app:create_app", factory=True,
-        host=options.host, port=options.port, workers=options.workers,
-        ssl_certfile=str(options.ssl_certfile) if options.ssl_certfile else None,
-        ssl_keyfile=str(options.ssl_keyfile) if options.ssl_keyfile else None,
-        proxy_headers=options.behind_proxy, server_header=False, date_header=True,
-        timeout_graceful_shutdown=5, log_level="info",
-    )
+    settings: dict[str, Any] = {
+        "app": "connmodel.api.app:create_app", "factory": True,
+        "host": options.host, "port": options.port, "workers": options.workers,
+        "ssl_certfile": str(options.ssl_certfile) if options.ssl_certfile else None,
+        "ssl_keyfile": str(options.ssl_keyfile) if options.ssl_keyfile else None,
+        "proxy_headers": options.behind_proxy, "server_header": False, "date_header": True,
+        "timeout_graceful_shutdown": 5, "log_level": "info",
+    }
+    if options.workers == 1 or not hasattr(socket, "SO_REUSEPORT"):
+        uvicorn.run(**settings)
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(**settings)
+    # Bound and never listening: the port is taken (a clear error if it is not free) and this
+    # socket gets no connection.
+    with reusing_port(options.host, options.port):
+        logging.getLogger("uvicorn.error").info(
+            "Uvicorn running on %s://%s:%d, %d workers with a socket each",
+            "https" if options.ssl_certfile else "http", options.host, options.port,
+            options.workers)
+        Multiprocess(config, sockets=[WorkerSocket(options.host, options.port)]).run()  # type: ignore[list-item]
+
+
+def reusing_port(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port with SO_REUSEPORT (not yet listening)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+class WorkerSocket:
+    """What uvicorn's supervisor hands each worker instead of one shared listening socket: its
+    workers are spawned, so this is pickled, and unpickled in the worker as a socket of its own
+    on the same port (SO_REUSEPORT): the kernel spreads new connections over the workers.
+
+    A shared socket gives a burst of connections to whichever worker wakes first, and asyncio
+    accepts all that wait at once: a gateway opening its 16 keep-alive connections together had
+    one worker for all of them in half the runs (`bench/api.py`), one core of two idle."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return reusing_port, (self.host, self.port)

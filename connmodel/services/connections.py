@@ -19,6 +19,7 @@ from connmodel.masking import hint_of, mask
 from connmodel.models import (
     CARD_SORTS,
     Connection,
+    ConnectionCount,
     ConnectionDetail,
     ConnectionPublic,
     McpServer,
@@ -28,7 +29,7 @@ from connmodel.models import (
     ServerPublic,
     utcnow,
 )
-from connmodel.paging import CappedCount, KeysetQuery, Page, SortKey, with_values
+from connmodel.paging import COUNT_CAP, CappedCount, KeysetQuery, Page, SortKey, with_values
 from connmodel.permissions import Action, Actor, require
 from connmodel.search import DENSE, search_clause, search_terms, through_text_index
 from connmodel.services import revocations
@@ -239,8 +240,43 @@ def _search_plan(shape: tuple[Any, ...], key: SortKey) -> tuple[tuple[Any, ...],
     return (shape if key.column.key in walked else (*others, ("fts",))), not others
 
 
+# Filters a count can read from connection_count: one row per profile and status.
+_KEPT = frozenset({"profile", "profile_id", "status", "environment"})
+KEPT_ROWS = 2_000  # rows of connection_count summed at most (~0.1 ms) before counting rows
+
+
+class KeptCount:
+    """A listing's capped count read from `connection_count` (kept exact by triggers) instead of
+    the matching rows: the capped count of the Error rows of 1M connections reads 10,001 index
+    entries (1.3 ms on SQLite, half of the API's status page), their sum by profile 600 rows
+    (0.03 ms). A filter spanning more than KEPT_ROWS profile-status rows is counted as before.
+    """
+
+    def __init__(self, shape: tuple[Any, ...], rows: CappedCount) -> None:
+        conds: list[ColumnElement[bool]] = []
+        for part in shape:
+            if part in ("profile", "profile_id"):
+                conds.append(col(ConnectionCount.profile_id) == bindparam(f"filter_{part}"))
+            elif part == "status":
+                conds.append(col(ConnectionCount.status) == bindparam("filter_status"))
+            else:  # environment
+                conds.append(col(ConnectionCount.profile_id).in_(select(col(Profile.id)).where(
+                    col(Profile.environment) == bindparam("filter_environment"))))
+        self.limit = KEPT_ROWS
+        kept = select(col(ConnectionCount.n)).where(*conds).limit(self.limit + 1).subquery()
+        self.statement = select(func.coalesce(func.sum(kept.c.n), 0), func.count())
+        self.rows = rows
+
+    def run(self, session: Session, params: dict[str, Any] | None = None) -> tuple[int, bool]:
+        """As CappedCount.run: (n, True) up to COUNT_CAP, else (COUNT_CAP, False)."""
+        n, summed = session.connection().execute(self.statement, params or {}).one()
+        if summed > self.limit:
+            return self.rows.run(session, params)
+        return (COUNT_CAP, False) if n > COUNT_CAP else (int(n), True)
+
+
 @lru_cache(maxsize=256)
-def _listing(shape: tuple[Any, ...], key: SortKey) -> tuple[KeysetQuery, CappedCount]:
+def _listing(shape: tuple[Any, ...], key: SortKey) -> tuple[KeysetQuery, CappedCount | KeptCount]:
     """The page and count statements of one filter shape and sort order, built once."""
     page_shape, count_by_text_index = _search_plan(shape, key)
     # The sort value and id are read from the listed columns (a timestamp as listed: aware).
@@ -252,7 +288,8 @@ def _listing(shape: tuple[Any, ...], key: SortKey) -> tuple[KeysetQuery, CappedC
     at = (_LISTED_AT[key.column.key], _LISTED_AT["id"])
     counted = (through_text_index([col(Connection.revoked_at).is_(None)]) if count_by_text_index
                else select(col(Connection.id)).where(*_conditions(shape)))
-    return KeysetQuery(rows, key, at=at), CappedCount(counted)
+    count = CappedCount(counted)
+    return KeysetQuery(rows, key, at=at), KeptCount(shape, count) if _KEPT >= set(shape) else count
 
 
 def list_connections(

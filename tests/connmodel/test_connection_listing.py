@@ -7,6 +7,7 @@ answered by plain Python over the rows.
 """
 
 import random
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,10 +20,12 @@ from connmodel.models import Connection, Profile
 from connmodel.paging import COUNT_CAP, MAX_LIMIT, capped_count
 from connmodel.permissions import Actor, Role
 from connmodel.search import search_condition
+from connmodel.services import connections
 from connmodel.services.connections import SORT_FIELDS, ConnectionFilter, list_connections
+from connmodel.services.generate import generate
 from connmodel.services.profiles import create_profile, create_provider_config, list_profiles
 from connmodel.services.servers import list_servers
-from connmodel.store import session
+from connmodel.store import get_engine, session
 
 LIVE_ROWS = 2_400
 REVOKED_ROWS = 250
@@ -191,6 +194,56 @@ def test_a_common_needle_gives_the_same_answer_as_a_rare_one(dataset, admin, mon
         with session(dataset.url) as s:
             page = list_connections(s, actor=admin, where=where, sort=sort, limit=5)
         assert (page.total, page.total_exact) == (len(rows), True), where
+
+
+@pytest.mark.parametrize("kept_rows", [connections.KEPT_ROWS, 0])
+def test_totals_without_text_agree_from_the_kept_counts_and_from_the_rows(
+        dataset, admin, monkeypatch, kept_rows):
+    """A filter without text is counted from connection_count (KeptCount); one spanning more
+    of its rows than KEPT_ROWS (0: every filter) counts the connections: the same totals."""
+    monkeypatch.setattr(connections, "KEPT_ROWS", kept_rows)
+    connections._listing.cache_clear()
+    try:
+        for where in (w for w in FILTERS if not w.search):
+            expected = sum(_matches(dataset, r, where) for r in dataset.rows)
+            with session(dataset.url) as s:
+                page = list_connections(s, actor=admin, where=where, limit=1)
+            assert (page.total, page.total_exact) == (expected, True), where
+    finally:
+        connections._listing.cache_clear()
+
+
+def _connection_entries_read(url: str) -> int:
+    """Rows and index entries of `connection` PostgreSQL has read in this database so far, once
+    the figure stops moving (sessions report theirs when they go idle or end)."""
+    last = None
+    for _ in range(50):
+        with session(url) as s:
+            s.execute(text("SELECT pg_stat_clear_snapshot()"))
+            now = int(s.execute(text(
+                "SELECT (SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = "
+                "'connection') + (SELECT sum(idx_tup_read) FROM pg_stat_user_indexes "
+                "WHERE relname = 'connection')")).scalar_one())
+        if now == last:
+            return now
+        last = now
+        time.sleep(0.2)
+    raise AssertionError("PostgreSQL's statistics kept moving")
+
+
+def test_a_status_pages_total_reads_no_connection_beyond_the_page(postgres_url, admin):
+    """The Error rows' total comes from connection_count: PostgreSQL reads what finding the page
+    takes (~120 entries here), not every Error row (~1,300: the capped count read up to 10,001)."""
+    with session(postgres_url) as s:
+        generate(s, actor=admin, connections=20_000, profiles=20, seed=5)
+    get_engine(postgres_url).dispose()  # the load's sessions end and report what they read
+    before = _connection_entries_read(postgres_url)
+    with session(postgres_url) as s:
+        s.execute(text("SELECT pg_stat_force_next_flush()"))  # at this session's end
+        page = list_connections(s, actor=admin, where=ConnectionFilter(status="Error"), limit=5)
+    read = _connection_entries_read(postgres_url) - before
+    assert page.total > 1_000 and page.total_exact
+    assert read < page.total / 4, f"{read} entries of connection read for {page.total} Error rows"
 
 
 def test_count_is_capped_and_says_at_least(dataset, admin):

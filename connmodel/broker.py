@@ -16,11 +16,12 @@ connmodel.providers (it refreshes); the API is its one transport.
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Select, bindparam, or_, select, update
 from sqlmodel import Session, col
 
 from connmodel.checks.credentials import MissingCredential, auth_headers
@@ -55,9 +56,16 @@ class BrokeredCredential(BaseModel):
 
 
 # The server and its live connection with that connection's profile and provider, in one
-# statement (one round trip, one ORM load): a server without a live connection has NULLs there.
-_SERVER = (
-    select(McpServer, Connection, Profile, ProviderConfig)
+# statement (one round trip) of the columns the broker reads: loading the four ORM objects cost
+# twice as much CPU. A server without a live connection has NULLs there.
+_SERVER: Select[*tuple[Any, ...]] = (
+    select(col(McpServer.name), col(McpServer.url), col(McpServer.state), col(McpServer.reason),
+           col(Connection.id).label("connection_id"), col(Connection.revoked_at),
+           col(Connection.revoked_by), col(Connection.disabled_by), col(Connection.status),
+           col(Connection.status_reason), col(Connection.expires_at),
+           col(Connection.credential_enc), col(Connection.last_used_at),
+           col(Profile.name).label("profile"), col(ProviderConfig.kind),
+           col(ProviderConfig.settings))
     .select_from(McpServer)
     .outerjoin(Connection, col(Connection.id) == live_connection_id())
     .outerjoin(Profile, col(Profile.id) == col(Connection.profile_id))
@@ -66,6 +74,41 @@ _SERVER = (
     .order_by((col(McpServer.name) == bindparam("server")).desc(), col(McpServer.id))
     .limit(2)
 )
+
+
+@dataclass(frozen=True)
+class _Server:
+    name: str
+    url: str
+    state: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class _Current:
+    """What the broker reads of a server's live connection (a row of _SERVER, or a Linked)."""
+
+    connection_id: int
+    revoked_at: datetime | None
+    revoked_by: str | None
+    disabled_by: str | None
+    status: str
+    status_reason: str | None
+    expires_at: datetime | None
+    credential_enc: str | None
+    last_used_at: datetime | None
+    profile: str
+    kind: str
+    settings: dict[str, Any]
+
+    @classmethod
+    def of(cls, linked: Linked) -> "_Current":
+        c = linked.connection
+        return cls(c.id or 0, c.revoked_at, c.revoked_by, c.disabled_by, c.status,
+                   c.status_reason, c.expires_at, c.credential_enc, c.last_used_at,
+                   linked.profile.name, linked.provider.kind, linked.provider.settings or {})
+
+
 _LINKED = (
     select(Connection, Profile, ProviderConfig)
     .join(Profile, col(Profile.id) == col(Connection.profile_id))
@@ -82,18 +125,19 @@ _USED = (
 )
 
 
-def _server(session: Session, name_or_url: str) -> tuple[McpServer, Linked | None]:
+def _server(session: Session, name_or_url: str) -> tuple[_Server, _Current | None]:
     """The server named (or at) `name_or_url`, and its live connection (None: none)."""
     wanted = (name_or_url or "").strip()
     if not wanted:
         raise InvalidInput("name the MCP server (its name or its URL)")
-    rows = session.execute(_SERVER, {"server": wanted}).all()
+    rows = session.connection().execute(_SERVER, {"server": wanted}).all()
     if not rows:
         raise NotFound(f"no MCP server named {wanted[:200]!r} or at that URL")
-    if len(rows) > 1 and rows[0][0].name != wanted:
+    if len(rows) > 1 and rows[0].name != wanted:
         raise InvalidInput(f"several MCP servers are at {wanted[:200]!r}: name the server")
-    server, conn, profile, provider = rows[0]
-    return server, None if conn is None else Linked(conn, profile, provider)
+    (name, url, state, reason, connection_id, *current) = rows[0]
+    server = _Server(name, url, state, reason)
+    return server, None if connection_id is None else _Current(connection_id, *current)
 
 
 def _linked(session: Session, connection_id: int) -> Linked:
@@ -101,10 +145,9 @@ def _linked(session: Session, connection_id: int) -> Linked:
     return Linked(conn, profile, provider)
 
 
-def _usable(server: McpServer, linked: Linked, now: datetime) -> None:
+def _usable(server: str, conn: _Current, now: datetime) -> None:
     """CredentialUnavailable saying what is wrong and what to do, unless the credential works."""
-    conn = linked.connection
-    where = f"server {server.name!r} (connection {conn.id}, profile {linked.profile.name!r})"
+    where = f"server {server!r} (connection {conn.connection_id}, profile {conn.profile!r})"
     if conn.revoked_at is not None:
         raise CredentialUnavailable(f"{where}: the connection was revoked by {conn.revoked_by} "
                                     f"at {conn.revoked_at:%Y-%m-%d %H:%M:%S} UTC. Reconfigure "
@@ -120,19 +163,18 @@ def _usable(server: McpServer, linked: Linked, now: datetime) -> None:
         raise CredentialUnavailable(f"{where}: the connection is Inactive "
                                     f"({conn.status_reason or 'expired'}). "
                                     + HINTS[Status.INACTIVE])
-    oauth = linked.provider.kind in OAUTH_KINDS
+    oauth = conn.kind in OAUTH_KINDS
     if not oauth and conn.expires_at is not None and conn.expires_at <= now:
         raise CredentialUnavailable(f"{where}: the credential expired at "
                                     f"{conn.expires_at:%Y-%m-%d %H:%M} UTC. "
                                     + HINTS[Status.INACTIVE])
 
 
-def _due(linked: Linked) -> bool:
-    expires = linked.connection.expires_at
+def _due(expires: datetime | None) -> bool:
     return expires is not None and expires <= utcnow() + REFRESH_WITHIN
 
 
-def _refreshed(session: Session, server: McpServer, linked: Linked, *, actor: Actor,
+def _refreshed(session: Session, server: str, linked: Linked, *, actor: Actor,
                keyring: KeyRing) -> Linked:
     """The connection, its token refreshed first when due: here, or by whoever holds its claim.
 
@@ -142,21 +184,21 @@ def _refreshed(session: Session, server: McpServer, linked: Linked, *, actor: Ac
     is ProviderUnreachable unless the old token still works.
     """
     deadline = time.monotonic() + WAIT_FOR_REFRESH
-    while _due(linked):
+    while _due(linked.connection.expires_at):
         version = linked.connection.token_version
         outcome = refresh_linked(session, actor=actor, keyring=keyring, linked=linked)
         linked = _linked(session, linked.connection.id or 0)
         if outcome.result == "unreachable":
             expires = linked.connection.expires_at
             if expires is not None and expires <= utcnow():
-                raise ProviderUnreachable(f"server {server.name!r}: the token expired and the "
+                raise ProviderUnreachable(f"server {server!r}: the token expired and the "
                                           f"provider could not be reached: {outcome.message}")
             return linked
         if outcome.result != "busy":
             return linked  # refreshed, superseded, or a status for _usable to report
         while not _settled(linked, version):
             if time.monotonic() > deadline:
-                raise ProviderUnreachable(f"server {server.name!r}: another refresh of its "
+                raise ProviderUnreachable(f"server {server!r}: another refresh of its "
                                           "token is taking too long; try again")
             session.commit()  # gives the connection back to the pool while it waits
             time.sleep(POLL)
@@ -189,40 +231,41 @@ def credential_for(session: Session, *, actor: Actor, keyring: KeyRing, server: 
     its connection may not be used, ProviderUnreachable when a due token cannot be refreshed.
     """
     require(actor, Action.BROKER)
-    found, linked = _server(session, server)
+    found, conn = _server(session, server)
     if found.state != ServerState.CONNECTED:
         raise CredentialUnavailable(
             f"server {found.name!r} is disconnected"
             + (f" ({found.reason})" if found.reason else "")
             + ": reconfigure it with a live connection (connmodel server reconfigure)")
-    if linked is None:
+    if conn is None:
         raise CredentialUnavailable(f"server {found.name!r} has no live connection: connect its "
                                     "profile, then reconfigure the server")
     now = utcnow()
-    _usable(found, linked, now)
-    if linked.provider.kind in OAUTH_KINDS:
-        if _due(linked):
-            session.commit()  # its connection back to the pool before `transaction` takes one
-            with transaction() if transaction else nullcontext(session) as writing:
-                linked = _refreshed(writing, found, _linked(writing, linked.connection.id or 0),
-                                    actor=actor, keyring=keyring)
-        _usable(found, linked, utcnow())
-    conn, kind = linked.connection, linked.provider.kind
+    _usable(found.name, conn, now)
+    if conn.kind in OAUTH_KINDS and _due(conn.expires_at):
+        session.commit()  # its connection back to the pool before `transaction` takes one
+        with transaction() if transaction else nullcontext(session) as writing:
+            conn = _Current.of(_refreshed(writing, found.name,
+                                          _linked(writing, conn.connection_id),
+                                          actor=actor, keyring=keyring))
+        _usable(found.name, conn, utcnow())
     try:
-        headers = auth_headers(kind, linked.provider.settings or {}, conn.credential_enc, keyring)
+        headers = auth_headers(conn.kind, conn.settings or {}, conn.credential_enc, keyring)
     except MissingCredential as exc:
-        raise CredentialUnavailable(f"server {found.name!r} (connection {conn.id}): {exc}") from None
+        raise CredentialUnavailable(
+            f"server {found.name!r} (connection {conn.connection_id}): {exc}") from None
     if conn.last_used_at is None or conn.last_used_at < now - USED_EVERY:
-        session.execute(_USED, {"connection_id": conn.id, "stale_before": now - USED_EVERY,
-                                "now": now})
+        session.execute(_USED, {"connection_id": conn.connection_id,
+                                "stale_before": now - USED_EVERY, "now": now})
         session.commit()
-    result = BrokeredCredential(server=found.name, url=found.url, connection_id=conn.id,
-                                auth_type="none", expires_at=conn.expires_at)
+    result = BrokeredCredential(server=found.name, url=found.url,
+                                connection_id=conn.connection_id, auth_type="none",
+                                expires_at=conn.expires_at)
     if not headers:
         return result
     [(name, value)] = headers.items()
     result.header_name, result.header_value = name, value
-    if kind == ProviderKind.API_KEY:
+    if conn.kind == ProviderKind.API_KEY:
         result.auth_type = "api_key"
     else:
         result.auth_type, result.token = "bearer", value.removeprefix("Bearer ")

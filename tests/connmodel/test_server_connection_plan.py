@@ -55,9 +55,9 @@ def _connection_rows_read(s: Session) -> int:
 def test_the_broker_finds_a_servers_connection_without_reading_other_profiles(fleet):
     with session(fleet) as s:
         before = _connection_rows_read(s)
-        [(_, conn, *_)] = s.execute(_SERVER, {"server": "fleet-0"}).all()
+        [row] = s.execute(_SERVER, {"server": "fleet-0"}).all()
         read = _connection_rows_read(s) - before
-    assert conn is not None and conn.id > GENERATED
+    assert row.connection_id is not None and row.connection_id > GENERATED
     assert read <= 5, f"{read} connection rows read for one server's credential"
 
 

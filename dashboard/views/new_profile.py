@@ -52,41 +52,41 @@ def redirect_uri() -> str:
     return callback_uri(f"{protocol}://{loc.hostname}{port}", loc.pathname or "/")
 
 
-class NewProfileDialog(pn.viewable.Viewer):
-    """The button that opens the dialog, the dialog, and the redirect to the provider."""
+class NewProfileForm:
+    """The dialog's fields, built when the dialog is first opened: ~20 widgets that every
+    Connections page would otherwise build, send and render hidden (a fifth of its first
+    screen's server time)."""
 
-    model = param.ClassSelector(class_=NewProfileModel, doc="The form state and outcome.")
-
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        m = self.model
+    def __init__(self, model: NewProfileModel, submit: Callable[[Any], Awaitable[None]],
+                 cancel: Callable[[], None]) -> None:
+        m = self.model = model
         text = pn.widgets.TextInput.from_param
-        self._secret = pn.widgets.PasswordInput(label="Client secret",
-                                                placeholder="empty for a public client")
-        self._api_key = pn.widgets.PasswordInput(label="API key", placeholder="never shown again")
-        self._secret.param.watch(lambda e: setattr(m, "client_secret", e.new), "value")
-        self._api_key.param.watch(lambda e: setattr(m, "api_key", e.new), "value")
+        self.secret = pn.widgets.PasswordInput(label="Client secret",
+                                               placeholder="empty for a public client")
+        self.api_key = pn.widgets.PasswordInput(label="API key", placeholder="never shown again")
+        self.secret.param.watch(lambda e: setattr(m, "client_secret", e.new), "value")
+        self.api_key.param.watch(lambda e: setattr(m, "api_key", e.new), "value")
         m.param.watch(self._clear_secrets, "secrets_used")
-        self._kind = pn.widgets.Select(label="Authentication", options=KINDS, value=m.kind)
-        self._kind.link(m, value="kind")
+        self.kind = pn.widgets.Select(label="Authentication", options=KINDS, value=m.kind)
+        self.kind.link(m, value="kind")
         # Native <select>s: their options are text nodes. Not MultiChoice: Bokeh 3.10 renders
         # its labels with Choices.js, whose `allowHTML` defaults to true (innerHTML).
-        self._existing = pn.widgets.Select.from_param(
+        self.existing = pn.widgets.Select.from_param(
             m.param.existing_provider, label="Provider config (a new one, or reuse one)",
             description="Reuse how an existing provider config authenticates: then only its "
                         "API key, if it has one, is asked.",
             sizing_mode="stretch_width", stylesheets=[_WRAP])
-        self._servers = pn.widgets.MultiSelect.from_param(
+        self.servers = pn.widgets.MultiSelect.from_param(
             m.param.servers, options=[], size=5, sizing_mode="stretch_width",
             label="MCP servers to connect (optional; Ctrl/⌘-click for several)",
             description="Registered servers (My Servers) that will use this profile.",
             stylesheets=[_WRAP])
-        self._note = StatusLine(object=m.choices_note, sizing_mode="stretch_width")
-        m.param.watch(lambda e: setattr(self._note, "object", e.new), "choices_note")
-        self._endpoints = pn.widgets.RadioButtonGroup(
+        note = StatusLine(object=m.choices_note, sizing_mode="stretch_width")
+        m.param.watch(lambda e: setattr(note, "object", e.new), "choices_note")
+        endpoints = pn.widgets.RadioButtonGroup(
             options=ENDPOINTS, value=m.endpoints, color="primary", variant="outline",
             sizing_mode="stretch_width", stylesheets=[".bk-btn-group { flex-wrap: wrap; }"])
-        self._endpoints.link(m, value="endpoints")
+        endpoints.link(m, value="endpoints")
         self._issuer = text(m.param.issuer, label="Issuer URL",
                             placeholder="https://accounts.example.com")
         self._explicit = pn.Column(
@@ -94,21 +94,19 @@ class NewProfileDialog(pn.viewable.Viewer):
             text(m.param.token_url, label="Token endpoint"),
             text(m.param.revocation_url, label="Revocation endpoint (optional)"),
             text(m.param.userinfo_url, label="Userinfo endpoint (optional)"))
-        self._oauth = pn.Column(
+        self.oauth = pn.Column(
             text(m.param.client_id, label="Client ID", placeholder="client id from the provider"),
-            self._secret,
+            self.secret,
             text(m.param.scopes, label="Scopes", placeholder="openid email"),
-            self._endpoints, self._issuer, self._explicit)
-        self._provider_name = text(m.param.provider_name, label="New provider config name",
+            endpoints, self._issuer, self._explicit)
+        self.provider_name = text(m.param.provider_name, label="New provider config name",
                                    placeholder="default: PROFILE provider")
-        self._error = Notice(kind="error", sizing_mode="stretch_width")
-        self._toasts = Toasts()
-        self._submit = pn.widgets.Button(label="Create and connect", color="primary")
-        self._submit.on_click(self._run)
-        cancel = pn.widgets.Button(label="Cancel", color="default")
-        cancel.on_click(lambda _: self._close())
-        self._dialog = pn.Modal(
-            DialogName(label="New profile"),
+        self.error = Notice(kind="error", sizing_mode="stretch_width")
+        self.submit = pn.widgets.Button(label="Create and connect", color="primary")
+        self.submit.on_click(submit)
+        close = pn.widgets.Button(label="Cancel", color="default")
+        close.on_click(lambda _: cancel())
+        self.objects = [
             pn.pane.HTML("<h2>New profile</h2><p>A profile is a named use of a provider config; "
                          "connect it to the MCP servers that should use it. Reuse an existing "
                          "provider config and only its API key (if it has one) is asked.</p>",
@@ -117,17 +115,9 @@ class NewProfileDialog(pn.viewable.Viewer):
             pn.widgets.Select.from_param(m.param.environment, label="Environment"),
             text(m.param.description, label="Description (optional)",
                  placeholder="what these connections are for"),
-            self._existing,
-            self._kind,
-            self._provider_name,
-            self._oauth, self._api_key,
-            self._servers, self._note,
-            self._error, pn.Row(cancel, self._submit),
-            name="New profile", stylesheets=[_MODAL])
-        self._open = pn.widgets.Button(label="New profile", color="primary", icon="plus")
-        self._open.on_click(self._show)
-        self._redirect = Redirect()
-        m.param.watch(lambda e: setattr(self._redirect, "url", e.new), "redirect")
+            self.existing, self.kind, self.provider_name, self.oauth, self.api_key, self.servers,
+            note,
+            self.error, pn.Row(close, self.submit)]
         m.param.watch(self._show_kind, ["kind", "endpoints", "existing_provider"])
         self._show_kind()
 
@@ -135,38 +125,64 @@ class NewProfileDialog(pn.viewable.Viewer):
         """A reused provider config hides the new one's fields; its kind decides the key."""
         m = self.model
         new = not m.existing_provider
-        self._kind.visible = self._provider_name.visible = new
-        self._oauth.visible = new and m.kind in OAUTH_KINDS
+        self.kind.visible = self.provider_name.visible = new
+        self.oauth.visible = new and m.kind in OAUTH_KINDS
         self._issuer.visible = m.endpoints == "issuer"
         self._explicit.visible = m.endpoints == "explicit"
-        self._api_key.visible = m.chosen_kind() == "api_key"
+        self.api_key.visible = m.chosen_kind() == "api_key"
+
+    def _clear_secrets(self, *_: Any) -> None:
+        self.secret.value = ""
+        self.api_key.value = ""
+
+
+class NewProfileDialog(pn.viewable.Viewer):
+    """The button that opens the dialog, the dialog, and the redirect to the provider."""
+
+    model = param.ClassSelector(class_=NewProfileModel, doc="The form state and outcome.")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._form: NewProfileForm | None = None
+        self._toasts = Toasts()
+        self._dialog = pn.Modal(DialogName(label="New profile"), name="New profile",
+                                stylesheets=[_MODAL])
+        self._open = pn.widgets.Button(label="New profile", color="primary", icon="plus")
+        self._open.on_click(self._show)
+        self._redirect = Redirect()
+        self.model.param.watch(lambda e: setattr(self._redirect, "url", e.new), "redirect")
+
+    def form(self) -> NewProfileForm:
+        """The dialog's fields, built (and added to the dialog) the first time."""
+        if self._form is None:
+            self._form = NewProfileForm(self.model, self._run, self._close)
+            self._dialog.extend(self._form.objects)
+        return self._form
 
     async def _show(self, _: Any) -> None:
         """(Re)read what the dialog offers to reuse and connect, then open it (its lists then
         do not change under the pointer)."""
-        self._error.text = "" if await self.model.load_choices() else self.model.message
+        form = self.form()
+        form.error.text = "" if await self.model.load_choices() else self.model.message
         self._dialog.open = True
-
-    def _clear_secrets(self, *_: Any) -> None:
-        self._secret.value = ""
-        self._api_key.value = ""
 
     def _close(self) -> None:
         self._dialog.open = False
-        self._error.text = ""
+        self.form().error.text = ""
         self.model.reset()
 
     async def _run(self, _: Any) -> None:
-        self._submit.disabled = True
+        form = self.form()
+        form.submit.disabled = True
         try:
             ok = await self.model.submit(redirect_uri())
         finally:
-            self._submit.disabled = False
+            form.submit.disabled = False
         m = self.model
         if ok and not m.redirect:
             self._dialog.open = False
             self._toasts.show(m.message, "success")
-        self._error.text = "" if ok else m.message
+        form.error.text = "" if ok else m.message
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Row(self._open, self._dialog, self._redirect, self._toasts)

@@ -227,15 +227,16 @@ def test_dialog_clears_its_password_widgets_after_use(sqlite_url, keyring, admin
     from dashboard.views.new_profile import NewProfileDialog
 
     dialog = NewProfileDialog(model=NewProfileModel(Backend(admin, sqlite_url)))
-    dialog._kind.value = "api_key"
+    form = dialog.form()
+    form.kind.value = "api_key"
     dialog.model.profile_name = "Keyed"
-    dialog._api_key.value = API_KEY
-    dialog._secret.value = "unused-client-secret"
+    form.api_key.value = API_KEY
+    form.secret.value = "unused-client-secret"
     run(dialog._run(None))
-    assert (dialog._api_key.value, dialog._secret.value) == ("", "")
+    assert (form.api_key.value, form.secret.value) == ("", "")
     assert only_connection(sqlite_url, admin, "Keyed").config["credential"] == "••••7f3a"
     run(dialog._run(None))  # an empty form: the error is shown in the dialog, escaped
-    assert dialog._error.visible and "profile name" in dialog._error.text
+    assert form.error.visible and "profile name" in form.error.text
 
 
 def test_reusing_a_provider_config_connects_with_its_kind(sqlite_url, keyring, admin, authserver):
@@ -365,27 +366,28 @@ def test_dialog_asks_only_for_the_reused_configs_key(sqlite_url, keyring, admin)
     _add_servers(sqlite_url, admin, "Drive")
     dialog = NewProfileDialog(model=NewProfileModel(Backend(admin, sqlite_url)))
     run(dialog._show(None))
+    form = dialog.form()
     assert dialog._dialog.open
-    assert list(dialog._existing.options) == [
+    assert list(form.existing.options) == [
         "— new provider config —", "Open (no authentication)", "Shared keys (API key)"]
-    assert list(dialog._servers.options) == ["Drive"]
+    assert list(form.servers.options) == ["Drive"]
 
     def shown() -> tuple[bool, ...]:
-        return (dialog._kind.visible, dialog._provider_name.visible, dialog._oauth.visible,
-                dialog._api_key.visible)
+        return (form.kind.visible, form.provider_name.visible, form.oauth.visible,
+                form.api_key.visible)
 
-    dialog._kind.value = "oauth2"
+    form.kind.value = "oauth2"
     assert shown() == (True, True, True, False)  # a new config: all its fields
-    dialog._existing.value = "Shared keys"
+    form.existing.value = "Shared keys"
     assert shown() == (False, False, False, True)  # only its API key
-    dialog._existing.value = "Open"
+    form.existing.value = "Open"
     assert shown() == (False, False, False, False)
-    dialog._existing.value = "Shared keys"
+    form.existing.value = "Shared keys"
     dialog.model.profile_name = "Keyed"
-    dialog._api_key.value = API_KEY
-    dialog._servers.value = ["Drive"]
+    form.api_key.value = API_KEY
+    form.servers.value = ["Drive"]
     run(dialog._run(None))
-    assert not dialog._dialog.open and dialog._existing.value == "" and dialog._servers.value == []
+    assert not dialog._dialog.open and form.existing.value == "" and form.servers.value == []
     view = only_connection(sqlite_url, admin, "Keyed")
     assert (view.provider, view.config["credential"]) == ("Shared keys", "••••7f3a")
     assert [s.name for s in view.mcp_servers] == ["Drive"]

@@ -118,7 +118,7 @@ def test_every_error_is_a_problem_with_its_status(api):
 
 
 def test_the_broker_checks_its_token_in_its_own_session_as_every_route_does(api):
-    """The broker route checks its token in the session of its service (calls.Presented): no
+    """The broker route checks its token in the session of its service (calls.brokered): no
     token is 401 before the body is read, an unknown one 401, and a revoked one is refused from
     its next request on, with an audit event naming it."""
     admin = Actor("alice", Role.ADMIN)

@@ -57,7 +57,8 @@ class BrokeredCredential(BaseModel):
 
 # The server and its live connection with that connection's profile and provider, in one
 # statement (one round trip) of the columns the broker reads: loading the four ORM objects cost
-# twice as much CPU. A server without a live connection has NULLs there.
+# twice as much CPU. A server without a live connection has NULLs there. The connection's columns
+# come in _Current's order.
 _SERVER: Select[*tuple[Any, ...]] = (
     select(col(McpServer.name), col(McpServer.url), col(McpServer.state), col(McpServer.reason),
            col(Connection.id).label("connection_id"), col(Connection.revoked_at),

@@ -96,7 +96,6 @@ def caller(request: Request,
 CallerDep = Annotated[Caller, Depends(caller)]
 
 
-
 def brokered(settings: ApiSettings, token: str, address: str, server: str) -> BrokeredCredential:
     """The credential broker's answer to `token` for `server`: the token checked and the server
     read in one session outside a transaction (on PostgreSQL two round trips instead of four),

@@ -127,6 +127,11 @@ class ConnectionFilter:
 
 
 
+# The profiles of the filter's environment (its `filter_environment`), for rows and for counts.
+_IN_ENVIRONMENT = select(col(Profile.id)).where(
+    col(Profile.environment) == bindparam("filter_environment"))
+
+
 @lru_cache(maxsize=128)
 def _conditions(shape: tuple[Any, ...]) -> tuple[ColumnElement[bool], ...]:
     """The conditions of a filter shape (see ConnectionFilter.bind), values as bound parameters."""
@@ -139,9 +144,7 @@ def _conditions(shape: tuple[Any, ...]) -> tuple[ColumnElement[bool], ...]:
         elif part == "status":
             conds.append(col(Connection.status) == bindparam("filter_status"))
         elif part == "environment":
-            ids = select(col(Profile.id)).where(
-                col(Profile.environment) == bindparam("filter_environment"))
-            conds.append(col(Connection.profile_id).in_(ids))
+            conds.append(col(Connection.profile_id).in_(_IN_ENVIRONMENT))
         else:
             conds.append(search_clause(part))
     return tuple(conds)
@@ -260,8 +263,7 @@ class KeptCount:
             elif part == "status":
                 conds.append(col(ConnectionCount.status) == bindparam("filter_status"))
             else:  # environment
-                conds.append(col(ConnectionCount.profile_id).in_(select(col(Profile.id)).where(
-                    col(Profile.environment) == bindparam("filter_environment"))))
+                conds.append(col(ConnectionCount.profile_id).in_(_IN_ENVIRONMENT))
         self.limit = KEPT_ROWS
         kept = select(col(ConnectionCount.n)).where(*conds).limit(self.limit + 1).subquery()
         self.statement = select(func.coalesce(func.sum(kept.c.n), 0), func.count())

@@ -74,6 +74,11 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
+def client_address(request: Request) -> str:
+    """Who sent the request, as a refused token's audit event names it."""
+    return request.client.host if request.client else "?"
+
+
 def settings_of(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
@@ -87,7 +92,7 @@ def caller(request: Request,
     audit event, `last_used_at` once a minute), so on PostgreSQL it needs no BEGIN and no
     ROLLBACK, two of its three round trips."""
     settings = settings_of(request)
-    address = request.client.host if request.client else "?"
+    address = client_address(request)
     with reading(settings.database_url) as s:
         actor = authenticate(s, credentials.credentials if credentials else None, address=address)
     return Caller(actor, settings)

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from connmodel.api.calls import bearer_token, brokered, settings_of
+from connmodel.api.calls import bearer_token, brokered, client_address, settings_of
 from connmodel.api.problems import responses
 from connmodel.broker import BrokeredCredential
 from connmodel.models import TEXT_MAX
@@ -43,8 +43,7 @@ async def credentials(request: Request) -> Response:
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])}
                                       for e in exc.errors()]) from None
-    address = request.client.host if request.client else "?"
-    found = await run_in_threadpool(brokered, settings_of(request), token, address,
-                                    wanted.server)
+    found = await run_in_threadpool(brokered, settings_of(request), token,
+                                    client_address(request), wanted.server)
     return Response(found.model_dump_json(), media_type="application/json")
 

@@ -85,3 +85,16 @@ def test_revoke_escape_cancels_and_gives_focus_back(page: Page, demo_dashboard):
     expect(dialog).to_be_visible()
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
+
+
+def test_new_profile_is_readable_at_once(page: Page, demo_dashboard):
+    """Panel's Modal fades its content in after 200 ms; ours is readable in its first frame."""
+    open_connections(page, demo_dashboard.page_url())
+    page.get_by_role("button", name="New profile").click()
+    opacity = page.wait_for_function(SHOWN_OPACITY_JS, arg="New profile",
+                                     polling="raf").json_value()
+    assert opacity == 1, f"the dialog's first frame on screen is {opacity:.0%} opaque"
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_placeholder("e.g. Drive")).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)

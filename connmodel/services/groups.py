@@ -11,6 +11,7 @@ one session, running a text search once for all its statements.
 """
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -480,12 +481,13 @@ def first_pages(
     limit_ok(limit)
     if not profile_ids:
         return {}
-    return _first_pages(session, _matching(session, where), profile_ids, sort, limit)
+    return _first_pages(session, _matching(session, where), profile_ids, sort, limit, {})
 
 
 def _first_pages(session: Session, matching: Matching, profile_ids: list[int], sort: str,
-                 limit: int) -> dict[int, Page[ConnectionPublic]]:
+                 limit: int, longer: Mapping[int, int]) -> dict[int, Page[ConnectionPublic]]:
     key = sort_key(sort)
+    read = max([limit, *longer.values()])
     if matching.hits is not None:
         # A rare needle's few rows: numbered per profile instead of one index range each.
         # `profile_id + 0` keeps SQLite from walking every row of the listed profiles to test
@@ -497,7 +499,7 @@ def _first_pages(session: Session, matching: Matching, profile_ids: list[int], s
                                       order_by=key.order_by()).label("rank")
         ranked = joined.add_columns(rank).where(*conds).subquery()
         stmt = _in_card_order(key, [select(*[c for c in ranked.c if c.name != "rank"])
-                                    .where(ranked.c.rank <= limit + 1)])
+                                    .where(ranked.c.rank <= read + 1)])
         params: dict[str, Any] = {}
     else:
         # PostgreSQL estimates a plain ILIKE from the column's statistics (migration 0007) and
@@ -505,16 +507,16 @@ def _first_pages(session: Session, matching: Matching, profile_ids: list[int], s
         # statistics, so it read and sorted each card's every row (30-100 ms a card at 10M).
         shape = (tuple(("like", 1) if part == DENSE else part for part in matching.shape)
                  if session.get_bind().dialect.name == "postgresql" else matching.shape)
-        stmt = _ranges_statement(len(profile_ids), sort, limit, shape)
+        stmt = _ranges_statement(len(profile_ids), sort, read, shape)
         params = {**matching.params, **{f"card_{i}": pid for i, pid in enumerate(profile_ids)}}
     rows: dict[int, list[Any]] = {pid: [] for pid in profile_ids}
     for row in session.connection().execute(stmt, params).all():
         rows[row[-1]].append(row)
     pages = {}
     for pid, found in rows.items():
-        cursor = encode_cursor(key, found[limit - 1][0], found[limit - 1][1]) \
-            if len(found) > limit else None
-        items = [_public_row(r[2:-1]) for r in found[:limit]]  # (sort value, id, ..., card)
+        n = max(limit, longer.get(pid, limit))
+        cursor = encode_cursor(key, found[n - 1][0], found[n - 1][1]) if len(found) > n else None
+        items = [_public_row(r[2:-1]) for r in found[:n]]  # (sort value, id, ..., card)
         pages[pid] = Page(items, cursor, len(items), cursor is None)
     return pages
 
@@ -571,18 +573,22 @@ def cards_screen(
     limit: int = 10,
     rows: int = 10,
     sort: str = "account",
+    longer: Mapping[int, int] | None = None,
 ) -> CardsScreen:
     """A page of profile cards, the first `rows` connections of each, and the change token.
 
-    One session instead of three (on PostgreSQL each is a checkout, a ping and a transaction),
-    and the text search runs once for all statements. The token is read first: a change
-    committed while the screen is read moves the token past it, so the next poll re-reads.
+    `longer` gives the cards that show more rows now ({profile id: rows}, "Load more"): a
+    re-read keeps each as long as it is, and the others at `rows`. One session instead of
+    three (on PostgreSQL each is a checkout, a ping and a transaction), and the text search
+    runs once for all statements. The token is read first: a change committed while the
+    screen is read moves the token past it, so the next poll re-reads.
     """
     require(actor, Action.READ)
-    limit_ok(rows)
+    longer = longer or {}
+    limit_ok(max([rows, *longer.values()]))
     token = change_token(session, actor=actor)
     matching = _matching(session, where)
     profiles = _profile_groups(session, where, matching, cursor, limit)
     ids = [p.id for p in profiles.items if sum(p.counts.values())]
-    pages = _first_pages(session, matching, ids, sort, rows) if ids else {}
+    pages = _first_pages(session, matching, ids, sort, rows, longer) if ids else {}
     return CardsScreen(profiles, pages, token)

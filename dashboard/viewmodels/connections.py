@@ -67,9 +67,10 @@ class Screen:
 
 
 def read_screen(session: Any, *, actor: Any, where: GroupFilter, cursor: str | None = None,
-                limit: int, rows: int, sorts: dict[int, str]) -> Screen:
+                limit: int, rows: int, sorts: dict[int, str],
+                longer: dict[int, int] | None = None) -> Screen:
     screen = cards_screen(session, actor=actor, where=where, cursor=cursor, limit=limit,
-                          rows=rows, sort=ROW_SORT)
+                          rows=rows, sort=ROW_SORT, longer=longer)
     resorted = {}
     for profile in screen.profiles.items:
         page = screen.rows.get(profile.id)
@@ -232,14 +233,16 @@ class ConnectionsPageModel(param.Parameterized):
         dropped: the newer input's is shown, and `working` stays True until it is. On SQLite
         the superseded read is also stopped where it is (`Backend.read`'s `cancel`).
 
-        With `keep_loaded` (the store changed elsewhere) as many profiles and rows as were
-        loaded are re-read, up to KEEP_MAX each, so "Load more" is not undone under the reader.
+        With `keep_loaded` (the store changed elsewhere) as many profiles as were loaded, and
+        as many rows as each card shows, are re-read, up to KEEP_MAX each, so "Load more" is not
+        undone under the reader (nor done for the cards it was not clicked in).
         """
         where = self.where
-        profiles, rows = PROFILES_PER_PAGE, ROWS_PER_CARD
+        profiles, longer = PROFILES_PER_PAGE, {}
         if keep_loaded:
             profiles = min(max(profiles, len(self.cards)), KEEP_MAX)
-            rows = min(max([rows, *(len(c.rows) for c in self.cards)]), KEEP_MAX)
+            longer = {c.profile.id: min(len(c.rows), KEEP_MAX) for c in self.cards
+                      if len(c.rows) > ROWS_PER_CARD}
         mine = self._newest = next(self._inputs)
         if self._reading is not None:
             self._reading.set()  # its screen would be dropped: stop reading it (SQLite)
@@ -247,7 +250,8 @@ class ConnectionsPageModel(param.Parameterized):
         self.working = True
         try:
             screen = await self.backend.aread(read_screen, where=where, limit=profiles,
-                                              rows=rows, sorts=self.card_sorts(), cancel=stop)
+                                              rows=ROWS_PER_CARD, longer=longer,
+                                              sorts=self.card_sorts(), cancel=stop)
         except Exception as exc:  # noqa: BLE001 - a failed read must never leave the overlay on
             if mine == self._newest:
                 self.working = False

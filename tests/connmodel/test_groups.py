@@ -137,6 +137,18 @@ def test_cards_screen_equals_per_profile_listings(demo_url, admin, monkeypatch, 
                 assert (page.next_cursor if page else None) == rows.next_cursor
             if where.search == "nothing-matches":
                 assert screen.profiles.items == [] and screen.rows == {}
+        # A card that shows more rows ("Load more") is re-read as long, the others at `rows`.
+        where = GroupFilter()
+        longer = cards_screen(s, actor=admin, where=where, limit=10, rows=5,
+                              longer={noauth.id: 11})
+        assert noauth.id in {p.id for p in longer.profiles.items}
+        for p in longer.profiles.items:
+            n = 11 if p.id == noauth.id else 5
+            rows = list_connections(s, actor=admin, sort="account", limit=n, count=False,
+                                    where=where.connection_filter(p.id))
+            page = longer.rows.get(p.id)
+            assert (page.items if page else []) == rows.items, p.name
+            assert (page.next_cursor if page else None) == rows.next_cursor, p.name
 
 
 def test_search_total_counts_profiles_with_a_live_hit(demo_url, admin):

@@ -275,6 +275,41 @@ def test_catching_up_keeps_what_was_loaded(sqlite_url, admin, keyring, run_async
     assert again.rows[-1].account == "zz-last@example.com"
 
 
+def test_catching_up_keeps_each_cards_own_length(sqlite_url, admin, keyring, run_async):
+    """"Load more" in one card, then a change elsewhere: each card is re-read as long as it was
+    (the other cards were re-read as long as the longest, and all sent to the browser anew)."""
+    from connmodel.services.demo import seed_demo
+
+    with session(sqlite_url) as s:
+        seed_demo(s, actor=admin, keyring=keyring)
+        for name in ("Noauth", "Hubspot"):
+            profile = s.exec(select(Profile).where(Profile.name == name)).one()
+            for i in range(3 * ROWS_PER_CARD):
+                s.add(Connection(profile_id=profile.id, service="svc",
+                                 account=f"{name.lower()}{i:02d}@example.com"))
+        s.commit()
+    model = ConnectionsPageModel(Backend(admin, sqlite_url))
+    run_async(model.refresh())
+    noauth = next(c for c in model.cards if c.profile.name == "Noauth")
+    run_async(noauth.load_more())
+    lengths = {c.profile.name: len(c.rows) for c in model.cards}
+    assert lengths["Noauth"] == 2 * ROWS_PER_CARD and lengths["Hubspot"] == ROWS_PER_CARD
+    shown = [r.account for r in noauth.rows]
+    hubspot = [r.account for r in next(c for c in model.cards if c.profile.name == "Hubspot").rows]
+    with session(sqlite_url) as s:
+        revoke_connection(s, actor=admin, connection_id=noauth.rows[0].id)
+    assert run_async(model.catch_up(read_change(sqlite_url))) is True
+    again = {c.profile.name: c for c in model.cards}
+    assert {n: len(c.rows) for n, c in again.items()} == lengths
+    noauth_now = [r.account for r in again["Noauth"].rows]
+    assert noauth_now[:-1] == shown[1:] and noauth_now[-1] not in shown  # the next one comes in
+    assert [r.account for r in again["Hubspot"].rows] == hubspot
+    run_async(again["Hubspot"].load_more())  # its cursor continues where it stopped
+    more = [r.account for r in again["Hubspot"].rows]
+    assert more[:ROWS_PER_CARD] == hubspot and len(set(more)) == 2 * ROWS_PER_CARD
+    assert more == sorted(more)
+
+
 def test_a_header_click_sorts_that_card_in_sql_and_the_url_keeps_it(sqlite_url, admin, keyring,
                                                                     run_async):
     """Status ascending, then descending; "Load more" continues the same SQL order; other cards

@@ -190,7 +190,10 @@ def test_revoke_is_told_to_the_provider_at_once(sqlite_url, keyring, admin, auth
 
 def test_view_actions_show_by_kind_and_not_to_viewers(sqlite_url, keyring, admin, viewer):
     from dashboard.viewmodels.actions import ActionsModel
-    from dashboard.views.connection_actions import ConnectionActionsBar
+    from dashboard.views.connection_actions import (
+        ConnectionActionsBar,
+        ConnectionDialogsWithActions,
+    )
 
     keyed = NewProfileModel(Backend(admin, sqlite_url), profile_name="Keyed", kind="api_key",
                             api_key=API_KEY)
@@ -204,6 +207,14 @@ def test_view_actions_show_by_kind_and_not_to_viewers(sqlite_url, keyring, admin
     shown = bars["alice"]
     assert shown._row.visible and not bars["victor"]._row.visible
     assert (shown._update.visible, shown._reauthorize.visible, shown._enable.visible) == (
+        True, False, False)
+    # In the page's dialogs the bar is built when View first opens, for that connection.
+    dialogs = ConnectionDialogsWithActions(actions=ActionsModel(Backend(admin, sqlite_url)))
+    assert dialogs._bar is None and dialogs._slot.objects == []
+    run(dialogs.actions.view(ident))
+    bar = dialogs._bar
+    assert bar is not None and len(dialogs._slot.objects) == 1
+    assert (bar._update.visible, bar._reauthorize.visible, bar._enable.visible) == (
         True, False, False)
 
 

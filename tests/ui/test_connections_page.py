@@ -38,7 +38,7 @@ def test_seed_walkthrough_sidebar_cards_and_rows(page: Page, demo_dashboard):
     expect(page).to_have_url(re.compile(r"page=connections"))
     expect(page.get_by_text("Manage authenticated connections and profiles for MCP servers."))\
         .to_be_visible()
-    page.get_by_role("button", name="About connections").click()
+    page.get_by_text("About connections").click()
     expect(page.get_by_text("Provider Config → Profile → Connection to MCP Server")).to_be_visible()
     for profile, service, account in [
         ("Noauth", "No Authentication Provider", "Configured"),

@@ -6,7 +6,6 @@ database is $CONNMODEL_DATABASE_URL (default ./connmodel.db); the acting user co
 """
 
 import os
-from collections.abc import Callable
 from typing import Any
 
 import panel as pn
@@ -17,6 +16,7 @@ from connmodel.permissions import Actor
 from dashboard.actor import current_actor
 from dashboard.auth import THEME_COOKIE
 from dashboard.components.history import HistoryReload
+from dashboard.components.nav_menu import NavMenu
 from dashboard.components.notice import Notice
 from dashboard.components.sign_in_ended import sign_in_ended
 from dashboard.components.signed_in import signed_in
@@ -31,13 +31,6 @@ pn.extension(notifications=True)
 apply_panel_fixes()
 
 
-# A menu entry in the theme's surface colours: Bokeh's "light" button stays white in the dark
-# theme.
-MENU_CSS = """
-.bk-btn { text-align: left; }
-.bk-btn-light { background-color: var(--panel-surface-color);
-                color: var(--panel-on-surface-color); border-color: var(--panel-border-color); }
-"""
 SIGN_IN = "## Sign in\n[Sign in](/login) to manage connections."
 NO_SIGN_IN_PAGE = ("## Sign-in is not set up\nThis console needs sign-in: start it with "
                    "`python dashboard/serve.py` (or `panel serve dashboard/app.py "
@@ -62,42 +55,15 @@ class Sidebar(pn.viewable.Viewer):
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
-        self._groups: list[pn.viewable.Viewable] = []
-        for group in dict.fromkeys(spec.group for spec in PAGES.values()):
-            entries = [self._entry(key) for key, spec in PAGES.items() if spec.group == group]
-            items = pn.Column(*entries, visible=False, margin=(0, 0, 0, 16))
-            toggle = pn.widgets.Button(color="light", sizing_mode="stretch_width",
-                                       stylesheets=[MENU_CSS])
-
-            def label(*_: Any, items: pn.Column = items, toggle: pn.widgets.Button = toggle,
-                      group: str = group) -> None:
-                current = PAGES[self.route.page]
-                here = f" · {current.title}" if current.group == group else ""
-                toggle.label = f"{group} ▾" if items.visible else f"{group} ▸{here}"
-
-            def flip(_: Any, items: pn.Column = items, label: Callable[[], None] = label) -> None:
-                items.visible = not items.visible
-                label()
-
-            toggle.on_click(flip)
-            self.route.param.watch(label, "page")
-            label()
-            self._groups += [toggle, items]
-
-    def _entry(self, key: str) -> pn.widgets.Button:
-        button = pn.widgets.Button(label=PAGES[key].title, sizing_mode="stretch_width",
-                                   stylesheets=[MENU_CSS])
-        button.on_click(lambda _: setattr(self.route, "page", key))
-
-        def mark(*_: Any) -> None:
-            button.color = "primary" if self.route.page == key else "light"
-
-        self.route.param.watch(mark, "page")
-        mark()
-        return button
+        groups = [{"name": group, "pages": [[key, spec.title] for key, spec in PAGES.items()
+                                            if spec.group == group]}
+                  for group in dict.fromkeys(spec.group for spec in PAGES.values())]
+        self.menu = NavMenu(groups=groups, page=self.route.page, sizing_mode="stretch_width",
+                            on_page=lambda key: setattr(self.route, "page", key))
+        self.route.param.watch(lambda e: setattr(self.menu, "page", e.new), "page")
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(*self._groups, sizing_mode="stretch_width")
+        return self.menu
 
 
 def page_view(route: Route, backend: Backend) -> pn.viewable.Viewable:

@@ -174,3 +174,23 @@ def test_bulk_revoke_selected_rows(page: Page, demo_dashboard):
         "Revoked 2 connections. Disconnected MCP servers: Calculator, Drive, Gsuite.")
     expect(card(page, "Noauth").locator("tbody tr")).to_have_count(0)
     expect(card(page, "Google").locator("tbody tr")).to_have_count(0)
+
+
+def test_the_menu_works_from_the_keyboard(page: Page, demo_dashboard):
+    """The sidebar's toggle and pages are buttons: Enter opens the group with the focus kept on
+    the toggle, Tab reaches the first page, Enter goes there and marks it current."""
+    page.goto(demo_dashboard.page_url("?page=servers"))
+    toggle = page.get_by_role("button", name="Gateway")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(toggle).to_have_text("Gateway ▸ · My Servers")
+    toggle.focus()
+    page.keyboard.press("Enter")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(toggle).to_be_focused()
+    expect(page.get_by_role("button", name="My Servers")).to_have_attribute("aria-current", "page")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Connections", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Connections", exact=True)).to_have_attribute(
+        "aria-current", "page")
+    expect(page).to_have_url(re.compile(r"page=connections"))

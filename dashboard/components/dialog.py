@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import param
 from panel.custom import Children, JSComponent
 
+from dashboard.components.dom import DOM_HELPER
 from dashboard.components.theme import TOKENS
 
 
@@ -47,13 +48,7 @@ class Dialog(JSComponent):
     max_width = param.Integer(default=600, doc="Widest the dialog gets, in pixels.")
     objects = Children(default=[], doc="Panel components shown under the content.")
 
-    _esm = """
-    function h(tag, attrs = {}, ...children) {
-      const node = document.createElement(tag)
-      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v)
-      for (const c of children) node.append(c)
-      return node
-    }
+    _esm = DOM_HELPER + """
     function value(v) {
       if (v && typeof v === 'object') {
         const badge = h('span', {class: `badge ${String(v.badge).toLowerCase()}`}, String(v.badge))

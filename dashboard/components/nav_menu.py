@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import param
 from panel.custom import JSComponent
 
+from dashboard.components.dom import DOM_HELPER
 from dashboard.components.theme import TOKENS
 
 
@@ -24,13 +25,7 @@ class NavMenu(JSComponent):
     expanded = param.List(default=[], doc="The groups shown open.")
     labels = param.Dict(default={}, doc="Each group toggle's label, by group name.")
 
-    _esm = """
-    function h(tag, attrs = {}, ...children) {
-      const node = document.createElement(tag)
-      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v)
-      for (const c of children) node.append(c)
-      return node
-    }
+    _esm = DOM_HELPER + """
     export function render({ model, el }) {
       const nav = h('nav', {'aria-label': 'Pages'})
       const parts = []

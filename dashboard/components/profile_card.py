@@ -28,6 +28,7 @@ from panel.custom import JSComponent
 
 from connmodel.models import DEFAULT_PROFILE_DESCRIPTION, ConnectionPublic, ProfilePublic
 from connmodel.status import MEANING, Status
+from dashboard.components.dom import DOM_HELPER
 from dashboard.components.theme import TOKENS
 
 Action = Callable[[str, int | None], Awaitable[None]]
@@ -79,16 +80,10 @@ class ProfileCards(JSComponent):
     selected = param.List(default=[], doc="Ids of the rows ticked for bulk revoke.")
     can_write = param.Boolean(default=True, doc="Show Revoke and the selection boxes (admins).")
 
-    _esm = """
+    _esm = DOM_HELPER + """
     const COLUMNS = [['service', 'Service'], ['account', 'Account'], ['status', 'Status']]
     const WIDE = [['created', 'Created'], ['expires', 'Expires'], ['last_used', 'Last used'],
                   ['checked', 'Checked']]
-    function h(tag, attrs = {}, ...children) {
-      const node = document.createElement(tag)
-      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v)
-      for (const c of children) node.append(c)
-      return node
-    }
     function header(model, p, index, field, label, wide) {
       const sorted = p.sort.replace(/^-/, '') === field
       const descending = sorted && p.sort.startsWith('-')

@@ -249,23 +249,32 @@ def test_servers_stay_connected_while_only_reading(page, demo_url, admin):
         assert {x.state for x in list_servers(s, actor=admin).items} == {"connected"}
 
 
-def test_catching_up_keeps_what_was_loaded(sqlite_url, admin, keyring, run_async):
+def demo_with_accounts(url: str, admin, keyring, rows: dict[str, int]) -> dict[str, int]:
+    """The demo, plus `rows[name]` connections in each named profile ("noauth00@...", ...);
+    returns those profiles' ids."""
     from connmodel.services.demo import seed_demo
 
-    with session(sqlite_url) as s:
+    ids = {}
+    with session(url) as s:
         seed_demo(s, actor=admin, keyring=keyring)
-        noauth = s.exec(select(Profile).where(Profile.name == "Noauth")).one()
-        for i in range(2 * ROWS_PER_CARD):
-            s.add(Connection(profile_id=noauth.id, service="No Authentication Provider",
-                             account=f"bot{i:02d}@example.com"))
+        for name, n in rows.items():
+            profile = s.exec(select(Profile).where(Profile.name == name)).one()
+            ids[name] = profile.id
+            s.add_all(Connection(profile_id=profile.id, service="svc",
+                                 account=f"{name.lower()}{i:02d}@example.com") for i in range(n))
         s.commit()
+    return ids
+
+
+def test_catching_up_keeps_what_was_loaded(sqlite_url, admin, keyring, run_async):
+    noauth_id = demo_with_accounts(sqlite_url, admin, keyring, {"Noauth": 2 * ROWS_PER_CARD})["Noauth"]
     model = ConnectionsPageModel(Backend(admin, sqlite_url))
     run_async(model.refresh())
     card = next(c for c in model.cards if c.profile.name == "Noauth")
     run_async(card.load_more())
     shown = [r.id for r in card.rows]
     with session(sqlite_url) as s:
-        s.add(Connection(profile_id=noauth.id, service="No Authentication Provider",
+        s.add(Connection(profile_id=noauth_id, service="No Authentication Provider",
                          account="zz-last@example.com"))
         s.commit()
     assert run_async(model.catch_up(read_change(sqlite_url))) is True
@@ -278,16 +287,8 @@ def test_catching_up_keeps_what_was_loaded(sqlite_url, admin, keyring, run_async
 def test_catching_up_keeps_each_cards_own_length(sqlite_url, admin, keyring, run_async):
     """"Load more" in one card, then a change elsewhere: each card is re-read as long as it was
     (the other cards were re-read as long as the longest, and all sent to the browser anew)."""
-    from connmodel.services.demo import seed_demo
-
-    with session(sqlite_url) as s:
-        seed_demo(s, actor=admin, keyring=keyring)
-        for name in ("Noauth", "Hubspot"):
-            profile = s.exec(select(Profile).where(Profile.name == name)).one()
-            for i in range(3 * ROWS_PER_CARD):
-                s.add(Connection(profile_id=profile.id, service="svc",
-                                 account=f"{name.lower()}{i:02d}@example.com"))
-        s.commit()
+    demo_with_accounts(sqlite_url, admin, keyring,
+                       {"Noauth": 3 * ROWS_PER_CARD, "Hubspot": 3 * ROWS_PER_CARD})
     model = ConnectionsPageModel(Backend(admin, sqlite_url))
     run_async(model.refresh())
     noauth = next(c for c in model.cards if c.profile.name == "Noauth")

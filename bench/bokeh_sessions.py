@@ -41,9 +41,18 @@ class Arrival:
     content: dict[str, Any]
 
     def changes(self) -> list[tuple[str, str, Any]]:
-        """(model id, attribute, new value) of each change this message carries."""
-        return [(e["model"]["id"], e.get("attr", ""), e.get("new"))
-                for e in self.content.get("events", ()) if "id" in e.get("model", {})]
+        """(model id, attribute, new value) of each change this message carries; a message to a
+        component (a card's rows revoked, `ProfileCards.show_card`) is (its id, "msg", data)."""
+        found = []
+        for e in self.content.get("events", ()):
+            if "id" in e.get("model", {}):
+                found.append((e["model"]["id"], e.get("attr", ""), e.get("new")))
+            elif e.get("kind") == "MessageSent":
+                values = e.get("msg_data", {}).get("values", {})
+                entries = dict(values.get("entries", ())) if values.get("type") == "map" else values
+                if "id" in entries.get("model", {}):
+                    found.append((entries["model"]["id"], "msg", entries.get("data")))
+        return found
 
 
 @dataclass
@@ -128,9 +137,13 @@ class BokehSession:
         return ids.pop()
 
     def first_change_after(self, since: float, model_id: str) -> float:
-        """Seconds from since to the first patch of that model read after it (inf if none yet)."""
+        """Seconds from since to the first patch of that model read after it, or a message to
+        the component whose data it is (inf if none yet)."""
+        ids = {model_id} | {i for i, m in self.models.items()
+                            if isinstance(data := m.get("attributes", {}).get("data"), dict)
+                            and data.get("id") == model_id}
         later = [a.at for a in self.arrivals if a.at > since and a.msgtype == "PATCH-DOC"
-                 and any(model == model_id for model, _, _ in a.changes())]
+                 and any(model in ids for model, _, _ in a.changes())]
         return later[0] - since if later else float("inf")
 
     async def close(self) -> None:

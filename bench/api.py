@@ -20,7 +20,8 @@ each for a fixed time:
 
 The machine is shared: compare the ratios measured in the same run; the load average is
 recorded. Run: `python bench/api.py` or `python bench/api.py --connections 100000 --stores
-sqlite --seconds 5 --out /tmp/api.json`. Writes bench/results/api.json by default.
+sqlite --seconds 5 --out /tmp/api.json` (`--page search` measures that list page only).
+Writes bench/results/api.json by default.
 """
 
 import argparse
@@ -216,6 +217,8 @@ async def run_store(store: str, url: str, args: argparse.Namespace,
         k: v for k, v in facts.items() if k != "tokens"}, "lists": {}, "broker": {}}
     try:
         for name, (ours, theirs) in list_pages(facts).items():
+            if args.pages and name not in args.pages:
+                continue
             row: dict[str, Any] = {}
             for c in (1, 16):
                 row[f"connmodel_c{c}"] = measure(f"{api}/api/v1/connections", ours,
@@ -270,6 +273,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="connmodel api processes")
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--out", type=Path, default=RESULTS / "api.json")
+    parser.add_argument("--page", dest="pages", action="append", default=[],
+                        help="measure only this list page (repeatable; default all four: "
+                             "'profile+status by account', 'status only', 'search', 'unfiltered')")
     args = parser.parse_args()
     floor = http_floor(args)
     authserver = AuthServer().start()

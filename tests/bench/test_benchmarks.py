@@ -166,11 +166,13 @@ def test_browser_benchmark_times_every_interaction_on_every_page(tmp_path):
 def test_api_benchmark_compares_with_datasette_and_refreshes_once(tmp_path):
     out = tmp_path / "api.json"
     printed = run("api.py", "--connections", "2000", "--profiles", "20", "--fleet", "5",
-                  "--seconds", "1", "--workers", "1", "--stores", "sqlite", "--out", str(out))
+                  "--seconds", "1", "--workers", "1", "--stores", "sqlite", "--page", "search",
+                  "--out", str(out))
     assert "200 concurrent requests for one due token: 1 refresh(es)" in printed
     written = json.loads(out.read_text())
     [store] = written["results"]
     assert all(written["http_floor"][c]["rps"] > 0 for c in ("c1", "c16"))
+    assert list(store["lists"]) == ["search"]  # the one page asked for
     for row in store["lists"].values():
         for side in ("connmodel_c1", "connmodel_c16", "datasette_c1", "datasette_c16"):
             assert 0 < row[side]["p50_ms"] <= row[side]["p95_ms"] and row[side]["rps"] > 0

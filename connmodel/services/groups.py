@@ -487,7 +487,7 @@ def first_pages(
 def _first_pages(session: Session, matching: Matching, profile_ids: list[int], sort: str,
                  limit: int, longer: Mapping[int, int]) -> dict[int, Page[ConnectionPublic]]:
     key = sort_key(sort)
-    read = max([limit, *longer.values()])
+    limits = [max(limit, longer.get(pid, limit)) for pid in profile_ids]  # each card's rows
     if matching.hits is not None:
         # A rare needle's few rows: numbered per profile instead of one index range each.
         # `profile_id + 0` keeps SQLite from walking every row of the listed profiles to test
@@ -499,7 +499,7 @@ def _first_pages(session: Session, matching: Matching, profile_ids: list[int], s
                                       order_by=key.order_by()).label("rank")
         ranked = joined.add_columns(rank).where(*conds).subquery()
         stmt = _in_card_order(key, [select(*[c for c in ranked.c if c.name != "rank"])
-                                    .where(ranked.c.rank <= read + 1)])
+                                    .where(ranked.c.rank <= max(limits) + 1)])
         params: dict[str, Any] = {}
     else:
         # PostgreSQL estimates a plain ILIKE from the column's statistics (migration 0007) and
@@ -507,14 +507,14 @@ def _first_pages(session: Session, matching: Matching, profile_ids: list[int], s
         # statistics, so it read and sorted each card's every row (30-100 ms a card at 10M).
         shape = (tuple(("like", 1) if part == DENSE else part for part in matching.shape)
                  if session.get_bind().dialect.name == "postgresql" else matching.shape)
-        stmt = _ranges_statement(len(profile_ids), sort, read, shape)
+        stmt = _ranges_statement(tuple(limits), sort, shape)
         params = {**matching.params, **{f"card_{i}": pid for i, pid in enumerate(profile_ids)}}
     rows: dict[int, list[Any]] = {pid: [] for pid in profile_ids}
     for row in session.connection().execute(stmt, params).all():
         rows[row[-1]].append(row)
     pages = {}
-    for pid, found in rows.items():
-        n = max(limit, longer.get(pid, limit))
+    for pid, n in zip(profile_ids, limits, strict=True):
+        found = rows[pid]
         cursor = encode_cursor(key, found[n - 1][0], found[n - 1][1]) if len(found) > n else None
         items = [_public_row(r[2:-1]) for r in found[:n]]  # (sort value, id, ..., card)
         pages[pid] = Page(items, cursor, len(items), cursor is None)
@@ -538,10 +538,11 @@ def _in_card_order(key: SortKey, parts: list[Select[*tuple[Any, ...]]]
 
 
 @lru_cache(maxsize=64)
-def _ranges_statement(cards: int, sort: str, limit: int, shape: tuple[Any, ...]
+def _ranges_statement(limits: tuple[int, ...], sort: str, shape: tuple[Any, ...]
                       ) -> CompoundSelect[*tuple[Any, ...]]:
     """One keyset range per card (`card_0`.. as bound profile ids; two for a nullable sort
-    column, see SortKey.parts) under the filter `shape`, built once per shape.
+    column, see SortKey.parts) of `limits[i]` rows and one more, under the filter `shape`,
+    built once per shape and limits (a card that shows more rows reads more; the others not).
 
     Building the ten-part UNION anew cost more CPU than running it (~3 ms a screen).
     """
@@ -552,7 +553,7 @@ def _ranges_statement(cards: int, sort: str, limit: int, shape: tuple[Any, ...]
         select(joined.where(col(Connection.profile_id) == bindparam(f"card_{i}"), *conds,
                             *([] if part is None else [part]))
                .order_by(*key.part_order()).limit(limit + 1).subquery())
-        for i in range(cards) for part in key.parts(Start.FIRST)])
+        for i, limit in enumerate(limits) for part in key.parts(Start.FIRST)])
 
 
 @dataclass(frozen=True)

@@ -191,18 +191,17 @@ class ProfileCards(JSComponent):
         }
         // Rows left (revoked) and rows added at the end ("Load more", a re-read): only those
         // change in the DOM; the other rows, and the focus, stay as they are.
-        const gone = new Set(msg.remove || [])
+        const gone = new Set(msg.remove)
         const body = node.querySelector('tbody')
         const had = p.rows.length
-        p.rows = p.rows.filter((r) => !gone.has(r.id)).concat(msg.rows || [])
-        if (msg.has_more !== undefined) p.has_more = msg.has_more
-        if (msg.counts !== undefined) Object.assign(p, {counts: msg.counts, counts_exact: msg.counts_exact})
+        p.rows = p.rows.filter((r) => !gone.has(r.id)).concat(msg.rows)
+        Object.assign(p, {has_more: msg.has_more, counts: msg.counts, counts_exact: msg.counts_exact})
         if (!body || had === 0 || p.rows.length === 0) {  // a table appears or goes: anew
           node.replaceWith(card(model, p, msg.index))
           return
         }
         for (const tr of [...body.children]) if (gone.has(Number(tr.dataset.id))) tr.remove()
-        body.append(...(msg.rows || []).map((r) => row(model, p, msg.index, r)))
+        body.append(...msg.rows.map((r) => row(model, p, msg.index, r)))
         node.querySelector('p.counts').replaceWith(counts(p))
         const button = node.querySelector('button.more')
         if (button && !p.has_more) button.remove()
@@ -293,7 +292,7 @@ class ProfileCards(JSComponent):
         """Show these cards and keep this selection. Only what differs from the browser's copy
         travels: nothing for the same cards, card by card when the same profiles are shown and
         at most half of their cards changed (a re-read after a revocation), else all of them."""
-        drawn = self.drawn()
+        drawn = self._changed_cards()
         if [c["name"] for c in cards] == [c["name"] for c in drawn]:
             changed = [i for i, (old, new) in enumerate(zip(drawn, cards, strict=True))
                        if old != new]

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from connmodel.permissions import Actor
-from connmodel.services.connections import list_connections
+from connmodel.services.connections import ConnectionFilter, list_connections
 from connmodel.services.demo import seed_demo
 from connmodel.store import reading, session
 
@@ -43,3 +43,24 @@ def test_sessions_survive_connections_closed_by_the_server(postgres_url, keyring
         s.execute(text("UPDATE mcp_server SET reason = 'after restart'"))
         s.commit()
     assert not pids & _backend_pids(postgres_url), "a closed connection was handed out again"
+
+
+def test_statements_are_planned_for_their_values_after_being_prepared(postgres_url, keyring,
+                                                                      admin):
+    """psycopg prepares a statement on the server from its sixth run on a connection, and
+    PostgreSQL would then plan it once for any values (a search pattern's selectivity unknown:
+    a common needle's cards read every match). The store's connections plan every run for its
+    own values, also when the URL carries libpq options of its own."""
+    url = f"{postgres_url}?options=-c%20work_mem%3D8MB"
+    with session(url) as s:
+        seed_demo(s, actor=admin, keyring=keyring)
+    for _ in range(12):
+        with reading(url) as s:  # one pooled connection, used again and again
+            list_connections(s, actor=admin, where=ConnectionFilter(search="example"), limit=5)
+    with reading(url) as s:
+        prepared = s.execute(text("SELECT count(*), coalesce(sum(generic_plans), 0) "
+                                  "FROM pg_prepared_statements")).one()
+        work_mem = s.execute(text("SHOW work_mem")).scalar_one()
+    assert prepared[0] > 0, "nothing was prepared: the test no longer shows anything"
+    assert prepared[1] == 0, f"{prepared[1]} runs of prepared statements used a generic plan"
+    assert work_mem == "8MB"

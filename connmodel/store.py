@@ -97,7 +97,8 @@ def get_engine(url: str | None = None) -> Engine:
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             parsed = parsed.set(drivername="postgresql+psycopg")
-            options = " ".join(filter(None, [parsed.query.get("options"), CUSTOM_PLANS]))
+            given = parsed.query.get("options") or ()  # a text, or a tuple when repeated
+            options = " ".join([*((given,) if isinstance(given, str) else given), CUSTOM_PLANS])
             engine = create_engine(parsed, connect_args={"connect_timeout": 5, "options": options},
                                    **_pool())
             event.listen(engine, "checkout", _closed_by_server)

@@ -206,6 +206,7 @@ def test_a_needle_looked_up_by_its_rarest_trigram_gives_the_plain_answer(dataset
     answer and count."""
     monkeypatch.setattr("connmodel.search.RAREST", 1)
     monkeypatch.setattr("connmodel.search.LONG", 1)
+    monkeypatch.setattr("connmodel.search.RARE_SHARE", 1.0)
     if dataset.url.startswith("postgresql"):  # the statistics the trigrams are ranked by
         with session(dataset.url) as s:
             s.execute(text("ANALYZE connection"))

@@ -40,6 +40,7 @@ from sqlmodel import Session, col
 from connmodel.errors import InvalidInput
 from connmodel.models import Connection
 from connmodel.paging import COUNT_CAP, with_values
+from connmodel.store import plan_for_values
 
 SEARCH_MAX = 200
 FEW_HITS = 5_000
@@ -102,6 +103,7 @@ def text_terms(session: Session, needle: str) -> SearchTerms | None:
         raise InvalidInput(f"search text is {len(needle)} characters: at most {SEARCH_MAX}")
     if any(unicodedata.category(ch) == "Cc" for ch in needle):
         raise InvalidInput("search text may not contain control characters")
+    plan_for_values(session)
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite" and len(needle) >= 3:
         return SearchTerms(("fts",), {"search_phrase": _quoted(needle)})

@@ -148,11 +148,17 @@ def _times(now: datetime, offsets_us: np.ndarray) -> np.ndarray:
     return base - offsets_us.astype("timedelta64[us]")
 
 
-def time_strings(values: np.ndarray, suffix: str = "") -> list[str | None]:
-    """'YYYY-MM-DD HH:MM:SS.ffffff' + suffix (SQLAlchemy's SQLite format), None for NaT."""
+def time_strings(values: np.ndarray) -> list[str | None]:
+    """'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy's SQLite format), None for NaT."""
     text = np.datetime_as_string(values, unit="us").tolist()
     nat = np.isnat(values).tolist()
-    return [None if n else t.replace("T", " ") + suffix for t, n in zip(text, nat, strict=True)]
+    return [None if n else t.replace("T", " ") for t, n in zip(text, nat, strict=True)]
+
+
+def time_values(values: np.ndarray) -> list[datetime | None]:
+    """Aware UTC datetimes (PostgreSQL's binary COPY), None for NaT."""
+    return [None if d is None else d.replace(tzinfo=UTC)
+            for d in values.astype("datetime64[us]").astype(object).tolist()]
 
 
 def _pick(rng: np.random.Generator, choices: tuple[str, ...], n: int, admins: list[int]) -> list[str]:

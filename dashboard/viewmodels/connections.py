@@ -165,6 +165,8 @@ class ConnectionsPageModel(param.Parameterized):
         self._inputs = itertools.count(1)
         self._newest = 0
         self._reading: threading.Event | None = None  # stops the screen being read (SQLite)
+        self._catching_up = False  # a catch-up's read is in flight
+        self._behind = False  # the store changed again meanwhile: one more read after it
 
     @property
     def where(self) -> GroupFilter:
@@ -316,12 +318,24 @@ class ConnectionsPageModel(param.Parameterized):
         """Follow a change of the store: refresh if the token moved since the last read (or
         the store is back after an error); show why when it is unreachable.
 
-        Costs nothing when the page already shows that token. Returns whether it refreshed.
+        Costs nothing when the page already shows that token. Returns whether it refreshed
+        (or will: changes that come while a catch-up reads are caught up by one more read after
+        it, not each by a read that drops the one before, which under a stream of changes
+        showed no screen at all and kept the spinner on).
         """
         if change.error is not None:
             self._fail(ConnModelError(change.error))
             return False
         if change.token == self._token and not self.error:
             return False
-        await self.refresh(keep_loaded=True)
+        self._behind = True
+        if self._catching_up:  # the read in flight is shown, then one more is made
+            return True
+        self._catching_up = True
+        try:
+            while self._behind:
+                self._behind = False
+                await self.refresh(keep_loaded=True)
+        finally:
+            self._catching_up = False
         return True

@@ -17,6 +17,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import param
@@ -30,6 +31,7 @@ from connmodel.services.connections import list_connections
 from connmodel.services.groups import CardsScreen, GroupFilter, cards_screen
 from connmodel.status import Environment, Status
 from dashboard.viewmodels.backend import Backend
+from dashboard.viewmodels.catch_up import CatchUp
 
 log = logging.getLogger(__name__)
 
@@ -165,8 +167,7 @@ class ConnectionsPageModel(param.Parameterized):
         self._inputs = itertools.count(1)
         self._newest = 0
         self._reading: threading.Event | None = None  # stops the screen being read (SQLite)
-        self._catching_up = False  # a catch-up's read is in flight
-        self._behind = False  # the store changed again meanwhile: one more read after it
+        self._catch_up = CatchUp(partial(self.refresh, keep_loaded=True))
 
     @property
     def where(self) -> GroupFilter:
@@ -319,23 +320,12 @@ class ConnectionsPageModel(param.Parameterized):
         the store is back after an error); show why when it is unreachable.
 
         Costs nothing when the page already shows that token. Returns whether it refreshed
-        (or will: changes that come while a catch-up reads are caught up by one more read after
-        it, not each by a read that drops the one before, which under a stream of changes
-        showed no screen at all and kept the spinner on).
+        (or will, after the catch-up read in flight: see CatchUp).
         """
         if change.error is not None:
             self._fail(ConnModelError(change.error))
             return False
         if change.token == self._token and not self.error:
             return False
-        self._behind = True
-        if self._catching_up:  # the read in flight is shown, then one more is made
-            return True
-        self._catching_up = True
-        try:
-            while self._behind:
-                self._behind = False
-                await self.refresh(keep_loaded=True)
-        finally:
-            self._catching_up = False
+        await self._catch_up()
         return True

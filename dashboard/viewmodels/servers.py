@@ -36,6 +36,7 @@ from connmodel.services.servers import (
     register_server,
 )
 from dashboard.viewmodels.backend import Backend
+from dashboard.viewmodels.catch_up import CatchUp
 from dashboard.viewmodels.providers import keyring as proven_keyring
 
 ROWS_PER_PAGE = 50
@@ -83,6 +84,7 @@ class ServersPageModel(param.Parameterized):
         self.interval = check_interval()
         self._inputs = itertools.count(1)
         self._newest = 0
+        self._catch_up = CatchUp(self._reload_shown)
 
     def _say(self, text: str, kind: str = "info") -> None:
         self.param.update(message="", message_kind=kind)
@@ -138,11 +140,12 @@ class ServersPageModel(param.Parameterized):
 
     async def catch_up(self, change: Change) -> None:
         """Show a change of the store made elsewhere (a check, a revoke, a reconfigure):
-        re-read the rows shown, unless this page's own check is filling them."""
+        re-read the rows shown, unless this page's own check is filling them (changes that
+        come while it reads: one more read after it, see CatchUp)."""
         if change.error is not None:
             self.error = change.error
         elif not self.checking:
-            await self._reload_shown()
+            await self._catch_up()
 
     async def check(self, server: str) -> None:
         """Check the connection behind one server (with every server that connection uses)."""

@@ -187,6 +187,45 @@ def settled():
     return _settled
 
 
+async def _changes_while_held(catch_up, backend, method: str) -> int:
+    """Five changes of the store, each while the first re-read is held in `backend.method`;
+    then the reads are let go. Returns how many reads were made."""
+    import asyncio
+    import threading
+
+    from connmodel.changes import Change
+
+    gate, reads = threading.Event(), []
+    real = getattr(backend, method)
+
+    if asyncio.iscoroutinefunction(real):
+        async def held(*args, **kwargs):
+            reads.append(args)
+            assert await asyncio.to_thread(gate.wait, 30)
+            return await real(*args, **kwargs)
+    else:
+        def held(*args, **kwargs):
+            reads.append(args)
+            assert gate.wait(30)
+            return real(*args, **kwargs)
+
+    object.__setattr__(backend, method, held)
+    try:
+        caught = [asyncio.ensure_future(catch_up(Change(token=(n, 0, 0, 0)))) for n in range(5)]
+        await asyncio.sleep(0.2)  # every change has come while the first read is held
+        gate.set()
+        await asyncio.gather(*caught)
+    finally:
+        object.__delattr__(backend, method)
+    return len(reads)
+
+
+@pytest.fixture
+def changes_while_held():
+    """`await changes_while_held(page.catch_up, page.backend, "read")`: a stream of changes."""
+    return _changes_while_held
+
+
 # The page's markup including every open shadow root (Panel renders its widgets in shadow DOM,
 # which page.content() leaves out): what secret and escaping checks must read.
 ALL_HTML_JS = """() => {

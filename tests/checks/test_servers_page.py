@@ -3,9 +3,6 @@
 The model's reads and writes are coroutines (a worker thread per service call): a test runs
 them on a loop of its own (`run_async`) and awaits the re-read a filter started (`settled`)."""
 
-import asyncio
-import threading
-
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
@@ -154,8 +151,7 @@ def test_a_change_during_the_first_read_still_brings_the_profile_choices(
     Add server offer and the recent changes, not only the rows (they stayed empty)."""
     import asyncio
 
-    from connmodel.changes import Change
-
+    
     with session(sqlite_url) as s:
         connect(s, actor=admin, keyring=keyring, profile="Noauth", kind="none",
                 servers={"Calculator": fleet.url("calculator")})
@@ -171,32 +167,12 @@ def test_a_change_during_the_first_read_still_brings_the_profile_choices(
 
 
 def test_changes_coming_while_a_catch_up_reads_are_caught_up_by_one_more_read(
-        sqlite_url, admin, keyring, run_async):
+        sqlite_url, admin, keyring, run_async, changes_while_held):
     """Changes made elsewhere one after another, each while the last one's rows are read:
     one more read after the one in flight, not a read per change dropping the one before."""
     with session(sqlite_url) as s:
         connect(s, actor=admin, keyring=keyring, profile="P", kind="none",
                 servers={"Calc": "http://127.0.0.1:9/mcp"})
     model = make(sqlite_url, admin, run_async)
-    gate, reads = threading.Event(), []
-    acall = model.backend.acall
-
-    async def held(service, **kwargs):
-        reads.append(service)
-        await asyncio.to_thread(gate.wait, 30)
-        return await acall(service, **kwargs)
-
-    async def stream() -> None:
-        object.__setattr__(model.backend, "acall", held)
-        try:
-            caught = [asyncio.ensure_future(model.catch_up(Change(token=(n, 0, 0, 0))))
-                      for n in range(5)]
-            await asyncio.sleep(0.2)  # every change has come while the first read is held
-            gate.set()
-            await asyncio.gather(*caught)
-        finally:
-            object.__delattr__(model.backend, "acall")
-
-    run_async(stream())
-    assert len(reads) == 2
+    assert run_async(changes_while_held(model.catch_up, model.backend, "acall")) == 2
     assert [r.name for r in model.rows] == ["Calc"] and not model.error

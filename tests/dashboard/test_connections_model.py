@@ -10,7 +10,7 @@ import threading
 import pytest
 from sqlmodel import select
 
-from connmodel.changes import Change, read_change
+from connmodel.changes import read_change
 from connmodel.models import Connection, Profile
 from connmodel.services.connections import ConnectionFilter, list_connections, revoke_connection
 from connmodel.services.servers import list_servers
@@ -218,33 +218,16 @@ def test_a_change_made_elsewhere_is_caught_up(page, demo_url, admin, run_async):
     assert rows_of(page)["Hubspot"] == []
 
 
-def test_changes_coming_while_a_catch_up_reads_are_caught_up_by_one_more_read(page, run_async):
+def test_changes_coming_while_a_catch_up_reads_are_caught_up_by_one_more_read(
+        page, run_async, changes_while_held):
     """Other pages revoking one after another: changes come while the last one's screen is
     still read. Each used to start a read that dropped the one before, so under a stream of
     changes no screen was ever shown and the spinner stayed (a click on the cards was refused
     for a minute on PostgreSQL). Now the read in flight is shown, then one more is made."""
-    gate, reads, shown = threading.Event(), [], []
+    shown = []
     page.param.watch(lambda e: shown.append(e.new), "cards")
-    read = page.backend.read
-
-    def held(service, **kwargs):
-        reads.append(kwargs["where"])
-        assert gate.wait(30)
-        return read(service, **kwargs)
-
-    async def stream() -> None:
-        object.__setattr__(page.backend, "read", held)
-        try:
-            caught = [asyncio.ensure_future(page.catch_up(Change(token=(n, 0, 0, 0))))
-                      for n in range(5)]
-            await asyncio.sleep(0.2)  # every change has come while the first read is held
-            gate.set()
-            await asyncio.gather(*caught)
-        finally:
-            object.__delattr__(page.backend, "read")
-
-    run_async(stream())
-    assert (len(reads), len(shown)) == (2, 2)
+    reads = run_async(changes_while_held(page.catch_up, page.backend, "read"))
+    assert (reads, len(shown)) == (2, 2)
     assert not page.working and not page.error
 
 

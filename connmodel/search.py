@@ -221,7 +221,7 @@ def through_rarest(conn: SqlConnection, needle: str, conds: list[ColumnElement[b
     trigram with fewer is rarer; among the others, the one whose rowids spread widest). LIKE
     folds ASCII letters only, as the common-needle walk (`dense_terms`) already assumes.
     """
-    grams = sorted({needle.lower()[i:i + 3] for i in range(len(needle) - 2)})
+    grams = sorted(_trigrams(needle))
     if len(grams) < LONG or not needle.isascii():
         return None
     ranked = []
@@ -238,6 +238,12 @@ def through_rarest(conn: SqlConnection, needle: str, conds: list[ColumnElement[b
                       for c in (Connection.account, Connection.service)))
     return list(conn.execute(through_text_index([*conds, confirmed], *columns),
                              {"search_phrase": query, "search_like_0": like_pattern(needle)}).all())
+
+
+def _trigrams(text_: str) -> set[str]:
+    """The distinct three-character runs of `text_`, lowered (as both text indexes fold)."""
+    low = text_.lower()
+    return {low[i:i + 3] for i in range(len(low) - 2)}
 
 
 def _quoted(text_: str) -> str:
@@ -329,8 +335,7 @@ def _rarest_in_statistics(conn: SqlConnection, needle: str) -> list[str] | None:
     where none of its letters and digits is rare, those answer best (5 ms against 75 ms
     through its rarest at 1M rows, for no hit).
     """
-    low = needle.lower()
-    grams = sorted({g for i in range(len(low) - 2) if (g := low[i:i + 3]).isalnum()})
+    grams = sorted(g for g in _trigrams(needle) if g.isalnum())
     if len(grams) < LONG:
         return None
     stats = conn.execute(_ACCOUNT_STATISTICS).first()
@@ -350,8 +355,7 @@ def _trigram_shares(common: tuple[str, ...], freqs: tuple[float, ...], bounds: t
     rest = (1.0 - sum(freqs) - null_frac) / len(bounds) if bounds else 0.0
     share: dict[str, float] = {}
     for value, weight in [*zip(common, freqs, strict=True), *((b, rest) for b in bounds)]:
-        low = value.lower()
-        for gram in {low[i:i + 3] for i in range(len(low) - 2)}:
+        for gram in _trigrams(value):
             share[gram] = share.get(gram, 0.0) + weight
     return share
 

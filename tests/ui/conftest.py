@@ -3,7 +3,8 @@
 `start_dashboard(folder)` creates a SQLite database and key file in `folder` (with `connmodel
 init`, optionally `connmodel demo`), serves `dashboard/app.py` against them as a subprocess, and
 waits until it answers. The demo database is made by those commands once per test run and copied
-for each server (with its key file): ~1.5 s saved on each of some thirty servers. `demo_dashboard` is one such server per test module, seeded with the
+for each server (with its key file): ~1.5 s saved on each of some thirty servers.
+`demo_dashboard` is one such server per test module, seeded with the
 seed page's demo data plus a profile whose name is markup. Sign-in is off (loopback only).
 
 A server's output goes to a log file, never to a pipe: nobody reads a pipe while a test runs, and
@@ -24,6 +25,7 @@ import urllib.request
 from collections.abc import Generator, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,6 @@ LOG_TAIL_CHARS = 3000
 # How Panel and Bokeh log an exception raised in a session's callback: never expected.
 CALLBACK_FAILED = ("Callback failed for object", "exception calling callback for")
 SEEDED = ("connmodel.db", "connmodel.key")  # what `connmodel init` + `demo` leave in a folder
-_seeded: list[Path] = []  # the run's one seeded folder, made on first use
 
 
 @dataclass(frozen=True)
@@ -124,20 +125,20 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.kill()
 
 
-def _seeded_demo(env: dict[str, str]) -> Path:
+@cache
+def _seeded_demo() -> Path:
     """A folder with a database and key file made by `connmodel init` and `connmodel demo`,
-    made once per run; its write-ahead log is folded into the database file, which is copied."""
-    if not _seeded:
-        folder = Path(tempfile.mkdtemp(prefix="connmodel-demo-"))
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        env = {**env, "CONNMODEL_DATABASE_URL": f"sqlite:///{folder / SEEDED[0]}",
-               "CONNMODEL_KEY_FILE": str(folder / SEEDED[1])}
-        for command in ("init", "demo"):
-            subprocess.run([BIN / "connmodel", command], env=env, check=True, capture_output=True)
-        with closing(sqlite3.connect(folder / SEEDED[0])) as db:
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        _seeded.append(folder)
-    return _seeded[0]
+    once per run; its write-ahead log is folded into the database file, which is copied."""
+    folder = Path(tempfile.mkdtemp(prefix="connmodel-demo-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    env = {**os.environ, "CONNMODEL_DATABASE_URL": f"sqlite:///{folder / SEEDED[0]}",
+           "CONNMODEL_KEY_FILE": str(folder / SEEDED[1])}
+    env.pop("CONNMODEL_SECRET_KEY", None)  # the key file, as start_dashboard's servers use
+    for command in ("init", "demo"):
+        subprocess.run([BIN / "connmodel", command], env=env, check=True, capture_output=True)
+    with closing(sqlite3.connect(folder / SEEDED[0])) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return folder
 
 
 @contextmanager
@@ -159,7 +160,7 @@ def start_dashboard(folder: Path, *, demo: bool = True, database_url: str | None
     env.pop("CONNMODEL_SECRET_KEY", None)
     if init and demo and database_url is None and extra_env is None:
         for name in SEEDED:
-            shutil.copy(_seeded_demo(env) / name, folder / name)
+            shutil.copy(_seeded_demo() / name, folder / name)
     else:
         if init:
             subprocess.run([BIN / "connmodel", "init"], env=env, check=True, capture_output=True)

@@ -4,10 +4,15 @@ PostgreSQL tests skip when 127.0.0.1:5432 cannot be reached, unless CONNMODEL_RE
 is set (CI), in which case they fail.
 """
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -55,10 +60,26 @@ def viewer() -> Actor:
     return Actor("victor", Role.VIEWER)
 
 
+@cache
+def _sqlite_template() -> Path:
+    """A SQLite file migrated once per test process, copied for each test (~60 ms saved)."""
+    path = Path(tempfile.mkdtemp(prefix="connmodel-template-")) / "connmodel.db"
+    url = f"sqlite:///{path}"
+    upgrade(get_engine(url))
+    get_engine(url).dispose()  # the last connection's close folds the write-ahead log in
+    atexit.register(shutil.rmtree, path.parent, ignore_errors=True)
+    return path
+
+
+def _migrated_sqlite(path: Path) -> str:
+    """A migrated SQLite store at `path` (a copy of the process's template)."""
+    shutil.copyfile(_sqlite_template(), path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture
 def sqlite_url(tmp_path) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'connmodel.db'}"
-    upgrade(get_engine(url))
+    url = _migrated_sqlite(tmp_path / "connmodel.db")
     yield url
     get_engine(url).dispose()
 
@@ -69,27 +90,57 @@ def _postgres_unreachable(reason: str) -> None:
     pytest.skip(f"PostgreSQL unreachable: {reason}")
 
 
-@contextmanager
-def _postgres_database() -> Iterator[str]:
-    """A new database on the local PostgreSQL, migrated, dropped on exit."""
-    name = f"connmodel_test_{uuid.uuid4().hex[:12]}"
+@cache
+def _postgres_template() -> str:
+    """A database migrated once per test process, copied for each test (CREATE DATABASE ...
+    TEMPLATE: a file copy, where running the migrations again cost ~0.2 s a test). Dropped when
+    the process exits."""
+    name = f"connmodel_template_{uuid.uuid4().hex[:12]}"
+    _create_database(name)
+    url = _database_url(name)
+    upgrade(get_engine(url))
+    get_engine(url).dispose()  # a template with a connection open cannot be copied
+    atexit.register(_drop_database, name)
+    return name
+
+
+def _database_url(name: str) -> str:
+    return PG_SERVER_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def _server_statement(sql: str) -> None:
     server = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT",
                            connect_args={"connect_timeout": 3})
     try:
         with server.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
+            conn.execute(text(sql))
+    finally:
         server.dispose()
-        _postgres_unreachable(str(exc.orig).strip().splitlines()[0])
-    url = PG_SERVER_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def _create_database(name: str, template: str | None = None) -> None:
     try:
-        upgrade(get_engine(url))
+        _server_statement(f'CREATE DATABASE "{name}"'
+                          + (f' TEMPLATE "{template}"' if template else ""))
+    except OperationalError as exc:
+        _postgres_unreachable(str(exc.orig).strip().splitlines()[0])
+
+
+def _drop_database(name: str) -> None:
+    _server_statement(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def _postgres_database() -> Iterator[str]:
+    """A new database on the local PostgreSQL, migrated, dropped on exit."""
+    name = f"connmodel_test_{uuid.uuid4().hex[:12]}"
+    _create_database(name, template=_postgres_template())
+    url = _database_url(name)
+    try:
         yield url
     finally:
         get_engine(url).dispose()
-        with server.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
+        _drop_database(name)
 
 
 @pytest.fixture
@@ -113,8 +164,7 @@ def module_store_url(request, tmp_path_factory) -> Iterator[str]:
         with _postgres_database() as url:
             yield url
         return
-    url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'connmodel.db'}"
-    upgrade(get_engine(url))
+    url = _migrated_sqlite(tmp_path_factory.mktemp("store") / "connmodel.db")
     yield url
     get_engine(url).dispose()
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
 
 from connmodel.broker import BrokeredCredential, credential_for
 from connmodel.errors import AuthenticationFailed
@@ -45,20 +46,32 @@ class ApiSettings:
 
 @dataclass(frozen=True)
 class Caller:
-    """The authenticated caller of one request: runs services as its token's actor."""
+    """The caller of one request: runs services as its token's actor. The token is checked in
+    the worker thread of the service it calls, in the same session for a read: a request costs
+    one thread hop (FastAPI runs a sync dependency in a thread of its own) and, for a read, one
+    session."""
 
-    actor: Actor
+    token: str
+    address: str
     settings: ApiSettings
+
+    def actor(self, s: Session) -> Actor:
+        """The token's actor; AuthenticationFailed (401) for an unknown, expired or revoked one.
+        Checked outside a transaction: its writes are single statements (a refusal's audit
+        event, `last_used_at` once a minute)."""
+        return authenticate(s, self.token, address=self.address)
 
     def call(self, service: Callable[..., T], **kwargs: Any) -> T:
         """Run one service in its own session (writes commit inside the service)."""
+        with reading(self.settings.database_url) as s:
+            actor = self.actor(s)
         with session(self.settings.database_url) as s:
-            return service(s, actor=self.actor, **kwargs)
+            return service(s, actor=actor, **kwargs)
 
     def read(self, service: Callable[..., T], **kwargs: Any) -> T:
         """Run a read-only service outside a transaction (see connmodel.store.reading)."""
         with reading(self.settings.database_url) as s:
-            return service(s, actor=self.actor, **kwargs)
+            return service(s, actor=self.actor(s), **kwargs)
 
     def with_keyring(self, service: Callable[..., T], **kwargs: Any) -> T:
         """`call` for a service that uses the secret key (refresh, the credential broker)."""
@@ -84,18 +97,13 @@ def settings_of(request: Request) -> ApiSettings:
     return settings
 
 
-def caller(request: Request,
-           credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
-    """The request's caller; AuthenticationFailed (401) without a valid token.
-
-    Checked outside a transaction (`reading`): its writes are single statements (a refusal's
-    audit event, `last_used_at` once a minute), so on PostgreSQL it needs no BEGIN and no
-    ROLLBACK, two of its three round trips."""
-    settings = settings_of(request)
-    address = client_address(request)
-    with reading(settings.database_url) as s:
-        actor = authenticate(s, credentials.credentials if credentials else None, address=address)
-    return Caller(actor, settings)
+async def caller(request: Request, credentials: Annotated[
+        HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
+    """The request's caller; AuthenticationFailed (401) at once without a token. The token
+    itself is checked with the call (`Caller.actor`)."""
+    if credentials is None or not credentials.credentials.strip():
+        raise AuthenticationFailed(NO_TOKEN)
+    return Caller(credentials.credentials.strip(), client_address(request), settings_of(request))
 
 
 CallerDep = Annotated[Caller, Depends(caller)]

@@ -2,10 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from connmodel.api.calls import CallerDep
-from connmodel.api.pages import Cursor, Limit, PageOut, page_out
+from connmodel.api.pages import Cursor, Limit, PageOut, page_response
 from connmodel.api.problems import responses
 from connmodel.models import ConnectionDetail, ConnectionPublic, RevokeResult
 from connmodel.providers.lifecycle import ToggleResult, disable_connection, enable_connection
@@ -24,7 +24,7 @@ ConnectionId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The connecti
 ON_ONE = responses(404, 409)
 
 
-@router.get("")
+@router.get("", response_model=PageOut[ConnectionPublic])
 def connections(
     caller: CallerDep,
     profile: Annotated[str | None, Query(description="Only this profile (its name).",
@@ -37,12 +37,12 @@ def connections(
                                "descending.", max_length=20)] = "id",
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> PageOut[ConnectionPublic]:
+) -> Response:
     """Live connections, filtered, sorted and keyset-paged in the database."""
     where = ConnectionFilter(profile=profile, status=status, environment=environment,
                              search=search)
-    return page_out(caller.read(list_connections, where=where, sort=sort, cursor=cursor,
-                                limit=limit))
+    return page_response(caller.read(list_connections, where=where, sort=sort, cursor=cursor,
+                                     limit=limit))
 
 
 @router.get("/{connection_id}", responses=responses(409))

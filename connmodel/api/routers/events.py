@@ -3,10 +3,10 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from connmodel.api.calls import CallerDep
-from connmodel.api.pages import Cursor, Limit, PageOut, page_out
+from connmodel.api.pages import Cursor, Limit, PageOut, page_response
 from connmodel.api.problems import responses
 from connmodel.models import NAME_MAX, AuditEventPublic
 from connmodel.services.events import EventFilter, list_events
@@ -14,7 +14,7 @@ from connmodel.services.events import EventFilter, list_events
 router = APIRouter(tags=["audit"], responses=responses(401, 403, 422, 503))
 
 
-@router.get("/events")
+@router.get("/events", response_model=PageOut[AuditEventPublic])
 def events(
     caller: CallerDep,
     actor: Annotated[str | None, Query(description="Only this actor's events (a user, or "
@@ -28,6 +28,6 @@ def events(
     until: Annotated[datetime | None, Query(description="Before this time (exclusive).")] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> PageOut[AuditEventPublic]:
+) -> Response:
     where = EventFilter(who=actor, action=action, target=target, since=since, until=until)
-    return page_out(caller.read(list_events, where=where, cursor=cursor, limit=limit))
+    return page_response(caller.read(list_events, where=where, cursor=cursor, limit=limit))

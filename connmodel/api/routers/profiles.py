@@ -2,10 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from connmodel.api.calls import CallerDep
-from connmodel.api.pages import Cursor, Limit, PageOut, page_out
+from connmodel.api.pages import Cursor, Limit, PageOut, page_response
 from connmodel.api.problems import responses
 from connmodel.models import ProfilePublic
 from connmodel.services.profiles import list_profiles
@@ -13,7 +13,7 @@ from connmodel.services.profiles import list_profiles
 router = APIRouter(tags=["profiles"], responses=responses(401, 403, 422, 503))
 
 
-@router.get("/profiles")
+@router.get("/profiles", response_model=PageOut[ProfilePublic])
 def profiles(
     caller: CallerDep,
     environment: Annotated[str | None, Query(description="dev, staging or production.")] = None,
@@ -21,7 +21,7 @@ def profiles(
                                         max_length=200)] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> PageOut[ProfilePublic]:
+) -> Response:
     """Profiles by name with their provider and live connections by status."""
-    return page_out(caller.read(list_profiles, environment=environment, name_contains=search,
-                                cursor=cursor, limit=limit))
+    return page_response(caller.read(list_profiles, environment=environment,
+                                     name_contains=search, cursor=cursor, limit=limit))

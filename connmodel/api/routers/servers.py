@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from connmodel.api.calls import CallerDep
-from connmodel.api.pages import Cursor, Limit, PageOut, page_out
+from connmodel.api.pages import Cursor, Limit, PageOut, page_response
 from connmodel.api.problems import responses
 from connmodel.models import NAME_MAX, ServerRow
 from connmodel.services.servers import get_server, list_servers, reconfigure_server
@@ -20,7 +20,7 @@ class Reconfigure(BaseModel):
                          min_length=1, max_length=NAME_MAX)
 
 
-@router.get("")
+@router.get("", response_model=PageOut[ServerRow])
 def servers(
     caller: CallerDep,
     profile: Annotated[str | None, Query(description="Only servers using this profile.",
@@ -30,10 +30,10 @@ def servers(
                                         max_length=200)] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> PageOut[ServerRow]:
+) -> Response:
     """Servers by name with their profile, state, latest check and connection."""
-    return page_out(caller.read(list_servers, profile=profile, state=state, search=search,
-                                cursor=cursor, limit=limit))
+    return page_response(caller.read(list_servers, profile=profile, state=state, search=search,
+                                     cursor=cursor, limit=limit))
 
 
 @router.get("/{name}", responses=responses(404))

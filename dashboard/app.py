@@ -22,6 +22,7 @@ from dashboard.components.sign_in_ended import sign_in_ended
 from dashboard.components.signed_in import signed_in
 from dashboard.components.template_tweaks import NARROW_CSS, TemplateTweaks
 from dashboard.components.theme import MARKDOWN_CSS
+from dashboard.page_scripts import apply as leave_out_unused_scripts
 from dashboard.pages import DEFAULT_PAGE, PAGES
 from dashboard.panel_fixes import apply as apply_panel_fixes
 from dashboard.routing import sync_url
@@ -29,6 +30,7 @@ from dashboard.viewmodels.backend import Backend
 
 pn.extension(notifications=True)
 apply_panel_fixes()
+leave_out_unused_scripts()
 
 
 SIGN_IN = "## Sign in\n[Sign in](/login) to manage connections."

@@ -189,6 +189,9 @@ def test_page_html_carries_no_user_data_and_a_fresh_nonce(hardened_dashboard):
             assert tags and all(f'nonce="{nonce.group(1)}"' in tag for tag in tags)
             for hostile in (IMG, SCRIPT, "alert(9)", "Hubspot"):
                 assert hostile not in reply.text
+            # dashboard.page_scripts: BokehJS without its MathJax and WebGL bundles
+            assert "/bokeh.min.js" in reply.text
+            assert "bokeh-mathjax" not in reply.text and "bokeh-gl" not in reply.text
             nonces.append(nonce.group(1))
     assert nonces[0] != nonces[1]
 

@@ -63,3 +63,22 @@ def test_a_searchs_statements_are_planned_for_their_pattern_and_the_rest_prepare
     searches, generic, every = found
     assert (searches, generic) == (0, 0), f"{searches} search statements prepared"
     assert every > 0, "nothing else was prepared either"
+
+
+def test_timestamps_are_read_in_utc_whatever_the_servers_zone(postgres_url, keyring, admin):
+    """Sessions run in UTC (store._utc_session), so psycopg reads timestamptz as datetime.UTC
+    and listings move no value between zones in Python; a rolled-back transaction keeps it."""
+    with session(postgres_url) as s:
+        seed_demo(s, actor=admin, keyring=keyring)
+        s.rollback()
+        assert s.execute(text("SHOW TimeZone")).scalar_one() == "UTC"
+        assert s.execute(text("SELECT now()")).scalar_one().tzinfo is UTC
+    with reading(postgres_url) as s:
+        page = list_connections(s, actor=Actor("viewer"), limit=5)
+    assert page.items and all(i.created_at.tzinfo is UTC for i in page.items)
+    with reading(postgres_url) as s:  # the server's own zone does not change what is listed
+        s.execute(text("SET TIME ZONE 'America/Los_Angeles'"))
+        elsewhere = list_connections(s, actor=Actor("viewer"), limit=5)
+        s.execute(text("SET TIME ZONE 'UTC'"))
+    assert [i.created_at for i in elsewhere.items] == [i.created_at for i in page.items]
+    assert all(i.created_at.tzinfo is UTC for i in elsewhere.items)

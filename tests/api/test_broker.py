@@ -131,14 +131,25 @@ def oauth_connect(url: str, keyring, servers: list[str]) -> Connection:
                                       code=params["code"])
 
 
+def only_keyed_connection(api, keys: list[str], key: str) -> Connection:
+    """Every live Keyed connection revoked, then one connected with `key`, the only key the
+    server accepts. The module's store and servers outlive each test, and the broker serves a
+    profile's oldest live connection: a test that left one (another key) made the next fail,
+    depending on the order pytest chose."""
+    with api.client("admin") as admin:
+        for row in admin.get("/connections", params={"profile": "Keyed"}).json()["items"]:
+            assert admin.post(f"/connections/{row['id']}/revoke").status_code == 200
+    keys[:] = [key]
+    with session(api.database_url) as s:
+        return connect_profile(s, actor=ADMIN, keyring=api.keyring, profile="Keyed",
+                               api_key=key, servers=["Keyed Calculator"])
+
+
 def test_an_api_key_works_until_revoked_and_again_after_a_new_key_and_reconfigure(
         gateway, mcp_servers, run_async):
     api, (_, keys) = gateway, mcp_servers
     broker = api.tokens["broker"]
-    keys[:] = [API_KEY]
-    with session(api.database_url) as s:
-        first = connect_profile(s, actor=ADMIN, keyring=api.keyring, profile="Keyed",
-                                api_key=API_KEY, servers=["Keyed Calculator"])
+    first = only_keyed_connection(api, keys, API_KEY)
     assert run_async(add_through_gateway(api.url, broker, "Keyed Calculator")) == 5.0
     assert run_async(add_through_gateway(api.url, broker, mcp_servers[0].url(0))) == 5.0
 
@@ -264,13 +275,7 @@ def test_revoke_and_reconfigure_in_the_dashboard_reach_the_gateway(
     refused with the broker's detail; a new key and Reconfigure on My Servers bring it back."""
     api, (_, keys) = gateway, mcp_servers
     broker = api.tokens["broker"]
-    with api.client("admin") as admin:  # one live Keyed connection, so its row is unambiguous
-        for row in admin.get("/connections", params={"profile": "Keyed"}).json()["items"]:
-            admin.post(f"/connections/{row['id']}/revoke")
-    keys[:] = [DASHBOARD_KEY]
-    with session(api.database_url) as s:
-        connect_profile(s, actor=ADMIN, keyring=api.keyring, profile="Keyed",
-                        api_key=DASHBOARD_KEY, servers=["Keyed Calculator"])
+    only_keyed_connection(api, keys, DASHBOARD_KEY)  # its row in the console is unambiguous
     assert run_async(add_through_gateway(api.url, broker, "Keyed Calculator")) == 5.0
 
     key_file = tmp_path / "connmodel.key"  # the API's key, so the dashboard reads the same store

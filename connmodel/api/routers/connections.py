@@ -22,9 +22,10 @@ router = APIRouter(prefix="/connections", tags=["connections"],
                    responses=responses(401, 403, 404, 422, 503))
 ConnectionId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The connection's id.")]
 ON_ONE = responses(404, 409)
+LISTED = PageOut[ConnectionPublic]  # what a page of this listing is, in its JSON
 
 
-@router.get("", response_model=PageOut[ConnectionPublic])
+@router.get("", response_model=LISTED)
 def connections(
     caller: CallerDep,
     profile: Annotated[str | None, Query(description="Only this profile (its name).",
@@ -42,7 +43,7 @@ def connections(
     where = ConnectionFilter(profile=profile, status=status, environment=environment,
                              search=search)
     return page_response(caller.read(list_connections, where=where, sort=sort, cursor=cursor,
-                                     limit=limit))
+                                     limit=limit), LISTED)
 
 
 @router.get("/{connection_id}", responses=responses(409))

@@ -12,9 +12,10 @@ from connmodel.models import NAME_MAX, AuditEventPublic
 from connmodel.services.events import EventFilter, list_events
 
 router = APIRouter(tags=["audit"], responses=responses(401, 403, 422, 503))
+LISTED = PageOut[AuditEventPublic]  # what a page of this listing is, in its JSON
 
 
-@router.get("/events", response_model=PageOut[AuditEventPublic])
+@router.get("/events", response_model=LISTED)
 def events(
     caller: CallerDep,
     actor: Annotated[str | None, Query(description="Only this actor's events (a user, or "
@@ -30,4 +31,4 @@ def events(
     limit: Limit = 50,
 ) -> Response:
     where = EventFilter(who=actor, action=action, target=target, since=since, until=until)
-    return page_response(caller.read(list_events, where=where, cursor=cursor, limit=limit))
+    return page_response(caller.read(list_events, where=where, cursor=cursor, limit=limit), LISTED)

@@ -11,9 +11,10 @@ from connmodel.models import ProfilePublic
 from connmodel.services.profiles import list_profiles
 
 router = APIRouter(tags=["profiles"], responses=responses(401, 403, 422, 503))
+LISTED = PageOut[ProfilePublic]  # what a page of this listing is, in its JSON
 
 
-@router.get("/profiles", response_model=PageOut[ProfilePublic])
+@router.get("/profiles", response_model=LISTED)
 def profiles(
     caller: CallerDep,
     environment: Annotated[str | None, Query(description="dev, staging or production.")] = None,
@@ -24,4 +25,4 @@ def profiles(
 ) -> Response:
     """Profiles by name with their provider and live connections by status."""
     return page_response(caller.read(list_profiles, environment=environment,
-                                     name_contains=search, cursor=cursor, limit=limit))
+                                     name_contains=search, cursor=cursor, limit=limit), LISTED)

@@ -13,6 +13,7 @@ from connmodel.services.servers import get_server, list_servers, reconfigure_ser
 
 router = APIRouter(prefix="/servers", tags=["servers"], responses=responses(401, 403, 422, 503))
 ServerName = Annotated[str, Path(description="The server's name.", max_length=NAME_MAX)]
+LISTED = PageOut[ServerRow]  # what a page of this listing is, in its JSON
 
 
 class Reconfigure(BaseModel):
@@ -20,7 +21,7 @@ class Reconfigure(BaseModel):
                          min_length=1, max_length=NAME_MAX)
 
 
-@router.get("", response_model=PageOut[ServerRow])
+@router.get("", response_model=LISTED)
 def servers(
     caller: CallerDep,
     profile: Annotated[str | None, Query(description="Only servers using this profile.",
@@ -33,7 +34,7 @@ def servers(
 ) -> Response:
     """Servers by name with their profile, state, latest check and connection."""
     return page_response(caller.read(list_servers, profile=profile, state=state, search=search,
-                                     cursor=cursor, limit=limit))
+                                     cursor=cursor, limit=limit), LISTED)
 
 
 @router.get("/{name}", responses=responses(404))

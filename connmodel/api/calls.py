@@ -80,7 +80,7 @@ class Caller:
 
 def bearer_token(request: Request) -> str:
     """The request's bearer token, as HTTPBearer reads it; AuthenticationFailed (401) without
-    one. For the broker route, which reads its request by hand (routers/credentials.py)."""
+    one."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed(NO_TOKEN)
@@ -97,13 +97,12 @@ def settings_of(request: Request) -> ApiSettings:
     return settings
 
 
-async def caller(request: Request, credentials: Annotated[
-        HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
+async def caller(request: Request,
+                 _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
     """The request's caller; AuthenticationFailed (401) at once without a token. The token
-    itself is checked with the call (`Caller.actor`)."""
-    if credentials is None or not credentials.credentials.strip():
-        raise AuthenticationFailed(NO_TOKEN)
-    return Caller(credentials.credentials.strip(), client_address(request), settings_of(request))
+    itself is checked with the call (`Caller.actor`); `bearer` declares the scheme in the
+    OpenAPI document."""
+    return Caller(bearer_token(request), client_address(request), settings_of(request))
 
 
 CallerDep = Annotated[Caller, Depends(caller)]

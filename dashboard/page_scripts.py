@@ -15,15 +15,16 @@ from typing import Any
 import panel as pn
 from panel.io import server
 
-UNUSED = ("/bokeh-mathjax", "/bokeh-gl")  # in the bundles' URLs, as BokehJS names its files
+WEBGL = "/bokeh-gl"  # in its bundle's URL, as BokehJS names its files
 
 _panel_bundle = server.bundle_resources
 
 
 def _bundle(roots: Any, resources: Any, *args: Any, **kwargs: Any) -> Any:
-    """Panel's page bundle for the session's document, MathJax and WebGL left out."""
+    """Panel's page bundle for the session's document: MathJax left out by Panel's own switch,
+    WebGL (which has none) by its URL."""
     bundle = _panel_bundle(roots, resources, *args, **{**kwargs, "enable_mathjax": False})
-    bundle.js_files = [url for url in bundle.js_files if not any(u in str(url) for u in UNUSED)]
+    bundle.js_files = [url for url in bundle.js_files if WEBGL not in str(url)]
     return bundle
 
 

@@ -135,27 +135,30 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
         for command in (["init"], ["demo"]):
             subprocess.run([BIN / "connmodel", *command], env=env, check=True,
                            capture_output=True)
-        base = free_port()
-        while not _free(base + 1):
-            base = free_port()
-        ports = (base, base + 1)
-        nginx_port = free_port()
-        while nginx_port in ports:  # free now, as base + 1 is until its dashboard binds it
-            nginx_port = free_port()
-        public = f"https://localhost:{nginx_port}"
-        log = folder / "deployment.log"
-        with log.open("wb") as out:
-            supervisor = subprocess.Popen(
-                [sys.executable, str(ROOT / "dashboard" / "serve.py"), "--no-auth-on-loopback",
-                 "--port", str(base), "--processes", "2", "--worker", "--public-url", public,
-                 "--pool-size", "3", "--max-overflow", "2"],
-                env=env, cwd=folder, stdout=out, stderr=subprocess.STDOUT)
+        for attempt in range(PORT_ATTEMPTS):
+            ports, nginx_port = two_ports_and_one()
+            public = f"https://localhost:{nginx_port}"
+            log = folder / "deployment.log"
+            started = time.monotonic()  # the worker's first check round is now
+            with log.open("wb") as out:
+                supervisor = subprocess.Popen(
+                    [sys.executable, str(ROOT / "dashboard" / "serve.py"),
+                     "--no-auth-on-loopback", "--port", str(ports[0]), "--processes", "2",
+                     "--worker", "--public-url", public, "--pool-size", "3",
+                     "--max-overflow", "2"],
+                    env=env, cwd=folder, stdout=out, stderr=subprocess.STDOUT)
+            try:
+                if _serving(supervisor, ports, log):
+                    break
+            except BaseException:
+                _stop(supervisor)
+                raise
+            if attempt == PORT_ATTEMPTS - 1:
+                raise AssertionError(f"lost a port {PORT_ATTEMPTS} times\n" + log_tail(log))
         nginx = subprocess.Popen([NGINX, "-c", str(render_nginx(folder, nginx_port, ports)),
                                   "-g", "daemon off;"], cwd=folder)
-        started = time.monotonic()
         try:
-            for port in ports:
-                wait_for(lambda port=port: _answers(port), 180, f"dashboard on {port}")
+            wait_for(lambda: _listening(nginx_port), 30, f"nginx on {nginx_port}")
             yield Deployment(public, nginx_port, ports, url, supervisor, log, started)
         except BaseException as exc:
             exc.add_note(log_tail(log))
@@ -163,15 +166,63 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
         finally:
             nginx.terminate()
             nginx.wait(10)
-            if supervisor.poll() is None:
-                supervisor.terminate()
-                supervisor.wait(60)
+            _stop(supervisor)
             get_engine(url).dispose()
 
 
-def _free(port: int) -> bool:
+def _stop(supervisor: subprocess.Popen[bytes]) -> None:
+    if supervisor.poll() is None:
+        supervisor.terminate()
+        supervisor.wait(60)
+
+
+PORT_ATTEMPTS = 3
+
+
+def two_ports_and_one() -> tuple[tuple[int, int], int]:
+    """Two consecutive free ports (the supervisor's PORT and PORT+1) and one more for nginx.
+
+    They are only free when looked at: the ephemeral range they come from is also where the
+    kernel picks the local ports of outgoing connections, so one may be taken before its server
+    binds it; the fixture starts again on other ports then."""
+    while True:
+        base = free_port()
+        nginx_port = free_port()
+        if _bindable(base + 1) and nginx_port not in (base, base + 1):
+            return (base, base + 1), nginx_port
+
+
+def _serving(supervisor: subprocess.Popen[bytes], ports: tuple[int, int], log: Path) -> bool:
+    """True once both dashboards answer; False when one lost its port to another socket, which
+    the supervisor shows by ending (the child that could not bind ends the group). Anything
+    else fails at once, with the log, rather than at the test's timeout."""
+    deadline = time.monotonic() + 120
+    while not all(_answers(port) for port in ports):
+        if supervisor.poll() is not None:
+            if b"already in use" in log.read_bytes():
+                return False
+            raise AssertionError(f"the supervisor ended with {supervisor.returncode}\n"
+                                 + log_tail(log))
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no dashboard answered on {ports} in 120 s\n"
+                                 + log_tail(log))
+        time.sleep(0.1)
+    return True
+
+
+def _bindable(port: int) -> bool:
+    """Whether a server could bind the port now (a connect would miss a client's socket)."""
     with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _answers(port: int) -> bool:
@@ -304,4 +355,4 @@ def test_killing_the_supervisor_stops_every_process(deployment):
     d.supervisor.wait(10)
     wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in children), 120,
              "the dashboards and the worker to exit")
-    assert all(_free(p) for p in d.dashboard_ports)
+    assert not any(_listening(p) for p in d.dashboard_ports)

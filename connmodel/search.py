@@ -18,16 +18,21 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     String,
+    Text,
     and_,
     any_,
     bindparam,
+    cast,
     column,
     func,
+    literal,
     literal_column,
+    null,
     or_,
     select,
     table,
     text,
+    union_all,
 )
 from sqlalchemy.engine import Connection as SqlConnection
 from sqlalchemy.engine import Dialect
@@ -35,6 +40,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import Compiled
 from sqlalchemy.sql.selectable import Join
+from sqlalchemy.sql.util import ClauseAdapter
 from sqlmodel import Session, col
 
 from connmodel.errors import InvalidInput
@@ -169,46 +175,66 @@ def dense_terms(terms: SearchTerms, needle: str) -> SearchTerms:
     return SearchTerms(DENSE, {**terms.params, "search_like_0": like_pattern(needle)})
 
 
-def few_matches(session: Session, terms: SearchTerms, needle: str,
-                conds: list[ColumnElement[bool]], columns: tuple[Any, ...],
-                cap: int) -> list[Any] | None:
-    """`columns` of the live rows matching `terms` and `conds` if there are at most `cap`, else
-    None, having read at most cap + 1 of them (SQLite: FTS5's lazy walk) or none at all
-    (PostgreSQL: when the planner's estimate is above `cap`, as a trigram bitmap would first
-    collect every match). A needle under three letters is not looked for (None): no trigram
-    serves it, so finding its hits would read the whole table (2.7 s at 1M rows for one with
-    none)."""
+def matches_by_profile(session: Session, terms: SearchTerms, needle: str,
+                       conds: list[ColumnElement[bool]], cap: int) -> list[Any] | None:
+    """Rows (profile id, status, how many, their ids as comma-separated text) of the live rows
+    matching `terms` and `conds` if there are at most `cap`, else None, having read at most
+    cap + 1 of them (SQLite: FTS5's lazy walk) or none at all (PostgreSQL: when the planner's
+    estimate is above `cap`, as a trigram bitmap would first collect every match). A needle
+    under three letters is not looked for (None): no trigram serves it, so finding its hits
+    would read the whole table (2.7 s at 1M rows for one with none).
+
+    Grouped by the store: 17,000 hits as Python rows cost ~20 ms of a search screen's CPU, the
+    few hundred groups almost nothing, and a card's ids are parsed only if it is shown.
+    """
     conn = session.connection()
     if len(needle) < 3:
         return None
-    if terms.shape == ("fts",):
-        found = through_rarest(conn, needle, conds, columns, cap)
-        if found is not None:
-            return found
-        # The text index alone first (its rowids, ~0.5 us each): rows are read for few hits only.
-        if len(conn.execute(_FTS_IDS.limit(cap + 1), terms.params).all()) > cap:
-            return None
-        stmt = through_text_index(conds, *columns)
-    elif conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql":
         if _estimated_hits(session, terms) > cap:
             return None
-        # The hits by the trigram bitmap first, then the other conditions on those rows only:
-        # with a status among them the planner walked that status's rows testing each (1.5 s
-        # for one hit among 10M rows' Error ones).
-        ids = _capped_hits(conn, terms, needle, cap)
-        if len(ids) > cap:
-            return None
-        stmt = select(*columns).where(
-            col(Connection.id) == any_(bindparam("search_hits", type_=ARRAY(Integer))), *conds)
-        return list(conn.execute(stmt, {"search_hits": list(ids)}).all())
-    else:
-        stmt = select(*columns).where(search_clause(terms.shape), *conds)
-    rows = conn.execute(stmt.limit(cap + 1), terms.params).all()
-    return None if len(rows) > cap else list(rows)
+        return _postgres_by_profile(conn, terms, needle, conds, cap)
+    if terms.shape != ("fts",):
+        return None  # SQLite's short needles (see above)
+    by = (col(Connection.profile_id), col(Connection.status))
+    columns = (*by, func.count(), func.group_concat(col(Connection.id)))
+    found = through_rarest(conn, needle, conds, columns, cap, group_by=by)
+    if found is not None:
+        return found
+    # The text index alone first (its rowids, ~0.5 us each): rows are read for few hits only,
+    # so the groups below hold at most `cap` rows.
+    if len(conn.execute(_FTS_IDS.limit(cap + 1), terms.params).all()) > cap:
+        return None
+    return list(conn.execute(through_text_index(conds, *columns).group_by(*by),
+                             terms.params).all())
+
+
+def _postgres_by_profile(conn: SqlConnection, like: SearchTerms, needle: str,
+                         conds: list[ColumnElement[bool]], cap: int) -> list[Any] | None:
+    """PostgreSQL's matches_by_profile: at most cap + 1 hits by a trigram bitmap (which reads
+    each row to recheck it, so their columns come with them: probing them again by id cost
+    40 ms for 17,000 hits), then `conds` and the groups on those rows only. With a status
+    among the conditions of the bitmap's statement itself the planner walked that status's
+    rows testing each (1.5 s for one hit among 10M rows' Error ones). The first row, without a
+    profile, counts every hit read."""
+    capped, params = _capped_hits(conn, like, needle, cap)
+    hits = capped.with_only_columns(col(Connection.id), col(Connection.profile_id),
+                                    col(Connection.status), col(Connection.revoked_at)
+                                    ).cte("hits").prefix_with("MATERIALIZED")
+    on_hits = ClauseAdapter(hits)
+    grouped = (select(hits.c.profile_id, hits.c.status, func.count(),
+                      func.string_agg(cast(hits.c.id, Text), literal(",")))
+               .where(*(on_hits.traverse(c) for c in conds))
+               .group_by(hits.c.profile_id, hits.c.status))
+    every = select(null(), null(), func.count(), null()).select_from(hits)
+    rows = conn.execute(union_all(every, grouped), params).all()
+    total = next(n for pid, _, n, _ in rows if pid is None)
+    return None if total > cap else [r for r in rows if r[0] is not None]
 
 
 def through_rarest(conn: SqlConnection, needle: str, conds: list[ColumnElement[bool]],
-                   columns: tuple[Any, ...], cap: int) -> list[Any] | None:
+                   columns: tuple[Any, ...], cap: int, group_by: tuple[Any, ...] = (),
+                   ) -> list[Any] | None:
     """SQLite: `columns` of the rows matching a long needle and `conds`, found through the
     needle's RAREST rarest trigrams and confirmed by LIKE; None for a needle too short or not
     ASCII, or with more than `cap` or CANDIDATES_MAX candidates (the caller then asks the whole
@@ -236,8 +262,9 @@ def through_rarest(conn: SqlConnection, needle: str, conds: list[ColumnElement[b
     pattern = bindparam("search_like_0", type_=String)
     confirmed = or_(*(col(c).like(pattern, escape="\\")
                       for c in (Connection.account, Connection.service)))
-    return list(conn.execute(through_text_index([*conds, confirmed], *columns),
-                             {"search_phrase": query, "search_like_0": like_pattern(needle)}).all())
+    stmt = through_text_index([*conds, confirmed], *columns).group_by(*group_by)
+    return list(conn.execute(stmt, {"search_phrase": query,
+                                    "search_like_0": like_pattern(needle)}).all())
 
 
 def _trigrams(text_: str) -> set[str]:
@@ -298,14 +325,17 @@ def _few_hits_by_id(session: Session, like: SearchTerms, needle: str) -> SearchT
     """
     if _estimated_hits(session, like) > FEW_HITS:
         return like
-    ids = _capped_hits(session.connection(), like, needle, FEW_HITS)
+    conn = session.connection()
+    ids = conn.execute(*_capped_hits(conn, like, needle, FEW_HITS)).scalars().all()
     if len(ids) > FEW_HITS:  # the estimate was far off: the walk is then the better bet
         return like
     return SearchTerms(("ids",), {"search_ids": list(ids)})
 
 
-def _capped_hits(conn: SqlConnection, like: SearchTerms, needle: str, cap: int) -> list[int]:
-    """PostgreSQL: the ids of at most cap + 1 live rows matching a needle, by a trigram bitmap.
+def _capped_hits(conn: SqlConnection, like: SearchTerms, needle: str, cap: int
+                 ) -> tuple[Select[Any], dict[str, Any]]:
+    """PostgreSQL: a statement of the ids of at most cap + 1 live rows matching a needle, by a
+    trigram bitmap, and its parameters.
 
     For a long needle, of its RAREST rarest trigrams in `account` (each row then confirmed by
     the whole ILIKE): the bitmap of the whole needle reads the posting lists of all its
@@ -315,10 +345,9 @@ def _capped_hits(conn: SqlConnection, like: SearchTerms, needle: str, cap: int) 
     rare = _rarest_in_statistics(conn, needle)
     if rare is None:
         _, _, capped = _probe(like.shape, conn.dialect)
-        return list(conn.execute(capped.limit(cap + 1), like.params).scalars().all())
+        return capped.limit(cap + 1), like.params
     params = {**like.params, **{f"search_rare_{i}": like_pattern(g) for i, g in enumerate(rare)}}
-    stmt = _through_rare_trigrams(len(rare)).limit(cap + 1)
-    return list(conn.execute(stmt, params).scalars().all())
+    return _through_rare_trigrams(len(rare)).limit(cap + 1), params
 
 
 _ACCOUNT_STATISTICS = text(

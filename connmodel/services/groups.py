@@ -22,6 +22,7 @@ from sqlalchemy import (
     CompoundSelect,
     Integer,
     Select,
+    String,
     any_,
     bindparam,
     exists,
@@ -62,8 +63,8 @@ from connmodel.search import (
     DENSE,
     SEARCH_MAX,
     dense_terms,
-    few_matches,
     like_pattern,
+    matches_by_profile,
     text_terms,
 )
 from connmodel.services.connections import (
@@ -127,7 +128,27 @@ def matching_conditions(session: Session, where: GroupFilter) -> list[ColumnElem
     return conds
 
 
-Hits = dict[int, list[tuple[int, str]]]  # a rare text search's matches by profile: (id, status)
+@dataclass(frozen=True)
+class Hits:
+    """A rare text search's matches by profile: how many of each status, and their ids as the
+    store joined them (text, parsed only for the cards a screen shows)."""
+
+    counts: dict[int, dict[str, int]]
+    joined_ids: dict[int, list[str]]
+
+    @classmethod
+    def of(cls, groups: list[Any]) -> "Hits":
+        """From matches_by_profile's rows (profile id, status, how many, ids)."""
+        counts: dict[int, dict[str, int]] = {}
+        joined: dict[int, list[str]] = {}
+        for pid, status, n, ids in groups:
+            counts.setdefault(pid, {s.value: 0 for s in Status})[status] = n
+            joined.setdefault(pid, []).append(ids)
+        return cls(counts, joined)
+
+    def ids(self, profile_ids: list[int]) -> list[int]:
+        return [int(i) for pid in profile_ids for text_ in self.joined_ids.get(pid, ())
+                for i in text_.split(",")]
 
 
 @dataclass(frozen=True)
@@ -165,7 +186,7 @@ def _matching(session: Session, where: GroupFilter) -> Matching:
     at ten million rows), so it is tested row by row instead (`dense_terms`): each profile's
     probe, count and first rows stop within a few rows of its index walk when the needle is
     common in it. Telling the two apart reads at most SEARCH_IDS_MAX + 1 matches
-    (`few_matches`).
+    (`matches_by_profile`).
     """
     status = ConnectionFilter(status=where.status or None).bind(session)
     needle = (where.search or "").strip()
@@ -173,17 +194,12 @@ def _matching(session: Session, where: GroupFilter) -> Matching:
     if terms is None:
         return Matching(status.shape, status.params)
     conds = [with_values(c, status.params) for c in _conditions(status.shape)]
-    # A stored row's id is never None (the model's `int | None` is for unsaved objects).
-    rows = few_matches(session, terms, needle, conds, (
-        col(Connection.id), col(Connection.profile_id), col(Connection.status)), SEARCH_IDS_MAX)
-    if rows is None:
+    groups = matches_by_profile(session, terms, needle, conds, SEARCH_IDS_MAX)
+    if groups is None:
         dense = dense_terms(terms, needle)
         return Matching((*status.shape, dense.shape), {**status.params, **dense.params},
                         candidates=_candidates(session, needle_runs(needle)))
-    hits: Hits = {}
-    for cid, pid, state in rows:
-        hits.setdefault(pid, []).append((cid, state))
-    return Matching(status.shape, status.params, hits)
+    return Matching(status.shape, status.params, Hits.of(groups))
 
 
 def _candidates(session: Session, runs: list[str]) -> dict[str, list[int]] | None:
@@ -205,17 +221,19 @@ def _candidates(session: Session, runs: list[str]) -> dict[str, list[int]] | Non
 
 def _hit_ids(session: Session, hits: Hits, profile_ids: list[int]) -> ColumnElement[bool]:
     """`id IN` the hits of these profiles."""
-    return _among(session, col(Connection.id),
-                  [cid for pid in profile_ids for cid, _ in hits.get(pid, [])])
+    return _among(session, col(Connection.id), hits.ids(profile_ids))
 
 
 def _among(session: Session, column: Any, ids: list[int]) -> ColumnElement[bool]:
-    """`column IN ids`; on PostgreSQL `column = ANY(array)`, one parameter instead of one per
-    id: a statement with hundreds of placeholders is rendered anew by SQLAlchemy and parsed
-    anew by psycopg on every call (~2 ms of a search screen's CPU)."""
+    """`column IN ids`, the ids as one parameter instead of one per id: a statement with
+    hundreds of placeholders is rendered anew by SQLAlchemy (and on PostgreSQL parsed anew by
+    psycopg) on every call (~2 ms of a search screen's CPU). PostgreSQL: `= ANY(array)`;
+    SQLite: `IN` the values of a JSON array (`json_each`)."""
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, ids, type_=ARRAY(Integer)))  # type: ignore[no-any-return]
-    return column.in_(ids)  # type: ignore[no-any-return]
+    listed = select(literal_column("value")).select_from(
+        func.json_each(bindparam(None, json.dumps(ids), type_=String)))
+    return column.in_(listed)  # type: ignore[no-any-return]
 
 
 def list_profile_groups(
@@ -242,7 +260,7 @@ def _profile_groups(session: Session, where: GroupFilter, matching: Matching,
     by_profile = bool(conds)
     hits = matching.hits
     if hits is not None:
-        conds.append(_among(session, col(Profile.id), sorted(hits)))
+        conds.append(_among(session, col(Profile.id), sorted(hits.counts)))
     elif matching.dense:  # each profile by name is probed until the page is full
         conds.append(_dense_probe(session, matching))
     elif where.status:
@@ -258,7 +276,8 @@ def _profile_groups(session: Session, where: GroupFilter, matching: Matching,
     key = SortKey(Profile.name, Profile.id)  # type: ignore[arg-type]
     rows, next_cursor = keyset_page(session, stmt, key=key, cursor=cursor, limit=limit)
     if hits is not None and not by_profile:  # the hits' profiles, all there (foreign key)
-        total, exact = (len(hits), True) if len(hits) <= COUNT_CAP else (COUNT_CAP, False)
+        total, exact = ((len(hits.counts), True) if len(hits.counts) <= COUNT_CAP
+                        else (COUNT_CAP, False))
     elif matching.dense:
         total, exact = len(rows) + (next_cursor is not None), next_cursor is None and not cursor
     else:
@@ -267,9 +286,7 @@ def _profile_groups(session: Session, where: GroupFilter, matching: Matching,
     counts: dict[int, dict[str, int]] = {pid: {s.value: 0 for s in Status} for pid in ids}
     capped: set[int] = set()
     if hits is not None:
-        for pid in ids:
-            for _, status in hits[pid]:
-                counts[pid][status] += 1
+        counts = {pid: dict(hits.counts[pid]) for pid in ids}
     elif ids and matching.dense:
         counts, capped = _dense_counts(session, matching, ids)
     elif ids:  # without a text search the triggers' counts are the answer (see ConnectionCount)

@@ -227,3 +227,49 @@ def test_a_rare_needles_hits_are_read_through_the_text_index_first(sqlite_url, a
         steps = [row[-1] for row in plan]
         assert steps[0].startswith("SCAN connection_fts"), steps
         assert "INTEGER PRIMARY KEY" in steps[1], steps
+
+
+def test_a_rare_needles_hits_come_grouped_by_profile_and_status_and_capped(demo_url, admin,
+                                                                           monkeypatch):
+    """matches_by_profile: each profile's hits counted by status with their ids, or None when
+    the needle has more hits than the cap, whatever the other conditions leave of them (the
+    cap decides rows against walking, not what a status filter keeps). PostgreSQL's planner is
+    told the needle is rare here, so its statement (not its estimate) decides. (SQLite's cap
+    counts the text index's rowids, a revoked row's too: 6 here.)"""
+    from connmodel.search import matches_by_profile, text_terms
+
+    monkeypatch.setattr("connmodel.search._estimated_hits", lambda session, terms: 0.0)
+    with session(demo_url) as s:
+        noauth, google = (s.exec(select(Profile).where(Profile.name == name)).one()
+                          for name in ("Noauth", "Google"))
+        made = [Connection(profile_id=p.id, service="No Authentication Provider",
+                           account=f"zzhit{i}@example.com", status=status)
+                for i, (p, status) in enumerate([(noauth, "Active"), (noauth, "Active"),
+                                                 (noauth, "Error"), (google, "Error"),
+                                                 (google, "Inactive")])]
+        s.add_all(made)
+        s.add(Connection(profile_id=noauth.id, service="x", account="zzhit-revoked",
+                         revoked_at=datetime(2026, 1, 1, tzinfo=UTC), revoked_by="t"))
+        s.commit()
+        ids = {(c.profile_id, c.status): set() for c in made}
+        for c in made:
+            ids[c.profile_id, c.status].add(c.id)
+    live = Connection.revoked_at.is_(None)
+    with session(demo_url) as s:
+        terms = text_terms(s, "ZZHIT")
+        assert terms is not None
+        groups_found = matches_by_profile(s, terms, "ZZHIT", [live], 6)
+        assert groups_found is not None
+        assert {(pid, status): (n, {int(i) for i in joined.split(",")})
+                for pid, status, n, joined in groups_found} \
+            == {key: (len(found), found) for key, found in ids.items()}
+        hits = groups.Hits.of(groups_found)
+        assert hits.counts[noauth.id] == {"Active": 2, "Inactive": 0, "Error": 1}
+        assert sorted(hits.ids([google.id])) == sorted(ids[google.id, "Error"]
+                                                       | ids[google.id, "Inactive"])
+        error = [live, Connection.status == "Error"]
+        assert sorted((pid, n) for pid, _, n, _ in matches_by_profile(s, terms, "ZZHIT", error, 6)
+                      ) == sorted([(noauth.id, 1), (google.id, 1)])
+        assert matches_by_profile(s, terms, "ZZHIT", [live], 4) is None
+        assert matches_by_profile(s, terms, "ZZHIT", error, 4) is None
+        assert matches_by_profile(s, terms, "ZZ", [live], 6) is None  # no trigram serves it

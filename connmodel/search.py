@@ -49,7 +49,8 @@ from connmodel.paging import COUNT_CAP, with_values
 from connmodel.store import plan_for_values
 
 SEARCH_MAX = 200
-FEW_HITS = 5_000
+FEW_HITS = COUNT_CAP  # PostgreSQL: a needle with at most this many hits is named by its ids
+ESTIMATE_SLACK = 2  # its hits are read when the planner estimates at most this many times it
 DENSE = ("dense",)  # a common needle, tested row by row (see dense_terms)
 DENSE_AFTER = COUNT_CAP
 _FTS = table("connection_fts", column("rowid", Integer), column("connection_fts", String))
@@ -314,20 +315,26 @@ def search_condition(session: Session, needle: str) -> ColumnElement[bool] | Non
 
 
 def _few_hits_by_id(session: Session, like: SearchTerms, needle: str) -> SearchTerms:
-    """PostgreSQL: when a needle is rare, name its rows by id; when common, keep the ILIKE.
+    """PostgreSQL: when a needle has at most FEW_HITS live hits, name them by id; else keep the
+    ILIKE.
 
     A listing orders by id with a LIMIT. The planner estimates a substring's hits well (see
     migration 0007) but prices ILIKE as cheap, so even for a rare needle it walks the primary
-    key testing every row: 225 ms at a million rows for a needle with 600 hits. So: ask the
-    planner's estimate (EXPLAIN, planning only); below FEW_HITS, fetch the ids through the
-    trigram indexes (a bitmap scan, a few ms) and filter by `id = ANY(ids)`; above it, keep the
-    ILIKE, whose walk finds a page of a common needle within a few thousand rows.
+    key testing every row: 225 ms at a million rows for a needle with 600 hits. A listing's
+    exact count (up to COUNT_CAP) reads every hit anyway, so reading their ids once (a trigram
+    bitmap) costs what that count costs, and then the page is a few probes and the count the
+    number of ids (`connmodel.services.connections.HitCount`): "kim.wr" (6,904 hits at 10M)
+    78 -> ~35 ms, where the walk for a page read ~70,000 rows and the count the hits again.
+    Above COUNT_CAP the count stops at its cap whatever the plan, and the ILIKE's walk finds a
+    page of a common needle within a few thousand rows. The planner's estimate (EXPLAIN,
+    planning only) is trusted within ESTIMATE_SLACK: reading cap + 1 ids for a needle that
+    has more wastes one capped read, not a walk.
     """
-    if _estimated_hits(session, like) > FEW_HITS:
+    if _estimated_hits(session, like) > ESTIMATE_SLACK * FEW_HITS:
         return like
     conn = session.connection()
     ids = conn.execute(*_capped_hits(conn, like, needle, FEW_HITS)).scalars().all()
-    if len(ids) > FEW_HITS:  # the estimate was far off: the walk is then the better bet
+    if len(ids) > FEW_HITS:  # more than the estimate said: the walk is then the better bet
         return like
     return SearchTerms(("ids",), {"search_ids": list(ids)})
 

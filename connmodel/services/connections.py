@@ -277,8 +277,23 @@ class KeptCount:
         return (COUNT_CAP, False) if n > COUNT_CAP else (int(n), True)
 
 
+class HitCount:
+    """The count of a search alone whose live hits are named by id (PostgreSQL's rare needle,
+    `connmodel.search._few_hits_by_id`): how many ids there are. Counting them again probed the
+    primary key once per hit (21 ms for 6,904 at 10M)."""
+
+    def run(self, session: Session, params: dict[str, Any] | None = None) -> tuple[int, bool]:
+        """As CappedCount.run: (n, True) up to COUNT_CAP, else (COUNT_CAP, False)."""
+        n = len((params or {})["search_ids"])
+        return (COUNT_CAP, False) if n > COUNT_CAP else (n, True)
+
+
+_HITS_ALONE = (("ids",),)  # the shape of a filter that is only a search named by its hits
+
+
 @lru_cache(maxsize=256)
-def _listing(shape: tuple[Any, ...], key: SortKey) -> tuple[KeysetQuery, CappedCount | KeptCount]:
+def _listing(shape: tuple[Any, ...], key: SortKey
+             ) -> tuple[KeysetQuery, CappedCount | KeptCount | HitCount]:
     """The page and count statements of one filter shape and sort order, built once."""
     page_shape, count_by_text_index = _search_plan(shape, key)
     # The sort value and id are read from the listed columns (a timestamp as listed: aware).
@@ -291,6 +306,8 @@ def _listing(shape: tuple[Any, ...], key: SortKey) -> tuple[KeysetQuery, CappedC
     counted = (through_text_index([col(Connection.revoked_at).is_(None)]) if count_by_text_index
                else select(col(Connection.id)).where(*_conditions(shape)))
     count = CappedCount(counted)
+    if shape == _HITS_ALONE:
+        return KeysetQuery(rows, key, at=at), HitCount()
     return KeysetQuery(rows, key, at=at), KeptCount(shape, count) if _KEPT >= set(shape) else count
 
 

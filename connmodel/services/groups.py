@@ -231,7 +231,7 @@ def _among(session: Session, column: Any, ids: list[int]) -> ColumnElement[bool]
     SQLite: `IN` the values of a JSON array (`json_each`)."""
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, ids, type_=ARRAY(Integer)))  # type: ignore[no-any-return]
-    listed = select(literal_column("value")).select_from(
+    listed: Select[Any] = select(literal_column("value")).select_from(
         func.json_each(bindparam(None, json.dumps(ids), type_=String)))
     return column.in_(listed)  # type: ignore[no-any-return]
 

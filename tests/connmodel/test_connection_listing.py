@@ -197,6 +197,22 @@ def test_a_common_needle_gives_the_same_answer_as_a_rare_one(dataset, admin, mon
         assert (page.total, page.total_exact) == (len(rows), True), where
 
 
+def test_a_needle_walked_and_counted_row_by_row_gives_the_plain_answer(dataset, admin,
+                                                                       monkeypatch):
+    """PostgreSQL names a needle's hits by id up to FEW_HITS; above, its page walks an index
+    testing ILIKE and its count tests each row with `lower(x) LIKE lower(y)` (counted_shape):
+    made to walk every needle here, the pages and counts are the plain answer, wildcards in
+    the needle included."""
+    monkeypatch.setattr("connmodel.search.FEW_HITS", 0)
+    for where in FILTERS:
+        rows = [r["id"] for r in sorted(dataset.rows, key=lambda r: r["id"])
+                if _matches(dataset, r, where)]
+        assert _walk(dataset.url, admin, "id", where, limit=40) == rows, where
+        with session(dataset.url) as s:
+            page = list_connections(s, actor=admin, where=where, limit=5)
+        assert (page.total, page.total_exact) == (len(rows), True), where
+
+
 def test_a_needle_looked_up_by_its_rarest_trigram_gives_the_plain_answer(dataset, admin,
                                                                          monkeypatch):
     """A long needle is looked up by its rarest trigrams (SQLite: ranked from the text index,

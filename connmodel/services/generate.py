@@ -51,7 +51,7 @@ FTS_INSERT_TRIGGER = "connection_fts_insert"  # migration 0002
 TERMS_INSERT_TRIGGER = "profile_term_insert"  # migration 0013
 FTS_DEFAULTS = (("automerge", 4), ("crisismerge", 16))  # FTS5's own defaults
 SORTER_THREADS = min(4, os.cpu_count() or 1)  # SQLite's index builds (see _bulk_load)
-SORTER_CACHE_KB = 32 * 1024
+SORTER_CACHE_KB = 2 * 1024  # SQLite's default page cache
 CONNECTION_COLUMNS = ("id", "profile_id", "service", "account", "status", "status_reason",
                       "checked_at", "expires_at", "last_used_at", "created_at")
 CHECK_COLUMNS = ("connection_id", "server_id", "at", "status", "reachable", "reason",
@@ -252,9 +252,10 @@ def _bulk_load(session: Session, *, first_id: int, rebuild_indexes: bool) -> Ite
                       "SELECT id, account, service FROM connection WHERE id >= :first"),
                  {"first": first_id})
     _fts_configure(conn, FTS_DEFAULTS)
-    # The index builds are sorts: SQLite's sorter on worker threads, in chunks of a small page
-    # cache (it sorts each chunk in memory, then merges them). Ten million rows, one index:
-    # 13-16 s on one thread with 256 MB, 8-10 s on two with 32 MB, at a fifth of the memory.
+    # The index builds are sorts. SQLite's sorter sorts a page cache's worth of keys at a time,
+    # then merges the sorted runs: with the 256 MB cache of the load, runs too large to sort
+    # fast. Ten million rows, one index: 13.5-15.3 s on one thread with 256 MB, 7.1-7.7 s with
+    # SQLite's default 2 MB, 5.5-5.9 s with it on two threads (at 19-23 MB of memory, not 549).
     conn.exec_driver_sql(f"PRAGMA threads = {SORTER_THREADS}")
     conn.exec_driver_sql(f"PRAGMA cache_size = {-SORTER_CACHE_KB}")
     for _, _, definition in objects:

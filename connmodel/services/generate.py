@@ -238,9 +238,10 @@ def _bulk_load(session: Session, *, first_id: int, rebuild_indexes: bool) -> Ite
              "AND sql IS NOT NULL AND (name IN (:fts, :terms) OR (type = 'index' AND :indexes))"),
         {"fts": FTS_INSERT_TRIGGER, "terms": TERMS_INSERT_TRIGGER, "indexes": rebuild_indexes},
     ).all()
-    # A 256 MB page cache for the index builds. SQLite keeps its bookkeeping sized for that
-    # even after cache_size is set back, and clears it at every later transaction that follows
-    # another connection's write (+0.1 ms each): so this connection is closed, not pooled, after.
+    # A 256 MB page cache for the load and the text index (the index builds set a small one,
+    # below). SQLite keeps its bookkeeping sized for that even after cache_size is set back,
+    # and clears it at every later transaction that follows another connection's write
+    # (+0.1 ms each): so this connection is closed, not pooled, after.
     conn.detach()
     conn.exec_driver_sql(f"PRAGMA cache_size = {-256 * 1024}")
     for kind, name, _ in objects:

@@ -50,7 +50,7 @@ from connmodel.store import plan_for_values
 
 SEARCH_MAX = 200
 FEW_HITS = COUNT_CAP  # PostgreSQL: a needle with at most this many hits is named by its ids
-ESTIMATE_SLACK = 2  # its hits are read when the planner estimates at most this many times it
+ESTIMATE_SLACK = 2  # ... its hits are read when the planner estimates at most twice that
 DENSE = ("dense",)  # a common needle, tested row by row (see dense_terms)
 DENSE_AFTER = COUNT_CAP
 _FTS = table("connection_fts", column("rowid", Integer), column("connection_fts", String))

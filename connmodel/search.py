@@ -129,18 +129,28 @@ def search_clause(shape: tuple[Any, ...]) -> ColumnElement[bool]:
     if kind == "ids":
         return col(Connection.id) == any_(bindparam("search_ids", type_=ARRAY(Integer)))
     if kind == "id_list":
-        listed: Select[Any] = select(literal_column("value")).select_from(
-            func.json_each(bindparam("search_id_list", type_=String)))
-        return col(Connection.id).in_(listed)
+        return col(Connection.id).in_(json_values(bindparam("search_id_list", type_=String)))
     if shape == DENSE:  # `|| ''`: never through the trigram index (PostgreSQL), see dense_terms
         return or_(*(col(c).concat("").ilike(bindparam("search_like_0"), escape="\\")
                      for c in (Connection.account, Connection.service)))
     columns: tuple[Any, ...] = (Connection.account, Connection.service)
     if kind == "lower_like":  # ILIKE as a row-by-row test: see counted_shape
-        return or_(*(func.lower(c).like(func.lower(bindparam(f"search_like_{i}")), escape="\\")
+        return or_(*(lowered_like(c, bindparam(f"search_like_{i}"))
                      for i in range(shape[1]) for c in columns))
     return or_(*(c.ilike(bindparam(f"search_like_{i}"), escape="\\")
                  for i in range(shape[1]) for c in columns))
+
+
+def json_values(array: Any) -> Select[Any]:
+    """SQLite: the values of a JSON array parameter as a subquery, so `x IN` many ids is one
+    parameter, not a placeholder per id (rendered anew by SQLAlchemy on every call)."""
+    return select(literal_column("value")).select_from(func.json_each(array))
+
+
+def lowered_like(column: Any, pattern: Any) -> ColumnElement[bool]:
+    """`lower(column) LIKE lower(pattern)` (escape `\\`): ILIKE's own test in a UTF-8
+    database, which no trigram index serves (see counted_shape)."""
+    return func.lower(column).like(func.lower(pattern), escape="\\")
 
 
 def counted_shape(shape: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -63,7 +63,9 @@ from connmodel.search import (
     DENSE,
     SEARCH_MAX,
     dense_terms,
+    json_values,
     like_pattern,
+    lowered_like,
     matches_by_profile,
     text_terms,
 )
@@ -231,9 +233,8 @@ def _among(session: Session, column: Any, ids: list[int]) -> ColumnElement[bool]
     SQLite: `IN` the values of a JSON array (`json_each`)."""
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, ids, type_=ARRAY(Integer)))  # type: ignore[no-any-return]
-    listed: Select[Any] = select(literal_column("value")).select_from(
-        func.json_each(bindparam(None, json.dumps(ids), type_=String)))
-    return column.in_(listed)  # type: ignore[no-any-return]
+    return column.in_(  # type: ignore[no-any-return]
+        json_values(bindparam(None, json.dumps(ids), type_=String)))
 
 
 def list_profile_groups(
@@ -574,9 +575,7 @@ def _one_column_test(column: str, sqlite: bool) -> ColumnElement[bool]:
     335,000-row card)."""
     tested = col(getattr(Connection, column))
     pattern = bindparam("search_like_0", type_=String)
-    if sqlite:
-        return tested.like(pattern, escape="\\")
-    return func.lower(tested).like(func.lower(pattern), escape="\\")
+    return tested.like(pattern, escape="\\") if sqlite else lowered_like(tested, pattern)
 
 
 @lru_cache(maxsize=64)

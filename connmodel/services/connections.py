@@ -302,13 +302,13 @@ def _listing(shape: tuple[Any, ...], key: SortKey
         .join(Profile, col(Profile.id) == col(Connection.profile_id))
         .where(*_conditions(page_shape))
     )
-    at = (_LISTED_AT[key.column.key], _LISTED_AT["id"])
+    page = KeysetQuery(rows, key, at=(_LISTED_AT[key.column.key], _LISTED_AT["id"]))
+    if shape == _HITS_ALONE:
+        return page, HitCount()
     counted = (through_text_index([col(Connection.revoked_at).is_(None)]) if count_by_text_index
                else select(col(Connection.id)).where(*_conditions(counted_shape(shape))))
     count = CappedCount(counted)
-    if shape == _HITS_ALONE:
-        return KeysetQuery(rows, key, at=at), HitCount()
-    return KeysetQuery(rows, key, at=at), KeptCount(shape, count) if _KEPT >= set(shape) else count
+    return page, KeptCount(shape, count) if _KEPT >= set(shape) else count
 
 
 def list_connections(

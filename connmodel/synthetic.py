@@ -150,9 +150,13 @@ def _times(now: datetime, offsets_us: np.ndarray) -> np.ndarray:
 
 def time_strings(values: np.ndarray) -> list[str | None]:
     """'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy's SQLite format), None for NaT."""
-    text = np.datetime_as_string(values, unit="us").tolist()
-    nat = np.isnat(values).tolist()
-    return [None if n else t.replace("T", " ") for t, n in zip(text, nat, strict=True)]
+    text = np.datetime_as_string(values, unit="us")
+    if len(text):  # the "T" becomes a space in the array itself: no Python string per value
+        text.view("U1").reshape(len(text), -1)[:, 10] = " "
+    strings: list[str | None] = text.tolist()
+    for i in np.flatnonzero(np.isnat(values)).tolist():
+        strings[i] = None
+    return strings
 
 
 def time_values(values: np.ndarray) -> list[datetime | None]:
@@ -187,6 +191,13 @@ class ConnectionPlan:
             stop = start + size
             yield ConnectionPlan(self.profile[start:stop], self.status[start:stop],
                                  self.age_us[start:stop])
+
+    def by_profile_and_status(self) -> list[tuple[int, str, int]]:
+        """(profile index, status, connections) for each pair that has any."""
+        pairs, counts = np.unique(self.profile.astype(np.int64) * len(STATUSES) + self.status,
+                                  return_counts=True)
+        return [(p // len(STATUSES), STATUSES[p % len(STATUSES)], n)
+                for p, n in zip(pairs.tolist(), counts.tolist(), strict=True)]
 
     def by_status(self) -> dict[str, int]:
         counts = np.bincount(self.status, minlength=len(STATUSES))

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
-from connmodel.models import Connection, Profile
+from connmodel.models import Connection, Profile, ProviderConfig
 from connmodel.services import groups
 from connmodel.services.connections import ConnectionFilter, list_connections
 from connmodel.services.groups import (
@@ -273,3 +273,52 @@ def test_a_rare_needles_hits_come_grouped_by_profile_and_status_and_capped(demo_
         assert matches_by_profile(s, terms, "ZZHIT", [live], 4) is None
         assert matches_by_profile(s, terms, "ZZHIT", error, 4) is None
         assert matches_by_profile(s, terms, "ZZ", [live], 6) is None  # no trigram serves it
+
+
+def test_a_common_phrase_is_judged_from_both_ends_of_its_hits(sqlite_url, admin, monkeypatch):
+    """SQLite: a needle with more hits than the cap, spread over the table, is judged common
+    from the first and last PROBED rowids of its phrase, none read beyond them (it had read
+    cap + 1); one whose hits crowd the oldest ids looks common from that end only, and is read
+    whole. The cards are the same either way."""
+    from sqlalchemy import event
+
+    from connmodel.search import matches_by_profile, text_terms
+    from connmodel.store import get_engine
+
+    monkeypatch.setattr("connmodel.search.PROBED", 5)
+    with session(sqlite_url) as s:
+        provider = ProviderConfig(name="None", kind="none")
+        s.add(provider)
+        s.flush()
+        profile = Profile(name="Bulk", provider_config_id=provider.id)
+        s.add(profile)
+        s.flush()
+        s.add_all(Connection(profile_id=profile.id, service="x",
+                             account=("early" if i < 30 else "late") + ("-spread" if i % 4 == 0
+                                                                          else "") + f"{i}@x.io")
+                  for i in range(400))
+        s.commit()
+    read: list[int] = []
+
+    def limits(conn, cursor, statement, params, context, many):
+        if "connection_fts MATCH" in statement:
+            read.extend(p for p in params if isinstance(p, int))
+
+    event.listen(get_engine(sqlite_url), "before_cursor_execute", limits)
+    live = [Connection.revoked_at.is_(None)]
+    with session(sqlite_url) as s:
+        terms = text_terms(s, "spread")
+        assert terms is not None
+        assert matches_by_profile(s, terms, "spread", live, 40) is None
+        assert read and max(read) <= 6
+        read.clear()
+        early = text_terms(s, "early")
+        assert early is not None
+        assert [(n, st) for _, st, n, _ in matches_by_profile(s, early, "early", live, 40)] \
+            == [(30, "Active")]
+        assert max(read) > 6  # read on past the probes
+    with session(sqlite_url) as s:
+        for needle in ("spread", "early"):
+            (card,) = cards_screen(s, actor=admin, where=GroupFilter(search=needle)).profiles.items
+            listed = list_connections(s, actor=admin, where=ConnectionFilter(search=needle))
+            assert card.counts == {"Active": listed.total, "Inactive": 0, "Error": 0}

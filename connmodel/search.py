@@ -211,9 +211,9 @@ def _phrase_ids(conn: SqlConnection, params: dict[str, Any], cap: int) -> list[i
 
 def _seems_common(conn: SqlConnection, params: dict[str, Any], first: list[int],
                   above: float) -> bool:
-    """Whether a phrase has more than `above` rowids, judged from its `first` (its lowest) and
-    then, only if they say so, as many of its highest: the share of the table's id range each
-    covers (the end where hits crowd says more than the other)."""
+    """Whether a phrase has more than `above` rowids, judged from the share of the table's id
+    range its `first` (lowest) rowids cover and, only if they say so, as many of its highest:
+    both must say so, as hits crowded at one end look common from that end alone."""
     low, high = conn.execute(select(select(func.min(col(Connection.id))).scalar_subquery(),
                                     select(func.max(col(Connection.id))).scalar_subquery())).one()
     low, high = int(low), int(high)

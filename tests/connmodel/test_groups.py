@@ -313,21 +313,21 @@ def test_a_common_phrase_is_judged_from_both_ends_of_its_hits(sqlite_url, admin,
         s.execute(insert(Connection), [  # the FTS5 triggers index each row
             {"profile_id": profile.id, "service": "x", "status": "Active",
              "account": ("early" if i < 30 else "late") + ("-spread" if i % 4 == 0 else "")
-             + f"{i}@x.io"} for i in range(20_000)])
+             + f"{i}@x.io"} for i in range(12_000)])
         s.commit()
     live = [Connection.revoked_at.is_(None)]
     with session(sqlite_url) as s:
         terms = text_terms(s, "spread")
         assert terms is not None
-        found, judged = _steps(s, lambda: matches_by_profile(s, terms, "spread", live, 2000))
+        found, judged = _steps(s, lambda: matches_by_profile(s, terms, "spread", live, 1200))
         assert found is None
         to_the_cap = _steps(s, lambda: s.execute(text(
-            "SELECT rowid FROM connection_fts WHERE connection_fts MATCH '\"spread\"' LIMIT 2001"
+            "SELECT rowid FROM connection_fts WHERE connection_fts MATCH '\"spread\"' LIMIT 1201"
         )).all())[1]
         assert judged < to_the_cap / 2
         early = text_terms(s, "early")
         assert early is not None
-        assert [(n, st) for _, st, n, _ in matches_by_profile(s, early, "early", live, 2000)] \
+        assert [(n, st) for _, st, n, _ in matches_by_profile(s, early, "early", live, 1200)] \
             == [(30, "Active")]
     with session(sqlite_url) as s:
         for needle in ("spread", "early"):

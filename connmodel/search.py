@@ -201,7 +201,7 @@ def _phrase_ids(conn: SqlConnection, params: dict[str, Any], cap: int) -> list[i
     costs time only: the caller's walk gives the same rows.
     """
     result = conn.execute(_FTS_IDS.limit(cap + 1), params)
-    ids = [rowid for rowid, in result.fetchmany(min(PROBED, cap) + 1)]
+    ids = [rowid for rowid, in result.fetchmany(PROBED + 1)]  # at most cap + 1: the LIMIT
     if len(ids) > PROBED and _seems_common(conn, params, ids, ESTIMATE_SLACK * cap):
         result.close()
         return None

@@ -194,10 +194,10 @@ class ConnectionPlan:
 
     def by_profile_and_status(self) -> list[tuple[int, str, int]]:
         """(profile index, status, connections) for each pair that has any."""
-        pairs, counts = np.unique(self.profile.astype(np.int64) * len(STATUSES) + self.status,
-                                  return_counts=True)
+        counts = np.bincount(self.profile.astype(np.int64) * len(STATUSES) + self.status)
+        pairs = np.flatnonzero(counts)
         return [(p // len(STATUSES), STATUSES[p % len(STATUSES)], n)
-                for p, n in zip(pairs.tolist(), counts.tolist(), strict=True)]
+                for p, n in zip(pairs.tolist(), counts[pairs].tolist(), strict=True)]
 
     def by_status(self) -> dict[str, int]:
         counts = np.bincount(self.status, minlength=len(STATUSES))

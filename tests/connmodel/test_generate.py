@@ -1,10 +1,16 @@
 """`generate` on both stores: what lands, that it is reproducible, searchable and listable."""
 
 import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from connmodel.cli import run
 from connmodel.errors import AlreadyExists, InvalidInput, PermissionDenied
@@ -231,3 +237,88 @@ def test_the_bulk_load_connection_is_not_pooled_after(sqlite_url, admin, keyring
         assert s.execute(select(func.count()).select_from(Connection)).scalar_one() == 500
     with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
         loader.execute("SELECT 1")
+
+
+def _largest_log_during(url: str, load: Callable[[], object]) -> int:
+    """The largest size the SQLite file's write-ahead log reached before any statement of
+    `load` (SQLAlchemy's cursor events)."""
+    log = Path(url.removeprefix("sqlite:///") + "-wal")
+    sizes = [0]
+
+    def measure(*_: object) -> None:
+        sizes.append(log.stat().st_size if log.exists() else 0)
+
+    engine = get_engine(url)
+    event.listen(engine, "before_cursor_execute", measure)
+    try:
+        load()
+    finally:
+        event.remove(engine, "before_cursor_execute", measure)
+    return max(sizes)
+
+
+def _journal_mode(url: str) -> str:
+    """The mode the file itself is in, as a tool other than connmodel opens it."""
+    with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as other:
+        return other.execute("PRAGMA journal_mode").fetchone()[0]
+
+
+def test_a_load_alone_is_written_into_the_file_not_the_log(sqlite_url, admin, keyring):
+    """With no other connection open, the rows go straight into the database file (the log
+    would hold them all, be read back while the indexes are built and copied at the commit);
+    after, the database is in WAL again, and whole."""
+    result = _largest_log_during(sqlite_url, lambda: _generate(sqlite_url, admin, keyring,
+                                                               n=20_000, profiles=10))
+    size = Path(sqlite_url.removeprefix("sqlite:///")).stat().st_size
+    assert size > 4_000_000 and result < size / 20
+    assert _journal_mode(sqlite_url) == "wal"
+    with session(sqlite_url) as s:
+        assert s.execute(select(func.count()).select_from(Connection)).scalar_one() == 20_000
+        assert s.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
+
+
+def test_a_load_beside_an_open_connection_goes_through_the_log(sqlite_url, admin, keyring):
+    """Another connection open (a served dashboard): SQLite will not leave WAL, so the load
+    goes through the log as before, and the other connection reads it once committed."""
+    with closing(sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))) as dashboard:
+        assert dashboard.execute("SELECT COUNT(*) FROM connection").fetchone() == (0,)
+        logged = _largest_log_during(sqlite_url, lambda: _generate(sqlite_url, admin, keyring,
+                                                                   n=20_000, profiles=10))
+        assert logged > 4_000_000
+        assert dashboard.execute("SELECT COUNT(*) FROM connection").fetchone() == (20_000,)
+    assert _journal_mode(sqlite_url) == "wal"
+
+
+def test_a_refused_load_leaves_the_database_in_wal_and_unchanged(sqlite_url, admin, keyring):
+    _generate(sqlite_url, admin, keyring, n=100, profiles=3)
+    before = _snapshot(sqlite_url)
+    get_engine(sqlite_url).dispose()  # alone again: the second load leaves WAL, then fails
+    with pytest.raises(AlreadyExists):
+        _generate(sqlite_url, admin, keyring, n=100, profiles=3)
+    assert _journal_mode(sqlite_url) == "wal"
+    assert _snapshot(sqlite_url) == before
+
+
+def test_a_load_killed_midway_leaves_nothing_behind(sqlite_url, tmp_path, keyring):
+    """The journal of a load written into the file rolls it back when the process dies
+    (SIGKILL, as a machine losing power would leave it): no row, no profile, no event."""
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    empty = path.stat().st_size
+    load = subprocess.Popen(
+        [sys.executable, "-m", "connmodel", "generate", "-d", sqlite_url, "-n", "400000"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while path.stat().st_size < empty + 20_000_000:  # rows are being written into the file
+            assert load.poll() is None, load.stderr.read() if load.stderr else ""
+            assert time.monotonic() < deadline, "the load never reached the file"
+            time.sleep(0.05)
+        assert Path(f"{path}-journal").exists()
+    finally:
+        load.kill()
+        load.wait()
+    with session(sqlite_url) as s:
+        count = lambda model: s.execute(select(func.count()).select_from(model)).scalar_one()
+        assert (count(Connection), count(Profile), count(AuditEvent)) == (0, 0, 0)
+        assert s.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
+    assert not Path(f"{path}-journal").exists() and _journal_mode(sqlite_url) == "wal"

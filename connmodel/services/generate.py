@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from time import perf_counter
 from typing import Any
 
@@ -43,7 +44,6 @@ from connmodel.synthetic import (
     time_strings,
     time_values,
 )
-from connmodel.terms import terms
 
 MAX_CONNECTIONS = 10_000_000
 MAX_PROFILES = 100_000
@@ -196,13 +196,8 @@ def _bulk(session: Session, table: str, columns: Sequence[str], rows: Iterable[t
                 copy.write_row(row)
         return
     sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"
-    batch: list[tuple[Any, ...]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == BATCH:
-            conn.exec_driver_sql(sql, batch)
-            batch = []
-    if batch:
+    rows = iter(rows)
+    while batch := list(islice(rows, BATCH)):
         conn.exec_driver_sql(sql, batch)
 
 
@@ -224,7 +219,7 @@ def _bulk_load(
     recreated in the same transaction: other sessions never see the table without them. The
     search index gets exactly the new rows, and SQLite's kept counts the new rows' `counts`
     (profile id, status, connections: PostgreSQL's trigger counts a whole COPY at once); the
-    caller writes their profile terms (`_profile_terms`), trigger suspended.
+    caller writes their profile terms (`ConnectionColumns.terms`), trigger suspended.
     `rebuild_indexes` is for loads at least as large as the table (rebuilding is then cheaper).
     """
     conn = session.connection()
@@ -331,19 +326,6 @@ def _insert_connections(
     _bulk(session, "connection", CONNECTION_COLUMNS, rows)
 
 
-def _profile_terms(cols: ConnectionColumns, profile_ids: list[int]) -> set[tuple[int, str, str]]:
-    """(profile id, source, term) of these rows, as migration 0013's trigger adds them: each
-    profile's distinct texts are split once (generated accounts repeat within a profile)."""
-    found: set[tuple[int, str, str]] = set()
-    for source, column in (("account", cols.account), ("service", cols.service)):
-        texts: dict[int, set[str]] = {}
-        for p, value in zip(cols.profile, column, strict=True):
-            texts.setdefault(p, set()).add(value)
-        found.update((profile_ids[p], source, t)
-                     for p, values in texts.items() for t in terms(" ".join(values)))
-    return found
-
-
 def _insert_checks(
     session: Session, rng: np.random.Generator, cols: ConnectionColumns,
     first_id: int, first_server: list[int | None],
@@ -428,7 +410,7 @@ def generate(
                 cols = connection_columns(rng, plan, chunk, now)
                 _insert_connections(session, cols, profile_ids, chunk_id)
                 checks += _insert_checks(session, rng, cols, chunk_id, first_server)
-                found |= _profile_terms(cols, profile_ids)
+                found.update((profile_ids[p], source, t) for p, source, t in cols.terms)
                 chunk_id += len(cols)
             _bulk(session, "profile_term", ("profile_id", "source", "term"), sorted(found))
         session.commit()

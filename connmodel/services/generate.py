@@ -220,7 +220,8 @@ def _bulk_load(
     search index gets exactly the new rows, and SQLite's kept counts the new rows' `counts`
     (profile id, status, connections: PostgreSQL's trigger counts a whole COPY at once); the
     caller writes their profile terms (`ConnectionColumns.terms`), trigger suspended.
-    `rebuild_indexes` is for loads at least as large as the table (rebuilding is then cheaper).
+    `rebuild_indexes` is for loads at least as large as the table (rebuilding is then cheaper);
+    on SQLite it covers `check_result`'s indexes too (2M rows: 38.5 -> 33.6 s).
     """
     conn = session.connection()
     if conn.dialect.name == "postgresql":
@@ -238,7 +239,8 @@ def _bulk_load(
             conn.execute(text(definition))
         return
     objects = conn.execute(
-        text("SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'connection' "
+        text("SELECT type, name, sql FROM sqlite_master "
+             "WHERE tbl_name IN ('connection', 'check_result') "
              "AND sql IS NOT NULL AND (name IN (:fts, :terms, :counts) "
              "OR (type = 'index' AND :indexes))"),
         {"fts": FTS_INSERT_TRIGGER, "terms": TERMS_INSERT_TRIGGER, "counts": COUNT_INSERT_TRIGGER,

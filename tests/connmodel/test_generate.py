@@ -322,3 +322,25 @@ def test_a_load_killed_midway_leaves_nothing_behind(sqlite_url, tmp_path, keyrin
         assert (count(Connection), count(Profile), count(AuditEvent)) == (0, 0, 0)
         assert s.execute(text("PRAGMA integrity_check")).scalar_one() == "ok"
     assert not Path(f"{path}-journal").exists() and _journal_mode(sqlite_url) == "wal"
+
+
+def _schema(url: str) -> list[tuple]:
+    """Every index and trigger with its definition, as the store describes them."""
+    with session(url) as s:
+        if s.get_bind().dialect.name == "sqlite":
+            sql = "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger')"
+        else:
+            sql = ("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                   "UNION ALL SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger "
+                   "WHERE NOT tgisinternal")
+        return sorted(tuple(r) for r in s.execute(text(sql)))
+
+
+def test_a_load_leaves_every_index_and_trigger_as_the_migrations_made_them(store_url, admin,
+                                                                          keyring):
+    """The load drops the indexes and triggers it catches up on (of `connection` and
+    `check_result`) and makes them again from their own definitions."""
+    before = _schema(store_url)
+    assert any("check_result" in str(row) for row in before)
+    _generate(store_url, admin, keyring)
+    assert _schema(store_url) == before

@@ -53,6 +53,7 @@ FEW_HITS = COUNT_CAP  # PostgreSQL: a needle with at most this many hits is name
 ESTIMATE_SLACK = 2  # ... its hits are read when the planner estimates at most twice that
 PROBED = 100  # SQLite: a phrase's rowids read at each end to estimate how many it has
 DENSE = ("dense",)  # a common needle, tested row by row (see dense_terms)
+OVER_CAP = "over_cap"  # PostgreSQL: an ILIKE's shape, once more than COUNT_CAP ids were read
 DENSE_AFTER = COUNT_CAP
 _FTS = table("connection_fts", column("rowid", Integer), column("connection_fts", String))
 _FTS_IDS = select(_FTS.c.rowid).where(_FTS.c.connection_fts.match(bindparam("search_phrase")))
@@ -393,14 +394,17 @@ def _few_hits_by_id(session: Session, like: SearchTerms, needle: str) -> SearchT
     Above COUNT_CAP the count stops at its cap whatever the plan, and the ILIKE's walk finds a
     page of a common needle within a few thousand rows. The planner's estimate (EXPLAIN,
     planning only) is trusted within ESTIMATE_SLACK: reading cap + 1 ids for a needle that
-    has more wastes one capped read, not a walk.
+    has more wastes one capped read, not a walk; and when it read more than COUNT_CAP, the
+    shape says so (OVER_CAP): the count of that search alone is then known to be "at least"
+    (`connmodel.services.connections.CapReached`).
     """
     if _estimated_hits(session, like) > ESTIMATE_SLACK * FEW_HITS:
         return like
     conn = session.connection()
     ids = conn.execute(*_capped_hits(conn, like, needle, FEW_HITS)).scalars().all()
     if len(ids) > FEW_HITS:  # more than the estimate said: the walk is then the better bet
-        return like
+        return SearchTerms((*like.shape, OVER_CAP) if len(ids) > COUNT_CAP else like.shape,
+                           like.params)
     return SearchTerms(("ids",), {"search_ids": list(ids)})
 
 

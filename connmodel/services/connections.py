@@ -31,7 +31,14 @@ from connmodel.models import (
 )
 from connmodel.paging import COUNT_CAP, CappedCount, KeysetQuery, Page, SortKey, with_values
 from connmodel.permissions import Action, Actor, require
-from connmodel.search import DENSE, counted_shape, search_clause, search_terms, through_text_index
+from connmodel.search import (
+    DENSE,
+    OVER_CAP,
+    counted_shape,
+    search_clause,
+    search_terms,
+    through_text_index,
+)
 from connmodel.services import revocations
 from connmodel.services.events import Event, record, record_many
 from connmodel.sqltime import as_utc, utc_time
@@ -288,12 +295,24 @@ class HitCount:
         return (COUNT_CAP, False) if n > COUNT_CAP else (n, True)
 
 
+class CapReached:
+    """The count of a search alone whose ids, read to choose its plan, were more than COUNT_CAP
+    (PostgreSQL, `connmodel.search._few_hits_by_id`): "at least", known without a statement.
+    Counting walked the table to the cap again: "zoe.a" at 10M (~15,000 hits, estimated under
+    20,000, so its ids were read first) 2.2 s on top of the 0.15 s read."""
+
+    def run(self, session: Session, params: dict[str, Any] | None = None) -> tuple[int, bool]:
+        """As CappedCount.run: here always (COUNT_CAP, False)."""
+        return COUNT_CAP, False
+
+
 _HITS_ALONE = (("ids",),)  # the shape of a filter that is only a search named by its hits
+_OVER_CAP_ALONE = (("like", 1, OVER_CAP),)  # ... only a search with more hits than the cap
 
 
 @lru_cache(maxsize=256)
 def _listing(shape: tuple[Any, ...], key: SortKey
-             ) -> tuple[KeysetQuery, CappedCount | KeptCount | HitCount]:
+             ) -> tuple[KeysetQuery, CappedCount | KeptCount | HitCount | CapReached]:
     """The page and count statements of one filter shape and sort order, built once."""
     page_shape, count_by_text_index = _search_plan(shape, key)
     # The sort value and id are read from the listed columns (a timestamp as listed: aware).
@@ -305,6 +324,8 @@ def _listing(shape: tuple[Any, ...], key: SortKey
     page = KeysetQuery(rows, key, at=(_LISTED_AT[key.column.key], _LISTED_AT["id"]))
     if shape == _HITS_ALONE:
         return page, HitCount()
+    if shape == _OVER_CAP_ALONE:
+        return page, CapReached()
     counted = (through_text_index([col(Connection.revoked_at).is_(None)]) if count_by_text_index
                else select(col(Connection.id)).where(*_conditions(counted_shape(shape))))
     count = CappedCount(counted)

@@ -9,6 +9,7 @@ each one's hits (capped at 10,000, as every count) and keeps, per frequency tier
 the tier's low end, middle and high end. Each needle is then timed, warm, in one process:
 
 - cli: the listing `connmodel connections --search` reads (first page of 50 and capped total);
+- cli + Error: the same with `--status Error` (a search with another filter);
 - cards: the Connections page's screen (`cards_screen`: profiles, counts, first rows);
 - cards + Error: the same with the status filter Error.
 
@@ -95,9 +96,10 @@ def pick_needles(url: str, seed: int) -> list[dict[str, Any]]:
     return picked
 
 
-def _cli(url: str, needle: str) -> None:
+def _cli(url: str, needle: str, status: str | None = None) -> None:
     with reading(url) as s:
-        list_connections(s, actor=ACTOR, where=ConnectionFilter(search=needle), limit=50)
+        list_connections(s, actor=ACTOR, where=ConnectionFilter(search=needle, status=status),
+                         limit=50)
 
 
 def _cards(url: str, needle: str, status: str | None = None) -> None:
@@ -105,8 +107,8 @@ def _cards(url: str, needle: str, status: str | None = None) -> None:
         cards_screen(s, actor=ACTOR, where=GroupFilter(search=needle, status=status))
 
 
-MEASURES = (("cli", _cli), ("cards", _cards),
-            ("cards + Error", lambda url, needle: _cards(url, needle, "Error")))
+MEASURES = (("cli", _cli), ("cli + Error", lambda url, needle: _cli(url, needle, "Error")),
+            ("cards", _cards), ("cards + Error", lambda url, needle: _cards(url, needle, "Error")))
 
 
 def measure(url: str, needles: list[dict[str, Any]], runs: int) -> list[dict[str, Any]]:

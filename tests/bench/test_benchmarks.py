@@ -109,7 +109,8 @@ def test_search_benchmark_times_needles_of_every_tier_on_both_stores(tmp_path, p
     for store in stores.values():
         tiers = {r["tier"] for r in store["results"]}
         assert any(t.startswith("rare") for t in tiers) and any(t.startswith("common") for t in tiers)
-        assert {r["measure"] for r in store["results"]} == {"cli", "cards", "cards + Error"}
+        assert {r["measure"] for r in store["results"]} == {"cli", "cli + Error", "cards",
+                                                             "cards + Error"}
         assert all(r["p50_ms"] > 0 for r in store["results"])
 
 

@@ -264,9 +264,11 @@ def connection_columns(
         idx = np.flatnonzero(mask)
         reason[idx] = _pick(rng, choices, len(idx), [admins[i] for i in idx.tolist()])
 
-    picks = [rng.integers(0, len(FIRST), size=n), rng.integers(0, len(LAST), size=n)]
+    first_pick = rng.integers(0, len(FIRST), size=n)
+    last_pick = rng.integers(0, len(LAST), size=n)
     number = rng.integers(1, 1000, size=n).tolist()
-    picks.append(rng.integers(0, len(DOMAINS), size=n))
+    domain_pick = rng.integers(0, len(DOMAINS), size=n)
+    picks = [first_pick, last_pick, domain_pick]
     first, last, domain = (p.tolist() for p in picks)
     account = [
         f"{FIRST[f]}.{LAST[la]}{k}@{DOMAINS[d]}" if o else NO_ACCOUNT
@@ -303,8 +305,9 @@ def _terms(profile: np.ndarray, oauth: np.ndarray, picks: list[np.ndarray],
     numpy instead of splitting ten million strings in Python (17 s of a 10M load).
     """
     found: set[tuple[int, str, str]] = set()
+    signed_in = profile[oauth].astype(np.int64)
     for words, picked in zip((FIRST, LAST, DOMAINS), picks, strict=True):
-        pairs = np.unique(profile[oauth].astype(np.int64) * len(words) + picked[oauth])
+        pairs = np.unique(signed_in * len(words) + picked[oauth])
         found.update((p, "account", t) for p, w in (divmod(k, len(words)) for k in pairs.tolist())
                      for t in terms(words[w]))
     for p in np.unique(profile[~oauth]).tolist():

@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, func, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.sql.visitors import replacement_traverse
 from sqlmodel import Session
 
@@ -207,19 +208,37 @@ class KeysetQuery:
     """
 
     def __init__(self, stmt: Select[*tuple[Any, ...]], key: SortKey, *,
-                 at: tuple[int, int] = (0, 1)) -> None:
-        self.stmt, self.key, self.at = stmt, key, at
+                 at: tuple[int, int] = (0, 1), collect: bool = False) -> None:
+        self.stmt, self.key, self.at, self.collect = stmt, key, at, collect
         self.on_connection = _columns_only(stmt)
         self._built: dict[Start, list[Select[*tuple[Any, ...]]]] = {}
 
     def _statements(self, start: Start) -> list[Select[*tuple[Any, ...]]]:
         statements = self._built.get(start)
         if statements is None:
-            statements = [(self.stmt if part is None else self.stmt.where(part))
-                          .order_by(*self.key.part_order()).limit(bindparam(PAGE_LIMIT))
+            statements = [self._part(self.stmt if part is None else self.stmt.where(part))
                           for part in self.key.parts(start)]
             self._built[start] = statements
         return statements
+
+    def _part(self, rows: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+        """`rows` in the sort's order, limited to the page: walked along an index in that
+        order, or with `collect` read whole and sorted.
+
+        Collected rows come from a subquery with OFFSET 0, which PostgreSQL plans on its own,
+        for every row: it then reads them the filter's cheapest way (a bitmap of two indexes)
+        instead of walking the sort's index in the hope of finding a page soon, a hope that
+        reads the whole index when the filter's rows are fewer than it estimated.
+        """
+        if not self.collect:
+            return rows.order_by(*self.key.part_order()).limit(bindparam(PAGE_LIMIT))
+        shown = len(rows.selected_columns)
+        # The sort columns as they are (a listing may show them as other expressions).
+        fenced = rows.add_columns(self.key.column, self.key.id_column).offset(0).subquery()
+        on_fenced = ClauseAdapter(fenced)
+        return (select(*list(fenced.c)[:shown])
+                .order_by(*(on_fenced.traverse(c) for c in self.key.part_order()))
+                .limit(bindparam(PAGE_LIMIT)))
 
     def _rows(self, session: Session, start: Start, values: dict[str, Any]) -> list[Any]:
         """Up to values[PAGE_LIMIT] rows from the start's parts, read in turn."""

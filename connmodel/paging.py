@@ -252,8 +252,13 @@ class KeysetQuery:
         return rows
 
     def page(self, session: Session, *, cursor: str | None, limit: int,
-             params: Mapping[str, Any] | None = None) -> tuple[Sequence[Any], str | None]:
-        """One page after `cursor`: its rows and the cursor of the next page (None at the end)."""
+             params: Mapping[str, Any] | None = None, empty: bool = False,
+             ) -> tuple[Sequence[Any], str | None]:
+        """One page after `cursor`: its rows and the cursor of the next page (None at the end).
+
+        `empty`: the filter is known to match nothing (its exact count was 0), so nothing is
+        read; the cursor and limit are checked all the same.
+        """
         limit_ok(limit)
         values = {**(params or {}), PAGE_LIMIT: limit + 1}
         start = Start.FIRST
@@ -261,6 +266,8 @@ class KeysetQuery:
             value, values[AFTER_ID] = decode_cursor(cursor, self.key)
             start = Start.AFTER_NULL if value is None else Start.AFTER_VALUE
             values[AFTER_VALUE] = value
+        if empty:
+            return [], None
         rows = self._rows(session, start, values)
         next_cursor = None
         if len(rows) > limit:

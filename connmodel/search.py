@@ -54,6 +54,13 @@ ESTIMATE_SLACK = 2  # ... its hits are read when the planner estimates at most t
 PROBED = 100  # SQLite: a phrase's rowids read at each end to estimate how many it has
 DENSE = ("dense",)  # a common needle, tested row by row (see dense_terms)
 OVER_CAP = "over_cap"  # PostgreSQL: an ILIKE's shape, once more than COUNT_CAP ids were read
+# PostgreSQL: a needle estimated at more hits never goes through its trigram index. Its bitmap
+# reads posting lists of trigrams in most rows: "hooli.example" (570,000 estimated at 10M)
+# 465 ms for the bitmap alone, against 156 ms walking the 20,308 Error rows of the largest
+# profile; "zoe." (187,000) 57 ms, and its bitmap ANDed with the Error rows' made that count
+# 1.2 s -> 0.15 s.
+BITMAP_MAX = 300_000
+COMMON = "common"  # ... the mark of such a needle's ILIKE shape
 DENSE_AFTER = COUNT_CAP
 _FTS = table("connection_fts", column("rowid", Integer), column("connection_fts", String))
 _FTS_IDS = select(_FTS.c.rowid).where(_FTS.c.connection_fts.match(bindparam("search_phrase")))
@@ -156,17 +163,27 @@ def lowered_like(column: Any, pattern: Any) -> ColumnElement[bool]:
 
 
 def counted_shape(shape: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A filter shape as a capped count tests it: an ILIKE search alone (PostgreSQL keeps one
-    for a needle with more hits than the count's cap, so the count reads rows until the cap)
-    as `lower(x) LIKE lower(y)`. In a UTF-8 database that is what ILIKE does, but ILIKE lowers
+    """A filter shape as its rows are read whole (a capped count, a collected page): an ILIKE
+    search alone (PostgreSQL keeps one for a needle with more hits than the count's cap, so
+    the count reads rows until the cap), or a COMMON one within a profile, as
+    `lower(x) LIKE lower(y)`. In a UTF-8 database that is what ILIKE does, but ILIKE lowers
     the pattern again for every row: 40 % less CPU per row ("zoe." at 10M: ~500,000 rows
-    scanned for 10,001 matches). No trigram index serves it: a needle that common is counted
-    by that scan anyway. With another filter the ILIKE stays, so that the planner can AND the
-    needle's trigram bitmap with the other filter's index: the test alone made it walk the
-    whole status ("zoe." + Error at 1M: 154 -> 18 ms). On SQLite both render the same."""
-    if len(shape) > 1:
-        return shape
-    return tuple(("lower_like", part[1]) if isinstance(part, tuple) and part[0] == "like"
+    scanned for 10,001 matches). No trigram index serves it: a needle that common is read by
+    that scan anyway.
+
+    Elsewhere the ILIKE stays. With a status or an environment the planner can then AND the
+    needle's trigram bitmap with that filter's index: the test alone made it walk the whole
+    status ("zoe." + Error at 10M: 1.2 s -> 0.15 s). And the ILIKE's estimate, from the
+    column's statistics, tells it when a walk finds 10,001 matches soon: the test's default
+    estimate made it read a bitmap of every Inactive row instead ("Configured" at 10M, 80 ->
+    180 ms). Within a profile the planner takes a COMMON needle and the profile as independent
+    and ANDs the needle's costly bitmap ("hooli.example" in the largest profile's Error rows,
+    0.8 s); the profile's own rows are fewer. On SQLite both render the same."""
+    alone = len(shape) == 1
+    profiled = "profile" in shape or "profile_id" in shape
+    return tuple(("lower_like", part[1])
+                 if isinstance(part, tuple) and part[0] == "like"
+                 and (alone or (COMMON in part and profiled))
                  else part for part in shape)
 
 
@@ -400,9 +417,15 @@ def _few_hits_by_id(session: Session, like: SearchTerms, needle: str) -> SearchT
     planning only) is trusted within ESTIMATE_SLACK: reading cap + 1 ids for a needle that
     has more wastes one capped read, not a walk; and when it read more than COUNT_CAP, the
     shape says so (OVER_CAP): the count of that search alone is then known to be "at least"
-    (`connmodel.services.connections.CapReached`).
+    (`connmodel.services.connections.CapReached`). A needle estimated at more than BITMAP_MAX
+    hits is marked COMMON: wherever its rows are read whole (counts, collected pages) it is
+    tested row by row (`lower(x) LIKE lower(y)`, see counted_shape), as its trigram bitmap
+    costs more than walking the rows of any other filter.
     """
-    if _estimated_hits(session, like) > ESTIMATE_SLACK * FEW_HITS:
+    estimate = _estimated_hits(session, like)
+    if estimate > BITMAP_MAX:
+        return SearchTerms((*like.shape, COMMON), like.params)
+    if estimate > ESTIMATE_SLACK * FEW_HITS:
         return like
     conn = session.connection()
     ids = conn.execute(*_capped_hits(conn, like, needle, FEW_HITS)).scalars().all()

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql import Select
 from sqlmodel import Session, SQLModel, col
 
 from connmodel.errors import AlreadyRevoked, InvalidInput, NotFound
@@ -310,18 +311,24 @@ _HITS_ALONE = (("ids",),)  # the shape of a filter that is only a search named b
 _OVER_CAP_ALONE = (("like", 1, OVER_CAP),)  # ... only a search with more hits than the cap
 
 
+def _listed_rows(shape: tuple[Any, ...]) -> Select[Any]:
+    """The listed columns of the live rows matching a filter shape."""
+    return (select(*LISTED_COLUMNS)
+            .join(Profile, col(Profile.id) == col(Connection.profile_id))
+            .where(*_conditions(shape)))
+
+
+def _listed_at(key: SortKey) -> tuple[int, int]:
+    """Where a listed row holds the sort value and the id (a timestamp as listed: aware)."""
+    return _LISTED_AT[key.column.key], _LISTED_AT["id"]
+
+
 @lru_cache(maxsize=256)
 def _listing(shape: tuple[Any, ...], key: SortKey
              ) -> tuple[KeysetQuery, CappedCount | KeptCount | HitCount | CapReached]:
     """The page and count statements of one filter shape and sort order, built once."""
     page_shape, count_by_text_index = _search_plan(shape, key)
-    # The sort value and id are read from the listed columns (a timestamp as listed: aware).
-    rows = (
-        select(*LISTED_COLUMNS)
-        .join(Profile, col(Profile.id) == col(Connection.profile_id))
-        .where(*_conditions(page_shape))
-    )
-    page = KeysetQuery(rows, key, at=(_LISTED_AT[key.column.key], _LISTED_AT["id"]))
+    page = KeysetQuery(_listed_rows(page_shape), key, at=_listed_at(key))
     if shape == _HITS_ALONE:
         return page, HitCount()
     if shape == _OVER_CAP_ALONE:
@@ -336,8 +343,9 @@ COLLECTED_MAX = 2_000  # PostgreSQL: see _collected
 
 
 def _collects(session: Session, shape: tuple[Any, ...]) -> bool:
-    """Whether a listing counts first to choose its page's plan: PostgreSQL, an ILIKE search
-    (a needle too common to name by id) and another filter."""
+    """Whether a listing counts first to choose its page's plan: PostgreSQL, a search with a
+    needle too common to name by id (ILIKE, or for a very common one its row-by-row test) and
+    another filter."""
     return (len(shape) > 1 and any(isinstance(p, tuple) and p[0] == "like" for p in shape)
             and session.get_bind().dialect.name == "postgresql")
 
@@ -355,8 +363,7 @@ def _collected(shape: tuple[Any, ...], key: SortKey) -> KeysetQuery:
     other filter's (a bitmap of both); read that way again and sorted, a few thousand rows cost
     less than the walk finding a page among 10M rows at that density (~2,800 at 10M).
     """
-    walked = _listing(shape, key)[0]
-    return KeysetQuery(walked.stmt, key, at=walked.at, collect=True)
+    return KeysetQuery(_listed_rows(counted_shape(shape)), key, at=_listed_at(key), collect=True)
 
 
 def list_connections(
@@ -379,7 +386,8 @@ def list_connections(
         counted = counter.run(session, bound.params)
         if counted[1] and counted[0] <= COLLECTED_MAX:
             pages = _collected(bound.shape, key)
-    rows, next_cursor = pages.page(session, cursor=cursor, limit=limit, params=bound.params)
+    rows, next_cursor = pages.page(session, cursor=cursor, limit=limit, params=bound.params,
+                                   empty=counted == (0, True))
     if counted is None:
         counted = counter.run(session, bound.params) if count else (len(rows), True)
     return Page([_public_row(r) for r in rows], next_cursor, *counted)

@@ -219,15 +219,19 @@ def test_a_needle_walked_and_counted_row_by_row_gives_the_plain_answer(dataset, 
     _every_filter_gives_the_plain_answer(dataset, admin)
 
 
+@pytest.mark.parametrize("common", [False, True], ids=["ilike", "common"])
 @pytest.mark.parametrize("sort", ["id", "-account", "last_used", "-expires", "-checked",
                                   "status"])
 def test_a_walked_needle_with_another_filter_collected_gives_the_plain_answer(
-        dataset, admin, monkeypatch, sort):
+        dataset, admin, monkeypatch, sort, common):
     """PostgreSQL counts a walked needle with another filter first and, when it has at most
     COLLECTED_MAX matches, reads them whole and sorts them for the page (a subquery the planner
     plans on its own): every page, followed by its cursor, is the plain answer in order,
-    NULLs last in both directions."""
+    NULLs last in both directions; so too for a needle so common that it is counted and
+    collected by its row-by-row test (COMMON)."""
     monkeypatch.setattr("connmodel.search.FEW_HITS", 0)
+    if common:
+        monkeypatch.setattr("connmodel.search.BITMAP_MAX", 0)
     for where in [*FILTERS, ConnectionFilter(status="Error", search="example"),
                   ConnectionFilter(environment="dev", search="smith"),
                   ConnectionFilter(profile="Google", search="xyzzy")]:
@@ -243,7 +247,7 @@ def test_a_walked_needle_missing_from_a_profile_reads_no_other_profile(postgres_
     """PostgreSQL takes a needle and a profile as independent and walked the primary key for a
     page, expecting the profile's matches every few rows; a needle that profile never holds
     (a first name in an API-key profile) read the whole table: "zoe." in the largest profile
-    of 10M, 4 s. Counted first (0), its page reads the matches the count found."""
+    of 10M, 4 s. Counted first, its page reads the matches the count found: none here."""
     monkeypatch.setattr("connmodel.search.FEW_HITS", 0)  # every needle is walked and counted
     with session(postgres_url) as s:
         provider = create_provider_config(s, actor=admin, name="P", kind="none").id
@@ -263,6 +267,9 @@ def test_a_walked_needle_missing_from_a_profile_reads_no_other_profile(postgres_
     fetched = _connection_entries_read(postgres_url, ROWS_FETCHED) - before
     assert (page.items, page.total, page.total_exact, page.next_cursor) == ([], 0, True, None)
     assert fetched < 8_000, f"{fetched} rows of connection fetched"
+    with session(postgres_url) as s, pytest.raises(InvalidInput, match="malformed cursor"):
+        list_connections(s, actor=admin, where=ConnectionFilter(profile="Keys", search="user"),
+                         cursor="not-a-cursor", limit=5)  # known empty, still checked
 
 
 def test_a_needle_looked_up_by_its_rarest_trigram_gives_the_plain_answer(dataset, admin,

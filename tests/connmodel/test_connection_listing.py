@@ -256,15 +256,8 @@ def test_a_walked_needle_missing_from_a_profile_reads_no_other_profile(postgres_
         _insert_numbered(s, people, 0, 1_999)
         _insert_numbered(s, keys, 2_000, 21_999, name="key")
         s.commit()
-    with get_engine(postgres_url).connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-        c.execute(text("VACUUM (ANALYZE) connection"))
-    get_engine(postgres_url).dispose()
-    before = _connection_entries_read(postgres_url, ROWS_FETCHED)
-    with session(postgres_url) as s:
-        s.execute(text("SELECT pg_stat_force_next_flush()"))  # at this session's end
-        page = list_connections(s, actor=admin, where=ConnectionFilter(profile="Keys",
-                                                                       search="user"), limit=5)
-    fetched = _connection_entries_read(postgres_url, ROWS_FETCHED) - before
+    page, fetched = _listed_with_rows_fetched(postgres_url, admin,
+                                              ConnectionFilter(profile="Keys", search="user"))
     assert (page.items, page.total, page.total_exact, page.next_cursor) == ([], 0, True, None)
     assert fetched < 8_000, f"{fetched} rows of connection fetched"
     with session(postgres_url) as s, pytest.raises(InvalidInput, match="malformed cursor"):
@@ -326,6 +319,20 @@ def _connection_entries_read(url: str, figure: str = ENTRIES_READ) -> int:
         last = now
         time.sleep(0.2)
     raise AssertionError("PostgreSQL's statistics kept moving")
+
+
+def _listed_with_rows_fetched(url: str, admin, where: ConnectionFilter):
+    """A listing's first five rows and how many rows of `connection` PostgreSQL fetched for
+    them, on the table as autovacuum leaves it: statistics, and the trigram index's pending
+    entries merged (while they are pending the planner rightly avoids it)."""
+    with get_engine(url).connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.execute(text("VACUUM (ANALYZE) connection"))
+    get_engine(url).dispose()
+    before = _connection_entries_read(url, ROWS_FETCHED)
+    with session(url) as s:
+        s.execute(text("SELECT pg_stat_force_next_flush()"))  # at this session's end
+        page = list_connections(s, actor=admin, where=where, limit=5)
+    return page, _connection_entries_read(url, ROWS_FETCHED) - before
 
 
 def test_a_status_pages_total_reads_no_connection_beyond_the_page(postgres_url, admin):
@@ -446,17 +453,8 @@ def test_a_walked_needle_with_a_status_is_counted_through_its_text_index(postgre
         _insert_numbered(s, p, 20, 219)
         _insert_numbered(s, p, 220, 10_219, name="other", status="Error")
         s.commit()
-    # As autovacuum leaves it: statistics, and the trigram index's pending entries merged
-    # (while they are pending the planner rightly avoids it).
-    with get_engine(postgres_url).connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-        c.execute(text("VACUUM (ANALYZE) connection"))
-    get_engine(postgres_url).dispose()
-    before = _connection_entries_read(postgres_url, ROWS_FETCHED)
-    with session(postgres_url) as s:
-        s.execute(text("SELECT pg_stat_force_next_flush()"))  # at this session's end
-        page = list_connections(s, actor=admin, where=ConnectionFilter(search="user",
-                                                                       status="error"), limit=5)
-    fetched = _connection_entries_read(postgres_url, ROWS_FETCHED) - before
+    page, fetched = _listed_with_rows_fetched(postgres_url, admin,
+                                              ConnectionFilter(search="user", status="error"))
     assert (page.total, page.total_exact) == (20, True)
     assert [c.account for c in page.items] == [f"user{n}@example.com" for n in range(5)]
     assert fetched < 2_000, f"{fetched} rows of connection fetched"

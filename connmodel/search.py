@@ -54,11 +54,11 @@ ESTIMATE_SLACK = 2  # ... its hits are read when the planner estimates at most t
 PROBED = 100  # SQLite: a phrase's rowids read at each end to estimate how many it has
 DENSE = ("dense",)  # a common needle, tested row by row (see dense_terms)
 OVER_CAP = "over_cap"  # PostgreSQL: an ILIKE's shape, once more than COUNT_CAP ids were read
-# PostgreSQL: a needle estimated at more hits never goes through its trigram index. Its bitmap
-# reads posting lists of trigrams in most rows: "hooli.example" (570,000 estimated at 10M)
-# 465 ms for the bitmap alone, against 156 ms walking the 20,308 Error rows of the largest
-# profile; "zoe." (187,000) 57 ms, and its bitmap ANDed with the Error rows' made that count
-# 1.2 s -> 0.15 s.
+# PostgreSQL: a needle estimated at more hits is COMMON: within a profile its rows are tested
+# one by one, not ANDed with its trigram bitmap (see counted_shape). That bitmap reads posting
+# lists of trigrams in most rows: "hooli.example" (570,000 estimated at 10M) 465 ms for it
+# alone, against 156 ms walking the 20,308 Error rows of the largest profile; "zoe." (187,000)
+# 57 ms, and its bitmap ANDed with the Error rows' made that count 1.2 s -> 0.15 s.
 BITMAP_MAX = 300_000
 COMMON = "common"  # ... the mark of such a needle's ILIKE shape
 DENSE_AFTER = COUNT_CAP
@@ -418,9 +418,8 @@ def _few_hits_by_id(session: Session, like: SearchTerms, needle: str) -> SearchT
     has more wastes one capped read, not a walk; and when it read more than COUNT_CAP, the
     shape says so (OVER_CAP): the count of that search alone is then known to be "at least"
     (`connmodel.services.connections.CapReached`). A needle estimated at more than BITMAP_MAX
-    hits is marked COMMON: wherever its rows are read whole (counts, collected pages) it is
-    tested row by row (`lower(x) LIKE lower(y)`, see counted_shape), as its trigram bitmap
-    costs more than walking the rows of any other filter.
+    hits is marked COMMON: within a profile, its count and collected page test it row by row
+    (see counted_shape), as its trigram bitmap costs more than the profile's rows.
     """
     estimate = _estimated_hits(session, like)
     if estimate > BITMAP_MAX:

@@ -343,9 +343,8 @@ COLLECTED_MAX = 2_000  # PostgreSQL: see _collected
 
 
 def _collects(session: Session, shape: tuple[Any, ...]) -> bool:
-    """Whether a listing counts first to choose its page's plan: PostgreSQL, a search with a
-    needle too common to name by id (ILIKE, or for a very common one its row-by-row test) and
-    another filter."""
+    """Whether a listing counts first to choose its page's plan: PostgreSQL, an ILIKE search
+    (a needle too common to name by id) and another filter."""
     return (len(shape) > 1 and any(isinstance(p, tuple) and p[0] == "like" for p in shape)
             and session.get_bind().dialect.name == "postgresql")
 
@@ -359,9 +358,10 @@ def _collected(shape: tuple[Any, ...], key: SortKey) -> KeysetQuery:
     for a page, expecting matches every few hundred rows. They are not independent: no
     account of an API-key profile holds a first name, so "zoe." in the largest profile of 10M
     walked the whole primary key (4 s) for nothing, and "zoe.a" + Error (997 hits) read 0.5 s
-    of it for a page. Their count has already read them, through the trigram index and the
-    other filter's (a bitmap of both); read that way again and sorted, a few thousand rows cost
-    less than the walk finding a page among 10M rows at that density (~2,800 at 10M).
+    of it for a page. Their count has already found them (a bitmap of the trigram index and
+    the other filter's, or for a COMMON needle the profile's rows); read that way again and
+    sorted, a few thousand rows cost less than a walk finding a page among 10M rows at that
+    density (the two cross at ~2,800 matches at 10M).
     """
     return KeysetQuery(_listed_rows(counted_shape(shape)), key, at=_listed_at(key), collect=True)
 

@@ -81,7 +81,7 @@ def test_dashboard_benchmark_measures_both_pages_on_both_stores(tmp_path, postgr
 @pytest.mark.postgres
 def test_store_benchmark_compares_with_raw_sql_on_both_stores(tmp_path, postgres_url):
     out = tmp_path / "store.json"
-    run("store.py", "--connections", "60000", "--profiles", "20", "--repeats", "5",
+    run("store.py", "--connections", "20000", "--profiles", "20", "--repeats", "5",
         "--naive-repeats", "1", "--out", str(out))
     results = json.loads(out.read_text())["results"]
     assert [r["store"] for r in results] == ["sqlite", "postgres"]

@@ -171,20 +171,26 @@ def counted_shape(shape: tuple[Any, ...]) -> tuple[Any, ...]:
     scanned for 10,001 matches). No trigram index serves it: a needle that common is read by
     that scan anyway.
 
-    Elsewhere the ILIKE stays. With a status or an environment the planner can then AND the
-    needle's trigram bitmap with that filter's index: the test alone made it walk the whole
-    status ("zoe." + Error at 10M: 1.2 s -> 0.15 s). And the ILIKE's estimate, from the
-    column's statistics, tells it when a walk finds 10,001 matches soon: the test's default
-    estimate made it read a bitmap of every Inactive row instead ("Configured" at 10M, 80 ->
-    180 ms). Within a profile the planner takes a COMMON needle and the profile as independent
-    and ANDs the needle's costly bitmap ("hooli.example" in the largest profile's Error rows,
-    0.8 s); the profile's own rows are fewer. On SQLite both render the same."""
+    A search that is not COMMON keeps its ILIKE beside another filter, so that the planner can
+    AND the needle's trigram bitmap with that filter's index: the test made it walk the whole
+    status ("zoe." + Error at 10M: 1.2 s -> 0.15 s). A COMMON one is tested row by row: its
+    bitmap costs more than the other filter's rows. With a status or an environment that is
+    `lower(x) LIKE lower(y)`, whose statistics (migration 0015) tell the planner that a walk
+    finds 10,001 matches soon. Within a profile, where a needle and the profile are least
+    independent (no first name in an API-key profile), an estimate made from the whole table
+    sent the planner walking the whole table for a page of the profile's rows; there the test
+    is DENSE's, which no statistics or index serves, and the profile's rows are read (1.0 ->
+    0.7 s for "hooli.example" in the largest profile of 10M). On SQLite all render the same."""
     alone = len(shape) == 1
     profiled = "profile" in shape or "profile_id" in shape
-    return tuple(("lower_like", part[1])
-                 if isinstance(part, tuple) and part[0] == "like"
-                 and (alone or (COMMON in part and profiled))
-                 else part for part in shape)
+    return tuple(_counted_part(part, alone, profiled) for part in shape)
+
+
+def _counted_part(part: Any, alone: bool, profiled: bool) -> Any:
+    """One part of counted_shape: the ILIKE of a search as its rows are read whole."""
+    if not (isinstance(part, tuple) and part[0] == "like") or not (alone or COMMON in part):
+        return part
+    return DENSE if profiled and not alone else ("lower_like", part[1])
 
 
 def _sqlite_plan(session: Session, fts: SearchTerms, needle: str) -> SearchTerms:

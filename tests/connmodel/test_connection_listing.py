@@ -459,6 +459,24 @@ def test_a_walked_needle_with_a_status_is_counted_through_its_text_index(postgre
     assert fetched < 2_000, f"{fetched} rows of connection fetched"
 
 
+def test_the_planner_knows_how_common_a_lowered_needle_is(postgres_url, admin):
+    """Migration 0015's statistics of lower(account) and lower(service): PostgreSQL estimates a
+    COMMON needle's row-by-row test (`lower(x) LIKE lower(y)`) from the data, not at a fraction
+    of a percent of the rows, so a count with a status walks to its cap instead of reading a
+    bitmap of every row of the status ("Configured" + Inactive at 10M: 180 -> 62 ms)."""
+    with session(postgres_url) as s:
+        provider = create_provider_config(s, actor=admin, name="P", kind="none").id
+        p = create_profile(s, actor=admin, name="Big", provider_config_id=provider).id
+        _insert_numbered(s, p, 0, 999)
+        _insert_numbered(s, p, 1_000, 1_999, name="other")
+        s.commit()
+    with get_engine(postgres_url).connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.execute(text("ANALYZE connection"))
+        plan = c.execute(text("EXPLAIN (FORMAT JSON) SELECT id FROM connection WHERE "
+                              "lower(account) LIKE lower('%USER%')")).scalar_one()
+    assert 500 <= plan[0]["Plan"]["Plan Rows"] <= 1_500  # 1,000 of 2,000 rows
+
+
 def test_past_ten_thousand_the_total_says_at_least(store_url, admin):
     with session(store_url) as s:
         provider = create_provider_config(s, actor=admin, name="P", kind="none").id

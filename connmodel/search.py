@@ -54,9 +54,9 @@ ESTIMATE_SLACK = 2  # ... its hits are read when the planner estimates at most t
 PROBED = 100  # SQLite: a phrase's rowids read at each end to estimate how many it has
 DENSE = ("dense",)  # a common needle, tested row by row (see dense_terms)
 OVER_CAP = "over_cap"  # PostgreSQL: an ILIKE's shape, once more than COUNT_CAP ids were read
-# PostgreSQL: a needle estimated at more hits is COMMON: within a profile its rows are tested
-# one by one, not ANDed with its trigram bitmap (see counted_shape). That bitmap reads posting
-# lists of trigrams in most rows: "hooli.example" (570,000 estimated at 10M) 465 ms for it
+# PostgreSQL: a needle estimated at more hits is COMMON: beside another filter its count tests
+# rows one by one, not ANDed with its trigram bitmap (see counted_shape). That bitmap reads
+# posting lists of trigrams in most rows: "hooli.example" (570,000 estimated at 10M) 465 ms for it
 # alone, against 156 ms walking the 20,308 Error rows of the largest profile; "zoe." (187,000)
 # 57 ms, and its bitmap ANDed with the Error rows' made that count 1.2 s -> 0.15 s.
 BITMAP_MAX = 300_000
@@ -165,8 +165,7 @@ def lowered_like(column: Any, pattern: Any) -> ColumnElement[bool]:
 def counted_shape(shape: tuple[Any, ...]) -> tuple[Any, ...]:
     """A filter shape as its rows are read whole (a capped count, a collected page): an ILIKE
     search alone (PostgreSQL keeps one for a needle with more hits than the count's cap, so
-    the count reads rows until the cap), or a COMMON one within a profile, as
-    `lower(x) LIKE lower(y)`. In a UTF-8 database that is what ILIKE does, but ILIKE lowers
+    the count reads rows until the cap) as `lower(x) LIKE lower(y)`. In a UTF-8 database that is what ILIKE does, but ILIKE lowers
     the pattern again for every row: 40 % less CPU per row ("zoe." at 10M: ~500,000 rows
     scanned for 10,001 matches). No trigram index serves it: a needle that common is read by
     that scan anyway.
@@ -424,8 +423,8 @@ def _few_hits_by_id(session: Session, like: SearchTerms, needle: str) -> SearchT
     has more wastes one capped read, not a walk; and when it read more than COUNT_CAP, the
     shape says so (OVER_CAP): the count of that search alone is then known to be "at least"
     (`connmodel.services.connections.CapReached`). A needle estimated at more than BITMAP_MAX
-    hits is marked COMMON: within a profile, its count and collected page test it row by row
-    (see counted_shape), as its trigram bitmap costs more than the profile's rows.
+    hits is marked COMMON: beside another filter, its count and collected page test it row by
+    row (see counted_shape), as its trigram bitmap costs more than that filter's rows.
     """
     estimate = _estimated_hits(session, like)
     if estimate > BITMAP_MAX:

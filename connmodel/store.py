@@ -57,8 +57,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 # rows of 10M for "zoe." + Error. At the default 4 MB both went lossy (whole heap pages
 # rechecked: 3.4M rows, 4.3 s); from 12 MB they stay exact (0.15 s).
 WORK_MEM_FLOOR_MB = 32
-_WORK_MEM_FLOOR = ("SELECT set_config('work_mem', '{mb}MB', false) "
-                   "WHERE pg_size_bytes(current_setting('work_mem')) < {mb} * 1024 * 1024")
+_WORK_MEM_FLOOR = (f"SELECT set_config('work_mem', '{WORK_MEM_FLOOR_MB}MB', false) WHERE "
+                   f"pg_size_bytes(current_setting('work_mem')) < {WORK_MEM_FLOOR_MB} * 1024 * 1024")
 
 
 def _session_settings(dbapi_connection: Any, _record: Any) -> None:
@@ -74,7 +74,7 @@ def _session_settings(dbapi_connection: Any, _record: Any) -> None:
     autocommit = dbapi_connection.autocommit
     dbapi_connection.autocommit = True
     dbapi_connection.execute("SET TIME ZONE 'UTC'")
-    dbapi_connection.execute(_WORK_MEM_FLOOR.format(mb=WORK_MEM_FLOOR_MB))
+    dbapi_connection.execute(_WORK_MEM_FLOOR)
     dbapi_connection.autocommit = autocommit
 
 

@@ -359,7 +359,7 @@ def _collected(shape: tuple[Any, ...], key: SortKey) -> KeysetQuery:
     account of an API-key profile holds a first name, so "zoe." in the largest profile of 10M
     walked the whole primary key (4 s) for nothing, and "zoe.a" + Error (997 hits) read 0.5 s
     of it for a page. Their count has already found them (a bitmap of the trigram index and
-    the other filter's, or for a COMMON needle the profile's rows); read that way again and
+    the other filter's, or for a COMMON needle that filter's rows); read that way again and
     sorted, a few thousand rows cost less than a walk finding a page among 10M rows at that
     density (the two cross at ~2,800 matches at 10M).
     """

@@ -210,14 +210,20 @@ class ConnectionsPage(pn.viewable.Viewer):
 
     def _show_working(self, event: param.parameterized.Event) -> None:
         """The cards' spinner, once a read has taken SPINNER_DELAY_MS: a quicker one shows
-        none (no flicker, and four messages fewer: 11 % of a filter change's server CPU)."""
+        none (no flicker, and four messages fewer: 11 % of a filter change's server CPU).
+
+        In a served session both its start and its end are set in Bokeh callbacks, which hold
+        the document's lock until their messages are written. The end used to be set here, in
+        the read's coroutine: Panel writes such a change to the socket at once, and it could
+        overtake the start still being written by the timer's callback, leaving the browser
+        with the overlay on over the rows (Python's value off; seen under load)."""
         doc = pn.state.curdoc
-        if not event.new:
-            self._cards.loading = False
-        elif doc is not None and doc.session_context is not None:
+        if doc is None or doc.session_context is None:  # a notebook: no callbacks of Bokeh's
+            self._cards.loading = event.new
+        elif event.new:
             doc.add_timeout_callback(self._still_working, SPINNER_DELAY_MS)
-        else:  # a notebook: no timer of Bokeh's here
-            self._cards.loading = True
+        else:
+            doc.add_next_tick_callback(self._still_working)
 
     def _still_working(self) -> None:
         self._cards.loading = self.model.working

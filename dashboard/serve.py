@@ -246,6 +246,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
                         help="also run `connmodel worker` (token refresh, revocations, "
                         "webhooks, scheduled checks): on ONE host of a deployment")
     opts = parser.parse_args(argv)
+    from dashboard.pages.connections import spinner_delay_ms
+    try:
+        spinner_delay_ms()
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
     if not 1 <= opts.processes <= 64:
         raise SystemExit(f"--processes must be between 1 and 64, not {opts.processes}")
     for name in ("pool_size", "max_overflow"):

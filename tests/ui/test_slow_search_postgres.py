@@ -12,7 +12,10 @@ profiles' terms first.
   the code that read on the loop, B waited for A's read: it ended after A's read did.
 
 A's budget message is not awaited here (the budget's stop on PostgreSQL:
-tests/connmodel/test_read_budget.py): A's page stops working either way, as the test waits for.
+tests/connmodel/test_read_budget.py). The budget is READ_BUDGET_S, longer than the lock is held,
+so A's read is in flight, and its spinner shown, until the lock is released. With the default
+2 s, a run beside another test process once saw no spinner within 10 s: on for under 2 s, it
+was probably missed (the server log of that run was not kept).
 """
 
 import statistics
@@ -34,6 +37,7 @@ CONNECTIONS = 400_000
 PROFILES = 40
 SLOW = "e"  # common: its screen reads the profiles' terms first
 HOLD_MAX_S = 30  # the lock is released when the test says so, or after this at the latest
+READ_BUDGET_S = 60
 
 
 @contextmanager
@@ -78,7 +82,8 @@ def pg_big(module_store_url, tmp_path_factory) -> Iterator[Dashboard]:
     get_engine(module_store_url).dispose()
     print(f"generated {CONNECTIONS} connections in {time.perf_counter() - started:.1f} s")
     folder: Path = tmp_path_factory.mktemp("pg_big")
-    with start_dashboard(folder, demo=False, init=False, database_url=module_store_url) as dashboard:
+    with start_dashboard(folder, demo=False, init=False, database_url=module_store_url,
+                         extra_env={"CONNMODEL_READ_BUDGET_S": str(READ_BUDGET_S)}) as dashboard:
         yield dashboard
 
 

@@ -97,6 +97,9 @@ class SearchTerms:
 
     shape: tuple[Any, ...]
     params: dict[str, Any]
+    # PostgreSQL's few hits named by id (`_few_hits_by_id`): (id, status, profile_id) of each,
+    # read with the ids, so that a listing's other filters can narrow them (ConnectionFilter).
+    hits: tuple[tuple[Any, ...], ...] | None = None
 
 
 def search_terms(session: Session, needle: str) -> SearchTerms | None:
@@ -432,11 +435,14 @@ def _few_hits_by_id(session: Session, like: SearchTerms, needle: str) -> SearchT
     if estimate > ESTIMATE_SLACK * FEW_HITS:
         return like
     conn = session.connection()
-    ids = conn.execute(*_capped_hits(conn, like, needle, FEW_HITS)).scalars().all()
-    if len(ids) > FEW_HITS:  # more than the estimate said: the walk is then the better bet
-        return SearchTerms((*like.shape, OVER_CAP) if len(ids) > COUNT_CAP else like.shape,
+    capped, params = _capped_hits(conn, like, needle, FEW_HITS)
+    hits = conn.execute(capped.with_only_columns(
+        col(Connection.id), col(Connection.status), col(Connection.profile_id)), params).all()
+    if len(hits) > FEW_HITS:  # more than the estimate said: the walk is then the better bet
+        return SearchTerms((*like.shape, OVER_CAP) if len(hits) > COUNT_CAP else like.shape,
                            like.params)
-    return SearchTerms(("ids",), {"search_ids": list(ids)})
+    return SearchTerms(("ids",), {"search_ids": [h[0] for h in hits]},
+                       tuple(hits))
 
 
 def _capped_hits(conn: SqlConnection, like: SearchTerms, needle: str, cap: int

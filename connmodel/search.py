@@ -441,8 +441,7 @@ def _few_hits_by_id(session: Session, like: SearchTerms, needle: str) -> SearchT
     if len(hits) > FEW_HITS:  # more than the estimate said: the walk is then the better bet
         return SearchTerms((*like.shape, OVER_CAP) if len(hits) > COUNT_CAP else like.shape,
                            like.params)
-    return SearchTerms(("ids",), {"search_ids": [h[0] for h in hits]},
-                       tuple(hits))
+    return SearchTerms(("ids",), {"search_ids": [h[0] for h in hits]}, tuple(hits))
 
 
 def _capped_hits(conn: SqlConnection, like: SearchTerms, needle: str, cap: int

@@ -246,8 +246,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
                         help="also run `connmodel worker` (token refresh, revocations, "
                         "webhooks, scheduled checks): on ONE host of a deployment")
     opts = parser.parse_args(argv)
-    from dashboard.pages.connections import spinner_delay_ms
-    try:
+    from dashboard.pages.connections import spinner_delay_ms  # the app's own module, loaded late
+
+    try:  # refused here, not in each session's page
         spinner_delay_ms()
     except ValueError as exc:
         raise SystemExit(str(exc)) from exc

@@ -315,8 +315,8 @@ class KeptCount:
 class HitCount:
     """The count of a search whose live hits are named by id (PostgreSQL's rare needle,
     `connmodel.search._few_hits_by_id`), alone or narrowed by the other filters (`_narrowed`):
-    how many ids there are. Counting them again probed the
-    primary key once per hit (21 ms for 6,904 at 10M)."""
+    how many ids there are. Counting them again probed the primary key once per hit (21 ms
+    for 6,904 at 10M)."""
 
     def run(self, session: Session, params: dict[str, Any] | None = None) -> tuple[int, bool]:
         """As CappedCount.run: (n, True) up to COUNT_CAP, else (COUNT_CAP, False)."""

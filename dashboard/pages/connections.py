@@ -36,7 +36,6 @@ URL_KEYS = {"status": "status", "environment": "environment", "profile": "profil
             "search": "q", "sorts": "sort"}
 
 
-
 def spinner_delay_ms(raw: str | None = None) -> int:
     """How long a read runs before its cards show the spinner: `raw`, else
     $CONNMODEL_SPINNER_DELAY_MS, else 150 ms. A quicker read shows none (no flicker, and four

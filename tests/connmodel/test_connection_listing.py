@@ -440,6 +440,21 @@ def _insert_numbered(s, profile_id: int, first: int, last: int, *, name: str = "
     ))
 
 
+def _user_errors_listed(url: str, admin, *, errors: int, actives: int, others: int):
+    """Profile "Big" with `errors` Error then `actives` Active connections userN@example.com
+    and `others` Error ones otherN@example.com; the listing of "user" + Error and the rows of
+    `connection` PostgreSQL fetched for it (`_listed_with_rows_fetched`)."""
+    with session(url) as s:
+        provider = create_provider_config(s, actor=admin, name="P", kind="none").id
+        p = create_profile(s, actor=admin, name="Big", provider_config_id=provider).id
+        _insert_numbered(s, p, 0, errors - 1, status="Error")
+        _insert_numbered(s, p, errors, errors + actives - 1)
+        _insert_numbered(s, p, errors + actives, errors + actives + others - 1, name="other",
+                         status="Error")
+        s.commit()
+    return _listed_with_rows_fetched(url, admin, ConnectionFilter(search="user", status="error"))
+
+
 def test_a_walked_needle_with_a_status_is_counted_through_its_text_index(postgres_url, admin,
                                                                           monkeypatch):
     """PostgreSQL: the count of a needle too common to name by id, with a status, goes
@@ -448,15 +463,8 @@ def test_a_walked_needle_with_a_status_is_counted_through_its_text_index(postgre
     index serves), it read every row of the status ("zoe." + Error at 10M: 0.86 s; 10,000
     rows fetched here)."""
     monkeypatch.setattr("connmodel.search.FEW_HITS", 0)  # every needle is walked and counted
-    with session(postgres_url) as s:
-        provider = create_provider_config(s, actor=admin, name="P", kind="none").id
-        p = create_profile(s, actor=admin, name="Big", provider_config_id=provider).id
-        _insert_numbered(s, p, 0, 19, status="Error")  # the 20 hits
-        _insert_numbered(s, p, 20, 219)
-        _insert_numbered(s, p, 220, 10_219, name="other", status="Error")
-        s.commit()
-    page, fetched = _listed_with_rows_fetched(postgres_url, admin,
-                                              ConnectionFilter(search="user", status="error"))
+    page, fetched = _user_errors_listed(postgres_url, admin, errors=20, actives=200,
+                                        others=10_000)
     assert (page.total, page.total_exact) == (20, True)
     assert [c.account for c in page.items] == [f"user{n}@example.com" for n in range(5)]
     assert fetched < 2_000, f"{fetched} rows of connection fetched"
@@ -467,15 +475,8 @@ def test_a_rare_needle_with_a_status_is_counted_from_its_hits(postgres_url, admi
     a status (or profile, or environment) beside it narrows those, and the count is how many
     are left. Counted again in SQL, every hit was fetched a second time ("kim.wr" + Error at
     10M: 36 ms of the listing's 77)."""
-    with session(postgres_url) as s:
-        provider = create_provider_config(s, actor=admin, name="P", kind="none").id
-        p = create_profile(s, actor=admin, name="Big", provider_config_id=provider).id
-        _insert_numbered(s, p, 0, 999, status="Error")
-        _insert_numbered(s, p, 1_000, 1_999)
-        _insert_numbered(s, p, 2_000, 9_999, name="other", status="Error")
-        s.commit()
-    page, fetched = _listed_with_rows_fetched(postgres_url, admin,
-                                              ConnectionFilter(search="user", status="error"))
+    page, fetched = _user_errors_listed(postgres_url, admin, errors=1_000, actives=1_000,
+                                        others=8_000)
     assert (page.total, page.total_exact) == (1_000, True)
     assert [c.account for c in page.items] == [f"user{n}@example.com" for n in range(5)]
     assert fetched < 3_000, f"{fetched} rows of connection fetched for 2,000 hits"

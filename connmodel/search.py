@@ -168,9 +168,9 @@ def lowered_like(column: Any, pattern: Any) -> ColumnElement[bool]:
 def counted_shape(shape: tuple[Any, ...]) -> tuple[Any, ...]:
     """A filter shape as its rows are read whole (a capped count, a collected page): an ILIKE
     search alone (PostgreSQL keeps one for a needle with more hits than the count's cap, so
-    the count reads rows until the cap) as `lower(x) LIKE lower(y)`. In a UTF-8 database that is what ILIKE does, but ILIKE lowers
-    the pattern again for every row: 40 % less CPU per row ("zoe." at 10M: ~500,000 rows
-    scanned for 10,001 matches). No trigram index serves it: a needle that common is read by
+    the count reads rows until the cap) as `lower(x) LIKE lower(y)`. In a UTF-8 database that
+    is what ILIKE does, but ILIKE lowers the pattern again for every row: 40 % less CPU per
+    row ("zoe." at 10M: ~500,000 rows scanned for 10,001 matches). No trigram index serves it: a needle that common is read by
     that scan anyway.
 
     A search that is not COMMON keeps its ILIKE beside another filter, so that the planner can

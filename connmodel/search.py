@@ -9,6 +9,7 @@ spells out the cases of non-ASCII letters, which SQLite's LIKE does not fold.
 
 import json
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -67,8 +68,9 @@ _FTS_IDS = select(_FTS.c.rowid).where(_FTS.c.connection_fts.match(bindparam("sea
 RAREST = 3  # trigrams a long needle's candidates are looked up by
 LONG = 2 * RAREST + 1  # a needle of at least this many distinct trigrams is looked up so
 RANKED_BY = 32  # rowids read per trigram to rank a long needle's trigrams
-CANDIDATES_MAX = 1_000  # a long needle with more candidates is asked as a whole phrase
 RARE_SHARE = 0.01  # PostgreSQL: a trigram in a larger share of rows is not rare
+_HIT_COLUMNS = (col(Connection.id), col(Connection.status), col(Connection.profile_id))
+_LIVE = col(Connection.revoked_at).is_(None)
 _RANK = text("SELECT count(*), min(rowid), max(rowid) FROM (SELECT rowid FROM connection_fts "
              "WHERE connection_fts MATCH :search_phrase LIMIT :ranked_by)")
 
@@ -97,9 +99,30 @@ class SearchTerms:
 
     shape: tuple[Any, ...]
     params: dict[str, Any]
-    # PostgreSQL's few hits named by id (`_few_hits_by_id`): (id, status, profile_id) of each,
+    # A rare needle's live hits named by id (`named_by_id`): (id, status, profile_id) of each,
     # read with the ids, so that a listing's other filters can narrow them (ConnectionFilter).
     hits: tuple[tuple[Any, ...], ...] | None = None
+
+
+HITS = "hits"  # the mark of a shape naming a search's live hits by id (see named_by_id)
+NARROWED = "narrowed"  # ... and of one naming those the listing's other filters left
+
+
+def named_by_id(kind: str, hits: Sequence[tuple[Any, ...]], narrowed: bool = False
+                ) -> SearchTerms:
+    """A search named by the ids of its live hits ((id, status, profile_id) each), in the
+    store's form: PostgreSQL an array (`ids`), SQLite a JSON list (`id_list`: one parameter,
+    see json_values). `search_hit_count` is the listing's count (HitCount): counting the ids
+    again read each hit's row once more (21 ms for 6,904 at 10M on PostgreSQL, 13 ms for
+    7,015 on SQLite)."""
+    ids = [h[0] for h in hits]
+    params: dict[str, Any] = {"search_hit_count": len(ids)}
+    if kind == "ids":
+        params["search_ids"] = ids
+    else:
+        params["search_id_list"] = json.dumps(ids)
+    return SearchTerms((kind, NARROWED if narrowed else HITS), params,
+                       None if narrowed else tuple(hits))
 
 
 def search_terms(session: Session, needle: str) -> SearchTerms | None:
@@ -205,26 +228,32 @@ def _sqlite_plan(session: Session, fts: SearchTerms, needle: str) -> SearchTerms
     named by its ids (every later statement reads only those), and a commoner one (more than
     one row in every N / DENSE_AFTER) is tested row by row along the listing's own index walk,
     which finds a page within a few thousand rows (the listing decides: see
-    connmodel.services.connections._listing). LIKE folds ASCII letters only: a common non-ASCII
-    needle keeps the collect-all plan.
+    connmodel.services.connections._listing). A long needle's hits come from their rows, read
+    to confirm them (`through_rarest`), with their status and profile, as PostgreSQL's are:
+    the count is how many (`named_by_id`). A phrase's hits are rowids of the text index
+    alone, revoked ones too, which the count then reads (returning the rows to Python instead
+    cost "kim.wr", 6,904 hits at 10M, 4 ms more). LIKE folds ASCII letters only: a common
+    non-ASCII needle keeps the collect-all plan.
     """
     conn = session.connection()
-    rows = through_rarest(conn, needle, [], (col(Connection.id),), DENSE_AFTER)
-    ids = ([cid for cid, in rows] if rows is not None
-           else _phrase_ids(conn, fts.params, DENSE_AFTER))
-    if ids is not None and len(ids) <= DENSE_AFTER:
-        return SearchTerms(("id_list",), {"search_id_list": json.dumps(ids)})
-    return dense_terms(fts, needle)
+    hits = through_rarest(conn, needle, [_LIVE], _HIT_COLUMNS, DENSE_AFTER)
+    if hits is not None:
+        return named_by_id("id_list", hits)
+    ids = _phrase_ids(conn, fts.params, DENSE_AFTER)
+    if ids is None:
+        return dense_terms(fts, needle)
+    return SearchTerms(("id_list",), {"search_id_list": json.dumps(ids)})
 
 
-def _phrase_ids(conn: SqlConnection, params: dict[str, Any], cap: int) -> list[int] | None:
+def _phrase_ids(conn: SqlConnection, params: dict[str, Any], cap: int,
+                slack: float = ESTIMATE_SLACK) -> list[int] | None:
     """SQLite: the text index's rowids of a phrase if it has at most `cap` of them, else None.
 
     FTS5 hands a phrase's rowids over one at a time, in order (~1.5 us each at 10M rows), so
     finding out that "hooli.example" had more than 20,000 meant reading 20,001 of them (29.5
     ms). The first PROBED are read first: how far into the table's ids they reach estimates
     the total, as do the last PROBED, and a phrase estimated from both ends at more than
-    ESTIMATE_SLACK x `cap` is not read further (~1 ms). Hits crowded at one end of the ids give
+    `slack` x `cap` is not read further (~1 ms). Hits crowded at one end of the ids give
     a low estimate at the other: such a phrase is read on, as is any other, by the same
     statement (a second one, asked to go on past a rowid or from the start, cost "rosa.mille"
     ~10 ms more: a phrase's trigrams are looked up again in every segment). A wrong guess
@@ -232,7 +261,7 @@ def _phrase_ids(conn: SqlConnection, params: dict[str, Any], cap: int) -> list[i
     """
     result = conn.execute(_FTS_IDS.limit(cap + 1), params)
     ids = [rowid for rowid, in result.fetchmany(PROBED + 1)]  # at most cap + 1: the LIMIT
-    if len(ids) > PROBED and _seems_common(conn, params, ids, ESTIMATE_SLACK * cap):
+    if len(ids) > PROBED and _seems_common(conn, params, ids, slack * cap):
         result.close()
         return None
     ids += [rowid for rowid, in result]
@@ -331,18 +360,24 @@ def _postgres_by_profile(conn: SqlConnection, like: SearchTerms, needle: str,
 def through_rarest(conn: SqlConnection, needle: str, conds: list[ColumnElement[bool]],
                    columns: tuple[Any, ...], cap: int, group_by: tuple[Any, ...] = (),
                    ) -> list[Any] | None:
-    """SQLite: `columns` of the rows matching a long needle and `conds`, found through the
-    needle's RAREST rarest trigrams and confirmed by LIKE; None for a needle too short or not
-    ASCII, or with more than `cap` or CANDIDATES_MAX candidates (the caller then asks the whole
-    phrase: a common needle's candidates are read up to that bound only, ~1 ms).
+    """SQLite: `columns` of the rows matching a long needle and `conds`, found through the AND
+    of its rarest trigrams and confirmed by LIKE; None for a needle too short or not ASCII, or
+    with more than `cap` candidates (the caller then asks the whole phrase).
 
-    FTS5 reads the doclist of every trigram of a phrase: a whole e-mail address has thirty,
-    and those of its domain ("exa", "mpl") are in most rows, so one hit cost 13 ms at 1M rows
-    and 190 ms at 10M, against 0.1 ms for the AND of its three rarest trigrams. Which are
-    rarest is read from the text index itself: the first RANKED_BY rowids of each trigram (a
-    trigram with fewer is rarer; among the others, the one whose rowids spread widest). LIKE
-    folds ASCII letters only, as the common-needle walk (`dense_terms`) already assumes.
+    FTS5 reads the doclist of every trigram of a phrase and checks their positions: a whole
+    e-mail address has thirty, and those of its domain ("exa", "mpl") are in most rows, so one
+    hit cost 13 ms at 1M rows and 190 ms at 10M, against 0.1 ms for the AND of its three
+    rarest trigrams. Which are rarest is read from the text index itself: the first RANKED_BY
+    rowids of each trigram (a trigram with fewer is rarer; among the others, the one whose
+    rowids spread widest), no two of them neighbours (`_spread`): the three rarest of
+    "rosa.mille", "a.m", ".mi" and "ill", are in 20,000+ rows together at 10M ("a.mill"),
+    where "a.m", "ill" and "osa" are in its 7,015 hits only (11 ms, against 30 ms for the
+    phrase). Up to `cap` candidates are read (a common needle stops after its first rowids,
+    ~2 ms, then takes the phrase); their rows are read by id, as the phrase's hits are, and
+    LIKE confirms them on the way. LIKE folds ASCII letters only, as the common-needle walk
+    (`dense_terms`) already assumes.
     """
+    low = needle.lower()
     grams = sorted(_trigrams(needle))
     if len(grams) < LONG or not needle.isascii():
         return None
@@ -351,16 +386,30 @@ def through_rarest(conn: SqlConnection, needle: str, conds: list[ColumnElement[b
         n, first, last = conn.execute(_RANK, {"search_phrase": _quoted(gram),
                                               "ranked_by": RANKED_BY}).one()
         ranked.append(((n, 0) if n < RANKED_BY else (n, first - last), gram))
-    query = " AND ".join(_quoted(gram) for _, gram in sorted(ranked)[:RAREST])
-    bound = min(cap, CANDIDATES_MAX)
-    if len(conn.execute(_FTS_IDS.limit(bound + 1), {"search_phrase": query}).all()) > bound:
+    chosen = _spread(low, [gram for _, gram in sorted(ranked)])
+    ids = _phrase_ids(conn, {"search_phrase": " AND ".join(map(_quoted, chosen))}, cap, slack=1)
+    if ids is None:
         return None
     pattern = bindparam("search_like_0", type_=String)
     confirmed = or_(*(col(c).like(pattern, escape="\\")
                       for c in (Connection.account, Connection.service)))
-    stmt = through_text_index([*conds, confirmed], *columns).group_by(*group_by)
-    return list(conn.execute(stmt, {"search_phrase": query,
-                                    "search_like_0": like_pattern(needle)}).all())
+    stmt = select(*columns).where(search_clause(("id_list",)), *conds, confirmed)
+    return list(conn.execute(stmt.group_by(*group_by),
+                             {"search_id_list": json.dumps(ids),
+                              "search_like_0": like_pattern(needle)}).all())
+
+
+def _spread(low: str, rarest: list[str]) -> list[str]:
+    """RAREST of the trigrams `rarest` (rarest first) of the lowered needle `low`, rarest first
+    but no two starting next to each other where the needle allows: neighbours share two
+    letters, so together they say little more than one ("a.m" and ".mi")."""
+    starts = {gram: [i for i in range(len(low) - 2) if low[i:i + 3] == gram] for gram in rarest}
+    chosen: list[str] = []
+    for gram in rarest:
+        taken = [i for g in chosen for i in starts[g]]
+        if all(abs(i - j) > 1 for i in starts[gram] for j in taken):
+            chosen.append(gram)
+    return (chosen + [g for g in rarest if g not in chosen])[:RAREST]
 
 
 def _trigrams(text_: str) -> set[str]:
@@ -436,12 +485,11 @@ def _few_hits_by_id(session: Session, like: SearchTerms, needle: str) -> SearchT
         return like
     conn = session.connection()
     capped, params = _capped_hits(conn, like, needle, FEW_HITS)
-    hits = conn.execute(capped.with_only_columns(
-        col(Connection.id), col(Connection.status), col(Connection.profile_id)), params).all()
+    hits = conn.execute(capped.with_only_columns(*_HIT_COLUMNS), params).all()
     if len(hits) > FEW_HITS:  # more than the estimate said: the walk is then the better bet
         return SearchTerms((*like.shape, OVER_CAP) if len(hits) > COUNT_CAP else like.shape,
                            like.params)
-    return SearchTerms(("ids",), {"search_ids": [h[0] for h in hits]}, tuple(hits))
+    return named_by_id("ids", hits)
 
 
 def _capped_hits(conn: SqlConnection, like: SearchTerms, needle: str, cap: int

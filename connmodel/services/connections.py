@@ -34,9 +34,12 @@ from connmodel.paging import COUNT_CAP, CappedCount, KeysetQuery, Page, SortKey,
 from connmodel.permissions import Action, Actor, require
 from connmodel.search import (
     DENSE,
+    HITS,
+    NARROWED,
     OVER_CAP,
     SearchTerms,
     counted_shape,
+    named_by_id,
     search_clause,
     search_terms,
     through_text_index,
@@ -161,15 +164,10 @@ def _conditions(shape: tuple[Any, ...]) -> tuple[ColumnElement[bool], ...]:
     return tuple(conds)
 
 
-# PostgreSQL's few hits of a search narrowed by every other filter of the listing: its count is
-# how many are left (HitCount).
-NARROWED = ("ids", "narrowed")
-
-
 def _narrowed(session: Session, terms: SearchTerms, shape: tuple[Any, ...],
               params: dict[str, Any]) -> SearchTerms:
     """A search's few hits narrowed by the listing's other filters, on the columns read with
-    them (`connmodel.search._few_hits_by_id`). Counting `id = ANY(hits)` with a status in SQL
+    them (`connmodel.search.named_by_id`). Counting `id = ANY(hits)` with a status in SQL
     probed the primary key once per hit: "kim.wr" + Error at 10M, 36 ms of the listing's 77.
     The page still tests every filter on its rows."""
     hits = terms.hits or ()
@@ -182,7 +180,7 @@ def _narrowed(session: Session, terms: SearchTerms, shape: tuple[Any, ...],
         profiles = set(session.connection().execute(
             _IN_ENVIRONMENT, {"filter_environment": params["filter_environment"]}).scalars())
         hits = tuple(h for h in hits if h[2] in profiles)
-    return SearchTerms(NARROWED, {"search_ids": [h[0] for h in hits]})
+    return named_by_id(terms.shape[0], hits, narrowed=True)
 
 
 _PROFILE_BY_NAME = select(col(Profile.id)).where(col(Profile.name) == bindparam("name"))
@@ -313,14 +311,13 @@ class KeptCount:
 
 
 class HitCount:
-    """The count of a search whose live hits are named by id (PostgreSQL's rare needle,
-    `connmodel.search._few_hits_by_id`), alone or narrowed by the other filters (`_narrowed`):
-    how many ids there are. Counting them again probed the primary key once per hit (21 ms
-    for 6,904 at 10M)."""
+    """The count of a search whose live hits are named by id (a rare needle,
+    `connmodel.search.named_by_id`), alone or narrowed by the other filters (`_narrowed`):
+    how many ids there are."""
 
     def run(self, session: Session, params: dict[str, Any] | None = None) -> tuple[int, bool]:
         """As CappedCount.run: (n, True) up to COUNT_CAP, else (COUNT_CAP, False)."""
-        n = len((params or {})["search_ids"])
+        n = int((params or {})["search_hit_count"])
         return (COUNT_CAP, False) if n > COUNT_CAP else (n, True)
 
 
@@ -335,7 +332,6 @@ class CapReached:
         return COUNT_CAP, False
 
 
-_HITS_ALONE = (("ids",),)  # the shape of a filter that is only a search named by its hits
 _OVER_CAP_ALONE = (("like", 1, OVER_CAP),)  # ... only a search with more hits than the cap
 
 
@@ -357,7 +353,7 @@ def _listing(shape: tuple[Any, ...], key: SortKey
     """The page and count statements of one filter shape and sort order, built once."""
     page_shape, count_by_text_index = _search_plan(shape, key)
     page = KeysetQuery(_listed_rows(page_shape), key, at=_listed_at(key))
-    if shape == _HITS_ALONE or NARROWED in shape:
+    if any(isinstance(part, tuple) and part[-1] in (HITS, NARROWED) for part in shape):
         return page, HitCount()
     if shape == _OVER_CAP_ALONE:
         return page, CapReached()

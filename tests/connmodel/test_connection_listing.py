@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import String, cast, insert, literal, select, text
+from sqlalchemy import String, cast, event, insert, literal, select, text
 
 from connmodel.errors import ConnModelError, InvalidInput, NotFound
 from connmodel.models import Connection, Profile
@@ -282,6 +282,33 @@ def test_a_needle_looked_up_by_its_rarest_trigram_gives_the_plain_answer(dataset
             s.execute(text("ANALYZE connection"))
             s.commit()
     _every_filter_gives_the_plain_answer(dataset, admin)
+
+
+def test_a_long_needle_is_found_by_trigrams_apart_not_by_its_phrase(sqlite_url, admin):
+    """SQLite: a long needle's candidates are the AND of rare trigrams no two of them
+    neighbours, read up to the listing's cap and confirmed by LIKE (connmodel.search._spread).
+    Its three rarest here (ties, by name: ".mi", "a.m", "ill") are all in the 3,000
+    "anna.miller" rows too, so the old lookup had 5,000 candidates, more than its bound of
+    1,000, and asked the whole phrase (FTS5 checks every trigram's positions: "rosa.mille" at
+    10M, 30 ms of its listing's 50); ".mi", "ill" and "osa" are in its 2,000 hits only."""
+    with session(sqlite_url) as s:
+        provider = create_provider_config(s, actor=admin, name="P", kind="none").id
+        p = create_profile(s, actor=admin, name="Big", provider_config_id=provider).id
+        _insert_numbered(s, p, 0, 1_999, name="rosa.mille")
+        _insert_numbered(s, p, 2_000, 4_999, name="anna.miller")
+        s.commit()
+    asked: list[Any] = []
+    listen = event.listens_for(get_engine(sqlite_url), "before_cursor_execute")
+    listen(lambda conn, cursor, statement, params, context, many: asked.append(params))
+    with session(sqlite_url) as s:
+        page = list_connections(s, actor=admin, where=ConnectionFilter(search="Rosa.Mille"),
+                                limit=3)
+        errors = list_connections(
+            s, actor=admin, where=ConnectionFilter(search="rosa.mille", status="Error"))
+    assert (page.total, page.total_exact) == (2_000, True)
+    assert [c.account for c in page.items] == [f"rosa.mille{n}@example.com" for n in range(3)]
+    assert (errors.items, errors.total, errors.total_exact) == ([], 0, True)
+    assert not [p for p in asked if '"Rosa.Mille"' in p or '"rosa.mille"' in p]
 
 
 @pytest.mark.parametrize("kept_rows", [connections.KEPT_ROWS, 0])

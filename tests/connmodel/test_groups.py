@@ -334,3 +334,42 @@ def test_a_common_phrase_is_judged_from_both_ends_of_its_hits(sqlite_url, admin,
             (card,) = cards_screen(s, actor=admin, where=GroupFilter(search=needle)).profiles.items
             listed = list_connections(s, actor=admin, where=ConnectionFilter(search=needle))
             assert card.counts == {"Active": listed.total, "Inactive": 0, "Error": 0}
+
+
+def test_a_needle_typed_as_an_accounts_start_is_found_where_those_accounts_sort(
+        sqlite_url, admin, monkeypatch):
+    """A common needle's probe for a profile with a match, and a card's capped count, read the
+    index range of accounts that start with the needle first (`groups._prefix_bounds`). They
+    walked the card's account index from its start: "zoe." sorts after 5,000 "anna" rows here
+    (at 10M, 18 ms to reach a 52,000-row card's first match). The rows still come in account
+    order from the card's start, as the listing gives them; the counts are the capped ones."""
+    from sqlalchemy import insert, text
+
+    monkeypatch.setattr(groups, "SEARCH_IDS_MAX", 2)  # "zoe." is common: tested row by row
+    with session(sqlite_url) as s:
+        provider = ProviderConfig(name="None", kind="none")
+        s.add(provider)
+        s.flush()
+        profile = Profile(name="Big", provider_config_id=provider.id)
+        s.add(profile)
+        s.flush()
+        hits = [*(f"zoe.{i}@x.io" for i in range(1_200)), "Chloe.Zoe.Infix@x.io"]
+        s.execute(insert(Connection), [
+            {"profile_id": profile.id, "service": "x", "status": "Active", "account": account}
+            for account in [*(f"anna{i}@x.io" for i in range(5_000)), *hits]])
+        s.commit()
+    with session(sqlite_url) as s:
+        screen, steps = _steps(s, lambda: cards_screen(
+            s, actor=admin, where=GroupFilter(search="ZOE."), rows=3))
+        (card,) = screen.profiles.items
+        assert (card.counts, card.counts_exact) == (
+            {"Active": groups.CARD_COUNT_CAP + 1, "Inactive": 0, "Error": 0}, False)
+        listed = list_connections(s, actor=admin, sort="account", limit=3, count=False,
+                                  where=ConnectionFilter(profile_id=profile.id, search="ZOE."))
+        assert screen.rows[profile.id].items == listed.items
+        assert [c.account for c in listed.items] == sorted(hits)[:3]  # the infix one first
+        walk = _steps(s, lambda: s.execute(text(
+            "SELECT count(*) FROM connection INDEXED BY ix_connection_live_profile_account "
+            "WHERE profile_id = :p AND revoked_at IS NULL AND account LIKE '%zoe.%'"),
+            {"p": profile.id}).one())[1]
+        assert steps < 1.75 * walk, f"{steps} steps; one walk of the card's index: {walk}"

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import insert, text
 from sqlmodel import select
 
 from connmodel.models import Connection, Profile, ProviderConfig
@@ -293,27 +294,32 @@ def _steps(s, read):
         raw.set_progress_handler(None, 1)
 
 
+def _bulk_profile(s, name: str, accounts: list[str]) -> Profile:
+    """A profile `name` with an Active connection per account, inserted in one statement (the
+    FTS5 triggers index each row)."""
+    provider = ProviderConfig(name="None", kind="none")
+    s.add(provider)
+    s.flush()
+    profile = Profile(name=name, provider_config_id=provider.id)
+    s.add(profile)
+    s.flush()
+    s.execute(insert(Connection), [{"profile_id": profile.id, "service": "x", "status": "Active",
+                                    "account": account} for account in accounts])
+    return profile
+
+
 def test_a_common_phrase_is_judged_from_both_ends_of_its_hits(sqlite_url, admin, monkeypatch):
     """SQLite: a needle with more hits than the cap, spread over the table, is judged common
     from the first and last PROBED rowids of its phrase, not read to the cap as before; one
     whose hits crowd the oldest ids looks common from that end only, and is read whole. The
     cards are the same either way."""
-    from sqlalchemy import insert, text
-
     from connmodel.search import matches_by_profile, text_terms
 
     monkeypatch.setattr("connmodel.search.PROBED", 5)
     with session(sqlite_url) as s:
-        provider = ProviderConfig(name="None", kind="none")
-        s.add(provider)
-        s.flush()
-        profile = Profile(name="Bulk", provider_config_id=provider.id)
-        s.add(profile)
-        s.flush()
-        s.execute(insert(Connection), [  # the FTS5 triggers index each row
-            {"profile_id": profile.id, "service": "x", "status": "Active",
-             "account": ("early" if i < 30 else "late") + ("-spread" if i % 4 == 0 else "")
-             + f"{i}@x.io"} for i in range(12_000)])
+        _bulk_profile(s, "Bulk", [("early" if i < 30 else "late")
+                                  + ("-spread" if i % 4 == 0 else "") + f"{i}@x.io"
+                                  for i in range(12_000)])
         s.commit()
     live = [Connection.revoked_at.is_(None)]
     with session(sqlite_url) as s:
@@ -343,20 +349,10 @@ def test_a_needle_typed_as_an_accounts_start_is_found_where_those_accounts_sort(
     walked the card's account index from its start: "zoe." sorts after 5,000 "anna" rows here
     (at 10M, 18 ms to reach a 52,000-row card's first match). The rows still come in account
     order from the card's start, as the listing gives them; the counts are the capped ones."""
-    from sqlalchemy import insert, text
-
     monkeypatch.setattr(groups, "SEARCH_IDS_MAX", 2)  # "zoe." is common: tested row by row
+    hits = [*(f"zoe.{i}@x.io" for i in range(1_200)), "Chloe.Zoe.Infix@x.io"]
     with session(sqlite_url) as s:
-        provider = ProviderConfig(name="None", kind="none")
-        s.add(provider)
-        s.flush()
-        profile = Profile(name="Big", provider_config_id=provider.id)
-        s.add(profile)
-        s.flush()
-        hits = [*(f"zoe.{i}@x.io" for i in range(1_200)), "Chloe.Zoe.Infix@x.io"]
-        s.execute(insert(Connection), [
-            {"profile_id": profile.id, "service": "x", "status": "Active", "account": account}
-            for account in [*(f"anna{i}@x.io" for i in range(5_000)), *hits]])
+        profile = _bulk_profile(s, "Big", [*(f"anna{i}@x.io" for i in range(5_000)), *hits])
         s.commit()
     with session(sqlite_url) as s:
         screen, steps = _steps(s, lambda: cards_screen(

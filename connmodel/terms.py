@@ -12,6 +12,9 @@ skip one with a match.
 import json
 import re
 
+from sqlalchemy import text
+from sqlmodel import Session
+
 PATTERN = "[a-z]+"  # the same runs in Python (SQLite's connmodel_terms) and PostgreSQL's regex
 _RUNS = re.compile(PATTERN)
 
@@ -30,3 +33,21 @@ def needle_runs(needle: str) -> list[str]:
     """The runs of letters every profile with a match must hold (none for a non-ASCII needle,
     whose case folding differs between the stores: it is not pruned)."""
     return sorted(set(terms(needle))) if needle.isascii() else []
+
+
+def holding_profiles(session: Session, needle: str) -> dict[str, list[int]] | None:
+    """By column (account, service), the profiles whose terms hold every run of `needle`'s
+    letters: the only ones where it can match (None for a needle without runs: no pruning)."""
+    runs = needle_runs(needle)
+    if not runs:
+        return None
+    held = "".join(f" AND EXISTS (SELECT 1 FROM profile_term AS u WHERE u.profile_id = "
+                   f"t.profile_id AND u.source = t.source AND u.term LIKE :run_{i})"
+                   for i in range(1, len(runs)))
+    found: dict[str, list[int]] = {"account": [], "service": []}
+    for pid, source in session.connection().execute(
+            text(f"SELECT DISTINCT t.profile_id, t.source FROM profile_term AS t "
+                 f"WHERE t.term LIKE :run_0{held}"),
+            {f"run_{i}": f"%{run}%" for i, run in enumerate(runs)}):  # runs are a-z only
+        found[source].append(pid)
+    return found

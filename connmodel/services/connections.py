@@ -5,12 +5,13 @@ one transaction whose first statement is a conditional UPDATE, so two admins (or
 revoking at once produce exactly one revocation and one audit event.
 """
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, select, update
+from sqlalchemy import ColumnElement, bindparam, func, literal_column, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import Select
 from sqlmodel import Session, SQLModel, col
@@ -55,6 +56,7 @@ from connmodel.status import (
     parse_environment,
     parse_status,
 )
+from connmodel.terms import holding_profiles
 from connmodel.validation import clean_account, clean_text
 
 SORT_FIELDS: dict[str, Any] = {
@@ -130,6 +132,8 @@ class ConnectionFilter:
         if terms is not None:
             if terms.hits is not None and shape:
                 terms = _narrowed(session, terms, tuple(shape), params)
+            if terms.shape == DENSE and shape == ["status"]:
+                shape += _in_accounts_only(session, self.search or "", params)
             shape.append(terms.shape)
             params.update(terms.params)
         return BoundFilter(tuple(shape), params)
@@ -139,6 +143,21 @@ class ConnectionFilter:
         bound = self.bind(session)
         return [with_values(cond, bound.params) for cond in _conditions(bound.shape)]
 
+
+
+# A common needle (SQLite) that no profile's services can hold, beside a status: its count
+# walks the accounts of the profiles that can hold it (`_in_accounts_only`).
+ACCOUNT_PROFILES = "account_profiles"
+
+
+def _in_accounts_only(session: Session, needle: str, params: dict[str, Any]) -> list[str]:
+    """[ACCOUNT_PROFILES] with the profiles whose accounts can hold `needle` in `params`, when
+    no profile's services can (connmodel.terms.holding_profiles); else []."""
+    held = holding_profiles(session, needle)
+    if held is None or held["service"]:
+        return []
+    params["search_account_profiles"] = json.dumps(held["account"])
+    return [ACCOUNT_PROFILES]
 
 
 # The profiles of the filter's environment (its `filter_environment`), for rows and for counts.
@@ -159,7 +178,7 @@ def _conditions(shape: tuple[Any, ...]) -> tuple[ColumnElement[bool], ...]:
             conds.append(col(Connection.status) == bindparam("filter_status"))
         elif part == "environment":
             conds.append(col(Connection.profile_id).in_(_IN_ENVIRONMENT))
-        else:
+        elif part != ACCOUNT_PROFILES:  # that one only shapes the count (_listing)
             conds.append(search_clause(part))
     return tuple(conds)
 
@@ -347,6 +366,18 @@ def _listed_at(key: SortKey) -> tuple[int, int]:
     return _LISTED_AT[key.column.key], _LISTED_AT["id"]
 
 
+# The live rows of a status whose account holds a common needle, along the index holding
+# profile, status and account, for the profiles whose accounts can hold it. A walk of the
+# status's rows read each row to test it: "zoe." + Error at 10M, 350 ms to its count's cap of
+# 10,001 matches among 270,000 rows, against 46 ms here.
+_ACCOUNTS_WALKED: Select[Any] = (
+    select(literal_column("id"))
+    .select_from(text("connection INDEXED BY ix_connection_live_profile_status_account"))
+    .where(text("profile_id IN (SELECT value FROM json_each(:search_account_profiles)) "
+                "AND revoked_at IS NULL AND status = :filter_status "
+                "AND account LIKE :search_like_0 ESCAPE '\\'")))
+
+
 @lru_cache(maxsize=256)
 def _listing(shape: tuple[Any, ...], key: SortKey
              ) -> tuple[KeysetQuery, CappedCount | KeptCount | HitCount | CapReached]:
@@ -358,6 +389,7 @@ def _listing(shape: tuple[Any, ...], key: SortKey
     if shape == _OVER_CAP_ALONE:
         return page, CapReached()
     counted = (through_text_index([col(Connection.revoked_at).is_(None)]) if count_by_text_index
+               else _ACCOUNTS_WALKED if ACCOUNT_PROFILES in shape
                else select(col(Connection.id)).where(*_conditions(counted_shape(shape))))
     count = CappedCount(counted)
     return page, KeptCount(shape, count) if _KEPT >= set(shape) else count

@@ -77,7 +77,7 @@ from connmodel.services.connections import (
     sort_key,
 )
 from connmodel.status import Status, parse_environment, parse_status
-from connmodel.terms import needle_runs
+from connmodel.terms import holding_profiles
 
 # A text search with more hits is tested row by row (see _matching). Below it, reading the hits
 # wins: at 10M rows "grace.lopez" (6,911 hits, a few per profile) cost 6.2 s walked and 64 ms by
@@ -201,25 +201,8 @@ def _matching(session: Session, where: GroupFilter) -> Matching:
         dense = dense_terms(terms, needle)
         return Matching((*status.shape, dense.shape),
                         {**status.params, **dense.params, **_prefix_bounds(needle)},
-                        candidates=_candidates(session, needle_runs(needle)))
+                        candidates=holding_profiles(session, needle))
     return Matching(status.shape, status.params, Hits.of(groups))
-
-
-def _candidates(session: Session, runs: list[str]) -> dict[str, list[int]] | None:
-    """By column (account, service), the profiles whose terms hold every one of `runs`: the
-    only ones where a needle with these runs of letters can match (None without runs)."""
-    if not runs:
-        return None
-    held = "".join(f" AND EXISTS (SELECT 1 FROM profile_term AS u WHERE u.profile_id = "
-                   f"t.profile_id AND u.source = t.source AND u.term LIKE :run_{i})"
-                   for i in range(1, len(runs)))
-    found: dict[str, list[int]] = {"account": [], "service": []}
-    for pid, source in session.connection().execute(
-            text(f"SELECT DISTINCT t.profile_id, t.source FROM profile_term AS t "
-                 f"WHERE t.term LIKE :run_0{held}"),
-            {f"run_{i}": f"%{run}%" for i, run in enumerate(runs)}):  # runs are a-z only
-        found[source].append(pid)
-    return found
 
 
 def _hit_ids(session: Session, hits: Hits, profile_ids: list[int]) -> ColumnElement[bool]:
@@ -361,7 +344,7 @@ def _dense_params(matching: Matching) -> dict[str, Any]:
 def _dense_probe(session: Session, matching: Matching) -> ColumnElement[bool]:
     """Whether `profile` has a live row (of the filter's status) that a common needle matches.
 
-    Per column, only for the profiles whose terms hold the needle's runs (`_candidates`), one
+    Per column, only for the profiles whose terms hold the needle's runs (`holding_profiles`), one
     probe along the index that holds the column: first the range of values that start with
     the needle (`_prefix_bounds`), then the whole index. A candidate without a match is read
     whole (its index range): what a page of cards costs beyond its own rows is the

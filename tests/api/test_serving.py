@@ -9,6 +9,7 @@ own memory maps show which it loaded.
 import socket
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -57,7 +58,11 @@ def test_each_worker_listens_on_a_socket_of_its_own_and_gets_connections(tmp_pat
                              env={"CONNMODEL_SECRET_KEY": Fernet.generate_key().decode()})
     clients = [httpx.Client(base_url=api, timeout=30) for _ in range(32)]
     try:
-        assert listening_sockets(int(api.rsplit(":", 1)[1])) == 2
+        port = int(api.rsplit(":", 1)[1])
+        deadline = time.monotonic() + 60  # the API answers once one worker is up; the other
+        while listening_sockets(port) < 2 and time.monotonic() < deadline:  # may import later
+            time.sleep(0.1)
+        assert listening_sockets(port) == 2
         with ThreadPoolExecutor(32) as pool:  # 32 connections opened together, kept open
             assert set(pool.map(lambda c: c.get("/openapi.json").status_code, clients)) == {200}
         sockets = [w.net_connections("tcp") for w in psutil.Process(process.pid).children()]

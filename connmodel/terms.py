@@ -37,17 +37,19 @@ def needle_runs(needle: str) -> list[str]:
 
 def holding_profiles(session: Session, needle: str) -> dict[str, list[int]] | None:
     """By column (account, service), the profiles whose terms hold every run of `needle`'s
-    letters: the only ones where it can match (None for a needle without runs: no pruning)."""
+    letters: the only ones where it can match (None for a needle without runs: no pruning).
+    One pass over the terms (with a probe of each profile's terms per matching term for each
+    further run, "hooli.example" cost 10 ms on PostgreSQL at 2,000 profiles, 6 ms now)."""
     runs = needle_runs(needle)
     if not runs:
         return None
-    held = "".join(f" AND EXISTS (SELECT 1 FROM profile_term AS u WHERE u.profile_id = "
-                   f"t.profile_id AND u.source = t.source AND u.term LIKE :run_{i})"
-                   for i in range(1, len(runs)))
+    held = " AND ".join(f"count(CASE WHEN term LIKE :run_{i} THEN 1 END) > 0"
+                        for i in range(len(runs)))
     found: dict[str, list[int]] = {"account": [], "service": []}
     for pid, source in session.connection().execute(
-            text(f"SELECT DISTINCT t.profile_id, t.source FROM profile_term AS t "
-                 f"WHERE t.term LIKE :run_0{held}"),
+            text("SELECT profile_id, source FROM profile_term WHERE "
+                 + " OR ".join(f"term LIKE :run_{i}" for i in range(len(runs)))
+                 + f" GROUP BY profile_id, source HAVING {held}"),
             {f"run_{i}": f"%{run}%" for i, run in enumerate(runs)}):  # runs are a-z only
         found[source].append(pid)
     return found

@@ -67,6 +67,7 @@ from connmodel.search import (
     like_pattern,
     lowered_like,
     matches_by_profile,
+    prefix_bounds,
     text_terms,
 )
 from connmodel.services.connections import (
@@ -200,7 +201,7 @@ def _matching(session: Session, where: GroupFilter) -> Matching:
     if groups is None:
         dense = dense_terms(terms, needle)
         return Matching((*status.shape, dense.shape),
-                        {**status.params, **dense.params, **_prefix_bounds(needle)},
+                        {**status.params, **dense.params, **prefix_bounds(needle)},
                         candidates=holding_profiles(session, needle))
     return Matching(status.shape, status.params, Hits.of(groups))
 
@@ -305,7 +306,7 @@ def _rows_where(column: str, status: bool, sqlite: bool, prefixed: bool | None =
     """FROM and WHERE of a profile's live rows (`profile_ref`) whose `column` holds a common
     needle, along the index that holds that column (index-only on PostgreSQL; SQLite is told
     the index with INDEXED BY); `prefixed` True: only those whose column starts with the
-    lowered needle (an index range, see `_prefix_bounds`), False: only the others."""
+    lowered needle (an index range, see `prefix_bounds`), False: only the others."""
     source = f"connection INDEXED BY {_PROBED_INDEX[column, status]}" if sqlite else "connection"
     bounds = ("" if prefixed is None else
               f" AND {column} >= :search_prefix AND {column} < :search_prefix_end" if prefixed
@@ -313,18 +314,6 @@ def _rows_where(column: str, status: bool, sqlite: bool, prefixed: bool | None =
     return (f"FROM {source} WHERE profile_id = {{profile_ref}} AND revoked_at IS NULL"
             f"{' AND status = :filter_status' if status else ''}{bounds}"
             f" AND {_matches(column, sqlite)}")
-
-
-def _prefix_bounds(needle: str) -> dict[str, str]:
-    """The index range of values that start with the lowered needle: a person types the start
-    of an account ("zoe."), whose matches sort together, and a probe or count that walked the
-    profile's index in order reached them last (a 52,000-row card at 10M: 18 ms to its first
-    "zoe." match). Read first, that range is a seek; the rest of the index is walked after it
-    only if needed. U+10FFFF sorts after every character by code point (PostgreSQL's C
-    collation, SQLite's BINARY); under another collation the range may hold less, never a
-    wrong row: every row is still tested."""
-    start = needle.lower()
-    return {"search_prefix": start, "search_prefix_end": start + "\U0010ffff"}
 
 
 def _matches(column: str, sqlite: bool) -> str:
@@ -346,7 +335,7 @@ def _dense_probe(session: Session, matching: Matching) -> ColumnElement[bool]:
 
     Per column, only for the profiles whose terms hold the needle's runs (`holding_profiles`), one
     probe along the index that holds the column: first the range of values that start with
-    the needle (`_prefix_bounds`), then the whole index. A candidate without a match is read
+    the needle (`prefix_bounds`), then the whole index. A candidate without a match is read
     whole (its index range): what a page of cards costs beyond its own rows is the
     candidates by name, before the page is full, without a match.
     """
@@ -387,7 +376,7 @@ def _dense_counts(session: Session, matching: Matching, ids: list[int]
 
     When the profile's terms rule one column out (a needle in the accounts only, or in the
     services only), the other is read from the index that holds it alone, the values that
-    start with the needle first (`_prefix_bounds`); else each row is read and both columns
+    start with the needle first (`prefix_bounds`); else each row is read and both columns
     tested, until the cap. (A non-ASCII common needle on SQLite keeps its
     FTS5 condition, counted the same way.)
     """

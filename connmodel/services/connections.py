@@ -153,18 +153,17 @@ ACCOUNT_PROFILES = "account_profiles"
 
 
 def _counted_along_accounts(search: tuple[Any, ...], others: list[str], dialect: str) -> bool:
-    """Whether a search's count may walk the accounts of the profiles that can hold it: where
-    that walk was measured to beat the count it replaces (at 10M). SQLite: a common needle
-    beside a status (its status's rows, each read: "zoe." + Error 495 -> 39 ms); alone, its
-    text index is faster. PostgreSQL: an ILIKE needle alone ("zoe." 176 -> ~125 ms, a
-    parallel scan of the table before) or a COMMON one beside a status ("hooli.example" +
-    Error 254 -> ~45 ms); a rarer one beside a status keeps its trigram bitmap ANDed with the
-    status's (as fast as the walk for "zoe." + Error)."""
+    """Whether a search's count may walk the accounts of the profiles that can hold it (see
+    AccountsCount): where that was measured to beat the count it replaces (at 10M). SQLite: a
+    common needle beside a status (its status's rows were each read: "zoe." + Error 495 ->
+    13 ms); alone, its text index is as fast. PostgreSQL: an ILIKE needle alone (a parallel
+    scan of the table: "zoe." 176 -> 17 ms, "hooli.example" 88 -> 48 ms) or beside a status
+    ("zoe." + Error 102 -> 21 ms, "hooli.example" + Error 250 -> 51 ms)."""
     if search == DENSE:
         return others == ["status"]
     if dialect != "postgresql" or search[0] != "like" or OVER_CAP in search:
         return False  # SQLite's "like": a needle under three letters, not one of these
-    return not others or (others == ["status"] and COMMON in search)
+    return not others or others == ["status"]
 
 
 def _in_accounts_only(session: Session, needle: str, params: dict[str, Any]) -> list[str]:
@@ -389,15 +388,14 @@ def _listed_at(key: SortKey) -> tuple[int, int]:
 
 
 @cache
-def _accounts_walked(sqlite: bool, status: bool) -> Select[Any]:
+def _accounts_walked(sqlite: bool, status: bool, starting: bool) -> Select[Any]:
     """The live rows (of a status) whose account holds a needle, along the index holding
     profile(, status) and account, for the profiles whose accounts can hold it: index entries
-    only, ~0.3 us each on both stores; those starting with the needle first (an index seek
-    per profile, `connmodel.search.prefix_bounds`), then the others, so a count of a needle
-    typed as an account's start reaches its cap without the walk. SQLite walked the status's
-    rows reading each ("zoe." + Error at 10M: 270,000 rows, 495 ms), PostgreSQL the whole
-    table ("zoe.": 176 ms) or the status's rows ("hooli.example" + Error: 250 ms) to the
-    count's cap."""
+    only, ~0.3 us each on both stores; `starting`: those whose account starts with the needle
+    (an index seek per profile, `connmodel.search.prefix_bounds`), else the others. SQLite
+    walked the status's rows reading each ("zoe." + Error at 10M: 270,000 rows, 495 ms),
+    PostgreSQL the whole table ("zoe.": 176 ms) or the status's rows ("hooli.example" +
+    Error: 250 ms) to the count's cap."""
     if sqlite:  # told the index: else SQLite may walk another on profile_id, reading each row
         index = ("ix_connection_live_profile_status_account" if status
                  else "ix_connection_live_profile_account")
@@ -408,17 +406,43 @@ def _accounts_walked(sqlite: bool, status: bool) -> Select[Any]:
         source = "connection"
         among = "profile_id = ANY(CAST(:search_account_profiles AS integer[]))"
         test = "lower(account) LIKE lower(:search_like_0) ESCAPE '\\'"
-    rows = (f"SELECT id FROM {source} WHERE {among} AND revoked_at IS NULL"
-            f"{' AND status = :filter_status' if status else ''} AND {test}")
-    starting = "account >= :search_prefix AND account < :search_prefix_end"
-    others = "(account < :search_prefix OR account >= :search_prefix_end)"
-    return (select(literal_column("id"))
-            .select_from(text(f"({rows} AND {starting} UNION ALL {rows} AND {others}) AS walked")))
+    part = ("account >= :search_prefix AND account < :search_prefix_end" if starting
+            else "(account < :search_prefix OR account >= :search_prefix_end)")
+    return (select(literal_column("id")).select_from(text(source))
+            .where(text(f"{among} AND revoked_at IS NULL"
+                        f"{' AND status = :filter_status' if status else ''} AND {test}"
+                        f" AND {part}")))
+
+
+class AccountsCount:
+    """The capped count of a needle along the accounts that can hold it: those starting with it
+    first (`_accounts_walked`), so a needle typed as an account's start reaches the cap without
+    reading what sorts before it (PostgreSQL's "zoe." at 10M: 131 -> 17 ms; + Error 102 ->
+    21 ms), then, when they are fewer than the cap, the `rest`: the others along the accounts
+    (`whole` False), or the listing's own count of every match (`whole` True: PostgreSQL's
+    rarer needle beside a status, whose trigram bitmap ANDed with the status's beat that walk
+    for a needle inside the accounts: "lopez" + Error 100 against 145 ms). Beside a status, two
+    statements: as one UNION ALL, PostgreSQL ran both walks at once in parallel workers and
+    waited for the second (166 ms for "zoe." + Error); alone, where the others are the whole
+    walk, that parallel walk is the faster ("lopez" 124 against 134 ms as two)."""
+
+    def __init__(self, starting: CappedCount, rest: CappedCount, whole: bool) -> None:
+        self.starting, self.rest, self.whole = starting, rest, whole
+
+    def run(self, session: Session, params: dict[str, Any] | None = None) -> tuple[int, bool]:
+        """As CappedCount.run: (n, True) up to COUNT_CAP, else (COUNT_CAP, False)."""
+        n, exact = self.starting.run(session, params)
+        if not exact:
+            return n, exact
+        m, exact = self.rest.run(session, params)
+        total = m if self.whole else n + m
+        return (COUNT_CAP, False) if not exact or total > COUNT_CAP else (total, True)
 
 
 @lru_cache(maxsize=256)
 def _listing(shape: tuple[Any, ...], key: SortKey
-             ) -> tuple[KeysetQuery, CappedCount | KeptCount | HitCount | CapReached]:
+             ) -> tuple[KeysetQuery,
+                        CappedCount | KeptCount | HitCount | CapReached | AccountsCount]:
     """The page and count statements of one filter shape and sort order, built once."""
     page_shape, count_by_text_index = _search_plan(shape, key)
     page = KeysetQuery(_listed_rows(page_shape), key, at=_listed_at(key))
@@ -427,10 +451,17 @@ def _listing(shape: tuple[Any, ...], key: SortKey
     if shape == _OVER_CAP_ALONE:
         return page, CapReached()
     counted = (through_text_index([col(Connection.revoked_at).is_(None)]) if count_by_text_index
-               else _accounts_walked(DENSE in shape, "status" in shape)
-               if ACCOUNT_PROFILES in shape
                else select(col(Connection.id)).where(*_conditions(counted_shape(shape))))
     count = CappedCount(counted)
+    if ACCOUNT_PROFILES in shape:
+        sqlite, status = DENSE in shape, "status" in shape
+        starting, others = (_accounts_walked(sqlite, status, s) for s in (True, False))
+        if not status:  # one statement: PostgreSQL walks the others in parallel workers
+            return page, CappedCount(starting.union_all(others).subquery().select())
+        common = any(COMMON in part for part in shape if isinstance(part, tuple))
+        whole = not sqlite and not common
+        return page, AccountsCount(CappedCount(starting), count if whole else CappedCount(others),
+                                   whole=whole)
     return page, KeptCount(shape, count) if _KEPT >= set(shape) else count
 
 

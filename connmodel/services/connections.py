@@ -372,7 +372,7 @@ class CapReached:
         return COUNT_CAP, False
 
 
-_OVER_CAP_ALONE = (("like", 1, OVER_CAP),)  # ... only a search with more hits than the cap
+_OVER_CAP_ALONE = (("like", 1, OVER_CAP),)  # a filter that is only a search past the cap
 
 
 def _listed_rows(shape: tuple[Any, ...]) -> Select[Any]:

@@ -333,11 +333,11 @@ def _dense_params(matching: Matching) -> dict[str, Any]:
 def _dense_probe(session: Session, matching: Matching) -> ColumnElement[bool]:
     """Whether `profile` has a live row (of the filter's status) that a common needle matches.
 
-    Per column, only for the profiles whose terms hold the needle's runs (`holding_profiles`), one
-    probe along the index that holds the column: first the range of values that start with
-    the needle (`prefix_bounds`), then the whole index. A candidate without a match is read
-    whole (its index range): what a page of cards costs beyond its own rows is the
-    candidates by name, before the page is full, without a match.
+    Per column, only for the profiles whose terms hold the needle's runs
+    (`holding_profiles`), one probe along the index that holds the column: first the range of
+    values that start with the needle (`prefix_bounds`), then the whole index. A candidate
+    without a match is read whole (its index range): what a page of cards costs beyond its
+    own rows is the candidates by name, before the page is full, without a match.
     """
     if DENSE not in matching.shape:  # a non-ASCII common needle on SQLite: its FTS5 condition
         return exists().where(col(Connection.profile_id) == col(Profile.id),

@@ -116,6 +116,12 @@ class SearchTerms:
     hits: tuple[tuple[Any, ...], ...] | None = None
 
 
+def array_literal(ids: Sequence[int]) -> str:
+    """PostgreSQL: ids as one integer[] literal (`'{1,2,3}'`, cast on the server). Bound as an
+    SQLAlchemy ARRAY, 7,015 ints cost ~4 ms of client CPU per statement, element by element."""
+    return "{" + ",".join(str(int(i)) for i in ids) + "}"
+
+
 HITS = "hits"  # the mark of a shape naming a search's live hits by id (see named_by_id)
 NARROWED = "narrowed"  # ... and of one naming those the listing's other filters left
 
@@ -131,7 +137,7 @@ def named_by_id(kind: str, hits: Sequence[tuple[Any, ...]], narrowed: bool = Fal
     ids = [h[0] for h in hits]
     params: dict[str, Any] = {"search_hit_count": len(ids)}
     if kind == "ids":
-        params["search_ids"] = "{" + ",".join(map(str, ids)) + "}"
+        params["search_ids"] = array_literal(ids)
     else:
         params["search_id_list"] = json.dumps(ids)
     return SearchTerms((kind, NARROWED if narrowed else HITS), params,

@@ -40,6 +40,7 @@ from connmodel.search import (
     NARROWED,
     OVER_CAP,
     SearchTerms,
+    array_literal,
     counted_shape,
     named_by_id,
     prefix_bounds,
@@ -175,8 +176,7 @@ def _in_accounts_only(session: Session, needle: str, params: dict[str, Any]) -> 
         return []
     ids = held["account"]
     params["search_account_profiles"] = (
-        json.dumps(ids) if session.get_bind().dialect.name == "sqlite"
-        else "{" + ",".join(map(str, ids)) + "}")
+        json.dumps(ids) if session.get_bind().dialect.name == "sqlite" else array_literal(ids))
     params.update(prefix_bounds(needle))
     return [ACCOUNT_PROFILES]
 

@@ -213,8 +213,8 @@ def counted_shape(shape: tuple[Any, ...]) -> tuple[Any, ...]:
     search alone (PostgreSQL keeps one for a needle with more hits than the count's cap, so
     the count reads rows until the cap) as `lower(x) LIKE lower(y)`. In a UTF-8 database that
     is what ILIKE does, but ILIKE lowers the pattern again for every row: 40 % less CPU per
-    row ("zoe." at 10M: ~500,000 rows scanned for 10,001 matches). No trigram index serves it: a needle that common is read by
-    that scan anyway.
+    row ("zoe." at 10M: ~500,000 rows scanned for 10,001 matches). No trigram index serves
+    it: a needle that common is read by that scan anyway.
 
     A search that is not COMMON keeps its ILIKE beside another filter, so that the planner can
     AND the needle's trigram bitmap with that filter's index: the test made it walk the whole

@@ -87,6 +87,30 @@ def prefix_bounds(needle: str) -> dict[str, str]:
     return {"search_prefix": start, "search_prefix_end": start + "\U0010ffff"}
 
 
+# SQLite walks any index on profile_id for a probe (each row then read from the table); told
+# the index that holds the tested column, it reads the index alone: 6-13x faster at 10M rows.
+PROBED_INDEX = {("account", False): "ix_connection_live_profile_account",
+                ("account", True): "ix_connection_live_profile_status_account",
+                ("service", False): "ix_connection_live_profile_service",
+                ("service", True): "ix_connection_live_profile_service"}
+
+
+def walked_test(column: str, sqlite: bool) -> str:
+    """DENSE's test of one column, row by row along an index (ASCII needles only). SQLite's
+    LIKE folds ASCII letters. PostgreSQL: `lower(x) LIKE lower(y)`, which no trigram index
+    serves (see dense_terms) and costs a third less per row than ILIKE (a 335,000-row card:
+    52-70 -> 34 ms)."""
+    return (f"{column} LIKE :search_like_0 ESCAPE '\\'" if sqlite
+            else f"lower({column}) LIKE lower(:search_like_0) ESCAPE '\\'")
+
+
+def prefix_part(column: str, starting: bool) -> str:
+    """The values of `column` that start with the needle (`starting`), or the others: the two
+    halves of an index walk that reads the range of `prefix_bounds` first."""
+    return (f"{column} >= :search_prefix AND {column} < :search_prefix_end" if starting
+            else f"({column} < :search_prefix OR {column} >= :search_prefix_end)")
+
+
 def like_pattern(needle: str) -> str:
     """'%needle%' with LIKE's own wildcards in `needle` escaped (use with escape='\\')."""
     escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -39,14 +39,17 @@ from connmodel.search import (
     HITS,
     NARROWED,
     OVER_CAP,
+    PROBED_INDEX,
     SearchTerms,
     array_literal,
     counted_shape,
     named_by_id,
     prefix_bounds,
+    prefix_part,
     search_clause,
     search_terms,
     through_text_index,
+    walked_test,
 )
 from connmodel.services import revocations
 from connmodel.services.events import Event, record, record_many
@@ -396,22 +399,15 @@ def _accounts_walked(sqlite: bool, status: bool, starting: bool) -> Select[Any]:
     walked the status's rows reading each ("zoe." + Error at 10M: 270,000 rows, 495 ms),
     PostgreSQL the whole table ("zoe.": 176 ms) or the status's rows ("hooli.example" +
     Error: 250 ms) to the count's cap."""
-    if sqlite:  # told the index: else SQLite may walk another on profile_id, reading each row
-        index = ("ix_connection_live_profile_status_account" if status
-                 else "ix_connection_live_profile_account")
-        source = f"connection INDEXED BY {index}"
-        among = "profile_id IN (SELECT value FROM json_each(:search_account_profiles))"
-        test = "account LIKE :search_like_0 ESCAPE '\\'"
-    else:
-        source = "connection"
-        among = "profile_id = ANY(CAST(:search_account_profiles AS integer[]))"
-        test = "lower(account) LIKE lower(:search_like_0) ESCAPE '\\'"
-    part = ("account >= :search_prefix AND account < :search_prefix_end" if starting
-            else "(account < :search_prefix OR account >= :search_prefix_end)")
+    source = (f"connection INDEXED BY {PROBED_INDEX['account', status]}" if sqlite
+              else "connection")
+    among = ("profile_id IN (SELECT value FROM json_each(:search_account_profiles))" if sqlite
+             else "profile_id = ANY(CAST(:search_account_profiles AS integer[]))")
     return (select(literal_column("id")).select_from(text(source))
             .where(text(f"{among} AND revoked_at IS NULL"
-                        f"{' AND status = :filter_status' if status else ''} AND {test}"
-                        f" AND {part}")))
+                        f"{' AND status = :filter_status' if status else ''}"
+                        f" AND {walked_test('account', sqlite)}"
+                        f" AND {prefix_part('account', starting)}")))
 
 
 class AccountsCount:

@@ -349,7 +349,7 @@ def test_a_common_phrase_is_judged_from_both_ends_of_its_hits(sqlite_url, admin,
 def test_a_needle_typed_as_an_accounts_start_is_found_where_those_accounts_sort(
         sqlite_url, admin, monkeypatch):
     """A common needle's probe for a profile with a match, and a card's capped count, read the
-    index range of accounts that start with the needle first (`groups._prefix_bounds`). They
+    index range of accounts that start with the needle first (`search.prefix_bounds`). They
     walked the card's account index from its start: "zoe." sorts after 5,000 "anna" rows here
     (at 10M, 18 ms to reach a 52,000-row card's first match). The rows still come in account
     order from the card's start, as the listing gives them; the counts are the capped ones."""

@@ -39,17 +39,22 @@ def holding_profiles(session: Session, needle: str) -> dict[str, list[int]] | No
     """By column (account, service), the profiles whose terms hold every run of `needle`'s
     letters: the only ones where it can match (None for a needle without runs: no pruning).
     One pass over the terms (with a probe of each profile's terms per matching term for each
-    further run, "hooli.example" cost 10 ms on PostgreSQL at 2,000 profiles, 6 ms now)."""
+    further run, "hooli.example" cost 10 ms on PostgreSQL at 2,000 profiles, 6 ms now), the
+    ids of each column joined by the store (2,000 rows read one by one cost 12 ms on
+    SQLite)."""
     runs = needle_runs(needle)
     if not runs:
         return None
+    conn = session.connection()
     held = " AND ".join(f"count(CASE WHEN term LIKE :run_{i} THEN 1 END) > 0"
                         for i in range(len(runs)))
+    joined = ("group_concat(profile_id)" if conn.dialect.name == "sqlite"
+              else "string_agg(CAST(profile_id AS text), ',')")
     found: dict[str, list[int]] = {"account": [], "service": []}
-    for pid, source in session.connection().execute(
-            text("SELECT profile_id, source FROM profile_term WHERE "
-                 + " OR ".join(f"term LIKE :run_{i}" for i in range(len(runs)))
-                 + f" GROUP BY profile_id, source HAVING {held}"),
+    for source, ids in conn.execute(
+            text(f"SELECT source, {joined} FROM (SELECT profile_id, source FROM profile_term "
+                 "WHERE " + " OR ".join(f"term LIKE :run_{i}" for i in range(len(runs)))
+                 + f" GROUP BY profile_id, source HAVING {held}) AS held GROUP BY source"),
             {f"run_{i}": f"%{run}%" for i, run in enumerate(runs)}):  # runs are a-z only
-        found[source].append(pid)
+        found[source] = sorted(int(i) for i in ids.split(","))
     return found

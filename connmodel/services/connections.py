@@ -40,6 +40,7 @@ from connmodel.search import (
     NARROWED,
     OVER_CAP,
     PROBED_INDEX,
+    LiveRowsInTableOrder,
     SearchTerms,
     array_literal,
     counted_shape,
@@ -570,8 +571,13 @@ def _listing(shape: tuple[Any, ...], key: SortKey) -> tuple[KeysetQuery, Count]:
         return page, HitCount()
     if shape == _OVER_CAP_ALONE:
         return page, CapReached()
-    counted = (through_text_index([col(Connection.revoked_at).is_(None)]) if count_by_text_index
-               else select(col(Connection.id)).where(*_conditions(counted_shape(shape))))
+    if count_by_text_index:
+        counted = through_text_index([col(Connection.revoked_at).is_(None)])
+    elif len(shape) == 1 and isinstance(shape[0], tuple) and shape[0][0] == "like":  # alone
+        (part,) = counted_shape(shape)
+        counted = select(col(Connection.id)).where(LiveRowsInTableOrder(), search_clause(part))
+    else:
+        counted = select(col(Connection.id)).where(*_conditions(counted_shape(shape)))
     count = CappedCount(counted)
     if ACCOUNT_PROFILES in shape:
         sqlite, status = DENSE in shape, "status" in shape

@@ -9,13 +9,14 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
@@ -28,6 +29,31 @@ from connmodel.store import get_engine, session
 PG_SERVER_URL = os.environ.get(
     "CONNMODEL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+@contextmanager
+def _executed(url: str, *starts: str) -> Iterator[list[tuple[str, Any]]]:
+    """The statements (with their parameters) run on `url`'s engine inside the block whose
+    text starts with one of `starts`, in order."""
+    seen: list[tuple[str, Any]] = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.startswith(starts):
+            seen.append((statement, parameters))
+
+    engine = get_engine(url)
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+
+
+@pytest.fixture
+def executed() -> Callable[..., AbstractContextManager[list[tuple[str, Any]]]]:
+    """`with executed(url, "SELECT count(*)") as seen:`: the statements a block ran on a store
+    that start so (see _executed), for tests that check how a read is done."""
+    return _executed
 
 
 @pytest.fixture(autouse=True)

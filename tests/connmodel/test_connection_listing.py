@@ -498,35 +498,23 @@ def test_a_walked_needle_with_a_status_is_counted_through_its_text_index(postgre
 
 
 def test_a_short_needle_alone_is_counted_in_table_order_without_lower(sqlite_url, admin,
-                                                                      keyring):
+                                                                      keyring, executed):
     """SQLite: the capped count of a needle under three letters alone (no trigram serves it)
     reads each row it tests. It walked the partial index of live rows in profile order, with
     a lookup per row, and lowered each value (LIKE already folds what SQLite's lower() does):
     "12" at 10M 2.1 s, "@" 131 ms. It now scans the table in rowid order, testing LIKE
     (0.27 s, 7 ms), and counts the same."""
-    statements: list[tuple[str, Any]] = []
-
-    def keep(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("SELECT count(*)"):
-            statements.append((statement, parameters))
-
     with session(sqlite_url) as s:
         generate(s, actor=admin, connections=1500, profiles=12, seed=6, keyring=keyring)
         accounts = s.execute(select(Connection.account, Connection.service)
                              .where(Connection.revoked_at.is_(None))).all()
     mail = next(account for account, _ in accounts if "@" in account)
     needle = mail[mail.index("@"):][:2].upper()  # "@" and the domain's first letter, as typed
-    engine = get_engine(sqlite_url)
-    event.listen(engine, "before_cursor_execute", keep)
-    try:
-        with session(sqlite_url) as s:
-            page = list_connections(s, actor=admin, where=ConnectionFilter(search=needle),
-                                    limit=5)
-            statement, parameters = statements[0]
-            plan = [row[-1] for row in s.connection().exec_driver_sql(
-                "EXPLAIN QUERY PLAN " + statement, parameters)]
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)
+    with executed(sqlite_url, "SELECT count(*)") as seen, session(sqlite_url) as s:
+        page = list_connections(s, actor=admin, where=ConnectionFilter(search=needle), limit=5)
+        statement, parameters = seen[0]
+        plan = [row[-1] for row in s.connection().exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + statement, parameters)]
     expected = sum(1 for account, service in accounts
                    if needle.lower() in account.lower() or needle.lower() in service.lower())
     assert expected > 0 and (page.total, page.total_exact) == (expected, True)

@@ -1,10 +1,9 @@
 """The Connections page's grouped reads: one statement for a screen of cards, same as listing."""
 
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from sqlalchemy import event, insert, text
+from sqlalchemy import insert, text
 from sqlmodel import select
 
 from connmodel.models import Connection, Profile, ProviderConfig
@@ -22,7 +21,7 @@ from connmodel.services.groups import (
     list_profile_groups,
 )
 from connmodel.status import Status
-from connmodel.store import get_engine, session
+from connmodel.store import session
 
 
 def test_first_pages_equal_per_profile_listings_and_continue(demo_url, admin):
@@ -299,6 +298,15 @@ def _steps(s, read):
         raw.set_progress_handler(None, 1)
 
 
+def _walk_steps(s, profile_id: int, pattern: str) -> int:
+    """SQLite steps of one walk of a profile's account index testing each entry (a yardstick
+    for the reads under test)."""
+    return _steps(s, lambda: s.execute(text(
+        "SELECT count(*) FROM connection INDEXED BY ix_connection_live_profile_account "
+        "WHERE profile_id = :p AND revoked_at IS NULL AND account LIKE :pattern"),
+        {"p": profile_id, "pattern": pattern}).one())[1]
+
+
 def _bulk_profile(s, name: str, accounts: list[str]) -> Profile:
     """A profile `name` with an Active connection per account, inserted in one statement (the
     FTS5 triggers index each row); the first makes the provider config they share."""
@@ -371,10 +379,7 @@ def test_a_needle_typed_as_an_accounts_start_is_found_where_those_accounts_sort(
                                   where=ConnectionFilter(profile_id=profile.id, search="ZOE."))
         assert screen.rows[profile.id].items == listed.items
         assert [c.account for c in listed.items] == sorted(hits)[:3]  # the infix one first
-        walk = _steps(s, lambda: s.execute(text(
-            "SELECT count(*) FROM connection INDEXED BY ix_connection_live_profile_account "
-            "WHERE profile_id = :p AND revoked_at IS NULL AND account LIKE '%zoe.%'"),
-            {"p": profile.id}).one())[1]
+        walk = _walk_steps(s, profile.id, "%zoe.%")
         assert steps < 1.75 * walk, f"{steps} steps; one walk of the card's index: {walk}"
 
 
@@ -401,10 +406,7 @@ def test_a_card_whose_matches_all_start_with_the_needle_reads_its_rows_from_that
             assert screen.rows[profile.id].items == listed.items
             assert [c.account for c in listed.items] == first
         assert [p.counts["Active"] for p in screen.profiles.items] == [300, 2]
-        walk = _steps(s, lambda: s.execute(text(
-            "SELECT count(*) FROM connection INDEXED BY ix_connection_live_profile_account "
-            "WHERE profile_id = :p AND revoked_at IS NULL AND account LIKE '%zoe.%'"),
-            {"p": ranged.id}).one())[1]
+        walk = _walk_steps(s, ranged.id, "%zoe.%")
         # The count's walk of the card in two parts (1.7 walks here: its range tests cost
         # steps), then its first rows from the range; they were a second walk (2.6 walks).
         assert steps < 2 * walk, f"{steps} steps; one walk of the card's index: {walk}"
@@ -426,16 +428,14 @@ def test_a_profile_whose_accounts_and_services_hold_one_value_is_probed_by_it(
             s, actor=admin, where=GroupFilter(search="@"), rows=3))
         assert [p.id for p in screen.profiles.items] == [mixed.id]
         assert [c.account for c in screen.rows[mixed.id].items] == ["ops@x.io"]
-        walk = _steps(s, lambda: s.execute(text(
-            "SELECT count(*) FROM connection INDEXED BY ix_connection_live_profile_account "
-            "WHERE profile_id = :p AND revoked_at IS NULL AND account LIKE '%@%'"),
-            {"p": keyed.id}).one())[1]
+        walk = _walk_steps(s, keyed.id, "%@%")
     # "Mixed" is walked (its probe, count and rows); "Api keys" is four seeks, not two walks
     assert steps < 4 * walk, f"{steps} steps; one walk of the keyed profile's index: {walk}"
 
 
 @pytest.mark.postgres
-def test_a_probe_for_a_needle_without_letters_probes_each_profile(postgres_url, admin):
+def test_a_probe_for_a_needle_without_letters_probes_each_profile(postgres_url, admin,
+                                                                  executed):
     """PostgreSQL turned the page's probe of each profile for a needle without letters into
     one hashed subplan over the whole table (estimating a match in the services rare): 2.7 s
     at 10M for "@". `OFFSET 0` in each probe keeps them per profile, along its indexes."""
@@ -444,23 +444,12 @@ def test_a_probe_for_a_needle_without_letters_probes_each_profile(postgres_url, 
         _bulk_profile(s, "Mail", [f"u{i}@x.io" for i in range(2_000)])
         s.commit()
         s.execute(text("ANALYZE connection"))
-    statements: list[tuple[str, Any]] = []
-
-    def keep(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("SELECT profile.name"):
-            statements.append((statement, parameters))
-
-    engine = get_engine(postgres_url)
-    event.listen(engine, "before_cursor_execute", keep)
-    try:
-        with session(postgres_url) as s:
-            screen = cards_screen(s, actor=admin, where=GroupFilter(search="@"), rows=3)
-            assert [p.name for p in screen.profiles.items] == ["Mail"]
-            statement, parameters = statements[0]
-            plan = "\n".join(row[0] for row in s.connection().exec_driver_sql(
-                "EXPLAIN " + statement, parameters))
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)
+    with executed(postgres_url, "SELECT profile.name") as seen, session(postgres_url) as s:
+        screen = cards_screen(s, actor=admin, where=GroupFilter(search="@"), rows=3)
+        assert [p.name for p in screen.profiles.items] == ["Mail"]
+        statement, parameters = seen[0]
+        plan = "\n".join(row[0] for row in s.connection().exec_driver_sql(
+            "EXPLAIN " + statement, parameters))
     assert "hashed SubPlan" not in plan and "Seq Scan on connection" not in plan, plan
 
 

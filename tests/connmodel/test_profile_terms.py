@@ -4,11 +4,10 @@ without losing any profile that has a match."""
 
 import re
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import insert, select, update
 
 from connmodel.models import Connection, Profile, ProfileTerm
 from connmodel.schema import alembic_config, upgrade
@@ -103,7 +102,7 @@ def test_needle_runs_are_its_letters_and_none_when_not_ascii():
 
 
 def test_a_common_needles_profiles_and_rows_are_read_along_their_indexes(
-        sqlite_url, admin, keyring, monkeypatch):
+        sqlite_url, admin, keyring, monkeypatch, executed):
     """SQLite reads the page of profiles along their name index, probing each candidate until
     the page is full (read by id from the candidates' list, it probed every candidate and
     sorted them by name after: 382 ms for "zoe." at 10M, 2,000 profiles), and a card whose
@@ -112,35 +111,25 @@ def test_a_common_needles_profiles_and_rows_are_read_along_their_indexes(
     with session(sqlite_url) as s:
         generate(s, actor=admin, connections=1500, profiles=12, seed=6, keyring=keyring, now=NOW)
     monkeypatch.setattr(groups, "SEARCH_IDS_MAX", 0)  # every needle common
-    statements: dict[str, tuple[str, tuple]] = {}
-
-    def keep(conn, cursor, statement, parameters, context, executemany):
-        for start in ("SELECT profile.name", "SELECT anon_1.sort_value"):
-            if statement.startswith(start):
-                statements[start] = (statement, parameters)
-
-    engine = get_engine(sqlite_url)
-    event.listen(engine, "before_cursor_execute", keep)
-    try:
-        with session(sqlite_url) as s:
-            screen = cards_screen(s, actor=admin, where=GroupFilter(search="lopez"))
-            assert screen.rows
-            plans = {start: [row[-1] for row in s.connection().exec_driver_sql(
-                "EXPLAIN QUERY PLAN " + statement, parameters).all()]
-                for start, (statement, parameters) in statements.items()}
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)
+    starts = ("SELECT profile.name", "SELECT anon_1.sort_value")
+    with executed(sqlite_url, *starts) as seen, session(sqlite_url) as s:
+        screen = cards_screen(s, actor=admin, where=GroupFilter(search="lopez"))
+        assert screen.rows
+        plans = {start: [row[-1] for row in s.connection().exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + statement, parameters).all()]
+            for statement, parameters in seen for start in starts if statement.startswith(start)}
     profiles, rows = plans["SELECT profile.name"], plans["SELECT anon_1.sort_value"]
     assert profiles[0] == "SCAN profile USING INDEX ix_profile_name", profiles
     assert not any("TEMP B-TREE" in step for step in profiles), profiles
     assert any("INDEX ix_connection_live_profile_account" in step for step in rows), rows
-    walk = statements["SELECT anon_1.sort_value"][0]  # the needle in no service: not tested
+    walk = next(st for st, _ in seen if st.startswith("SELECT anon_1.sort_value"))  # in no
+    # service: the needle is not tested there
     assert "connection.account LIKE" in walk and "connection.service LIKE" not in walk, walk
 
 
 @pytest.mark.parametrize("common", [True, False], ids=["common", "rarer"])  # PostgreSQL's
 def test_a_walked_needles_count_reads_the_accounts_that_can_hold_it(
-        store_url, admin, keyring, monkeypatch, common):
+        store_url, admin, keyring, monkeypatch, executed, common):
     """A listing's count of a needle tested row by row that no profile's services can hold
     walks the index of (profile, [status,] account) of the profiles whose accounts can
     (`connections._accounts_walked`): on SQLite beside a status (alone, its text index is
@@ -158,15 +147,7 @@ def test_a_walked_needles_count_reads_the_accounts_that_can_hold_it(
     monkeypatch.setattr("connmodel.search.DENSE_AFTER", 0)  # every needle walked (SQLite)
     monkeypatch.setattr("connmodel.search.FEW_HITS", 0)  # ... and on PostgreSQL
     monkeypatch.setattr("connmodel.search.BITMAP_MAX", 0 if common else 10**9)  # COMMON or not
-    counts: list[tuple[str, Any]] = []
-
-    def keep(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("SELECT count(*)"):
-            counts.append((statement, parameters))
-
-    engine = get_engine(store_url)
-    event.listen(engine, "before_cursor_execute", keep)
-    try:
+    with executed(store_url, "SELECT count(*)") as counts:
         for status in ("Error", "Active", None):
             counts.clear()
             with session(store_url) as s:
@@ -184,13 +165,11 @@ def test_a_walked_needles_count_reads_the_accounts_that_can_hold_it(
             if sqlite and walked:
                 assert any("ix_connection_live_profile_status_account" in step
                            for step in plan), plan
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)
 
 
 @pytest.mark.parametrize("needle", ["Provider", "Google"])  # in every service; in some
 def test_a_needle_in_services_is_counted_from_the_kept_counts(
-        store_url, admin, keyring, monkeypatch, needle):
+        store_url, admin, keyring, monkeypatch, executed, needle):
     """A listing's count of a needle tested row by row that profiles' services hold is the sum
     of connection_count's rows of the profiles whose every live row has one service, which
     holds it (`connections.ServicesCount`): "Google" + Error at 10M read each Error row to
@@ -203,12 +182,6 @@ def test_a_needle_in_services_is_counted_from_the_kept_counts(
     sqlite = store_url.startswith("sqlite")
     monkeypatch.setattr("connmodel.search.DENSE_AFTER", 0)  # every needle walked (SQLite)
     monkeypatch.setattr("connmodel.search.FEW_HITS", 0)  # ... and on PostgreSQL
-    counted: list[str] = []
-
-    def keep(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("SELECT count(*)"):  # a count of the matching rows
-            counted.append(statement)
-
     def check(status: str | None, environment: str | None, rows_read: bool) -> None:
         counted.clear()
         with session(store_url) as s:
@@ -225,9 +198,7 @@ def test_a_needle_in_services_is_counted_from_the_kept_counts(
         assert (page.total, page.total_exact) == (expected, True), (status, environment)
         assert bool(counted) == rows_read, (status, environment, counted)
 
-    engine = get_engine(store_url)
-    event.listen(engine, "before_cursor_execute", keep)
-    try:
+    with executed(store_url, "SELECT count(*)") as counted:  # counts of the matching rows
         for status in ("Error", None):
             for environment in (None, "production"):  # SQLite's needle alone: its text index
                 check(status, environment, sqlite and status is environment is None)
@@ -247,5 +218,3 @@ def test_a_needle_in_services_is_counted_from_the_kept_counts(
             s.commit()
         for status in (held[1], None):
             check(status, None, True)
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)

@@ -43,6 +43,7 @@ from connmodel.search import (
     LiveRowsInTableOrder,
     SearchTerms,
     array_literal,
+    column_ends,
     counted_shape,
     named_by_id,
     prefix_bounds,
@@ -239,15 +240,13 @@ def _among(column: str, param: str, sqlite: bool) -> str:
 @cache
 def _single_service(sqlite: bool) -> Any:
     """Those of the profiles `search_probed` whose live rows have one service, which holds the
-    needle (`search_like_0`): the lowest and highest service of each, a seek to each end
-    of its service index, equal and matching."""
-    ends = {end: (f"(SELECT {end}(service) FROM connection"
-                  f"{' INDEXED BY ix_connection_live_profile_service' if sqlite else ''}"
-                  " WHERE profile_id = probed.id AND revoked_at IS NULL)") for end in ("min", "max")}
+    needle (`search_like_0`): the two ends of each one's service index, equal and matching
+    (connmodel.search.column_ends)."""
+    low, high = column_ends("service", "probed.id", sqlite)
     source = ("(SELECT value AS id FROM json_each(:search_probed))" if sqlite
               else "unnest(CAST(:search_probed AS integer[]))")
-    return text(f"SELECT id FROM (SELECT probed.id, {ends['min']} AS service, {ends['max']} AS "
-                f"last FROM {source} AS probed{'' if sqlite else '(id)'}) AS ends WHERE "
+    return text(f"SELECT id FROM (SELECT probed.id, {low} AS service, {high} AS last FROM "
+                f"{source} AS probed{'' if sqlite else '(id)'}) AS ends WHERE "
                 f"service = last AND {walked_test('service', sqlite)}")
 
 

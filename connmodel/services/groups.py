@@ -63,6 +63,7 @@ from connmodel.search import (
     DENSE,
     PROBED_INDEX,
     SEARCH_MAX,
+    column_ends,
     dense_terms,
     json_values,
     like_pattern,
@@ -299,18 +300,16 @@ def _profile_groups(session: Session, where: GroupFilter, matching: Matching,
     return Page(items, next_cursor, total, exact), ranged
 
 
-def _rows_where(column: str, status: bool, sqlite: bool, prefixed: bool | None = None,
-                tested: bool = True) -> str:
+def _rows_where(column: str, status: bool, sqlite: bool, prefixed: bool | None = None) -> str:
     """FROM and WHERE of a profile's live rows (`profile_ref`) whose `column` holds a common
-    needle (all of them, not `tested`), along the index that holds that column (index-only on
-    PostgreSQL; SQLite is told the index with INDEXED BY); `prefixed` True: only those whose
-    column starts with the lowered needle (an index range, see `prefix_bounds`), False: only
-    the others."""
+    needle, along the index that holds that column (index-only on PostgreSQL; SQLite is told
+    the index with INDEXED BY); `prefixed` True: only those whose column starts with the
+    lowered needle (an index range, see `prefix_bounds`), False: only the others."""
     source = f"connection INDEXED BY {PROBED_INDEX[column, status]}" if sqlite else "connection"
     bounds = "" if prefixed is None else f" AND {prefix_part(column, prefixed)}"
-    test = f" AND {walked_test(column, sqlite)}" if tested else ""
     return (f"FROM {source} WHERE profile_id = {{profile_ref}} AND revoked_at IS NULL"
-            f"{' AND status = :filter_status' if status else ''}{bounds}{test}")
+            f"{' AND status = :filter_status' if status else ''}{bounds}"
+            f" AND {walked_test(column, sqlite)}")
 
 
 def _dense_params(matching: Matching) -> dict[str, Any]:
@@ -350,9 +349,7 @@ def _dense_probe(session: Session, matching: Matching) -> ColumnElement[bool]:
                         for prefixed in (True, None))
         probe = f"{ranged} OR {walk}"
         if column == "account" or not status:  # its index: (profile[, status], column, ..)
-            low, high = (f"(SELECT {end}({column}) "
-                         + _rows_where(column, status, sqlite, tested=False).format(
-                             profile_ref="profile.id") + ")" for end in ("min", "max"))
+            low, high = column_ends(column, "profile.id", sqlite, status)
             probe = (f"{ranged} OR CASE WHEN {low} = {high} THEN {walked_test(low, sqlite)} "
                      f"ELSE {walk} END")
         if matching.candidates is not None:

@@ -3,8 +3,9 @@
 For each store it builds N connections (`connmodel.services.generate`; or measures a database
 given with `--reuse URL`), then picks its needles from the data's own frequency, so that none is
 cherry-picked: from a seeded sample of live accounts and services it takes substrings (a whole
-account, its local part and prefixes of it, a first name, a domain, a service's first word, a
-single letter), counts
+account, its local part and prefixes of it, a first name, a last name, a domain and "@" with
+its first letters, the local part's last two characters (digits, mostly: no letter to prune
+by, no trigram), a service's first word, a single letter), counts
 each one's hits (capped at 10,000, as every count) and keeps, per frequency tier, the needles at
 the tier's low end, middle and high end. Each needle is then timed, warm, in one process:
 
@@ -14,7 +15,8 @@ the tier's low end, middle and high end. Each needle is then timed, warm, in one
 - cards + Error: the same with the status filter Error.
 
 Target (issue 23): p95 <= 50 ms for every needle at 10M on both stores. It prints a table (p50
-and p95 in ms) and writes bench/results/search.json. Quick look: `python bench/search.py
+and p95 in ms) and writes bench/results/search.json, with the machine's speed that day
+(`yardstick_ms`: a fixed loop; 2x slower days happen on the shared machine). Quick look: `python bench/search.py
 --connections 100000 --stores sqlite --runs 3 --out /tmp/search.json`.
 """
 
@@ -72,10 +74,12 @@ def candidates(url: str, seed: int) -> list[str]:
                 rows.append((row[0], row[1]))
     found: set[str] = set()
     for account, service in rows:
-        local, _, domain = account.partition("@")
-        found.update(p for p in (account, local, local.split(".")[0], domain,
-                                 service.split()[0], account[:1].lower(),
-                                 *(local[:n] for n in (4, 6, 8, 10))) if p)
+        local, at, domain = account.partition("@")
+        surname = local.split(".")[-1].rstrip("0123456789") if "." in local else ""
+        found.update(p for p in (account, local, local.split(".")[0], surname, domain,
+                                 at + domain[:4], local[-2:], service.split()[0],
+                                 account[:1].lower(), *(local[:n] for n in (4, 6, 8, 10)))
+                     if p)
     return sorted(found)
 
 
@@ -130,6 +134,17 @@ def measure(url: str, needles: list[dict[str, Any]], runs: int) -> list[dict[str
     return rows
 
 
+def yardstick_ms() -> float:
+    """Milliseconds of a fixed pure-Python loop (median of 5): how fast this machine runs today,
+    so that runs on different days can be compared (the shared machine's speed varies 2x)."""
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        sum(range(3_000_000))
+        times.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(times), 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=1_000_000)
@@ -142,7 +157,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     out: dict[str, Any] = {"machine": platform.node(), "cpus": os.cpu_count(),
-                           "target_p95_ms": TARGET_MS, "runs": args.runs, "stores": {}}
+                           "yardstick_ms": yardstick_ms(), "target_p95_ms": TARGET_MS,
+                           "runs": args.runs, "stores": {}}
+    print(f"yardstick (sum(range(3_000_000))): {out['yardstick_ms']} ms", flush=True)
     folder = Path(tempfile.mkdtemp(prefix="bench-search-"))
     targets = [(url.split(":")[0].split("+")[0].replace("postgresql", "postgres"), url, False)
                for url in args.reuse]

@@ -390,9 +390,8 @@ def _dense_counts(session: Session, matching: Matching, ids: list[int]
     sqlite = session.get_bind().dialect.name == "sqlite"
     params = {f"card_{i}": pid for i, pid in enumerate(ids)}
     if DENSE in matching.shape:
-        stmt = _dense_counts_statement(_card_columns(matching, ids), "status" in matching.shape,
-                                       sqlite,
-                                       CARD_COUNT_CAP)
+        stmt = _dense_counts_statement(_card_columns(session, matching, ids),
+                                       "status" in matching.shape, sqlite, CARD_COUNT_CAP)
         params.update(_dense_params(matching))
     else:
         stmt = _counts_statement(len(ids), matching.shape, CARD_COUNT_CAP)
@@ -544,7 +543,8 @@ def _first_pages(session: Session, matching: Matching, profile_ids: list[int], s
         shape = (matching.shape if sqlite else
                  tuple(("like", 1) if part == DENSE else part for part in matching.shape))
         stmt = _ranges_statement(tuple(limits), sort, shape,
-                                 _card_columns(matching, profile_ids) if matching.dense else None,
+                                 _card_columns(session, matching, profile_ids)
+                                 if matching.dense else None,
                                  sqlite, tuple(pid in ranged for pid in profile_ids))
         params = {**matching.params, **{f"card_{i}": pid for i, pid in enumerate(profile_ids)}}
     rows: dict[int, list[Any]] = {pid: [] for pid in profile_ids}
@@ -575,11 +575,41 @@ def _in_card_order(key: SortKey, parts: list[Select[*tuple[Any, ...]]]
     return union_all(*parts).order_by(literal_column("card"), *order)
 
 
-def _card_columns(matching: Matching, ids: list[int]) -> tuple[tuple[bool, bool], ...]:
-    """Per card, whether a common needle may match its accounts, its services (its terms)."""
+def _card_columns(session: Session, matching: Matching, ids: list[int]
+                  ) -> tuple[tuple[bool, bool], ...]:
+    """Per card, whether a common needle may match its accounts, its services: their terms,
+    or for a needle without terms (no letters: "06", "@"), whether the column holds one value
+    in the card that does not match it (`column_ends`: a card's service is its provider's
+    label). A card ruled out of one column is read from the index of the other alone: "06" at
+    10M read every row of each card from the table to test both (PostgreSQL: counts 579 ms,
+    first rows 389 ms)."""
     held = matching.candidates
-    return tuple((held is None or pid in held["account"], held is None or pid in held["service"])
-                 for pid in ids)
+    if held is not None:
+        return tuple((pid in held["account"], pid in held["service"]) for pid in ids)
+    if DENSE not in matching.shape or not ids:  # SQLite's non-ASCII needle: its FTS5 condition
+        return ((True, True),) * len(ids)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    rows = session.connection().execute(_unmatched_values(len(ids), sqlite), {
+        "search_like_0": matching.params["search_like_0"],
+        **{f"card_{i}": pid for i, pid in enumerate(ids)}}).all()
+    return tuple((not no_account, not no_service)
+                 for _, no_account, no_service in sorted(rows, key=lambda r: r[0]))
+
+
+@lru_cache(maxsize=16)
+def _unmatched_values(cards: int, sqlite: bool) -> Any:
+    """Rows (card position, accounts ruled out, services ruled out) of `card_0`..: a column is
+    ruled out where it holds one value in the card's live rows and that value does not hold
+    the needle (`search_like_0`)."""
+    parts = []
+    for i in range(cards):
+        ruled_out = []
+        for column in ("account", "service"):
+            low, high = column_ends(column, f":card_{i}", sqlite)
+            ruled_out.append(f"CASE WHEN {low} = {high} THEN NOT ({walked_test(low, sqlite)}) "
+                             "ELSE false END")
+        parts.append(f"SELECT {i} AS card, {ruled_out[0]} AS accounts, {ruled_out[1]} AS services")
+    return text(" UNION ALL ".join(parts))
 
 
 def _one_column_test(column: str, sqlite: bool) -> ColumnElement[bool]:

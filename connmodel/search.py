@@ -97,6 +97,12 @@ PROBED_INDEX = {("account", False): "ix_connection_live_profile_account",
                 ("service", True): "ix_connection_live_profile_service"}
 
 
+def probed_source(column: str, status: bool, sqlite: bool) -> str:
+    """The FROM of a walk along the index that holds `column` (PROBED_INDEX) on SQLite, which
+    is told it with INDEXED BY; PostgreSQL's planner finds it."""
+    return f"connection INDEXED BY {PROBED_INDEX[column, status]}" if sqlite else "connection"
+
+
 def column_ends(column: str, profile_ref: str, sqlite: bool, status: bool = False
                 ) -> tuple[str, str]:
     """SQL of the lowest and the highest `column` of a profile's live rows (of the filter's
@@ -104,7 +110,7 @@ def column_ends(column: str, profile_ref: str, sqlite: bool, status: bool = Fals
     column follows the profile[ and status]). Equal, the profile holds one value there: a
     profile's service is its provider's label, an API-key profile's accounts all read
     "Configured"; a needle is then tested on that value, not on each row."""
-    source = f"connection INDEXED BY {PROBED_INDEX[column, status]}" if sqlite else "connection"
+    source = probed_source(column, status, sqlite)
     live = (f"profile_id = {profile_ref} AND revoked_at IS NULL"
             f"{' AND status = :filter_status' if status else ''}")
     low, high = (f"(SELECT {end}({column}) FROM {source} WHERE {live})" for end in ("min", "max"))
@@ -162,6 +168,18 @@ def array_literal(ids: Sequence[int]) -> str:
     return "{" + ",".join(str(int(i)) for i in ids) + "}"
 
 
+def id_list(ids: Sequence[int], sqlite: bool) -> str:
+    """Ids as one parameter: a JSON list on SQLite (see json_values), an array literal on
+    PostgreSQL (array_literal); `in_id_list` tests a column against one."""
+    return json.dumps(list(ids)) if sqlite else array_literal(ids)
+
+
+def in_id_list(column: str, param: str, sqlite: bool) -> str:
+    """SQL: `column` is one of the ids of the `id_list` parameter `param`."""
+    return (f"{column} IN (SELECT value FROM json_each(:{param}))" if sqlite
+            else f"{column} = ANY(CAST(:{param} AS integer[]))")
+
+
 HITS = "hits"  # the mark of a shape naming a search's live hits by id (see named_by_id)
 NARROWED = "narrowed"  # ... and of one naming those the listing's other filters left
 
@@ -175,11 +193,8 @@ def named_by_id(kind: str, hits: Sequence[tuple[Any, ...]], narrowed: bool = Fal
     (HitCount): counting the ids again read each hit's row once more (21 ms for 6,904 at 10M
     on PostgreSQL, 13 ms for 7,015 on SQLite)."""
     ids = [h[0] for h in hits]
-    params: dict[str, Any] = {"search_hit_count": len(ids)}
-    if kind == "ids":
-        params["search_ids"] = array_literal(ids)
-    else:
-        params["search_id_list"] = json.dumps(ids)
+    params: dict[str, Any] = {"search_hit_count": len(ids),
+                              f"search_{kind}": id_list(ids, sqlite=kind == "id_list")}
     return SearchTerms((kind, NARROWED if narrowed else HITS), params,
                        None if narrowed else tuple(hits))
 

@@ -5,7 +5,6 @@ one transaction whose first statement is a conditional UPDATE, so two admins (or
 revoking at once produce exactly one revocation and one audit event.
 """
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, lru_cache
@@ -39,15 +38,16 @@ from connmodel.search import (
     HITS,
     NARROWED,
     OVER_CAP,
-    PROBED_INDEX,
     LiveRowsInTableOrder,
     SearchTerms,
-    array_literal,
     column_ends,
     counted_shape,
+    id_list,
+    in_id_list,
     named_by_id,
     prefix_bounds,
     prefix_part,
+    probed_source,
     search_clause,
     search_terms,
     through_text_index,
@@ -212,7 +212,7 @@ def _in_accounts_only(session: Session, held: dict[str, list[int]], needle: str,
                       params: dict[str, Any]) -> list[str]:
     """[ACCOUNT_PROFILES] with the profiles whose accounts can hold `needle` (`held`, when no
     profile's services can) in `params`."""
-    params["search_account_profiles"] = _id_list(
+    params["search_account_profiles"] = id_list(
         held["account"], session.get_bind().dialect.name == "sqlite")
     params.update(prefix_bounds(needle))
     return [ACCOUNT_PROFILES]
@@ -224,17 +224,6 @@ def _in_services(held: dict[str, list[int]], params: dict[str, Any]) -> list[str
     params["search_held_services"] = tuple(held["service"])
     params["search_held_accounts"] = tuple(held["account"])
     return [SERVICE_PROFILES]
-
-
-def _id_list(ids: list[int], sqlite: bool) -> str:
-    """Ids as one parameter: a JSON list on SQLite, an array literal on PostgreSQL."""
-    return json.dumps(ids) if sqlite else array_literal(ids)
-
-
-def _among(column: str, param: str, sqlite: bool) -> str:
-    """`column` in the ids of an `_id_list` parameter."""
-    return (f"{column} IN (SELECT value FROM json_each(:{param}))" if sqlite
-            else f"{column} = ANY(CAST(:{param} AS integer[]))")
 
 
 @cache
@@ -439,7 +428,7 @@ class ServicesCount:
     def __init__(self, shape: tuple[Any, ...], sqlite: bool, rows: "Count") -> None:
         kept = func.sum(col(ConnectionCount.n))
         self.kept = (select(col(ConnectionCount.profile_id), kept)
-                     .where(text(_among("connection_count.profile_id", "search_held", sqlite)),
+                     .where(text(in_id_list("connection_count.profile_id", "search_held", sqlite)),
                             *_kept_conditions(shape))
                      .group_by(col(ConnectionCount.profile_id)).having(kept > 0)
                      .order_by(kept.desc()))
@@ -451,7 +440,7 @@ class ServicesCount:
         params = params or {}
         services, accounts = params["search_held_services"], params["search_held_accounts"]
         conn = session.connection()
-        held = _id_list(sorted({*services, *accounts}), self.sqlite)
+        held = id_list(sorted({*services, *accounts}), self.sqlite)
         kept: dict[int, int] = {}
         reached, rows = 0, conn.execute(self.kept, {**params, "search_held": held})
         for pid, n in rows:  # the largest, until their rows pass the cap
@@ -463,7 +452,7 @@ class ServicesCount:
         rows.close()
         in_services = set(services)
         single = set(conn.execute(self.probe, {
-            "search_probed": _id_list([p for p in kept if p in in_services], self.sqlite),
+            "search_probed": id_list([p for p in kept if p in in_services], self.sqlite),
             "search_like_0": params["search_like_0"]}).scalars())
         total = sum(kept[pid] for pid in single)
         if total > COUNT_CAP:
@@ -519,9 +508,8 @@ def _accounts_walked(sqlite: bool, status: bool, starting: bool) -> Select[Any]:
     walked the status's rows reading each ("zoe." + Error at 10M: 270,000 rows, 495 ms),
     PostgreSQL the whole table ("zoe.": 176 ms) or the status's rows ("hooli.example" +
     Error: 250 ms) to the count's cap."""
-    source = (f"connection INDEXED BY {PROBED_INDEX['account', status]}" if sqlite
-              else "connection")
-    among = _among("profile_id", "search_account_profiles", sqlite)
+    among = in_id_list("profile_id", "search_account_profiles", sqlite)
+    source = probed_source("account", status, sqlite)
     return (select(literal_column("id")).select_from(text(source))
             .where(text(f"{among} AND revoked_at IS NULL"
                         f"{' AND status = :filter_status' if status else ''}"
@@ -561,10 +549,9 @@ Count = CappedCount | KeptCount | HitCount | CapReached | AccountsCount | Servic
 def _listing(shape: tuple[Any, ...], key: SortKey) -> tuple[KeysetQuery, Count]:
     """The page and count statements of one filter shape and sort order, built once."""
     page_shape, count_by_text_index = _search_plan(shape, key)
-    if SERVICE_PROFILES in shape:
-        plain = tuple(p for p in shape if p != SERVICE_PROFILES)
-        return (KeysetQuery(_listed_rows(page_shape), key, at=_listed_at(key)),
-                ServicesCount(plain, DENSE in shape, _listing(plain, key)[1]))
+    if SERVICE_PROFILES in shape:  # the page and fallback count of the search without it
+        page, rows = _listing(tuple(p for p in shape if p != SERVICE_PROFILES), key)
+        return page, ServicesCount(shape, DENSE in shape, rows)
     page = KeysetQuery(_listed_rows(page_shape), key, at=_listed_at(key))
     if any(isinstance(part, tuple) and part[-1] in (HITS, NARROWED) for part in shape):
         return page, HitCount()

@@ -61,7 +61,6 @@ from connmodel.paging import (
 from connmodel.permissions import Action, Actor, require
 from connmodel.search import (
     DENSE,
-    PROBED_INDEX,
     SEARCH_MAX,
     column_ends,
     dense_terms,
@@ -71,6 +70,7 @@ from connmodel.search import (
     matches_by_profile,
     prefix_bounds,
     prefix_part,
+    probed_source,
     text_terms,
     walked_test,
 )
@@ -305,7 +305,7 @@ def _rows_where(column: str, status: bool, sqlite: bool, prefixed: bool | None =
     needle, along the index that holds that column (index-only on PostgreSQL; SQLite is told
     the index with INDEXED BY); `prefixed` True: only those whose column starts with the
     lowered needle (an index range, see `prefix_bounds`), False: only the others."""
-    source = f"connection INDEXED BY {PROBED_INDEX[column, status]}" if sqlite else "connection"
+    source = probed_source(column, status, sqlite)
     bounds = "" if prefixed is None else f" AND {prefix_part(column, prefixed)}"
     return (f"FROM {source} WHERE profile_id = {{profile_ref}} AND revoked_at IS NULL"
             f"{' AND status = :filter_status' if status else ''}{bounds}"

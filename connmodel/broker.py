@@ -21,17 +21,18 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, bindparam, or_, select, update
+from sqlalchemy import Select, bindparam, or_, select, true, update
 from sqlmodel import Session, col
 
 from connmodel.checks.credentials import MissingCredential, auth_headers
 from connmodel.errors import CredentialUnavailable, InvalidInput, NotFound, ProviderUnreachable
-from connmodel.models import Connection, McpServer, Profile, ProviderConfig, utcnow
+from connmodel.models import ApiToken, Connection, McpServer, Profile, ProviderConfig, utcnow
 from connmodel.permissions import Action, Actor, require
 from connmodel.providers.records import Linked
 from connmodel.providers.refresh import refresh_linked
 from connmodel.secrets import KeyRing
 from connmodel.services.servers import live_connection_id
+from connmodel.services.tokens import TOKEN_COLUMNS, presented_hash, token_bearer
 from connmodel.status import DISABLED_HINT, HINTS, OAUTH_KINDS, ProviderKind, ServerState, Status
 
 REFRESH_WITHIN = timedelta(minutes=5)  # a token expiring sooner is refreshed before it is given
@@ -75,6 +76,18 @@ _SERVER: Select[*tuple[Any, ...]] = (
     .order_by((col(McpServer.name) == bindparam("server")).desc(), col(McpServer.id))
     .limit(2)
 )
+
+# The presented token's row beside the server's rows: the broker's one read, one round trip for
+# what took two (the token checked by connmodel.services.tokens.token_bearer). An unknown token
+# reads no row; a known one with no such server reads one whose server columns are NULL.
+_SERVERS = _SERVER.subquery("server")
+_TOKEN_AND_SERVER: Select[*tuple[Any, ...]] = (
+    select(*TOKEN_COLUMNS, *_SERVERS.c)
+    .select_from(ApiToken)
+    .outerjoin(_SERVERS, true())
+    .where(col(ApiToken.token_hash) == bindparam("hash"))
+)
+_TOKEN_PART = len(TOKEN_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -126,17 +139,17 @@ _USED = (
 )
 
 
-def _server(session: Session, name_or_url: str) -> tuple[_Server, _Current | None]:
-    """The server named (or at) `name_or_url`, and its live connection (None: none)."""
-    wanted = (name_or_url or "").strip()
+def _server(wanted: str, rows: list[Any]) -> tuple[_Server, _Current | None]:
+    """The server named (or at) `wanted` among `rows` (of _SERVER: at most two, a server so
+    named first), and its live connection (None: none)."""
     if not wanted:
         raise InvalidInput("name the MCP server (its name or its URL)")
-    rows = session.connection().execute(_SERVER, {"server": wanted}).all()
     if not rows:
         raise NotFound(f"no MCP server named {wanted[:200]!r} or at that URL")
-    if len(rows) > 1 and rows[0].name != wanted:
+    named = [row for row in rows if row[0] == wanted]
+    if not named and len(rows) > 1:
         raise InvalidInput(f"several MCP servers are at {wanted[:200]!r}: name the server")
-    (name, url, state, reason, connection_id, *current) = rows[0]
+    (name, url, state, reason, connection_id, *current) = (named or rows)[0]
     server = _Server(name, url, state, reason)
     return server, None if connection_id is None else _Current(connection_id, *current)
 
@@ -219,20 +232,31 @@ def _settled(linked: Linked, version: int) -> bool:
             or claimed is None or claimed <= utcnow())
 
 
-def credential_for(session: Session, *, actor: Actor, keyring: KeyRing, server: str,
+def credential_for(session: Session, *, token: str | None, keyring: KeyRing, server: str,
+                   address: str = "?",
                    transaction: Callable[[], AbstractContextManager[Session]] | None = None,
                    ) -> BrokeredCredential:
-    """The credential to call `server` (a name, or a URL) now; see the module docstring.
+    """The credential to call `server` (a name, or a URL) now, for the bearer of the API token
+    `token` (sent from `address`); see the module docstring.
 
-    `session` may read outside a transaction (connmodel.store.reading: on PostgreSQL two round
-    trips fewer per credential); a due token is then refreshed in `transaction()`, a session
-    whose writes commit together (without it, in `session`).
+    The token and the server are read in one statement, and `session` may read outside a
+    transaction (connmodel.store.reading): on PostgreSQL one round trip for a credential. A
+    due token is then refreshed in `transaction()`, a session whose writes commit together
+    (without it, in `session`).
 
-    NotFound for an unknown server, CredentialUnavailable (with the remedy) when the server or
-    its connection may not be used, ProviderUnreachable when a due token cannot be refreshed.
+    AuthenticationFailed for a missing, unknown, expired or revoked token, PermissionDenied
+    for a token that may not broker, NotFound for an unknown server, CredentialUnavailable
+    (with the remedy) when the server or its connection may not be used, ProviderUnreachable
+    when a due token cannot be refreshed.
     """
+    digest = presented_hash(token)
+    wanted = (server or "").strip()
+    rows = session.connection().execute(_TOKEN_AND_SERVER,
+                                        {"hash": digest, "server": wanted}).all()
+    actor = token_bearer(session, rows[0] if rows else None, digest, address=address)
     require(actor, Action.BROKER)
-    found, conn = _server(session, server)
+    found, conn = _server(wanted, [row[_TOKEN_PART:] for row in rows
+                                   if row[_TOKEN_PART] is not None])
     if found.state != ServerState.CONNECTED:
         raise CredentialUnavailable(
             f"server {found.name!r} is disconnected"

@@ -12,8 +12,9 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Label, bindparam, or_, select, update
 from sqlmodel import Session, col
 
 from connmodel.errors import (
@@ -108,11 +109,16 @@ def revoke_token(session: Session, *, actor: Actor, name: str) -> ApiTokenPublic
     return ApiTokenPublic.model_validate(token, from_attributes=True)
 
 
-_BY_HASH = (
-    select(col(ApiToken.id), col(ApiToken.name), col(ApiToken.scope), col(ApiToken.token_hash),
-           col(ApiToken.expires_at), col(ApiToken.last_used_at), col(ApiToken.revoked_at))
-    .where(col(ApiToken.token_hash) == bindparam("hash"))
+# A token's columns as `authenticate` reads them, labelled apart from the columns of a statement
+# that reads them beside others (the broker's: connmodel.broker).
+TOKEN_COLUMNS: tuple[Label[Any], ...] = (
+    col(ApiToken.id).label("token_id"), col(ApiToken.name).label("token_name"),
+    col(ApiToken.scope).label("token_scope"), col(ApiToken.token_hash).label("token_hash"),
+    col(ApiToken.expires_at).label("token_expires_at"),
+    col(ApiToken.last_used_at).label("token_last_used_at"),
+    col(ApiToken.revoked_at).label("token_revoked_at"),
 )
+BY_HASH = select(*TOKEN_COLUMNS).where(col(ApiToken.token_hash) == bindparam("hash"))
 _USED = (
     update(ApiToken)
     .where(col(ApiToken.id) == bindparam("token_id"),
@@ -122,33 +128,47 @@ _USED = (
 )
 
 
+def presented_hash(token: str | None) -> str:
+    """The hash a presented token is looked up by (BY_HASH's `hash`); AuthenticationFailed
+    without one."""
+    if not token:
+        raise AuthenticationFailed(NO_TOKEN)
+    return token_hash(token)
+
+
 def authenticate(session: Session, token: str | None, *, address: str = "?") -> Actor:
     """The actor of a presented bearer token; AuthenticationFailed (the API's 401) otherwise.
+    See token_bearer."""
+    digest = presented_hash(token)
+    found = session.connection().execute(BY_HASH, {"hash": digest}).first()  # Core: no ORM
+    return token_bearer(session, found, digest, address=address)
+
+
+def token_bearer(session: Session, found: Any, digest: str, *, address: str = "?") -> Actor:
+    """The actor of the token whose hash is `digest`, given its row as read by the caller
+    (TOKEN_COLUMNS, by label; None: no such token); AuthenticationFailed (the API's 401)
+    otherwise.
 
     A known token that is expired or revoked is refused with an audit event naming it; an
     unknown one names nobody, so its refusal is only counted in the API's log. `last_used_at`
     is written at most once a minute per token.
     """
-    if not token:
-        raise AuthenticationFailed(NO_TOKEN)
-    digest = token_hash(token)
-    found = session.connection().execute(_BY_HASH, {"hash": digest}).first()  # Core: no ORM
     if found is None or not hmac.compare_digest(found.token_hash, digest):
         raise AuthenticationFailed("unknown API token")
     now = utcnow()
     refusal = None
-    if found.revoked_at is not None:
+    if found.token_revoked_at is not None:
         refusal = "revoked"
-    elif found.expires_at is not None and found.expires_at <= now:
+    elif found.token_expires_at is not None and found.token_expires_at <= now:
         refusal = "expired"
     if refusal:
-        record(session, actor=Actor(f"token:{found.name}", Role.VIEWER), action="denied",
+        record(session, actor=Actor(f"token:{found.token_name}", Role.VIEWER), action="denied",
                target=f"API from address {address[:100]}", outcome=f"refused: token {refusal}")
         session.commit()
-        raise AuthenticationFailed(f"API token {found.name!r} is {refusal}: ask an admin for a "
-                                   "new one (connmodel token add)")
-    if found.last_used_at is None or found.last_used_at < now - USED_EVERY:
-        session.execute(_USED, {"token_id": found.id, "stale_before": now - USED_EVERY,
+        raise AuthenticationFailed(f"API token {found.token_name!r} is {refusal}: ask an admin "
+                                   "for a new one (connmodel token add)")
+    if found.token_last_used_at is None or found.token_last_used_at < now - USED_EVERY:
+        session.execute(_USED, {"token_id": found.token_id, "stale_before": now - USED_EVERY,
                                 "now": now})
         session.commit()
-    return token_actor(found.name, TokenScope(found.scope))
+    return token_actor(found.token_name, TokenScope(found.token_scope))

@@ -64,6 +64,9 @@ OVER_CAP = "over_cap"  # PostgreSQL: an ILIKE's shape, once more than COUNT_CAP 
 # 57 ms, and its bitmap ANDed with the Error rows' made that count 1.2 s -> 0.15 s.
 BITMAP_MAX = 300_000
 COMMON = "common"  # ... the mark of such a needle's ILIKE shape
+# PostgreSQL: the mark of a needle without a cased character ("06", "@", "2024-"): LIKE alone
+# finds what ILIKE would, at a third of the cost per row tested, and its trigram index serves both.
+UNCASED = "uncased"
 DENSE_AFTER = COUNT_CAP
 _FTS = table("connection_fts", column("rowid", Integer), column("connection_fts", String))
 _FTS_IDS = select(_FTS.c.rowid).where(_FTS.c.connection_fts.match(bindparam("search_phrase")))
@@ -224,7 +227,8 @@ def text_terms(session: Session, needle: str) -> SearchTerms | None:
     if dialect == "sqlite" and len(needle) >= 3:
         return SearchTerms(("fts",), {"search_phrase": _quoted(needle)})
     needles = _case_variants(needle) if dialect == "sqlite" else [needle]
-    return SearchTerms(("like", len(needles)),
+    uncased = dialect != "sqlite" and needle.lower() == needle == needle.upper()
+    return SearchTerms(("like", len(needles), *((UNCASED,) if uncased else ())),
                        {f"search_like_{i}": like_pattern(n) for i, n in enumerate(needles)})
 
 
@@ -244,6 +248,9 @@ def search_clause(shape: tuple[Any, ...]) -> ColumnElement[bool]:
         return or_(*(col(c).concat("").ilike(bindparam("search_like_0"), escape="\\")
                      for c in (Connection.account, Connection.service)))
     columns: tuple[Any, ...] = (Connection.account, Connection.service)
+    if UNCASED in shape:  # nothing to fold: "lower_like" and "like" alike
+        return or_(*(c.like(bindparam(f"search_like_{i}"), escape="\\")
+                     for i in range(shape[1]) for c in columns))
     if kind == "lower_like":  # ILIKE as a row-by-row test: see counted_shape
         return or_(*(lowered_like(c, bindparam(f"search_like_{i}"))
                      for i in range(shape[1]) for c in columns))
@@ -331,7 +338,9 @@ def _counted_part(part: Any, alone: bool, profiled: bool) -> Any:
     """One part of counted_shape: the ILIKE of a search as its rows are read whole."""
     if not (isinstance(part, tuple) and part[0] == "like") or not (alone or COMMON in part):
         return part
-    return DENSE if profiled and not alone else ("lower_like", part[1])
+    if profiled and not alone:
+        return DENSE
+    return ("lower_like", part[1], *((UNCASED,) if UNCASED in part else ()))
 
 
 def _sqlite_plan(session: Session, fts: SearchTerms, needle: str) -> SearchTerms:

@@ -484,7 +484,10 @@ class CapReached:
         return COUNT_CAP, False
 
 
-_OVER_CAP_ALONE = (("like", 1, OVER_CAP),)  # a filter that is only a search past the cap
+def _over_cap_alone(shape: tuple[Any, ...]) -> bool:
+    """Whether a filter is only a search past the cap (PostgreSQL's OVER_CAP)."""
+    return (len(shape) == 1 and isinstance(shape[0], tuple) and shape[0][0] == "like"
+            and OVER_CAP in shape[0])
 
 
 def _listed_rows(shape: tuple[Any, ...]) -> Select[Any]:
@@ -555,7 +558,7 @@ def _listing(shape: tuple[Any, ...], key: SortKey) -> tuple[KeysetQuery, Count]:
     page = KeysetQuery(_listed_rows(page_shape), key, at=_listed_at(key))
     if any(isinstance(part, tuple) and part[-1] in (HITS, NARROWED) for part in shape):
         return page, HitCount()
-    if shape == _OVER_CAP_ALONE:
+    if _over_cap_alone(shape):
         return page, CapReached()
     if count_by_text_index:
         counted = through_text_index([col(Connection.revoked_at).is_(None)])

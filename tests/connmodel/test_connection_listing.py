@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import String, cast, event, insert, literal, select, text
+from sqlalchemy import String, cast, event, func, insert, literal, select, text, update
 
 from connmodel.errors import ConnModelError, InvalidInput, NotFound
 from connmodel.models import Connection, Profile
@@ -155,6 +155,9 @@ FILTERS = [
     ConnectionFilter(search="SMITH@example"),   # case-insensitive
     ConnectionFilter(search="zoe@hooli.example.com"),  # each trigram is in a row; the whole in none
     ConnectionFilter(search="50%"),             # '%' is a character, not a wildcard
+    ConnectionFilter(search="0"),               # PostgreSQL: no case, LIKE alone
+    ConnectionFilter(status="Error", search="0%"),
+    ConnectionFilter(search="@"),
     ConnectionFilter(search="ot_"),
     ConnectionFilter(search="oauth2 prov"),     # matches the service
     ConnectionFilter(search="xyzzy"),
@@ -520,6 +523,32 @@ def test_a_short_needle_alone_is_counted_in_table_order_without_lower(sqlite_url
     assert expected > 0 and (page.total, page.total_exact) == (expected, True)
     assert "lower(" not in statement, statement
     assert any(step.startswith("SCAN connection") and "INDEX" not in step for step in plan), plan
+
+
+def test_a_needle_without_case_is_matched_by_like_alone(postgres_url, admin, keyring, executed):
+    """PostgreSQL: a needle with no cased character ("06", "@", "2024-") finds with LIKE what
+    ILIKE finds, at a third of ILIKE's cost per row tested (a needle under three characters is
+    tested row by row: no trigram serves it). "06" at 1M 403 -> 143 ms, "06" + Error 683 ->
+    171 ms. A needle with a letter keeps ILIKE."""
+    with session(postgres_url) as s:
+        generate(s, actor=admin, connections=1500, profiles=12, seed=6, keyring=keyring)
+        s.execute(update(Connection).where(Connection.id % 7 == 0)
+                  .values(account=func.upper(Connection.account)))
+        s.commit()
+        rows = s.execute(select(Connection.account, Connection.service, Connection.status)
+                         .where(Connection.revoked_at.is_(None))).all()
+    for needle, status in (("06", None), ("1", "Error"), ("@", None), ("@E", None)):
+        expected = sum(1 for account, service, state in rows if status in (None, state) and (
+            needle.lower() in account.lower() or needle.lower() in service.lower()))
+        with executed(postgres_url, "SELECT") as seen, session(postgres_url) as s:
+            page = list_connections(s, actor=admin, limit=5,
+                                    where=ConnectionFilter(search=needle, status=status))
+        assert (page.total, page.total_exact) == (min(expected, COUNT_CAP), expected <= COUNT_CAP)
+        searched = [statement for statement, _ in seen if "search_like_0" in statement]
+        assert searched, f"{needle!r}: no statement tested the needle"
+        cased = any(c.isalpha() for c in needle)
+        for statement in searched:
+            assert (" ILIKE " in statement or "lower(" in statement) == cased, (needle, statement)
 
 
 def test_a_rare_needle_with_a_status_is_counted_from_its_hits(postgres_url, admin):

@@ -61,7 +61,9 @@ from connmodel.paging import (
 from connmodel.permissions import Action, Actor, require
 from connmodel.search import (
     DENSE,
+    DENSE_UNCASED,
     SEARCH_MAX,
+    UNCASED,
     column_ends,
     dense_terms,
     json_values,
@@ -177,6 +179,16 @@ class Matching:
     def dense(self) -> bool:
         """A common needle: tested row by row along each profile's own index walk."""
         return any(isinstance(part, tuple) for part in self.shape)
+
+    @property
+    def walked(self) -> bool:
+        """A common needle tested by `walked_test` (DENSE: ASCII), not by its text index."""
+        return DENSE in self.shape or DENSE_UNCASED in self.shape
+
+    @property
+    def uncased(self) -> bool:
+        """PostgreSQL: the walked needle has no cased character, so LIKE alone tests it."""
+        return DENSE_UNCASED in self.shape
 
     def conditions(self) -> list[ColumnElement[bool]]:
         return [with_values(c, self.params) for c in _conditions(self.shape)]
@@ -300,7 +312,8 @@ def _profile_groups(session: Session, where: GroupFilter, matching: Matching,
     return Page(items, next_cursor, total, exact), ranged
 
 
-def _rows_where(column: str, status: bool, sqlite: bool, prefixed: bool | None = None) -> str:
+def _rows_where(column: str, status: bool, sqlite: bool, prefixed: bool | None = None,
+               uncased: bool = False) -> str:
     """FROM and WHERE of a profile's live rows (`profile_ref`) whose `column` holds a common
     needle, along the index that holds that column (index-only on PostgreSQL; SQLite is told
     the index with INDEXED BY); `prefixed` True: only those whose column starts with the
@@ -309,7 +322,7 @@ def _rows_where(column: str, status: bool, sqlite: bool, prefixed: bool | None =
     bounds = "" if prefixed is None else f" AND {prefix_part(column, prefixed)}"
     return (f"FROM {source} WHERE profile_id = {{profile_ref}} AND revoked_at IS NULL"
             f"{' AND status = :filter_status' if status else ''}{bounds}"
-            f" AND {walked_test(column, sqlite)}")
+            f" AND {walked_test(column, sqlite, uncased)}")
 
 
 def _dense_params(matching: Matching) -> dict[str, Any]:
@@ -336,7 +349,7 @@ def _dense_probe(session: Session, matching: Matching) -> ColumnElement[bool]:
     without letters ("@", no terms to prune by) it estimated a match in the services as rare
     and scanned the whole table once for them (2.7 s at 10M) instead of probing each profile.
     """
-    if DENSE not in matching.shape:  # a non-ASCII common needle on SQLite: its FTS5 condition
+    if not matching.walked:  # a non-ASCII common needle on SQLite: its FTS5 condition
         return exists().where(col(Connection.profile_id) == col(Profile.id),
                               *matching.conditions())
     sqlite = session.get_bind().dialect.name == "sqlite"
@@ -344,13 +357,15 @@ def _dense_probe(session: Session, matching: Matching) -> ColumnElement[bool]:
     arms, params = [], _dense_params(matching)
     offset = "" if sqlite else " OFFSET 0"
     for column in ("account", "service"):
-        ranged, walk = (f"EXISTS (SELECT 1 {_rows_where(column, status, sqlite, prefixed)}"
+        ranged, walk = (f"EXISTS (SELECT 1 "
+                        f"{_rows_where(column, status, sqlite, prefixed, matching.uncased)}"
                         f"{offset})".format(profile_ref="profile.id")
                         for prefixed in (True, None))
         probe = f"{ranged} OR {walk}"
         if column == "account" or not status:  # its index: (profile[, status], column, ..)
             low, high = column_ends(column, "profile.id", sqlite, status)
-            probe = (f"{ranged} OR CASE WHEN {low} = {high} THEN {walked_test(low, sqlite)} "
+            probe = (f"{ranged} OR CASE WHEN {low} = {high} THEN "
+                     f"{walked_test(low, sqlite, matching.uncased)} "
                      f"ELSE {walk} END")
         if matching.candidates is not None:
             ids = matching.candidates[column]
@@ -389,9 +404,10 @@ def _dense_counts(session: Session, matching: Matching, ids: list[int]
     """
     sqlite = session.get_bind().dialect.name == "sqlite"
     params = {f"card_{i}": pid for i, pid in enumerate(ids)}
-    if DENSE in matching.shape:
+    if matching.walked:
         stmt = _dense_counts_statement(_card_columns(session, matching, ids),
-                                       "status" in matching.shape, sqlite, CARD_COUNT_CAP)
+                                       "status" in matching.shape, sqlite, CARD_COUNT_CAP,
+                                       matching.uncased)
         params.update(_dense_params(matching))
     else:
         stmt = _counts_statement(len(ids), matching.shape, CARD_COUNT_CAP)
@@ -407,7 +423,7 @@ def _dense_counts(session: Session, matching: Matching, ids: list[int]
 
 @lru_cache(maxsize=64)
 def _dense_counts_statement(columns: tuple[tuple[bool, bool], ...], status: bool, sqlite: bool,
-                            cap: int) -> Any:
+                            cap: int, uncased: bool = False) -> Any:
     """Rows (card position, status, in the prefix range (1) or not, count) for
     `_dense_counts`, built once per shape: `columns` tells per card whether its accounts, its
     services may match (their terms)."""
@@ -417,11 +433,12 @@ def _dense_counts_statement(columns: tuple[tuple[bool, bool], ...], status: bool
             rows = (f"FROM (SELECT status, 0 AS in_range FROM connection WHERE profile_id = "
                     f":card_{i} AND revoked_at IS NULL"
                     f"{' AND status = :filter_status' if status else ''} AND "
-                    f"({walked_test('account', sqlite)} OR {walked_test('service', sqlite)})"
+                    f"({walked_test('account', sqlite, uncased)} OR "
+                    f"{walked_test('service', sqlite, uncased)})"
                     f") AS b{i}")
         else:  # one column, from its index alone: the needle's prefix range first
             column = "account" if in_account else "service"
-            ranged, rest = (_rows_where(column, status, sqlite, prefixed)
+            ranged, rest = (_rows_where(column, status, sqlite, prefixed, uncased)
                             .format(profile_ref=f":card_{i}") for prefixed in (True, False))
             rows = (f"FROM (SELECT status, 1 AS in_range FROM (SELECT status {ranged} LIMIT "
                     f"{cap + 1}) AS p{i} UNION ALL SELECT status, 0 FROM (SELECT status {rest} "
@@ -541,7 +558,8 @@ def _first_pages(session: Session, matching: Matching, profile_ids: list[int], s
         # statistics, so it read and sorted each card's every row (30-100 ms a card at 10M).
         sqlite = session.get_bind().dialect.name == "sqlite"
         shape = (matching.shape if sqlite else
-                 tuple(("like", 1) if part == DENSE else part for part in matching.shape))
+                 tuple(("like", 1, *part[1:]) if part in (DENSE, DENSE_UNCASED) else part
+                       for part in matching.shape))
         stmt = _ranges_statement(tuple(limits), sort, shape,
                                  _card_columns(session, matching, profile_ids)
                                  if matching.dense else None,
@@ -586,10 +604,10 @@ def _card_columns(session: Session, matching: Matching, ids: list[int]
     held = matching.candidates
     if held is not None:
         return tuple((pid in held["account"], pid in held["service"]) for pid in ids)
-    if DENSE not in matching.shape or not ids:  # SQLite's non-ASCII needle: its FTS5 condition
+    if not matching.walked or not ids:  # SQLite's non-ASCII needle: its FTS5 condition
         return ((True, True),) * len(ids)
     sqlite = session.get_bind().dialect.name == "sqlite"
-    rows = session.connection().execute(_unmatched_values(len(ids), sqlite), {
+    rows = session.connection().execute(_unmatched_values(len(ids), sqlite, matching.uncased), {
         "search_like_0": matching.params["search_like_0"],
         **{f"card_{i}": pid for i, pid in enumerate(ids)}}).all()
     return tuple((not no_account, not no_service)
@@ -597,7 +615,7 @@ def _card_columns(session: Session, matching: Matching, ids: list[int]
 
 
 @lru_cache(maxsize=16)
-def _unmatched_values(cards: int, sqlite: bool) -> Any:
+def _unmatched_values(cards: int, sqlite: bool, uncased: bool = False) -> Any:
     """Rows (card position, accounts ruled out, services ruled out) of `card_0`..: a column is
     ruled out where it holds one value in the card's live rows and that value does not hold
     the needle (`search_like_0`)."""
@@ -606,19 +624,22 @@ def _unmatched_values(cards: int, sqlite: bool) -> Any:
         ruled_out = []
         for column in ("account", "service"):
             low, high = column_ends(column, f":card_{i}", sqlite)
-            ruled_out.append(f"CASE WHEN {low} = {high} THEN NOT ({walked_test(low, sqlite)}) "
+            ruled_out.append(f"CASE WHEN {low} = {high} THEN "
+                             f"NOT ({walked_test(low, sqlite, uncased)}) "
                              "ELSE false END")
         parts.append(f"SELECT {i} AS card, {ruled_out[0]} AS accounts, {ruled_out[1]} AS services")
     return text(" UNION ALL ".join(parts))
 
 
-def _one_column_test(column: str, sqlite: bool) -> ColumnElement[bool]:
+def _one_column_test(column: str, sqlite: bool, uncased: bool = False) -> ColumnElement[bool]:
     """`walked_test` as a SQLAlchemy condition, which an index holding the column evaluates: on
     SQLite LIKE (not `lower(x) LIKE lower(y)`, twice the cost: 55 against 25 ms along a
     335,000-row card)."""
     tested = col(getattr(Connection, column))
     pattern = bindparam("search_like_0", type_=String)
-    return tested.like(pattern, escape="\\") if sqlite else lowered_like(tested, pattern)
+    if sqlite or uncased:
+        return tested.like(pattern, escape="\\")
+    return lowered_like(tested, pattern)
 
 
 @lru_cache(maxsize=64)
@@ -642,6 +663,7 @@ def _ranges_statement(limits: tuple[int, ...], sort: str, shape: tuple[Any, ...]
     """
     key = sort_key(sort)
     joined = _listed(key)
+    uncased = any(isinstance(part, tuple) and UNCASED in part for part in shape)
     parts = []
     for i, limit in enumerate(limits):
         card = col(Connection.profile_id) == bindparam(f"card_{i}")
@@ -649,7 +671,7 @@ def _ranges_statement(limits: tuple[int, ...], sort: str, shape: tuple[Any, ...]
         single = _single_column(columns[i]) if columns else None
         if single is not None:
             conds = (*_conditions(tuple(p for p in shape if isinstance(p, str))),
-                     _one_column_test(single, sqlite),
+                     _one_column_test(single, sqlite, uncased),
                      *(_prefix_range(single) if ranged and ranged[i] else ()))
             if single == key.column.key:  # NOT NULL, and its index is (profile_id, it, id)
                 walked = (select(col(Connection.id)).where(card, *conds)

@@ -11,7 +11,7 @@ import json
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -41,6 +41,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import Join
 from sqlalchemy.sql.util import ClauseAdapter
@@ -128,6 +129,26 @@ def walked_test(column: str, sqlite: bool, uncased: bool = False) -> str:
     52-70 -> 34 ms); LIKE alone for an `uncased` needle (DENSE_UNCASED), a third of that."""
     return (f"{column} LIKE :search_like_0 ESCAPE '\\'" if sqlite or uncased
             else f"lower({column}) LIKE lower(:search_like_0) ESCAPE '\\'")
+
+
+@cache
+def columns_ruled_out(sqlite: bool, uncased: bool, every: bool) -> TextClause:
+    """Rows (profile id, its accounts ruled out, its services ruled out) for a needle
+    (`search_like_0`, ASCII) of every profile (`every`), else of the `id_list` parameter
+    `search_probed`. A column is ruled out where it holds one value in the profile's live rows
+    (`column_ends`: two seeks) and that value does not hold the needle: a profile's service is
+    its provider's label, an API-key profile's accounts all read "Configured". What prunes a
+    needle without letters ("06", "@"), which has no terms."""
+    tests = []
+    for name in ("account", "service"):
+        low, high = column_ends(name, "probed.id", sqlite)
+        tests.append(f"CASE WHEN {low} = {high} THEN NOT ({walked_test(low, sqlite, uncased)})"
+                     " ELSE false END")
+    source = ("profile AS probed" if every
+              else "(SELECT value AS id FROM json_each(:search_probed)) AS probed" if sqlite
+              else "unnest(CAST(:search_probed AS integer[])) AS probed(id)")
+    return text(f"SELECT probed.id, {tests[0]} AS accounts, {tests[1]} AS services "
+                f"FROM {source}")
 
 
 def prefix_part(column: str, starting: bool) -> str:

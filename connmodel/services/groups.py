@@ -65,7 +65,9 @@ from connmodel.search import (
     SEARCH_MAX,
     UNCASED,
     column_ends,
+    columns_ruled_out,
     dense_terms,
+    id_list,
     json_values,
     like_pattern,
     lowered_like,
@@ -607,28 +609,12 @@ def _card_columns(session: Session, matching: Matching, ids: list[int]
     if not matching.walked or not ids:  # SQLite's non-ASCII needle: its FTS5 condition
         return ((True, True),) * len(ids)
     sqlite = session.get_bind().dialect.name == "sqlite"
-    rows = session.connection().execute(_unmatched_values(len(ids), sqlite, matching.uncased), {
-        "search_like_0": matching.params["search_like_0"],
-        **{f"card_{i}": pid for i, pid in enumerate(ids)}}).all()
-    return tuple((not no_account, not no_service)
-                 for _, no_account, no_service in sorted(rows, key=lambda r: r[0]))
-
-
-@lru_cache(maxsize=16)
-def _unmatched_values(cards: int, sqlite: bool, uncased: bool = False) -> Any:
-    """Rows (card position, accounts ruled out, services ruled out) of `card_0`..: a column is
-    ruled out where it holds one value in the card's live rows and that value does not hold
-    the needle (`search_like_0`)."""
-    parts = []
-    for i in range(cards):
-        ruled_out = []
-        for column in ("account", "service"):
-            low, high = column_ends(column, f":card_{i}", sqlite)
-            ruled_out.append(f"CASE WHEN {low} = {high} THEN "
-                             f"NOT ({walked_test(low, sqlite, uncased)}) "
-                             "ELSE false END")
-        parts.append(f"SELECT {i} AS card, {ruled_out[0]} AS accounts, {ruled_out[1]} AS services")
-    return text(" UNION ALL ".join(parts))
+    ruled_out = {pid: (accounts, services) for pid, accounts, services in
+                 session.connection().execute(
+                     columns_ruled_out(sqlite, matching.uncased, every=False),
+                     {"search_like_0": matching.params["search_like_0"],
+                      "search_probed": id_list(ids, sqlite)})}
+    return tuple((not ruled_out[pid][0], not ruled_out[pid][1]) for pid in ids)
 
 
 def _one_column_test(column: str, sqlite: bool, uncased: bool = False) -> ColumnElement[bool]:

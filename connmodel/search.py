@@ -136,19 +136,22 @@ def columns_ruled_out(sqlite: bool, uncased: bool, every: bool) -> TextClause:
     """Rows (profile id, its accounts ruled out, its services ruled out) for a needle
     (`search_like_0`, ASCII) of every profile (`every`), else of the `id_list` parameter
     `search_probed`. A column is ruled out where it holds one value in the profile's live rows
-    (`column_ends`: two seeks) and that value does not hold the needle: a profile's service is
-    its provider's label, an API-key profile's accounts all read "Configured". What prunes a
-    needle without letters ("06", "@"), which has no terms."""
-    tests = []
-    for name in ("account", "service"):
-        low, high = column_ends(name, "probed.id", sqlite)
-        tests.append(f"CASE WHEN {low} = {high} THEN NOT ({walked_test(low, sqlite, uncased)})"
-                     " ELSE false END")
+    (`column_ends`: two seeks, read once: `OFFSET 0` keeps PostgreSQL from copying them into
+    each test, 44 -> 13 ms for 2,000 profiles) and that value does not hold the needle: a
+    profile's service is its provider's label, an API-key profile's accounts all read
+    "Configured". What prunes a needle without letters ("06", "@"), which has no terms."""
     source = ("profile AS probed" if every
               else "(SELECT value AS id FROM json_each(:search_probed)) AS probed" if sqlite
               else "unnest(CAST(:search_probed AS integer[])) AS probed(id)")
-    return text(f"SELECT probed.id, {tests[0]} AS accounts, {tests[1]} AS services "
-                f"FROM {source}")
+    ends, tests = [], []
+    for name in ("account", "service"):
+        low, high = column_ends(name, "probed.id", sqlite)
+        ends.append(f"{low} AS {name}_low, {high} AS {name}_high")
+        tests.append(f"CASE WHEN {name}_low = {name}_high THEN NOT "
+                     f"({walked_test(f'{name}_low', sqlite, uncased)}) ELSE false END")
+    return text(f"SELECT id, {tests[0]} AS accounts, {tests[1]} AS services FROM (SELECT "
+                f"probed.id, {', '.join(ends)} FROM {source}{'' if sqlite else ' OFFSET 0'}) "
+                "AS ends")
 
 
 def prefix_part(column: str, starting: bool) -> str:

@@ -167,9 +167,9 @@ _MARKS = frozenset({ACCOUNT_PROFILES, SERVICE_PROFILES})  # parts that only shap
 def _count_marks(session: Session, search: tuple[Any, ...], others: list[str], needle: str,
                  params: dict[str, Any]) -> list[str]:
     """The marks (and their values in `params`) by which a needle too common to name by id is
-    counted through the profiles its terms allow (connmodel.terms.holding_profiles): in the
-    services those that hold it (`_in_services`), else along the accounts
-    (`_in_accounts_only`)."""
+    counted through the profiles its terms allow (connmodel.terms.holding_profiles), or, for a
+    sparse needle without letters, their values (`_held_by_values`): in the services those
+    that hold it (`_in_services`), else along the accounts (`_in_accounts_only`)."""
     dialect = session.get_bind().dialect.name
     if needle_runs(needle) or not needle.isascii():
         along = _counted_along_accounts(search, others, dialect)

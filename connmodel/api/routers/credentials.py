@@ -3,7 +3,10 @@
 The one hot route, so it is handled by hand below FastAPI's dependency and response-model
 machinery (half of a credential's CPU there): it reads its bearer token and its body itself,
 answers with the credential serialized once, and declares to the OpenAPI document what the
-dependencies and models would have. Its errors are the same problem details as every route's.
+dependencies and models would have. It is served by a plain Starlette route (`route`), matched
+before FastAPI's: FastAPI's route and request handling cost a sixth of a credential's CPU
+(0.57 -> 0.48 ms in-process on SQLite); the FastAPI route stays for the OpenAPI document. Its
+errors are the same problem details as every route's (the app's exception handlers).
 """
 
 from typing import Any
@@ -12,6 +15,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from connmodel.api.calls import bearer_token, brokered, client_address, settings_of
 from connmodel.api.problems import responses
@@ -46,4 +50,9 @@ async def credentials(request: Request) -> Response:
     found = await run_in_threadpool(brokered, settings_of(request), token,
                                     client_address(request), wanted.server)
     return Response(found.model_dump_json(), media_type="application/json")
+
+
+def route(prefix: str) -> Route:
+    """The broker as a plain Starlette route under `prefix`, to be matched first."""
+    return Route(f"{prefix}/credentials", credentials, methods=["POST"], include_in_schema=False)
 

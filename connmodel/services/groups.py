@@ -63,7 +63,6 @@ from connmodel.search import (
     DENSE,
     DENSE_UNCASED,
     SEARCH_MAX,
-    UNCASED,
     column_ends,
     columns_ruled_out,
     dense_terms,
@@ -76,6 +75,7 @@ from connmodel.search import (
     prefix_part,
     probed_source,
     text_terms,
+    uncased,
     walked_test,
 )
 from connmodel.services.connections import (
@@ -190,7 +190,7 @@ class Matching:
     @property
     def uncased(self) -> bool:
         """PostgreSQL: the walked needle has no cased character, so LIKE alone tests it."""
-        return DENSE_UNCASED in self.shape
+        return uncased(self.shape)
 
     def conditions(self) -> list[ColumnElement[bool]]:
         return [with_values(c, self.params) for c in _conditions(self.shape)]
@@ -649,7 +649,7 @@ def _ranges_statement(limits: tuple[int, ...], sort: str, shape: tuple[Any, ...]
     """
     key = sort_key(sort)
     joined = _listed(key)
-    uncased = any(isinstance(part, tuple) and UNCASED in part for part in shape)
+    like_alone = uncased(shape)
     parts = []
     for i, limit in enumerate(limits):
         card = col(Connection.profile_id) == bindparam(f"card_{i}")
@@ -657,7 +657,7 @@ def _ranges_statement(limits: tuple[int, ...], sort: str, shape: tuple[Any, ...]
         single = _single_column(columns[i]) if columns else None
         if single is not None:
             conds = (*_conditions(tuple(p for p in shape if isinstance(p, str))),
-                     _one_column_test(single, sqlite, uncased),
+                     _one_column_test(single, sqlite, like_alone),
                      *(_prefix_range(single) if ranged and ranged[i] else ()))
             if single == key.column.key:  # NOT NULL, and its index is (profile_id, it, id)
                 walked = (select(col(Connection.id)).where(card, *conds)

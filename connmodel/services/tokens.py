@@ -118,7 +118,7 @@ TOKEN_COLUMNS: tuple[Label[Any], ...] = (
     col(ApiToken.last_used_at).label("token_last_used_at"),
     col(ApiToken.revoked_at).label("token_revoked_at"),
 )
-BY_HASH = select(*TOKEN_COLUMNS).where(col(ApiToken.token_hash) == bindparam("hash"))
+_BY_HASH = select(*TOKEN_COLUMNS).where(col(ApiToken.token_hash) == bindparam("hash"))
 _USED = (
     update(ApiToken)
     .where(col(ApiToken.id) == bindparam("token_id"),
@@ -129,7 +129,7 @@ _USED = (
 
 
 def presented_hash(token: str | None) -> str:
-    """The hash a presented token is looked up by (BY_HASH's `hash`); AuthenticationFailed
+    """The hash a presented token is looked up by (TOKEN_COLUMNS' `token_hash`); AuthenticationFailed
     without one."""
     if not token:
         raise AuthenticationFailed(NO_TOKEN)
@@ -140,7 +140,7 @@ def authenticate(session: Session, token: str | None, *, address: str = "?") -> 
     """The actor of a presented bearer token; AuthenticationFailed (the API's 401) otherwise.
     See token_bearer."""
     digest = presented_hash(token)
-    found = session.connection().execute(BY_HASH, {"hash": digest}).first()  # Core: no ORM
+    found = session.connection().execute(_BY_HASH, {"hash": digest}).first()  # Core: no ORM
     return token_bearer(session, found, digest, address=address)
 
 

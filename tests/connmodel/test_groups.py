@@ -517,6 +517,45 @@ def test_a_needle_without_case_is_read_on_the_cards_by_like_alone(postgres_url, 
         assert bool(folded) == (needle == "u1"), (needle, folded[:1])
 
 
+def test_a_walked_needle_folds_as_ilike_does_beyond_ascii(postgres_url, admin, executed,
+                                                         monkeypatch):
+    """PostgreSQL: a common needle tested row by row (`walked_test`) folds every value as ILIKE
+    does, beyond ASCII: a Kelvin sign (U+212A) lowers to "k", a dotted capital I (U+0130) to
+    "i", so "KIM." and "ivan" find those accounts too (a fold by the C collation's rules alone,
+    cheaper per row, would not). Each card's count, each card's first rows, and the listing's
+    count along the accounts equal PostgreSQL's own ILIKE."""
+    monkeypatch.setattr(groups, "SEARCH_IDS_MAX", 2)  # common: tested row by row
+    monkeypatch.setattr("connmodel.search.DENSE_AFTER", 0)  # the listing's count walked too
+    accounts = {"Folded": [*(f"kim.{i:03d}@x.io" for i in range(40)),
+                           *(f"\u212aim.{i}@x.io" for i in range(3)),
+                           *(f"ann.{i:03d}@x.io" for i in range(40)),
+                           *(f"\u0130van.{i}@x.io" for i in range(3)),
+                           *(f"Ivan.{i}@x.io" for i in range(3))],
+                "Plain": [*(f"KIM.{i:03d}@y.io" for i in range(30)),
+                          *(f"ivan{i:03d}@y.io" for i in range(30))]}
+    with session(postgres_url) as s:
+        for name, listed in accounts.items():
+            _bulk_profile(s, name, listed)
+        s.commit()
+    for needle in ("KIM.", "ivan"):
+        with session(postgres_url) as s:
+            expected = dict(s.execute(text(
+                "SELECT profile.name, count(*) FROM connection JOIN profile ON profile.id = "
+                "connection.profile_id WHERE account ILIKE :p GROUP BY profile.name"),
+                {"p": f"%{needle}%"}).all())
+        with executed(postgres_url, "SELECT") as seen, session(postgres_url) as s:
+            screen = cards_screen(s, actor=admin, where=GroupFilter(search=needle), rows=50)
+            walked = [st for st, _ in seen if "search_like_0" in st and "lower(" in st]
+            listed = count_connections(s, actor=admin, where=ConnectionFilter(search=needle))
+        assert {p.name: sum(p.counts.values()) for p in screen.profiles.items} == expected
+        for p in screen.profiles.items:
+            shown = [c.account for c in screen.rows[p.id].items]
+            assert len(shown) == expected[p.name], (needle, p.name, shown)
+        assert listed == (sum(expected.values()), True)
+        assert walked, needle  # the cards' test row by row
+    assert expected == {"Folded": 6, "Plain": 30}  # "ivan": 3 with U+0130 and 3 with "I"
+
+
 def test_a_count_of_a_needle_typed_as_an_accounts_start_reaches_its_cap_in_that_range(
         sqlite_url, admin, monkeypatch):
     """A listing's capped count walked along the accounts (`connections._accounts_walked`)

@@ -38,12 +38,13 @@ from connmodel.search import (
     HITS,
     NARROWED,
     OVER_CAP,
-    UNCASED,
+    Fold,
     LiveRowsInTableOrder,
     SearchTerms,
     column_ends,
     columns_ruled_out,
     counted_shape,
+    fold,
     id_list,
     in_id_list,
     like_pattern,
@@ -224,16 +225,16 @@ def _sparse(session: Session, search: tuple[Any, ...], needle: str) -> bool:
     thousand rows of the plain count, sooner than the profiles' values are probed (SQLite "2" +
     Error 22 ms that way, 51 ms along the accounts)."""
     sqlite = session.get_bind().dialect.name == "sqlite"
-    found = session.connection().execute(_sampled(sqlite, UNCASED in search),
+    found = session.connection().execute(_sampled(sqlite, fold((search,))),
                                          {"search_like_0": like_pattern(needle)}).scalar_one()
     return bool(found < TERMLESS_DENSE)
 
 
 @cache
-def _sampled(sqlite: bool, uncased: bool) -> Any:
+def _sampled(sqlite: bool, folding: Fold) -> Any:
     """The matches of a needle (`search_like_0`) among the first TERMLESS_SAMPLE live rows (in
     table order on SQLite: `+` keeps it off the partial indexes)."""
-    test = " OR ".join(walked_test(c, sqlite, uncased) for c in ("account", "service"))
+    test = " OR ".join(walked_test(c, sqlite, folding) for c in ("account", "service"))
     live = "+revoked_at IS NULL" if sqlite else "revoked_at IS NULL"
     return text(f"SELECT count(*) FROM (SELECT account, service FROM connection WHERE {live} "
                 f"LIMIT {TERMLESS_SAMPLE}) AS sample WHERE {test}")
@@ -247,7 +248,7 @@ def _held_by_values(session: Session, search: tuple[Any, ...], needle: str
     sqlite = session.get_bind().dialect.name == "sqlite"
     held: dict[str, list[int]] = {"account": [], "service": []}
     for pid, accounts, services in session.connection().execute(
-            columns_ruled_out(sqlite, UNCASED in search, every=True),
+            columns_ruled_out(sqlite, fold((search,)), every=True),
             {"search_like_0": like_pattern(needle)}):
         if not accounts:
             held["account"].append(pid)
@@ -565,7 +566,7 @@ def _listed_at(key: SortKey) -> tuple[int, int]:
 
 
 @cache
-def _accounts_walked(sqlite: bool, status: bool, starting: bool, uncased: bool) -> Select[Any]:
+def _accounts_walked(sqlite: bool, status: bool, starting: bool, folding: Fold) -> Select[Any]:
     """The live rows (of a status) whose account holds a needle, along the index holding
     profile(, status) and account, for the profiles whose accounts can hold it: index entries
     only, ~0.3 us each on both stores; `starting`: those whose account starts with the needle
@@ -578,7 +579,7 @@ def _accounts_walked(sqlite: bool, status: bool, starting: bool, uncased: bool) 
     return (select(literal_column("id")).select_from(text(source))
             .where(text(f"{among} AND revoked_at IS NULL"
                         f"{' AND status = :filter_status' if status else ''}"
-                        f" AND {walked_test('account', sqlite, uncased)}"
+                        f" AND {walked_test('account', sqlite, folding)}"
                         f" AND {prefix_part('account', starting)}")))
 
 
@@ -634,7 +635,7 @@ def _listing(shape: tuple[Any, ...], key: SortKey, sqlite: bool) -> tuple[Keyset
     if ACCOUNT_PROFILES in shape:
         status = "status" in shape
         like_alone = uncased(shape)  # a needle without letters
-        starting, others = (_accounts_walked(sqlite, status, s, like_alone)
+        starting, others = (_accounts_walked(sqlite, status, s, fold(shape))
                             for s in (True, False))
         if not status:  # one statement: PostgreSQL walks the others in parallel workers
             return page, CappedCount(starting.union_all(others).subquery().select())

@@ -61,11 +61,12 @@ from connmodel.paging import (
 from connmodel.permissions import Action, Actor, require
 from connmodel.search import (
     DENSE,
-    DENSE_UNCASED,
     SEARCH_MAX,
+    Fold,
     column_ends,
     columns_ruled_out,
     dense_terms,
+    fold,
     id_list,
     json_values,
     like_pattern,
@@ -75,7 +76,6 @@ from connmodel.search import (
     prefix_part,
     probed_source,
     text_terms,
-    uncased,
     walked_test,
 )
 from connmodel.services.connections import (
@@ -185,12 +185,12 @@ class Matching:
     @property
     def walked(self) -> bool:
         """A common needle tested by `walked_test` (DENSE: ASCII), not by its text index."""
-        return DENSE in self.shape or DENSE_UNCASED in self.shape
+        return any(isinstance(part, tuple) and part[:1] == DENSE for part in self.shape)
 
     @property
-    def uncased(self) -> bool:
-        """PostgreSQL: the walked needle has no cased character, so LIKE alone tests it."""
-        return uncased(self.shape)
+    def fold(self) -> Fold:
+        """PostgreSQL: how the walked needle's test lowers each value (see search.Fold)."""
+        return fold(self.shape)
 
     def conditions(self) -> list[ColumnElement[bool]]:
         return [with_values(c, self.params) for c in _conditions(self.shape)]
@@ -315,7 +315,7 @@ def _profile_groups(session: Session, where: GroupFilter, matching: Matching,
 
 
 def _rows_where(column: str, status: bool, sqlite: bool, prefixed: bool | None = None,
-               uncased: bool = False) -> str:
+               folding: Fold = Fold.FULL) -> str:
     """FROM and WHERE of a profile's live rows (`profile_ref`) whose `column` holds a common
     needle, along the index that holds that column (index-only on PostgreSQL; SQLite is told
     the index with INDEXED BY); `prefixed` True: only those whose column starts with the
@@ -324,7 +324,7 @@ def _rows_where(column: str, status: bool, sqlite: bool, prefixed: bool | None =
     bounds = "" if prefixed is None else f" AND {prefix_part(column, prefixed)}"
     return (f"FROM {source} WHERE profile_id = {{profile_ref}} AND revoked_at IS NULL"
             f"{' AND status = :filter_status' if status else ''}{bounds}"
-            f" AND {walked_test(column, sqlite, uncased)}")
+            f" AND {walked_test(column, sqlite, folding)}")
 
 
 def _dense_params(matching: Matching) -> dict[str, Any]:
@@ -360,14 +360,14 @@ def _dense_probe(session: Session, matching: Matching) -> ColumnElement[bool]:
     offset = "" if sqlite else " OFFSET 0"
     for column in ("account", "service"):
         ranged, walk = (f"EXISTS (SELECT 1 "
-                        f"{_rows_where(column, status, sqlite, prefixed, matching.uncased)}"
+                        f"{_rows_where(column, status, sqlite, prefixed, matching.fold)}"
                         f"{offset})".format(profile_ref="profile.id")
                         for prefixed in (True, None))
         probe = f"{ranged} OR {walk}"
         if column == "account" or not status:  # its index: (profile[, status], column, ..)
             low, high = column_ends(column, "profile.id", sqlite, status)
             probe = (f"{ranged} OR CASE WHEN {low} = {high} THEN "
-                     f"{walked_test(low, sqlite, matching.uncased)} "
+                     f"{walked_test(low, sqlite, matching.fold)} "
                      f"ELSE {walk} END")
         if matching.candidates is not None:
             ids = matching.candidates[column]
@@ -409,7 +409,7 @@ def _dense_counts(session: Session, matching: Matching, ids: list[int]
     if matching.walked:
         stmt = _dense_counts_statement(_card_columns(session, matching, ids),
                                        "status" in matching.shape, sqlite, CARD_COUNT_CAP,
-                                       matching.uncased)
+                                       matching.fold)
         params.update(_dense_params(matching))
     else:
         stmt = _counts_statement(len(ids), matching.shape, CARD_COUNT_CAP)
@@ -425,7 +425,7 @@ def _dense_counts(session: Session, matching: Matching, ids: list[int]
 
 @lru_cache(maxsize=64)
 def _dense_counts_statement(columns: tuple[tuple[bool, bool], ...], status: bool, sqlite: bool,
-                            cap: int, uncased: bool = False) -> Any:
+                            cap: int, folding: Fold = Fold.FULL) -> Any:
     """Rows (card position, status, in the prefix range (1) or not, count) for
     `_dense_counts`, built once per shape: `columns` tells per card whether its accounts, its
     services may match (their terms)."""
@@ -435,12 +435,12 @@ def _dense_counts_statement(columns: tuple[tuple[bool, bool], ...], status: bool
             rows = (f"FROM (SELECT status, 0 AS in_range FROM connection WHERE profile_id = "
                     f":card_{i} AND revoked_at IS NULL"
                     f"{' AND status = :filter_status' if status else ''} AND "
-                    f"({walked_test('account', sqlite, uncased)} OR "
-                    f"{walked_test('service', sqlite, uncased)})"
+                    f"({walked_test('account', sqlite, folding)} OR "
+                    f"{walked_test('service', sqlite, folding)})"
                     f") AS b{i}")
         else:  # one column, from its index alone: the needle's prefix range first
             column = "account" if in_account else "service"
-            ranged, rest = (_rows_where(column, status, sqlite, prefixed, uncased)
+            ranged, rest = (_rows_where(column, status, sqlite, prefixed, folding)
                             .format(profile_ref=f":card_{i}") for prefixed in (True, False))
             rows = (f"FROM (SELECT status, 1 AS in_range FROM (SELECT status {ranged} LIMIT "
                     f"{cap + 1}) AS p{i} UNION ALL SELECT status, 0 FROM (SELECT status {rest} "
@@ -560,7 +560,7 @@ def _first_pages(session: Session, matching: Matching, profile_ids: list[int], s
         # statistics, so it read and sorted each card's every row (30-100 ms a card at 10M).
         sqlite = session.get_bind().dialect.name == "sqlite"
         shape = (matching.shape if sqlite else
-                 tuple(("like", 1, *part[1:]) if part in (DENSE, DENSE_UNCASED) else part
+                 tuple(("like", 1, *part[1:]) if part[:1] == DENSE else part
                        for part in matching.shape))
         stmt = _ranges_statement(tuple(limits), sort, shape,
                                  _card_columns(session, matching, profile_ids)
@@ -611,20 +611,23 @@ def _card_columns(session: Session, matching: Matching, ids: list[int]
     sqlite = session.get_bind().dialect.name == "sqlite"
     ruled_out = {pid: (accounts, services) for pid, accounts, services in
                  session.connection().execute(
-                     columns_ruled_out(sqlite, matching.uncased, every=False),
+                     columns_ruled_out(sqlite, matching.fold, every=False),
                      {"search_like_0": matching.params["search_like_0"],
                       "search_probed": id_list(ids, sqlite)})}
     return tuple((not ruled_out[pid][0], not ruled_out[pid][1]) for pid in ids)
 
 
-def _one_column_test(column: str, sqlite: bool, uncased: bool = False) -> ColumnElement[bool]:
+def _one_column_test(column: str, sqlite: bool, folding: Fold = Fold.FULL
+                     ) -> ColumnElement[bool]:
     """`walked_test` as a SQLAlchemy condition, which an index holding the column evaluates: on
     SQLite LIKE (not `lower(x) LIKE lower(y)`, twice the cost: 55 against 25 ms along a
     335,000-row card)."""
     tested = col(getattr(Connection, column))
     pattern = bindparam("search_like_0", type_=String)
-    if sqlite or uncased:
+    if sqlite or folding is Fold.NONE:
         return tested.like(pattern, escape="\\")
+    if folding is Fold.ASCII:
+        return func.lower(tested.collate("C")).like(func.lower(pattern), escape="\\")
     return lowered_like(tested, pattern)
 
 
@@ -649,7 +652,7 @@ def _ranges_statement(limits: tuple[int, ...], sort: str, shape: tuple[Any, ...]
     """
     key = sort_key(sort)
     joined = _listed(key)
-    like_alone = uncased(shape)
+    folding = fold(shape)
     parts = []
     for i, limit in enumerate(limits):
         card = col(Connection.profile_id) == bindparam(f"card_{i}")
@@ -657,7 +660,7 @@ def _ranges_statement(limits: tuple[int, ...], sort: str, shape: tuple[Any, ...]
         single = _single_column(columns[i]) if columns else None
         if single is not None:
             conds = (*_conditions(tuple(p for p in shape if isinstance(p, str))),
-                     _one_column_test(single, sqlite, like_alone),
+                     _one_column_test(single, sqlite, folding),
                      *(_prefix_range(single) if ranged and ranged[i] else ()))
             if single == key.column.key:  # NOT NULL, and its index is (profile_id, it, id)
                 walked = (select(col(Connection.id)).where(card, *conds)

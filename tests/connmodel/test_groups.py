@@ -519,25 +519,29 @@ def test_a_needle_without_case_is_read_on_the_cards_by_like_alone(postgres_url, 
 
 def test_a_walked_needle_folds_as_ilike_does_beyond_ascii(postgres_url, admin, executed,
                                                          monkeypatch):
-    """PostgreSQL: a common needle tested row by row (`walked_test`) folds every value as ILIKE
-    does, beyond ASCII: a Kelvin sign (U+212A) lowers to "k", a dotted capital I (U+0130) to
-    "i", so "KIM." and "ivan" find those accounts too (a fold by the C collation's rules alone,
-    cheaper per row, would not). Each card's count, each card's first rows, and the listing's
-    count along the accounts equal PostgreSQL's own ILIKE."""
+    """PostgreSQL: a common needle tested row by row (`walked_test`) finds what ILIKE finds.
+    Beyond ASCII, lower() turns a Kelvin sign (U+212A) into "k" and a dotted capital I (U+0130)
+    into "i", so "KIM." and "ivan" find those accounts too, through lower() itself; a needle
+    with neither letter ("ann.", ASCII_FOLD) is tested with the C collation's lower(), which
+    folds ASCII alone at less cost per row, and finds the same. Each card's count, each card's
+    first rows, and the listing's count along the accounts equal PostgreSQL's own ILIKE."""
     monkeypatch.setattr(groups, "SEARCH_IDS_MAX", 2)  # common: tested row by row
     monkeypatch.setattr("connmodel.search.DENSE_AFTER", 0)  # the listing's count walked too
     accounts = {"Folded": [*(f"kim.{i:03d}@x.io" for i in range(40)),
                            *(f"\u212aim.{i}@x.io" for i in range(3)),
                            *(f"ann.{i:03d}@x.io" for i in range(40)),
                            *(f"\u0130van.{i}@x.io" for i in range(3)),
-                           *(f"Ivan.{i}@x.io" for i in range(3))],
+                           *(f"Ivan.{i}@x.io" for i in range(3)),
+                           *(f"\u00c9ANN.{i}@x.io" for i in range(3))],
                 "Plain": [*(f"KIM.{i:03d}@y.io" for i in range(30)),
-                          *(f"ivan{i:03d}@y.io" for i in range(30))]}
+                          *(f"ivan{i:03d}@y.io" for i in range(30)),
+                          *(f"Ann.{i:03d}@y.io" for i in range(30))]}
     with session(postgres_url) as s:
         for name, listed in accounts.items():
             _bulk_profile(s, name, listed)
         s.commit()
-    for needle in ("KIM.", "ivan"):
+    found = {}
+    for needle in ("KIM.", "ivan", "ann."):
         with session(postgres_url) as s:
             expected = dict(s.execute(text(
                 "SELECT profile.name, count(*) FROM connection JOIN profile ON profile.id = "
@@ -545,15 +549,29 @@ def test_a_walked_needle_folds_as_ilike_does_beyond_ascii(postgres_url, admin, e
                 {"p": f"%{needle}%"}).all())
         with executed(postgres_url, "SELECT") as seen, session(postgres_url) as s:
             screen = cards_screen(s, actor=admin, where=GroupFilter(search=needle), rows=50)
-            walked = [st for st, _ in seen if "search_like_0" in st and "lower(" in st]
             listed = count_connections(s, actor=admin, where=ConnectionFilter(search=needle))
-        assert {p.name: sum(p.counts.values()) for p in screen.profiles.items} == expected
+        found[needle] = {p.name: sum(p.counts.values()) for p in screen.profiles.items}
+        assert found[needle] == expected, needle
         for p in screen.profiles.items:
             shown = [c.account for c in screen.rows[p.id].items]
             assert len(shown) == expected[p.name], (needle, p.name, shown)
         assert listed == (sum(expected.values()), True)
+        walked = [st for st, _ in seen if "search_like_0" in st and "lower(" in st]
         assert walked, needle  # the cards' test row by row
-    assert expected == {"Folded": 6, "Plain": 30}  # "ivan": 3 with U+0130 and 3 with "I"
+        ascii_fold = [st for st in walked if 'COLLATE "C"' in st]
+        assert bool(ascii_fold) == (needle == "ann."), needle
+    assert found == {"KIM.": {"Folded": 43, "Plain": 30}, "ivan": {"Folded": 6, "Plain": 30},
+                     "ann.": {"Folded": 43, "Plain": 30}}
+
+
+def test_the_letters_lowered_from_beyond_ascii_are_read_from_the_database(postgres_url):
+    """PostgreSQL: the ASCII letters lower() makes of characters beyond ASCII are the
+    database's own (a glibc or ICU locale: "i" from U+0130, "k" from the Kelvin sign); a needle
+    holding one of them is lowered by lower() itself (see the test above)."""
+    from connmodel.search import _letters_from_beyond_ascii
+
+    with session(postgres_url) as s:
+        assert _letters_from_beyond_ascii(s) == {"i", "k"}
 
 
 def test_a_count_of_a_needle_typed_as_an_accounts_start_reaches_its_cap_in_that_range(

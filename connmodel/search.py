@@ -303,9 +303,9 @@ _FOLDS: dict[str, frozenset[str] | None] = {}
 
 def _letters_from_beyond_ascii(session: Session) -> frozenset[str] | None:
     """PostgreSQL: the ASCII letters that lower() turns a character beyond ASCII into, in this
-    database's locale (read once per database and process: every code point of planes 0 and
-    1, where the characters with a case are, ~0.05 s);
-    None when lower() does not fold A-Z as ASCII does (a Turkish locale's "I")."""
+    database's locale, read once per database and process (every code point of planes 0 and 1,
+    where the characters with a case are: ~0.05 s); None when lower() does not fold A-Z as
+    ASCII does (a Turkish locale's "I")."""
     url = session.get_bind().engine.url.render_as_string()
     if url not in _FOLDS:
         plain, lowered = session.connection().execute(_BEYOND_ASCII).one()

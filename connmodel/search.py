@@ -294,9 +294,11 @@ def text_terms(session: Session, needle: str) -> SearchTerms | None:
                        {f"search_like_{i}": like_pattern(n) for i, n in enumerate(needles)})
 
 
+_UTF8 = "current_setting('server_encoding') = 'UTF8'"
 _BEYOND_ASCII = text(
-    "SELECT lower('ABCDEFGHIJKLMNOPQRSTUVWXYZ') = 'abcdefghijklmnopqrstuvwxyz', "
-    "string_agg(lower(chr(cp)), '') FROM generate_series(128, 131071) AS cp "
+    f"SELECT {_UTF8} AND lower('ABCDEFGHIJKLMNOPQRSTUVWXYZ') = 'abcdefghijklmnopqrstuvwxyz', "
+    "string_agg(lower(chr(cp)), '') FROM generate_series(128, CASE WHEN "
+    f"{_UTF8} THEN 131071 ELSE 127 END) AS cp "
     "WHERE cp NOT BETWEEN 55296 AND 57343 AND lower(chr(cp)) ~ '[a-z]'")
 _FOLDS: dict[str, frozenset[str] | None] = {}
 
@@ -305,7 +307,7 @@ def _letters_from_beyond_ascii(session: Session) -> frozenset[str] | None:
     """PostgreSQL: the ASCII letters that lower() turns a character beyond ASCII into, in this
     database's locale, read once per database and process (every code point of planes 0 and 1,
     where the characters with a case are: ~0.05 s); None when lower() does not fold A-Z as
-    ASCII does (a Turkish locale's "I")."""
+    ASCII does (a Turkish locale's "I") or the database is not UTF-8."""
     url = session.get_bind().engine.url.render_as_string()
     if url not in _FOLDS:
         plain, lowered = session.connection().execute(_BEYOND_ASCII).one()

@@ -1,5 +1,6 @@
 """The Connections page's grouped reads: one statement for a screen of cards, same as listing."""
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -572,6 +573,30 @@ def test_the_letters_lowered_from_beyond_ascii_are_read_from_the_database(postgr
 
     with session(postgres_url) as s:
         assert _letters_from_beyond_ascii(s) == {"i", "k"}
+
+
+def test_a_database_not_in_utf8_keeps_lower_for_every_needle(postgres_url):
+    """PostgreSQL: in a LATIN1 database the code points past 255 do not exist (chr() refuses
+    them): no letter is read as safe, and every needle keeps `lower()` (no error either)."""
+    from sqlalchemy import create_engine
+    from sqlmodel import Session
+
+    from connmodel.search import _letters_from_beyond_ascii
+
+    name = f"connmodel_latin1_{uuid.uuid4().hex[:8]}"
+    server = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with server.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}" ENCODING \'LATIN1\' LC_COLLATE \'C\' '
+                       "LC_CTYPE 'C' TEMPLATE template0"))
+    latin1 = create_engine(postgres_url.rsplit("/", 1)[0] + "/" + name)
+    try:
+        with Session(latin1) as s:
+            assert _letters_from_beyond_ascii(s) is None
+    finally:
+        latin1.dispose()
+        with server.connect() as c:
+            c.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        server.dispose()
 
 
 def test_a_count_of_a_needle_typed_as_an_accounts_start_reaches_its_cap_in_that_range(

@@ -130,11 +130,6 @@ def column_ends(column: str, profile_ref: str, sqlite: bool, status: bool = Fals
     return low, high
 
 
-def uncased(shape: tuple[Any, ...]) -> bool:
-    """Whether a filter shape's search is marked UNCASED (its "like" part, or DENSE_UNCASED)."""
-    return any(isinstance(part, tuple) and UNCASED in part for part in shape)
-
-
 class Fold(Enum):
     """How a row-by-row test (`walked_test`) lowers the values it tests on PostgreSQL."""
 

@@ -55,7 +55,6 @@ from connmodel.search import (
     search_clause,
     search_terms,
     through_text_index,
-    uncased,
     walked_test,
 )
 from connmodel.services import revocations
@@ -634,13 +633,12 @@ def _listing(shape: tuple[Any, ...], key: SortKey, sqlite: bool) -> tuple[Keyset
     count = CappedCount(counted)
     if ACCOUNT_PROFILES in shape:
         status = "status" in shape
-        like_alone = uncased(shape)  # a needle without letters
-        starting, others = (_accounts_walked(sqlite, status, s, fold(shape))
-                            for s in (True, False))
+        folding = fold(shape)
+        starting, others = (_accounts_walked(sqlite, status, s, folding) for s in (True, False))
         if not status:  # one statement: PostgreSQL walks the others in parallel workers
             return page, CappedCount(starting.union_all(others).subquery().select())
         common = any(COMMON in part for part in shape if isinstance(part, tuple))
-        whole = not sqlite and not common and not like_alone
+        whole = not sqlite and not common and folding is not Fold.NONE  # NONE: no letters
         return page, AccountsCount(CappedCount(starting), count if whole else CappedCount(others),
                                    whole=whole)
     return page, KeptCount(shape, count) if _KEPT >= set(shape) else count

@@ -36,13 +36,17 @@ anew (untimed). Where no card has one (below ~10 connections per card) next page
 as not measured (null).
 
 It prints a table and writes bench/results/dashboard.json. Run: `make bench` or
-`python bench/dashboard.py --connections 100000 --stores sqlite`.
+`python bench/dashboard.py --connections 100000 --stores sqlite`. At 10M (`make bench-10m`) each
+naive click takes seconds and each naive session holds ~5 GB: `--naive-runs 3 --naive-sessions 0`
+keep the baseline within the hour and the machine's memory (its memory is not measured); `--reuse URL` (once per store)
+measures databases built beforehand with `connmodel generate`.
 """
 
 import argparse
 import asyncio
 import gc
 import json
+import math
 import os
 import platform
 import random
@@ -66,7 +70,7 @@ from bokeh.protocol import Protocol
 from panel.io.state import set_curdoc
 from panel.models.tabulator import CellClickEvent
 from sqlalchemy import select, text
-from stores import drop_database, fresh_database  # bench/stores.py
+from stores import drop_database, fresh_database, store_kind  # bench/stores.py
 
 from connmodel.models import Connection, Profile
 from connmodel.permissions import Actor
@@ -391,10 +395,10 @@ def open_sessions(make: Callable[[str], Session], url: str, n: int
     return sessions, first
 
 
-def interactions(pages: dict[str, Session], runs: int, ids: Iterator[int],
+def interactions(pages: dict[str, Session], runs: dict[str, int], ids: Iterator[int],
                  confirms: dict[str, int]) -> dict[str, dict[str, Any]]:
-    """Each interaction `runs` times on every page, one page's click after the other's, so a
-    busy moment of the (shared) machine falls on both alike. Returns summaries by page."""
+    """Each interaction `runs[page]` times on every page, one page's click after the other's,
+    so a busy moment of the (shared) machine falls on both alike. Returns summaries by page."""
     clicks: dict[str, Callable[[Session, int], Callable[[], None]]] = {
         "filter": lambda one, i: partial(one.filter, FILTERS[i % len(FILTERS)]),
         "next_page": lambda one, i: partial(one.next_page, i),
@@ -411,9 +415,9 @@ def interactions(pages: dict[str, Session], runs: int, ids: Iterator[int],
         if name == "view":
             for one in pages.values():
                 one.unsort()  # (untimed) so a row's page follows from its position
-        for i in range(runs):
+        for i in range(max(runs.values())):
             for kind, one in pages.items():
-                if name == "next_page" and not one.can_page():
+                if i >= runs[kind] or name == "next_page" and not one.can_page():
                     continue
                 mine = samples[kind]
                 action = click(one, i)  # (its set-up untimed)
@@ -441,11 +445,19 @@ def prepare(store: str, connections: int, profiles: int, folder: Path) -> str:
     return url
 
 
-def run_store(store: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    started = time.perf_counter()
-    url = prepare(store, args.connections, args.profiles, folder)
-    print(f"[{store}] generated {args.connections:,} connections in "
-          f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
+def run_store(store: str, reuse: str | None, args: argparse.Namespace, folder: Path
+              ) -> dict[str, Any]:
+    """Measure one store: a database built here (and dropped after), or `reuse` as it is."""
+    if reuse:
+        url = reuse
+        with session(url) as s:
+            print(f"[{store}] {s.execute(text('SELECT count(*) FROM connection')).scalar_one():,} "
+                  f"connections in {url}", file=sys.stderr)
+    else:
+        started = time.perf_counter()
+        url = prepare(store, args.connections, args.profiles, folder)
+        print(f"[{store}] generated {args.connections:,} connections in "
+              f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
     gc.collect()
     before = rss_mb()
     makers: dict[str, Callable[[str], Session]] = {"paged": PagedSession, "naive": NaiveSession}
@@ -453,8 +465,11 @@ def run_store(store: str, args: argparse.Namespace, folder: Path) -> dict[str, A
               for kind, make in makers.items()}
     pages = {kind: sessions[0] for kind, (sessions, _) in opened.items()}
     initial = {kind: one.initial_message() for kind, one in pages.items()}
-    measured = interactions(pages, args.runs, iter(live_ids(url, 4 * args.runs, seed=1)),
-                            confirms={"paged": args.runs, "naive": NAIVE_CONFIRMS})
+    naive_runs = min(args.runs, args.naive_runs or args.runs)
+    measured = interactions(pages, {"paged": args.runs, "naive": naive_runs},
+                            iter(live_ids(url, 4 * args.runs, seed=1)),
+                            confirms={"paged": args.runs,
+                                      "naive": min(naive_runs, NAIVE_CONFIRMS)})
     print(f"[{store}] interactions measured", file=sys.stderr)
     out = {kind: {"first_screen_s": {"p50": statistics.median(first), "max": max(first)},
                   "interactions": measured[kind],
@@ -465,11 +480,13 @@ def run_store(store: str, args: argparse.Namespace, folder: Path) -> dict[str, A
                                           in pages[kind].largest_by_doing.items()}}
            for kind, (_, first) in opened.items()}
     del opened, pages
-    for kind, n in (("paged", 10), ("naive", 3)):  # the naive page's sessions are ~0.5 GB each
-        out[kind]["memory_mb"] = {"process_before": before,
-                                  **session_memory(makers[kind], url, n)}
+    # The naive page's sessions each hold the whole table: ~0.5 GB at 1M, ~5 GB at 10M.
+    for kind, n in (("paged", 10), ("naive", args.naive_sessions)):
+        out[kind]["memory_mb"] = ({"process_before": before,
+                                   **session_memory(makers[kind], url, n)} if n >= 2 else None)
     print(f"[{store}] memory measured", file=sys.stderr)
-    drop_database(store, url, BENCH_DB)
+    if not reuse:
+        drop_database(store, url, BENCH_DB)
     return out
 
 
@@ -489,11 +506,12 @@ def table(results: dict[str, Any]) -> str:
                          f"<= {TARGETS['interaction_p95_ms']}"))
             rows.append((f"{op} cpu p95 ms", paged["cpu_p95_ms"], naive["cpu_p95_ms"], ""))
         rows += [("MB per extra session", p["memory_mb"]["per_extra_session"],
-                  n["memory_mb"]["per_extra_session"], f"<= {TARGETS['mb_per_session']}"),
+                  n["memory_mb"]["per_extra_session"] if n["memory_mb"] else float("nan"),
+                  f"<= {TARGETS['mb_per_session']}"),
                  ("largest ws message KB", p["largest_message_kb"], n["largest_message_kb"],
                   f"<= {TARGETS['largest_message_kb']}")]
         for name, a, b, target in rows:
-            speed = f"{b / a:.1f}x" if a > 0 else "–"
+            speed = f"{b / a:.1f}x" if a > 0 and not math.isnan(b) else "–"
             lines.append(f"{store:8} {name:25} {a:12.2f} {b:12.2f} {speed:>8} {target:>12}")
     return "\n".join(lines)
 
@@ -504,14 +522,24 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=200)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--reuse", action="append", default=[],
+                        help="measure this built database as it is instead of generating one "
+                             "(repeat for each store; its revokes stay in it)")
+    parser.add_argument("--naive-runs", type=int,
+                        help="clicks of each interaction on the naive page (default: --runs; "
+                             "each takes seconds at 10M)")
+    parser.add_argument("--naive-sessions", type=int, default=3,
+                        help="naive sessions opened to measure memory (0: not measured)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON file to write")
     args = parser.parse_args()
     pn.extension()
     load_before = os.getloadavg()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for store in args.stores.split(","):
-            results[store] = run_store(store, args, Path(tmp))
+        targets = ([(store_kind(url), url) for url in args.reuse] if args.reuse
+                   else [(store, None) for store in args.stores.split(",")])
+        for store, reuse in targets:
+            results[store] = run_store(store, reuse, args, Path(tmp))
     print(table(results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
@@ -520,7 +548,8 @@ def main() -> None:
                     "panel": pn.__version__, "load_average_before": load_before,
                     "load_average_after": os.getloadavg()},
         "connections": args.connections, "profiles": args.profiles, "runs": args.runs,
-        "naive_confirms": NAIVE_CONFIRMS, "targets": TARGETS, "results": results,
+        "naive_runs": args.naive_runs or args.runs, "naive_sessions": args.naive_sessions,
+        "reused": args.reuse, "naive_confirms": NAIVE_CONFIRMS, "targets": TARGETS, "results": results,
     }, indent=2))
     print(f"wrote {args.out}", file=sys.stderr)
 

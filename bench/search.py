@@ -36,7 +36,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stores import drop_database, fresh_database
+from stores import drop_database, fresh_database, store_kind
 
 from connmodel.models import Connection
 from connmodel.permissions import Actor, Role
@@ -161,8 +161,7 @@ def main() -> None:
                            "runs": args.runs, "stores": {}}
     print(f"yardstick (sum(range(3_000_000))): {out['yardstick_ms']} ms", flush=True)
     folder = Path(tempfile.mkdtemp(prefix="bench-search-"))
-    targets = [(url.split(":")[0].split("+")[0].replace("postgresql", "postgres"), url, False)
-               for url in args.reuse]
+    targets = [(store_kind(url), url, False) for url in args.reuse]
     for kind in ([] if args.reuse else args.stores.split(",")):
         url = fresh_database(kind, folder, BENCH_DB)
         upgrade(get_engine(url))

@@ -27,6 +27,11 @@ def fresh_database(kind: str, folder: Path, name: str) -> str:
     return PG_SERVER.rsplit("/", 1)[0] + "/" + name
 
 
+def store_kind(url: str) -> str:
+    """"sqlite" or "postgres": the store a database URL names."""
+    return "postgres" if url.startswith("postgresql") else "sqlite"
+
+
 def drop_database(kind: str, url: str, name: str) -> None:
     """Close the benchmark's connections and, on PostgreSQL, drop its database."""
     get_engine(url).dispose()

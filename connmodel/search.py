@@ -4,10 +4,12 @@ SQLite: an FTS5 table with the trigram tokenizer (`connection_fts`, kept in step
 created by the migrations) answers any substring of three or more characters. PostgreSQL:
 GIN pg_trgm indexes on `account` and `service` serve ILIKE '%x%'. Shorter needles fall back
 to a scan, which is still bounded by the other filters and the page limit; on SQLite it also
-spells out the cases of non-ASCII letters, which SQLite's LIKE does not fold.
+spells out the cases of non-ASCII letters, which SQLite's LIKE does not fold. (A count of a
+two-character needle alone asks the trigrams that end with it first: `over_cap_by_pairs`.)
 """
 
 import json
+import string
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,7 +60,7 @@ FEW_HITS = COUNT_CAP  # PostgreSQL: a needle with at most this many hits is name
 ESTIMATE_SLACK = 2  # ... its hits are read when the planner estimates at most twice that
 PROBED = 100  # SQLite: a phrase's rowids read at each end to estimate how many it has
 DENSE = ("dense",)  # a common needle, tested row by row (see dense_terms)
-OVER_CAP = "over_cap"  # PostgreSQL: an ILIKE's shape, once more than COUNT_CAP ids were read
+OVER_CAP = "over_cap"  # a LIKE's shape, once more than COUNT_CAP matches were read
 # PostgreSQL: a needle estimated at more hits is COMMON: beside another filter its count tests
 # rows one by one, not ANDed with its trigram bitmap (see counted_shape). That bitmap reads
 # posting lists of trigrams in most rows: "hooli.example" (570,000 estimated at 10M) 465 ms for it
@@ -84,6 +86,8 @@ RAREST = 3  # trigrams a long needle's candidates are looked up by
 LONG = 2 * RAREST + 1  # a needle of at least this many distinct trigrams is looked up so
 RANKED_BY = 32  # rowids read per trigram to rank a long needle's trigrams
 RARE_SHARE = 0.01  # PostgreSQL: a trigram in a larger share of rows is not rare
+PAIR_AFTER = string.ascii_lowercase + string.digits + "."  # a pair's trigrams start with one
+PAIR_BITMAP_MAX = 60_000  # PostgreSQL: ... when the needle is estimated at most this many rows
 _HIT_COLUMNS = (col(Connection.id), col(Connection.status), col(Connection.profile_id))
 _LIVE = col(Connection.revoked_at).is_(None)
 _RANK = text("SELECT count(*), min(rowid), max(rowid) FROM (SELECT rowid FROM connection_fts "
@@ -214,6 +218,8 @@ class SearchTerms:
     # A rare needle's live hits named by id (`named_by_id`): (id, status, profile_id) of each,
     # read with the ids, so that a listing's other filters can narrow them (ConnectionFilter).
     hits: tuple[tuple[Any, ...], ...] | None = None
+    # PostgreSQL: the planner's estimate of the needle's live rows, where it was read to choose.
+    estimate: float | None = None
 
 
 def array_literal(ids: Sequence[int]) -> str:
@@ -648,9 +654,10 @@ def _cross_join(join: _TextIndexFirst, compiler: Any, **kw: Any) -> str:
     return str(compiler.visit_join(join, **kw)).replace(" JOIN ", " CROSS JOIN ", 1)
 
 
-def through_text_index(conds: list[ColumnElement[bool]], *columns: Any) -> Select[Any]:
-    """`columns` (the id by default) of the rows matching `conds` and a needle's FTS5 phrase,
-    found by walking the text index.
+def through_text_index(conds: list[ColumnElement[bool]], *columns: Any,
+                       phrase: str = "search_phrase") -> Select[Any]:
+    """`columns` (the id by default) of the rows matching `conds` and a needle's FTS5 phrase
+    (the parameter `phrase`), found by walking the text index.
 
     Driven by FTS5's lazy walk, each hit joined to its row by primary key (CROSS JOIN: else
     SQLite may walk an index of `connection` for `conds` instead, probing the text index row
@@ -660,7 +667,7 @@ def through_text_index(conds: list[ColumnElement[bool]], *columns: Any) -> Selec
     rows = Connection.__table__  # type: ignore[attr-defined]
     joined = _TextIndexFirst(_FTS, rows, col(Connection.id) == _FTS.c.rowid)
     return (select(*(columns or (col(Connection.id),))).select_from(joined)
-            .where(_FTS.c.connection_fts.match(bindparam("search_phrase")), *conds))
+            .where(_FTS.c.connection_fts.match(bindparam(phrase)), *conds))
 
 
 def search_condition(session: Session, needle: str) -> ColumnElement[bool] | None:
@@ -668,6 +675,58 @@ def search_condition(session: Session, needle: str) -> ColumnElement[bool] | Non
     `needle` (None for an empty needle)."""
     terms = search_terms(session, needle)
     return None if terms is None else with_values(search_clause(terms.shape), terms.params)
+
+
+def over_cap_by_pairs(session: Session, terms: SearchTerms, needle: str) -> SearchTerms:
+    """A two-character needle searched alone, marked OVER_CAP when its trigrams show more than
+    COUNT_CAP live rows holding it (the count is then "at least" without more:
+    `connmodel.services.connections.CapReached`); else `terms` as they were.
+
+    No trigram serves a needle under three characters, so its capped count walked the rows
+    until COUNT_CAP matched: "06" at 10M (0.6 % of the rows) read ~1.6 million, 130-340 ms.
+    A row holding one of the trigrams "a06", "b06", ... ".06" (PAIR_AFTER) holds "06": the
+    text index finds those rows (FTS5: an OR of the phrases, read lazily in rowid order;
+    PostgreSQL: a BitmapOr of trigram scans), each then tested by the search itself, and
+    COUNT_CAP + 1 of them settle the count (~20 ms on SQLite, ~45 on PostgreSQL). Fewer prove
+    nothing, as the needle may follow another character or start a value: the count is then
+    taken as before, after this lookup. PostgreSQL builds the whole bitmap before reading a
+    row, so it is tried only when the planner estimates the needle (`_few_hits_by_id`) at no
+    more than PAIR_BITMAP_MAX rows, of which those trigrams' can only be fewer ("12": 111,000
+    estimated; its trigrams' bitmap 3.6 s, where the walk takes 0.14 s). Only for ASCII
+    needles: `lower()` on Python and on the stores agree there.
+    """
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if (len(needle) != 2 or not needle.isascii() or terms.shape[0] != "like"
+            or OVER_CAP in terms.shape
+            or not sqlite and (terms.estimate is None or terms.estimate > PAIR_BITMAP_MAX)):
+        return terms
+    trigrams = [c + needle.lower() for c in PAIR_AFTER]
+    pairs: Any = (" OR ".join(_quoted(t) for t in trigrams) if sqlite
+                  else [like_pattern(t) for t in trigrams])
+    found = session.connection().execute(_pairs_counted(terms.shape, sqlite),
+                                         {**terms.params, "search_pairs": pairs}).scalar_one()
+    return SearchTerms((*terms.shape, OVER_CAP), terms.params) if found > COUNT_CAP else terms
+
+
+def _held_by_pairs() -> Any:
+    """The condition that a row holds one of `search_pairs` (PostgreSQL: LIKE patterns)."""
+    pairs = bindparam("search_pairs", type_=ARRAY(String))
+    return or_(col(Connection.account).like(any_(pairs)), col(Connection.service).like(any_(pairs)))
+
+
+@lru_cache(maxsize=16)
+def _pairs_counted(shape: tuple[Any, ...], sqlite: bool) -> Select[Any]:
+    """How many live rows (at most COUNT_CAP + 1) hold one of `search_pairs` and match `shape`.
+
+    On SQLite each is tested by `shape` too: FTS5 folds the case of letters beyond ASCII,
+    which LIKE does not. On PostgreSQL a row holding "x06" holds "06" for every test of the
+    needle (LIKE, ILIKE, `lower()` in any collation leave ASCII lowercase as it is), and
+    testing it again made the planner expect 142 rows instead of 47,160 and pay 29 ms of JIT.
+    """
+    test = search_clause(counted_shape((shape,))[0])  # SQLite: LIKE, not lower() LIKE lower()
+    rows = (through_text_index([_LIVE, test], phrase="search_pairs") if sqlite
+            else select(col(Connection.id)).where(_held_by_pairs(), _LIVE))
+    return select(func.count()).select_from(rows.limit(COUNT_CAP + 1).subquery())
 
 
 def _few_hits_by_id(session: Session, like: SearchTerms, needle: str) -> SearchTerms:
@@ -692,9 +751,9 @@ def _few_hits_by_id(session: Session, like: SearchTerms, needle: str) -> SearchT
     """
     estimate = _estimated_hits(session, like)
     if estimate > BITMAP_MAX:
-        return SearchTerms((*like.shape, COMMON), like.params)
+        return SearchTerms((*like.shape, COMMON), like.params, estimate=estimate)
     if estimate > ESTIMATE_SLACK * FEW_HITS:
-        return like
+        return SearchTerms(like.shape, like.params, estimate=estimate)
     conn = session.connection()
     capped, params = _capped_hits(conn, like, needle, FEW_HITS)
     hits = conn.execute(capped.with_only_columns(*_HIT_COLUMNS), params).all()

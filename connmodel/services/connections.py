@@ -49,6 +49,7 @@ from connmodel.search import (
     in_id_list,
     like_pattern,
     named_by_id,
+    over_cap_by_pairs,
     prefix_bounds,
     prefix_part,
     probed_source,
@@ -142,6 +143,8 @@ class ConnectionFilter:
             params["filter_environment"] = parse_environment(self.environment).value
         terms = search_terms(session, self.search) if self.search else None
         if terms is not None:
+            if not shape:
+                terms = over_cap_by_pairs(session, terms, (self.search or "").strip())
             if terms.hits is not None and shape:
                 terms = _narrowed(session, terms, tuple(shape), params)
             shape += _count_marks(session, terms.shape, shape, (self.search or "").strip(), params)
@@ -536,8 +539,9 @@ class HitCount:
 
 
 class CapReached:
-    """The count of a search alone whose ids, read to choose its plan, were more than COUNT_CAP
-    (PostgreSQL, `connmodel.search._few_hits_by_id`): "at least", known without a statement.
+    """The count of a search alone whose matches, read to choose its plan, were more than
+    COUNT_CAP (PostgreSQL's ids, `connmodel.search._few_hits_by_id`; a two-character needle's
+    trigrams, `connmodel.search.over_cap_by_pairs`): "at least", known without a statement.
     Counting walked the table to the cap again: "zoe.a" at 10M (~15,000 hits, estimated under
     20,000, so its ids were read first) 2.2 s on top of the 0.15 s read."""
 
@@ -547,7 +551,7 @@ class CapReached:
 
 
 def _over_cap_alone(shape: tuple[Any, ...]) -> bool:
-    """Whether a filter is only a search past the cap (PostgreSQL's OVER_CAP)."""
+    """Whether a filter is only a search past the cap (OVER_CAP)."""
     return (len(shape) == 1 and isinstance(shape[0], tuple) and shape[0][0] == "like"
             and OVER_CAP in shape[0])
 

@@ -511,7 +511,8 @@ def test_a_short_needle_alone_is_counted_in_table_order_without_lower(sqlite_url
     reads each row it tests. It walked the partial index of live rows in profile order, with
     a lookup per row, and lowered each value (LIKE already folds what SQLite's lower() does):
     "12" at 10M 2.1 s, "@" 131 ms. It now scans the table in rowid order, testing LIKE
-    (0.27 s, 7 ms), and counts the same."""
+    (0.27 s, 7 ms), and counts the same. (A two-character needle is first asked of the
+    trigrams that end with it: here they find fewer than the cap, so the walk follows.)"""
     with session(sqlite_url) as s:
         generate(s, actor=admin, connections=1500, profiles=12, seed=6, keyring=keyring)
         accounts = s.execute(select(Connection.account, Connection.service)
@@ -520,7 +521,7 @@ def test_a_short_needle_alone_is_counted_in_table_order_without_lower(sqlite_url
     needle = mail[mail.index("@"):][:2].upper()  # "@" and the domain's first letter, as typed
     with executed(sqlite_url, "SELECT count(*)") as seen, session(sqlite_url) as s:
         page = list_connections(s, actor=admin, where=ConnectionFilter(search=needle), limit=5)
-        statement, parameters = seen[0]
+        statement, parameters = seen[-1]
         plan = [row[-1] for row in s.connection().exec_driver_sql(
             "EXPLAIN QUERY PLAN " + statement, parameters)]
     expected = sum(1 for account, service in accounts
@@ -697,3 +698,61 @@ def test_a_search_whose_ids_passed_the_cap_is_not_counted_again(postgres_url, ad
     assert (page.total, page.total_exact) == (COUNT_CAP, False)
     assert [c.account for c in page.items] == [f"user{n}@example.com" for n in range(5)]
     assert read < 1.5 * COUNT_CAP, f"{read} entries of connection read"
+
+
+def _one_profile(s, admin) -> int:
+    provider = create_provider_config(s, actor=admin, name="P", kind="none").id
+    return create_profile(s, actor=admin, name="Big", provider_config_id=provider).id
+
+
+def test_a_two_character_needle_past_the_cap_is_counted_through_its_trigrams(
+        store_url, admin, executed):
+    """No trigram serves a needle of two characters, so its capped count walked the rows until
+    10,001 matched ("06" at 10M: 130-340 ms). Every row holding one of the trigrams "aq7",
+    "bq7", ... holds "q7": through them the text index shows 10,001 hits, and the count is
+    "at least" from that one statement ("06" at 10M: SQLite 155 -> 27 ms, PostgreSQL 466 ->
+    53 ms). Here the hits come after 50,000 rows without it, which the walk read first."""
+    with session(store_url) as s:
+        p = _one_profile(s, admin)
+        _insert_numbered(s, p, 0, 49_999)
+        _insert_numbered(s, p, 50_000, 74_999, name="userq7n")  # 25,000 hits
+        s.commit()
+        s.execute(text("ANALYZE"))
+        s.commit()
+    with executed(store_url, "SELECT count(*)") as seen, session(store_url) as s:
+        page = list_connections(s, actor=admin, where=ConnectionFilter(search="Q7"), limit=3)
+    assert (page.total, page.total_exact) == (COUNT_CAP, False)
+    assert [c.account for c in page.items] == [f"userq7n{n}@example.com"
+                                               for n in range(50_000, 50_003)]
+    assert len(seen) == 1, [statement for statement, _ in seen]
+    assert "MATCH" in seen[0][0] or "LIKE ANY" in seen[0][0], seen[0][0]
+
+
+@pytest.mark.parametrize("hits_seen, hits_unseen", [(400, 600), (COUNT_CAP, 1)])
+def test_a_two_character_needle_is_counted_whole_where_its_trigrams_do_not_see_it(
+        store_url, admin, hits_seen, hits_unseen):
+    """A needle that starts a value follows no character, so no trigram ending with it finds
+    that row: fewer than 10,001 found that way prove nothing, and the count is taken row by
+    row as before. Exact below the cap, "at least" above it."""
+    with session(store_url) as s:
+        p = _one_profile(s, admin)
+        _insert_numbered(s, p, 0, hits_seen - 1, name="aq7n")  # "aq7": seen through a trigram
+        _insert_numbered(s, p, hits_seen, hits_seen + hits_unseen - 1, name="q7n")
+        _insert_numbered(s, p, 20_000, 20_999)
+        s.commit()
+        page = list_connections(s, actor=admin, where=ConnectionFilter(search="q7"), limit=2)
+    hits = hits_seen + hits_unseen
+    assert (page.total, page.total_exact) == (min(hits, COUNT_CAP), hits <= COUNT_CAP)
+    assert [c.account for c in page.items] == ["aq7n0@example.com", "aq7n1@example.com"]
+
+
+def test_a_letter_folded_by_the_text_index_alone_is_not_counted(sqlite_url, admin):
+    """SQLite: FTS5 folds the case of letters beyond ASCII, LIKE does not: "aK7" with the
+    Kelvin sign holds the trigram "ak7" for FTS5 but not "k7" for the listing's own test, so
+    each row the trigrams find is tested by that too. 10,001 such rows and no real hit: 0."""
+    with session(sqlite_url) as s:
+        p = _one_profile(s, admin)
+        _insert_numbered(s, p, 0, COUNT_CAP, name="a\u212a7n")
+        s.commit()
+        page = list_connections(s, actor=admin, where=ConnectionFilter(search="k7"), limit=2)
+    assert (page.total, page.total_exact, page.items) == (0, True, [])

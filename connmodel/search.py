@@ -590,7 +590,8 @@ def through_rarest(conn: SqlConnection, needle: str, conds: list[ColumnElement[b
     rowids spread widest), no two of them neighbours (`_spread`): the three rarest of
     "rosa.mille", "a.m", ".mi" and "ill", are in 20,000+ rows together at 10M ("a.mill"),
     where "a.m", "ill" and "osa" are in its 7,015 hits only (11 ms, against 30 ms for the
-    phrase). Up to `cap` candidates are read (a common needle stops after its first rowids,
+    phrase); three sharing no letter are asked too when those are not clearly rare
+    (`_rarest_and`). Up to `cap` candidates are read (a common needle stops after its first rowids,
     ~2 ms, then takes the phrase); their rows are read by id, as the phrase's hits are, and
     LIKE confirms them on the way. LIKE folds ASCII letters only, as the common-needle walk
     (`dense_terms`) already assumes.
@@ -599,13 +600,9 @@ def through_rarest(conn: SqlConnection, needle: str, conds: list[ColumnElement[b
     grams = sorted(_trigrams(needle))
     if len(grams) < LONG or not needle.isascii():
         return None
-    ranked = []
-    for gram in grams:
-        n, first, last = conn.execute(_RANK, {"search_phrase": _quoted(gram),
-                                              "ranked_by": RANKED_BY}).one()
-        ranked.append(((n, 0) if n < RANKED_BY else (n, first - last), gram))
-    chosen = _spread(low, [gram for _, gram in sorted(ranked)])
-    ids = _phrase_ids(conn, {"search_phrase": " AND ".join(map(_quoted, chosen))}, cap, slack=1)
+    rarest = sorted(grams, key=lambda gram: _rarity(conn, _quoted(gram)))
+    chosen = _rarest_and(conn, [_spread(low, rarest, apart) for apart in (2, 3)])
+    ids = _phrase_ids(conn, {"search_phrase": chosen}, cap, slack=1)
     if ids is None:
         return None
     pattern = bindparam("search_like_0", type_=String)
@@ -617,16 +614,46 @@ def through_rarest(conn: SqlConnection, needle: str, conds: list[ColumnElement[b
                               "search_like_0": like_pattern(needle)}).all())
 
 
-def _spread(low: str, rarest: list[str]) -> list[str]:
+def _rarest_and(conn: SqlConnection, options: list[list[str]]) -> str:
+    """The FTS5 AND of the trigrams of the option the text index finds rarest: the first at
+    once if it has fewer than RANKED_BY rows (rare enough: asking costs ~1 ms a time)."""
+    ands = list(dict.fromkeys(" AND ".join(map(_quoted, grams)) for grams in options))
+    if len(ands) == 1:
+        return ands[0]
+    best, least = ands[0], _rarity(conn, ands[0])
+    for other in ands[1:]:
+        if least[0] < RANKED_BY:
+            break
+        rarity = _rarity(conn, other)
+        if rarity < least:
+            best, least = other, rarity
+    return best
+
+
+def _rarity(conn: SqlConnection, phrase: str) -> tuple[int, int]:
+    """How rare an FTS5 query is, from its first RANKED_BY rowids (smaller is rarer): fewer
+    rowids, else a wider spread of their ids."""
+    n, first, last = conn.execute(_RANK, {"search_phrase": phrase, "ranked_by": RANKED_BY}).one()
+    return (n, 0) if n < RANKED_BY else (n, first - last)
+
+
+def _spread(low: str, rarest: list[str], apart: int) -> list[str]:
     """RAREST of the trigrams `rarest` (rarest first) of the lowered needle `low`, rarest first
-    but no two starting next to each other where the needle allows: neighbours share two
-    letters, so together they say little more than one ("a.m" and ".mi")."""
+    but starting at least `apart` letters from each other where the needle allows, else at
+    least 2: neighbours share two letters, so together they say little more than one ("a.m"
+    and ".mi"). Sharing no letter (3) is not always better: "a.m", "ill" and "osa" of
+    "rosa.mille" are rarer together than "a.m", "ill" and "ros"; but "e.l", "lop" and "pez"
+    of "grace.lopez" are in 20,702 rows at 10M (every "...e.lopez"), more than through_rarest
+    reads, and "e.l", "ope" and "gra" in its 6,911 hits alone: through_rarest asks the text
+    index which (`_rarest_and`)."""
     starts = {gram: [i for i in range(len(low) - 2) if low[i:i + 3] == gram] for gram in rarest}
     chosen: list[str] = []
-    for gram in rarest:
-        taken = [i for g in chosen for i in starts[g]]
-        if all(abs(i - j) > 1 for i in starts[gram] for j in taken):
-            chosen.append(gram)
+    for gap in dict.fromkeys((apart, 2)):
+        for gram in rarest:
+            taken = [i for g in chosen for i in starts[g]]
+            if (len(chosen) < RAREST and gram not in chosen
+                    and all(abs(i - j) >= gap for i in starts[gram] for j in taken)):
+                chosen.append(gram)
     return (chosen + [g for g in rarest if g not in chosen])[:RAREST]
 
 

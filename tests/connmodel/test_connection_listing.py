@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import String, cast, event, func, insert, literal, select, text, update
 
+from connmodel import search
 from connmodel.errors import ConnModelError, InvalidInput, NotFound
 from connmodel.models import Connection, Profile
 from connmodel.paging import COUNT_CAP, MAX_LIMIT, capped_count
@@ -317,6 +318,30 @@ def test_a_long_needle_is_found_by_trigrams_apart_not_by_its_phrase(sqlite_url, 
     assert [c.account for c in page.items] == [f"rosa.mille{n}@example.com" for n in range(3)]
     assert (errors.items, errors.total, errors.total_exact) == ([], 0, True)
     assert not [p for p in asked if '"Rosa.Mille"' in p or '"rosa.mille"' in p]
+
+
+def test_a_long_needle_reads_the_rarer_of_two_spreads_of_its_trigrams(sqlite_url, admin,
+                                                                      executed):
+    """SQLite: the rarest trigrams of "grace.lopez" at 10M, no two neighbours, were "e.l",
+    "lop" and "pez": all in every "...e.lopez" (20,702 rows, more than the cards read that way),
+    so its phrase was read after them (57 ms). Three sharing no letter, "e.l", "pez" and
+    "gra", are in its 6,911 hits alone. The AND of each is asked of the text index
+    (`search._rarest_and`, ~1 ms each) and the rarer read ("grace.lopez" cards at 10M 95 ->
+    56 ms); one with fewer than RANKED_BY rows is taken without asking for the other."""
+    with session(sqlite_url) as s:
+        p = _one_profile(s, admin)
+        _insert_numbered(s, p, 0, 299, name="alice.lopez")
+        _insert_numbered(s, p, 300, 319, name="grace.lopez")
+        s.commit()
+    order = ["e.l", "lop", "pez", ".lo", "ope", "gra", "rac", "ace", "ce."]  # as ranked at 10M
+    assert search._spread("grace.lopez", order, 2) == ["e.l", "lop", "pez"]
+    assert search._spread("grace.lopez", order, 3) == ["e.l", "pez", "gra"]
+    with session(sqlite_url) as s, executed(sqlite_url, "SELECT count(*), min(rowid)") as seen:
+        rarer = search._rarest_and(s.connection(), [["e.l", "lop", "pez"], ["e.l", "pez", "gra"]])
+        assert (rarer, len(seen)) == ('"e.l" AND "pez" AND "gra"', 2)
+        seen.clear()
+        rare = search._rarest_and(s.connection(), [["gra", "pez", "ace"], ["e.l", "lop", "pez"]])
+        assert (rare, len(seen)) == ('"gra" AND "pez" AND "ace"', 1)  # 20 rows: rare enough
 
 
 @pytest.mark.parametrize("kept_rows", [connections.KEPT_ROWS, 0])

@@ -350,10 +350,13 @@ def pct(values: list[float], q: float) -> float:
 
 
 def live_ids(url: str, n: int, seed: int) -> list[int]:
+    """n random ids of live connections (a reused database holds an earlier run's revokes)."""
     with session(url) as s:
         top = s.execute(select(Connection.id).order_by(Connection.id.desc()).limit(1)).scalar_one()
-    rng = random.Random(seed)
-    return rng.sample(range(1, top + 1), n)
+        drawn = random.Random(seed).sample(range(1, top + 1), 4 * n)
+        live = set(s.execute(select(Connection.id).where(
+            Connection.id.in_(drawn), Connection.revoked_at.is_(None))).scalars())
+    return [i for i in drawn if i in live][:n]
 
 
 def summary(samples: list[tuple[float, float]]) -> dict[str, float]:

@@ -100,6 +100,7 @@ bench-10m: install-test
 	$(PY) bench/store.py $(BIG) --naive-repeats 1 --out bench/results/store-10m.json
 	$(PY) bench/dashboard.py $(BIG) --naive-runs 3 --naive-sessions 0 --out bench/results/dashboard-10m.json
 	$(PY) bench/audit.py $(BIG) --out bench/results/audit-10m.json
+	$(PY) bench/browser.py $(BIG) --pages connmodel,idiomatic,floor --out bench/results/browser-10m.json
 
 screenshots: install-test
 	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py tests/audit/test_html_report.py -m screenshots -q

@@ -781,3 +781,25 @@ def test_a_letter_folded_by_the_text_index_alone_is_not_counted(sqlite_url, admi
         s.commit()
         page = list_connections(s, actor=admin, where=ConnectionFilter(search="k7"), limit=2)
     assert (page.total, page.total_exact, page.items) == (0, True, [])
+
+
+def test_a_two_character_needle_is_looked_up_by_its_trigrams_for_a_count_only(
+        store_url, admin, executed):
+    """The trigrams' lookup (`search.over_cap_by_pairs`, 20-60 ms at 10M) settles a listing's
+    count: the conditions that the bulk revoke, the audit's queries and the confirmations'
+    own count compose, and a page without its total, do not pay for it."""
+    with session(store_url) as s:
+        p = _one_profile(s, admin)
+        _insert_numbered(s, p, 0, 24_999, name="aq7n")  # PostgreSQL: too many to name by id
+        s.commit()
+        s.execute(text("ANALYZE"))
+        s.commit()
+    with executed(store_url, "SELECT count(*)") as seen, session(store_url) as s:
+        ConnectionFilter(search="q7").conditions(s)
+        page = list_connections(s, actor=admin, where=ConnectionFilter(search="q7"), limit=2,
+                                count=False)
+        assert [c.account for c in page.items] == ["aq7n0@example.com", "aq7n1@example.com"]
+        assert seen == []
+        counted = list_connections(s, actor=admin, where=ConnectionFilter(search="q7"), limit=2)
+    assert (counted.total, counted.total_exact) == (COUNT_CAP, False)
+    assert len(seen) == 1 and ("MATCH" in seen[0][0] or "LIKE ANY" in seen[0][0]), seen

@@ -597,24 +597,25 @@ def _in_card_order(key: SortKey, parts: list[Select[*tuple[Any, ...]]]
 
 def _card_columns(session: Session, matching: Matching, ids: list[int]
                   ) -> tuple[tuple[bool, bool], ...]:
-    """Per card, whether a common needle may match its accounts, its services: their terms,
-    or for a needle without terms (no letters: "06", "@"), whether the column holds one value
-    in the card that does not match it (`column_ends`: a card's service is its provider's
-    label). A card ruled out of one column is read from the index of the other alone: "06" at
-    10M read every row of each card from the table to test both (PostgreSQL: counts 579 ms,
-    first rows 389 ms)."""
+    """Per card, whether a common needle may match its accounts, its services: their terms
+    (for a needle with letters), and whether the column holds one value in the card that does
+    not match it (`column_ends`: a card's service is its provider's label). A card ruled out
+    of one column is read from the index of the other alone: "06" at 10M read every row of
+    each card from the table to test both (PostgreSQL: counts 579 ms, first rows 389 ms); so
+    did "a7", whose letter "a" the services' terms hold (SQLite: 345 ms)."""
     held = matching.candidates
-    if held is not None:
-        return tuple((pid in held["account"], pid in held["service"]) for pid in ids)
+    by_terms = (tuple((pid in held["account"], pid in held["service"]) for pid in ids)
+                if held is not None else ((True, True),) * len(ids))
     if not matching.walked or not ids:  # SQLite's non-ASCII needle: its FTS5 condition
-        return ((True, True),) * len(ids)
+        return by_terms
     sqlite = session.get_bind().dialect.name == "sqlite"
     ruled_out = {pid: (accounts, services) for pid, accounts, services in
                  session.connection().execute(
                      columns_ruled_out(sqlite, matching.fold, every=False),
                      {"search_like_0": matching.params["search_like_0"],
                       "search_probed": id_list(ids, sqlite)})}
-    return tuple((not ruled_out[pid][0], not ruled_out[pid][1]) for pid in ids)
+    return tuple((account and not ruled_out[pid][0], service and not ruled_out[pid][1])
+                 for pid, (account, service) in zip(ids, by_terms, strict=True))
 
 
 def _one_column_test(column: str, sqlite: bool, folding: Fold = Fold.FULL

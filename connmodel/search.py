@@ -720,12 +720,16 @@ def over_cap_by_pairs(session: Session, terms: SearchTerms, needle: str) -> Sear
     row, so it is tried only when the planner estimates the needle (`_few_hits_by_id`) at no
     more than PAIR_BITMAP_MAX rows, of which those trigrams' can only be fewer ("12": 111,000
     estimated; its trigrams' bitmap 3.6 s, where the walk takes 0.14 s). Only for ASCII
-    needles: `lower()` on Python and on the stores agree there.
+    needles, and on PostgreSQL for a needle with a letter only where the database lowers A-Z
+    as ASCII does (`_letters_from_beyond_ascii`; not where a Turkish locale lowers "I" to "ı":
+    a row holding "aik" would be counted for "Ik" there, which `lower()` tests as "ık").
     """
     sqlite = session.get_bind().dialect.name == "sqlite"
     if (len(needle) != 2 or not needle.isascii() or terms.shape[0] != "like"
             or OVER_CAP in terms.shape
-            or not sqlite and (terms.estimate is None or terms.estimate > PAIR_BITMAP_MAX)):
+            or not sqlite and (terms.estimate is None or terms.estimate > PAIR_BITMAP_MAX
+                               or (any(c.isalpha() for c in needle)
+                                   and _letters_from_beyond_ascii(session) is None))):
         return terms
     trigrams = [c + needle.lower() for c in PAIR_AFTER]
     pairs: Any = (" OR ".join(_quoted(t) for t in trigrams) if sqlite

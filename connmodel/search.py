@@ -52,7 +52,7 @@ from sqlmodel import Session, col
 
 from connmodel.errors import InvalidInput
 from connmodel.models import Connection
-from connmodel.paging import COUNT_CAP, with_values
+from connmodel.paging import COUNT_CAP, CappedCount, with_values
 from connmodel.store import plan_for_values
 
 SEARCH_MAX = 200
@@ -734,9 +734,9 @@ def over_cap_by_pairs(session: Session, terms: SearchTerms, needle: str) -> Sear
     trigrams = [c + needle.lower() for c in PAIR_AFTER]
     pairs: Any = (" OR ".join(_quoted(t) for t in trigrams) if sqlite
                   else [like_pattern(t) for t in trigrams])
-    found = session.connection().execute(_pairs_counted(terms.shape, sqlite),
-                                         {**terms.params, "search_pairs": pairs}).scalar_one()
-    return SearchTerms((*terms.shape, OVER_CAP), terms.params) if found > COUNT_CAP else terms
+    _, exact = _pairs_counted(terms.shape, sqlite).run(session,
+                                                       {**terms.params, "search_pairs": pairs})
+    return terms if exact else SearchTerms((*terms.shape, OVER_CAP), terms.params)
 
 
 def _held_by_pairs() -> Any:
@@ -746,8 +746,8 @@ def _held_by_pairs() -> Any:
 
 
 @lru_cache(maxsize=16)
-def _pairs_counted(shape: tuple[Any, ...], sqlite: bool) -> Select[Any]:
-    """How many live rows (at most COUNT_CAP + 1) hold one of `search_pairs` and match `shape`.
+def _pairs_counted(shape: tuple[Any, ...], sqlite: bool) -> CappedCount:
+    """The capped count of the live rows holding one of `search_pairs` and matching `shape`.
 
     On SQLite each is tested by `shape` too: FTS5 folds the case of letters beyond ASCII,
     which LIKE does not. On PostgreSQL a row holding "x06" holds "06" for every test of the
@@ -757,7 +757,7 @@ def _pairs_counted(shape: tuple[Any, ...], sqlite: bool) -> Select[Any]:
     test = search_clause(counted_shape((shape,))[0])  # SQLite: LIKE, not lower() LIKE lower()
     rows = (through_text_index([_LIVE, test], phrase="search_pairs") if sqlite
             else select(col(Connection.id)).where(_held_by_pairs(), _LIVE))
-    return select(func.count()).select_from(rows.limit(COUNT_CAP + 1).subquery())
+    return CappedCount(rows)
 
 
 def _few_hits_by_id(session: Session, like: SearchTerms, needle: str) -> SearchTerms:

@@ -145,11 +145,12 @@ class ConnectionFilter:
             params["filter_environment"] = parse_environment(self.environment).value
         terms = search_terms(session, self.search) if self.search else None
         if terms is not None:
+            needle = (self.search or "").strip()
             if counted and not shape:
-                terms = over_cap_by_pairs(session, terms, (self.search or "").strip())
+                terms = over_cap_by_pairs(session, terms, needle)
             if terms.hits is not None and shape:
                 terms = _narrowed(session, terms, tuple(shape), params)
-            shape += _count_marks(session, terms.shape, shape, (self.search or "").strip(), params)
+            shape += _count_marks(session, terms.shape, shape, needle, params)
             shape.append(terms.shape)
             params.update(terms.params)
         return BoundFilter(tuple(shape), params)

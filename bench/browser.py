@@ -575,7 +575,8 @@ def main() -> None:
                         "load_average_before": load_before,
                         "load_average_after": os.getloadavg()},
             "connections": args.connections, "profiles": args.profiles, "runs": args.runs,
-            "database": args.database, "pages": args.pages, "targets": TARGETS, "results": results}, indent=2))
+            "database": args.database, "pages": args.pages, "targets": TARGETS,
+            "results": results}, indent=2))
         print(f"wrote {args.out} ({', '.join(results)})", file=sys.stderr)
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -36,10 +36,11 @@ anew (untimed). Where no card has one (below ~10 connections per card) next page
 as not measured (null).
 
 It prints a table and writes bench/results/dashboard.json. Run: `make bench` or
-`python bench/dashboard.py --connections 100000 --stores sqlite`. At 10M (`make bench-10m`) each
-naive click takes seconds and each naive session holds ~5 GB: `--naive-runs 3 --naive-sessions 0`
-keep the baseline within the hour and the machine's memory (its memory is not measured); `--reuse URL` (once per store)
-measures databases built beforehand with `connmodel generate`.
+`python bench/dashboard.py --connections 100000 --stores sqlite`. At 10M (`make bench-10m`)
+each naive click takes seconds and each naive session holds ~5 GB: `--naive-runs 3
+--naive-sessions 0` keep the baseline within the hour and the machine's memory (its memory is
+not measured); `--reuse URL` (once per store) measures databases built beforehand with
+`connmodel generate`.
 """
 
 import argparse

@@ -34,6 +34,12 @@ LIVE = text("revoked_at IS NULL")
 # trailing status lets a status filter be checked in the index instead of on each row.
 CARD_SORTS = {"service": "service", "created": "created_at", "expires": "expires_at",
               "last_used": "last_used_at", "checked": "checked_at"}
+# Live rows whose account or service a two-character needle can hide in from the text index
+# (connmodel.search.pair_hits): a character beyond printable ASCII (which no list of trigrams
+# can spell out), or on SQLite a value of two characters (which has no trigram).
+ODD_TEXT = {"sqlite": "(length(account) = 2 OR length(service) = 2 "
+                      "OR account GLOB '*[^ -~]*' OR service GLOB '*[^ -~]*')",
+            "postgresql": "(account ~ '[^ -~]' OR service ~ '[^ -~]')"}
 
 
 class ProviderConfig(SQLModel, table=True):
@@ -80,6 +86,9 @@ class Connection(SQLModel, table=True):
               sqlite_where=LIVE, postgresql_where=LIVE),
         Index("ix_connection_live_last_used", "last_used_at",
               sqlite_where=LIVE, postgresql_where=LIVE),
+        Index("ix_connection_live_odd_text", "id",
+              sqlite_where=text(f"revoked_at IS NULL AND {ODD_TEXT['sqlite']}"),
+              postgresql_where=text(f"revoked_at IS NULL AND {ODD_TEXT['postgresql']}")),
         *(Index(f"ix_connection_live_profile_{name}", "profile_id", column, "id", "status",
                 sqlite_where=LIVE, postgresql_where=LIVE) for name, column in CARD_SORTS.items()),
     )

@@ -2,10 +2,12 @@
 
 SQLite: an FTS5 table with the trigram tokenizer (`connection_fts`, kept in step by triggers,
 created by the migrations) answers any substring of three or more characters. PostgreSQL:
-GIN pg_trgm indexes on `account` and `service` serve ILIKE '%x%'. Shorter needles fall back
-to a scan, which is still bounded by the other filters and the page limit; on SQLite it also
-spells out the cases of non-ASCII letters, which SQLite's LIKE does not fold. (A count of a
-two-character needle alone asks the trigrams that end with it first: `over_cap_by_pairs`.)
+GIN pg_trgm indexes on `account` and `service` serve ILIKE '%x%'. A two-character needle is
+looked up through the trigrams that hold it (`pair_hits`; when they hold more rows than a
+count's cap, a count of it alone asks those that end with it: `over_cap_by_pairs`). Other
+short needles fall back to a scan, which is still bounded by the other filters and the page
+limit; on SQLite it also spells out the cases of non-ASCII letters, which SQLite's LIKE does
+not fold.
 """
 
 import json
@@ -37,6 +39,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    union,
     union_all,
 )
 from sqlalchemy.engine import Connection as SqlConnection
@@ -51,7 +54,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 from sqlmodel import Session, col
 
 from connmodel.errors import InvalidInput
-from connmodel.models import Connection
+from connmodel.models import ODD_TEXT, Connection
 from connmodel.paging import COUNT_CAP, CappedCount, with_values
 from connmodel.store import plan_for_values
 
@@ -88,6 +91,9 @@ RANKED_BY = 32  # rowids read per trigram to rank a long needle's trigrams
 RARE_SHARE = 0.01  # PostgreSQL: a trigram in a larger share of rows is not rare
 PAIR_AFTER = string.ascii_lowercase + string.digits + "."  # a pair's trigrams start with one
 PAIR_BITMAP_MAX = 60_000  # PostgreSQL: ... when the needle is estimated at most this many rows
+# Printable ASCII as both text indexes fold it: the neighbours of a pair's trigrams (pair_hits)
+PAIR_NEIGHBOURS = " " + string.punctuation + string.digits + string.ascii_lowercase
+WORD_START = "(^|[ -/:-@[-`{-~])"  # PostgreSQL regex: a value's start, or ASCII punctuation
 _HIT_COLUMNS = (col(Connection.id), col(Connection.status), col(Connection.profile_id))
 _LIVE = col(Connection.revoked_at).is_(None)
 _RANK = text("SELECT count(*), min(rowid), max(rowid) FROM (SELECT rowid FROM connection_fts "
@@ -264,9 +270,13 @@ def search_terms(session: Session, needle: str) -> SearchTerms | None:
     terms = text_terms(session, needle)
     if terms is None:
         return None
+    needle = needle.strip()
     if session.get_bind().dialect.name == "postgresql":
-        return _few_hits_by_id(session, terms, needle.strip())
-    return _sqlite_plan(session, terms, needle.strip()) if terms.shape == ("fts",) else terms
+        return _few_hits_by_id(session, terms, needle)
+    if terms.shape == ("fts",):
+        return _sqlite_plan(session, terms, needle)
+    hits = pair_hits(session, terms, needle, DENSE_AFTER)
+    return terms if hits is None else _named_or_over_cap(terms, hits, "id_list", DENSE_AFTER)
 
 
 def text_terms(session: Session, needle: str) -> SearchTerms | None:
@@ -522,15 +532,19 @@ def matches_by_profile(session: Session, terms: SearchTerms, needle: str,
     matching `terms` and `conds` if there are at most `cap`, else None, having read at most
     cap + 1 of them (SQLite: FTS5's lazy walk) or none at all (PostgreSQL: when the planner's
     estimate is above `cap`, as a trigram bitmap would first collect every match). A needle
-    under three letters is not looked for (None): no trigram serves it, so finding its hits
-    would read the whole table (2.7 s at 1M rows for one with none).
+    of two characters is looked for through the trigrams that hold it (`pair_hits`); one of
+    one character is not (None): no trigram serves it, so finding its hits would read the
+    whole table (2.7 s at 1M rows for one with none).
 
     Grouped by the store: 17,000 hits as Python rows cost ~20 ms of a search screen's CPU, the
     few hundred groups almost nothing, and a card's ids are parsed only if it is shown.
     """
     conn = session.connection()
     if len(needle) < 3:
-        return None
+        if conn.dialect.name == "postgresql" and _estimated_hits(session, terms) > cap:
+            return None
+        hits = pair_hits(session, terms, needle, cap, conds)
+        return None if hits is None or len(hits) > cap else _grouped(hits)
     if conn.dialect.name == "postgresql":
         if _estimated_hits(session, terms) > cap:
             return None
@@ -707,7 +721,8 @@ def search_condition(session: Session, needle: str) -> ColumnElement[bool] | Non
 def over_cap_by_pairs(session: Session, terms: SearchTerms, needle: str) -> SearchTerms:
     """A two-character needle searched alone, marked OVER_CAP when its trigrams show more than
     COUNT_CAP live rows holding it (the count is then "at least" without more:
-    `connmodel.services.connections.CapReached`); else `terms` as they were.
+    `connmodel.services.connections.CapReached`); else `terms` as they were. (A needle whose
+    trigrams hold fewer rows is named by them first: `pair_hits`.)
 
     No trigram serves a needle under three characters, so its capped count walked the rows
     until COUNT_CAP matched: "06" at 10M (0.6 % of the rows) read ~1.6 million, 130-340 ms.
@@ -785,13 +800,80 @@ def _few_hits_by_id(session: Session, like: SearchTerms, needle: str) -> SearchT
         return SearchTerms((*like.shape, COMMON), like.params, estimate=estimate)
     if estimate > ESTIMATE_SLACK * FEW_HITS:
         return SearchTerms(like.shape, like.params, estimate=estimate)
+    hits = pair_hits(session, like, needle, FEW_HITS)
+    if hits is None:
+        conn = session.connection()
+        capped, params = _capped_hits(conn, like, needle, FEW_HITS)
+        hits = list(conn.execute(capped.with_only_columns(*_HIT_COLUMNS), params).all())
+    return _named_or_over_cap(like, hits, "ids", FEW_HITS)
+
+
+def _named_or_over_cap(like: SearchTerms, hits: Sequence[tuple[Any, ...]], kind: str, cap: int
+                       ) -> SearchTerms:
+    """A search named by its live hits (`named_by_id`) when there are at most `cap`; else its
+    ILIKE, marked OVER_CAP when they prove more than COUNT_CAP (its count is then "at least"
+    at once): with more hits than the estimate said, the walk is the better bet."""
+    if len(hits) <= cap:
+        return named_by_id(kind, hits)
+    return SearchTerms((*like.shape, OVER_CAP) if len(hits) > COUNT_CAP else like.shape,
+                       like.params)
+
+
+def pair_hits(session: Session, like: SearchTerms, needle: str, cap: int,
+              conds: Sequence[ColumnElement[bool]] = ()) -> list[Any] | None:
+    """(id, status, profile_id) of at most cap + 1 live rows holding a two-character ASCII
+    needle (and `conds`), found through the trigrams that hold it; None where they cannot be
+    (SQLite: more than `cap` rows hold those trigrams; PostgreSQL: a needle with a character
+    that is not a letter or digit, or a database whose lower() does not fold A-Z as ASCII).
+
+    No trigram is made of fewer than three characters, so a listing of such a needle read
+    every row to find that it had few hits or none ("zz": 0.5 s at 1M rows, seconds at 10M).
+    But every "xy" in a value is in a trigram "?xy" or, where it starts the value, "xy?": on
+    SQLite, FTS5's OR of those with every printable ASCII neighbour (PAIR_NEIGHBOURS, 138
+    phrases read lazily in rowid order, ~1-6 ms at 1M), whose rowids `_phrase_ids` caps; on
+    PostgreSQL, pg_trgm's trigrams of letters and digits, found by one regular expression
+    (an ASCII letter or digit before the needle, or WORD_START: pg_trgm's padded trigram
+    " xy" of a word that starts with it), exact where its bitmap holds no more rows than the
+    needle's hits ("06" at 1M: 19 ms for 4,142 hits). A neighbour beyond printable ASCII
+    cannot be listed, nor does a value under three characters have a trigram on SQLite: those
+    rows are in the partial index `ix_connection_live_odd_text` (connmodel.models.ODD_TEXT),
+    read and tested too. Every row is tested by the search itself (FTS5 folds letters that
+    LIKE does not), on PostgreSQL as DENSE's `|| ''`, so that the planner cannot take the
+    needle's own ILIKE to the trigram index (a whole index scan, for two characters).
+    """
+    if len(needle) != 2 or not needle.isascii() or like.shape[0] != "like":
+        return None
+    sqlite = session.get_bind().dialect.name == "sqlite"
     conn = session.connection()
-    capped, params = _capped_hits(conn, like, needle, FEW_HITS)
-    hits = conn.execute(capped.with_only_columns(*_HIT_COLUMNS), params).all()
-    if len(hits) > FEW_HITS:  # more than the estimate said: the walk is then the better bet
-        return SearchTerms((*like.shape, OVER_CAP) if len(hits) > COUNT_CAP else like.shape,
-                           like.params)
-    return named_by_id("ids", hits)
+    if sqlite:
+        low = needle.lower()
+        grams = sorted({c + low for c in PAIR_NEIGHBOURS} | {low + c for c in PAIR_NEIGHBOURS})
+        ids = _phrase_ids(conn, {"search_phrase": " OR ".join(map(_quoted, grams))}, cap)
+        if ids is None:
+            return None
+        near: ColumnElement[bool] = search_clause(("id_list",))
+        params = {**like.params, "search_id_list": json.dumps(ids)}
+        test = search_clause(like.shape)
+    else:
+        if not needle.isalnum() or _letters_from_beyond_ascii(session) is None:
+            return None
+        pair = bindparam("search_pair", type_=String)
+        near = or_(col(Connection.account).op("~*")(pair), col(Connection.service).op("~*")(pair))
+        params = {**like.params, "search_pair": f"[a-z0-9]{needle}|{WORD_START}{needle}"}
+        test = search_clause(DENSE_UNCASED if UNCASED in like.shape else DENSE)
+    odd = text(ODD_TEXT["sqlite" if sqlite else "postgresql"])
+    rows = union(*(select(*_HIT_COLUMNS).where(found, _LIVE, test, *conds)
+                   for found in (near, odd))).limit(cap + 1)
+    return list(conn.execute(rows, params).all())
+
+
+def _grouped(hits: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """matches_by_profile's rows (profile id, status, how many, ids as comma-separated text)
+    of hits read as (id, status, profile_id)."""
+    groups: dict[tuple[Any, Any], list[str]] = {}
+    for hit_id, status, profile_id in hits:
+        groups.setdefault((profile_id, status), []).append(str(hit_id))
+    return [(pid, status, len(ids), ",".join(ids)) for (pid, status), ids in groups.items()]
 
 
 def _capped_hits(conn: SqlConnection, like: SearchTerms, needle: str, cap: int

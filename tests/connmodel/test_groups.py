@@ -278,7 +278,13 @@ def test_a_rare_needles_hits_come_grouped_by_profile_and_status_and_capped(demo_
                       ) == sorted([(noauth.id, 1), (google.id, 1)])
         assert matches_by_profile(s, terms, "ZZHIT", [live], 4) is None
         assert matches_by_profile(s, terms, "ZZHIT", error, 4) is None
-        assert matches_by_profile(s, terms, "ZZ", [live], 6) is None  # no trigram serves it
+        pair = text_terms(s, "ZZ")  # through the trigrams that hold it (search.pair_hits)
+        assert pair is not None
+        assert sorted(matches_by_profile(s, pair, "ZZ", [live], 6)) == sorted(groups_found)
+        assert matches_by_profile(s, pair, "ZZ", [live], 4) is None
+        single = text_terms(s, "Z")
+        assert single is not None
+        assert matches_by_profile(s, single, "Z", [live], 6) is None  # no trigram serves it
 
 
 def _steps(s, read):

@@ -5,7 +5,8 @@ given with `--reuse URL`), then picks its needles from the data's own frequency,
 cherry-picked: from a seeded sample of live accounts and services it takes substrings (a whole
 account, its local part and prefixes of it, a first name, a last name, a domain and "@" with
 its first letters, the local part's last two characters (digits, mostly: no letter to prune
-by, no trigram), a service's first word, a single letter), counts
+by, no trigram), a service's first word, a single letter) and two letters or digits at random
+(most of which match no row: a needle matching nothing has its own tier), counts
 each one's hits (capped at 10,000, as every count) and keeps, per frequency tier, the needles at
 the tier's low end, middle and high end. Each needle is then timed, warm, in one process:
 
@@ -26,6 +27,7 @@ import os
 import platform
 import random
 import statistics
+import string
 import sys
 import tempfile
 import time
@@ -53,8 +55,9 @@ from connmodel.store import get_engine, reading, session
 RESULTS = Path(__file__).parent / "results" / "search.json"
 BENCH_DB = "connmodel_bench_search"
 ACTOR = Actor("bench", Role.ADMIN)
-TIERS = (("rare (1-100 hits)", 1, 100), ("uncommon (101-10,000)", 101, 10_000),
-         ("common (> 10,000)", 10_001, None))
+TIERS = (("none (0 hits)", 0, 0), ("rare (1-100 hits)", 1, 100),
+         ("uncommon (101-10,000)", 101, 10_000), ("common (> 10,000)", 10_001, None))
+PAIRS = 12  # two letters or digits at random, as a person types a short search
 TARGET_MS = 50.0
 SAMPLE = 40
 
@@ -80,6 +83,8 @@ def candidates(url: str, seed: int) -> list[str]:
                                  at + domain[:4], local[-2:], service.split()[0],
                                  account[:1].lower(), *(local[:n] for n in (4, 6, 8, 10)))
                      if p)
+    typed = string.ascii_lowercase + string.digits
+    found.update(rng.choice(typed) + rng.choice(typed) for _ in range(PAIRS))
     return sorted(found)
 
 

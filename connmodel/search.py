@@ -834,10 +834,11 @@ def pair_hits(session: Session, like: SearchTerms, needle: str, cap: int,
     PostgreSQL, pg_trgm's trigrams of letters and digits, found by one regular expression
     (an ASCII letter or digit before the needle, or WORD_START: pg_trgm's padded trigram
     " xy" of a word that starts with it), exact where its bitmap holds no more rows than the
-    needle's hits ("06" at 1M: 19 ms for 4,142 hits). A neighbour beyond printable ASCII
-    cannot be listed, nor does a value under three characters have a trigram on SQLite: those
-    rows are in the partial index `ix_connection_live_odd_text` (connmodel.models.ODD_TEXT),
-    read and tested too. Every row is tested by the search itself (FTS5 folds letters that
+    needle's hits ("06" at 1M: 19 ms for 4,142 hits). A neighbour beyond ASCII cannot be
+    listed (control characters need not be: connmodel.validation lets none into an account or
+    a service), nor does a value of two characters have a trigram on SQLite: those rows are in
+    the partial index `ix_connection_live_odd_text` (connmodel.models.ODD_TEXT), read and
+    tested too. Every row is tested by the search itself (FTS5 folds letters that
     LIKE does not), on PostgreSQL as DENSE's `|| ''`, so that the planner cannot take the
     needle's own ILIKE to the trigram index (a whole index scan, for two characters).
     """

@@ -141,6 +141,26 @@ def test_search_finds_generated_accounts(store_url, admin, keyring, monkeypatch)
             assert config.get("automerge", 4) == 4 and config.get("crisismerge", 16) == 16
 
 
+def test_a_generated_text_index_is_one_segment(sqlite_url, admin, keyring, monkeypatch):
+    """SQLite writes the text index of a load in segments of 64 MB of terms (27 at 10M rows),
+    and a search looks each trigram up in every segment: the load merges them into one at
+    its end. Here segments of 64 KB, as many a 10M load's 64 MB make."""
+    monkeypatch.setattr("connmodel.services.generate.FTS_LOAD",
+                        (("automerge", 0), ("crisismerge", 64), ("hashsize", 64 * 1024)))
+    _generate(sqlite_url, admin, keyring)
+    with session(sqlite_url) as s:
+        segments = s.execute(text("SELECT count(DISTINCT segid) FROM connection_fts_idx")
+                             ).scalar_one()
+        s.execute(text("INSERT INTO connection_fts(connection_fts) VALUES ('integrity-check')"))
+        page = list_connections(s, actor=admin, where=ConnectionFilter(search="example"),
+                                limit=1)
+        expected = s.execute(select(func.count()).where(
+            Connection.account.contains("example") | Connection.service.contains("example"))
+        ).scalar_one()
+    assert segments == 1
+    assert (page.total, page.total_exact) == (expected, True) and expected > 0
+
+
 def test_listing_pages_through_a_generated_profile(store_url, admin, keyring):
     _generate(store_url, admin, keyring)
     with session(store_url) as s:

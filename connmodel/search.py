@@ -866,8 +866,15 @@ def pair_hits(session: Session, like: SearchTerms, needle: str, cap: int,
         params = {**like.params, "search_pair": f"[a-z0-9]{needle}|{WORD_START}{needle}"}
         test = search_clause(DENSE_UNCASED if UNCASED in like.shape else DENSE)
     odd = text(ODD_TEXT["sqlite" if sqlite else "postgresql"])
-    rows = union(*(select(*_HIT_COLUMNS).where(found, _LIVE, test, *conds)
-                   for found in (near, odd))).limit(cap + 1)
+    columns = (*_HIT_COLUMNS, col(Connection.revoked_at))  # what `conds` test
+    hits = union(*(select(*columns).where(found, _LIVE, test)
+                   for found in (near, odd))).subquery("pair_hits")
+    # `conds` on the hits, not in each half: beside a status, SQLite (no statistics) walked
+    # that status's index for the odd rows instead of their own index (556,100 Error rows at
+    # 10M: 0.7 s for a pair with no hit).
+    on_hits = ClauseAdapter(hits)
+    rows = (select(hits.c.id, hits.c.status, hits.c.profile_id)
+            .where(*(on_hits.traverse(c) for c in conds)).limit(cap + 1))
     return list(conn.execute(rows, params).all())
 
 

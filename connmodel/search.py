@@ -94,6 +94,7 @@ PAIR_BITMAP_MAX = 60_000  # PostgreSQL: ... when the needle is estimated at most
 # Printable ASCII as both text indexes fold it: the neighbours of a pair's trigrams (pair_hits)
 PAIR_NEIGHBOURS = " " + string.punctuation + string.digits + string.ascii_lowercase
 WORD_START = "(^|[ -/:-@[-`{-~])"  # PostgreSQL regex: a value's start, or ASCII punctuation
+ODD_MAX = 20_000  # ... and at most this many live rows beyond ASCII, read by their own index
 _HIT_COLUMNS = (col(Connection.id), col(Connection.status), col(Connection.profile_id))
 _LIVE = col(Connection.revoked_at).is_(None)
 _RANK = text("SELECT count(*), min(rowid), max(rowid) FROM (SELECT rowid FROM connection_fts "
@@ -824,7 +825,9 @@ def pair_hits(session: Session, like: SearchTerms, needle: str, cap: int,
     """(id, status, profile_id) of at most cap + 1 live rows holding a two-character ASCII
     needle (and `conds`), found through the trigrams that hold it; None where they cannot be
     (SQLite: more than `cap` rows hold those trigrams; PostgreSQL: a needle with a character
-    that is not a letter or digit, or a database whose lower() does not fold A-Z as ASCII).
+    that is not a letter or digit, or a database whose lower() does not fold A-Z as ASCII;
+    either: more than ODD_MAX rows beyond ASCII, whose reading by index would cost more than
+    the walk it replaces).
 
     No trigram is made of fewer than three characters, so a listing of such a needle read
     every row to find that it had few hits or none ("zz": 0.5 s at 1M rows, seconds at 10M).
@@ -866,6 +869,8 @@ def pair_hits(session: Session, like: SearchTerms, needle: str, cap: int,
         params = {**like.params, "search_pair": f"[a-z0-9]{needle}|{WORD_START}{needle}"}
         test = search_clause(DENSE_UNCASED if UNCASED in like.shape else DENSE)
     odd = text(ODD_TEXT["sqlite" if sqlite else "postgresql"])
+    if _at_least(conn, select(literal(1)).where(_LIVE, odd), ODD_MAX + 1):
+        return None  # many values beyond ASCII: reading them by index would cost more
     columns = (*_HIT_COLUMNS, col(Connection.revoked_at))  # what `conds` test
     hits = union(*(select(*columns).where(found, _LIVE, test)
                    for found in (near, odd))).subquery("pair_hits")
@@ -876,6 +881,12 @@ def pair_hits(session: Session, like: SearchTerms, needle: str, cap: int,
     rows = (select(hits.c.id, hits.c.status, hits.c.profile_id)
             .where(*(on_hits.traverse(c) for c in conds)).limit(cap + 1))
     return list(conn.execute(rows, params).all())
+
+
+def _at_least(conn: SqlConnection, rows: Select[Any], n: int) -> bool:
+    """Whether `rows` has at least `n` rows, reading at most `n`."""
+    return bool(conn.execute(select(func.count()).select_from(rows.limit(n).subquery())
+                             ).scalar_one() >= n)
 
 
 def _grouped(hits: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -852,3 +852,28 @@ def test_a_rare_two_character_needle_is_found_through_the_trigrams_that_hold_it(
     else:
         read = _connection_entries_read(store_url) - before
         assert read < 1_000, f"{read} entries of connection read"
+
+
+def test_a_pair_among_many_values_beyond_ascii_gives_way_to_the_walk(store_url, admin,
+                                                                       monkeypatch):
+    """The rows beyond ASCII are read by their own index, one by one: past ODD_MAX of them a
+    walk of the table costs less, and the pair is looked up as before. Same answer."""
+    with session(store_url) as s:
+        p = _one_profile(s, admin)
+        _insert_numbered(s, p, 0, 199)
+        s.add_all([Connection(profile_id=p, account=account, service=service)
+                   for account, service in PAIR_HOLDERS])
+        s.add_all([Connection(profile_id=p, account=f"\u00e9l\u00e8ve{n}@example.com",
+                              service="P") for n in range(5)])
+        s.commit()
+    for odd_max, looked_up in ((search.ODD_MAX, True), (3, False)):
+        monkeypatch.setattr("connmodel.search.ODD_MAX", odd_max)
+        with session(store_url) as s:
+            like = search.text_terms(s, "Q7")
+            assert like is not None
+            hits = search.pair_hits(s, like, "Q7", COUNT_CAP)
+            page = list_connections(s, actor=admin, where=ConnectionFilter(search="Q7"),
+                                    limit=50)
+        assert (hits is not None) == looked_up
+        assert sorted((c.account, c.service) for c in page.items) == sorted(PAIR_HOLDERS)
+        assert (page.total, page.total_exact) == (len(PAIR_HOLDERS), True)

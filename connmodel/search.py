@@ -831,21 +831,22 @@ def pair_hits(session: Session, like: SearchTerms, needle: str, cap: int,
 
     No trigram is made of fewer than three characters, so a listing of such a needle read
     every row to find that it had few hits or none ("zz": 0.5 s at 1M rows, seconds at 10M).
-    But every "xy" in a value is in a trigram "?xy" or, where it starts the value, "xy?": on
-    SQLite, FTS5's OR of those with every printable ASCII neighbour (PAIR_NEIGHBOURS, 138
-    phrases read lazily in rowid order, ~1-6 ms at 1M), whose rowids `_phrase_ids` caps
-    (judged from their ends at more than `cap` already: "a7" at 10M read 10,001 of them, 10
-    ms, before its count proved as much); on
-    PostgreSQL, pg_trgm's trigrams of letters and digits, found by one regular expression
-    (an ASCII letter or digit before the needle, or WORD_START: pg_trgm's padded trigram
-    " xy" of a word that starts with it), exact where its bitmap holds no more rows than the
-    needle's hits ("06" at 1M: 19 ms for 4,142 hits). A neighbour beyond ASCII cannot be
-    listed (control characters need not be: connmodel.validation lets none into an account or
-    a service), nor does a value of two characters have a trigram on SQLite: those rows are in
-    the partial index `ix_connection_live_odd_text` (connmodel.models.ODD_TEXT), read and
-    tested too. Every row is tested by the search itself (FTS5 folds letters that
-    LIKE does not), on PostgreSQL as DENSE's `|| ''`, so that the planner cannot take the
-    needle's own ILIKE to the trigram index (a whole index scan, for two characters).
+    But every "xy" in a value is in a trigram "?xy" or, where it starts the value, "xy?".
+    SQLite: FTS5's OR of those with every printable ASCII neighbour (PAIR_NEIGHBOURS, 138
+    phrases read lazily in rowid order, ~1-6 ms at 1M), whose rowids `_phrase_ids` caps,
+    judging from their ends whether there are more than `cap` ("a7" at 10M read 10,001 of
+    them, 10 ms, before its count proved as much). PostgreSQL: pg_trgm's trigrams of letters
+    and digits, found by one regular expression (an ASCII letter or digit before the needle,
+    or WORD_START: pg_trgm's padded trigram " xy" of a word that starts with it), exact where
+    its bitmap holds no more rows than the needle's hits ("06" at 1M: 19 ms for 4,142 hits);
+    the callers ask only for a needle the planner estimates near the cap. A neighbour beyond
+    ASCII cannot be listed (control characters need not be: connmodel.validation lets none
+    into an account or a service), nor does a value of two characters have a trigram on
+    SQLite: those rows are in the partial index `ix_connection_live_odd_text`
+    (connmodel.models.ODD_TEXT), read and tested too. Every row is tested by the search
+    itself (FTS5 folds letters that LIKE does not), on PostgreSQL as DENSE's `|| ''`, so that
+    the planner cannot take the needle's own ILIKE to the trigram index (a whole index scan,
+    for two characters).
     """
     if len(needle) != 2 or not needle.isascii() or like.shape[0] != "like":
         return None

@@ -55,7 +55,7 @@ from sqlmodel import Session, col
 
 from connmodel.errors import InvalidInput
 from connmodel.models import ODD_TEXT, Connection
-from connmodel.paging import COUNT_CAP, CappedCount, with_values
+from connmodel.paging import COUNT_CAP, CappedCount, capped_count, with_values
 from connmodel.store import plan_for_values
 
 SEARCH_MAX = 200
@@ -541,14 +541,14 @@ def matches_by_profile(session: Session, terms: SearchTerms, needle: str,
     few hundred groups almost nothing, and a card's ids are parsed only if it is shown.
     """
     conn = session.connection()
-    if len(needle) < 3:
-        if conn.dialect.name == "postgresql" and _estimated_hits(session, terms) > cap:
-            return None
+    if len(needle) < 2:
+        return None
+    if conn.dialect.name == "postgresql" and _estimated_hits(session, terms) > cap:
+        return None
+    if len(needle) == 2:
         hits = pair_hits(session, terms, needle, cap, conds)
         return None if hits is None or len(hits) > cap else _grouped(hits)
     if conn.dialect.name == "postgresql":
-        if _estimated_hits(session, terms) > cap:
-            return None
         return _postgres_by_profile(conn, terms, needle, conds, cap)
     if terms.shape != ("fts",):
         return None  # SQLite's short needles (see above)
@@ -869,8 +869,8 @@ def pair_hits(session: Session, like: SearchTerms, needle: str, cap: int,
         near = or_(col(Connection.account).op("~*")(pair), col(Connection.service).op("~*")(pair))
         params = {**like.params, "search_pair": f"[a-z0-9]{needle}|{WORD_START}{needle}"}
         test = search_clause(DENSE_UNCASED if UNCASED in like.shape else DENSE)
-    odd = text(ODD_TEXT["sqlite" if sqlite else "postgresql"])
-    if _at_least(conn, select(literal(1)).where(_LIVE, odd), ODD_MAX + 1):
+    odd = text(ODD_TEXT[conn.dialect.name])
+    if not capped_count(session, select(literal(1)).where(_LIVE, odd), ODD_MAX)[1]:
         return None  # many values beyond ASCII: reading them by index would cost more
     columns = (*_HIT_COLUMNS, col(Connection.revoked_at))  # what `conds` test
     hits = union(*(select(*columns).where(found, _LIVE, test)
@@ -882,12 +882,6 @@ def pair_hits(session: Session, like: SearchTerms, needle: str, cap: int,
     rows = (select(hits.c.id, hits.c.status, hits.c.profile_id)
             .where(*(on_hits.traverse(c) for c in conds)).limit(cap + 1))
     return list(conn.execute(rows, params).all())
-
-
-def _at_least(conn: SqlConnection, rows: Select[Any], n: int) -> bool:
-    """Whether `rows` has at least `n` rows, reading at most `n`."""
-    return bool(conn.execute(select(func.count()).select_from(rows.limit(n).subquery())
-                             ).scalar_one() >= n)
 
 
 def _grouped(hits: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -441,7 +441,7 @@ def run_store(store: str, url: str, args: argparse.Namespace, folder: Path) -> d
     baselines = [sys.executable, "-c",
                  "import sys; from dashboard.serve import serve; serve(sys.argv[1:])", "serve", *pages, "--address", "127.0.0.1", "--port",
                  str(base_port), "--allow-websocket-origin", f"127.0.0.1:{base_port}",
-                 "--num-procs", "1"]
+                 "--num-procs", "1", "--reuse-sessions", "warm"]  # as dashboard/serve.py
     real = [sys.executable, str(ROOT / "dashboard" / "serve.py"), "--no-auth-on-loopback",
             "--port", str(real_port)]
     urls = {"connmodel": f"http://127.0.0.1:{real_port}/app?page=connections",

@@ -22,6 +22,7 @@ from dashboard.components.sign_in_ended import sign_in_ended
 from dashboard.components.signed_in import signed_in
 from dashboard.components.template_tweaks import NARROW_CSS, TemplateTweaks
 from dashboard.components.theme import MARKDOWN_CSS
+from dashboard.first_screen import serve_stylesheets_here
 from dashboard.page_scripts import apply as leave_out_unused_scripts
 from dashboard.pages import DEFAULT_PAGE, PAGES
 from dashboard.panel_fixes import apply as apply_panel_fixes
@@ -121,6 +122,7 @@ def remembered_theme() -> dict[str, str]:
 
 def create_app() -> pn.template.FastListTemplate:
     """One session's template (called per browser session by `panel serve`)."""
+    serve_stylesheets_here()
     route = Route()
     sync_url(route, {"page": "page"}, always=("page",))
     main, actor = main_area(route)

@@ -89,7 +89,9 @@ def panel_args(host: str, port: int, auth: str, env: dict[str, str], *,
     if public_url:
         origins.add(public_host(public_url))
     args = ["serve", str(HERE / "app.py"), "--address", host, "--port", str(port),
-            "--index", "app", "--num-procs", "1"]
+            "--index", "app", "--num-procs", "1",
+            # The HTML at once, the visitor's session built meanwhile (dashboard.first_screen).
+            "--reuse-sessions", "warm"]
     for origin in sorted(origins):
         args += ["--allow-websocket-origin", origin]
     if public_url:
@@ -119,9 +121,11 @@ def serve(args: list[str]) -> None:
     """Run `panel serve ARGS` here, with the security headers on every response."""
     from bokeh.server.server import Server
     from panel.command.serve import Serve
+    from panel.config import config
     from tornado.web import GZipContentEncoding
 
     from dashboard.auth import OidcLogoutHandler
+    from dashboard.first_screen import html_key
     from dashboard.host_guard import guard_application, normal_hosts
     from dashboard.metrics import HealthHandler, MetricsHandler
     from dashboard.security_headers import for_apps
@@ -162,6 +166,7 @@ def serve(args: list[str]) -> None:
             freeze_shared_objects()
             return server
 
+    config.session_key_func = html_key  # a kept session's HTML serves only its own theme
     parser = argparse.ArgumentParser(prog="panel serve")
     command = HardenedServe(parser=parser)
     try:

@@ -12,6 +12,7 @@ from typing import Any
 import panel as pn
 
 from connmodel.permissions import Actor, Role
+from dashboard.first_screen import serve_stylesheets_here
 from dashboard.viewmodels.actions import ActionsModel
 from dashboard.viewmodels.backend import Backend
 from dashboard.views.connection_actions import ConnectionDialogsWithActions
@@ -48,6 +49,9 @@ def on_row_click(actions: ActionsModel, row_id: Callable[[Any], int]
 
 
 def template(*main: Any) -> pn.template.FastListTemplate:
+    """The real page's template, served as it is (its stylesheets on this server: the
+    baselines are served with the same `--reuse-sessions warm`, see dashboard.first_screen)."""
+    serve_stylesheets_here()
     return pn.template.FastListTemplate(title="MCP Gateway", main=list(main), accent="#0969da",
                                         raw_css=["fast-card.pn-wrapper { contain: none; }"],
                                         main_max_width="1200px")

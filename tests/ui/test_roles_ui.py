@@ -4,6 +4,8 @@ One local-mode server per module (tests/ui/conftest.py's `start_dashboard`) over
 with an admin and viewers created by `connmodel.services.users.add_user`. The services refuse a viewer anyway (tests/dashboard).
 """
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from connmodel.models import AuditEvent, Connection
 from connmodel.permissions import Actor
 from connmodel.services import users
 from connmodel.store import get_engine, session
+from dashboard.security_headers import FONT_SOURCES, STYLE_SOURCES
 
 pytestmark = pytest.mark.ui
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,6 +105,44 @@ def test_viewer_replaying_the_hidden_revoke_is_refused_and_audited(page: Page, l
 
 
 @pytest.mark.screenshots
+def root_ids(html: str) -> list[str]:
+    """The document roots a page's HTML places (BokehJS fills them by position)."""
+    found = re.search(r'"root_ids":(\[[^\]]*\])', html)
+    assert found, html[:500]
+    return list(json.loads(found.group(1)))
+
+
+def test_a_kept_sessions_html_serves_each_visitor_their_own_page(browser, local_server):
+    """The page's HTML comes from a session the server keeps (dashboard.first_screen: the same
+    roots in every answer; the old code built a new session, new roots, for each), while each
+    visitor's page is their own: their name, their role's buttons, their theme."""
+    url = local_server.url + "/app"
+    ann, victor = browser.new_context(), browser.new_context()
+    ann_page, victor_page = ann.new_page(), victor.new_page()
+    sign_in(victor_page, local_server, "victor")
+    sign_in(ann_page, local_server, "ann")
+    kept = root_ids(victor.request.get(url).text())
+    assert root_ids(ann.request.get(url).text()) == kept
+    assert root_ids(victor.request.get(url).text()) == kept
+    dark = ann.request.get(url + "?theme=dark").text()
+    assert root_ids(dark) != kept and "theme/dark.css" in dark  # a kept page per theme
+    assert "theme/dark.css" not in ann.request.get(url).text()
+
+    outside: list[str] = []
+    ann_page.on("request", lambda r: outside.append(r.url)
+                if not r.url.startswith((local_server.url, "data:", "blob:")) else None)
+    for page, name, role in ((ann_page, "ann", "admin"), (victor_page, "victor", "viewer")):
+        page.goto(url)
+        expect(page.locator(".signed-in")).to_have_text(f"Signed in as {name} ({role}) Sign out")
+        revoke = page.get_by_role("button", name="Revoke Hubspot connection (Configured)")
+        expect(revoke).to_have_count(1 if role == "admin" else 0)
+    # The design's stylesheets come from the console itself, not Panel's CDN: only the fonts
+    # and icons the Content-Security-Policy names come from elsewhere.
+    assert all(u.startswith((*STYLE_SOURCES, *FONT_SOURCES)) for u in outside), outside
+    ann.close()
+    victor.close()
+
+
 def test_screenshots_viewer_and_activity(page: Page, local_server, request):
     """`make screenshots`: the viewer's Connections page and Activity (docs/screenshots/)."""
     if "screenshots" not in (request.config.getoption("-m") or ""):

@@ -21,7 +21,17 @@ from enum import Enum
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, func, select, tuple_
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.util import ClauseAdapter
@@ -298,12 +308,23 @@ class CappedCount:
 
     def __init__(self, filtered: Select[*tuple[Any, ...]], cap: int = COUNT_CAP) -> None:
         self.cap = cap
-        self.statement = select(func.count()).select_from(filtered.limit(cap + 1).subquery())
+        counted = filtered.limit(cap + 1).subquery()
+        self.statement = select(func.count()).select_from(counted)
+        first = next(iter(counted.c))
+        self.listing = select(func.count(), func.aggregate_strings(cast(first, String), ",")
+                              ).select_from(counted)
 
     def run(self, session: Session, params: Mapping[str, Any] | None = None) -> tuple[int, bool]:
         """(n, True) when n <= cap, else (cap, False): "at least cap"."""
         n = session.connection().execute(self.statement, params or {}).scalar_one()
         return (self.cap, False) if n > self.cap else (n, True)
+
+    def listed(self, session: Session, params: Mapping[str, Any] | None = None
+               ) -> tuple[int, str] | None:
+        """How many rows, and their first column (ids) joined by commas on the server (one
+        value to read, not a row each), when they are at most `cap`; else None."""
+        n, joined = session.connection().execute(self.listing, params or {}).one()
+        return None if n > self.cap else (n, joined or "")
 
 
 def capped_count(session: Session, filtered: Select[*tuple[Any, ...]],

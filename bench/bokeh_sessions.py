@@ -2,7 +2,8 @@
 
 A session does what a browser tab does on the wire: GET the page (the server builds the
 session's document and embeds its token), open the websocket with that token, pull the
-document, then send the same PATCH-DOC a widget change sends and read the server's patches.
+document, say it is shown ("document_ready"), then send the same PATCH-DOC a widget change
+sends and read the server's patches.
 It renders nothing, so fifty of them cost the machine a fraction of fifty Chromium renderers
 (issue 17 allows this for `bench/scale.py`). Only the JSON of the messages is read: the page's
 own models (Panel's and the dashboard's) need not exist in this process.
@@ -88,6 +89,11 @@ class BokehSession:
         while (reply := await session._read()).msgtype != "PULL-DOC-REPLY":
             pass
         _objects(reply.content, session.models)
+        # As BokehJS does once it has rendered the document: Panel's `onload` callbacks run,
+        # and a page follows the store's changes only from then (dashboard/changes.py).
+        await session._send("PATCH-DOC", {"events": [{
+            "kind": "MessageSent", "msg_type": "bokeh_event", "msg_data": {
+                "type": "event", "name": "document_ready", "values": {"type": "map"}}}]})
         session._reader = asyncio.create_task(session._read_forever())
         return session
 

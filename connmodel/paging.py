@@ -308,16 +308,20 @@ class CappedCount:
 
     def __init__(self, filtered: Select[*tuple[Any, ...]], cap: int = COUNT_CAP) -> None:
         self.cap = cap
-        counted = filtered.limit(cap + 1).subquery()
-        self.statement = select(func.count()).select_from(counted)
-        first = next(iter(counted.c))
-        self.listing = select(func.count(), func.aggregate_strings(cast(first, String), ",")
-                              ).select_from(counted)
+        self.counted = filtered.limit(cap + 1).subquery()
+        self.statement = select(func.count()).select_from(self.counted)
 
     def run(self, session: Session, params: Mapping[str, Any] | None = None) -> tuple[int, bool]:
         """(n, True) when n <= cap, else (cap, False): "at least cap"."""
         n = session.connection().execute(self.statement, params or {}).scalar_one()
         return (self.cap, False) if n > self.cap else (n, True)
+
+    @cached_property
+    def listing(self) -> Select[int, str]:
+        """The count with the rows' first column joined by commas (built when first used)."""
+        first = next(iter(self.counted.c))
+        return select(func.count(), func.aggregate_strings(cast(first, String), ",")
+                      ).select_from(self.counted)
 
     def listed(self, session: Session, params: Mapping[str, Any] | None = None
                ) -> tuple[int, str] | None:

@@ -26,13 +26,15 @@ from dashboard.auth import THEME_COOKIE
 
 
 def html_key(request: Any) -> tuple[str, str]:
-    """What a page's HTML depends on: its path and its theme, "dark" or "default" (`?theme=`,
-    else the cookie the theme switch writes, as `dashboard.app.remembered_theme` chooses).
+    """What a page's HTML depends on: its path and its theme, "dark" or "default", chosen as
+    `dashboard.app.remembered_theme` and Panel choose it: a URL with `?theme=` has that one
+    (even empty: Panel's default), else the cookie the theme switch writes.
 
     Panel keeps a session for each key for the process's life: any other `?theme=` value is
     the default's, or each one typed would keep a session more. `request` is Tornado's."""
-    chosen = request.arguments.get("theme", [b""])[0]
-    if not chosen:
+    if "theme" in request.arguments:
+        chosen = request.arguments["theme"][0]
+    else:
         cookie = request.cookies.get(THEME_COOKIE)
         chosen = cookie.value.encode() if cookie is not None else b""
     return request.path, "dark" if chosen == b"dark" else "default"

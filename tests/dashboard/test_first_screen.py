@@ -21,7 +21,9 @@ def request(uri: str, cookie: str | None = None) -> HTTPServerRequest:
     ("/app?theme=dark", None, ("/app", "dark")),
     ("/app", "connmodel_theme=<b>", ("/app", "default")),  # anything else: the default
     ("/app?theme=x1", None, ("/app", "default")),  # or each value would keep a session more
-    ("/app?theme=", "connmodel_theme=dark", ("/app", "dark")),
+    # An empty ?theme= is the URL's choice, as remembered_theme takes it: Panel's default,
+    # whatever the cookie (keyed "dark", the page got dark HTML around a default document).
+    ("/app?theme=", "connmodel_theme=dark", ("/app", "default")),
 ])
 def test_a_page_is_keyed_by_its_path_and_theme(uri, cookie, key):
     assert html_key(request(uri, cookie)) == key

@@ -104,7 +104,6 @@ def test_viewer_replaying_the_hidden_revoke_is_refused_and_audited(page: Page, l
     get_engine(local_server.database_url).dispose()
 
 
-@pytest.mark.screenshots
 def root_ids(html: str) -> list[str]:
     """The document roots a page's HTML places (BokehJS fills them by position)."""
     found = re.search(r'"root_ids":(\[[^\]]*\])', html)
@@ -143,6 +142,7 @@ def test_a_kept_sessions_html_serves_each_visitor_their_own_page(browser, local_
     victor.close()
 
 
+@pytest.mark.screenshots
 def test_screenshots_viewer_and_activity(page: Page, local_server, request):
     """`make screenshots`: the viewer's Connections page and Activity (docs/screenshots/)."""
     if "screenshots" not in (request.config.getoption("-m") or ""):

@@ -438,8 +438,9 @@ def run_store(store: str, url: str, args: argparse.Namespace, folder: Path) -> d
            "PYTHONPATH": os.pathsep.join([str(PAGES_DIR), str(ROOT)])}
     real_port, base_port = free_port(), free_port()
     pages = [str(PAGES_DIR / f"{name}.py") for name in ("naive", "idiomatic", "empty")]
-    baselines = [sys.executable, "-c",
-                 "import sys; from dashboard.serve import serve; serve(sys.argv[1:])", "serve", *pages, "--address", "127.0.0.1", "--port",
+    serve_baselines = ("import sys; from dashboard.serve import serve; from dashboard.design "
+                       "import STATIC_DIRS; serve([*sys.argv[1:], '--static-dirs', STATIC_DIRS])")
+    baselines = [sys.executable, "-c", serve_baselines, "serve", *pages, "--address", "127.0.0.1", "--port",
                  str(base_port), "--allow-websocket-origin", f"127.0.0.1:{base_port}",
                  "--num-procs", "1", "--reuse-sessions", "warm"]  # as dashboard/serve.py
     real = [sys.executable, str(ROOT / "dashboard" / "serve.py"), "--no-auth-on-loopback",

@@ -31,11 +31,10 @@ see tests/security/test_csp.py and the README):
   component's shadow root at run time (thousands per page), which no nonce or hash can cover.
 - `img-src data:`: Bokeh's icons are data: SVGs. `connect-src blob:`: es-module-shims reads
   the blob: modules Panel made. Neither reaches another host.
-- Third-party stylesheets, fonts and images, by exact path: the Fast template links Open Sans
-  from Google Fonts, Bokeh's Tabler icons (a Button's `icon=`) come from jsDelivr, Panel's OAuth
-  error and logout pages link Roboto and a favicon from its CDN. None of these can run script;
-  where those hosts are unreachable the text falls back to sans-serif and the icon is missing,
-  as without the policy. `manifest-src 'self'`: those pages link Panel's web manifest.
+- Stylesheets and fonts from the console only: its font is served here (`dashboard.design`), and
+  its icons are inline SVG (a named `icon=` would make Bokeh link Tabler's webfont from
+  jsDelivr). One image from elsewhere, by exact path: Panel's logout page links its favicon
+  from Panel's CDN. `manifest-src 'self'`: Panel's pages link its web manifest.
 """
 
 import base64
@@ -50,10 +49,6 @@ from tornado.web import OutputTransform
 
 CSP = "Content-Security-Policy"
 
-TABLER = "https://cdn.jsdelivr.net/npm/@tabler/icons-webfont@latest/"
-STYLE_SOURCES = ("https://fonts.googleapis.com/css", "https://fonts.googleapis.com/css2",
-                 f"{TABLER}tabler-icons.min.css")
-FONT_SOURCES = ("https://fonts.gstatic.com", f"{TABLER}fonts/")
 IMAGE_SOURCES = ("https://cdn.holoviz.org/panel/",)
 
 NOT_A_PAGE_POLICY = "default-src 'none'; frame-ancestors 'none'"
@@ -96,9 +91,9 @@ def page_policy(nonce: str | None, handlers: list[str]) -> str:
     return "; ".join([
         "default-src 'none'",
         f"script-src {' '.join(script)}",
-        f"style-src 'self' 'unsafe-inline' {' '.join(STYLE_SOURCES)}",
+        "style-src 'self' 'unsafe-inline'",
         f"img-src 'self' data: {' '.join(IMAGE_SOURCES)}",
-        f"font-src 'self' {' '.join(FONT_SOURCES)}",
+        "font-src 'self'",
         "connect-src 'self' blob:",
         "manifest-src 'self'",
         "base-uri 'none'",

@@ -88,10 +88,13 @@ def panel_args(host: str, port: int, auth: str, env: dict[str, str], *,
     origins |= {h.strip().lower() for h in allow_hosts if h.strip()}
     if public_url:
         origins.add(public_host(public_url))
+    from dashboard.design import STATIC_DIRS
+
     args = ["serve", str(HERE / "app.py"), "--address", host, "--port", str(port),
             "--index", "app", "--num-procs", "1",
             # The HTML at once, the visitor's session built meanwhile (dashboard.first_screen).
-            "--reuse-sessions", "warm"]
+            "--reuse-sessions", "warm",
+            "--static-dirs", STATIC_DIRS]  # the console's font (dashboard.design)
     for origin in sorted(origins):
         args += ["--allow-websocket-origin", origin]
     if public_url:
@@ -167,6 +170,9 @@ def serve(args: list[str]) -> None:
             return server
 
     config.session_key_func = html_key  # a kept session's HTML serves only its own theme
+    # Panel's own pages (the OAuth error page) link Roboto from Google Fonts unless a font is
+    # named: the system's, as the console's sign-in page uses.
+    config.page_config = {"theme_config": {"typography": {"fontFamily": "system-ui, sans-serif"}}}
     parser = argparse.ArgumentParser(prog="panel serve")
     command = HardenedServe(parser=parser)
     try:

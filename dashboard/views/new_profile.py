@@ -20,6 +20,7 @@ from dashboard.components.notice import Notice
 from dashboard.components.redirect import Redirect
 from dashboard.components.status_line import StatusLine
 from dashboard.components.toasts import Toasts
+from dashboard.design import PLUS_ICON
 from dashboard.viewmodels.actions import ActionsModel
 from dashboard.viewmodels.backend import Backend
 from dashboard.viewmodels.providers import (
@@ -149,7 +150,8 @@ class NewProfileDialog(pn.viewable.Viewer):
         self._toasts = Toasts()
         self._dialog = pn.Modal(DialogName(label="New profile"), name="New profile",
                                 stylesheets=[_MODAL])
-        self._open = pn.widgets.Button(label="New profile", color="primary", icon="plus")
+        self._open = pn.widgets.Button(label="New profile", color="primary", icon=PLUS_ICON,
+                                       icon_size="14px")
         self._open.on_click(self._show)
         self._redirect = Redirect()
         self.model.param.watch(lambda e: setattr(self._redirect, "url", e.new), "redirect")

@@ -27,6 +27,8 @@ window.__csp = [];
 document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(
   `${e.disposition} ${e.effectiveDirective} ${e.blockedURI} ${e.sample}`), true);
 """
+FONT_FACES = """document.fonts.load('16px "Open Sans"', 'Connections')
+  .then(faces => faces.map(f => [f.family.replaceAll('"', ''), f.status]))"""
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
@@ -86,6 +88,9 @@ def test_every_page_works_under_the_policy(page: Page, hardened_dashboard):
 
     open_connections(page, hardened_dashboard)
     expect(page.locator("section.card h2", has_text=SCRIPT)).to_have_text(SCRIPT)
+    # The design's font from the console (dashboard.design; it was Google Fonts', refused by
+    # the policy now): the face the page asks for loads.
+    assert page.evaluate(FONT_FACES) == [["Open Sans", "loaded"]]
     page.get_by_role("button", name="View Hubspot connection").click()
     expect(page.locator(".detail")).to_contain_text("Hubspot CRM")
     page.get_by_role("button", name="Close").click()

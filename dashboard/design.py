@@ -1,0 +1,40 @@
+"""The console's look, served by the console: Panel's Fast design with its font kept here.
+
+Panel's Fast design and template link Open Sans from Google Fonts, so every page view asked a
+third party for a stylesheet that blocks the first paint (and told it who looks at the console,
+and when); behind a firewall the request fails and the text falls back. The font's files are in
+`assets/fonts` (SIL Open Font License), served at `ASSETS_URL` by `dashboard/serve.py`
+(`--static-dirs`), and their `@font-face` rules are in the page's own `<style>` (`FONT_CSS`, no
+request before the first paint); the Content-Security-Policy names no font or style host but the
+console.
+"""
+
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from panel.theme import Fast as PanelFast
+
+if TYPE_CHECKING:
+    from panel.io.resources import ResourcesType  # a name for type checkers only
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+ASSETS_URL = "assets"  # the route `dashboard/serve.py` serves ASSETS at
+STATIC_DIRS = f"{ASSETS_URL}={ASSETS}"  # that route, as `panel serve --static-dirs` takes it
+# The rules with their files' URLs relative to the page: right under any prefix a proxy adds.
+FONT_CSS = (ASSETS / "fonts" / "open-sans.css").read_text().replace("url(./",
+                                                                     f"url({ASSETS_URL}/fonts/")
+
+# A plus sign (Tabler's "plus", MIT): a named icon (`icon="plus"`) makes Bokeh link Tabler's
+# webfont from jsDelivr.
+PLUS_ICON = ('<svg xmlns="http://www.w3.org/2000/svg" width="24" height="24" viewBox="0 0 24 24" '
+             'fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" '
+             'stroke-linejoin="round" style="vertical-align: -0.125em"><path d="M12 5l0 14"/><path d="M5 12l14 0"/></svg>')
+
+
+class Fast(PanelFast):
+    """Panel's Fast design without its link to Google Fonts (the page has `FONT_CSS`).
+
+    Named `Fast` on purpose: Panel finds the design's own scripts under the class's lowercased
+    name (`ResourceComponent.resolve_resources`)."""
+
+    _resources: ClassVar["ResourcesType"] = {**PanelFast._resources, "font": {}}

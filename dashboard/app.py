@@ -14,7 +14,7 @@ import param
 from connmodel.errors import ConnModelError
 from connmodel.permissions import Actor
 from dashboard.actor import current_actor
-from dashboard.auth import THEME_COOKIE
+from dashboard.auth import THEME_COOKIE, chosen_theme
 from dashboard.components.history import HistoryReload
 from dashboard.components.nav_menu import NavMenu
 from dashboard.components.notice import Notice
@@ -115,10 +115,13 @@ def sign_in_served() -> bool:
 
 
 def remembered_theme() -> dict[str, str]:
-    """The theme last chosen in this browser, when the URL does not choose one (`?theme=`)."""
-    if "theme" in (pn.state.session_args or {}):
+    """The theme last chosen in this browser, when the URL does not choose one (`?theme=`,
+    which Panel applies itself)."""
+    arguments = pn.state.session_args or {}
+    if "theme" in arguments:
         return {}
-    return {"theme": "dark"} if pn.state.cookies.get(THEME_COOKIE) == "dark" else {}
+    dark = chosen_theme(arguments, pn.state.cookies.get(THEME_COOKIE)) == "dark"
+    return {"theme": "dark"} if dark else {}
 
 
 def create_app() -> pn.template.FastListTemplate:

@@ -10,6 +10,7 @@ import html
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from tornado.web import RequestHandler
@@ -88,9 +89,17 @@ def safe_next(target: str | None) -> str:
 
 THEME_COOKIE = "connmodel_theme"  # set by the console's theme switch (components.template_tweaks)
 
+
+def chosen_theme(arguments: Mapping[str, list[bytes]], cookie: str | None) -> str:
+    """A page's theme, "dark" or "default": the URL's `?theme=` when it has one (even empty:
+    Panel's default), else the cookie the theme switch writes. `arguments` are the request's
+    (Tornado's, or `pn.state.session_args`); any other value is the default."""
+    chosen = arguments["theme"][0] if "theme" in arguments else (cookie or "").encode()
+    return "dark" if chosen == b"dark" else "default"
+
 # No script runs on this page (its policy allows none), so it cannot read Panel's design
 # variables: it takes the browser's own light or dark palette (CSS system colours under
-# `color-scheme`), chosen by the console's theme cookie or `?theme=dark`. No colour is written.
+# `color-scheme`), chosen as the console's pages choose (`chosen_theme`). No colour is written.
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in · connmodel</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -142,7 +151,7 @@ class LoginHandler(RequestHandler):
         if not error and self.get_argument(SIGNED_OUT, ""):
             box = '<p class="done" role="status">You are signed out.</p>'
         nxt = html.escape(safe_next(self.get_argument("next", "/")), quote=True)
-        dark = "dark" in (self.get_cookie(THEME_COOKIE, ""), self.get_argument("theme", ""))
+        dark = chosen_theme(self.request.arguments, self.get_cookie(THEME_COOKIE)) == "dark"
         self.write(PAGE.format(error=box, csrf=csrf, next=nxt,
                                scheme="dark" if dark else "light"))
 

@@ -22,22 +22,16 @@ from typing import Any
 import panel as pn
 from panel.io.resources import get_dist_path
 
-from dashboard.auth import THEME_COOKIE
+from dashboard.auth import THEME_COOKIE, chosen_theme
 
 
 def html_key(request: Any) -> tuple[str, str]:
-    """What a page's HTML depends on: its path and its theme, "dark" or "default", chosen as
-    `dashboard.app.remembered_theme` and Panel choose it: a URL with `?theme=` has that one
-    (even empty: Panel's default), else the cookie the theme switch writes.
-
-    Panel keeps a session for each key for the process's life: any other `?theme=` value is
-    the default's, or each one typed would keep a session more. `request` is Tornado's."""
-    if "theme" in request.arguments:
-        chosen = request.arguments["theme"][0]
-    else:
-        cookie = request.cookies.get(THEME_COOKIE)
-        chosen = cookie.value.encode() if cookie is not None else b""
-    return request.path, "dark" if chosen == b"dark" else "default"
+    """What a page's HTML depends on: its path and its theme (`dashboard.auth.chosen_theme`, as
+    the session's template takes it). Panel keeps a session for each key for the process's life:
+    any other `?theme=` value is the default's, or each one typed would keep a session more.
+    `request` is Tornado's."""
+    cookie = request.cookies.get(THEME_COOKIE)
+    return request.path, chosen_theme(request.arguments, cookie.value if cookie else None)
 
 
 def serve_stylesheets_here() -> None:

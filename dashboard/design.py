@@ -32,7 +32,8 @@ PLUS_ICON = ('<svg xmlns="http://www.w3.org/2000/svg" width="24" height="24" vie
 
 
 class Fast(PanelFast):
-    """Panel's Fast design without its link to Google Fonts (the page has `FONT_CSS`).
+    """Panel's Fast design without its link to Google Fonts (the page has `FONT_CSS`): Panel has
+    no public switch for it, hence `_resources` (tests/test_public_apis.py, PENDING).
 
     Named `Fast` on purpose: Panel finds the design's own scripts under the class's lowercased
     name (`ResourceComponent.resolve_resources`)."""

@@ -63,6 +63,11 @@ PENDING: dict[tuple[str, str], str] = {
     # property is in `_priority_changes`, as Panel's Tabulator marks its own; no public switch.
     # Pinned by tests/dashboard/test_immediate.py (next tick for ours, a timeout for Panel's).
     ("dashboard/components/immediate.py", "_priority_changes"): "to file: Panel, after 1.10.0",
+    # Panel's Fast design links Open Sans from Google Fonts on every page (its `_resources`
+    # "font"); no public switch serves it elsewhere. dashboard/design.py's subclass links none
+    # (the console serves the font). Pinned by tests/security/test_csp.py (the face loads from
+    # the console) and tests/ui/test_roles_ui.py (no request leaves the console).
+    ("dashboard/design.py", "_resources"): "to file: Panel, after 1.10.0",
 }
 
 

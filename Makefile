@@ -19,7 +19,7 @@ LOCK := requirements.lock
 TEST_LOCK := requirements-test.lock
 COMPILE := pip compile pyproject.toml --universal --generate-hashes --quiet --custom-compile-command "make lock"
 
-.PHONY: run test docs bench bench-10m screenshots lint audit-deps install install-test chromium nginx wrk clean lock test-latest
+.PHONY: run test docs bench bench-10m bundle screenshots lint audit-deps install install-test chromium nginx wrk clean lock test-latest
 
 $(PY):
 	"$$(scripts/find-python)" -m venv $(VENV)
@@ -101,6 +101,10 @@ bench-10m: install-test
 	$(PY) bench/dashboard.py $(BIG) --naive-runs 3 --naive-sessions 0 --out bench/results/dashboard-10m.json
 	$(PY) bench/audit.py $(BIG) --out bench/results/audit-10m.json
 	$(PY) bench/browser.py $(BIG) --pages connmodel,idiomatic,floor --out bench/results/browser-10m.json
+
+# The dashboard components' browser code in one module (dashboard/components/base.py).
+bundle: install
+	$(PY) -m dashboard.components.bundle
 
 screenshots: install-test
 	$(PY) -m pytest tests/ui tests/providers/test_dashboard_connect.py tests/audit/test_html_report.py -m screenshots -q

@@ -35,6 +35,8 @@ DOCUMENTED = {
     "_esm": "Panel JSComponent", "_stylesheets": "Panel JSComponent",
     "_importmap": "Panel JSComponent", "_send_msg": "Panel JSComponent",
     "_handle_msg": "Panel JSComponent",
+    # A component's compiled bundle: https://panel.holoviz.org/how_to/custom_components/esm/build.html
+    "_bundle": "Panel ESM bundles",
     # Python's own: https://docs.python.org/3/library/sys.html#sys._getframe
     "_getframe": "Python sys",
 }

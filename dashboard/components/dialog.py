@@ -24,13 +24,14 @@ import json
 from typing import Any, ClassVar
 
 import param
-from panel.custom import Children, JSComponent
+from panel.custom import Children
 
+from dashboard.components.base import ConsoleComponent
 from dashboard.components.dom import DOM_HELPER
 from dashboard.components.theme import TOKENS
 
 
-class Dialog(JSComponent):
+class Dialog(ConsoleComponent):
     """A modal dialog: structured content, optional Panel children, footer buttons."""
 
     open = param.Boolean(default=False, doc="Shown as a modal dialog (the browser sets it to "

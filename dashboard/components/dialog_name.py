@@ -6,10 +6,11 @@ named by their heading.
 """
 
 import param
-from panel.custom import JSComponent
+
+from dashboard.components.base import ConsoleComponent
 
 
-class DialogName(JSComponent):
+class DialogName(ConsoleComponent):
     """Names the `pn.Modal` it is placed in."""
 
     label = param.String(default="", doc="The dialog's accessible name.")

@@ -9,9 +9,9 @@ service (SQL order and keyset paging, never a sort of the rows in the browser); 
 from typing import ClassVar
 
 import param
-from panel.custom import JSComponent
 
 from connmodel.models import AuditEventPublic
+from dashboard.components.base import ConsoleComponent
 from dashboard.components.dom import DOM_HELPER
 from dashboard.components.theme import TOKENS
 
@@ -22,7 +22,7 @@ def event_rows(events: list[AuditEventPublic]) -> list[list[str]]:
             for e in events]
 
 
-class EventTable(JSComponent):
+class EventTable(ConsoleComponent):
     """The events shown, in the order the service returned them."""
 
     rows = param.List(default=[], doc="Each event's cells, as made by `event_rows`.")

@@ -4,10 +4,10 @@ Every page reads its state from the URL when a session starts, so reloading on `
 the simplest way for back/forward to land exactly where the URL says.
 """
 
-from panel.custom import JSComponent
+from dashboard.components.base import ConsoleComponent
 
 
-class HistoryReload(JSComponent):
+class HistoryReload(ConsoleComponent):
     """An invisible component that reloads the page when the browser history moves."""
 
     _esm = """

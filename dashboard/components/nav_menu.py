@@ -11,13 +11,13 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import param
-from panel.custom import JSComponent
 
+from dashboard.components.base import ConsoleComponent
 from dashboard.components.dom import DOM_HELPER
 from dashboard.components.theme import TOKENS
 
 
-class NavMenu(JSComponent):
+class NavMenu(ConsoleComponent):
     """Group toggles and page buttons; `on_page(key)` is called when a page is chosen."""
 
     groups = param.List(default=[], doc="[{'name': group, 'pages': [[key, title], ...]}].")

@@ -8,14 +8,14 @@ Errors are announced with `role=alert`, the rest with `role=status`; empty text 
 from typing import ClassVar
 
 import param
-from panel.custom import JSComponent
 
+from dashboard.components.base import ConsoleComponent
 from dashboard.components.theme import TOKENS
 
 KINDS = ("error", "warning", "success", "info")  # as the view models' `message_kind`
 
 
-class Notice(JSComponent):
+class Notice(ConsoleComponent):
     """`title` in bold, then `text`; hidden while `text` is empty."""
 
     text = param.String(default="", doc="The message (plain text).")

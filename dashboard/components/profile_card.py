@@ -24,10 +24,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 import param
-from panel.custom import JSComponent
 
 from connmodel.models import DEFAULT_PROFILE_DESCRIPTION, ConnectionPublic, ProfilePublic
 from connmodel.status import MEANING, Status
+from dashboard.components.base import ConsoleComponent
 from dashboard.components.dom import DOM_HELPER
 from dashboard.components.theme import TOKENS
 
@@ -73,7 +73,7 @@ def card_data(profile: ProfilePublic, rows: list[ConnectionPublic], has_more: bo
             "rows": [row_data(r) for r in rows], "has_more": has_more}
 
 
-class ProfileCards(JSComponent):
+class ProfileCards(ConsoleComponent):
     """The page's profile cards, each with one or more pages of its connections."""
 
     cards = param.String(default="[]", doc="JSON list of the cards, each made by `card_data`.")

@@ -4,11 +4,12 @@ Panel's `Location` cannot leave the app's origin, so this tiny component does it
 when its `url` changes; only http(s) URLs are followed (never `javascript:`).
 """
 
-import panel as pn
 import param
 
+from dashboard.components.base import ConsoleComponent
 
-class Redirect(pn.custom.JSComponent):
+
+class Redirect(ConsoleComponent):
     """Set `url` and the browser goes there (replacing nothing: Back returns to the page)."""
 
     url = param.String(default="", doc="An http(s) URL to open in this tab.")

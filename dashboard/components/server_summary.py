@@ -7,9 +7,9 @@ The row travels as a dict of plain values (`server_data`) and the browser writes
 from typing import Any, ClassVar
 
 import param
-from panel.custom import JSComponent
 
 from connmodel.models import ServerRow
+from dashboard.components.base import ConsoleComponent
 from dashboard.components.dom import DOM_HELPER
 from dashboard.components.theme import TOKENS
 
@@ -27,7 +27,7 @@ def server_data(row: ServerRow) -> dict[str, Any]:
             "reason": row.reason or ""}
 
 
-class ServerSummary(JSComponent):
+class ServerSummary(ConsoleComponent):
     """The text of one server row (its Check and Reconfigure buttons are Panel widgets)."""
 
     server = param.Dict(default={}, doc="The row, as made by `server_data`.")

@@ -10,10 +10,10 @@ import os
 from typing import Any, ClassVar
 
 import param
-from panel.custom import JSComponent
 
 from connmodel.permissions import Actor
 from dashboard import auth
+from dashboard.components.base import ConsoleComponent
 
 
 def signed_in_data(actor: Actor | None, mode: str) -> dict[str, Any]:
@@ -24,7 +24,7 @@ def signed_in_data(actor: Actor | None, mode: str) -> dict[str, Any]:
             "logout": auth.logout_url if mode in ("local", "oidc") else ""}
 
 
-class SignedIn(JSComponent):
+class SignedIn(ConsoleComponent):
     """Who is signed in, in the header's colours; empty when nobody is."""
 
     name = param.String(default="", doc="The signed-in user's name ('' when nobody is).")

@@ -8,14 +8,13 @@ The cards are in another component's shadow root, so the link asks by a window e
 
 from typing import ClassVar
 
-from panel.custom import JSComponent
-
+from dashboard.components.base import ConsoleComponent
 from dashboard.components.theme import TOKENS
 
 EVENT = "connmodel:first-view"
 
 
-class SkipLink(JSComponent):
+class SkipLink(ConsoleComponent):
     """A link, visible when focused, that sends focus to the first connection's View."""
 
     _esm = f"""

@@ -6,10 +6,11 @@ change. What it shows is never markup, so nothing needs escaping.
 """
 
 import param
-from panel.custom import JSComponent
+
+from dashboard.components.base import ConsoleComponent
 
 
-class StatusLine(JSComponent):
+class StatusLine(ConsoleComponent):
     """A `<p role="status">` showing `object`, hidden while it is empty."""
 
     object = param.String(default="", doc="The text shown.")

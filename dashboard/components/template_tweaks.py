@@ -11,9 +11,9 @@
 Only the template's own elements are touched, by their ids; no user text is involved.
 """
 
-from panel.custom import JSComponent
 
 from dashboard.auth import THEME_COOKIE
+from dashboard.components.base import ConsoleComponent
 
 NARROW_PX = 900
 NARROW_CSS = f"""
@@ -30,7 +30,7 @@ NARROW_CSS = f"""
 """
 
 
-class TemplateTweaks(JSComponent):
+class TemplateTweaks(ConsoleComponent):
     """An invisible component that adjusts the template once per page load."""
 
     _esm = f"""

@@ -3,12 +3,12 @@
 from typing import ClassVar
 
 import param
-from panel.custom import JSComponent
 
+from dashboard.components.base import ConsoleComponent
 from dashboard.components.theme import TOKENS
 
 
-class TextList(JSComponent):
+class TextList(ConsoleComponent):
     """Shows `items` as a bulleted list, `empty` when there are none."""
 
     items = param.List(default=[], item_type=str, doc="The lines shown (plain text).")

@@ -3,13 +3,13 @@
 from typing import ClassVar
 
 import param
-from panel.custom import JSComponent
 
+from dashboard.components.base import ConsoleComponent
 from dashboard.components.dom import DOM_HELPER
 from dashboard.components.theme import TOKENS
 
 
-class TextTable(JSComponent):
+class TextTable(ConsoleComponent):
     """Shows `rows` under the `columns` headings; `empty` when there is no row."""
 
     columns = param.List(default=[], item_type=str, doc="The column headings.")

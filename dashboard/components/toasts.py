@@ -9,15 +9,15 @@ block what is under them. Each is a `role=status` region, read out by screen rea
 from typing import ClassVar
 
 import param
-from panel.custom import JSComponent
 
+from dashboard.components.base import ConsoleComponent
 from dashboard.components.notice import KINDS
 from dashboard.components.theme import TOKENS
 
 SHOWN_MS = 8000
 
 
-class Toasts(JSComponent):
+class Toasts(ConsoleComponent):
     """Call `show(text, kind)`; the browser shows it for SHOWN_MS."""
 
     duration = param.Integer(default=SHOWN_MS, doc="How long a message stays, in ms.")

@@ -129,6 +129,9 @@ def test_a_kept_sessions_html_serves_each_visitor_their_own_page(browser, local_
     outside: list[str] = []
     ann_page.on("request", lambda r: outside.append(r.url)
                 if not r.url.startswith((local_server.url, "data:", "blob:")) else None)
+    bundles: list[str] = []  # the components' one module (dashboard/components/base.py)
+    ann_page.on("request", lambda r: bundles.append(r.url)
+                if r.url.endswith("/components.bundle.js") else None)
     for page, name, role in ((ann_page, "ann", "admin"), (victor_page, "victor", "viewer")):
         page.goto(url)
         expect(page.locator(".signed-in")).to_have_text(f"Signed in as {name} ({role}) Sign out")
@@ -137,6 +140,7 @@ def test_a_kept_sessions_html_serves_each_visitor_their_own_page(browser, local_
     # Everything the page loads comes from the console itself: the design's stylesheets (not
     # Panel's CDN), its font (not Google Fonts), its icons (not jsDelivr).
     assert outside == []
+    assert len(bundles) == 1, bundles  # one module for every component of ann's page
     ann.close()
     victor.close()
 

@@ -61,7 +61,7 @@ wrk:  # bench/loadgen.py: the HTTP client of bench/api.py (and of its test)
 nginx:  # tests/deploy runs deploy/nginx.conf in front of two dashboards
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -qq && apt-get install -y -qq nginx; }
 
-run: install
+run: install bundle
 	$(BIN)/connmodel init
 	$(BIN)/connmodel demo --if-empty
 	$(BIN)/connmodel user ensure-admin

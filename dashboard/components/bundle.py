@@ -53,8 +53,11 @@ def bundle_source() -> str:
 
 
 def main() -> None:
-    BUNDLE.write_text(bundle_source())
-    print(f"wrote {BUNDLE} ({len(console_components())} components)")
+    """Rewrite the bundle if the components' sources changed (`make run` does it too)."""
+    source = bundle_source()
+    if not BUNDLE.is_file() or BUNDLE.read_text() != source:
+        BUNDLE.write_text(source)
+        print(f"wrote {BUNDLE} ({len(console_components())} components)")
 
 
 if __name__ == "__main__":

@@ -204,8 +204,8 @@ def serving(command: list[str], port: int, env: dict[str, str], log: Path
 QUIET_WAITS: list[float] = []  # seconds waited before each sample, for the results
 
 
-def wait_quiet() -> None:
-    """Wait until the machine is quiet before a sample (at most QUIET_LIMIT_S).
+def wait_quiet(limit_s: float) -> None:
+    """Wait until the machine is quiet before a sample (at most `limit_s`; 0: not at all).
 
     The pages take turns, and the one measured before (its tab, its server) may still be
     working when the next sample starts. On two cores that trailing work made the next page's
@@ -213,7 +213,7 @@ def wait_quiet() -> None:
     the turns, connmodel's p50 736 -> 1,125 ms and the floor's 417 -> 573 (1M SQLite,
     2026-12-07); issue 19's targets are stated for a quiet machine."""
     started = time.monotonic()
-    while (time.monotonic() - started < QUIET_LIMIT_S
+    while (time.monotonic() - started < limit_s
            and psutil.cpu_percent(interval=QUIET_WINDOW_S) >= QUIET_BUSY_PCT):
         pass
     QUIET_WAITS.append(time.monotonic() - started)
@@ -241,8 +241,9 @@ def summary(values: list[float]) -> dict[str, float] | None:
 class Tab:
     """One page kind in its own browser context, and the clicks a person makes on it."""
 
-    def __init__(self, browser: Browser, kind: str, url: str, quiet: bool = True) -> None:
-        self.kind, self.url, self.quiet = kind, url, quiet  # quiet: wait_quiet before samples
+    def __init__(self, browser: Browser, kind: str, url: str,
+                 quiet_s: float = QUIET_LIMIT_S) -> None:
+        self.kind, self.url, self.quiet_s = kind, url, quiet_s  # wait_quiet before samples
         self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
         self.page: Page = self.context.new_page()
         self.page.set_default_timeout(60_000)
@@ -252,8 +253,7 @@ class Tab:
 
     def first_screen(self) -> float:
         """Navigation start to the first frame with rows (the floor: its text), ms."""
-        if self.quiet:
-            wait_quiet()
+        wait_quiet(self.quiet_s)
         self.page.goto(self.url, wait_until="commit")
         handle = self.page.wait_for_function(FIRST_SCREEN, arg=self.cfg, polling="raf")
         return float(handle.json_value())
@@ -263,8 +263,7 @@ class Tab:
 
     def timed(self, goal: str, act: Callable[[], None], **arg: Any) -> float:
         """Arm the watcher, act, and return input event -> result, ms."""
-        if self.quiet:
-            wait_quiet()
+        wait_quiet(self.quiet_s)
         self.page.evaluate(ARM, {"cfg": self.cfg, "goal": goal, "arg": arg})
         act()
         try:
@@ -393,7 +392,7 @@ def measure(tabs: dict[str, Tab], runs: int) -> None:
 def contention(browser: Browser, url: str, runs: int, worst: str) -> dict[str, Any]:
     """B's filter change alone and while A's `worst` search runs, taking turns (see top)."""
     # Not waiting for a quiet machine: B's filter is timed while A's search keeps it busy.
-    a, b = Tab(browser, "connmodel", url, quiet=False), Tab(browser, "connmodel", url, quiet=False)
+    a, b = Tab(browser, "connmodel", url, quiet_s=0), Tab(browser, "connmodel", url, quiet_s=0)
     a.first_screen()
     b.first_screen()
     alone: list[float] = []
@@ -492,7 +491,7 @@ def run_store(store: str, url: str, args: argparse.Namespace, folder: Path) -> d
             return {"contention": slow}
         memory = session_memory(browser, urls["connmodel"], server.pid, args.sessions)
         print(f"[{store}] memory measured", file=sys.stderr)
-        tabs = {kind: Tab(browser, kind, urls[kind]) for kind in args.pages}
+        tabs = {kind: Tab(browser, kind, urls[kind], args.quiet_limit) for kind in args.pages}
         for tab in tabs.values():  # warm: each server's first session of each page
             tab.first_screen()
         QUIET_WAITS.clear()
@@ -506,7 +505,7 @@ def run_store(store: str, url: str, args: argparse.Namespace, folder: Path) -> d
     results["memory"] = memory
     results["contention"] = slow
     results["quiet_wait_s"] = {"p50": round(pct(waited, 0.5), 2), "max": round(waited[-1], 2),
-                               "at_limit": sum(w >= QUIET_LIMIT_S for w in waited),
+                               "at_limit": sum(0 < args.quiet_limit <= w for w in waited),
                                "samples": len(waited)}
     return results
 
@@ -593,6 +592,9 @@ def main() -> None:
     parser.add_argument("--pages", default=",".join(KINDS),
                         help="the pages measured, of " + ", ".join(KINDS) + " (connmodel and "
                              "floor always; at 10M leave out naive: its frame is ~10 GB)")
+    parser.add_argument("--quiet-limit", type=float, default=QUIET_LIMIT_S,
+                        help="the longest wait for a quiet machine before a sample, s (0: none; "
+                             "tests/bench runs it beside the rest of the suite)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON file to write")
     args = parser.parse_args()
     args.pages = [k for k in KINDS if k in {"connmodel", "floor", *args.pages.split(",")}]

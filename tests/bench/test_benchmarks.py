@@ -153,8 +153,8 @@ def test_cli_benchmark_measures_each_command_against_python_itself(tmp_path):
 def test_browser_benchmark_times_every_interaction_on_every_page(tmp_path):
     out = tmp_path / "browser.json"
     printed = run("browser.py", "--connections", "300", "--profiles", "20", "--runs", "1",
-                  "--sessions", "2", "--stores", "sqlite", "--out", str(out),
-                  timeout=600)  # 3 servers, Chromium
+                  "--sessions", "2", "--stores", "sqlite", "--quiet-limit", "0",
+                  "--out", str(out), timeout=600)  # 3 servers, Chromium
     assert "first screen" in printed and "MB RSS per session" in printed
     results = json.loads(out.read_text())["results"]["sqlite"]
     assert results["floor"]["first_screen"]["p50_ms"] > 0

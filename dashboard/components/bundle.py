@@ -1,8 +1,9 @@
 """Make `components.bundle.js`: every ConsoleComponent's `_esm` in one ES module.
 
 Each component's source exports one function, `render`; in the bundle it runs in a scope of
-its own (so two components' helpers never collide) and the module's default export maps each
-class name to `{render}`, which is how Panel finds a component in a bundle. No build tool is
+its own (so two components' helpers never collide) under the DOM helper they share, written
+once, and the module's default export maps each class name to `{render}`, which is how Panel
+finds a component in a bundle. No build tool is
 needed for that, so none is used: `make bundle` (`python -m dashboard.components.bundle`)
 rewrites the file.
 """
@@ -15,9 +16,11 @@ from pathlib import Path
 
 from dashboard import components
 from dashboard.components.base import ConsoleComponent
+from dashboard.components.dom import DOM_HELPER
 
 BUNDLE = Path(components.__file__).resolve().parent / ConsoleComponent._bundle
 _EXPORT = re.compile(r"^(\s*)export function render\(", re.MULTILINE)
+_HELPER = textwrap.dedent(DOM_HELPER)  # once at the bundle's top, not in each component's scope
 
 
 def console_components() -> list[type[ConsoleComponent]]:
@@ -36,7 +39,7 @@ def console_components() -> list[type[ConsoleComponent]]:
 def scoped(name: str, source: str) -> str:
     """A component's module (`source`) as a constant `name` holding its `render`; raises if the
     source exports anything else."""
-    source = textwrap.dedent(source)
+    source = textwrap.dedent(source).removeprefix(_HELPER)
     if len(_EXPORT.findall(source)) != 1 or source.count("export ") != 1:
         raise ValueError(f"{name}._esm must export one thing: `export function render`")
     body = _EXPORT.sub(r"\1function render(", source).strip("\n")
@@ -48,7 +51,7 @@ def bundle_source() -> str:
     classes = console_components()
     names = ", ".join(cls.__name__ for cls in classes)
     return ("// Made by `python -m dashboard.components.bundle` from the components' `_esm`: "
-            "do not edit.\n\n" + "\n".join(scoped(cls.__name__, str(cls._esm)) for cls in classes)
+            "do not edit.\n" + _HELPER + "\n" + "\n".join(scoped(cls.__name__, str(cls._esm)) for cls in classes)
             + f"\nexport default {{{names}}}\n")
 
 

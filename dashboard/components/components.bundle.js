@@ -1,13 +1,13 @@
 // Made by `python -m dashboard.components.bundle` from the components' `_esm`: do not edit.
 
-const Dialog = (() => {
-  function h(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag)
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v)
-    node.append(...children)
-    return node
-  }
+function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag)
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v)
+  node.append(...children)
+  return node
+}
 
+const Dialog = (() => {
   function value(v) {
     if (v && typeof v === 'object') {
       const badge = h('span', {class: `badge ${String(v.badge).toLowerCase()}`}, String(v.badge))
@@ -135,13 +135,6 @@ const DialogName = (() => {
 })()
 
 const EventTable = (() => {
-  function h(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag)
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v)
-    node.append(...children)
-    return node
-  }
-
   const COLUMNS = ['Time (UTC)', 'Actor', 'Action', 'Target', 'Outcome']
   function render({ model, el }) {
     const box = h('div')
@@ -180,13 +173,6 @@ const HistoryReload = (() => {
 })()
 
 const NavMenu = (() => {
-  function h(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag)
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v)
-    node.append(...children)
-    return node
-  }
-
   function render({ model, el }) {
     const nav = h('nav', {'aria-label': 'Pages'})
     const parts = []
@@ -247,13 +233,6 @@ const Notice = (() => {
 })()
 
 const ProfileCards = (() => {
-  function h(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag)
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v)
-    node.append(...children)
-    return node
-  }
-
   const COLUMNS = [['service', 'Service'], ['account', 'Account'], ['status', 'Status']]
   const WIDE = [['created', 'Created'], ['expires', 'Expires'], ['last_used', 'Last used'],
                 ['checked', 'Checked']]
@@ -408,13 +387,6 @@ const Redirect = (() => {
 })()
 
 const ServerSummary = (() => {
-  function h(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag)
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v)
-    node.append(...children)
-    return node
-  }
-
   function render({ model, el }) {
     const s = model.server
     let link = '–'
@@ -544,13 +516,6 @@ const TextList = (() => {
 })()
 
 const TextTable = (() => {
-  function h(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag)
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v)
-    node.append(...children)
-    return node
-  }
-
   function render({ model, el }) {
     const box = h('div')
     function draw() {

@@ -20,11 +20,13 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """Leave the search indexes (FTS5 tables, pg_trgm indexes) out of autogenerate comparisons:
-    they are created by hand in a migration because SQLAlchemy cannot describe them."""
+    """Leave the search indexes (FTS5 tables, pg_trgm indexes, SQLite's index of a search's
+    hits) out of autogenerate comparisons: they are created by hand in a migration, as
+    SQLAlchemy cannot describe them or a model cannot hold an index of one store only."""
     if type_ == "table" and name and name.startswith("connection_fts"):
         return False
-    return not (type_ == "index" and name and name.startswith("ix_connection_trgm"))
+    return not (type_ == "index" and name
+                and name.startswith(("ix_connection_trgm", "ix_connection_search")))
 
 
 def alembic_config(url: str) -> Config:

@@ -542,17 +542,17 @@ def _first_pages(session: Session, matching: Matching, profile_ids: list[int], s
     key = sort_key(sort)
     limits = [max(limit, longer.get(pid, limit)) for pid in profile_ids]  # each card's rows
     if matching.hits is not None:
-        # A rare needle's few rows: numbered per profile instead of one index range each.
-        # `profile_id + 0` keeps SQLite from walking every row of the listed profiles to test
-        # each against the hits.
+        # A rare needle's few rows: numbered per profile instead of one index range each,
+        # then the cards' rows read whole (numbering whole rows sorted every hit's columns:
+        # "grace" at 1M, 3,500 hits in ten cards, 16 -> 11 ms). `profile_id + 0` keeps SQLite
+        # from walking every row of the listed profiles to test each against the hits.
         conds = [*matching.conditions(), _hit_ids(session, matching.hits, profile_ids),
                  (col(Connection.profile_id) + 0).in_(profile_ids)]
-        joined = _listed(key)
         rank = func.row_number().over(partition_by=col(Connection.profile_id),
                                       order_by=key.order_by()).label("rank")
-        ranked = joined.add_columns(rank).where(*conds).subquery()
-        stmt = _in_card_order(key, [select(*[c for c in ranked.c if c.name != "rank"])
-                                    .where(ranked.c.rank <= max(limits) + 1)])
+        ranked = select(col(Connection.id), rank).where(*conds).subquery()
+        shown = select(ranked.c.id).where(ranked.c.rank <= max(limits) + 1)
+        stmt = _in_card_order(key, [_listed(key).where(col(Connection.id).in_(shown))])
         params: dict[str, Any] = {}
     else:
         # PostgreSQL estimates a plain ILIKE from the column's statistics (migration 0007) and

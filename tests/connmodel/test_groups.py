@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import insert, text
+from sqlalchemy import event, insert, text
 from sqlmodel import select
 
 from connmodel.models import Connection, Profile, ProviderConfig
@@ -286,6 +286,39 @@ def test_a_rare_needles_hits_come_grouped_by_profile_and_status_and_capped(demo_
         assert single is not None
         assert matches_by_profile(s, single, "Z", [live], 6) is None  # no trigram serves it
 
+
+
+def test_sqlite_reads_a_searchs_hits_profile_and_status_from_the_hits_index(sqlite_url, admin,
+                                                                          keyring):
+    """SQLite groups a rare needle's hits by profile and status from ix_connection_search_hits
+    (migration 0018: ~20 bytes a live row), not from the table's rows (~800 bytes each, a page
+    per hit: "grace", 19,763 hits at 1M, 35 -> 24 ms), and in one statement with the text
+    index's walk (the rowids no longer go to Python and back)."""
+    from connmodel.search import matches_by_profile, text_terms
+    from connmodel.services.demo import seed_demo
+
+    with session(sqlite_url) as s:
+        seed_demo(s, actor=admin, keyring=keyring)
+        expected = sorted((c.profile_id, c.status) for c in s.exec(
+            select(Connection).where(Connection.account.contains("anderson"),
+                                     Connection.revoked_at.is_(None))))
+    statements: list[tuple[str, object]] = []
+    with session(sqlite_url) as s:
+        conn = s.connection()
+        event.listen(conn, "before_cursor_execute",
+                     lambda _c, _cur, sql, params, _ctx, _many: statements.append((sql, params)))
+        terms = text_terms(s, "anderson")
+        assert terms is not None
+        found = matches_by_profile(s, terms, "anderson", [Connection.revoked_at.is_(None)], 100)
+        assert found is not None
+        assert sorted((pid, status) for pid, status, n, _ in found for _ in range(n)) == expected
+        grouped = [(sql, params) for sql, params in statements if "GROUP BY" in sql]
+        assert len(grouped) == 1, statements
+        plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + grouped[0][0],
+                                                        grouped[0][1]).all()]
+    assert any("USING INDEX ix_connection_search_hits" in step for step in plan), plan
+    assert not any("INTEGER PRIMARY KEY" in step for step in plan), plan
+    assert "json_each" not in grouped[0][0]
 
 def _steps(s, read):
     """What `read` returns, and how many SQLite virtual-machine steps it took (FTS5's own

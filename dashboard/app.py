@@ -22,7 +22,7 @@ from dashboard.components.sign_in_ended import sign_in_ended
 from dashboard.components.signed_in import signed_in
 from dashboard.components.template_tweaks import NARROW_CSS, TemplateTweaks
 from dashboard.components.theme import MARKDOWN_CSS
-from dashboard.design import FONT_CSS, Fast
+from dashboard.design import console_template
 from dashboard.first_screen import serve_stylesheets_here
 from dashboard.page_scripts import apply as leave_out_unused_scripts
 from dashboard.pages import DEFAULT_PAGE, PAGES
@@ -130,18 +130,12 @@ def create_app() -> pn.template.FastListTemplate:
     route = Route()
     sync_url(route, {"page": "page"}, always=("page",))
     main, actor = main_area(route)
-    return pn.template.FastListTemplate(
-        title="MCP Gateway",
+    return console_template(
         **remembered_theme(),
         header=[signed_in(actor)],
         sidebar=[Sidebar(route=route), HistoryReload(), TemplateTweaks()],
         main=[main],
-        accent="#0969da",
-        design=Fast,
-        # The template's main card sets `contain: content`, which would trap the dialogs'
-        # fixed positioning inside the (long) page instead of the window.
-        raw_css=["fast-card.pn-wrapper { contain: none; }", NARROW_CSS, FONT_CSS],
-        main_max_width="1200px",
+        raw_css=[NARROW_CSS],
         # Panel's busy state is one per process: the template's spinner turned on and off on
         # every page of the process for each input of any page (two messages to each open
         # page). The Connections cards show their own slow reads; the other pages read one

@@ -9,9 +9,11 @@ request before the first paint); the Content-Security-Policy names no font or st
 console.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from panel.template import FastListTemplate
 from panel.theme import Fast as PanelFast
 
 if TYPE_CHECKING:
@@ -39,3 +41,17 @@ class Fast(PanelFast):
     name (`ResourceComponent.resolve_resources`)."""
 
     _resources: ClassVar["ResourcesType"] = {**PanelFast._resources, "font": {}}
+
+
+# The template's main card sets `contain: content`, which would trap the dialogs' fixed
+# positioning inside the (long) page instead of the window.
+_UNCONTAINED = "fast-card.pn-wrapper { contain: none; }"
+
+
+def console_template(*, raw_css: Sequence[str] = (), **params: Any) -> FastListTemplate:
+    """The console's template (title, accent, design, font, width), for its pages and for the
+    benchmark's baselines, which must look and load as the console does; `params` are the
+    page's own (its areas, theme, ...)."""
+    return FastListTemplate(title="MCP Gateway", accent="#0969da", design=Fast,
+                            raw_css=[_UNCONTAINED, *raw_css, FONT_CSS], main_max_width="1200px",
+                            **params)

@@ -12,7 +12,7 @@ from typing import Any
 import panel as pn
 
 from connmodel.permissions import Actor, Role
-from dashboard.design import FONT_CSS, Fast
+from dashboard.design import console_template
 from dashboard.first_screen import serve_stylesheets_here
 from dashboard.viewmodels.actions import ActionsModel
 from dashboard.viewmodels.backend import Backend
@@ -52,10 +52,6 @@ def on_row_click(actions: ActionsModel, row_id: Callable[[Any], int]
 def template(*main: Any) -> pn.template.FastListTemplate:
     """The real page's template, served as it is (its stylesheets on this server: the
     baselines are served with the same `--reuse-sessions warm`, see dashboard.first_screen;
-    its design and font, dashboard.design)."""
+    its design and font: dashboard.design.console_template)."""
     serve_stylesheets_here()
-    return pn.template.FastListTemplate(title="MCP Gateway", main=list(main), accent="#0969da",
-                                        design=Fast,
-                                        raw_css=["fast-card.pn-wrapper { contain: none; }",
-                                                 FONT_CSS],
-                                        main_max_width="1200px")
+    return console_template(main=list(main))

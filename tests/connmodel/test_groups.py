@@ -320,6 +320,35 @@ def test_sqlite_reads_a_searchs_hits_profile_and_status_from_the_hits_index(sqli
     assert not any("INTEGER PRIMARY KEY" in step for step in plan), plan
     assert "json_each" not in grouped[0][0]
 
+
+def test_sqlite_looks_up_no_hit_of_a_needle_over_the_cap(sqlite_url, monkeypatch):
+    """A needle whose first rowids look rare (the probe is an estimate: here it always says
+    so) but whose hits pass the cap: its rowids are read to the cap (that is how the cap is
+    known), but none is looked up in the hits index (".le", 36,597 hits at 1M: its screen took
+    56 ms when all 20,001 were, 40 ms now): the steps stay near those of reading the rowids
+    alone, far under those of grouping them."""
+    from connmodel.search import matches_by_profile, text_terms
+
+    monkeypatch.setattr("connmodel.search._seems_common", lambda *_: False)
+    with session(sqlite_url) as s:
+        _bulk_profile(s, "Bulk", [f"user{i}-over@x.io" for i in range(3_000)])
+        s.commit()
+    live = [Connection.revoked_at.is_(None)]
+    with session(sqlite_url) as s:
+        terms = text_terms(s, "over")
+        assert terms is not None
+        found, over_cap = _steps(s, lambda: matches_by_profile(s, terms, "over", live, 1_000))
+        assert found is None
+        grouped, under_cap = _steps(s, lambda: matches_by_profile(s, terms, "over", live, 5_000))
+        assert grouped is not None and sum(n for _, _, n, _ in grouped) == 3_000
+        rowids = _steps(s, lambda: s.execute(text(
+            "SELECT rowid FROM connection_fts WHERE connection_fts MATCH '\"over\"' LIMIT 1001"
+        )).all())[1]
+    # Steps here: 17,854 over the cap, 118,854 under it, 4,638 for the rowids alone; 34,878
+    # over the cap when every hit was looked up.
+    assert over_cap < 5 * rowids
+    assert over_cap < under_cap / 4
+
 def _steps(s, read):
     """What `read` returns, and how many SQLite virtual-machine steps it took (FTS5's own
     reads of its index included)."""

@@ -341,9 +341,7 @@ def test_sqlite_looks_up_no_hit_of_a_needle_over_the_cap(sqlite_url, monkeypatch
         assert found is None
         grouped, under_cap = _steps(s, lambda: matches_by_profile(s, terms, "over", live, 5_000))
         assert grouped is not None and sum(n for _, _, n, _ in grouped) == 3_000
-        rowids = _steps(s, lambda: s.execute(text(
-            "SELECT rowid FROM connection_fts WHERE connection_fts MATCH '\"over\"' LIMIT 1001"
-        )).all())[1]
+        rowids = _rowid_steps(s, "over", 1_001)
     # Steps here: 17,854 over the cap, 118,854 under it, 4,638 for the rowids alone; 34,878
     # over the cap when every hit was looked up.
     assert over_cap < 5 * rowids
@@ -366,6 +364,14 @@ def _steps(s, read):
     finally:
         raw.set_progress_handler(None, 1)
 
+
+
+def _rowid_steps(s, needle: str, limit: int) -> int:
+    """SQLite steps of reading the first `limit` rowids of a needle's phrase alone (a yardstick:
+    what finding out that it has more than `limit - 1` hits costs at least)."""
+    return _steps(s, lambda: s.execute(text(
+        "SELECT rowid FROM connection_fts WHERE connection_fts MATCH :phrase LIMIT :limit"),
+        {"phrase": f'"{needle}"', "limit": limit}).all())[1]
 
 def _walk_steps(s, profile_id: int, pattern: str) -> int:
     """SQLite steps of one walk of a profile's account index testing each entry (a yardstick
@@ -411,9 +417,7 @@ def test_a_common_phrase_is_judged_from_both_ends_of_its_hits(sqlite_url, admin,
         assert terms is not None
         found, judged = _steps(s, lambda: matches_by_profile(s, terms, "spread", live, 1200))
         assert found is None
-        to_the_cap = _steps(s, lambda: s.execute(text(
-            "SELECT rowid FROM connection_fts WHERE connection_fts MATCH '\"spread\"' LIMIT 1201"
-        )).all())[1]
+        to_the_cap = _rowid_steps(s, "spread", 1_201)
         assert judged < to_the_cap / 2
         early = text_terms(s, "early")
         assert early is not None

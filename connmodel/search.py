@@ -578,12 +578,14 @@ def _sqlite_by_profile(conn: SqlConnection, params: dict[str, Any],
     if len(first) > PROBED and _seems_common(conn, params, first, ESTIMATE_SLACK * cap):
         return None
     hits = _FTS_IDS.limit(cap + 1).cte("hits").prefix_with("MATERIALIZED")
-    counted = select(func.count()).select_from(hits).scalar_subquery()
+    total = (select(func.count().label("n")).select_from(hits).cte("total")
+             .prefix_with("MATERIALIZED"))  # counted once, for the first row and the guard
     joined = _HitsThroughIndex(hits, Connection.__table__,  # type: ignore[attr-defined]
                                col(Connection.id) == hits.c.rowid)
     # Over the cap, no hit is looked up (SQLite tests a constant condition once, first).
-    grouped = select(*columns).select_from(joined).where(*conds, counted <= cap).group_by(*by)
-    every = select(null(), null(), counted, null())
+    grouped = (select(*columns).select_from(joined)
+               .where(*conds, select(total.c.n).scalar_subquery() <= cap).group_by(*by))
+    every = select(null(), null(), total.c.n, null())
     return _within_cap(conn.execute(union_all(every, grouped), params).all(), cap)
 
 

@@ -16,8 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tornado.httputil import HTTPServerRequest
-from tornado.routing import URLSpec
 from tornado.web import Application, HTTPError, RequestHandler
+
+from dashboard.routes import put_in_front
 
 
 def normal_hosts(hosts: Iterable[str]) -> frozenset[str]:
@@ -54,21 +55,6 @@ class HostGuard(RequestHandler):
         return super().prepare()
 
 
-def guarded(handler: type[RequestHandler], allowed: frozenset[str]) -> type[RequestHandler]:
-    """`handler` behind the allowlist (a subclass; the original class is left alone)."""
-    return type(f"Guarded{handler.__name__}", (HostGuard, handler), {"allowed_hosts": allowed})
-
-
 def guard_application(app: Application, allowed: frozenset[str]) -> None:
-    """Every route of `app` behind the allowlist.
-
-    Run on the application as built (its routes are final), so a route added by any part of the
-    server is covered, not only those listed when the server was configured.
-    """
-    for rule in app.wildcard_router.rules:
-        target = rule.target
-        if isinstance(target, type) and issubclass(target, RequestHandler) \
-                and not issubclass(target, HostGuard):
-            rule.target = guarded(target, allowed)
-            if isinstance(rule, URLSpec):
-                rule.handler_class = rule.target
+    """Every route of `app` behind the allowlist (`dashboard.routes.put_in_front`)."""
+    put_in_front(app, HostGuard, allowed_hosts=allowed)

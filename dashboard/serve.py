@@ -23,7 +23,8 @@ runs `connmodel worker` under the same supervision (one per deployment: say it o
 It runs Panel's own `panel serve` command in each process, with what `panel serve` has no
 option for: every response passes through `dashboard.security_headers.SecurityHeaders`
 (Content-Security-Policy and friends), a Tornado output transform handed to the Bokeh server;
-the Host guard; `/healthz` and `/metrics` (dashboard/metrics.py).
+the Host guard; websockets that send each change at once (dashboard/no_delay.py); `/healthz`
+and `/metrics` (dashboard/metrics.py).
 """
 
 import argparse
@@ -131,6 +132,7 @@ def serve(args: list[str]) -> None:
     from dashboard.first_screen import html_key
     from dashboard.host_guard import guard_application, normal_hosts
     from dashboard.metrics import HealthHandler, MetricsHandler
+    from dashboard.no_delay import send_at_once
     from dashboard.security_headers import for_apps
 
     class HardenedServe(Serve):
@@ -166,6 +168,7 @@ def serve(args: list[str]) -> None:
             # its Tornado application in `_tornado` (no public accessor); tests/security/
             # test_host_guard.py fails if that ever stops guarding every route.
             guard_application(server._tornado, self.allowed)
+            send_at_once(server._tornado)
             freeze_shared_objects()
             return server
 

@@ -15,8 +15,11 @@ All pages use the real page's View / Revoke dialogs. Playwright drives Chromium 
 does (clicks, a select, typing then Enter). Each timed step arms a watcher in the page first
 (checked every animation frame), so the time runs from the input event's own timestamp
 (`event.timeStamp`, captured on the document) to the first frame whose DOM shows the result:
-other rows, all of that status (or none), other rows, all matching the search (or none), more rows, the dialog open with its
-heading, the revoked row gone. First screen runs from navigation start to the first frame with
+other rows, all of that status (or none); other rows, all matching the search (or none); the
+first table's rows redrawn (a MutationObserver) in status order, either way, after a click on
+its Status header (the column sort: the real page re-reads the card in SQL, the idiomatic page
+sorts its table's page in the browser, the naive page its whole frame on the server); more
+rows; the dialog open with its heading; the revoked row gone. First screen runs from navigation start to the first frame with
 rows (the floor: with its text). Each interaction --runs times (default 30; the naive page's
 first screen and Confirm 5 times: each reads the whole table), the pages taking turns, each
 sample started on a quiet machine (`wait_quiet`: not in the trailing work of the page before it;
@@ -78,7 +81,7 @@ KINDS = ("connmodel", "idiomatic", "naive", "floor")
 WORST_SEARCH = "ab"
 HEAD_START_S = 0.15  # A's read is under way when B acts
 CONTENTION_RATIO_P95 = 2.0  # issue 24: B's p95 during A's worst search <= 2x alone
-INTERACTIONS = ("filter", "search", "more", "view", "revoke", "confirm")
+INTERACTIONS = ("filter", "search", "sort", "more", "view", "revoke", "confirm")
 SLOW = {"naive": {"first_screen": 5, "confirm": 5}}  # each reads the whole table
 # Each sample starts on a quiet machine: its CPUs less than QUIET_BUSY_PCT busy over
 # QUIET_WINDOW_S, waited for up to QUIET_LIMIT_S (see `wait_quiet`).
@@ -88,12 +91,16 @@ TARGETS = {"p75_ms": 150, "p95_ms": 250, "first_screen_p75_ms": 1000, "above_flo
 SEARCHES = ("grace", "hugo", "maya", "olga", "victor", "zoe", "felix", "rosa")
 
 # How each page shows its rows: the element, its key, its status, its buttons.
+# A sort redraws the first table: `table` is it, `body` what its redrawn rows change.
 ROWS = {
-    "connmodel": {"row": "tr[data-id]", "key": None, "status": ".badge"},
+    "connmodel": {"row": "tr[data-id]", "key": None, "status": ".badge",
+                  "table": "section.card", "body": "div.cards"},
     "idiomatic": {"row": ".tabulator-row", "key": '[tabulator-field="id"]',
-                  "status": '[tabulator-field="status"]'},
+                  "status": '[tabulator-field="status"]', "table": ".tabulator",
+                  "body": ".tabulator-tableholder"},
     "naive": {"row": ".tabulator-row", "key": '[tabulator-field="id"]',
-              "status": '[tabulator-field="status"]'},
+              "status": '[tabulator-field="status"]', "table": ".tabulator",
+              "body": ".tabulator-tableholder"},
 }
 BUTTONS = {
     "connmodel": {"view": "button.view", "revoke": "button.revoke", "more": "button.more"},
@@ -118,11 +125,17 @@ const deep = (sel) => {
 }
 const shown = (el) => el.getClientRects().length > 0
 // Tabulator shows an id as a number ("1,618"): keys are digits only, as the real page's ids.
-const rows = (cfg) => deep(cfg.row).filter(shown).map((r) => ({
+const rowsOf = (cfg, found) => found.filter(shown).map((r) => ({
   key: String((cfg.key ? (r.querySelector(cfg.key) || {}).textContent : r.dataset.id) || '')
     .replace(/[^0-9]/g, ''),
   status: ((r.querySelector(cfg.status) || {}).textContent || '').trim(),
   text: r.textContent.toLowerCase()}))
+const rows = (cfg) => rowsOf(cfg, deep(cfg.row))
+const firstTable = (cfg) => { const t = deep(cfg.table)[0]
+                              return t ? rowsOf(cfg, [...t.querySelectorAll(cfg.row)]) : [] }
+const ordered = (list) => list.every((x, i) => i === 0 || list[i - 1] <= x)
+const byStatus = (r) => { const s = r.map((x) => x.status)
+                          return ordered(s) || ordered([...s].reverse()) }
 const signature = (list) => list.map((r) => r.key).join(',')
 const dialog = () => deep('dialog[open] h2').map((h) => h.textContent)[0] || null
 """
@@ -144,11 +157,20 @@ ARM = js("""(spec) => {
     document.addEventListener('keydown', (e) => { if (e.key === 'Enter') stamp(e) }, true)
   }
   const {cfg, goal, arg} = spec
+  window.__redrawn = false  // sort: the first table's rows redrawn since the click
+  if (window.__observer) window.__observer.disconnect()
+  if (goal === 'sort') {
+    window.__observer = new MutationObserver(() => { window.__redrawn = true })
+    window.__observer.observe(deep(cfg.body)[0], {childList: true, subtree: true,
+                                                  characterData: true})
+  }
   const done = {
     filter: () => { const r = rows(cfg); return signature(r) !== arg.before
                     && r.every((x) => x.status === arg.status) },
     search: () => { const r = rows(cfg); return signature(r) !== arg.before
                     && r.every((x) => x.text.includes(arg.term)) },
+    sort: () => { const r = firstTable(cfg); return window.__redrawn && r.length > 0
+                  && byStatus(r) },
     more: () => signature(rows(cfg)) !== arg.before,
     view: () => { const h = dialog(); return h !== null && !h.startsWith('Revoke') },
     revoke: () => { const h = dialog(); return h !== null && h.startsWith('Revoke') },
@@ -291,6 +313,13 @@ class Tab:
     def status_select(self) -> Any:
         return self.page.locator("select").filter(has_text="All statuses")
 
+    def status_header(self) -> Any:
+        """The first table's Status column header: a click sorts by status, then reverses."""
+        table = self.page.locator(self.cfg["table"]).first
+        if self.kind == "connmodel":
+            return table.locator("button.sort", has_text="Status")
+        return table.locator('.tabulator-col[tabulator-field="status"] .tabulator-col-title')
+
     def search_box(self) -> Any:
         return self.page.get_by_placeholder("e.g. user@example.com")
 
@@ -332,6 +361,8 @@ class Tab:
             self.search_box().fill(term)
             return self.timed("search", lambda: self.search_box().press("Enter"), term=term,
                               before=before)
+        if name == "sort":
+            return self.timed("sort", lambda: self.status_header().click())
         if name == "more":
             if self.page.locator(f"{BUTTONS[self.kind]['more']} >> visible=true").count() == 0:
                 return None
@@ -369,7 +400,7 @@ def measure(tabs: dict[str, Tab], runs: int) -> None:
                 tab.samples["first_screen"].append(tab.first_screen())
     working = {k: t for k, t in tabs.items() if k != "floor"}
     revoked: set[str] = set()
-    for name in ("filter", "search", "more", "view", "revoke"):
+    for name in ("filter", "search", "sort", "more", "view", "revoke"):
         for tab in working.values():
             tab.page.bring_to_front()
             tab.reset_filters()

@@ -159,7 +159,7 @@ def test_browser_benchmark_times_every_interaction_on_every_page(tmp_path):
     results = json.loads(out.read_text())["results"]["sqlite"]
     assert results["floor"]["first_screen"]["p50_ms"] > 0
     for kind in ("connmodel", "idiomatic", "naive"):
-        for name in ("first_screen", "filter", "search", "view", "revoke", "confirm"):
+        for name in ("first_screen", "filter", "search", "sort", "view", "revoke", "confirm"):
             assert 0 < results[kind][name]["p50_ms"] <= results[kind][name]["p95_ms"], (kind, name)
     assert results["memory"]["sessions"] == 2
 

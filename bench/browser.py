@@ -400,9 +400,12 @@ def measure(tabs: dict[str, Tab], runs: int) -> None:
                 tab.samples["first_screen"].append(tab.first_screen())
     working = {k: t for k, t in tabs.items() if k != "floor"}
     revoked: set[str] = set()
-    for name in ("filter", "search", "sort", "more", "view", "revoke"):
+    for name in ("filter", "search", "more", "view", "revoke", "sort"):
         for tab in working.values():
             tab.page.bring_to_front()
+            if name == "sort":  # on a page opened anew: not sorted, no rows loaded on, no filter
+                tab.first_screen()
+                tab.filtered = False
             tab.reset_filters()
             tab.samples.setdefault(name, [])
             tab.samples.setdefault("confirm", [])

@@ -19,11 +19,11 @@ other rows, all of that status (or none); other rows, all matching the search (o
 first table's rows redrawn (a MutationObserver) in status order, either way, after a click on
 its Status header (the column sort: the real page re-reads the card in SQL, the idiomatic page
 sorts its table's page in the browser, the naive page its whole frame on the server); more
-rows; the dialog open with its heading; the revoked row gone. First screen runs from navigation start to the first frame with
-rows (the floor: with its text). Each interaction --runs times (default 30; the naive page's
-first screen and Confirm 5 times: each reads the whole table), the pages taking turns, each
-sample started on a quiet machine (`wait_quiet`: not in the trailing work of the page before it;
-the waits are in the results).
+rows; the dialog open with its heading; the revoked row gone. First screen runs from navigation
+start to the first frame with rows (the floor: with its text). Each interaction --runs times
+(default 30; the naive page's first screen and Confirm 5 times: each reads the whole table), the
+pages taking turns, each sample started on a quiet machine (`wait_quiet`: not in the trailing
+work of the page before it; the waits are in the results).
 
 One slow search against everyone else (issue 24): on the real dashboard, two more sessions A
 and B; B's status filter change is timed as above --runs times alone and --runs times while A's

@@ -327,25 +327,21 @@ def test_sqlite_looks_up_no_hit_of_a_needle_over_the_cap(sqlite_url, monkeypatch
     known), but none is looked up in the hits index (".le", 36,597 hits at 1M: its screen took
     56 ms when all 20,001 were, 40 ms now): the steps stay near those of reading the rowids
     alone, far under those of grouping them."""
-    from connmodel.search import matches_by_profile, text_terms
-
     monkeypatch.setattr("connmodel.search._seems_common", lambda *_: False)
     with session(sqlite_url) as s:
         _bulk_profile(s, "Bulk", [f"user{i}-over@x.io" for i in range(3_000)])
         s.commit()
-    live = [Connection.revoked_at.is_(None)]
     with session(sqlite_url) as s:
-        terms = text_terms(s, "over")
-        assert terms is not None
-        found, over_cap = _steps(s, lambda: matches_by_profile(s, terms, "over", live, 1_000))
+        found, over_cap = _grouped_steps(s, "over", 1_000)
         assert found is None
-        grouped, under_cap = _steps(s, lambda: matches_by_profile(s, terms, "over", live, 5_000))
+        grouped, under_cap = _grouped_steps(s, "over", 5_000)
         assert grouped is not None and sum(n for _, _, n, _ in grouped) == 3_000
         rowids = _rowid_steps(s, "over", 1_001)
     # Steps here: 15,855 over the cap, 112,857 under it, 4,640 for the rowids alone; 34,878
     # over the cap when every hit was looked up.
     assert over_cap < 5 * rowids
     assert over_cap < under_cap / 4
+
 
 def _steps(s, read):
     """What `read` returns, and how many SQLite virtual-machine steps it took (FTS5's own
@@ -365,6 +361,15 @@ def _steps(s, read):
         raw.set_progress_handler(None, 1)
 
 
+def _grouped_steps(s, needle: str, cap: int):
+    """`matches_by_profile` of `needle` among the live rows with this `cap`, and its steps."""
+    from connmodel.search import matches_by_profile, text_terms
+
+    terms = text_terms(s, needle)
+    assert terms is not None
+    return _steps(s, lambda: matches_by_profile(s, terms, needle,
+                                                [Connection.revoked_at.is_(None)], cap))
+
 
 def _rowid_steps(s, needle: str, limit: int) -> int:
     """SQLite steps of reading the first `limit` rowids of a needle's phrase alone (a yardstick:
@@ -372,6 +377,7 @@ def _rowid_steps(s, needle: str, limit: int) -> int:
     return _steps(s, lambda: s.execute(text(
         "SELECT rowid FROM connection_fts WHERE connection_fts MATCH :phrase LIMIT :limit"),
         {"phrase": f'"{needle}"', "limit": limit}).all())[1]
+
 
 def _walk_steps(s, profile_id: int, pattern: str) -> int:
     """SQLite steps of one walk of a profile's account index testing each entry (a yardstick
@@ -413,9 +419,7 @@ def test_a_common_phrase_is_judged_from_both_ends_of_its_hits(sqlite_url, admin,
         s.commit()
     live = [Connection.revoked_at.is_(None)]
     with session(sqlite_url) as s:
-        terms = text_terms(s, "spread")
-        assert terms is not None
-        found, judged = _steps(s, lambda: matches_by_profile(s, terms, "spread", live, 1200))
+        found, judged = _grouped_steps(s, "spread", 1200)
         assert found is None
         to_the_cap = _rowid_steps(s, "spread", 1_201)
         assert judged < to_the_cap / 2

@@ -9,13 +9,14 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import log_tail
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -319,3 +320,16 @@ ALL_HTML_JS = """() => {
 def page_html():
     """page_html(page): the page's markup, shadow roots included."""
     return lambda page: page.evaluate(ALL_HTML_JS)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test that used a served process (a fixture value with a `log` file, such as a
+    served dashboard) shows the end of that process's log."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        for value in getattr(item, "funcargs", {}).values():
+            if isinstance(log := getattr(value, "log", None), Path):
+                report.sections.append(("server log", log_tail(log)))
+    return report

@@ -1,7 +1,6 @@
 """Starting and stopping `connmodel api` processes for tests and benchmarks."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -9,16 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from servers import free_port
 
 from connmodel.secrets import KeyRing
 
 CONNMODEL = str(Path(sys.executable).parent / "connmodel")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

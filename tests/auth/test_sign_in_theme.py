@@ -6,7 +6,8 @@ import os
 import subprocess
 import sys
 
-from ui.conftest import ROOT, free_port, serving
+from servers import free_port, serving
+from ui.conftest import ROOT
 
 CASES = [  # query, theme cookie, the page's color-scheme
     ("", None, "light"),

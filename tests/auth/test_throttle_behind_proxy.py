@@ -11,7 +11,8 @@ import subprocess
 import sys
 from urllib.parse import urlencode
 
-from ui.conftest import ROOT, free_port, serving
+from servers import free_port, serving
+from ui.conftest import ROOT
 
 from connmodel.services.users import MAX_FAILURES
 

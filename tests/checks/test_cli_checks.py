@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from servers import free_port
 from sqlalchemy import func, select
 
 from checks.conftest import API_KEY, connect
@@ -153,8 +154,3 @@ def test_check_refuses_a_wrong_key_before_checking_anything(sqlite_url, admin, k
                           "decrypt the stored secrets")
     assert stored() == before
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from servers import free_port, log_tail
 from sqlalchemy import text
-from ui.conftest import ROOT, free_port, log_tail
+from ui.conftest import ROOT
 
 from connmodel.permissions import Actor, Role
 from connmodel.services.connections import ConnectionFilter, list_connections, revoke_connection

@@ -9,12 +9,14 @@ import importlib.util
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from authserver import PUBLIC_CLIENT_ID
 from cryptography.fernet import Fernet
 from playwright.sync_api import Page, expect
+from servers import free_port, serving
 from sqlalchemy import select
 
 from connmodel.models import AuditEvent
@@ -29,8 +31,8 @@ _spec.loader.exec_module(ui)
 
 
 @pytest.fixture
-def oidc_dashboard(authserver, tmp_path):
-    port = ui.free_port()
+def oidc_dashboard(authserver, tmp_path) -> Iterator[ui.Dashboard]:
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PANEL_", "CONNMODEL_"))}
     env |= {
@@ -51,15 +53,15 @@ def oidc_dashboard(authserver, tmp_path):
         subprocess.run([bin_dir / "connmodel", *step], env=env, check=True, capture_output=True)
     command = [sys.executable, str(ROOT / "dashboard" / "serve.py"), "--port", str(port),
                "--auth", "oidc"]
-    # its output goes to a log file (a pipe nobody reads would fill and hang it)
-    with ui.serving(command, port=port, log=tmp_path / "dashboard.log", env=env, cwd=tmp_path,
-                    ready_url=None):
-        yield base, env["CONNMODEL_DATABASE_URL"]
+    log = tmp_path / "dashboard.log"
+    # up once a first visit reaches the consent page of this test's authorization server
+    with serving(command, port=port, log=log, env=env, cwd=tmp_path, ready_url=base + "/"):
+        yield ui.Dashboard(base, env["CONNMODEL_DATABASE_URL"], env, log)
 
 
 @pytest.mark.ui
 def test_oidc_sign_in_and_the_audit_trail_names_the_person(oidc_dashboard, authserver, page: Page):
-    base, database_url = oidc_dashboard
+    base, database_url = oidc_dashboard.url, oidc_dashboard.database_url
     page.goto(base + "/")
     assert page.url.startswith(authserver.url + "/authorize")  # not signed in: off to the provider
     page.get_by_role("button", name="Approve").click()
@@ -76,7 +78,7 @@ def test_oidc_sign_in_and_the_audit_trail_names_the_person(oidc_dashboard, auths
 
 @pytest.mark.ui
 def test_a_denied_consent_signs_nobody_in(oidc_dashboard, authserver, page: Page):
-    base, _ = oidc_dashboard
+    base = oidc_dashboard.url
     page.goto(base + "/")
     page.get_by_role("button", name="Deny").click()
     expect(page.get_by_role("heading", name="Connections", exact=True)).to_have_count(0)
@@ -97,7 +99,7 @@ def test_an_open_oidc_page_cannot_write_once_its_sign_in_ends(oidc_dashboard, au
     from connmodel.permissions import Actor
     from connmodel.services import users
 
-    base, database_url = oidc_dashboard
+    base, database_url = oidc_dashboard.url, oidc_dashboard.database_url
     first, second = browser.new_context(), browser.new_context()
     try:
         page = first.new_page()

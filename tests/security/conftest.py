@@ -10,16 +10,14 @@ served as `make run` serves it (dashboard/serve.py: sign-in, security headers), 
 import importlib.util
 import os
 import secrets
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from cryptography.fernet import Fernet
+from servers import free_port, serving
 
 from connmodel.models import Connection, McpServer, Profile, ProviderConfig
 from connmodel.permissions import Actor, Role
@@ -109,7 +107,7 @@ def oidc_dashboard_without_provider(tmp_path_factory) -> Iterator[str]:
     page is there too. Yields the base URL.
     """
     folder = tmp_path_factory.mktemp("oidc")
-    port, closed = ui_serving.free_port(), ui_serving.free_port()
+    port, closed = free_port(), free_port()
     base, provider = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{closed}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PANEL_", "CONNMODEL_"))}
     env |= {
@@ -124,20 +122,8 @@ def oidc_dashboard_without_provider(tmp_path_factory) -> Iterator[str]:
         "PANEL_OAUTH_ENCRYPTION": Fernet.generate_key().decode(),
         "PANEL_COOKIE_SECRET": secrets.token_urlsafe(32),
     }
-    proc = subprocess.Popen([sys.executable, str(ui_serving.ROOT / "dashboard" / "serve.py"),
-                             "--auth", "oidc", "--port", str(port)], env=env, cwd=folder,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + ui_serving.START_TIMEOUT_S
-        while True:
-            assert proc.poll() is None, "dashboard/serve.py --auth oidc exited"
-            try:
-                if httpx.get(f"{base}/logout", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "dashboard/serve.py --auth oidc did not answer"
-            time.sleep(0.3)
+    command = [sys.executable, str(ui_serving.ROOT / "dashboard" / "serve.py"), "--auth", "oidc",
+               "--port", str(port)]
+    with serving(command, port=port, log=folder / "dashboard.log", env=env, cwd=folder,
+                 ready_url=f"{base}/logout"):
         yield base
-    finally:
-        ui_serving.stop(proc)

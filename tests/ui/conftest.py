@@ -7,22 +7,18 @@ for each server (with its key file): ~1.5 s saved on each of some thirty servers
 `demo_dashboard` is one such server per test module, seeded with the
 seed page's demo data plus a profile whose name is markup. Sign-in is off (loopback only).
 
-A server's output goes to a log file, never to a pipe: nobody reads a pipe while a test runs, and
-a chatty server would block on a full one and hang. When it does not come up, or a test using it
-fails, the failure message carries the log's tail.
+Servers are started, waited for and stopped by tests/servers.py, which says how their ports are
+chosen and where their output goes.
 """
 
 import atexit
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -30,12 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import free_port, log_tail, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 XSS_NAME = "<img src=x onerror=alert(1)>"
-START_TIMEOUT_S = 120  # a loaded 2-core machine can take over 30 s to import Panel and start
-LOG_TAIL_CHARS = 3000
 # How Panel and Bokeh log an exception raised in a session's callback: never expected.
 CALLBACK_FAILED = ("Callback failed for object", "exception calling callback for")
 SEEDED = ("connmodel.db", "connmodel.key")  # what `connmodel init` + `demo` leave in a folder
@@ -51,78 +46,6 @@ class Dashboard:
     def page_url(self, query: str = "") -> str:
         return f"{self.url}/app{query}"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def log_tail(log: Path) -> str:
-    """The end of a server's log, to put in a failure message."""
-    try:
-        text = log.read_bytes()[-LOG_TAIL_CHARS:].decode(errors="replace")
-    except OSError as exc:
-        return f"(no server log: {exc})"
-    return f"--- end of the server log {log} ---\n{text or '(empty)'}"
-
-
-def _wait_until_up(url: str | None, port: int, proc: subprocess.Popen[bytes],
-                   timeout: float) -> None:
-    """Wait for the port to listen, then (with `url`) for one first page.
-
-    One request with a long timeout, not a retry loop: each abandoned request leaves a
-    session the server still builds, and on a loaded machine it would never catch up.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with code {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        except OSError:
-            time.sleep(0.2)
-            continue
-        if url is None:
-            return
-        with urllib.request.urlopen(url, timeout=max(1.0, deadline - time.monotonic())) as r:
-            if r.status == 200:
-                return
-    raise RuntimeError(f"the server did not answer {url or f'on port {port}'} within {timeout} s")
-
-
-@contextmanager
-def serving(command: list[str], *, port: int, log: Path, env: dict[str, str], cwd: Path,
-            ready_url: str | None, timeout: float = START_TIMEOUT_S
-            ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a server with its stdout and stderr in `log` until the block ends.
-
-    A start-up failure, and any exception the block raises (a test that could not reach the
-    server), carries the log's tail.
-    """
-    with log.open("wb") as out:  # the child keeps its own descriptor
-        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        try:
-            _wait_until_up(ready_url, port, proc, timeout)
-        except Exception as exc:
-            raise RuntimeError(f"{exc}\n{log_tail(log)}") from exc
-        try:
-            yield proc
-        except BaseException as exc:
-            exc.add_note(log_tail(log))
-            raise
-    finally:
-        stop(proc)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a server this test started: politely, then for good after 10 s."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 @cache
@@ -198,18 +121,6 @@ def add_markup_profile(database_url: str) -> None:
                          status_reason="<img src=y onerror=alert(3)>"))
         s.commit()
     get_engine(database_url).dispose()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
-                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A failed test that used a served dashboard shows the end of that server's log."""
-    report: pytest.TestReport = yield
-    if report.failed:
-        for value in getattr(item, "funcargs", {}).values():
-            if isinstance(value, Dashboard) and value.log is not None:
-                report.sections.append(("dashboard server log", log_tail(value.log)))
-    return report
 
 
 @pytest.fixture(scope="session")

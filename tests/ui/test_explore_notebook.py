@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from servers import free_port, serving
 from sqlalchemy import select
-from ui.conftest import free_port, serving
 
 from connmodel.audit.notebooks import find_notebook
 from connmodel.models import Connection

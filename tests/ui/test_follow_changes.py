@@ -15,7 +15,7 @@ from typing import Any
 import panel as pn
 import pytest
 from playwright.sync_api import Page, Route, expect
-from ui.conftest import free_port
+from servers import free_port
 
 from connmodel.permissions import Actor
 from connmodel.services.events import record

@@ -1,21 +1,17 @@
-"""Servers started by tests write to a log file, and their failures show its tail.
+"""Servers started by tests (tests/servers.py) log to a file, their failures show its tail, and
+a server counts as up only when the listener on its port is its own.
 
 A pipe nobody reads fills at 64 KiB and then blocks the server's next write: a chatty server
 would hang before it listens. These use a tiny stand-in server, not Panel, so they take a second.
 """
 
-import importlib.util
+import http.server
 import sys
+import threading
 from pathlib import Path
 
 import pytest
-
-# tests/ui/conftest.py by its file: `from conftest import` finds another directory's conftest
-# when several test directories are given on one command line.
-_spec = importlib.util.spec_from_file_location("ui_serving", Path(__file__).with_name("conftest.py"))
-assert _spec is not None and _spec.loader is not None
-ui = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ui)
+from servers import free_port, serving
 
 CHATTY = """
 import http.server, sys
@@ -34,9 +30,9 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Ok).serve_forever()
 FAILING = "import sys; print('boom: no database at sqlite:///x.db', file=sys.stderr); sys.exit(3)"
 
 
-def _serve(tmp_path: Path, script: str, **kwargs):
-    port = ui.free_port()
-    return ui.serving([sys.executable, "-c", script, str(port)], port=port,
+def _serve(tmp_path: Path, script: str, port: int | None = None, **kwargs):
+    port = port or free_port()
+    return serving([sys.executable, "-c", script, str(port)], port=port,
                    log=tmp_path / "server.log", env={}, cwd=tmp_path,
                    ready_url=f"http://127.0.0.1:{port}/", **kwargs)
 
@@ -61,3 +57,28 @@ def test_a_test_that_fails_against_the_server_carries_the_log_tail(tmp_path):
     (note,) = failure.value.__notes__
     assert note.startswith(f"--- end of the server log {tmp_path / 'server.log'} ---")
     assert "listening" in note and '"GET / HTTP/1.1" 200' in note  # the start-up request
+
+
+class _Ok(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"not the server under test")
+
+
+def test_a_stranger_on_the_port_is_not_taken_for_the_server(tmp_path):
+    """Another process listening on the port first (another pytest-xdist worker's server, say)
+    answered for the server, which then could not bind: the test talked to a stranger. Seen
+    passing the stranger off as the server before `serving` asked whose the listener was."""
+    port = free_port()
+    stranger = http.server.HTTPServer(("127.0.0.1", port), _Ok)
+    threading.Thread(target=stranger.serve_forever, daemon=True).start()
+    try:
+        late = "import time; time.sleep(1)\n" + CHATTY  # Panel takes a while to import
+        with pytest.raises(RuntimeError) as failure, _serve(tmp_path, late, port, timeout=30):
+            pass
+    finally:
+        stranger.shutdown()
+        stranger.server_close()
+    assert "the server exited with code 1" in str(failure.value)
+    assert "Address already in use" in str(failure.value)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from servers import free_port
 
 from connmodel.permissions import Actor
 from connmodel.services.connections import ConnectionFilter, list_connections, revoke_connection
@@ -19,11 +20,6 @@ pytestmark = pytest.mark.ui
 ADMIN = Actor("tester")
 ODD_URL = 'http://127.0.0.1:9/"><img/src=x/onerror=alert(1)>'
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -42,21 +42,30 @@ def _slice() -> range:
 _ports: Iterator[int] | None = None  # made on first use, once pytest-xdist has set its variables
 
 
-def free_port() -> int:
-    """The next port of this worker's slice that nothing listens on or is bound to."""
+def free_port(consecutive: int = 1) -> int:
+    """The next port of this worker's slice that nothing listens on or is bound to (the first
+    of `consecutive` such ports in a row, for a server that takes PORT, PORT+1, ...)."""
     global _ports
     ports = _slice()
     if _ports is None:  # from a random start: another run on this machine is likely elsewhere
         start = secrets.randbelow(len(ports))
         _ports = itertools.cycle([*ports[start:], *ports[:start]])
     for port in itertools.islice(_ports, len(ports)):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError(f"no free loopback port in {ports.start}-{ports.stop - 1}")
+        if port + consecutive - 1 in ports and all(map(_bindable, range(port, port + consecutive))):
+            for _ in range(consecutive - 1):  # the next call starts after them
+                next(_ports)
+            return port
+    raise RuntimeError(f"no {consecutive} free loopback port(s) in a row in "
+                       f"{ports.start}-{ports.stop - 1}")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def log_tail(log: Path) -> str:

@@ -181,16 +181,9 @@ PORT_ATTEMPTS = 3
 
 
 def two_ports_and_one() -> tuple[tuple[int, int], int]:
-    """Two consecutive free ports (the supervisor's PORT and PORT+1) and one more for nginx.
-
-    They are only free when looked at: the ephemeral range they come from is also where the
-    kernel picks the local ports of outgoing connections, so one may be taken before its server
-    binds it; the fixture starts again on other ports then."""
-    while True:
-        base = free_port()
-        nginx_port = free_port()
-        if _bindable(base + 1) and nginx_port not in (base, base + 1):
-            return (base, base + 1), nginx_port
+    """Two consecutive free ports (the supervisor's PORT and PORT+1) and one more for nginx."""
+    base = free_port(consecutive=2)
+    return (base, base + 1), free_port()
 
 
 def _serving(supervisor: subprocess.Popen[bytes], ports: tuple[int, int], log: Path) -> bool:
@@ -209,16 +202,6 @@ def _serving(supervisor: subprocess.Popen[bytes], ports: tuple[int, int], log: P
                                  + log_tail(log))
         time.sleep(0.1)
     return True
-
-
-def _bindable(port: int) -> bool:
-    """Whether a server could bind the port now (a connect would miss a client's socket)."""
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def _listening(port: int) -> bool:

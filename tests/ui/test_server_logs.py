@@ -6,6 +6,7 @@ would hang before it listens. These use a tiny stand-in server, not Panel, so th
 """
 
 import http.server
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -82,3 +83,13 @@ def test_a_stranger_on_the_port_is_not_taken_for_the_server(tmp_path):
         stranger.server_close()
     assert "the server exited with code 1" in str(failure.value)
     assert "Address already in use" in str(failure.value)
+
+
+def test_consecutive_ports_are_free_and_not_handed_out_again():
+    """The deployment's supervisor takes PORT and PORT+1: with ports handed out in turn, the
+    next call returned PORT+1 (its fixture then looped, asking for a pair again and again)."""
+    base = free_port(consecutive=2)
+    with socket.socket() as first, socket.socket() as second:
+        first.bind(("127.0.0.1", base))
+        second.bind(("127.0.0.1", base + 1))
+        assert free_port() not in (base, base + 1)

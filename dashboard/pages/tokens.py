@@ -60,18 +60,41 @@ class TokensView(pn.viewable.Viewer):
         show()
         parts: list[Any] = [pn.pane.Markdown(INTRO, stylesheets=[MARKDOWN_CSS]), shown, table]
         if m.can_revoke:
-            choose = pn.widgets.Select(name="Token", options=["", *m.live_names], width=200)
-            choose.param.watch(lambda e: setattr(m, "chosen", e.new or ""), "value")
-            m.param.watch(lambda _: setattr(choose, "options", ["", *m.live_names]), "tokens")
-            revoke = pn.widgets.Button(name="Revoke token", button_type="danger", align="end")
-
-            async def on_revoke(_: Any) -> None:
-                await m.revoke()
-
-            revoke.on_click(on_revoke)
-            parts.append(pn.Row(choose, revoke))
+            parts.extend(self._revoke_controls())
         parts.append(outcome)
         return pn.Column(*parts, sizing_mode="stretch_width")
+
+    def _revoke_controls(self) -> list[Viewable]:
+        """Choose a live token, Revoke, then Confirm revoke or Cancel: nothing to click while
+        there is nothing to revoke, and nothing changed before the confirmation."""
+        m = self.model
+        choose = pn.widgets.Select(name="Token", width=200)
+        revoke = pn.widgets.Button(name="Revoke token", button_type="danger", align="end")
+        question = Notice(kind="warning", sizing_mode="stretch_width")
+        confirm = pn.widgets.Button(name="Confirm revoke", button_type="danger")
+        cancel = pn.widgets.Button(name="Cancel")
+        asking = pn.Row(confirm, cancel, visible=False)
+
+        def show(*_: Any) -> None:
+            live = m.live_names
+            choose.param.update(options=["", *live], value=m.chosen if m.chosen in live else "",
+                                disabled=not live)
+            revoke.disabled = not m.chosen or bool(m.confirming)
+            question.text = (f"Revoke API token {m.confirming}? Every request with it is "
+                             "refused from then on; this cannot be undone."
+                             if m.confirming else "")
+            asking.visible = bool(m.confirming)
+
+        async def on_confirm(_: Any) -> None:
+            await m.revoke()
+
+        choose.param.watch(lambda e: setattr(m, "chosen", e.new or ""), "value")
+        m.param.watch(show, ["tokens", "chosen", "confirming"])
+        revoke.on_click(lambda _: m.ask_revoke())
+        confirm.on_click(on_confirm)
+        cancel.on_click(lambda _: m.cancel_revoke())
+        show()
+        return [pn.Row(choose, revoke), question, asking]
 
 
 def build(backend: Backend) -> Viewable:

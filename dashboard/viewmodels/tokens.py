@@ -19,6 +19,8 @@ class TokensModel(param.Parameterized):
     include_revoked = param.Boolean(default=False, doc="Also list revoked tokens.")
     tokens = param.List(item_type=ApiTokenPublic, doc="The tokens shown, by name.")
     chosen = param.String(default="", doc="The live token Revoke acts on ('' for none).")
+    confirming = param.String(default="", doc="The token whose Revoke awaits confirmation "
+                                              "('' when none does).")
     message = param.String(default="", doc="The outcome of the last action (plain text).")
     error = param.Boolean(default=False, doc="Whether `message` reports a failure.")
 
@@ -45,8 +47,24 @@ class TokensModel(param.Parameterized):
         if include_revoked == self.include_revoked:  # else the newer choice's list comes
             self.tokens = tokens
 
+    @param.depends("chosen", watch=True)
+    def _chosen_changed(self) -> None:
+        self.confirming = ""  # a confirmation is for the token it named
+
+    def ask_revoke(self) -> None:
+        """Revoke's first step: ask to confirm, naming the token, as a connection's Revoke does
+        (nothing is changed until `revoke`)."""
+        if not self.chosen:
+            self.param.update(message="Choose a token to revoke.", error=True)
+            return
+        self.param.update(confirming=self.chosen, message="", error=False)
+
+    def cancel_revoke(self) -> None:
+        self.confirming = ""
+
     async def revoke(self) -> None:
         """Revoke the chosen token (the service checks the role and audits a refusal)."""
+        self.confirming = ""
         if not self.chosen:
             self.param.update(message="Choose a token to revoke.", error=True)
             return

@@ -10,6 +10,7 @@ same transaction.
 """
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -83,6 +84,21 @@ class ConnectionCheck:
 
 def _expired(target: ConnectionTarget, now: datetime) -> bool:
     return target.expires_at is not None and target.expires_at <= now
+
+
+def tally(results: Sequence[ConnectionCheck]) -> str:
+    """A round of checks in one line, as the CLI and the dashboard say it. The servers that could
+    not be reached are counted apart: their connections' status stays as it was (a server down
+    says nothing about the credential), as an Inactive connection's does (disabled or expired
+    until re-authorized), so "in Error" alone would not account for every failed server."""
+    servers = sum(len(c.servers) for c in results)
+    errors = sum(c.status == Status.ERROR for c in results)
+    inactive = sum(c.status == Status.INACTIVE for c in results)
+    unreachable = sum(s.outcome == Outcome.UNREACHABLE for c in results for s in c.servers)
+    changed = sum(c.changed for c in results)
+    return (f"checked {len(results)} connection{'s' * (len(results) != 1)} on {servers} "
+            f"server{'s' * (servers != 1)}: {errors} in Error, {inactive} Inactive, "
+            f"{unreachable} server{'s' * (unreachable != 1)} not reached, {changed} changed")
 
 
 def decide(target: ConnectionTarget, servers: tuple[ServerCheck, ...],

@@ -82,7 +82,7 @@ def check(
 
     Exit code 3 when any checked connection is in Error afterwards.
     """
-    from connmodel.checks import CheckRequest, Outcome, run_checks  # the MCP SDK loads here
+    from connmodel.checks import CheckRequest, run_checks, tally  # the MCP SDK loads here
 
     request = CheckRequest(ids=tuple(ids or ()), profile=profile,
                            all_connections=all_connections, concurrency=concurrency,
@@ -108,11 +108,7 @@ def check(
                    [(c.connection_id, c.profile, c.account, _status_cell(c), c.tool_count,
                      c.reason if c.status != Status.ACTIVE and c.reason else c.summary)
                     for c in results])
-        errors = sum(c.status == Status.ERROR for c in results)
-        unreachable = sum(any(s.outcome == Outcome.UNREACHABLE for s in c.servers)
-                          for c in results)
-        typer.echo(f"{len(results)} checked: {errors} in Error, {unreachable} with a server "
-                   "that could not be reached")
+        typer.echo(tally(results))
     if any(c.status == Status.ERROR for c in results):
         raise typer.Exit(EXIT_ERROR_FOUND)
 

@@ -20,7 +20,7 @@ from typing import Any
 import param
 
 from connmodel.changes import Change
-from connmodel.checks import CheckRequest, ConnectionCheck, check_connections
+from connmodel.checks import CheckRequest, ConnectionCheck, check_connections, tally
 from connmodel.checks.runner import check_interval
 from connmodel.errors import ConnModelError
 from connmodel.models import AuditEventPublic, ServerRow
@@ -192,10 +192,8 @@ class ServersPageModel(param.Parameterized):
             self.checking = False
             await asyncio.gather(*reloads)
         await self.refresh()
-        errors = sum(r.status == "Error" for r in results)
-        changed = sum(r.changed for r in results)
-        self._say(f"checked {len(results)} connection{'s' * (len(results) != 1)}: "
-                  f"{errors} in Error, {changed} changed", "error" if errors else "success")
+        failed = any(r.status == "Error" for r in results)
+        self._say(tally(results), "error" if failed else "success")
 
     async def reconfigure(self, server: str, profile: str) -> bool:
         """Move `server` to `profile` and reconnect it; True when it worked."""

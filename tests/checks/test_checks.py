@@ -234,3 +234,26 @@ def test_sync_wrapper_works_inside_a_running_event_loop(sqlite_url, admin, keyri
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         [result] = pool.submit(asyncio.run, notebook_cell()).result()
     assert result.status == "Active"
+
+
+def test_a_round_of_checks_accounts_for_every_failed_server():
+    """The dashboard's toast said "checked 6 connections: 2 in Error" over seven red servers:
+    the ones not reached and those of Inactive connections were not counted."""
+    from datetime import UTC, datetime
+
+    from connmodel.checks import ConnectionCheck, Outcome, ServerCheck, tally
+
+    def check(ident: int, before: str, after: str, *outcomes: Outcome) -> ConnectionCheck:
+        servers = tuple(ServerCheck(i, f"S{ident}.{i}", "http://127.0.0.1:9/mcp", o, None, None)
+                        for i, o in enumerate(outcomes))
+        return ConnectionCheck(ident, "P", "svc", "a@example.com", before, after, None, servers,
+                               datetime.now(UTC))
+
+    results = [check(1, "Active", "Active", Outcome.UNREACHABLE),
+               check(2, "Active", "Error", Outcome.ERROR, Outcome.ERROR),
+               check(3, "Inactive", "Inactive", Outcome.ERROR),
+               check(4, "Active", "Active", Outcome.OK, Outcome.UNREACHABLE)]
+    assert tally(results) == ("checked 4 connections on 6 servers: 1 in Error, 1 Inactive, "
+                              "2 servers not reached, 1 changed")
+    assert tally(results[:1]) == ("checked 1 connection on 1 server: 0 in Error, 0 Inactive, "
+                                  "1 server not reached, 0 changed")

@@ -46,7 +46,7 @@ def test_check_all_reports_and_exits_3_on_error(sqlite_url, admin, keyring, flee
     assert "CRM: 2 tools in" in lines[str(good.id)]
     assert "Active → Error" in lines[str(bad.id)]
     assert "Old CRM: authentication failed: 401" in lines[str(bad.id)]
-    assert "2 checked: 1 in Error, 0 with a server that could not be reached" in out
+    assert "checked 2 connections on 2 servers: 1 in Error, 0 Inactive, 0 servers not reached, 1 changed" in out
     assert API_KEY not in out + err and "stale-key" not in out + err
 
     code, out, _ = cli("check", str(good.id), "-f", "json", "-d", sqlite_url)

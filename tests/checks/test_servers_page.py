@@ -44,7 +44,8 @@ def test_check_all_fills_rows_as_results_arrive(sqlite_url, admin, keyring, flee
     health = {r.name: r.health for r in model.rows}
     assert health == {"Calc 0": "connected", "Calc 1": "connected", "Calc 2": "connected",
                       "Web page": "error"}
-    assert model.message == "checked 4 connections: 1 in Error, 1 changed"
+    assert model.message == ("checked 4 connections on 4 servers: 1 in Error, 0 Inactive, "
+                             "0 servers not reached, 1 changed")
     assert model.message_kind == "error"
     assert "Web page: protocol error" in model.changes[0].outcome
     shown = page._rows.objects[3][0].server

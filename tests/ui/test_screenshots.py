@@ -1,4 +1,5 @@
-"""`make screenshots`: PNGs of each state of the Connections and My Servers pages for the docs.
+"""`make screenshots`: PNGs of each state of the Connections, My Servers and API tokens pages for
+the docs.
 
 Runs only when selected with `-m screenshots` (it writes into docs/screenshots/).
 """
@@ -88,3 +89,19 @@ def test_empty_and_error_states(page: Page, tmp_path, shot, serve_dashboard):
         page.goto(down.page_url())
         expect(page.get_by_text("Cannot load connections.")).to_be_visible()
         shot("error")
+
+
+def test_api_token_revoke_question(page: Page, seeded, shot):
+    from connmodel.permissions import Actor, Role
+    from connmodel.services.tokens import add_token
+    from connmodel.store import get_engine, session
+
+    with session(seeded.database_url) as s:
+        for name, scope in (("gateway", "broker"), ("ci nightly", "read")):
+            add_token(s, actor=Actor("ops", Role.ADMIN), name=name, scope=scope)
+    get_engine(seeded.database_url).dispose()
+    page.goto(seeded.page_url("?page=tokens"))
+    page.get_by_role("combobox", name="Token").select_option("gateway")
+    page.get_by_role("button", name="Revoke token").click()
+    expect(page.get_by_role("button", name="Confirm revoke")).to_be_visible()
+    shot("tokens-revoke")

@@ -257,6 +257,8 @@ def credential_for(session: Session, *, token: str | None, keyring: KeyRing, ser
     require(actor, Action.BROKER)
     found, conn = _server(wanted, [row[_TOKEN_PART:] for row in rows
                                    if row[_TOKEN_PART] is not None])
+    if conn is not None and conn.disabled_by:  # its servers were disconnected by the disable,
+        _usable(found.name, conn, utcnow())  # and Enable reconnects them: that is the remedy
     if found.state != ServerState.CONNECTED:
         raise CredentialUnavailable(
             f"server {found.name!r} is disconnected"

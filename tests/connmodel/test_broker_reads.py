@@ -57,3 +57,27 @@ def test_each_bad_request_is_told_what_is_wrong(demo_url, admin, keyring, broker
         _credential(demo_url, keyring, broker_token, HUBSPOT_URL)
     named = _credential(demo_url, keyring, broker_token, " Hubspot mirror ")
     assert (named.server, named.header_value) == ("Hubspot mirror", f"Bearer {DEMO_HUBSPOT_API_KEY}")
+
+
+def test_a_disabled_connections_server_is_told_to_enable_it(demo_url, admin, keyring,
+                                                             broker_token):
+    """Disabling a connection disconnects its profile's servers; the broker then said "server
+    'Hubspot CRM' is disconnected (... enable it to reconnect): reconfigure it with a live
+    connection", two remedies, the second wrong: Enable puts the server back as it was."""
+    from connmodel.errors import CredentialUnavailable
+    from connmodel.providers.lifecycle import disable_connection, enable_connection
+    from connmodel.services.connections import ConnectionFilter, list_connections
+
+    with session(demo_url) as s:
+        hubspot = list_connections(s, actor=admin, where=ConnectionFilter(profile="Hubspot"),
+                                   limit=1).items[0].id
+        disable_connection(s, actor=admin, connection_id=hubspot)
+    with pytest.raises(CredentialUnavailable) as refused:
+        _credential(demo_url, keyring, broker_token, "Hubspot CRM")
+    assert f"(connection {hubspot}, profile 'Hubspot'): the connection is disabled by alice" \
+        in str(refused.value)
+    assert "Enable it to use it again" in str(refused.value)
+    assert "reconfigure" not in str(refused.value).lower()
+    with session(demo_url) as s:
+        enable_connection(s, actor=admin, connection_id=hubspot)
+    assert _credential(demo_url, keyring, broker_token, "Hubspot CRM").server == "Hubspot CRM"

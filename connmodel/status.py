@@ -50,6 +50,16 @@ HINTS: dict[Status, str] = {
 DISABLED_HINT = ("Disabled, not expired: Enable it to use it again "
                  "(View → Enable, or `connmodel enable ID`)")
 
+# Why a server is disconnected while its profile's connection N is disabled: Enable reconnects
+# exactly the servers with this reason; a revoke of N takes them too (nothing can enable N then).
+DISABLED_SERVER_REASON = ("connection ", " disabled by ", "; enable it to reconnect")
+
+
+def disabled_server_reason(connection_id: int, name: str) -> str:
+    before, middle, after = DISABLED_SERVER_REASON
+    return f"{before}{connection_id}{middle}{name}{after}"
+
+
 SERVER_STOPPED_HINT = "MCP server stopped working: check connection status here"
 
 REVOKE_NOTE = (

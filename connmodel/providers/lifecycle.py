@@ -15,7 +15,7 @@ from connmodel.models import Connection, utcnow
 from connmodel.permissions import Action, Actor, require
 from connmodel.providers.records import changed, disabled_reason, live, set_servers_state
 from connmodel.services.events import record
-from connmodel.status import ServerState, Status
+from connmodel.status import ServerState, Status, disabled_server_reason
 
 
 @dataclass(frozen=True)
@@ -24,10 +24,6 @@ class ToggleResult:
     status: str
     status_reason: str | None
     servers: list[str]
-
-
-def _server_reason(connection_id: int, name: str) -> str:
-    return f"connection {connection_id} disabled by {name}; enable it to reconnect"
 
 
 def disable_connection(session: Session, *, actor: Actor, connection_id: int) -> ToggleResult:
@@ -47,7 +43,7 @@ def disable_connection(session: Session, *, actor: Actor, connection_id: int) ->
         raise InvalidInput(f"connection {connection_id} is already disabled")
     servers = set_servers_state(session, linked.profile.id or 0,
                                 from_state=ServerState.CONNECTED, to_state=ServerState.DISCONNECTED,
-                                reason=_server_reason(connection_id, actor.name))
+                                reason=disabled_server_reason(connection_id, actor.name))
     record(session, actor=actor, action="connection.disable",
            target=f"connection {connection_id} ({linked.profile.name})",
            outcome="ok; disconnected: " + (", ".join(servers) or "none"))
@@ -75,7 +71,7 @@ def enable_connection(session: Session, *, actor: Actor, connection_id: int) -> 
     servers = set_servers_state(session, linked.profile.id or 0,
                                 from_state=ServerState.DISCONNECTED,
                                 to_state=ServerState.CONNECTED, reason=None,
-                                only_reason=_server_reason(connection_id, disabled_by))
+                                only_reason=disabled_server_reason(connection_id, disabled_by))
     record(session, actor=actor, action="connection.enable",
            target=f"connection {connection_id} ({linked.profile.name})",
            outcome=f"ok; {status}; reconnected: " + (", ".join(servers) or "none"))

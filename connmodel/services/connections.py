@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, literal_column, select, text, update
+from sqlalchemy import ColumnElement, bindparam, func, literal_column, or_, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import Select
 from sqlmodel import Session, SQLModel, col
@@ -65,6 +65,7 @@ from connmodel.status import (
     DISABLED_HINT,
     HINTS,
     ServerState,
+    disabled_server_reason,
     hint_for,
     parse_environment,
     parse_status,
@@ -814,7 +815,8 @@ _CLAIMED = (col(Connection.id), col(Connection.profile_id), col(Connection.accou
             col(Connection.service),
             select(col(Profile.name))
             .where(col(Profile.id) == col(Connection.profile_id)).scalar_subquery(),
-            col(Connection.credential_enc), col(Connection.credential_hint))
+            col(Connection.credential_enc), col(Connection.credential_hint),
+            col(Connection.disabled_by))
 _CLAIM = (
     update(Connection)
     .where(col(Connection.id) == bindparam("revoke_id"), col(Connection.revoked_at).is_(None))
@@ -829,7 +831,8 @@ _WIPE = (
 _DISCONNECT = (
     update(McpServer)
     .where(col(McpServer.profile_id) == bindparam("revoke_profile"),
-           col(McpServer.state) == ServerState.CONNECTED.value)
+           or_(col(McpServer.state) == ServerState.CONNECTED.value,
+               col(McpServer.reason) == bindparam("revoke_disabled")))
     .values(state=ServerState.DISCONNECTED.value, updated_at=bindparam("revoke_at"),
             reason=bindparam("revoke_reason"))
     .returning(col(McpServer.id), col(McpServer.name))
@@ -866,6 +869,12 @@ class _Claim:
     service: str
     profile: str
     credential_enc: str | None
+    disabled_by: str | None  # disabled: its disable disconnected the profile's servers
+
+    @classmethod
+    def of(cls, row: Any) -> "_Claim":
+        """From a row of _CLAIMED (its credential hint is only for the wipe)."""
+        return cls(row[0], row[1], row[2], row[3], row[4], row[5], row[7])
 
 
 def _claim(session: Session, actor: Actor, connection_id: int, now: datetime) -> _Claim | None:
@@ -882,15 +891,19 @@ def _claim(session: Session, actor: Actor, connection_id: int, now: datetime) ->
         conn.execute(_WIPE, {"revoke_id": connection_id})
     _set_loaded(session, Connection, [connection_id], revoked_at=now, revoked_by=actor.name,
                 credential_enc=None, credential_hint=None)
-    return _Claim(*claimed[:6])
+    return _Claim.of(claimed)
 
 
 def _disconnect(session: Session, actor: Actor, claim: _Claim, now: datetime) -> list[str]:
-    """Disconnect the connected servers of the claim's profile; their names, sorted."""
+    """Disconnect the connected servers of the claim's profile, and give the ones its disable
+    disconnected the revoke's reason (Enable can no longer reconnect them); their names, sorted."""
     reason = (f"connection {claim.id} of profile {claim.profile} revoked by {actor.name}; "
               "reconfigure to reconnect")
+    disabled = (disabled_server_reason(claim.id, claim.disabled_by)
+                if claim.disabled_by else None)
     servers = session.connection().execute(_DISCONNECT, {
-        "revoke_profile": claim.profile_id, "revoke_at": now, "revoke_reason": reason}).all()
+        "revoke_profile": claim.profile_id, "revoke_at": now, "revoke_reason": reason,
+        "revoke_disabled": disabled}).all()
     _set_loaded(session, McpServer, [server_id for server_id, _ in servers],
                 state=ServerState.DISCONNECTED.value, updated_at=now, reason=reason)
     return sorted(name for _, name in servers)
@@ -1007,7 +1020,8 @@ def revoke_many(session: Session, *, actor: Actor, connection_ids: list[int]) ->
     profiles: set[int] = set()
     for claim in sorted(claims, key=lambda c: (c.profile_id, c.id)):
         first = claim.profile_id not in profiles
-        servers[claim.id] = _disconnect(session, actor, claim, now) if first else []
+        servers[claim.id] = (_disconnect(session, actor, claim, now)
+                             if first or claim.disabled_by else [])
         profiles.add(claim.profile_id)
     done = [_revoked(session, actor, claim, servers[claim.id]) for claim in claims]
     record_many(session, actor=actor, events=[event for _, event in done])
@@ -1031,4 +1045,4 @@ def _claim_many(session: Session, actor: Actor, ids: list[int], now: datetime) -
                      .values(credential_enc=None, credential_hint=None))
     _set_loaded(session, Connection, [row[0] for row in rows], revoked_at=now,
                 revoked_by=actor.name, credential_enc=None, credential_hint=None)
-    return sorted((_Claim(*row[:6]) for row in rows), key=lambda c: c.id)
+    return sorted((_Claim.of(row) for row in rows), key=lambda c: c.id)

@@ -23,12 +23,16 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    and_,
     any_,
     bindparam,
+    cast,
     exists,
     false,
     func,
+    literal,
     literal_column,
+    or_,
     select,
     text,
     union_all,
@@ -85,7 +89,13 @@ from connmodel.services.connections import (
     _public_row,
     sort_key,
 )
-from connmodel.status import Status, parse_environment, parse_status
+from connmodel.status import (
+    DISABLED_SERVER_REASON,
+    ServerState,
+    Status,
+    parse_environment,
+    parse_status,
+)
 from connmodel.terms import holding_profiles
 
 # A text search with more hits is tested row by row (see _matching). Below it, reading the hits
@@ -477,18 +487,29 @@ def servers_affected(
     session: Session, *, actor: Actor, connection_ids: list[int] | None = None,
     where: GroupFilter | None = None, limit: int = 100,
 ) -> list[ServerPublic]:
-    """The connected MCP servers a revocation of these connections (or this filter) disconnects."""
+    """The MCP servers a revocation of these connections (or this filter) disconnects: the
+    connected ones of their profiles, and those a disabled one's disable disconnected (the
+    revoke gives them its reason: Enable can no longer reconnect them)."""
     require(actor, Action.READ)
     if connection_ids is not None:
-        profiles = select(col(Connection.profile_id)).where(
-            col(Connection.id).in_(connection_ids), col(Connection.revoked_at).is_(None))
+        conds: list[Any] = [col(Connection.id).in_(connection_ids),
+                            col(Connection.revoked_at).is_(None)]
     else:
-        profiles = select(col(Connection.profile_id)).where(
-            *matching_conditions(session, where or GroupFilter()))
+        conds = list(matching_conditions(session, where or GroupFilter()))
+    profiles = select(col(Connection.profile_id)).where(*conds)
+    before, middle, after = DISABLED_SERVER_REASON
+    disabled_here = and_(  # read only for the (rare) servers a disable disconnected
+        col(McpServer.reason).like(f"{before}%{middle}%{after}"),
+        select(col(Connection.id)).where(
+            *conds, col(Connection.profile_id) == col(McpServer.profile_id),
+            col(Connection.disabled_by).is_not(None),
+            col(McpServer.reason) == literal(before) + cast(col(Connection.id), String)
+            + literal(middle) + col(Connection.disabled_by) + literal(after)).exists())
     rows = session.execute(
         select(McpServer, col(Profile.name))
         .join(Profile, col(Profile.id) == col(McpServer.profile_id))
-        .where(col(McpServer.profile_id).in_(profiles), col(McpServer.state) == "connected")
+        .where(col(McpServer.profile_id).in_(profiles),
+               or_(col(McpServer.state) == ServerState.CONNECTED.value, disabled_here))
         .order_by(col(McpServer.name))
         .limit(limit)
     ).all()

@@ -128,3 +128,41 @@ def test_concurrent_revokes_of_one_connection_give_one_revocation(demo_url, admi
     new_events = _events(demo_url)[events:]
     assert sorted(e.target.split()[1] for e in new_events) == sorted(str(i) for i in ids)
     assert {e.action for e in new_events} == {"revoke"}
+
+
+def test_revoking_a_disabled_connection_takes_the_servers_its_disable_disconnected(demo_url,
+                                                                                    admin):
+    """Disabling a connection disconnects its profile's servers ("... enable it to reconnect").
+    A revoke then took only connected servers: they kept telling people to Enable a revoked
+    connection, and the confirmation (and the API's dry run) listed no server for it."""
+    from connmodel.providers.lifecycle import disable_connection
+    from connmodel.services.connections import revoke_many
+    from connmodel.services.groups import GroupFilter, servers_affected
+
+    google = _connection_of(demo_url, admin, "Google")
+    hubspot = _connection_of(demo_url, admin, "Hubspot")
+    with session(demo_url) as s:
+        for conn in (google, hubspot):
+            disable_connection(s, actor=admin, connection_id=conn.id)
+    assert _servers(demo_url)["Drive"] == (
+        "disconnected", f"connection {google.id} disabled by alice; enable it to reconnect")
+    with session(demo_url) as s:
+        by_id = servers_affected(s, actor=admin, connection_ids=[google.id])
+        by_filter = servers_affected(s, actor=admin, where=GroupFilter(profile="Google"))
+        others = servers_affected(s, actor=admin, connection_ids=[hubspot.id])
+    assert [x.name for x in by_id] == ["Drive", "Gsuite"]
+    # "Google" also names Google Dev, whose (live, enabled) connection's Calendar is connected
+    assert [x.name for x in by_filter] == ["Calendar", "Drive", "Gsuite"]
+    assert [x.name for x in others] == ["Hubspot CRM"]  # its own disable's servers only
+
+    with session(demo_url) as s:
+        done = revoke_connection(s, actor=admin, connection_id=google.id)
+        bulk = revoke_many(s, actor=admin, connection_ids=[hubspot.id])
+    assert done.disconnected_servers == ["Drive", "Gsuite"]
+    assert bulk.revoked[0].disconnected_servers == ["Hubspot CRM"]
+    servers = _servers(demo_url)
+    assert servers["Drive"] == servers["Gsuite"] == (
+        "disconnected", (f"connection {google.id} of profile Google revoked by alice; "
+                         "reconfigure to reconnect"))
+    assert servers["Hubspot CRM"][1].startswith(f"connection {hubspot.id} of profile Hubspot "
+                                                "revoked by alice")

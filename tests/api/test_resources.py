@@ -76,7 +76,9 @@ def test_reads_profiles_connections_servers_events_and_the_audit_report(api):
         rest = c.get("/servers", params={"cursor": servers["next_cursor"]}).json()
         assert servers["total"] == 3 + len(rest["items"])
         assert c.get("/servers/Calculator").json()["profile"] == "Noauth"
-        assert c.get("/servers", params={"state": "disconnected"}).json()["total"] == 0
+        off = c.get("/servers", params={"state": "disconnected"}).json()  # the demo's disabled
+        assert [(s["name"], s["reason"]) for s in off["items"]] == [  # connection's server
+            ("Calendar", "connection 6 disabled by admin; enable it to reconnect")]
 
         trail = c.get("/events", params={"limit": 1}).json()
         older = c.get("/events", params={"limit": 1, "cursor": trail["next_cursor"]}).json()

@@ -13,8 +13,9 @@ from sqlmodel import Session, col
 from connmodel.errors import InvalidInput
 from connmodel.models import Connection, utcnow
 from connmodel.permissions import Action, Actor, require
-from connmodel.providers.records import changed, disabled_reason, live, set_servers_state
+from connmodel.providers.records import changed, disabled_reason, live
 from connmodel.services.events import record
+from connmodel.services.servers import set_servers_state
 from connmodel.status import ServerState, Status, disabled_server_reason
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, insert, select, update
+from sqlalchemy import CursorResult, Result, insert, select
 from sqlmodel import Session, col
 
 from connmodel.errors import AlreadyRevoked, InvalidInput, NotFound
@@ -87,20 +87,6 @@ def attach_servers(session: Session, servers: list[McpServer], profile_id: int) 
         server.updated_at = now
         session.add(server)
     return sorted(s.name for s in servers)
-
-
-def set_servers_state(session: Session, profile_id: int, *, from_state: ServerState,
-                      to_state: ServerState, reason: str | None,
-                      only_reason: str | None = None) -> list[str]:
-    """Move the profile's servers between connected and disconnected; returns their names."""
-    conds = [col(McpServer.profile_id) == profile_id, col(McpServer.state) == from_state.value]
-    if only_reason is not None:
-        conds.append(col(McpServer.reason) == only_reason)
-    return sorted(session.execute(
-        update(McpServer).where(*conds)
-        .values(state=to_state.value, reason=reason, updated_at=utcnow())
-        .returning(col(McpServer.name))
-    ).scalars())
 
 
 def store_credential(session: Session, conn: Connection, keyring: KeyRing, secret: str, *,

@@ -8,7 +8,7 @@ database, dumps, pages and logs for them to prove they never appear in clear.
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlmodel import Session, col
 
 from connmodel.models import Connection, McpServer, Profile, ProviderConfig, utcnow
@@ -16,7 +16,7 @@ from connmodel.permissions import Actor
 from connmodel.secrets import KeyRing
 from connmodel.services.connections import create_connection
 from connmodel.services.profiles import create_profile, create_provider_config
-from connmodel.services.servers import add_server
+from connmodel.services.servers import add_server, set_servers_state
 from connmodel.status import ServerState, disabled_server_reason
 
 DEMO_HUBSPOT_API_KEY = "pat-na1-demo-hubspot-key-0c9e51d27f3a"
@@ -129,10 +129,9 @@ def seed_demo(session: Session, *, actor: Actor, keyring: KeyRing) -> int:
                 add_server(session, actor=actor, name=server_name, url=url, profile=d.name)
         if d.disabled_by:  # as a disable leaves it: the profile's servers disconnected
             conn.disabled_by, conn.disabled_at = d.disabled_by, now
-            session.execute(
-                update(McpServer).where(col(McpServer.profile_id) == profile.id)
-                .values(state=ServerState.DISCONNECTED.value,
-                        reason=disabled_server_reason(conn.id or 0, d.disabled_by)))
+            set_servers_state(session, profile.id or 0, from_state=ServerState.CONNECTED,
+                              to_state=ServerState.DISCONNECTED,
+                              reason=disabled_server_reason(conn.id or 0, d.disabled_by))
         added += 1
     session.commit()
     return added

@@ -7,7 +7,7 @@ latest live check failed or could not reach it) or connected; every filter is SQ
 
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlmodel import Session, col
 
 from connmodel.errors import AlreadyExists, InvalidInput, NotFound
@@ -129,6 +129,20 @@ def reconfigure_server(session: Session, *, actor: Actor, name: str, profile: st
            target=f"server {server.name}", outcome=f"ok; profile {old or 'none'} → {profile}")
     session.commit()
     return get_server(session, actor=actor, name=name)
+
+
+def set_servers_state(session: Session, profile_id: int, *, from_state: ServerState,
+                      to_state: ServerState, reason: str | None,
+                      only_reason: str | None = None) -> list[str]:
+    """Move the profile's servers between connected and disconnected; returns their names."""
+    conds = [col(McpServer.profile_id) == profile_id, col(McpServer.state) == from_state.value]
+    if only_reason is not None:
+        conds.append(col(McpServer.reason) == only_reason)
+    return sorted(session.execute(
+        update(McpServer).where(*conds)
+        .values(state=to_state.value, reason=reason, updated_at=utcnow())
+        .returning(col(McpServer.name))
+    ).scalars())
 
 
 def live_connection_id() -> ColumnElement[int]:

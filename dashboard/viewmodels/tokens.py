@@ -54,10 +54,15 @@ class TokensModel(param.Parameterized):
     def ask_revoke(self) -> None:
         """Revoke's first step: ask to confirm, naming the token, as a connection's Revoke does
         (nothing is changed until `revoke`)."""
-        if not self.chosen:
-            self.param.update(message="Choose a token to revoke.", error=True)
+        if self._none_chosen():
             return
         self.param.update(confirming=self.chosen, message="", error=False)
+
+    def _none_chosen(self) -> bool:
+        """True (and the page says so) when no token is chosen for Revoke."""
+        if not self.chosen:
+            self.param.update(message="Choose a token to revoke.", error=True)
+        return not self.chosen
 
     def cancel_revoke(self) -> None:
         self.confirming = ""
@@ -65,8 +70,7 @@ class TokensModel(param.Parameterized):
     async def revoke(self) -> None:
         """Revoke the chosen token (the service checks the role and audits a refusal)."""
         self.confirming = ""
-        if not self.chosen:
-            self.param.update(message="Choose a token to revoke.", error=True)
+        if self._none_chosen():
             return
         try:
             done = await self.backend.acall(revoke_token, name=self.chosen)

@@ -13,7 +13,8 @@ the tier's low end, middle and high end. Each needle is then timed, warm, in one
 - cli: the listing `connmodel connections --search` reads (first page of 50 and capped total);
 - cli + Error: the same with `--status Error` (a search with another filter);
 - cards: the Connections page's screen (`cards_screen`: profiles, counts, first rows);
-- cards + Error: the same with the status filter Error.
+- cards + Error: the same with the status filter Error;
+- revoke ask: what Revoke matching reads before it asks (`count_matching`, `servers_affected`).
 
 Target (issue 23): p95 <= 50 ms for every needle at 10M on both stores. It prints a table (p50
 and p95 in ms) and writes bench/results/search.json, with the machine's speed that day
@@ -49,7 +50,12 @@ from connmodel.services.connections import (
     list_connections,
 )
 from connmodel.services.generate import generate
-from connmodel.services.groups import GroupFilter, cards_screen
+from connmodel.services.groups import (
+    GroupFilter,
+    cards_screen,
+    count_matching,
+    servers_affected,
+)
 from connmodel.store import get_engine, reading, session
 
 RESULTS = Path(__file__).parent / "results" / "search.json"
@@ -116,8 +122,16 @@ def _cards(url: str, needle: str, status: str | None = None) -> None:
         cards_screen(s, actor=ACTOR, where=GroupFilter(search=needle, status=status))
 
 
+def _revoke_ask(url: str, needle: str) -> None:
+    where = GroupFilter(search=needle)
+    with reading(url) as s:
+        count_matching(s, actor=ACTOR, where=where)
+        servers_affected(s, actor=ACTOR, where=where, limit=21)  # the dialog names 20
+
+
 MEASURES = (("cli", _cli), ("cli + Error", lambda url, needle: _cli(url, needle, "Error")),
-            ("cards", _cards), ("cards + Error", lambda url, needle: _cards(url, needle, "Error")))
+            ("cards", _cards), ("cards + Error", lambda url, needle: _cards(url, needle, "Error")),
+            ("revoke ask", _revoke_ask))
 
 
 def measure(url: str, needles: list[dict[str, Any]], runs: int) -> list[dict[str, Any]]:

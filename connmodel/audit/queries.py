@@ -76,19 +76,10 @@ def _env(environment: str | None) -> Environment | None:
     return parse_environment(environment) if environment else None
 
 
-def _execute(session: Session, stmt: Any) -> Any:
-    """Run an audit statement. PostgreSQL's JIT is off for it: the audit's aggregates are
-    estimated costly enough to be compiled, and compiling took longer than running them
-    (0.9 s of JIT for a 1.4 s `erroring` at a million connections)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL jit = off"))  # until the end of this transaction
-    return session.execute(stmt)
-
-
 def _frame(session: Session, stmt: Select[Any]) -> pd.DataFrame:
     """The rows as a DataFrame; timestamp columns are UTC datetimes even when all are NULL
     (so `.dt` works on a page of never-used connections)."""
-    result = _execute(session, stmt)
+    result = session.execute(stmt)
     frame = pd.DataFrame(result.all(), columns=list(result.keys()))
     for column in stmt.selected_columns:
         if _is_timestamp(column.type) and column.key in frame.columns:
@@ -176,8 +167,7 @@ def totals(session: Session, *, actor: Actor, environment: str | None = None,
 def is_empty(session: Session, *, actor: Actor) -> bool:
     """True when there is nothing to audit: no profile and no connection at all."""
     require(actor, Action.READ)
-    return not _execute(
-        session, select(exists(select(PROFILE.c.id)) | exists(select(CONN.c.id)))
+    return not session.execute(select(exists(select(PROFILE.c.id)) | exists(select(CONN.c.id)))
     ).scalar_one()
 
 
@@ -215,8 +205,7 @@ def erroring(session: Session, *, actor: Actor, environment: str | None = None,
 def _servers_by_profile(session: Session, profile_ids: list[int]) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
     for start in range(0, len(profile_ids), 500):
-        rows = _execute(
-            session, select(SERVER.c.profile_id, SERVER.c.name)
+        rows = session.execute(select(SERVER.c.profile_id, SERVER.c.name)
             .where(SERVER.c.profile_id.in_(profile_ids[start:start + 500]))
             .order_by(SERVER.c.name)
         ).all()
@@ -254,7 +243,7 @@ def stale_count(session: Session, *, actor: Actor, days: int = 30,
         .scalar_subquery()
         for cond in (CONN.c.last_used_at.is_(None), CONN.c.last_used_at < cutoff))
     stmt = select(never + unused)  # two index ranges beat one OR over every live row
-    return int(_execute(session, stmt).scalar_one())
+    return int(session.execute(stmt).scalar_one())
 
 
 def _expiring_where(days: int, now: datetime) -> ColumnElement[bool]:
@@ -305,7 +294,7 @@ def expiring_count(session: Session, *, actor: Actor, days: int = 14,
     # The rows of _expiring_where, counted on ranges of the (expires_at, status) index:
     # "expiring and not Inactive" as all expiring minus the few Inactive ones.
     stmt = select(expired + soon - soon_inactive)
-    return int(_execute(session, stmt).scalar_one())
+    return int(session.execute(stmt).scalar_one())
 
 
 def error_count(session: Session, *, actor: Actor, environment: str | None = None) -> int:
@@ -350,7 +339,7 @@ def _unused_profiles_stmt(environment: str | None) -> Select[Any]:
 def _count_rows(session: Session, stmt: Select[Any]) -> int:
     """How many rows `stmt` gives (without its ORDER BY and LIMIT): a listing's true total."""
     inner = stmt.order_by(None).limit(None).subquery()
-    return int(_execute(session, select(func.count()).select_from(inner)).scalar_one())
+    return int(session.execute(select(func.count()).select_from(inner)).scalar_one())
 
 
 def unused_profiles(session: Session, *, actor: Actor, limit: int = 100,
@@ -439,7 +428,7 @@ def status_by_profile(session: Session, *, actor: Actor, environment: str | None
         counts = live_counts(session, actor=actor, environment=environment)
     sizes = counts.groupby("profile_id", as_index=False)["connections"].sum()
     top = sizes.sort_values(["connections", "profile_id"], ascending=[False, True]).head(limit)
-    names = dict(_execute(session, select(PROFILE.c.id, PROFILE.c.name)
+    names = dict(session.execute(select(PROFILE.c.id, PROFILE.c.name)
                           .where(PROFILE.c.id.in_([int(i) for i in top["profile_id"]]))).all())
     frame = counts[counts["profile_id"].isin(top["profile_id"])].assign(
         profile=lambda f: f["profile_id"].map(names))
@@ -472,7 +461,7 @@ def _counts_from_index(session: Session) -> bool:
     rows), and one grouping scan is better."""
     if session.get_bind().dialect.name == "sqlite":
         return True
-    pages, visible = _execute(session, select(literal_column("relpages"),
+    pages, visible = session.execute(select(literal_column("relpages"),
                                                literal_column("relallvisible"))
                               .select_from(text("pg_class"))
                               .where(literal_column("oid") == func.to_regclass(CHECK.name))
@@ -496,10 +485,10 @@ def _daily_checks(session: Session, since: datetime, now: datetime) -> pd.DataFr
     totals: dict[int, int] = {}
     for first in range(0, len(per_day), COMPOUND_MAX):  # SQLite refuses a longer UNION ALL
         part = per_day[first:first + COMPOUND_MAX]
-        totals.update(_execute(session, union_all(*part) if len(part) > 1 else part[0]).all())
+        totals.update(session.execute(union_all(*part) if len(part) > 1 else part[0]).all())
     others = [st.value for st in Status if st is not Status.ACTIVE]
     day = _day(session, CHECK.c.at).label("day")
-    rare = _execute(session, select(day, CHECK.c.status, func.count())
+    rare = session.execute(select(day, CHECK.c.status, func.count())
                     .where(CHECK.c.status.in_(others), CHECK.c.at >= since,
                            CHECK.c.at < starts[-1] + timedelta(days=1))
                     .group_by(day, CHECK.c.status)).all()
@@ -539,7 +528,7 @@ def error_rate_by_provider(session: Session, *, actor: Actor, days: int = 30,
         failed_stmt = failed_stmt.where(*matching_conditions(session, where))
     elif env is not None:
         failed_stmt = failed_stmt.where(PROFILE.c.environment == env.value)
-    failed = dict(_execute(session, failed_stmt).all())
+    failed = dict(session.execute(failed_stmt).all())
     providers = _frame(session, select(PROFILE.c.id.label("profile_id"),
                                        PROFILE.c.provider_config_id.label("pid"),
                                        PROVIDER.c.name.label("provider"), PROVIDER.c.kind)

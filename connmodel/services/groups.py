@@ -87,6 +87,7 @@ from connmodel.services.connections import (
     ConnectionFilter,
     _conditions,
     _public_row,
+    count_connections,
     sort_key,
 )
 from connmodel.status import (
@@ -271,17 +272,10 @@ def _profile_groups(session: Session, where: GroupFilter, matching: Matching,
     """The page of profiles, and those whose every match of a common needle starts with it
     (see `_dense_counts`); `total` is exact unless capped, or for a common needle, whose
     profiles are only probed up to the page's end (then "one more than shown, at least")."""
-    conds = where.profile_conditions()
-    by_profile = bool(conds)
+    by_profile = bool(where.profile_conditions())
     hits = matching.hits
-    if hits is not None:
-        conds.append(_among(session, col(Profile.id), sorted(hits.counts)))
-    elif matching.dense:  # each profile by name is probed until the page is full
-        conds.append(_dense_probe(session, matching))
-    elif where.status:
-        conds.append(exists().where(col(ConnectionCount.profile_id) == col(Profile.id),
-                                    col(ConnectionCount.status) == parse_status(where.status).value,
-                                    col(ConnectionCount.n) > 0))
+    conds = (_with_matches(session, where, matching) if where.narrows_connections
+             else where.profile_conditions())
     stmt = (  # columns only: the page runs on the connection, no ORM objects are built
         select(col(Profile.name), col(Profile.id), col(Profile.description),
                col(Profile.environment), col(ProviderConfig.name), col(ProviderConfig.kind))
@@ -322,6 +316,25 @@ def _profile_groups(session: Session, where: GroupFilter, matching: Matching,
         for name, pid, description, environment, prov, kind in rows
     ]
     return Page(items, next_cursor, total, exact), ranged
+
+
+def _with_matches(session: Session, where: GroupFilter, matching: Matching
+                  ) -> list[ColumnElement[bool]]:
+    """Conditions on Profile: those `where` names holding a live connection that `matching`
+    matches. A rare needle's profiles are its hits'; a common needle probes each profile along
+    its own index (`_dense_probe`: stops at its first match); otherwise the triggers' counts
+    answer (`connection_count`). None of them visits every match."""
+    conds = where.profile_conditions()
+    if matching.hits is not None:
+        conds.append(_among(session, col(Profile.id), sorted(matching.hits.counts)))
+    elif matching.dense:
+        conds.append(_dense_probe(session, matching))
+    else:
+        counted = [col(ConnectionCount.profile_id) == col(Profile.id), col(ConnectionCount.n) > 0]
+        if where.status:
+            counted.append(col(ConnectionCount.status) == parse_status(where.status).value)
+        conds.append(exists().where(*counted))
+    return conds
 
 
 def _rows_where(column: str, status: bool, sqlite: bool, prefixed: bool | None = None,
@@ -477,8 +490,15 @@ def _counts_statement(cards: int, shape: tuple[Any, ...], cap: int) -> Select[An
 
 
 def count_matching(session: Session, *, actor: Actor, where: GroupFilter) -> tuple[int, bool]:
-    """How many live connections the page's filter matches (capped), for bulk confirmations."""
+    """How many live connections the page's filter matches (capped), for bulk confirmations.
+
+    Without a profile name the listing's count answers (`count_connections`, which counts a
+    common needle without visiting every match: "grace" at 1M 35 ms, not 0.4 s)."""
     require(actor, Action.READ)
+    if not (where.profile or "").strip():
+        return count_connections(session, actor=actor, where=ConnectionFilter(
+            status=where.status or None, environment=where.environment or None,
+            search=(where.search or "").strip() or None))
     conds = matching_conditions(session, where)
     return capped_count(session, select(col(Connection.id)).where(*conds))
 
@@ -494,9 +514,13 @@ def servers_affected(
     if connection_ids is not None:
         conds: list[Any] = [col(Connection.id).in_(connection_ids),
                             col(Connection.revoked_at).is_(None)]
-    else:
-        conds = list(matching_conditions(session, where or GroupFilter()))
-    profiles = select(col(Connection.profile_id)).where(*conds)
+        profiles: list[ColumnElement[bool]] = [col(McpServer.profile_id).in_(select(col(Connection.profile_id))
+                                                  .where(*conds))]
+    else:  # each server's profile probed: `IN` every match's profile read them all (0.9 s for
+        # a common needle at 1M)
+        where = where or GroupFilter()
+        conds = list(matching_conditions(session, where))
+        profiles = _with_matches(session, where, _matching(session, where))
     before, middle, after = DISABLED_SERVER_REASON
     disabled_here = and_(  # read only for the (rare) servers a disable disconnected
         col(McpServer.reason).like(f"{before}%{middle}%{after}"),
@@ -508,7 +532,7 @@ def servers_affected(
     rows = session.execute(
         select(McpServer, col(Profile.name))
         .join(Profile, col(Profile.id) == col(McpServer.profile_id))
-        .where(col(McpServer.profile_id).in_(profiles),
+        .where(*profiles,
                or_(col(McpServer.state) == ServerState.CONNECTED.value, disabled_here))
         .order_by(col(McpServer.name))
         .limit(limit)

@@ -223,7 +223,10 @@ class AuditEvent(SQLModel, table=True):
     """Append-only record of every change. Services insert; nothing updates or deletes."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_at", "at", "id"),)
+    # (actor, action, id): "what did alice revoke" is one index range, newest first; with the
+    # actor's index alone it tested every event of hers (190 ms among 1.3 million).
+    __table_args__ = (Index("ix_audit_event_at", "at", "id"),
+                      Index("ix_audit_event_actor_action", "actor", "action", "id"))
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow)

@@ -71,8 +71,7 @@ class SortKey:
         # NULLS LAST only where NULLs can occur: on a NOT NULL column it would stop PostgreSQL
         # from reading an index backwards for a descending sort.
         col = self.column.desc() if self.descending else self.column.asc()
-        col = col.nulls_last() if self.nullable else col
-        return [col, self.id_column.desc() if self.descending else self.id_column.asc()]
+        return self._then_id(col.nulls_last() if self.nullable else col)
 
     def part_order(self) -> list[Any]:
         """The order within rows whose sort values are all NULL or all not NULL.
@@ -81,9 +80,15 @@ class SortKey:
         backwards; with it one direction is a sort of every row (PostgreSQL's backward read
         is NULLS FIRST). So a nullable column is read as two parts (`parts`).
         """
-        if self.descending:
-            return [self.column.desc(), self.id_column.desc()]
-        return [self.column.asc(), self.id_column.asc()]
+        return self._then_id(self.column.desc() if self.descending else self.column.asc())
+
+    def _then_id(self, first: Any) -> list[Any]:
+        """`first`, then the id in the same direction, unless the id is the sort column: a
+        term twice keeps SQLite's FTS5 from walking its rowids in order (an events search:
+        connmodel.services.events), and sorts every hit instead."""
+        if self.column is self.id_column:
+            return [first]
+        return [first, self.id_column.desc() if self.descending else self.id_column.asc()]
 
     def parts(self, start: "Start") -> list[ColumnElement[bool] | None]:
         """Conditions of the parts of a page, read in turn until the page is full.

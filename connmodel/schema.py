@@ -23,10 +23,10 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
     """Leave the search indexes (FTS5 tables, pg_trgm indexes, SQLite's index of a search's
     hits) out of autogenerate comparisons: they are created by hand in a migration, as
     SQLAlchemy cannot describe them or a model cannot hold an index of one store only."""
-    if type_ == "table" and name and name.startswith("connection_fts"):
+    if type_ == "table" and name and name.startswith(("connection_fts", "audit_event_fts")):
         return False
-    return not (type_ == "index" and name
-                and name.startswith(("ix_connection_trgm", "ix_connection_search")))
+    return not (type_ == "index" and name and name.startswith(
+        ("ix_connection_trgm", "ix_connection_search", "ix_audit_event_trgm")))
 
 
 def alembic_config(url: str) -> Config:
@@ -78,11 +78,12 @@ def _announce(cfg: Config, connection: Connection, report: Callable[[str], None]
     if current is None or current not in {r.revision for r in script.walk_revisions()}:
         return  # a new database (nothing to wait for), or one from the future (refused)
     pending = list(reversed(list(script.iterate_revisions("head", current))))
-    rows = _connections(connection) if pending else 0
     dialect = connection.dialect.name
     for revision in pending:
         rate = getattr(revision.module, "SECONDS_PER_MILLION", {}).get(dialect)
-        guess = (f" (about {max(1, round(rate * rows / 1e6))} s for {rows:,} connections)"
+        table, noun = getattr(revision.module, "ROWS", ("connection", "connections"))
+        rows = _rows(connection, table) if rate else 0
+        guess = (f" (about {max(1, round(rate * rows / 1e6))} s for {rows:,} {noun})"
                  if rate and rows else "")
         report(f"migration {revision.revision}: {revision.doc}{guess}")
     started = [time.perf_counter()]
@@ -95,13 +96,13 @@ def _announce(cfg: Config, connection: Connection, report: Callable[[str], None]
     cfg.attributes["on_version_apply"] = applied
 
 
-def _connections(connection: Connection) -> int:
-    """About how many connections there are, read without counting them."""
+def _rows(connection: Connection, table: str) -> int:
+    """About how many rows `table` holds, read without counting them."""
     if connection.dialect.name == "postgresql":
         found = connection.execute(text(
-            "SELECT reltuples FROM pg_class WHERE oid = to_regclass('connection')")).scalar()
+            "SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"), {"t": table}).scalar()
     else:
-        found = connection.execute(text("SELECT max(rowid) FROM connection")).scalar()
+        found = connection.execute(text(f"SELECT max(rowid) FROM {table}")).scalar()
     return max(0, int(found or 0))
 
 

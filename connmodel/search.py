@@ -723,6 +723,12 @@ def _cross_join(join: _TextIndexFirst, compiler: Any, **kw: Any) -> str:
     return str(compiler.visit_join(join, **kw)).replace(" JOIN ", " CROSS JOIN ", 1)
 
 
+def text_index_first(index: Any, rows: Any, onclause: Any) -> Join:
+    """`index` joined to `rows`, the text index read in the outer loop on SQLite (CROSS JOIN):
+    a walk of its hits in rowid order that a LIMIT stops early."""
+    return _TextIndexFirst(index, rows, onclause)
+
+
 HITS_INDEX = "ix_connection_search_hits"  # SQLite: (id, profile_id, status) of live rows (0018)
 
 

@@ -6,19 +6,30 @@
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, insert
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    bindparam,
+    insert,
+)
 from sqlmodel import Session, col, select
 
 from connmodel.errors import InvalidInput
 from connmodel.models import AuditEvent, AuditEventPublic, utcnow
-from connmodel.paging import Page, SortKey, capped_count, keyset_page
+from connmodel.paging import COUNT_CAP, Page, SortKey, capped_count, keyset_page
 from connmodel.permissions import Action, Actor, require
-from connmodel.search import SEARCH_MAX, like_pattern
+from connmodel.search import SEARCH_MAX, json_values, like_pattern, text_index_first
 
 _INSERT_EVENT = insert(AuditEvent).values(
     at=bindparam("at"), actor=bindparam("actor"), action=bindparam("action"),
@@ -113,15 +124,59 @@ def list_events(
     """
     require(actor, Action.READ)
     conds = where.conditions()
+    counted: tuple[int, bool] | None = None
+    needle = (where.target or "").strip()
+    hits = _target_hits(session, needle)
+    order: Any = col(AuditEvent.id)
+    source: Any = AuditEvent
+    if hits is not None:
+        conds.append(col(AuditEvent.id).in_(json_values(json.dumps(hits))))
+    elif len(conds) == 1 and _indexed(session, needle):  # a common needle alone
+        counted = (COUNT_CAP, False)  # the text index found more than that many
+        order = _EVENT_FTS.c.rowid  # its hits walked in order: the trail's newest may hold none
+        source = text_index_first(_EVENT_FTS, AuditEvent.__table__,  # type: ignore[attr-defined]
+                                  col(AuditEvent.id) == order)
+        conds.append(_EVENT_FTS.c.audit_event_fts.match(_phrase(needle)))
     stmt: Select[*tuple[Any, ...]] = select(
-        col(AuditEvent.id), col(AuditEvent.id).label("row_id"), AuditEvent
-    ).where(*conds)
-    key = SortKey(AuditEvent.id, AuditEvent.id,  # type: ignore[arg-type]
-                  descending=not oldest_first)
+        order, order.label("row_id"), AuditEvent).select_from(source).where(*conds)
+    key = SortKey(order, order, descending=not oldest_first)
     rows, next_cursor = keyset_page(session, stmt, key=key, cursor=cursor, limit=limit)
-    total, exact = capped_count(session, select(col(AuditEvent.id)).where(*conds))
+    total, exact = counted or capped_count(session, select(col(AuditEvent.id)).where(*conds))
     items = [AuditEventPublic.model_validate(r[2], from_attributes=True) for r in rows]
     return Page(items, next_cursor, total, exact)
+
+
+# SQLite's text index of targets (migration 0019), outside the models' metadata: no model
+# describes an FTS5 table.
+_EVENT_FTS = Table("audit_event_fts", MetaData(), Column("rowid", Integer, nullable=False),
+                   Column("audit_event_fts", String))
+_TARGET_FTS = select(_EVENT_FTS.c.rowid).where(
+    _EVENT_FTS.c.audit_event_fts.match(bindparam("phrase")))
+
+
+def _phrase(needle: str) -> str:
+    """`needle` as one FTS5 phrase, whatever its characters."""
+    return '"' + needle.replace('"', '""') + '"'
+
+
+def _indexed(session: Session, needle: str) -> bool:
+    """Whether SQLite's text index of targets (migration 0019) serves `needle`: FTS5 trigrams
+    need three characters, and fold case as LIKE does only for ASCII."""
+    return (session.get_bind().dialect.name == "sqlite" and len(needle) >= 3
+            and needle.isascii())
+
+
+def _target_hits(session: Session, needle: str) -> list[int] | None:
+    """SQLite: the ids of the events whose target holds `needle` by its trigrams, if at most
+    COUNT_CAP (each is still tested by LIKE: FTS5 folds the case of more than ASCII); else
+    None, and the page walks the trail newest first testing each target, which finds a
+    common needle's page at once. A rare needle read the whole trail that way (1.2 s for 1.3
+    million events). PostgreSQL's planner picks its trigram index (0019) or that walk itself."""
+    if not _indexed(session, needle):
+        return None
+    ids = list(session.connection().execute(_TARGET_FTS.limit(COUNT_CAP + 1),
+                                            {"phrase": _phrase(needle)}).scalars())
+    return ids if len(ids) <= COUNT_CAP else None
 
 
 CSV_COLUMNS = ("at", "actor", "action", "target", "outcome")

@@ -115,6 +115,9 @@ class Connection(SQLModel, table=True):
     # the row until refresh_claimed_until; failures back off until next_refresh_at.
     disabled_at: datetime | None = None
     disabled_by: str | None = Field(default=None, max_length=NAME_MAX)
+    # The Error reason a disable set aside (its status is then Inactive); Enable brings it back
+    # unless a new working credential came meanwhile (migration 0020).
+    held_error: str | None = Field(default=None, max_length=TEXT_MAX)
     token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     refresh_claimed_until: datetime | None = None
     refresh_failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

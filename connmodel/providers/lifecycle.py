@@ -7,7 +7,7 @@ reason that Enable recognises, so Enable reconnects exactly those servers.
 
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import case, func, update
 from sqlmodel import Session, col
 
 from connmodel.errors import InvalidInput
@@ -37,7 +37,9 @@ def disable_connection(session: Session, *, actor: Actor, connection_id: int) ->
         .where(col(Connection.id) == connection_id, col(Connection.disabled_by).is_(None),
                col(Connection.revoked_at).is_(None))
         .values(disabled_by=actor.name, disabled_at=utcnow(), status=Status.INACTIVE.value,
-                status_reason=reason, checked_at=utcnow())
+                status_reason=reason, checked_at=utcnow(),
+                held_error=case((col(Connection.status) == Status.ERROR.value, func.coalesce(
+                    col(Connection.status_reason), "authentication failed")), else_=None))
     ))
     if not done:
         session.rollback()
@@ -53,8 +55,10 @@ def disable_connection(session: Session, *, actor: Actor, connection_id: int) ->
 
 
 def enable_connection(session: Session, *, actor: Actor, connection_id: int) -> ToggleResult:
-    """Enable: Active again if its token has not expired meanwhile, else Inactive "token expired"
-    (then Re-authorize, or Refresh now when it has a refresh token); committed."""
+    """Enable: back in Error with its reason if it was in Error when disabled (a disable fixes
+    no credential: `held_error`), else Active if its token has not expired meanwhile, else
+    Inactive "token expired" (then Re-authorize, or Refresh now when it has a refresh token);
+    committed."""
     require(actor, Action.WRITE, session)
     linked = live(session, connection_id)
     conn = linked.connection
@@ -62,12 +66,13 @@ def enable_connection(session: Session, *, actor: Actor, connection_id: int) -> 
         raise InvalidInput(f"connection {connection_id} is not disabled")
     disabled_by = conn.disabled_by
     expired = conn.expires_at is not None and conn.expires_at <= utcnow()
-    status, reason = ((Status.INACTIVE.value, "token expired") if expired
+    status, reason = ((Status.ERROR.value, conn.held_error) if conn.held_error
+                      else (Status.INACTIVE.value, "token expired") if expired
                       else (Status.ACTIVE.value, None))
     session.execute(
         update(Connection).where(col(Connection.id) == connection_id)
         .values(disabled_by=None, disabled_at=None, status=status, status_reason=reason,
-                checked_at=utcnow(), next_refresh_at=None, refresh_failures=0)
+                held_error=None, checked_at=utcnow(), next_refresh_at=None, refresh_failures=0)
     )
     servers = set_servers_state(session, linked.profile.id or 0,
                                 from_state=ServerState.DISCONNECTED,

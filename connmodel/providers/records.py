@@ -98,6 +98,7 @@ def store_credential(session: Session, conn: Connection, keyring: KeyRing, secre
     conn.expires_at = expires_at
     conn.status = (Status.INACTIVE if conn.disabled_by else Status.ACTIVE).value
     conn.status_reason = disabled_reason(conn.disabled_by) if conn.disabled_by else None
+    conn.held_error = None
     conn.checked_at = utcnow()
     conn.token_version = (conn.token_version or 0) + 1
     conn.refresh_failures = 0

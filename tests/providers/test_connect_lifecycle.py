@@ -117,6 +117,34 @@ def test_disable_keeps_credential_disconnects_servers_and_enable_restores(
             enable_connection(s, actor=admin, connection_id=conn.id)
 
 
+def test_a_connection_in_error_comes_back_in_error_after_disable_and_enable(
+        simple_profiles, keyring, admin):
+    """A disable fixes no credential: Enable made a rejected key's connection Active (the broker
+    then served it, the audit reported no Error). It comes back in Error with its reason, unless
+    a new working key came while it was disabled."""
+    from sqlalchemy import update
+
+    with session(simple_profiles) as s:
+        conn = connect_profile(s, actor=admin, keyring=keyring, profile="Hubspot",
+                               api_key=API_KEY, servers=["Hubspot CRM"])
+        s.execute(update(Connection).where(Connection.id == conn.id).values(
+            status="Error", status_reason="HTTP 401: invalid API key"))
+        s.commit()
+        disable_connection(s, actor=admin, connection_id=conn.id)
+        view = get_connection(s, actor=admin, connection_id=conn.id)
+        assert (view.status, view.status_reason) == ("Inactive", "disabled by alice")
+        enabled = enable_connection(s, actor=admin, connection_id=conn.id)
+        assert (enabled.status, enabled.status_reason) == ("Error", "HTTP 401: invalid API key")
+        view = get_connection(s, actor=admin, connection_id=conn.id)
+        assert (view.status, view.status_reason) == ("Error", "HTTP 401: invalid API key")
+
+        disable_connection(s, actor=admin, connection_id=conn.id)
+        update_key(s, actor=admin, keyring=keyring, connection_id=conn.id,
+                   api_key="sk-live-fedcba9876543210abcd")
+        assert get_connection(s, actor=admin, connection_id=conn.id).status == "Inactive"
+        assert enable_connection(s, actor=admin, connection_id=conn.id).status == "Active"
+
+
 def test_a_disabled_oauth_connection_is_not_refreshed(oauth_profile, keyring, admin):
     conn = connect(oauth_profile, keyring, admin)
     with session(oauth_profile) as s:

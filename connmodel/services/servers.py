@@ -16,7 +16,7 @@ from connmodel.paging import Page, SortKey, capped_count, keyset_page
 from connmodel.permissions import Action, Actor, require
 from connmodel.search import like_pattern
 from connmodel.services.events import record
-from connmodel.status import ServerState
+from connmodel.status import ServerState, disabled_server_reason
 from connmodel.store import flush_unique
 from connmodel.validation import clean_name
 
@@ -61,7 +61,9 @@ def add_server(
     profile: str | None = None,
     transport: str = "streamable-http",
 ) -> McpServer:
-    """Add a server using `profile` (by name); connected when the profile is given."""
+    """Add a server using `profile` (by name): connected when the profile has a live, enabled
+    connection, else disconnected with the reason (no live connection; or its connection's
+    disable, which Enable then reconnects); disconnected without a profile."""
     require(actor, Action.WRITE, session)
     name = clean_name(name, "server name")
     url = validate_url(url)
@@ -72,11 +74,10 @@ def add_server(
     # None: no profile yet; "" is a mistake (a script's empty variable), not "no profile"
     profile_id = _profile_id(session, clean_name(profile, "profile name")) \
         if profile is not None else None
-    server = McpServer(
-        name=name, url=url, transport=transport, profile_id=profile_id,
-        state=(ServerState.CONNECTED if profile_id else ServerState.DISCONNECTED).value,
-        reason=None if profile_id else "no profile: reconfigure to connect",
-    )
+    state, reason = _state_through(
+        profile, None if profile_id is None else _live_connection(session, profile_id))
+    server = McpServer(name=name, url=url, transport=transport, profile_id=profile_id,
+                       state=state.value, reason=reason)
     session.add(server)
     flush_unique(session, f"a server named {name!r} exists")
     record(session, actor=actor, action="server.add",
@@ -111,11 +112,12 @@ def reconfigure_server(session: Session, *, actor: Actor, name: str, profile: st
     if server is None:
         raise NotFound(f"no server named {name!r}")
     profile_id = _profile_id(session, profile)
-    live = session.execute(select(col(Connection.id)).where(
-        col(Connection.profile_id) == profile_id, col(Connection.revoked_at).is_(None))
-    ).first()
-    if live is None:
+    found = _live_connection(session, profile_id)
+    if found is None:
         raise InvalidInput(f"profile {profile!r} has no live connection: connect it first")
+    if found[1]:
+        raise InvalidInput(f"profile {profile!r} has only a disabled connection ({found[0]}, "
+                           f"disabled by {found[1]}): enable it first")
     old = session.execute(
         select(col(Profile.name)).where(col(Profile.id) == server.profile_id)
     ).scalar()
@@ -129,6 +131,33 @@ def reconfigure_server(session: Session, *, actor: Actor, name: str, profile: st
            target=f"server {server.name}", outcome=f"ok; profile {old or 'none'} → {profile}")
     session.commit()
     return get_server(session, actor=actor, name=name)
+
+
+def _live_connection(session: Session, profile_id: int) -> tuple[int, str | None] | None:
+    """The profile's live connection a server goes through, as (id, who disabled it): an
+    enabled one if there is one; None without any."""
+    live = (col(Connection.profile_id) == profile_id, col(Connection.revoked_at).is_(None))
+    enabled = session.execute(select(col(Connection.id)).where(
+        *live, col(Connection.disabled_by).is_(None)).limit(1)).scalar()
+    if enabled is not None:
+        return enabled, None
+    row = session.execute(select(col(Connection.id), col(Connection.disabled_by))
+                          .where(*live).limit(1)).first()
+    return None if row is None else (row[0], row[1])
+
+
+def _state_through(profile: str | None, found: tuple[int, str | None] | None
+                   ) -> tuple[ServerState, str | None]:
+    """A new server's state and reason, given its profile's live connection (_live_connection)."""
+    if profile is None:
+        return ServerState.DISCONNECTED, "no profile: reconfigure to connect"
+    if found is None:
+        return (ServerState.DISCONNECTED,
+                f"profile {profile} has no live connection: connect it, then reconfigure")
+    connection_id, disabled_by = found
+    if disabled_by:  # its Enable reconnects the server with the profile's others
+        return ServerState.DISCONNECTED, disabled_server_reason(connection_id, disabled_by)
+    return ServerState.CONNECTED, None
 
 
 def set_servers_state(session: Session, profile_id: int, *, from_state: ServerState,

@@ -72,6 +72,34 @@ def test_revoke_disconnects_and_reconfigure_moves_and_reconnects(two_profiles, a
             ("alice", "server Calculator", "ok; profile Noauth → Local")
 
 
+def test_a_server_is_only_connected_through_a_live_enabled_connection(two_profiles, admin):
+    """Adding a server to (or moving one onto) a profile whose connections are revoked or
+    disabled answered "connected", which the broker then refused. It is added disconnected with
+    the reason (a disabled connection's own, so its Enable reconnects the server with the
+    others), and a move there is refused with the remedy. (Found through the CLI: `server add
+    Sheets -p Google` after Google's revoke said "connected".)"""
+    from connmodel.providers.lifecycle import disable_connection, enable_connection
+
+    url, a, b = two_profiles
+    with session(url) as s:
+        revoke_connection(s, actor=admin, connection_id=a)
+        orphan = add_server(s, actor=admin, name="Orphan", url="http://127.0.0.1:9/mcp",
+                            profile="Noauth")
+        assert (orphan.state, orphan.reason) == (
+            "disconnected", "profile Noauth has no live connection: connect it, then reconfigure")
+        disable_connection(s, actor=admin, connection_id=b)
+        parked = add_server(s, actor=admin, name="Parked", url="http://127.0.0.1:9/mcp",
+                            profile="Local")
+        s.commit()
+        assert (parked.state, parked.reason) == (
+            "disconnected", f"connection {b} disabled by alice; enable it to reconnect")
+        with pytest.raises(InvalidInput, match=f"profile 'Local' has only a disabled connection "
+                                               f"\\({b}, disabled by alice\\): enable it first"):
+            reconfigure_server(s, actor=admin, name="Orphan", profile="Local")
+        assert enable_connection(s, actor=admin, connection_id=b).servers == ["Parked", "Spare"]
+        assert get_server(s, actor=admin, name="Parked").health == "connected"
+
+
 @pytest.mark.parametrize("url, message", [
     ("http://user:secret@mcp.example/mcp", "a server URL may not carry a user or password"),
     ("http://mcp.example/m cp", "malformed URL 'http://mcp.example/m cp': it contains spaces"),

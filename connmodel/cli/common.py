@@ -8,6 +8,7 @@ import dataclasses
 import getpass
 import json
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -71,6 +72,18 @@ def proven_keyring(database: str | None) -> "KeyRing":
         keyring = checked_keyring(s)
         s.commit()  # the first check on a database writes the key-check token
     return keyring
+
+
+def confirmed(question: str) -> bool:
+    """Ask `question` on stderr, so that stdout holds the command's result alone (-f json).
+
+    Not typer.confirm(err=True): its prompt's last space is written by input() to stdout. No
+    answer (end of input) is typer.Abort, as there."""
+    typer.echo(f"{question} [y/N]: ", nl=False, err=True)
+    answer = sys.stdin.readline()
+    if not answer:
+        raise typer.Abort
+    return answer.strip().lower() in ("y", "yes")
 
 
 def jsonable(data: Any) -> Any:

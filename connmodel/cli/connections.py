@@ -14,6 +14,7 @@ from connmodel.cli.common import (
     FormatOpt,
     LimitOpt,
     cli_actor,
+    confirmed,
     emit_json,
     emit_page,
     emit_table,
@@ -28,9 +29,9 @@ from connmodel.services.connections import (
     list_connections,
     revoke_connection,
 )
-from connmodel.services.groups import GroupFilter, count_matching
+from connmodel.services.groups import GroupFilter, count_matching, servers_affected
 from connmodel.services.revoke_matching import revoke_matching
-from connmodel.status import REVOKE_NOTE, ServerState, parse_environment, parse_status
+from connmodel.status import REVOKE_NOTE, parse_environment, parse_status
 from connmodel.validation import clean_name
 
 ConnectionId = Annotated[
@@ -111,15 +112,16 @@ def revoke(
 ) -> None:
     """Revoke a connection: wipe its credential and disconnect the servers of its profile."""
     actor = cli_actor()
-    if not yes:
+    if not yes:  # the question on stderr: stdout holds the result alone (-f json)
         with store(database) as s:
             detail = get_connection(s, actor=actor, connection_id=connection_id)
-        servers = [x.name for x in detail.mcp_servers if x.state == ServerState.CONNECTED]
+            servers = servers_affected(s, actor=actor, connection_ids=[connection_id])
         typer.echo(f"Revoke connection {detail.id}: {detail.profile} / {detail.service} / "
-                   f"{detail.account}")
-        typer.echo(REVOKE_NOTE)
-        typer.echo("Servers that will be disconnected: " + (", ".join(servers) or "none"))
-        if not typer.confirm("Revoke this connection?", default=False):
+                   f"{detail.account}", err=True)
+        typer.echo(REVOKE_NOTE, err=True)
+        typer.echo("Servers that will be disconnected: "
+                   + (", ".join(x.name for x in servers) or "none"), err=True)
+        if not confirmed("Revoke this connection?"):
             typer.echo("connmodel: not revoked, nothing changed", err=True)
             raise typer.Exit(1)
     with store(database) as s:
@@ -163,12 +165,15 @@ def revoke_matching_command(
     if not yes:
         with store(database) as s:
             count, exact = count_matching(s, actor=actor, where=where)
+            servers = servers_affected(s, actor=actor, where=where)
         if not count:
             typer.echo("No connection matches this filter. Nothing changed.")
             return
-        typer.echo(REVOKE_NOTE)
-        if not typer.confirm(f"Revoke {'' if exact else 'at least '}{count:,} connection"
-                             f"{'s' if count != 1 else ''} matching this filter?", default=False):
+        typer.echo(REVOKE_NOTE, err=True)
+        typer.echo("Servers that will be disconnected: "
+                   + (", ".join(x.name for x in servers) or "none"), err=True)
+        if not confirmed(f"Revoke {'' if exact else 'at least '}{count:,} connection"
+                         f"{'s' if count != 1 else ''} matching this filter?"):
             typer.echo("connmodel: not revoked, nothing changed", err=True)
             raise typer.Exit(1)
     with store(database) as s:

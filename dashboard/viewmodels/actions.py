@@ -89,6 +89,9 @@ class ActionsModel(param.Parameterized):
         """Prepare the confirmation for one connection (named, with the servers it stops)."""
         try:
             d = await self.backend.acall(get_connection, connection_id=connection_id)
+            # its profile's connected servers, and those its own disable disconnected
+            servers = await self.backend.acall(servers_affected, connection_ids=[connection_id],
+                                               limit=SERVERS_LISTED + 1)
         except AlreadyRevoked as exc:
             self._tell(f"{exc}. Nothing to do.", "warning")
             self.changed = True
@@ -96,9 +99,10 @@ class ActionsModel(param.Parameterized):
         except ConnModelError as exc:
             self._tell(str(exc), "error")
             return
-        servers = [s.name for s in d.mcp_servers if s.state == "connected"]
         self.pending = RevokeRequest(title=f"Revoke {connection_label(d.profile, d.account)}?",
-                                     count=1, servers=servers, ids=[connection_id])
+                                     count=1, servers=[s.name for s in servers[:SERVERS_LISTED]],
+                                     ids=[connection_id],
+                                     more_servers=len(servers) > SERVERS_LISTED)
 
     async def ask_revoke_selected(self, ids: list[int]) -> None:
         """Prepare one confirmation for the selected connections."""

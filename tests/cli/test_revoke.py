@@ -23,10 +23,11 @@ def test_confirmed_revoke_names_the_connection_and_the_servers(demo_url, cli):
     result = cli("revoke", str(cid), "-d", demo_url, stdin="y\n")
     assert result.code == 0, result.err
     assert f"Revoke connection {cid}: Google / Google OAuth2 Provider / user@example.com" \
-        in result.out
-    assert REVOKE_NOTE in result.out
-    assert "Servers that will be disconnected: Drive, Gsuite" in result.out
-    assert result.out.strip().endswith("disconnected: Drive, Gsuite")
+        in result.err  # the question on stderr, the outcome alone on stdout
+    assert REVOKE_NOTE in result.err
+    assert "Servers that will be disconnected: Drive, Gsuite" in result.err
+    assert result.out == (f"revoked connection {cid} (Google / Google OAuth2 Provider / "
+                          "user@example.com); disconnected: Drive, Gsuite\n")
 
     assert cli("connections", "-d", demo_url, "-f", "json", "-p", "Google").json["items"] == []
     servers = cli("servers", "-d", demo_url, "-f", "json", "-p", "Google").json["items"]
@@ -39,22 +40,45 @@ def test_confirmed_revoke_names_the_connection_and_the_servers(demo_url, cli):
     assert _revoke_events(cli, demo_url) == 1
 
 
+def _last_error(result) -> str:
+    """The refusal after a question (both on stderr; a piped answer is not echoed, so on the
+    question's line): exit 1, no traceback, nothing on stdout."""
+    assert (result.code, result.out) == (1, ""), result.out
+    assert "Traceback" not in result.err
+    return result.err.strip().splitlines()[-1].rpartition("[y/N]: ")[2]
+
+
 def test_declined_or_unanswered_prompt_changes_nothing(demo_url, cli):
     cid = _google_id(cli, demo_url)
     declined = cli("revoke", str(cid), "-d", demo_url, stdin="n\n")
-    assert declined.one_line_error() == "connmodel: not revoked, nothing changed"
+    assert _last_error(declined) == "connmodel: not revoked, nothing changed"
     unanswered = cli("revoke", str(cid), "-d", demo_url, stdin="")
-    assert unanswered.one_line_error() == "connmodel: aborted, nothing changed"
+    assert _last_error(unanswered) == "connmodel: aborted, nothing changed"
     assert _google_id(cli, demo_url) == cid
     assert _revoke_events(cli, demo_url) == 0
 
 
 def test_revoke_json(demo_url, cli):
+    """With or without --yes, stdout is the JSON alone (the question went to stdout: piped
+    into a JSON reader, an answered prompt broke it)."""
     cid = _google_id(cli, demo_url)
-    result = cli("revoke", str(cid), "-d", demo_url, "-y", "-f", "json").json
-    assert result == {"id": cid, "profile": "Google", "account": "user@example.com",
-                      "service": "Google OAuth2 Provider",
-                      "disconnected_servers": ["Drive", "Gsuite"]}
+    expected = {"id": cid, "profile": "Google", "account": "user@example.com",
+                "service": "Google OAuth2 Provider", "disconnected_servers": ["Drive", "Gsuite"]}
+    assert cli("revoke", str(cid), "-d", demo_url, "-y", "-f", "json").json == expected
+    hubspot = cli("connections", "-d", demo_url, "-f", "json", "-p", "Hubspot").json["items"][0]
+    asked = cli("revoke", str(hubspot["id"]), "-d", demo_url, "-f", "json", stdin="y\n")
+    assert asked.json["disconnected_servers"] == ["Hubspot CRM"], asked.out
+
+
+def test_a_disabled_connections_revoke_names_the_servers_its_disable_disconnected(demo_url,
+                                                                                   cli):
+    """The question listed only connected servers: "none" for a disabled connection, whose
+    revoke then disconnected (and re-reasoned) Drive and Gsuite."""
+    cid = _google_id(cli, demo_url)
+    assert cli("disable", str(cid), "-d", demo_url).code == 0
+    declined = cli("revoke", str(cid), "-d", demo_url, stdin="n\n")
+    assert "Servers that will be disconnected: Drive, Gsuite" in declined.err
+    assert _last_error(declined) == "connmodel: not revoked, nothing changed"
 
 
 def test_two_processes_revoking_at_once_give_one_revocation(demo_url, cli):
@@ -77,11 +101,13 @@ def test_two_processes_revoking_at_once_give_one_revocation(demo_url, cli):
 def test_revoke_matching_asks_then_revokes_every_match(demo_url, cli):
     staging = cli("connections", "-d", demo_url, "-f", "json", "-e", "staging").json["total"]
     declined = cli("revoke-matching", "-e", "staging", "-d", demo_url, stdin="n\n")
-    assert f"Revoke {staging} connections matching this filter?" in declined.out
-    assert declined.one_line_error() == "connmodel: not revoked, nothing changed"
+    assert f"Revoke {staging} connections matching this filter?" in declined.err
+    assert ("Servers that will be disconnected: GitHub Issues, Hubspot Sandbox CRM"
+            in declined.err)
+    assert _last_error(declined) == "connmodel: not revoked, nothing changed"
     done = cli("revoke-matching", "-e", "staging", "-d", demo_url, "-f", "json", stdin="y\n")
     assert done.code == 0, done.err
-    assert done.out.endswith('}\n') and '"revoked": 2' in done.out and '"appeared": 0' in done.out
+    assert (done.json["revoked"], done.json["appeared"]) == (2, 0)
     assert cli("connections", "-d", demo_url, "-f", "json", "-e", "staging").json["total"] == 0
     assert _revoke_events(cli, demo_url) == staging == 2
     none = cli("revoke-matching", "-e", "staging", "-d", demo_url)

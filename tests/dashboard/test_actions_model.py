@@ -59,6 +59,16 @@ def test_cancel_changes_nothing(actions, demo_url, admin, run_async):
     assert states(demo_url, admin, "Hubspot") == {"Hubspot CRM": "connected"}
 
 
+def test_a_disabled_connections_revoke_names_the_servers_its_disable_disconnected(
+        actions, demo_url, admin, run_async):
+    """The demo's Google Dev is disabled, its Calendar disconnected by that disable: the
+    question said "no server" (it listed connected ones only), the revoke disconnected it."""
+    run_async(actions.ask_revoke(connection_id(demo_url, admin, "Google Dev")))
+    assert actions.pending.servers == ["Calendar"]
+    run_async(actions.confirm())
+    assert actions.message.endswith("Disconnected MCP servers: Calendar."), actions.message
+
+
 def test_confirm_revokes_disconnects_and_tells(actions, demo_url, admin, run_async):
     run_async(actions.ask_revoke(connection_id(demo_url, admin, "Hubspot")))
     run_async(actions.confirm())

@@ -1029,6 +1029,21 @@ def revoke_many(session: Session, *, actor: Actor, connection_ids: list[int]) ->
     return BulkRevokeResult([result for result, _ in done], already)
 
 
+def revoke_preview(session: Session, *, actor: Actor, connection_ids: list[int]
+                   ) -> tuple[list[int], list[int]]:
+    """What `revoke_many` would do with these ids now, doing nothing: (the live ones, those
+    already revoked), each in id order; NotFound for an unknown id, as revoke_many says it."""
+    require(actor, Action.READ)
+    wanted = sorted(set(connection_ids))
+    revoked = dict(session.execute(select(col(Connection.id), col(Connection.revoked_at))
+                                   .where(col(Connection.id).in_(wanted))).tuples().all())
+    missing = set(wanted) - set(revoked)
+    if missing:
+        raise NotFound(f"no connection with id {min(missing)}")
+    return ([i for i in wanted if revoked[i] is None],
+            [i for i in wanted if revoked[i] is not None])
+
+
 def _claim_many(session: Session, actor: Actor, ids: list[int], now: datetime) -> list[_Claim]:
     """`_claim` for a batch: two statements, not two per connection; claims in id order."""
     if not ids:

@@ -267,6 +267,17 @@ def test_bulk_revoke_by_ids_or_filter_with_a_dry_run(api):
         assert (dry_ids["count"], dry_ids["servers"]) == (1, ["Calendar"])
         by_ids = c.post("/connections/revoke", json={"ids": [google, google]}).json()
         assert (by_ids["revoked"], by_ids["servers"]) == ([google], ["Calendar"])
+        # A dry run answers as the revoke would: it said "would revoke 1" for an unknown id and
+        # "would revoke 3" for three already revoked (the revoke: 404, and "0; 3 already").
+        assert "no connection with id 999999" in problem(c.post(
+            "/connections/revoke", json={"ids": [google, 999999], "dry_run": True}), 404)
+        hubspot = c.get("/connections", params={"profile": "Hubspot"}).json()["items"][0]["id"]
+        again = c.post("/connections/revoke",
+                       json={"ids": [google, hubspot], "dry_run": True}).json()
+        assert (again["count"], again["already_revoked"], again["servers"],
+                again["summary"]) == (1, 1, ["Hubspot CRM"], "would revoke 1; 1 already revoked")
+        done = c.post("/connections/revoke", json={"ids": [google, hubspot]}).json()
+        assert (done["count"], done["already_revoked"]) == (1, 1)
     with api.client("read") as c:
         assert "may not write" in problem(c.post("/connections/revoke",
                                                  json={"ids": [google]}), 403)

@@ -2,8 +2,8 @@
 
 By filter it is the dashboard's "Revoke all matching" (connmodel.services.revoke_matching: every
 match, batch after batch, to the end); by ids, `revoke_many` (one transaction: an unknown id
-changes nothing). A dry run changes nothing and says how many would go and which connected MCP
-servers would be disconnected.
+changes nothing). A dry run changes nothing and answers as the revoke would: how many would go,
+which are already revoked, which MCP servers would be disconnected; 404 for an unknown id.
 """
 
 from typing import Annotated, Self
@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, model_validator
 from connmodel.api.calls import CallerDep
 from connmodel.api.problems import responses
 from connmodel.models import NAME_MAX
-from connmodel.services.connections import revoke_many
+from connmodel.services.connections import revoke_many, revoke_preview
 from connmodel.services.groups import GroupFilter, count_matching, servers_affected
 from connmodel.services.revoke_matching import bulk_summary, revoke_matching
 
@@ -70,13 +70,18 @@ def revoke_bulk(caller: CallerDep, body: BulkRevoke) -> BulkRevokeOut:
     where = GroupFilter(**body.filter.model_dump()) if body.filter else None
     ids = sorted(set(body.ids or []))
     if body.dry_run:
-        count, exact = (len(ids), True) if where is None else caller.read(count_matching,
-                                                                            where=where)
-        affected = caller.read(servers_affected, connection_ids=ids if where is None else None,
-                               where=where, limit=SERVERS_LISTED)
+        live, already = caller.read(revoke_preview, connection_ids=ids) if where is None else (
+            None, [])
+        count, exact = (len(live), True) if live is not None else caller.read(count_matching,
+                                                                                where=where)
+        affected = caller.read(servers_affected, connection_ids=live, where=where,
+                               limit=SERVERS_LISTED)
+        summary = f"would revoke {'' if exact else 'at least '}{count:,}"
         return BulkRevokeOut(dry_run=True, count=count, count_exact=exact,
-                             servers=[s.name for s in affected], revoked=[], already_revoked=0,
-                             summary=f"would revoke {'' if exact else 'at least '}{count:,}")
+                             servers=[s.name for s in affected], revoked=[],
+                             already_revoked=len(already),
+                             summary=summary + (f"; {len(already)} already revoked"
+                                                if already else ""))
     if where is None:
         result = caller.call(revoke_many, connection_ids=ids)
         servers = sorted({n for r in result.revoked for n in r.disconnected_servers})

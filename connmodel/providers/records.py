@@ -14,7 +14,7 @@ from connmodel.masking import hint_of
 from connmodel.models import CheckResult, Connection, McpServer, Profile, ProviderConfig, utcnow
 from connmodel.permissions import Actor
 from connmodel.secrets import KeyRing
-from connmodel.services.events import record
+from connmodel.services.events import clipped, record
 from connmodel.services.keys import sealing_ring
 from connmodel.status import ServerState, Status
 
@@ -138,9 +138,14 @@ def require_kind(provider: ProviderConfig, *kinds: str, action: str) -> None:
                            f"{provider.name!r} is of kind {provider.kind}")
 
 
+REFUSED_SHOWN = 200
+
+
 def audited(session: Session, actor: Actor, action: str, target: str, exc: Exception) -> None:
-    """Throw away the failed change and keep only an audit event saying why."""
+    """Throw away the failed change and keep only an audit event saying why. What was refused
+    is named in its first REFUSED_SHOWN characters: a refused 3,000-character name filled the
+    Activity page."""
     session.rollback()
-    record(session, actor=actor, action=action, target=target[:2000],
-           outcome=f"failed: {exc}"[:2000])
+    record(session, actor=actor, action=action, target=clipped(target, REFUSED_SHOWN),
+           outcome=f"failed: {exc}")
     session.commit()

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlmodel import Session, col, select
 
 from connmodel.errors import InvalidInput
-from connmodel.models import AuditEvent, AuditEventPublic, utcnow
+from connmodel.models import TEXT_MAX, AuditEvent, AuditEventPublic, utcnow
 from connmodel.paging import COUNT_CAP, Page, SortKey, capped_count, keyset_page
 from connmodel.permissions import Action, Actor, require
 from connmodel.search import SEARCH_MAX, json_values, like_pattern, text_index_first
@@ -36,6 +36,13 @@ _INSERT_EVENT = insert(AuditEvent).values(
     target=bindparam("target"), outcome=bindparam("outcome"))
 
 
+def clipped(text: str, limit: int = TEXT_MAX) -> str:
+    """`text` cut to `limit` characters, its end marked: an event's target names what the user
+    gave (a URL of up to 2,000 characters beside a server's name), which a column of TEXT_MAX
+    must hold: PostgreSQL refused the whole change."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def record(session: Session, *, actor: Actor, action: str, target: str, outcome: str = "ok") -> None:
     """Add an audit event to the caller's transaction (committed with the change it records).
 
@@ -43,8 +50,8 @@ def record(session: Session, *, actor: Actor, action: str, target: str, outcome:
     than the change it records (a revoke is otherwise four plain statements).
     """
     session.connection().execute(_INSERT_EVENT, {"at": utcnow(), "actor": actor.name,
-                                                 "action": action, "target": target,
-                                                 "outcome": outcome})
+                                                 "action": action, "target": clipped(target),
+                                                 "outcome": clipped(outcome)})
 
 
 @dataclass(frozen=True)
@@ -61,8 +68,8 @@ def record_many(session: Session, *, actor: Actor, events: list[Event]) -> None:
     if events:
         at = utcnow()
         session.connection().execute(insert(AuditEvent), [
-            {"at": at, "actor": actor.name, "action": e.action, "target": e.target,
-             "outcome": e.outcome} for e in events])
+            {"at": at, "actor": actor.name, "action": e.action, "target": clipped(e.target),
+             "outcome": clipped(e.outcome)} for e in events])
 
 
 def _as_utc(value: datetime | None) -> datetime | None:

@@ -183,3 +183,22 @@ def test_sqlite_reads_a_targets_hits_through_its_text_index(sqlite_url, admin,
         plan = " ".join(row[3] for row in s.connection().exec_driver_sql(
             f"EXPLAIN QUERY PLAN {statement}", params).all())
     assert "SCAN audit_event " not in f"{plan} ", plan
+
+
+def test_an_events_target_is_clipped_to_what_the_trail_holds(db, admin, keyring):
+    """A valid 1,999-character URL made `server add`'s event text longer than its column:
+    PostgreSQL refused the whole change ("value too long"). A refused 3,000-character profile
+    name was kept whole in its failure event and filled the Activity page."""
+    from connmodel.providers.setup import new_profile
+    from connmodel.services.servers import add_server
+
+    url = "http://h/" + "u" * 1990
+    add_server(db, actor=admin, name="Big", url=url)
+    db.commit()
+    [added] = list_events(db, actor=admin, where=EventFilter(action="server.add")).items
+    assert len(added.target) == 2000 and added.target.endswith("u…")
+    assert added.target.startswith("server Big (http://h/uu")
+    with pytest.raises(InvalidInput, match="at most 100"):
+        new_profile(db, actor=admin, keyring=keyring, name="n" * 3000, provider="Nope")
+    [refused] = list_events(db, actor=admin, where=EventFilter(action="profile.create")).items
+    assert refused.outcome.startswith("failed: ") and refused.target == "profile " + "n" * 191 + "…"

@@ -266,7 +266,10 @@ class ConnectionsPage(pn.viewable.Viewer):
         total = f"{m.profiles_total}{'' if m.profiles_total_exact else '+'}"
         more = "" if m.counts_exact else "+"
         parts = " · ".join(f"{n}{more} {s}" for s, n in counts.items())
-        self._summary.object = (f"Showing {shown} of {total} profiles — connections: {parts}"
+        # The counts are the shown cards' (more profiles cost another read): said so when
+        # other profiles match too, which read as the filter's total (18 Error of 20).
+        whose = "connections" if m.profiles_cursor is None else "connections in these"
+        self._summary.object = (f"Showing {shown} of {total} profiles — {whose}: {parts}"
                                 if m.cards else "")
 
     def _notify(self, _: Any) -> None:

@@ -101,3 +101,17 @@ def test_a_failing_render_does_not_leave_the_cards_spinner_on(demo_url, admin, r
     finally:
         object.__setattr__(page._cards, "show", show)
     assert not page.model.working and not page._cards.loading
+
+
+def test_the_summary_says_whose_counts_it_shows(sqlite_url, admin, keyring, run_async):
+    """With more profiles than a screen, the counts are those of the cards shown: the summary
+    read "connections: 18 Error" for a filter matching 20 (`connmodel connections -s Error`)."""
+    from connmodel.services.generate import generate
+
+    with session(sqlite_url) as s:
+        generate(s, actor=admin, connections=400, profiles=15, seed=3)
+    page = make_page(sqlite_url, admin, run_async)
+    assert page.model.profiles_cursor is not None
+    assert page._summary.object.startswith("Showing 10 of 15 profiles — connections in these: ")
+    run_async(page.model.load_more_profiles())
+    assert page._summary.object.startswith("Showing 15 of 15 profiles — connections: ")

@@ -33,7 +33,14 @@ from connmodel.providers.refresh import refresh_linked
 from connmodel.secrets import KeyRing
 from connmodel.services.servers import live_connection_id
 from connmodel.services.tokens import TOKEN_COLUMNS, presented_hash, token_bearer
-from connmodel.status import DISABLED_HINT, HINTS, OAUTH_KINDS, ProviderKind, ServerState, Status
+from connmodel.status import (
+    HINTS,
+    OAUTH_KINDS,
+    ProviderKind,
+    ServerState,
+    Status,
+    disabled_hint,
+)
 
 REFRESH_WITHIN = timedelta(minutes=5)  # a token expiring sooner is refreshed before it is given
 USED_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per connection
@@ -168,7 +175,7 @@ def _usable(server: str, conn: _Current, now: datetime) -> None:
                                     "the server with a live connection")
     if conn.disabled_by:
         raise CredentialUnavailable(f"{where}: the connection is disabled by {conn.disabled_by}. "
-                                    + DISABLED_HINT)
+                                    + disabled_hint(conn.connection_id))
     if conn.status == Status.ERROR:
         raise CredentialUnavailable(f"{where}: the connection is in Error "
                                     f"({conn.status_reason or 'authentication failed'}). "

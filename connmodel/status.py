@@ -46,9 +46,13 @@ HINTS: dict[Status, str] = {
     Status.ERROR: "Re-authenticate or check credentials",
 }
 
-# Inactive by choice rather than expiry: re-authorizing would not help, enabling does.
-DISABLED_HINT = ("Disabled, not expired: Enable it to use it again "
-                 "(View → Enable, or `connmodel enable ID`)")
+def disabled_hint(connection_id: int) -> str:
+    """Inactive by choice rather than expiry: re-authorizing would not help, enabling does.
+    Plain text with this connection's id (the page shows it as text: "`connmodel enable ID`"
+    read as a template)."""
+    return ("Disabled, not expired: Enable it to use it again (View → Enable, or: connmodel "
+            f"enable {connection_id})")
+
 
 # Why a server is disconnected while its profile's connection N is disabled: Enable reconnects
 # exactly the servers with this reason; a revoke of N takes them too (nothing can enable N then).
@@ -68,10 +72,11 @@ REVOKE_NOTE = (
 )
 
 
-def hint_for(status: str, *, disabled: bool = False) -> str:
-    """The troubleshooting hint: the seed's for a status ('' for Active), or DISABLED_HINT for a
-    disabled connection (its `disabled_by` is set), which the seed's Inactive advice misleads."""
-    return DISABLED_HINT if disabled else HINTS[Status(status)]
+def hint_for(status: str, *, disabled_id: int | None = None) -> str:
+    """The troubleshooting hint: the seed's for a status ('' for Active), or `disabled_hint`
+    for a disabled connection (`disabled_id`: its id, when its `disabled_by` is set), which the
+    seed's Inactive advice misleads."""
+    return disabled_hint(disabled_id) if disabled_id is not None else HINTS[Status(status)]
 
 
 def parse_status(value: str) -> Status:

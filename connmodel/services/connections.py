@@ -62,9 +62,9 @@ from connmodel.services import revocations
 from connmodel.services.events import Event, record, record_many
 from connmodel.sqltime import as_utc, utc_time
 from connmodel.status import (
-    DISABLED_HINT,
     HINTS,
     ServerState,
+    disabled_hint,
     disabled_server_reason,
     hint_for,
     parse_environment,
@@ -370,7 +370,7 @@ def _public(conn: Connection, profile: str, environment: str) -> ConnectionPubli
         account=conn.account,
         status=conn.status,
         status_reason=conn.status_reason,
-        hint=hint_for(conn.status, disabled=bool(conn.disabled_by)),
+        hint=hint_for(conn.status, disabled_id=conn.id if conn.disabled_by else None),
         checked_at=conn.checked_at,
         expires_at=conn.expires_at,
         last_used_at=conn.last_used_at,
@@ -404,7 +404,7 @@ def _public_row(row: Any) -> ConnectionPublic:
     """
     (cid, service, account, status, reason, checked, expires, used, created, profile,
      environment, disabled_by) = row
-    hint = DISABLED_HINT if disabled_by else HINTS[status]
+    hint = disabled_hint(cid) if disabled_by else HINTS[status]
     item = _new(ConnectionPublic)
     _set(item, "__dict__", {
         "id": cid, "profile": profile, "environment": environment, "service": service,

@@ -10,7 +10,7 @@ from connmodel.models import Connection, Profile
 from connmodel.providers.lifecycle import disable_connection, enable_connection
 from connmodel.services.connections import ConnectionFilter, get_connection, list_connections
 from connmodel.services.groups import GroupFilter, first_pages
-from connmodel.status import DISABLED_HINT
+from connmodel.status import disabled_hint
 from connmodel.store import session
 
 # The seed page's Troubleshooting table, word for word.
@@ -35,9 +35,12 @@ def test_disabled_and_expired_inactive_connections_get_their_own_hints(demo_url,
         disable_connection(s, actor=admin, connection_id=hubspot.id)
         view = get_connection(s, actor=admin, connection_id=hubspot.id)
     assert (view.status, view.status_reason) == ("Inactive", f"disabled by {admin.name}")
-    assert view.hint == DISABLED_HINT and "Enable" in view.hint
-    expected = {"Noauth": "", "Google": "", "Hubspot": DISABLED_HINT,
-                "Google Dev": DISABLED_HINT,  # the demo's connection disabled by "admin"
+    assert view.hint == (f"Disabled, not expired: Enable it to use it again (View → Enable, "
+                         f"or: connmodel enable {hubspot.id})")  # its own id, no markup
+    with session(demo_url) as s:
+        [dev] = list_connections(s, actor=admin, where=ConnectionFilter(profile="Google Dev")).items
+    expected = {"Noauth": "", "Google": "", "Hubspot": disabled_hint(hubspot.id),
+                "Google Dev": disabled_hint(dev.id),  # the demo's connection disabled by "admin"
                 "Hubspot Sandbox": SEED_INACTIVE,  # Inactive: token expired
                 "GitHub Staging": SEED_ERROR}
     listed, cards = _hints(demo_url, admin)

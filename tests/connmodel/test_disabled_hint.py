@@ -64,3 +64,10 @@ def test_an_inactive_reason_that_only_reads_like_disabled_keeps_the_seed_hint(de
         assert get_connection(s, actor=admin, connection_id=sandbox.id).hint == SEED_INACTIVE
     listed, cards = _hints(demo_url, admin)
     assert listed["Hubspot Sandbox"] == cards["Hubspot Sandbox"] == SEED_INACTIVE
+
+
+def test_the_demos_connections_were_not_used_before_they_existed(demo_url):
+    """Every demo row read "Last used 19:32, Created 21:32"."""
+    with session(demo_url) as s:
+        rows = s.execute(select(Connection.created_at, Connection.last_used_at)).all()
+    assert rows and all(used is None or used >= created for created, used in rows)

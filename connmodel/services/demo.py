@@ -123,7 +123,7 @@ def seed_demo(session: Session, *, actor: Actor, keyring: KeyRing) -> int:
             credential=d.credential, keyring=keyring, status=d.status, status_reason=d.reason,
             expires_at=now + timedelta(days=d.expires_in_days) if d.expires_in_days else None,
         )
-        conn.last_used_at = now  # used as it was connected (not before it existed)
+        conn.last_used_at = conn.created_at  # used as it was connected, not before
         for server_name, url in d.servers:
             if not _exists(session, McpServer, server_name):
                 add_server(session, actor=actor, name=server_name, url=url, profile=d.name)

@@ -110,7 +110,7 @@ def test_search_benchmark_times_needles_of_every_tier_on_both_stores(tmp_path, p
         tiers = {r["tier"] for r in store["results"]}
         assert any(t.startswith("rare") for t in tiers) and any(t.startswith("common") for t in tiers)
         assert {r["measure"] for r in store["results"]} == {"cli", "cli + Error", "cards",
-                                                             "cards + Error"}
+                                                             "cards + Error", "revoke ask"}
         assert all(r["p50_ms"] > 0 for r in store["results"])
 
 

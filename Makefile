@@ -84,6 +84,7 @@ test-latest: install-test
 bench: install-test
 	$(PY) bench/store.py
 	$(PY) bench/search.py
+	$(PY) bench/events.py
 	$(PY) bench/checks.py
 	$(PY) bench/refresh.py
 	$(PY) bench/dashboard.py

@@ -114,6 +114,20 @@ def test_search_benchmark_times_needles_of_every_tier_on_both_stores(tmp_path, p
         assert all(r["p50_ms"] > 0 for r in store["results"])
 
 
+@pytest.mark.postgres
+def test_events_benchmark_times_the_activity_filters_against_the_walk(tmp_path, postgres_url):
+    out = tmp_path / "events.json"
+    run("events.py", "--events", "3000", "--runs", "2", "--baseline-runs", "1",
+        "--out", str(out))
+    stores = json.loads(out.read_text())["stores"]
+    assert list(stores) == ["sqlite", "postgres"]
+    for store in stores.values():
+        assert len(store["results"]) == 10
+        for row in store["results"]:
+            measured(row["connmodel"])
+            measured(row["walked"])
+
+
 def test_audit_benchmark_times_report_and_naive(tmp_path):
     out = tmp_path / "audit.json"
     run("audit.py", "--connections", "2000", "--profiles", "20", "--stores", "sqlite",

@@ -23,6 +23,7 @@ from connmodel.cli.common import (
     emit_json,
     emit_table,
     proven_keyring,
+    read_secret,
     store,
 )
 from connmodel.errors import InvalidInput
@@ -170,7 +171,7 @@ def webhook_add(
     database: DatabaseOpt = None,
 ) -> None:
     """Register a receiver; its signing secret is read from $CONNMODEL_WEBHOOK_SECRET or asked."""
-    secret = os.environ.get(ENV_SECRET) or typer.prompt("Signing secret", hide_input=True)
+    secret = os.environ.get(ENV_SECRET) or read_secret("Signing secret")
     with store(database) as s:
         add_webhook(s, actor=cli_actor(), url=url, secret=secret, keyring=checked_keyring(s))
     typer.echo(f"webhook added: {url.strip()}")

@@ -74,6 +74,15 @@ def proven_keyring(database: str | None) -> "KeyRing":
     return keyring
 
 
+def read_secret(prompt: str) -> str:
+    """A secret typed at the terminal without echo, or the first line of piped input (`echo
+    KEY | connmodel update-key 5`, as the docs show): getpass then warned, on every run, that it
+    could not hide what nobody types."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt(prompt, hide_input=True, default="", show_default=False, err=True))
+
+
 def confirmed(question: str) -> bool:
     """Ask `question` on stderr, so that stdout holds the command's result alone (-f json).
 

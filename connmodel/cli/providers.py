@@ -33,6 +33,7 @@ from connmodel.cli.common import (
     emit_json,
     emit_table,
     proven_keyring,
+    read_secret,
     store,
 )
 from connmodel.cli.connections import ConnectionId
@@ -145,10 +146,6 @@ def _browser_flow(database: str | None, actor: Actor, keyring: KeyRing, *, profi
     typer.echo(Handler.outcome["message"])
 
 
-def _read_secret(prompt: str) -> str:
-    return str(typer.prompt(prompt, hide_input=True, default="", show_default=False, err=True))
-
-
 @app.command()
 def connect(
     profile: Annotated[str, typer.Argument(help="The profile to connect, e.g. Google.")],
@@ -177,7 +174,7 @@ def connect(
             typer.echo(_describe(conn, profile))
             return
         if provider.kind != ProviderKind.OAUTH2.value:
-            key = _read_secret("API key") if provider.kind == ProviderKind.API_KEY.value else None
+            key = read_secret("API key") if provider.kind == ProviderKind.API_KEY.value else None
             conn = connecting.connect_profile(s, actor=actor, keyring=keyring, profile=profile,
                                               api_key=key, servers=server or [])
             typer.echo(_describe(conn, profile))
@@ -208,7 +205,7 @@ def reauthorize(
         if linked.provider.kind == ProviderKind.API_KEY.value:
             conn = connecting.update_key(s, actor=actor, keyring=keyring,
                                          connection_id=connection_id,
-                                         api_key=_read_secret("new API key"))
+                                         api_key=read_secret("new API key"))
             typer.echo(_describe(conn, linked.profile.name))
             return
         if linked.provider.kind == ProviderKind.CLIENT_CREDENTIALS.value:
@@ -226,7 +223,7 @@ def reauthorize(
 def update_key(connection_id: ConnectionId, database: DatabaseOpt = None) -> None:
     """Replace an API key connection's key (hidden prompt or stdin); it becomes Active again."""
     actor, keyring = cli_actor(), proven_keyring(database)
-    key = _read_secret("new API key")
+    key = read_secret("new API key")
     with store(database) as s:
         conn = connecting.update_key(s, actor=actor, keyring=keyring,
                                      connection_id=connection_id, api_key=key)
@@ -378,7 +375,7 @@ def provider_add_oauth(
 ) -> None:
     """Add an OAuth2 provider config; the client secret is read from a hidden prompt or stdin."""
     keyring = proven_keyring(database)
-    secret = _read_secret("client secret (empty for a public client)")
+    secret = read_secret("client secret (empty for a public client)")
     with store(database) as s:
         config = connecting.create_oauth_provider(
             s, actor=cli_actor(), keyring=keyring, name=name, client_id=client_id,

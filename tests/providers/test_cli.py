@@ -22,7 +22,6 @@ from connmodel.services.servers import add_server
 from connmodel.store import session
 
 SCRIPT = Path(sys.executable).parent / "connmodel"
-pytestmark = pytest.mark.filterwarnings("ignore::getpass.GetPassWarning")  # no tty in tests
 
 
 @pytest.fixture
@@ -78,6 +77,22 @@ def test_print_url_then_finish_with_state_and_code(oauth_profile, cli):
     code, out, err = cli("connect", "Local", "--state", params["state"], "--code",
                          params["code"], "-d", oauth_profile)
     assert code == 2 and err.strip().endswith("(replayed state); start again")
+
+
+def test_a_piped_secret_is_read_without_a_warning(sqlite_url, cli):
+    """`echo KEY | connmodel update-key 1`, as the docs show, printed Python's GetPassWarning
+    ("Can not control echo on the terminal ... Password input may be echoed") on every run."""
+    assert cli("provider", "add", "Keys", "--kind", "api_key", "-d", sqlite_url)[0] == 0
+    assert cli("profile", "add", "Hubspot", "--provider", "Keys", "-d", sqlite_url)[0] == 0
+    assert cli("connect", "Hubspot", "-d", sqlite_url, stdin="sk-0123456789-7f3a\n")[0] == 0
+    done = subprocess.run([str(SCRIPT), "update-key", "1", "-d", sqlite_url], text=True,
+                          input="sk-piped-key-00004444\n", capture_output=True, timeout=60,
+                          env={**os.environ, "CONNMODEL_ACTOR": "alice"})
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert done.stdout == "connection 1: Hubspot / Keys / Configured (Active)\n"
+    with session(sqlite_url) as s:
+        hint = s.execute(select(Connection.credential_hint)).scalar_one()
+    assert hint == "4444"
 
 
 def test_api_key_disable_enable_and_update_key(sqlite_url, cli):

@@ -6,13 +6,13 @@ from connmodel.errors import InvalidInput
 from connmodel.models import ACCOUNT_MAX, NAME_MAX, TEXT_MAX
 
 
-def clean_name(value: str, what: str = "name") -> str:
-    """A trimmed, non-empty, printable name of at most NAME_MAX characters without markup."""
+def clean_name(value: str, what: str = "name", limit: int = NAME_MAX) -> str:
+    """A trimmed, non-empty, printable name of at most `limit` characters without markup."""
     name = (value or "").strip()
     if not name:
         raise InvalidInput(f"{what} is empty")
-    if len(name) > NAME_MAX:
-        raise InvalidInput(f"{what} is {len(name)} characters long: at most {NAME_MAX}")
+    if len(name) > limit:
+        raise InvalidInput(f"{what} is {len(name)} characters long: at most {limit}")
     if "<" in name or ">" in name:
         raise InvalidInput(f"{what} may not contain '<' or '>' (markup is not a name)")
     if any(unicodedata.category(ch).startswith("C") for ch in name):

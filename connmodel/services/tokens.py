@@ -57,14 +57,17 @@ def add_token(session: Session, *, actor: Actor, name: str, scope: str,
               expires_days: int | None = None) -> str:
     """Issue a token and return it: the only time it exists outside the caller's hands."""
     require(actor, Action.WRITE, session)
-    name = clean_name(name, "token name")
-    if len(name) > TOKEN_NAME_MAX:
-        raise InvalidInput(f"token name is {len(name)} characters: at most {TOKEN_NAME_MAX}")
+    name = clean_name(name, "token name", limit=TOKEN_NAME_MAX)
     parsed = _scope(scope)
     if expires_days is not None and not 1 <= expires_days <= EXPIRES_MAX_DAYS:
         raise InvalidInput(f"--expires is {expires_days} days: between 1 and {EXPIRES_MAX_DAYS}")
-    if session.execute(select(col(ApiToken.id)).where(col(ApiToken.name) == name)).first():
-        raise AlreadyExists(f"a token named {name!r} exists: revoke it or choose another name")
+    taken = session.execute(select(col(ApiToken.revoked_at)).where(col(ApiToken.name) == name)
+                            ).first()
+    if taken is not None:  # a revoked token keeps its name: the trail's "token:NAME" is it
+        raise AlreadyExists(f"a token named {name!r} exists: revoke it or choose another name"
+                            if taken[0] is None else
+                            f"a revoked token was named {name!r} (its events keep the name): "
+                            "choose another name")
     token = PREFIX + secrets.token_urlsafe(32)
     expires = utcnow() + timedelta(days=expires_days) if expires_days else None
     session.add(ApiToken(name=name, scope=parsed.value, token_hash=token_hash(token),

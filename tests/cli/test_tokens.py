@@ -28,6 +28,9 @@ def test_a_token_is_printed_once_stored_as_a_hash_listed_and_revoked(cli, sqlite
                                              sqlite_url).one_line_error()
     assert cli("token", "list", "-d", sqlite_url, "-f", "json").json == []
     assert len(cli("token", "list", "--revoked", "-d", sqlite_url, "-f", "json").json) == 1
+    # "revoke it" was the remedy offered for a name a revoked token keeps
+    assert cli("token", "add", "gateway", "-d", sqlite_url).one_line_error().endswith(
+        "a revoked token was named 'gateway' (its events keep the name): choose another name")
     with session(sqlite_url) as s:
         actions = [e.action for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert actions == ["token.add", "token.revoke"]
@@ -39,6 +42,11 @@ def test_bad_token_input_is_one_line_and_changes_nothing(cli, sqlite_url):
     assert "between 1 and 3650" in cli("token", "add", "x", "--expires", "0", "-d",
                                        sqlite_url).one_line_error()
     assert "no token named 'x'" in cli("token", "revoke", "x", "-d", sqlite_url).one_line_error()
+    # the limit of a token's name (60), not of other names (100): a 70-character one was told
+    # "at most 60" only after a 101-character one was told "at most 100"
+    for length in (61, 101):
+        assert cli("token", "add", "t" * length, "-d", sqlite_url).one_line_error().endswith(
+            f"token name is {length} characters long: at most 60")
     with session(sqlite_url) as s:
         assert s.scalars(select(ApiToken)).all() == []
 

@@ -101,7 +101,8 @@ def require(actor: Actor, action: Action, session: Session | None = None, *,
     if action is Action.WRITE and session is None:
         raise TypeError(f"{attempted}: a write is checked against the store: pass the session")
     if not allows(actor, action):
-        who = "a broker token" if action is Action.BROKER else "an admin"
+        who = " or ".join(f"{'an' if r.value[0] in 'aeiou' else 'a'} {r.value}"
+                          for r in Role if action in _ALLOWED[r])  # READ: not admins alone
         raise PermissionDenied(f"{actor.name} ({actor.role}) may not {action}: {who} may",
                                actor=actor.name, attempted=attempted)
     if action is Action.WRITE and session is not None and actor.session_key is not None:

@@ -47,6 +47,17 @@ def _viewer_may_not_revoke_and_the_attempt_is_audited(url: str, viewer, google: 
          "refused: victor (viewer) may not write: an admin may")]
 
 
+def test_a_refusal_names_the_roles_that_may():
+    """A broker token reading was told "an admin may", though read and viewer may too."""
+    from connmodel.permissions import Action, Actor, Role, require
+
+    with pytest.raises(PermissionDenied, match="^token:brk \\(broker\\) may not read: an admin "
+                                               "or a viewer may$"):
+        require(Actor("token:brk", Role.BROKER), Action.READ)
+    with pytest.raises(PermissionDenied, match="may not broker: a broker may$"):
+        require(Actor("ann", Role.ADMIN), Action.BROKER)
+
+
 def test_revoke_wipes_hides_disconnects_and_audits_once(demo_url, admin, viewer):
     google = _connection_of(demo_url, admin, "Google")
     assert google.credential_enc and google.credential_hint

@@ -25,8 +25,10 @@ HEALTH = ("connected", "disconnected", "error")
 FAILED_CHECKS = ("error", "unreachable")
 
 
-def validate_url(url: str) -> str:
-    """An absolute http(s) URL with a host and no credentials in it; InvalidInput otherwise."""
+def validate_url(url: str, what: str = "an MCP server",
+                 instead: str = "use a profile's credential instead") -> str:
+    """An absolute http(s) URL with a host and no credentials in it; InvalidInput otherwise,
+    saying whose URL it is (`what`) and what authenticates in place of URL credentials."""
     url = (url or "").strip()
     try:
         parts = urlsplit(url)
@@ -34,12 +36,11 @@ def validate_url(url: str) -> str:
     except ValueError:
         raise InvalidInput(f"malformed URL {url[:80]!r}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(f"malformed URL {url[:80]!r}: an MCP server URL is http(s)://host/...")
+        raise InvalidInput(f"malformed URL {url[:80]!r}: {what} URL is http(s)://host/...")
     if len(url) > 2000:
         raise InvalidInput("URL is longer than 2000 characters")
     if parts.username or parts.password:
-        raise InvalidInput("a server URL may not carry a user or password: use a profile's "
-                           "credential instead")
+        raise InvalidInput(f"{what} URL may not carry a user or password: {instead}")
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
         raise InvalidInput(f"malformed URL {url[:80]!r}: it contains spaces or control characters")
     return url

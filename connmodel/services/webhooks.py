@@ -21,7 +21,7 @@ def add_webhook(session: Session, *, actor: Actor, url: str, secret: str,
                 keyring: KeyRing) -> Webhook:
     """Register a receiver for status-change events, signed with `secret`."""
     require(actor, Action.WRITE, session)
-    url = validate_url(url)
+    url = validate_url(url, "a webhook", "its signing secret authenticates the deliveries")
     if len(secret or "") < MIN_SECRET:
         raise InvalidInput(f"a webhook secret needs at least {MIN_SECRET} characters")
     if session.execute(select(col(Webhook.id)).where(col(Webhook.url) == url)).first():

@@ -101,7 +101,7 @@ def test_a_server_is_only_connected_through_a_live_enabled_connection(two_profil
 
 
 @pytest.mark.parametrize("url, message", [
-    ("http://user:secret@mcp.example/mcp", "a server URL may not carry a user or password"),
+    ("http://user:secret@mcp.example/mcp", "an MCP server URL may not carry a user or password"),
     ("http://mcp.example/m cp", "malformed URL 'http://mcp.example/m cp': it contains spaces"),
     ("http://mcp.example:99999/mcp", "malformed URL"),
     ("file:///etc/passwd", "malformed URL 'file:///etc/passwd': an MCP server URL is http(s)"),

@@ -141,8 +141,12 @@ def test_webhook_configuration(sqlite_url, admin, viewer, keyring, monkeypatch):
         with pytest.raises(InvalidInput, match="at least 16 characters"):
             add_webhook(s, actor=admin, url="http://127.0.0.1:9/b", secret="short",
                         keyring=keyring)
-        with pytest.raises(InvalidInput, match="malformed URL"):
+        # the URL's messages are a webhook's (they spoke of MCP servers and profiles)
+        with pytest.raises(InvalidInput, match="malformed URL 'ftp://x/a': a webhook URL is"):
             add_webhook(s, actor=admin, url="ftp://x/a", secret=SECRET, keyring=keyring)
+        with pytest.raises(InvalidInput, match="^a webhook URL may not carry a user or password: "
+                                               "its signing secret authenticates the deliveries$"):
+            add_webhook(s, actor=admin, url="http://u:p@h/x", secret=SECRET, keyring=keyring)
         assert list_webhooks(s, actor=viewer) == ["http://127.0.0.1:9/a"]
         remove_webhook(s, actor=admin, url="http://127.0.0.1:9/a")
         assert list_webhooks(s, actor=admin) == []

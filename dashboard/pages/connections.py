@@ -208,7 +208,7 @@ class ConnectionsPage(pn.viewable.Viewer):
         if changed and changed <= self._appending:
             return  # a page of rows appended: `_load_more` sends just those
         empty = ("No connection matches the filters." if self.model.filtering
-                 else "No connections in this profile yet.")
+                 else "No live connections in this profile.")  # "yet" once all are revoked
         cards = self.model.cards
         shown = {r.id for c in cards for r in c.rows}
         selected = [i for i in self._cards.selected if i in shown]

@@ -178,7 +178,8 @@ class ActionsModel(param.Parameterized):
                 self.progress = revoked + already
                 yield self.progress
         except AlreadyRevoked as exc:
-            self._tell(f"{exc}: someone else revoked it first. Nothing was changed.", "warning")
+            # it says who: "someone else" was wrong when it was the same user in another tab
+            self._tell(f"{exc}. Nothing was changed.", "warning")
             self.changed = True
         except (NotFound, ConnModelError) as exc:
             self._tell(f"Revocation stopped after {revoked}: {exc}", "error")

@@ -43,11 +43,10 @@ def outside(page: Page, dialog: Locator) -> list[str]:
     """What of the dialog does not fit the window's width: its box, a horizontal scroll inside
     it, or a visible control (scrolled to) that sticks out."""
     width = page.viewport_size["width"] if page.viewport_size else 0
-    content = dialog.locator(".dialog-content")
-    box = content.bounding_box()
+    box = dialog.bounding_box()
     cut = [f"dialog: {box}"] if box is None or box["x"] < 0 or box["x"] + box["width"] > width \
         else []
-    if content.evaluate("el => el.scrollWidth > el.clientWidth"):
+    if dialog.evaluate("el => el.scrollWidth > el.clientWidth"):
         cut.append("the dialog scrolls sideways")
     for control in dialog.locator("input:visible, select:visible, button:visible").all():
         control.scroll_into_view_if_needed()
@@ -116,7 +115,7 @@ def test_new_oauth_profile_connects_through_consent_and_callback(page: Page, tmp
             "error": "access_denied", "error_description": HOSTILE})))
         expect(page.get_by_text(f"Not connected: authorization refused by the provider: "
                                 f"access_denied: {HOSTILE}")).to_be_visible()
-        expect(card(page, "Denied")).to_contain_text("No connections in this profile yet.")
+        expect(card(page, "Denied")).to_contain_text("No live connections in this profile.")
         assert dialogs == []
 
         new_profile(page, "Keyed", "API key")

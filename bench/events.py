@@ -57,7 +57,7 @@ def _trail_sql(dialect: str, n: int) -> str:
     else:
         seq = ""
         at = "timestamptz '2026-01-01 00:00:00+00' + i * interval '20 seconds'"
-        source = f"generate_series(1, {n}) AS i"
+        source = f"generate_series(1::bigint, {n}) AS i"  # i * 104729 passes int4
     account = (f"({first.format(i='(i * 7)')} END) || '.' || ((i * 7919) % 1000) "
                "|| '@example.com'")
     target = (f"'connection ' || ((i * 104729) % {max(n // 3, 1)} + 1) || ' (profile-' "

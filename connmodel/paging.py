@@ -62,6 +62,9 @@ class SortKey:
     column: InstrumentedAttribute[Any]
     id_column: InstrumentedAttribute[Any]
     descending: bool = False
+    # The order's name in cursors when another column gives the same order (a text index's
+    # rowids for the ids), so that either reading continues the other's pages.
+    named: str | None = None
 
     @property
     def nullable(self) -> bool:
@@ -124,7 +127,7 @@ class SortKey:
     @cached_property
     def tag(self) -> str:
         """A short name of this sort order, written into its cursors."""
-        return f"{'-' if self.descending else ''}{self.column}"
+        return f"{'-' if self.descending else ''}{self.named or self.column}"
 
 
 def limit_ok(limit: int) -> int:

@@ -114,17 +114,20 @@ def _every_page(db, actor, where: EventFilter, limit: int = 4) -> tuple[list[int
     return ids, counted
 
 
-@pytest.mark.parametrize("cap", [10_000, 5])
+@pytest.mark.parametrize("cap, recent", [(10_000, 20_000), (5, 20_000), (5, 3)])
 def test_a_target_search_lists_what_a_substring_test_of_every_event_finds(db, admin,
-                                                                           monkeypatch, cap):
+                                                                           monkeypatch, cap,
+                                                                           recent):
     """Through the text index of targets (migration 0019) or not: a rare needle's hits, a
     common one's (more than the cap: 5 here) walked in the index's order, a needle too short
     for trigrams, one beyond ASCII, LIKE's wildcards, quotes and markup; alone and with an
     actor, an action or a time; every page in order (newest first and oldest first), and
-    the count exact up to the cap, "at least" beyond."""
+    the count exact up to the cap, "at least" beyond. A common needle's page is looked for
+    among the `recent` newest events first, then along the text index."""
     from connmodel.services import events
 
     monkeypatch.setattr(events, "COUNT_CAP", cap)
+    monkeypatch.setattr(events, "RECENT_WALKED", recent)
     trail = _trail(db, admin)
     since = trail[20].at
     for needle in ["ada@example", "connection 7", "Google", "ex", "Ünïcødé", "ünï", "50%_",
@@ -165,6 +168,7 @@ def test_sqlite_reads_a_targets_hits_through_its_text_index(sqlite_url, admin,
     from connmodel.store import session
 
     monkeypatch.setattr(events, "COUNT_CAP", 5)
+    monkeypatch.setattr(events, "RECENT_WALKED", 2)  # the newest hold less than a page
     with session(sqlite_url) as s:
         _trail(s, admin)
     with session(sqlite_url) as s, executed(sqlite_url, "SELECT audit_event_fts.rowid,") as seen:

@@ -120,20 +120,6 @@ const Dialog = (() => {
   return {render}
 })()
 
-const DialogName = (() => {
-  function render({ model, el }) {
-    el.style.display = 'none'
-    requestAnimationFrame(() => {
-      for (let root = el.getRootNode(); root; root = root.host && root.host.getRootNode()) {
-        const dialog = root.querySelector && root.querySelector('[role=dialog]')
-        if (dialog) { dialog.setAttribute('aria-label', model.label); return }
-        if (!root.host) return
-      }
-    })
-  }
-  return {render}
-})()
-
 const EventTable = (() => {
   const COLUMNS = ['Time (UTC)', 'Actor', 'Action', 'Target', 'Outcome']
   function render({ model, el }) {
@@ -553,4 +539,4 @@ const Toasts = (() => {
   return {render}
 })()
 
-export default {Dialog, DialogName, EventTable, HistoryReload, NavMenu, Notice, ProfileCards, Redirect, ServerSummary, SignedIn, SkipLink, StatusLine, TemplateTweaks, TextList, TextTable, Toasts}
+export default {Dialog, EventTable, HistoryReload, NavMenu, Notice, ProfileCards, Redirect, ServerSummary, SignedIn, SkipLink, StatusLine, TemplateTweaks, TextList, TextTable, Toasts}

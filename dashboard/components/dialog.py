@@ -40,7 +40,8 @@ class Dialog(ConsoleComponent):
     content = param.String(default="[]", doc="JSON list of blocks (see the module docstring).")
     buttons = param.List(default=[], doc="Footer buttons: dicts with 'label', 'action' "
                                          "('close' closes here; others are sent with `on_msg`), "
-                                         "optional 'kind' ('danger') and 'autofocus'.")
+                                         "optional 'kind' ('danger', 'primary') and "
+                                         "'autofocus'.")
     busy = param.Boolean(default=False, doc="An action runs: buttons disabled, Escape ignored, "
                                             "progress shown.")
     progress = param.Integer(default=0, doc="Steps done while busy.")
@@ -196,6 +197,9 @@ class Dialog(ConsoleComponent):
                       color: var(--cm-fg); }
     .buttons button.danger { background: var(--cm-bad-fg); border-color: var(--cm-bad-fg);
                              color: var(--cm-bg); }
+    .buttons button.primary { background: var(--panel-primary-color);
+                              border-color: var(--panel-primary-color);
+                              color: var(--panel-on-primary-color); }
     .buttons button:disabled { opacity: 0.6; cursor: default; }
     """]
 

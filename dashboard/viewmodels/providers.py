@@ -19,6 +19,7 @@ from connmodel.errors import ConnModelError
 from connmodel.models import ProviderConfigPublic, ServerRow
 from connmodel.paging import Page
 from connmodel.providers import authorization, callback, connect, lifecycle, refresh, revocations
+from connmodel.providers.endpoints import check_url
 from connmodel.providers.setup import NewProvider, new_profile
 from connmodel.secrets import KeyRing
 from connmodel.services.keys import checked_keyring
@@ -26,6 +27,7 @@ from connmodel.services.profiles import list_provider_configs
 from connmodel.services.servers import list_servers
 from connmodel.status import ProviderKind
 from connmodel.store import session
+from connmodel.validation import clean_name
 from dashboard.viewmodels.backend import Backend
 
 log = logging.getLogger(__name__)
@@ -138,7 +140,8 @@ class NewProfileModel(Outcome):
                                  doc="MCP servers to connect, among those load_choices() read.")
     provider_kinds = param.Dict(default={}, doc="Kind of each provider config in the choices.")
     choices_note = param.String(default="", doc="Says when not every server or config is listed.")
-    created = param.String(default="", doc="Name of the profile created but not yet connected.")
+    created = param.String(default="", doc="Name of the profile created but not yet connected: "
+                                           "its name, environment and provider are fixed.")
     secrets_used = param.Event(doc="Fires after a secret was used: the view clears its widgets.")
 
     def _read_choices(self) -> tuple[Page[ProviderConfigPublic], Page[ServerRow]]:
@@ -213,26 +216,53 @@ class NewProfileModel(Outcome):
         self.param.update(client_secret="", api_key="")
         self.secrets_used = True
 
+    def _check_before_creating(self, redirect_uri: str) -> None:
+        """Raise what connecting would refuse in the form's own values (an empty or malformed
+        API key, a bad redirect URI) while nothing is created yet: a profile made before such a
+        refusal would keep the name and environment typed first, whatever the form says later.
+        The name is checked first, as the form lists it (creating checks it again)."""
+        if not self.created:
+            clean_name(self.profile_name, "profile name")
+        kind = self.chosen_kind()
+        if kind == ProviderKind.API_KEY.value:
+            connect.check_api_key(self.api_key)
+        elif kind == ProviderKind.OAUTH2.value:
+            check_url(redirect_uri, "redirect URI")
+
     async def submit(self, redirect_uri: str) -> bool:
         """Create the profile (once), then connect it; True when done or redirecting.
 
-        The chosen config and servers are checked against a fresh read first, so one removed
-        since the dialog opened creates nothing."""
+        The chosen config and servers are checked against a fresh read first, and the form's
+        own values as the connect will, so a refusal they foresee creates nothing. A failure
+        after the profile was created (a provider refused) says so: `created` then names it,
+        and the fields it fixed no longer count (the view locks them)."""
         try:
-            if not await self._still_there():
-                return False
-            if not self.created:
-                profile = await self._call(new_profile, name=self.profile_name,
-                                           environment=self.environment,
-                                           description=self.description,
-                                           provider=self._provider())
-                if profile is None:
-                    return False
-                self.created = profile.name
-                self.changed = True
-            return await self._connect(redirect_uri)
+            ok = await self._create_and_connect(redirect_uri)
         finally:
             self._forget_secrets()
+        if not ok and self.created:
+            self._tell(f"Profile {self.created} was created; connecting it failed: "
+                       f"{self.message}", "error")
+        return ok
+
+    async def _create_and_connect(self, redirect_uri: str) -> bool:
+        if not await self._still_there():
+            return False
+        try:
+            self._check_before_creating(redirect_uri)
+        except ConnModelError as exc:
+            self._tell(str(exc), "error")
+            return False
+        if not self.created:
+            profile = await self._call(new_profile, name=self.profile_name,
+                                       environment=self.environment,
+                                       description=self.description,
+                                       provider=self._provider())
+            if profile is None:
+                return False
+            self.created = profile.name
+            self.changed = True
+        return await self._connect(redirect_uri)
 
     async def _connect(self, redirect_uri: str) -> bool:
         servers = list(self.servers)
@@ -247,7 +277,8 @@ class NewProfileModel(Outcome):
             self.redirect = start.url
             return True
         conn = await self._call(connect.connect_profile, profile=self.created,
-                          api_key=self.api_key or None, servers=servers)
+                          api_key=self.api_key if kind == ProviderKind.API_KEY.value else None,
+                          servers=servers)
         if conn is None:
             return False
         self._tell(f"Profile {self.created} connected: {conn.account} ({conn.status}).",
@@ -256,8 +287,15 @@ class NewProfileModel(Outcome):
         self.reset()
         return True
 
+    def cancel(self) -> str:
+        """Back to an empty form (the dialog closed); returns what the admin must still be
+        told: a profile created but not connected stays (the Connections page lists it)."""
+        left = f"Profile {self.created} was created but is not connected." if self.created else ""
+        self.reset()
+        return left
+
     def reset(self) -> None:
-        """Back to an empty form (after success or Cancel)."""
+        """Back to an empty form (after success, and through `cancel`)."""
         self.param.update({name: self.param[name].default for name in
                            ("profile_name", "description", "provider_name", "existing_provider",
                             "client_id", "issuer", "authorize_url", "token_url", "revocation_url",

@@ -5,17 +5,21 @@ existing provider config chosen from a list, or a new one: none, API key, OAuth2
 issuer / the Google preset / explicit endpoints, client credentials) and which registered MCP
 servers to connect (a multiple choice); "Create and connect" creates the provider config and
 profile in one transaction, then connects (OAuth2: the browser goes to the provider's consent
-page and comes back to this page). Password widgets are cleared after every attempt.
+page and comes back to this page). Password widgets are cleared after every attempt; once the
+profile exists, the fields it fixed are locked until the dialog closes. It is a `Dialog`, as
+View and Revoke are: Escape closes it, focus stays inside, and goes back to New profile after.
 """
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import panel as pn
 import param
+from panel.models.esm import DataEvent
 
 from dashboard import oauth_callback
-from dashboard.components.dialog_name import DialogName
+from dashboard.components.dialog import Dialog
 from dashboard.components.notice import Notice
 from dashboard.components.redirect import Redirect
 from dashboard.components.status_line import StatusLine
@@ -31,16 +35,12 @@ from dashboard.viewmodels.providers import (
     deliver_revocations_soon,
 )
 
-# As wide as 560 px or the window allows (a phone is 390 px): Modal's `width` is a fixed size.
-# Its colours are the theme's: Panel's modal CSS paints the dialog white, under a dark theme's
-# white labels. Panel fades the content in after 200 ms; ours is readable in its first frame, as
-# View and Revoke are.
-_MODAL = (".dialog-content { width: min(560px, calc(100vw - 16px)); box-sizing: border-box; "
-          "max-height: calc(100vh - 80px); overflow: auto; "
-          "background-color: var(--panel-background-color); "
-          "color: var(--panel-on-background-color); } "
-          ".dialog-content, .dialog-overlay { animation: none; } "
-          ".pnx-dialog-close { color: var(--panel-on-background-color); }")
+_INTRO = [{"heading": "New profile"},
+          {"text": "A profile is a named use of a provider config; connect it to the MCP servers "
+                   "that should use it. Reuse an existing provider config and only its API key "
+                   "(if it has one) is asked."}]
+_BUTTONS = [{"label": "Cancel", "action": "close"},
+            {"label": "Create and connect", "action": "create", "kind": "primary"}]
 _WRAP = "label { white-space: normal; }"  # a long label wraps in a narrow dialog
 OAUTH_KINDS = ("oauth2", "client_credentials")
 
@@ -60,8 +60,7 @@ class NewProfileForm:
     Connections page would otherwise build, send and render hidden (a quarter of the page's
     server time: its HTML took 436-518 ms with them, 340-352 ms without)."""
 
-    def __init__(self, model: NewProfileModel, submit: Callable[[Any], Awaitable[None]],
-                 cancel: Callable[[], None]) -> None:
+    def __init__(self, model: NewProfileModel) -> None:
         m = self.model = model
         text = pn.widgets.TextInput.from_param
         self.secret = pn.widgets.PasswordInput(label="Client secret",
@@ -92,36 +91,31 @@ class NewProfileForm:
         endpoints.link(m, value="endpoints")
         self._issuer = text(m.param.issuer, label="Issuer URL",
                             placeholder="https://accounts.example.com")
-        self._explicit = pn.Column(
-            text(m.param.authorize_url, label="Authorization endpoint"),
-            text(m.param.token_url, label="Token endpoint"),
-            text(m.param.revocation_url, label="Revocation endpoint (optional)"),
-            text(m.param.userinfo_url, label="Userinfo endpoint (optional)"))
-        self.oauth = pn.Column(
-            text(m.param.client_id, label="Client ID", placeholder="client id from the provider"),
-            self.secret,
-            text(m.param.scopes, label="Scopes", placeholder="openid email"),
-            endpoints, self._issuer, self._explicit)
+        explicit = [text(m.param.authorize_url, label="Authorization endpoint"),
+                    text(m.param.token_url, label="Token endpoint"),
+                    text(m.param.revocation_url, label="Revocation endpoint (optional)"),
+                    text(m.param.userinfo_url, label="Userinfo endpoint (optional)")]
+        self._explicit = pn.Column(*explicit)
+        client_id = text(m.param.client_id, label="Client ID",
+                         placeholder="client id from the provider")
+        scopes = text(m.param.scopes, label="Scopes", placeholder="openid email")
+        self.oauth_fields = [client_id, self.secret, scopes, endpoints, self._issuer, *explicit]
+        self.oauth = pn.Column(client_id, self.secret, scopes, endpoints, self._issuer,
+                               self._explicit)
         self.provider_name = text(m.param.provider_name, label="New provider config name",
                                    placeholder="default: PROFILE provider")
+        self.name = text(m.param.profile_name, label="Profile name", placeholder="e.g. Drive")
+        self.environment = pn.widgets.Select.from_param(m.param.environment, label="Environment")
+        self.description = text(m.param.description, label="Description (optional)",
+                                placeholder="what these connections are for")
         self.error = Notice(kind="error", sizing_mode="stretch_width")
-        self.submit = pn.widgets.Button(label="Create and connect", color="primary")
-        self.submit.on_click(submit)
-        close = pn.widgets.Button(label="Cancel", color="default")
-        close.on_click(lambda _: cancel())
-        self.objects = [
-            pn.pane.HTML("<h2>New profile</h2><p>A profile is a named use of a provider config; "
-                         "connect it to the MCP servers that should use it. Reuse an existing "
-                         "provider config and only its API key (if it has one) is asked.</p>",
-                         sizing_mode="stretch_width"),
-            text(m.param.profile_name, label="Profile name", placeholder="e.g. Drive"),
-            pn.widgets.Select.from_param(m.param.environment, label="Environment"),
-            text(m.param.description, label="Description (optional)",
-                 placeholder="what these connections are for"),
-            self.existing, self.kind, self.provider_name, self.oauth, self.api_key, self.servers,
-            note,
-            self.error, pn.Row(close, self.submit)]
+        self.objects = [self.name, self.environment, self.description, self.existing, self.kind,
+                        self.provider_name, self.oauth, self.api_key, self.servers, note,
+                        self.error]
+        self._fixed = [self.name, self.environment, self.description, self.existing, self.kind,
+                       self.provider_name, *self.oauth_fields]
         m.param.watch(self._show_kind, ["kind", "endpoints", "existing_provider"])
+        m.param.watch(self._lock, "created")
         self._show_kind()
 
     def _show_kind(self, *_: Any) -> None:
@@ -133,6 +127,12 @@ class NewProfileForm:
         self._issuer.visible = m.endpoints == "issuer"
         self._explicit.visible = m.endpoints == "explicit"
         self.api_key.visible = m.chosen_kind() == "api_key"
+
+    def _lock(self, *_: Any) -> None:
+        """A created profile keeps the name, environment and provider it was created with:
+        their fields stop taking edits (only the key and servers still count for connecting)."""
+        for widget in self._fixed:
+            widget.disabled = bool(self.model.created)
 
     def _clear_secrets(self, *_: Any) -> None:
         self.secret.value = ""
@@ -148,8 +148,11 @@ class NewProfileDialog(pn.viewable.Viewer):
         super().__init__(**params)
         self._form: NewProfileForm | None = None
         self._toasts = Toasts()
-        self._dialog = pn.Modal(DialogName(label="New profile"), name="New profile",
-                                stylesheets=[_MODAL])
+        self._slot = pn.Column(sizing_mode="stretch_width", margin=0)
+        self._dialog = Dialog(label="New profile", content=json.dumps(_INTRO), buttons=_BUTTONS,
+                              max_width=560, objects=[self._slot])
+        self._dialog.on_msg(self._message)
+        self._dialog.param.watch(self._closed, "open")
         self._open = pn.widgets.Button(label="New profile", color="primary", icon=PLUS_ICON,
                                        icon_size="14px")
         self._open.on_click(self._show)
@@ -159,8 +162,8 @@ class NewProfileDialog(pn.viewable.Viewer):
     def form(self) -> NewProfileForm:
         """The dialog's fields, built (and added to the dialog) the first time."""
         if self._form is None:
-            self._form = NewProfileForm(self.model, self._run, self._close)
-            self._dialog.extend(self._form.objects)
+            self._form = NewProfileForm(self.model)
+            self._slot.objects = self._form.objects
         return self._form
 
     async def _show(self, _: Any) -> None:
@@ -170,18 +173,28 @@ class NewProfileDialog(pn.viewable.Viewer):
         form.error.text = "" if await self.model.load_choices() else self.model.message
         self._dialog.open = True
 
-    def _close(self) -> None:
-        self._dialog.open = False
+    def _closed(self, event: param.parameterized.Event) -> None:
+        """Closed (Cancel, Escape, or after success): an empty form next time, and a toast if
+        a profile was left created but not connected."""
+        if event.new:
+            return
         self.form().error.text = ""
-        self.model.reset()
+        left = self.model.cancel()
+        if left:
+            self._toasts.show(left, "warning")
 
-    async def _run(self, _: Any) -> None:
+    async def _message(self, event: DataEvent) -> None:
+        if event.data == {"action": "create"}:
+            await self._run()
+
+    async def _run(self) -> None:
+        """Create and connect; the dialog is busy meanwhile (buttons disabled, Escape ignored)."""
         form = self.form()
-        form.submit.disabled = True
+        self._dialog.busy = True
         try:
             ok = await self.model.submit(redirect_uri())
         finally:
-            form.submit.disabled = False
+            self._dialog.busy = False
         m = self.model
         if ok and not m.redirect:
             self._dialog.open = False

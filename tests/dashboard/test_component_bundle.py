@@ -29,7 +29,7 @@ def test_every_browser_component_of_the_console_is_in_the_bundle():
               and cls.__module__ == module.__name__ and cls is not ConsoleComponent
               and cls not in bundled]
     assert others == []
-    assert len(bundled) >= 16
+    assert len(bundled) >= 15
 
 
 def test_a_source_that_exports_more_than_render_is_refused():

@@ -92,11 +92,11 @@ def test_api_key_is_used_once_then_cleared_and_shown_masked(sqlite_url, keyring,
     model = NewProfileModel(Backend(admin, sqlite_url), profile_name="Keyed", kind="api_key")
     cleared = []
     model.param.watch(cleared.append, "secrets_used")
-    assert not run(model.submit(CALLBACK))  # no key: the profile exists, the connection does not
+    assert not run(model.submit(CALLBACK))  # no key: refused before anything is created
     assert model.message_kind == "error" and "key" in model.message.lower()
-    assert model.created == "Keyed"
+    assert model.created == ""
     model.api_key = API_KEY
-    assert run(model.submit(CALLBACK))  # the second try only connects
+    assert run(model.submit(CALLBACK))
     assert model.api_key == "" and len(cleared) == 2
     assert API_KEY not in model.message
     assert only_connection(sqlite_url, admin, "Keyed").config["credential"] == "••••7f3a"
@@ -243,10 +243,10 @@ def test_dialog_clears_its_password_widgets_after_use(sqlite_url, keyring, admin
     dialog.model.profile_name = "Keyed"
     form.api_key.value = API_KEY
     form.secret.value = "unused-client-secret"
-    run(dialog._run(None))
+    run(dialog._run())
     assert (form.api_key.value, form.secret.value) == ("", "")
     assert only_connection(sqlite_url, admin, "Keyed").config["credential"] == "••••7f3a"
-    run(dialog._run(None))  # an empty form: the error is shown in the dialog, escaped
+    run(dialog._run())  # an empty form: the error is shown in the dialog, escaped
     assert form.error.visible and "profile name" in form.error.text
 
 
@@ -397,7 +397,7 @@ def test_dialog_asks_only_for_the_reused_configs_key(sqlite_url, keyring, admin)
     dialog.model.profile_name = "Keyed"
     form.api_key.value = API_KEY
     form.servers.value = ["Drive"]
-    run(dialog._run(None))
+    run(dialog._run())
     assert not dialog._dialog.open and form.existing.value == "" and form.servers.value == []
     view = only_connection(sqlite_url, admin, "Keyed")
     assert (view.provider, view.config["credential"]) == ("Shared keys", "••••7f3a")

@@ -1,7 +1,8 @@
 """Gateway → Activity: the append-only audit trail, newest first, filtered and paged in SQL.
 
 Every cell is user-controlled text (names, targets, outcomes), written as text by `EventTable`.
-The "Download CSV" button exports exactly the filters shown.
+The "Download CSV" button exports exactly the filters shown. The filters and the order live in
+the URL (`?page=activity&action=revoke&who=ann&since=2025-05-01T00:00:00&oldest=true`).
 """
 
 from typing import Any
@@ -9,17 +10,21 @@ from typing import Any
 import panel as pn
 from panel.viewable import Viewable
 
+from dashboard.changes import follow_changes
 from dashboard.components import immediate
 from dashboard.components.event_table import EventTable, event_rows
 from dashboard.components.notice import Notice
 from dashboard.components.status_line import StatusLine
 from dashboard.components.theme import MARKDOWN_CSS
+from dashboard.routing import sync_url
 from dashboard.viewmodels.activity import ActivityModel
 from dashboard.viewmodels.backend import Backend
 
 KEY = "activity"
 TITLE = "Activity"
 GROUP = "Gateway"
+URL_KEYS = {"who": "who", "action": "action", "target": "target", "since": "since",
+            "until": "until", "oldest_first": "oldest"}
 INTRO = """# Activity
 Who did what, and when: every change made through the console, the CLI or the services, and
 every refused attempt (`denied`). The trail is append-only. Times are UTC."""
@@ -89,8 +94,11 @@ class ActivityView(pn.viewable.Viewer):
 
 
 def build(backend: Backend) -> Viewable:
-    """The page shown under Gateway → Activity (its first page is read in a worker thread,
-    on the loop once the page is served)."""
+    """The page shown under Gateway → Activity: URL-synced filters, the first page read in a
+    worker thread on the loop once the page is served, then the store's changes followed
+    through the process's watcher (no polling of its own)."""
     model = ActivityModel(backend)
-    pn.state.execute(model.refresh)
+    if not sync_url(model, URL_KEYS):  # else a filter from the URL started the first read
+        pn.state.execute(model.refresh)
+    follow_changes(backend.url, model.catch_up)
     return ActivityView(model)

@@ -9,6 +9,10 @@ Reads are coroutines: each runs its service call in a worker thread (`Backend.ac
 parameters on the loop once it is back, so a slow trail never holds the server's other
 sessions; the newest filter's page wins (a page read for a superseded filter is dropped). The
 CSV export is read the same way (Panel's FileDownload awaits a coroutine callback).
+
+Events written elsewhere (another page, the CLI, a worker) reach the page through the process's
+change watcher (`catch_up`, as on Connections and My Servers): it re-reads the events shown,
+with the same filters, only when the store's change token moved past the one last read.
 """
 
 import io
@@ -18,9 +22,10 @@ from typing import Any
 import param
 from sqlmodel import Session
 
+from connmodel.changes import Change, Token
 from connmodel.errors import ConnModelError
 from connmodel.models import AuditEventPublic
-from connmodel.paging import Page
+from connmodel.paging import MAX_LIMIT, Page
 from connmodel.permissions import Actor
 from connmodel.services.events import (
     EventFilter,
@@ -28,7 +33,9 @@ from connmodel.services.events import (
     export_events_csv,
     list_events,
 )
+from connmodel.services.groups import change_token
 from dashboard.viewmodels.backend import Backend
+from dashboard.viewmodels.catch_up import CatchUp
 
 PAGE_SIZE = 50
 
@@ -37,11 +44,13 @@ def _csv_text(session: Session, *, actor: Actor, where: EventFilter) -> str:
     return "".join(export_events_csv(session, actor=actor, where=where))
 
 
-def _first_page(session: Session, *, actor: Actor, where: EventFilter, oldest_first: bool
-                ) -> tuple[list[str], Page[AuditEventPublic]]:
-    """The action choices and the first page for the filters, in one session."""
-    return (event_actions(session, actor=actor),
-            list_events(session, actor=actor, where=where, limit=PAGE_SIZE,
+def _first_page(session: Session, *, actor: Actor, where: EventFilter, oldest_first: bool,
+                limit: int) -> tuple[Token, list[str], Page[AuditEventPublic]]:
+    """The change token, the action choices and the first `limit` events, in one session. The
+    token is read first: an event committed meanwhile moves it past the page, so the watcher's
+    next change re-reads."""
+    return (change_token(session, actor=actor), event_actions(session, actor=actor),
+            list_events(session, actor=actor, where=where, limit=limit,
                         oldest_first=oldest_first))
 
 
@@ -67,28 +76,62 @@ class ActivityModel(param.Parameterized):
         self.backend = backend
         self._inputs = itertools.count(1)
         self._newest = 0
+        self._token: Token | None = None
+        self._catch_up = CatchUp(self._reload_shown)
 
     def event_filter(self) -> EventFilter:
         """The filters shown (pickers give naive times: the filter reads them as UTC)."""
         return EventFilter(who=self.who, action=self.action, target=self.target,
                            since=self.since, until=self.until)
 
+    def _choices(self, actions: list[str]) -> list[str]:
+        """'' and `actions`, with the action filtered on even when the trail has none of it
+        (a link's `?action=`): a select without it would fall back to "All actions"."""
+        return ["", *actions, *([self.action] if self.action not in ["", *actions] else [])]
+
+    @param.depends("action", watch=True, on_init=True)
+    def _keep_action_choosable(self) -> None:
+        if self.action not in self.actions:
+            self.actions = self._choices(self.actions[1:])
+
     @param.depends("who", "action", "target", "since", "until", "oldest_first", watch=True)
     async def refresh(self) -> None:
         """Read the first page for the filters (and the action choices); dropped when a newer
         filter started a read meanwhile."""
+        await self._read(PAGE_SIZE)
+
+    async def _reload_shown(self) -> None:
+        """Re-read as many events as are shown, so a change elsewhere does not undo "Load more"."""
+        await self._read(min(max(len(self.events), PAGE_SIZE), MAX_LIMIT))
+
+    async def _read(self, limit: int) -> None:
+        """Read the first `limit` events for the filters as the newest input."""
         mine = self._newest = next(self._inputs)
         try:
-            actions, page = await self.backend.acall(_first_page, where=self.event_filter(),
-                                                     oldest_first=self.oldest_first)
+            token, actions, page = await self.backend.acall(
+                _first_page, where=self.event_filter(), oldest_first=self.oldest_first,
+                limit=limit)
         except ConnModelError as exc:
             if mine == self._newest:
                 self.param.update(events=[], total=0, next_cursor=None, error=str(exc))
             return
         if mine != self._newest:
             return  # superseded: the newer filter's page is shown
-        self.param.update(actions=["", *actions], events=page.items, total=page.total,
+        self._token = token
+        self.param.update(actions=self._choices(actions), events=page.items, total=page.total,
                           exact=page.total_exact, next_cursor=page.next_cursor, error="")
+
+    async def catch_up(self, change: Change) -> bool:
+        """Follow a change of the store: re-read with the same filters if the token moved
+        since the last read (or the store is back after an error); show why when it is
+        unreachable. Returns whether it re-read (or will, after the read in flight)."""
+        if change.error is not None:
+            self.error = change.error
+            return False
+        if change.token == self._token and not self.error:
+            return False
+        await self._catch_up()
+        return True
 
     async def load_more(self) -> None:
         """Append the next SQL page (dropped if the filters or the page changed meanwhile)."""

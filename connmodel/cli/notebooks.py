@@ -18,7 +18,8 @@ from connmodel.errors import InvalidInput
 @app.command()
 def notebooks(
     copy_to: Annotated[Path | None, typer.Option(
-        "--copy-to", help="Copy the notebooks into this folder (never over a file there).",
+        "--copy-to", help="Copy the notebooks into this folder, made if missing (never over "
+                          "a file there).",
         show_default=False, file_okay=False)] = None,
 ) -> None:
     """List the notebooks shipped with connmodel, or copy them to a folder to open in Jupyter."""
@@ -30,8 +31,10 @@ def notebooks(
             with as_file(find_notebook(name)) as path:
                 typer.echo(f"{name}\t{path}")
         return
-    if not copy_to.is_dir():
-        raise InvalidInput(f"cannot copy the notebooks to {copy_to}: it is not a folder")
+    try:  # made when missing: the README's `--copy-to ~/notebooks` on a fresh machine
+        copy_to.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput(f"cannot make the folder {copy_to}: {exc.strerror}") from None
     clashes = [f"{n}.ipynb" for n in names if (copy_to / f"{n}.ipynb").exists()]
     if clashes:
         raise InvalidInput(f"not copied: {', '.join(clashes)} already in {copy_to}")

@@ -22,7 +22,13 @@ def test_copies_them_and_refuses_to_overwrite(capsys, tmp_path):
     assert (tmp_path / "errors_and_expiry.ipynb").read_text() == "mine"
 
 
-def test_a_missing_folder_is_one_clear_error(capsys, tmp_path):
-    assert run(["notebooks", "--copy-to", str(tmp_path / "nope")]) == 2
-    assert "is not a folder" in capsys.readouterr().err
-    assert not (tmp_path / "nope").exists()
+def test_a_missing_folder_is_made_and_a_file_is_refused(capsys, tmp_path):
+    """The README's `connmodel notebooks --copy-to ~/notebooks` failed on a fresh machine
+    ("it is not a folder"); a file in the way is still one clear error."""
+    assert run(["notebooks", "--copy-to", str(tmp_path / "new" / "notebooks")]) == 0
+    assert sorted(p.stem for p in (tmp_path / "new" / "notebooks").glob("*.ipynb")) == SHIPPED
+    (tmp_path / "file").write_text("mine")
+    capsys.readouterr()
+    assert run(["notebooks", "--copy-to", str(tmp_path / "file")]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert (tmp_path / "file").read_text() == "mine"

@@ -39,7 +39,7 @@ def add(
     with store(database) as s:
         password = users.add_user(s, actor=cli_actor(), name=name, role=role,
                                   password=_password(password_prompt))
-    typer.echo(f"user {name} added ({role})")
+    typer.echo(f"user {name.strip()} added ({role.strip().lower()})")  # as stored
     if not password_prompt:
         typer.echo(f"one-time password (shown once): {password}")
 

@@ -20,10 +20,11 @@ def _signed_in(url: str, name: str):
 
 
 def test_role_disable_and_enable_end_and_restore_write_power(cli, sqlite_url):
-    for name, role in (("ann", "admin"), ("root", "admin")):
+    for name, role in (("ann", "admin"), ("root", "ADMIN")):
         added = cli("user", "add", name, "--role", role, "--password-prompt", "-d", sqlite_url,
                     stdin=f"{PASSWORD}\n{PASSWORD}\n")
         assert added.code == 0, added.err
+        assert f"user {name} added (admin)" in added.out  # as stored: it echoed "(ADMIN)"
     ann = _signed_in(sqlite_url, "ann")
 
     demoted = cli("user", "role", "ann", "Viewer", "-d", sqlite_url)

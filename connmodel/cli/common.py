@@ -77,22 +77,34 @@ def proven_keyring(database: str | None) -> "KeyRing":
 def read_secret(prompt: str) -> str:
     """A secret typed at the terminal without echo, or the first line of piped input (`echo
     KEY | connmodel update-key 5`, as the docs show): getpass then warned, on every run, that it
-    could not hide what nobody types."""
+    could not hide what nobody types. The prompt goes to stderr either way (a process feeding
+    the key may wait for it)."""
     if not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\r\n")
+        return _piped_answer(f"{prompt}: ")
     return str(typer.prompt(prompt, hide_input=True, default="", show_default=False, err=True))
 
 
 def confirmed(question: str) -> bool:
     """Ask `question` on stderr, so that stdout holds the command's result alone (-f json).
 
-    Not typer.confirm(err=True): its prompt's last space is written by input() to stdout. No
-    answer (end of input) is typer.Abort, as there."""
-    typer.echo(f"{question} [y/N]: ", nl=False, err=True)
-    answer = sys.stdin.readline()
-    if not answer:
-        raise typer.Abort
+    At a terminal typer.confirm(err=True), whose prompt's last space input() writes to stdout,
+    where the terminal shows it; piped, the answer is read without it."""
+    if sys.stdin.isatty():
+        return typer.confirm(question, default=False, err=True)  # the answer is echoed
+    answer = _piped_answer(f"{question} [y/N]: ")
     return answer.strip().lower() in ("y", "yes")
+
+
+def _piped_answer(prompt: str) -> str:
+    """The first line of piped input after `prompt` on stderr, then the line's end there too
+    (nothing echoes a piped answer: what follows would join the prompt's line). No answer (end
+    of input) is typer.Abort, as a prompt's."""
+    typer.echo(prompt, nl=False, err=True)
+    line = sys.stdin.readline()
+    typer.echo(err=True)
+    if not line:
+        raise typer.Abort
+    return line.rstrip("\r\n")
 
 
 def jsonable(data: Any) -> Any:

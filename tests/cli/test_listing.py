@@ -188,7 +188,7 @@ def test_show_tells_to_enable_a_disabled_connection_and_to_reauthorize_an_expire
     assert (_field(disabled, "Status"), _field(disabled, "Reason")) == ("Inactive",
                                                                         "disabled by alice")
     assert _field(disabled, "Hint") == ("Disabled, not expired: Enable it to use it again "
-                                        "(View → Enable, or `connmodel enable ID`)")
+                                        f"(View → Enable, or: connmodel enable {ids['Hubspot']})")
     expired = cli("show", ids["Hubspot Sandbox"], "-d", demo_url).out  # Inactive: token expired
     assert _field(expired, "Hint") == "Token may have expired, re-authorize"
     error = cli("show", ids["GitHub Staging"], "-d", demo_url).out

@@ -88,7 +88,7 @@ def test_a_piped_secret_is_read_without_a_warning(sqlite_url, cli):
     done = subprocess.run([str(SCRIPT), "update-key", "1", "-d", sqlite_url], check=False,
                           text=True, input="sk-piped-key-00004444\n", capture_output=True,
                           timeout=60, env={**os.environ, "CONNMODEL_ACTOR": "alice"})
-    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert (done.returncode, done.stderr) == (0, "new API key: \n"), done.stderr
     assert done.stdout == "connection 1: Hubspot / Keys / Configured (Active)\n"
     with session(sqlite_url) as s:
         hint = s.execute(select(Connection.credential_hint)).scalar_one()

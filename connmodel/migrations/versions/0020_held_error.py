@@ -28,5 +28,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("connection", schema=None) as batch_op:
-        batch_op.drop_column("held_error")
+    # ALTER TABLE ... DROP COLUMN on both (SQLite 3.35+): a batch copy of `connection` would
+    # drop the table its foreign keys point at
+    op.drop_column("connection", "held_error")

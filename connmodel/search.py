@@ -293,7 +293,7 @@ def text_terms(session: Session, needle: str) -> SearchTerms | None:
     plan_for_values(session)
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite" and len(needle) >= 3:
-        return SearchTerms(("fts",), {"search_phrase": _quoted(needle)})
+        return SearchTerms(("fts",), {"search_phrase": fts_phrase(needle)})
     needles = _case_variants(needle) if dialect == "sqlite" else [needle]
     marks: tuple[str, ...] = ()
     if dialect != "sqlite" and needle.lower() == needle == needle.upper():
@@ -639,10 +639,10 @@ def through_rarest(conn: SqlConnection, needle: str, conds: list[ColumnElement[b
     (`dense_terms`) already assumes.
     """
     low = needle.lower()
-    grams = sorted(_trigrams(needle))
+    grams = sorted(text_trigrams(needle))
     if len(grams) < LONG or not needle.isascii():
         return None
-    rarest = sorted(grams, key=lambda gram: _rarity(conn, _quoted(gram)))
+    rarest = sorted(grams, key=lambda gram: _rarity(conn, fts_phrase(gram)))
     chosen = _rarest_and(conn, [_spread(low, rarest, apart) for apart in (2, 3)])
     ids = _phrase_ids(conn, {"search_phrase": chosen}, cap, slack=1)
     if ids is None:
@@ -659,7 +659,7 @@ def through_rarest(conn: SqlConnection, needle: str, conds: list[ColumnElement[b
 def _rarest_and(conn: SqlConnection, options: list[list[str]]) -> str:
     """The FTS5 AND of the trigrams of the option the text index finds rarest: the first at
     once if it has fewer than RANKED_BY rows (rare enough: asking costs ~1 ms a time)."""
-    ands = list(dict.fromkeys(" AND ".join(map(_quoted, grams)) for grams in options))
+    ands = list(dict.fromkeys(" AND ".join(map(fts_phrase, grams)) for grams in options))
     if len(ands) == 1:
         return ands[0]
     best, least = ands[0], _rarity(conn, ands[0])
@@ -699,13 +699,13 @@ def _spread(low: str, rarest: list[str], apart: int) -> list[str]:
     return (chosen + [g for g in rarest if g not in chosen])[:RAREST]
 
 
-def _trigrams(text_: str) -> set[str]:
+def text_trigrams(text_: str) -> set[str]:
     """The distinct three-character runs of `text_`, lowered (as both text indexes fold)."""
     low = text_.lower()
     return {low[i:i + 3] for i in range(len(low) - 2)}
 
 
-def _quoted(text_: str) -> str:
+def fts_phrase(text_: str) -> str:
     """`text_` as an FTS5 string (one phrase, whatever its characters)."""
     return '"' + text_.replace('"', '""') + '"'
 
@@ -796,7 +796,7 @@ def over_cap_by_pairs(session: Session, terms: SearchTerms, needle: str) -> Sear
                                    and _letters_from_beyond_ascii(session) is None))):
         return terms
     trigrams = [c + needle.lower() for c in PAIR_AFTER]
-    pairs: Any = (" OR ".join(_quoted(t) for t in trigrams) if sqlite
+    pairs: Any = (" OR ".join(fts_phrase(t) for t in trigrams) if sqlite
                   else [like_pattern(t) for t in trigrams])
     _, exact = _pairs_counted(terms.shape, sqlite).run(session,
                                                        {**terms.params, "search_pairs": pairs})
@@ -903,7 +903,7 @@ def pair_hits(session: Session, like: SearchTerms, needle: str, cap: int,
     if sqlite:
         low = needle.lower()
         grams = sorted({c + low for c in PAIR_NEIGHBOURS} | {low + c for c in PAIR_NEIGHBOURS})
-        ids = _phrase_ids(conn, {"search_phrase": " OR ".join(map(_quoted, grams))}, cap,
+        ids = _phrase_ids(conn, {"search_phrase": " OR ".join(map(fts_phrase, grams))}, cap,
                           slack=1)
         if ids is None:
             return None
@@ -973,7 +973,7 @@ def _rarest_in_statistics(conn: SqlConnection, needle: str) -> list[str] | None:
     where none of its letters and digits is rare, those answer best (5 ms against 75 ms
     through its rarest at 1M rows, for no hit).
     """
-    grams = sorted(g for g in _trigrams(needle) if g.isalnum())
+    grams = sorted(g for g in text_trigrams(needle) if g.isalnum())
     if len(grams) < LONG:
         return None
     stats = conn.execute(_ACCOUNT_STATISTICS).first()
@@ -993,7 +993,7 @@ def _trigram_shares(common: tuple[str, ...], freqs: tuple[float, ...], bounds: t
     rest = (1.0 - sum(freqs) - null_frac) / len(bounds) if bounds else 0.0
     share: dict[str, float] = {}
     for value, weight in [*zip(common, freqs, strict=True), *((b, rest) for b in bounds)]:
-        for gram in _trigrams(value):
+        for gram in text_trigrams(value):
             share[gram] = share.get(gram, 0.0) + weight
     return share
 

@@ -37,7 +37,14 @@ from connmodel.paging import (
     keyset_page,
 )
 from connmodel.permissions import Action, Actor, require
-from connmodel.search import SEARCH_MAX, json_values, like_pattern, text_index_first
+from connmodel.search import (
+    SEARCH_MAX,
+    fts_phrase,
+    json_values,
+    like_pattern,
+    text_index_first,
+    text_trigrams,
+)
 
 _INSERT_EVENT = insert(AuditEvent).values(
     at=bindparam("at"), actor=bindparam("actor"), action=bindparam("action"),
@@ -167,11 +174,6 @@ RARITY_READ = 1_000
 _RARITY = select(func.count()).select_from(_TARGET_FTS.limit(RARITY_READ).subquery())
 
 
-def _phrase(needle: str) -> str:
-    """`needle` as one FTS5 phrase, whatever its characters."""
-    return '"' + needle.replace('"', '""') + '"'
-
-
 # A common needle's page is first looked for among this many of the newest events (a few ms);
 # only when they hold less than a page is its text index walked in order (~100 ms at a million
 # events: FTS5 reads its trigrams' whole doclists), for a needle the trail's newest may lack.
@@ -194,7 +196,7 @@ def _common_page(session: Session, stmt: Select[Any], conds: list[ColumnElement[
     walked = (select(order, order.label("row_id"), AuditEvent)
               .select_from(text_index_first(_EVENT_FTS, AuditEvent.__table__,  # type: ignore[attr-defined]
                                             col(AuditEvent.id) == order))
-              .where(*conds, _EVENT_FTS.c.audit_event_fts.match(_phrase(needle))))
+              .where(*conds, _EVENT_FTS.c.audit_event_fts.match(fts_phrase(needle))))
     return keyset_page(session, walked, key=SortKey(order, order, key.descending,  # type: ignore[arg-type]
                                                     named=str(key.column)),
                        cursor=cursor, limit=limit)
@@ -210,13 +212,12 @@ def _indexed(session: Session, needle: str) -> bool:
 def _target_hits(session: Session, needle: str) -> list[int] | None:
     """SQLite: the ids of the events whose target holds `needle` by its trigrams, if at most
     COUNT_CAP (each is still tested by LIKE: FTS5 folds the case of more than ASCII); else
-    None, and the page walks the trail newest first testing each target, which finds a
-    common needle's page at once. A rare needle read the whole trail that way (1.2 s for 1.3
-    million events). PostgreSQL's planner picks its trigram index (0019) or that walk itself."""
+    None (a common needle: `_common_page`). A rare needle once read the whole trail (1.2 s for
+    1.3 million events). PostgreSQL's planner picks its trigram index (0019) or a walk itself."""
     if not _indexed(session, needle):
         return None
     conn = session.connection()
-    for query in dict.fromkeys((_rarest(conn, needle), _phrase(needle))):
+    for query in dict.fromkeys((_rarest(conn, needle), fts_phrase(needle))):
         ids = list(conn.execute(_TARGET_FTS.limit(COUNT_CAP + 1), {"query": query}).scalars())
         if len(ids) <= COUNT_CAP:
             return ids
@@ -228,11 +229,11 @@ def _rarest(conn: Any, needle: str) -> str:
     reads the whole doclist of each trigram of a phrase, and an address's domain is in most
     events: a rare account cost 170 ms among a million events. Which are rarest is read from
     the index: each trigram's first RARITY_READ rowids (its own doclist, read lazily)."""
-    grams = sorted({needle[i:i + 3].lower() for i in range(len(needle) - 2)})
+    grams = sorted(text_trigrams(needle))
     if len(grams) < 6:
-        return _phrase(needle)
-    seen = {gram: conn.execute(_RARITY, {"query": _phrase(gram)}).scalar_one() for gram in grams}
-    return " AND ".join(_phrase(gram) for gram in sorted(grams, key=seen.__getitem__)[:3])
+        return fts_phrase(needle)
+    seen = {gram: conn.execute(_RARITY, {"query": fts_phrase(gram)}).scalar_one() for gram in grams}
+    return " AND ".join(fts_phrase(gram) for gram in sorted(grams, key=seen.__getitem__)[:3])
 
 
 CSV_COLUMNS = ("at", "actor", "action", "target", "outcome")

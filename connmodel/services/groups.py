@@ -514,8 +514,8 @@ def servers_affected(
     if connection_ids is not None:
         conds: list[Any] = [col(Connection.id).in_(connection_ids),
                             col(Connection.revoked_at).is_(None)]
-        profiles: list[ColumnElement[bool]] = [col(McpServer.profile_id).in_(select(col(Connection.profile_id))
-                                                  .where(*conds))]
+        their = select(col(Connection.profile_id)).where(*conds)
+        profiles: list[ColumnElement[bool]] = [col(McpServer.profile_id).in_(their)]
     else:  # each server's profile probed: `IN` every match's profile read them all (0.9 s for
         # a common needle at 1M)
         where = where or GroupFilter()

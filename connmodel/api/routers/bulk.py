@@ -70,12 +70,14 @@ def revoke_bulk(caller: CallerDep, body: BulkRevoke) -> BulkRevokeOut:
     where = GroupFilter(**body.filter.model_dump()) if body.filter else None
     ids = sorted(set(body.ids or []))
     if body.dry_run:
-        live, already = caller.read(revoke_preview, connection_ids=ids) if where is None else (
-            None, [])
-        count, exact = (len(live), True) if live is not None else caller.read(count_matching,
-                                                                                where=where)
-        affected = caller.read(servers_affected, connection_ids=live, where=where,
-                               limit=SERVERS_LISTED)
+        already: list[int] = []
+        if where is None:
+            live, already = caller.read(revoke_preview, connection_ids=ids)
+            count, exact = len(live), True
+            affected = caller.read(servers_affected, connection_ids=live, limit=SERVERS_LISTED)
+        else:
+            count, exact = caller.read(count_matching, where=where)
+            affected = caller.read(servers_affected, where=where, limit=SERVERS_LISTED)
         summary = f"would revoke {'' if exact else 'at least '}{count:,}"
         return BulkRevokeOut(dry_run=True, count=count, count_exact=exact,
                              servers=[s.name for s in affected], revoked=[],

@@ -30,6 +30,7 @@ from connmodel.errors import InvalidInput
 from connmodel.models import Webhook, WebhookDelivery, utcnow
 from connmodel.secrets import KeyRing
 from connmodel.services.keys import sealing_ring
+from connmodel.services.servers import validate_url
 
 ENV_URLS = "CONNMODEL_WEBHOOK_URLS"
 ENV_SECRET = "CONNMODEL_WEBHOOK_SECRET"
@@ -54,14 +55,23 @@ def backoff(attempts: int, base: timedelta = BACKOFF_BASE) -> timedelta:
 
 
 def env_targets() -> list[tuple[str, str]]:
-    """(url, secret) pairs from the environment; InvalidInput when URLs come without a secret."""
+    """(url, secret) pairs from the environment; InvalidInput when URLs come without a secret,
+    or one breaks the rules `connmodel webhook add` holds a URL to (a malformed one crashed
+    the sender; a password in one reached the log)."""
     urls = [u.strip() for u in os.environ.get(ENV_URLS, "").split(",") if u.strip()]
     if not urls:
         return []
     secret = os.environ.get(ENV_SECRET, "")
     if not secret:
         raise InvalidInput(f"{ENV_URLS} is set but {ENV_SECRET} is not: deliveries must be signed")
-    return [(u, secret) for u in urls]
+    return [(_env_url(u), secret) for u in urls]
+
+
+def _env_url(url: str) -> str:
+    try:
+        return validate_url(url, "a webhook", "its signing secret authenticates the deliveries")
+    except InvalidInput as exc:
+        raise InvalidInput(f"{ENV_URLS}: {exc}; fix the list and restart") from None
 
 
 def enqueue(session: Session, *, keyring: KeyRing, event: str, payload: dict[str, Any]) -> int:
@@ -122,6 +132,8 @@ def _post(client: httpx.Client, row: WebhookDelivery, secret: str) -> str | None
         response = client.post(row.url, content=body, headers=headers)
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {exc}"[:500]
+    except (httpx.InvalidURL, UnicodeError) as exc:  # a host httpx cannot encode (IDNA)
+        return f"invalid URL: {exc}"[:500]
     if 200 <= response.status_code < 300:
         return None
     return f"HTTP {response.status_code}"

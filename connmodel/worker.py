@@ -29,7 +29,7 @@ from connmodel.permissions import SYSTEM, Actor
 from connmodel.providers.background import BackgroundRefresher
 from connmodel.secrets import KeyRing
 from connmodel.store import session
-from connmodel.webhooks import deliver_due, pending_count
+from connmodel.webhooks import deliver_due, env_targets, pending_count
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,9 @@ def queue_depths(s: Session) -> QueueDepths:
 
 
 class Worker:
-    """`run_once()` is one cycle; `run_until(stop)` repeats it every `interval` seconds."""
+    """`run_once()` is one cycle; `run_until(stop)` repeats it every `interval` seconds.
+
+    InvalidInput at construction when $CONNMODEL_WEBHOOK_URLS cannot be used."""
 
     def __init__(self, database_url: str | None, keyring: KeyRing, *, interval: float = 5.0,
                  check_every: float | None = None, actor: Actor = SYSTEM) -> None:
@@ -128,6 +130,7 @@ class Worker:
         self.interval = interval
         self.check_every = check_every
         self.actor = actor
+        env_targets()  # a receiver list it cannot use fails here, not every check round
         self._refresher = BackgroundRefresher(database_url, keyring, actor=actor)
 
     def run_once(self) -> WorkerCycle:

@@ -50,13 +50,6 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return records
 
 
-def _count_text(report: AuditReport, key: str) -> str:
-    """Exact counts for the --fail-on findings; the listed rows for the others (capped)."""
-    n = report.counts[key]
-    capped = key not in {f.value for f in Finding} and n >= report.limit
-    return f"{n:,}+" if capped else f"{n:,}"
-
-
 def to_document(report: AuditReport, *, failing: list[Finding] | None = None) -> dict[str, Any]:
     """The report as the `connmodel.audit/1` JSON document (connmodel.audit.schema)."""
     return {
@@ -73,7 +66,7 @@ def to_document(report: AuditReport, *, failing: list[Finding] | None = None) ->
         },
         "failing": [f.value for f in failing or []],
         "sections": {s.key: {"title": s.title, "rows": _records(report.tables[s.key]),
-                             "truncated": len(report.tables[s.key]) >= report.limit}
+                             "truncated": report.truncated(s)}
                      for s in SECTIONS},
         "charts": {k: _records(v) for k, v in report.charts.items()},
         "recommendations": [{"command": r.command, "why": r.why}
@@ -119,7 +112,7 @@ def _summary_rows(report: AuditReport) -> list[tuple[str, str]]:
         "unchecked_production": f"Production profiles not checked in {report.hours} h",
     }
     return [("Live connections", live)] + [
-        (label, _count_text(report, key)) for key, label in labels.items()]
+        (label, f"{report.counts[key]:,}") for key, label in labels.items()]
 
 
 def _heading(report: AuditReport) -> str:

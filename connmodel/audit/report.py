@@ -28,23 +28,31 @@ class Finding(StrEnum):
 
 @dataclass(frozen=True)
 class Section:
+    """One table of the report; `count` names its total in `AuditReport.counts` when `limit`
+    can cut it (None: one row per group, listed whole)."""
+
     key: str
     title: str
     why: str
+    count: str | None = None
 
 
 SECTIONS = (
     Section("erroring", "Erroring connections",
-            "Authentication failed: re-authenticate or revoke. Oldest first."),
+            "Authentication failed: re-authenticate or revoke. Oldest first.", "error"),
     Section("stale", "Stale connections",
-            "Never used, or not used within the window: candidates for revocation."),
+            "Never used, or not used within the window: candidates for revocation.", "stale"),
     Section("expiring", "Expiring and expired credentials",
-            "Expiring within the window, or already expired yet still marked Active."),
-    Section("unused_profiles", "Unused profiles", "No live connection, or no MCP server using it."),
+            "Expiring within the window, or already expired yet still marked Active.",
+            "expiring"),
+    Section("unused_profiles", "Unused profiles", "No live connection, or no MCP server using it.",
+            "unused_profiles"),
     Section("mixed_environments", "Provider configs shared across environments",
-            "One client and secret used by profiles of several environments."),
+            "One client and secret used by profiles of several environments.",
+            "mixed_environments"),
     Section("unchecked_production", "Production profiles without a recent check",
-            "No live connection of the profile was checked within the hours given."),
+            "No live connection of the profile was checked within the hours given.",
+            "unchecked_production"),
     Section("error_rate_by_provider", "Error rate per provider",
             "Live connections in Error now, and failed checks within the window."),
     Section("audit_trail", "Revocations and re-authorizations",
@@ -72,6 +80,11 @@ class AuditReport:
     def failing(self, fail_on: set[Finding]) -> list[Finding]:
         """The findings among `fail_on` that exist (non-empty means exit code 1)."""
         return failing(self.counts, fail_on)
+
+    def truncated(self, section: Section) -> bool:
+        """Whether `limit` left rows of the section out."""
+        shown = len(self.tables[section.key])
+        return section.count is not None and self.counts[section.count] > shown
 
 
 def failing(counts: dict[str, int], fail_on: set[Finding]) -> list[Finding]:
@@ -113,46 +126,58 @@ def parse_fail_on(value: str | None) -> set[Finding]:
 def build_report(session: Session, *, actor: Actor, database_url: str | None = None,
                  days: int = 30, hours: int = 24, environment: str | None = None,
                  limit: int = 50, now: datetime | None = None) -> AuditReport:
-    """Run every audit query once. `days` is the staleness threshold, the expiry horizon and
-    the history window; `hours` the production check window. `database_url` is the URL the
-    caller named (it goes, password hidden, into the recommended commands)."""
+    """Run every audit query once, of `environment` where a question is about connections or
+    profiles (the check history and the audit trail are of every environment, as in the
+    notebooks). `days` is the staleness threshold, the expiry horizon and the history window;
+    `hours` the production check window. `database_url` is the URL the caller named (it goes,
+    password hidden, into the recommended commands)."""
     q.check_days(days)
     q.check_days(hours, "hours")
     q.check_limit(limit)
     now = now or utcnow()
     counts = q.live_counts(session, actor=actor, environment=environment)
-    every = counts if environment is None else None  # error rates cover every environment
     totals = q.totals(session, actor=actor, environment=environment, counts=counts)
     report = AuditReport(
-        generated_at=now, database=describe(store_url(database_url)), days=days, hours=hours, environment=environment,
-        limit=limit, empty=q.is_empty(session, actor=actor), totals=totals,
-        counts={
-            Finding.ERROR.value: int(totals.set_index("status").loc["Error", "connections"]),
-            Finding.STALE.value: q.stale_count(session, actor=actor, days=days,
-                                               environment=environment, now=now),
-            Finding.EXPIRING.value: q.expiring_count(session, actor=actor, days=days,
-                                                     environment=environment, now=now),
-        },
-    )
+        generated_at=now, database=describe(store_url(database_url)), days=days, hours=hours,
+        environment=environment, limit=limit, empty=q.is_empty(session, actor=actor),
+        totals=totals, counts=_counts(session, actor=actor, totals=totals, days=days,
+                                      hours=hours, environment=environment, now=now))
     t = report.tables
     t["erroring"] = q.erroring(session, actor=actor, limit=limit, environment=environment)
     t["stale"] = q.stale(session, actor=actor, days=days, limit=limit, now=now, environment=environment)
     t["expiring"] = q.expiring(session, actor=actor, days=days, limit=limit, now=now, environment=environment)
-    t["unused_profiles"] = q.unused_profiles(session, actor=actor, limit=limit)
+    t["unused_profiles"] = q.unused_profiles(session, actor=actor, limit=limit,
+                                             environment=environment)
     t["mixed_environments"] = q.mixed_environments(session, actor=actor, limit=limit)
     t["unchecked_production"] = q.unchecked_production(session, actor=actor, hours=hours,
                                                        limit=limit, now=now)
-    t["error_rate_by_provider"] = q.error_rate_by_provider(session, actor=actor, days=days,
-                                                           now=now, counts=every)
+    t["error_rate_by_provider"] = q.error_rate_by_provider(
+        session, actor=actor, days=days, environment=environment, now=now, counts=counts)
     t["audit_trail"] = q.audit_trail(session, actor=actor, days=days, now=now)
-    for key in ("unused_profiles", "mixed_environments", "unchecked_production"):
-        report.counts[key] = len(t[key])
     c = report.charts
     c["status_by_profile"] = q.status_by_profile(session, actor=actor, environment=environment,
                                                  counts=counts)
     c["status_over_time"] = q.status_over_time(session, actor=actor, days=days, now=now)
-    c["expiry_timeline"] = q.expiry_timeline(session, actor=actor, days=days, now=now)
+    c["expiry_timeline"] = q.expiry_timeline(session, actor=actor, days=days,
+                                             environment=environment, now=now)
     report.recommendations = recommendations(
         erroring=t["erroring"], stale=t["stale"], expiring=t["expiring"],
         production_unchecked=t["unchecked_production"], database_url=database_url)
     return report
+
+
+def _counts(session: Session, *, actor: Actor, totals: pd.DataFrame, days: int, hours: int,
+            environment: str | None, now: datetime) -> dict[str, int]:
+    """Every finding's true total: the summary (and JSON consumers) read these, not the rows
+    a `limit` lets through."""
+    return {
+        Finding.ERROR.value: int(totals.set_index("status").loc["Error", "connections"]),
+        Finding.STALE.value: q.stale_count(session, actor=actor, days=days,
+                                           environment=environment, now=now),
+        Finding.EXPIRING.value: q.expiring_count(session, actor=actor, days=days,
+                                                 environment=environment, now=now),
+        "unused_profiles": q.unused_profiles_count(session, actor=actor, environment=environment),
+        "mixed_environments": q.mixed_environments_count(session, actor=actor),
+        "unchecked_production": q.unchecked_production_count(session, actor=actor, hours=hours,
+                                                             now=now),
+    }

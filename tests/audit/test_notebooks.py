@@ -209,3 +209,20 @@ def test_the_notebook_report_draws_its_charts_offline(executed, page):
     assert drawn["documents"] == charts and drawn["canvases"] >= charts, (drawn, outside)
     assert outside == []  # no script, no stylesheet (Panel's CSS are data: URLs)
     assert failures == []
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("name", ["connections_overview", "errors_and_expiry", EXPLORE,
+                                  "stale_and_unused"])
+def test_a_mistyped_sqlite_path_is_refused_and_leaves_no_file(name, tmp_path):
+    """Opening a SQLite path makes the file: a typo in `database_url` (or in
+    $CONNMODEL_DATABASE_URL) left an empty database and its -wal and -shm beside it, as the
+    CLI no longer does."""
+    typo = tmp_path / "conmodel.db"
+    done = subprocess.run(
+        [str(BIN / "papermill"), "-k", "python3", "--no-progress-bar", str(NOTEBOOKS_DIR /
+         f"{name}.ipynb"), str(tmp_path / "out.ipynb"), "-p", "database_url", f"sqlite:///{typo}"],
+        capture_output=True, text=True, timeout=170, check=False)
+    assert done.returncode != 0
+    assert f"the database file {typo} does not exist" in done.stderr, done.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.ipynb"]

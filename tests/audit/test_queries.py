@@ -10,6 +10,7 @@ from sqlalchemy import event, func, select
 from audit.auditdata import NOW, VIEWER
 from connmodel.audit import queries as q
 from connmodel.audit.actions import recommendations, revoke_selected
+from connmodel.audit.render import to_document
 from connmodel.audit.report import Finding, build_report, count_findings
 from connmodel.errors import InvalidInput, PermissionDenied
 from connmodel.models import AuditEvent
@@ -329,3 +330,40 @@ def test_profile_listings_count_their_true_total(audit_url):
             assert set(frame["environment"]) <= {env}
             assert q.unused_profiles_count(s, actor=VIEWER, environment=env) == len(frame)
     assert sum(len(f) for f in per_env.values()) == len(unused)
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "production"])
+def test_the_report_of_an_environment_is_of_that_environment(audit_url, env):
+    """`connmodel audit -e staging` listed every environment's unused profiles, and charted
+    every environment's expiry and error rate per provider, beside staging's totals (the
+    notebooks follow the environment: the report now says the same)."""
+    with session(audit_url) as s:
+        report = build_report(s, actor=VIEWER, days=DAYS, environment=env, limit=1000, now=NOW)
+        unused = q.unused_profiles(s, actor=VIEWER, limit=1000, environment=env)
+        timeline = q.expiry_timeline(s, actor=VIEWER, days=DAYS, environment=env, now=NOW)
+        rates = q.error_rate_by_provider(s, actor=VIEWER, days=DAYS, environment=env, now=NOW)
+    assert set(report.tables["unused_profiles"]["environment"]) <= {env}
+    assert report.tables["unused_profiles"]["profile"].tolist() == unused["profile"].tolist()
+    assert report.charts["expiry_timeline"].equals(timeline)
+    assert report.tables["error_rate_by_provider"].equals(rates)
+    live = int(report.totals["connections"].sum())
+    assert report.tables["error_rate_by_provider"]["connections"].sum() == live
+
+
+def test_the_report_counts_every_finding_in_full_whatever_its_limit(audit_url):
+    """The JSON summary gave `unused_profiles: 1` with `--limit 1` when more were unused (the
+    rows listed, not the count), and called a section cut when it held `limit` rows, even one
+    no limit applies to: each finding is now its true total, and `truncated` says whether rows
+    were left out."""
+    with session(audit_url) as s:
+        report = build_report(s, actor=VIEWER, days=DAYS, limit=1, now=NOW)
+        truth = {"unused_profiles": q.unused_profiles_count(s, actor=VIEWER),
+                 "mixed_environments": q.mixed_environments_count(s, actor=VIEWER),
+                 "unchecked_production": q.unchecked_production_count(s, actor=VIEWER, now=NOW)}
+    assert {k: report.counts[k] for k in truth} == truth
+    assert truth["unused_profiles"] > 1 and truth["mixed_environments"] > 1
+    sections = to_document(report)["sections"]
+    assert sections["unused_profiles"]["truncated"] and sections["stale"]["truncated"]
+    assert len(sections["audit_trail"]["rows"]) > 1  # listed whole: no limit applies
+    assert not sections["audit_trail"]["truncated"]
+    assert not sections["error_rate_by_provider"]["truncated"]

@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +20,14 @@ from connmodel.errors import AlreadyExists, InvalidInput
 from connmodel.models import McpServer, WebhookDelivery, utcnow
 from connmodel.services.webhooks import add_webhook, list_webhooks, remove_webhook
 from connmodel.store import session
-from connmodel.webhooks import SIGNATURE_HEADER, backoff, deliver_due, env_targets, pending_count
+from connmodel.webhooks import (
+    SIGNATURE_HEADER,
+    backoff,
+    deliver_due,
+    enqueue,
+    env_targets,
+    pending_count,
+)
 
 SECRET = "receiver-shared-secret-42"
 
@@ -166,3 +174,37 @@ def test_check_run_delivers_after_storing_when_asked(sqlite_url, admin, keyring,
     run_checks(sqlite_url, actor=admin, keyring=keyring, request=CheckRequest(ids=(conn.id,)),
                deliver_webhooks=True)
     assert [e["event"] for e in receiver.events()] == ["connection.error"]
+
+
+def test_a_url_httpx_cannot_encode_fails_its_delivery_not_the_queue(sqlite_url, admin, keyring,
+                                                                   receiver):
+    """`http://exämple..com/` passes `webhook add` (urlsplit takes it) but httpx refuses its
+    host (IDNA); the delivery fails on its own and the next one is still sent (it raised out
+    of deliver_due: the worker died, and the claimed row blocked every later delivery)."""
+    with session(sqlite_url) as s:
+        add_webhook(s, actor=admin, url="http://exämple..com/hook", secret=SECRET,
+                    keyring=keyring)
+        add_webhook(s, actor=admin, url="http://xn--zz/hook", secret=SECRET, keyring=keyring)
+        add_webhook(s, actor=admin, url=receiver.url, secret=SECRET, keyring=keyring)
+        enqueue(s, keyring=keyring, event="connection.error", payload={"n": 1})
+        s.commit()
+        report = deliver_due(s, keyring=keyring)
+        assert (report.delivered, report.failed, report.pending) == (1, 2, 2)
+        errors = s.execute(select(WebhookDelivery.last_error)
+                           .where(WebhookDelivery.delivered_at.is_(None))).scalars().all()
+    assert all(e.startswith("invalid URL: ") for e in errors), errors
+    assert len(receiver.received) == 1
+
+
+@pytest.mark.parametrize(("urls", "message"), [
+    ("http://[::1/hook", "malformed URL 'http://[::1/hook'"),
+    ("hooks.example/x", "malformed URL 'hooks.example/x': a webhook URL is http(s)://host/"),
+    ("http://u:hunter2@127.0.0.1:9/h", "a webhook URL may not carry a user or password"),
+])
+def test_environment_urls_are_held_to_the_rules_of_webhook_add(monkeypatch, urls, message):
+    """$CONNMODEL_WEBHOOK_URLS was taken as it came: a malformed entry crashed the worker, and
+    a password in one was written to the log with every failed delivery."""
+    monkeypatch.setenv("CONNMODEL_WEBHOOK_URLS", f"http://127.0.0.1:9/ok,{urls}")
+    monkeypatch.setenv("CONNMODEL_WEBHOOK_SECRET", SECRET)
+    with pytest.raises(InvalidInput, match=re.escape(f"CONNMODEL_WEBHOOK_URLS: {message}")):
+        env_targets()

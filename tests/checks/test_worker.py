@@ -4,9 +4,13 @@ Two workers start at the same instant (a barrier) against one store: a real loop
 gets every webhook event exactly once, and the scheduled check round runs once per interval.
 """
 
+import os
+import subprocess
+import sys
 import threading
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -18,6 +22,7 @@ from connmodel.webhooks import enqueue, pending_count
 from connmodel.worker import CHECK_ROUND, Worker, claim_round, queue_depths
 
 EVENTS = 30
+SCRIPT = Path(sys.executable).parent / "connmodel"
 
 
 def race(*jobs) -> list:
@@ -78,3 +83,18 @@ def test_the_check_round_runs_once_per_interval_whatever_the_workers(store_url, 
 def test_a_worker_cycle_survives_an_unusable_database(keyring):
     cycle = Worker("postgresql://u@127.0.0.1:1/x", keyring, check_every=60).run_once()
     assert cycle.errors and "cannot use the database" in cycle.errors[0]
+
+
+def test_a_worker_refuses_to_start_with_a_misconfigured_webhook_list(sqlite_url, keyring,
+                                                                     monkeypatch, tmp_path):
+    """Webhook URLs without a secret failed every check round (no result recorded) while
+    `connmodel worker --once` exited 0: cron saw success. It now stops at start, exit 2."""
+    monkeypatch.setenv("CONNMODEL_WEBHOOK_URLS", "http://127.0.0.1:9/hook")
+    monkeypatch.delenv("CONNMODEL_WEBHOOK_SECRET", raising=False)
+    env = {**os.environ, "CONNMODEL_DATABASE_URL": sqlite_url, "CONNMODEL_CHECK_INTERVAL": "60"}
+    done = subprocess.run([str(SCRIPT), "worker", "--once"], capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+    assert done.returncode == 2, done
+    assert done.stderr.strip() == ("connmodel: error: CONNMODEL_WEBHOOK_URLS is set but "
+                                   "CONNMODEL_WEBHOOK_SECRET is not: deliveries must be signed")
+    assert done.stdout == ""

@@ -25,6 +25,12 @@ class AlreadyExists(ConnModelError):
     """A name that must be unique is taken."""
 
 
+class StateConflict(ConnModelError):
+    """The request is well formed but the target's state does not allow it now (enable what is
+    not disabled, disable what is): a refusal like AlreadyRevoked (exit 1, HTTP 409), not
+    malformed input (exit 2, HTTP 422)."""
+
+
 class AlreadyRevoked(ConnModelError):
     """The connection was revoked before this call (possibly by someone else a moment ago)."""
 

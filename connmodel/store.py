@@ -180,6 +180,23 @@ def _pool() -> dict[str, int]:
     return sizes
 
 
+def require_existing(url: str | None = None) -> None:
+    """StoreUnavailable when `url` names a SQLite file that does not exist: opening it would
+    create an empty one (sqlite3 makes the file it opens), so a typo left files behind. Only
+    `connmodel init` creates the store; it does not call this."""
+    try:
+        parsed = make_url(database_url(url))
+    except (ArgumentError, ValueError):
+        return  # get_engine says what is wrong with it
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:" \
+            or "uri" in parsed.query:
+        return
+    if not os.path.exists(path):
+        raise StoreUnavailable(f"the database file {path} does not exist: run `connmodel init` "
+                               "to create it, or check --database and $CONNMODEL_DATABASE_URL")
+
+
 def describe(url: str) -> str:
     """The URL with any password hidden, for messages (even when the URL does not parse)."""
     try:

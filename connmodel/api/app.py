@@ -30,8 +30,8 @@ MAX_BODY = 64 * 1024  # bytes; every request body of this API is a few hundred
 
 
 class BodyLimit:
-    """Refuse a request body over `limit` bytes with 413, by its Content-Length or as it streams,
-    before any of it reaches a route."""
+    """Refuse a request body over `limit` bytes with 413, by its Content-Length before any of it
+    reaches a route, or as it streams (chunked) when the route reads past the limit."""
 
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
         self.app = app
@@ -52,27 +52,33 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                raise _TooLarge
+                raise _TooLarge(self.limit)
             return message
 
-        try:
-            await self.app(scope, capped, send)
-        except _TooLarge:
-            await self._refuse(send)
+        await self.app(scope, capped, send)
 
     async def _refuse(self, send: Send) -> None:
         import json
 
         body = json.dumps({"type": "about:blank", "title": "Content Too Large", "status": 413,
-                           "detail": f"the request body is over {self.limit:,} bytes"}).encode()
+                           "detail": _too_large(self.limit)}).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", problems.MEDIA_TYPE.encode()),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
+def _too_large(limit: int) -> str:
+    return f"the request body is over {limit:,} bytes"
+
+
+class _TooLarge(HTTPException):
+    """A streamed body over the limit. An HTTPException, which FastAPI's body parsing raises on
+    as it is (any other exception there became its 400 "There was an error parsing the body"),
+    so the app's handler answers it as the same 413 problem, on every route."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _too_large(limit))
 
 
 @asynccontextmanager

@@ -26,6 +26,7 @@ from connmodel.errors import (
     ProviderRefused,
     ProviderUnreachable,
     SecretKeyError,
+    StateConflict,
     StoreUnavailable,
     Throttled,
 )
@@ -40,6 +41,7 @@ STATUS: dict[type[ConnModelError], int] = {
     AlreadyRevoked: 409,
     AlreadyExists: 409,
     CredentialUnavailable: 409,
+    StateConflict: 409,
     InvalidInput: 422,
     Throttled: 429,
     ProviderRefused: 502,

@@ -22,8 +22,10 @@ from connmodel.cli.common import (
     cli_actor,
     emit_json,
     emit_table,
+    profile_option,
     proven_keyring,
     read_secret,
+    refuse_together,
     store,
 )
 from connmodel.errors import InvalidInput
@@ -46,7 +48,7 @@ webhook_app = typer.Typer(help="Webhook receivers told when a connection turns E
 app.add_typer(server_app, name="server")
 app.add_typer(webhook_app, name="webhook")
 
-ProfileOpt = Annotated[str, typer.Option("--profile", "-p", help="Profile name.")]
+ProfileOpt = Annotated[str, profile_option("Profile name.")]
 
 
 def _check_json(c: "ConnectionCheck") -> dict[str, object]:
@@ -68,8 +70,7 @@ def _status_cell(c: "ConnectionCheck") -> str:
 def check(
     ids: Annotated[list[int] | None, typer.Argument(help="Connection ids to check.", min=1,
                                                     max=ID_MAX, show_default=False)] = None,
-    profile: Annotated[str | None, typer.Option("--profile", "-p", help="Every connection of "
-                                                "this profile.", show_default=False)] = None,
+    profile: Annotated[str | None, profile_option("Every connection of this profile.")] = None,
     all_connections: Annotated[bool, typer.Option("--all", help="Every live connection.")] = False,
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Servers probed at "
                                              "once (1-500).")] = DEFAULT_CONCURRENCY,
@@ -83,6 +84,7 @@ def check(
 
     Exit code 3 when any checked connection is in Error afterwards.
     """
+    refuse_together("--all", all_connections, {"connection ids": ids, "--profile": profile})
     from connmodel.checks import CheckRequest, run_checks, tally  # the MCP SDK loads here
 
     request = CheckRequest(ids=tuple(ids or ()), profile=profile,

@@ -9,7 +9,7 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
@@ -19,9 +19,11 @@ import typer
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from connmodel.errors import InvalidInput
 from connmodel.paging import COUNT_CAP, Page
 from connmodel.permissions import Actor, Role
-from connmodel.store import session
+from connmodel.store import require_existing, session
+from connmodel.validation import clean_name
 
 if TYPE_CHECKING:
     from connmodel.secrets import KeyRing
@@ -34,18 +36,51 @@ class Format(StrEnum):
     JSON = "json"
 
 
-def _database_given(value: str | None) -> str | None:
-    """An empty -d is a script's unset variable, not a wish for ./connmodel.db."""
-    if value is not None and not value.strip():
-        raise typer.BadParameter("is empty: give a database URL, or leave the option out")
-    return value
+def not_empty(what: str) -> Callable[[str | None], str | None]:
+    """An option's callback refusing an empty value: a script's unset variable, not a wish for
+    the option's default nor for an empty `what`."""
+
+    def given(value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise typer.BadParameter(f"is empty: give {what}, or leave the option out")
+        return value
+
+    return given
 
 
 DatabaseOpt = Annotated[
     str | None,
     typer.Option("--database", "-d", help="Database URL (default: $CONNMODEL_DATABASE_URL or "
-                 "sqlite:///connmodel.db).", show_default=False, callback=_database_given),
+                 "sqlite:///connmodel.db).", show_default=False,
+                 callback=not_empty("a database URL")),
 ]
+
+
+def _profile_given(value: str | None) -> str | None:
+    """Every -p refuses an empty or malformed profile name alike (it was refused three ways,
+    and `servers` read an empty one as no filter)."""
+    return None if value is None else clean_name(value, "profile name")
+
+
+def profile_option(help: str) -> Any:
+    """The --profile/-p option of every command, with `help` saying what it selects."""
+    return typer.Option("--profile", "-p", help=help, show_default=False,
+                        callback=_profile_given)
+
+
+def _given(value: object) -> bool:
+    """Whether an option was given: not its None, False or empty-list default."""
+    return value is not None and value is not False and value != []
+
+
+def refuse_together(option: str, value: object, others: dict[str, object]) -> None:
+    """InvalidInput (exit 2) naming `option` and the first of `others` given with it: options
+    that contradict each other are refused rather than one silently winning."""
+    clash = next((name for name, other in others.items() if _given(other)), None)
+    if _given(value) and clash:
+        raise InvalidInput(f"{option} cannot be used with {clash}: give one or the other")
+
+
 FormatOpt = Annotated[
     Format, typer.Option("--format", "-f", help="table for people, json for scripts.")
 ]
@@ -57,7 +92,11 @@ def cli_actor() -> Actor:
 
 
 @contextmanager
-def store(database: str | None) -> Iterator[Session]:
+def store(database: str | None, *, create: bool = False) -> Iterator[Session]:
+    """A session on the store. A SQLite file that does not exist is refused unless `create`
+    (init): for any other command it is a typo, and opening it would leave an empty file."""
+    if not create:
+        require_existing(database)
     with session(database) as s:
         yield s
 
@@ -74,14 +113,15 @@ def proven_keyring(database: str | None) -> "KeyRing":
     return keyring
 
 
-def read_secret(prompt: str) -> str:
-    """A secret typed at the terminal without echo, or the first line of piped input (`echo
-    KEY | connmodel update-key 5`, as the docs show): getpass then warned, on every run, that it
-    could not hide what nobody types. The prompt goes to stderr either way (a process feeding
-    the key may wait for it)."""
+def read_secret(prompt: str, *, confirm: bool = False) -> str:
+    """A secret typed at the terminal without echo (twice with `confirm`: a new password), or
+    the first line of piped input (`echo KEY | connmodel update-key 5`, as the docs show):
+    getpass then warned, on every run, that it could not hide what nobody types. The prompt
+    goes to stderr either way (a process feeding the key may wait for it)."""
     if not sys.stdin.isatty():
         return _piped_answer(f"{prompt}: ")
-    return str(typer.prompt(prompt, hide_input=True, default="", show_default=False, err=True))
+    return str(typer.prompt(prompt, hide_input=True, default="", show_default=False, err=True,
+                            confirmation_prompt=confirm))
 
 
 def confirmed(question: str) -> bool:

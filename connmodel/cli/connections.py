@@ -18,6 +18,7 @@ from connmodel.cli.common import (
     emit_json,
     emit_page,
     emit_table,
+    profile_option,
     store,
 )
 from connmodel.errors import InvalidInput
@@ -32,7 +33,6 @@ from connmodel.services.connections import (
 from connmodel.services.groups import GroupFilter, count_matching, servers_affected
 from connmodel.services.revoke_matching import revoke_matching
 from connmodel.status import REVOKE_NOTE, parse_environment, parse_status
-from connmodel.validation import clean_name
 
 ConnectionId = Annotated[
     int, typer.Argument(help="The connection's id (see `connmodel connections`).", min=1,
@@ -47,8 +47,7 @@ def _row(c: ConnectionPublic) -> tuple[object, ...]:
 
 @app.command()
 def connections(
-    profile: Annotated[str | None, typer.Option("--profile", "-p", help="Only this profile.",
-                                                show_default=False)] = None,
+    profile: Annotated[str | None, profile_option("Only this profile.")] = None,
     status: Annotated[str | None, typer.Option("--status", "-s", help="Active, Inactive or Error.",
                                                show_default=False)] = None,
     environment: Annotated[str | None, typer.Option("--environment", "-e",
@@ -67,7 +66,7 @@ def connections(
     """List live connections: filtered, sorted and paged in the database."""
     # an option given explicitly but empty is a mistake, not "no filter"
     where = ConnectionFilter(
-        profile=clean_name(profile, "profile name") if profile is not None else None,
+        profile=profile,
         status=parse_status(status).value if status is not None else None,
         environment=parse_environment(environment).value if environment is not None else None,
         search=search,
@@ -141,9 +140,8 @@ def revoke_matching_command(
     environment: Annotated[str | None, typer.Option("--environment", "-e",
                                                     help="dev, staging or production.",
                                                     show_default=False)] = None,
-    profile: Annotated[str | None, typer.Option("--profile", "-p",
-                                                help="Profiles whose name contains this text.",
-                                                show_default=False)] = None,
+    profile: Annotated[str | None, profile_option("Profiles whose name contains this text.")
+                       ] = None,
     search: Annotated[str | None, typer.Option("--search", "-q",
                                                help="Text in the account or service.",
                                                show_default=False)] = None,

@@ -17,7 +17,7 @@ from connmodel.store import database_url, describe
 @app.command()
 def init(database: DatabaseOpt = None) -> None:
     """Create or upgrade the database schema and create the secret key file if missing."""
-    with store(database) as s:  # surfaces an unreachable database as one message
+    with store(database, create=True) as s:  # surfaces an unreachable database as one message
         upgrade(s.get_bind(), report=typer.echo)  # type: ignore[arg-type]
     with store(database) as s:
         keyring = init_keyring(s)

@@ -32,14 +32,16 @@ from connmodel.cli.common import (
     cli_actor,
     emit_json,
     emit_table,
+    not_empty,
     proven_keyring,
     read_secret,
+    refuse_together,
     store,
 )
 from connmodel.cli.connections import ConnectionId
 from connmodel.cli.profiles import provider_app
 from connmodel.errors import ConnModelError, InvalidInput
-from connmodel.models import Connection
+from connmodel.models import Connection, ProviderConfig
 from connmodel.permissions import Actor
 from connmodel.providers import authorization, lifecycle
 from connmodel.providers import connect as connecting
@@ -65,6 +67,24 @@ NICE = 10  # `connmodel refresh` without --id is background work (see its --nice
 def _describe(conn: Connection, profile: str) -> str:
     return (f"connection {conn.id}: {profile} / {conn.service} / {conn.account} "
             f"({conn.status}{': ' + conn.status_reason if conn.status_reason else ''})")
+
+
+def _refuse_print_url(print_url: bool, profile: str, provider: ProviderConfig) -> None:
+    """--print-url prints an authorization-code flow's URL: a profile of another kind has none,
+    and would have connected (or asked for a key) instead."""
+    if print_url and provider.kind != ProviderKind.OAUTH2.value:
+        raise InvalidInput(f"--print-url is only for OAuth2 (authorization code) profiles; "
+                           f"{profile!r} uses {provider.name} ({provider.kind}): leave "
+                           "--print-url out")
+
+
+def _finishing(state: str | None, code: str | None, print_url: bool) -> bool:
+    """Whether connect finishes a printed flow: --state and --code come together (alone, the
+    state was spent for want of a code) and not with --print-url."""
+    refuse_together("--print-url", print_url, {"--state": state, "--code": code})
+    if (state is None) != (code is None):
+        raise InvalidInput("--state and --code finish a printed flow together: give both")
+    return state is not None
 
 
 class _Callback(BaseHTTPRequestHandler):
@@ -151,9 +171,11 @@ def connect(
     profile: Annotated[str, typer.Argument(help="The profile to connect, e.g. Google.")],
     server: ServerOpt = None,
     state: Annotated[str | None, typer.Option(
-        "--state", help="Finish a printed flow: the callback's state.", show_default=False)] = None,
+        "--state", help="Finish a printed flow: the callback's state.", show_default=False,
+        callback=not_empty("the state the flow printed"))] = None,
     code: Annotated[str | None, typer.Option(
-        "--code", help="Finish a printed flow: the callback's code.", show_default=False)] = None,
+        "--code", help="Finish a printed flow: the callback's code.", show_default=False,
+        callback=not_empty("the code the flow printed"))] = None,
     print_url: Annotated[bool, typer.Option(
         "--print-url", help="OAuth2: only print the URL and state; do not listen.")] = False,
     redirect_uri: Annotated[str | None, typer.Option(
@@ -164,15 +186,17 @@ def connect(
     database: DatabaseOpt = None,
 ) -> None:
     """Connect a profile: none at once, API key from a hidden prompt, OAuth2 in a browser."""
+    finishing = _finishing(state, code, print_url)
     actor = cli_actor()
     with store(database) as s:
         keyring = checked_keyring(s)  # a wrong key must not write a secret nobody can read
         _, provider = profile_with_provider(s, profile)
-        if state or code:
+        if finishing:
             conn = authorization.complete_authorization(s, actor=actor, keyring=keyring,
                                                         state=state or "", code=code)
             typer.echo(_describe(conn, profile))
             return
+        _refuse_print_url(print_url, profile, provider)
         if provider.kind != ProviderKind.OAUTH2.value:
             key = read_secret("API key") if provider.kind == ProviderKind.API_KEY.value else None
             conn = connecting.connect_profile(s, actor=actor, keyring=keyring, profile=profile,
@@ -202,6 +226,7 @@ def reauthorize(
     with store(database) as s:
         keyring = checked_keyring(s)  # a wrong key must not write a secret nobody can read
         linked = live(s, connection_id)
+        _refuse_print_url(print_url, linked.profile.name, linked.provider)
         if linked.provider.kind == ProviderKind.API_KEY.value:
             conn = connecting.update_key(s, actor=actor, keyring=keyring,
                                          connection_id=connection_id,
@@ -223,6 +248,8 @@ def reauthorize(
 def update_key(connection_id: ConnectionId, database: DatabaseOpt = None) -> None:
     """Replace an API key connection's key (hidden prompt or stdin); it becomes Active again."""
     actor, keyring = cli_actor(), proven_keyring(database)
+    with store(database) as s:  # a wrong id is said before the key is asked for
+        connecting.key_connection(s, connection_id)
     key = read_secret("new API key")
     with store(database) as s:
         conn = connecting.update_key(s, actor=actor, keyring=keyring,
@@ -374,6 +401,10 @@ def provider_add_oauth(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Add an OAuth2 provider config; the client secret is read from a hidden prompt or stdin."""
+    refuse_together("--google", google, {
+        "--client-credentials": machine, "--issuer": issuer, "--authorize-url": authorize_url,
+        "--token-url": token_url, "--revocation-url": revocation_url,
+        "--userinfo-url": userinfo_url})
     keyring = proven_keyring(database)
     secret = read_secret("client secret (empty for a public client)")
     with store(database) as s:

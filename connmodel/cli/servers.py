@@ -14,9 +14,11 @@ from connmodel.cli.common import (
     LimitOpt,
     cli_actor,
     emit_page,
+    profile_option,
     store,
 )
 from connmodel.models import AuditEventPublic, ServerPublic
+from connmodel.services.connections import profile_id_by_name
 from connmodel.services.events import EventFilter, list_events
 from connmodel.services.servers import list_servers
 
@@ -31,8 +33,7 @@ def _event_row(e: AuditEventPublic) -> tuple[object, ...]:
 
 @app.command()
 def servers(
-    profile: Annotated[str | None, typer.Option("--profile", "-p", help="Only this profile's.",
-                                                show_default=False)] = None,
+    profile: Annotated[str | None, profile_option("Only this profile's.")] = None,
     state: Annotated[str | None, typer.Option("--state", help="connected or disconnected.",
                                               show_default=False)] = None,
     limit: LimitOpt = 50,
@@ -42,6 +43,8 @@ def servers(
 ) -> None:
     """MCP servers of the gateway with the profile they use and their state."""
     with store(database) as s:
+        if profile is not None:  # an unknown profile is an error, as `connections` says
+            profile_id_by_name(s, profile)
         page = list_servers(s, actor=cli_actor(), profile=profile, state=state, cursor=after,
                             limit=limit)
     emit_page(page, fmt, "servers", ["Server", "URL", "Profile", "State", "Reason"], _server_row)

@@ -12,6 +12,7 @@ from connmodel.cli.common import (
     cli_actor,
     emit_json,
     emit_table,
+    read_secret,
     store,
 )
 from connmodel.services import users
@@ -25,7 +26,7 @@ PasswordOpt = Annotated[
 
 
 def _password(prompt: bool) -> str | None:
-    return typer.prompt("password", hide_input=True, confirmation_prompt=True) if prompt else None
+    return read_secret("password", confirm=True) if prompt else None
 
 
 @user_app.command("add")

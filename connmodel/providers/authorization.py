@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlmodel import Session, col
 
-from connmodel.errors import ConnModelError, InvalidInput, ProviderRefused
+from connmodel.errors import ConnModelError, InvalidInput, ProviderRefused, StateConflict
 from connmodel.models import Connection, OAuthAuthorization, utcnow
 from connmodel.permissions import Action, Actor, require
 from connmodel.providers.client import TokenSet, account_of, call, oauth_client
@@ -75,7 +75,7 @@ def begin_authorization(
         if linked.profile.id != prof.id:
             raise InvalidInput(f"connection {connection_id} is not of profile {prof.name!r}")
         if linked.connection.disabled_by:
-            raise InvalidInput(f"connection {connection_id} is disabled: enable it first")
+            raise StateConflict(f"connection {connection_id} is disabled: enable it first")
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
     with oauth_client(provider, keyring, redirect_uri=redirect_uri) as client:

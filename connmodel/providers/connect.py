@@ -15,6 +15,7 @@ from connmodel.permissions import Action, Actor, require
 from connmodel.providers.client import TokenSet, call, oauth_client
 from connmodel.providers.endpoints import oauth_settings
 from connmodel.providers.records import (
+    Linked,
     attach_servers,
     audited,
     check_servers,
@@ -140,12 +141,19 @@ def connect_profile(
     return conn
 
 
+def key_connection(session: Session, connection_id: int) -> Linked:
+    """The live API key connection `connection_id`, else NotFound, AlreadyRevoked or
+    InvalidInput: a caller asking for the new key checks it first, not after."""
+    linked = live(session, connection_id)
+    require_kind(linked.provider, ProviderKind.API_KEY.value, action="Update key")
+    return linked
+
+
 def update_key(session: Session, *, actor: Actor, keyring: KeyRing, connection_id: int,
                api_key: str) -> Connection:
     """Replace an API key connection's key; the connection becomes Active again. Committed."""
     require(actor, Action.WRITE, session)
-    linked = live(session, connection_id)
-    require_kind(linked.provider, ProviderKind.API_KEY.value, action="Update key")
+    linked = key_connection(session, connection_id)
     store_credential(session, linked.connection, keyring, check_api_key(api_key),
                      hint=True)
     session.add(linked.connection)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, update
 from sqlmodel import Session, col
 
-from connmodel.errors import InvalidInput
+from connmodel.errors import StateConflict
 from connmodel.models import Connection, utcnow
 from connmodel.permissions import Action, Actor, require
 from connmodel.providers.records import changed, disabled_reason, live
@@ -43,7 +43,7 @@ def disable_connection(session: Session, *, actor: Actor, connection_id: int) ->
     ))
     if not done:
         session.rollback()
-        raise InvalidInput(f"connection {connection_id} is already disabled")
+        raise StateConflict(f"connection {connection_id} is already disabled")
     servers = set_servers_state(session, linked.profile.id or 0,
                                 from_state=ServerState.CONNECTED, to_state=ServerState.DISCONNECTED,
                                 reason=disabled_server_reason(connection_id, actor.name))
@@ -63,7 +63,7 @@ def enable_connection(session: Session, *, actor: Actor, connection_id: int) -> 
     linked = live(session, connection_id)
     conn = linked.connection
     if not conn.disabled_by:
-        raise InvalidInput(f"connection {connection_id} is not disabled")
+        raise StateConflict(f"connection {connection_id} is not disabled")
     disabled_by = conn.disabled_by
     expired = conn.expires_at is not None and conn.expires_at <= utcnow()
     status, reason = ((Status.ERROR.value, conn.held_error) if conn.held_error

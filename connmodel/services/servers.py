@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlmodel import Session, col
 
-from connmodel.errors import AlreadyExists, InvalidInput, NotFound
+from connmodel.errors import AlreadyExists, InvalidInput, NotFound, StateConflict
 from connmodel.models import Connection, McpServer, Profile, ServerRow, utcnow
 from connmodel.paging import Page, SortKey, capped_count, keyset_page
 from connmodel.permissions import Action, Actor, require
@@ -115,10 +115,10 @@ def reconfigure_server(session: Session, *, actor: Actor, name: str, profile: st
     profile_id = _profile_id(session, profile)
     found = _live_connection(session, profile_id)
     if found is None:
-        raise InvalidInput(f"profile {profile!r} has no live connection: connect it first")
+        raise StateConflict(f"profile {profile!r} has no live connection: connect it first")
     if found[1]:
-        raise InvalidInput(f"profile {profile!r} has only a disabled connection ({found[0]}, "
-                           f"disabled by {found[1]}): enable it first")
+        raise StateConflict(f"profile {profile!r} has only a disabled connection ({found[0]}, "
+                            f"disabled by {found[1]}): enable it first")
     old = session.execute(
         select(col(Profile.name)).where(col(Profile.id) == server.profile_id)
     ).scalar()

@@ -25,6 +25,7 @@ from connmodel.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    StateConflict,
     Throttled,
 )
 from connmodel.models import LoginAttempt, User, UserSession, utcnow
@@ -117,6 +118,8 @@ def set_disabled(session: Session, *, actor: Actor, name: str, disabled: bool = 
     or enable them again (to sign in anew: the sessions disabling ended stay ended)."""
     require(actor, Action.WRITE, session)
     user = _user(session, name)
+    if user.disabled == disabled:  # a no-op is no change to audit
+        raise StateConflict(f"{user.name} is already {'disabled' if disabled else 'enabled'}")
     if disabled:
         _keep_an_admin(session, user)
         # Their sessions end (kept as ended): enabling them again does not revive open pages.

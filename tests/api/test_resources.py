@@ -195,9 +195,10 @@ def test_disable_enable_refresh_and_reconfigure(api):
         off = c.post(f"/connections/{hub}/disable")
         assert off.status_code == 200 and off.json()["status"] == "Inactive"
         assert off.json()["servers"] == ["Hubspot CRM"]
-        assert "already disabled" in problem(c.post(f"/connections/{hub}/disable"), 422)
+        assert "already disabled" in problem(c.post(f"/connections/{hub}/disable"), 409)
         on = c.post(f"/connections/{hub}/enable").json()
         assert (on["status"], on["servers"]) == ("Active", ["Hubspot CRM"])
+        assert "is not disabled" in problem(c.post(f"/connections/{hub}/enable"), 409)
         assert "kind oauth2" in problem(c.post(f"/connections/{hub}/refresh"), 422)
         google = c.get("/connections", params={"profile": "Google"}).json()["items"][0]["id"]
         refreshed = c.post(f"/connections/{google}/refresh")  # its provider is not reachable
@@ -209,10 +210,27 @@ def test_disable_enable_refresh_and_reconfigure(api):
         assert back.status_code == 200
         assert (back.json()["state"], back.json()["profile"]) == ("connected", "Noauth")
         assert "no live connection" in problem(
-            c.post("/servers/Calculator/reconfigure", json={"profile": "Hubspot"}), 422)
+            c.post("/servers/Calculator/reconfigure", json={"profile": "Hubspot"}), 409)
     actions = [e.action for e in events(api.database_url, before, actor="token:admin-token")]
     assert actions == ["connection.disable", "connection.enable", "revoke",
                        "server.reconfigure"]
+
+
+def test_an_oversized_body_is_413_whether_its_length_is_declared_or_chunked(api):
+    """A chunked body (no Content-Length) over the cap was FastAPI's 400 "There was an error
+    parsing the body" on every FastAPI route; only a declared length got 413."""
+    big = b'{"ids": [' + b"1, " * 30_000 + b'1]}'
+
+    def chunked():
+        for start in range(0, len(big), 8192):
+            yield big[start:start + 8192]
+
+    json = {"content-type": "application/json"}
+    with api.client("admin") as c:
+        for path in ("/connections/revoke", "/servers/Drive/reconfigure", "/credentials"):
+            for body in (big, chunked()):
+                detail = problem(c.post(path, content=body, headers=json), 413)
+                assert detail == "the request body is over 65,536 bytes", path
 
 
 def test_an_unreachable_database_is_503(tmp_path):

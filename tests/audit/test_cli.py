@@ -143,6 +143,7 @@ def test_an_unreachable_or_wrong_database_exits_2(capsys, url):
 
 def test_a_file_that_is_not_a_connmodel_database(capsys, tmp_path):
     other = tmp_path / "other.db"
+    other.touch()  # a missing file is refused before it is opened (tests/cli/test_errors.py)
     code, _, err = audit(capsys, "-d", f"sqlite:///{other}")
     assert code == 2 and "is not a connmodel database" in err and "connmodel init" in err
 

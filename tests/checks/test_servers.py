@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from checks.conftest import connect
 from connmodel.checks import CheckRequest, run_checks
-from connmodel.errors import InvalidInput, NotFound, PermissionDenied
+from connmodel.errors import InvalidInput, NotFound, PermissionDenied, StateConflict
 from connmodel.models import AuditEvent
 from connmodel.services.connections import revoke_connection
 from connmodel.services.servers import add_server, get_server, list_servers, reconfigure_server
@@ -55,7 +55,7 @@ def test_revoke_disconnects_and_reconfigure_moves_and_reconnects(two_profiles, a
         assert row.connection_id is None
         assert [r.name for r in list_servers(s, actor=admin, state="disconnected").items] == \
             ["Broken", "Calculator"]
-        with pytest.raises(InvalidInput, match="profile 'Noauth' has no live connection"):
+        with pytest.raises(StateConflict, match="profile 'Noauth' has no live connection"):
             reconfigure_server(s, actor=admin, name="Calculator", profile="Noauth")
         with pytest.raises(PermissionDenied):
             reconfigure_server(s, actor=viewer, name="Calculator", profile="Local")
@@ -93,8 +93,8 @@ def test_a_server_is_only_connected_through_a_live_enabled_connection(two_profil
         s.commit()
         assert (parked.state, parked.reason) == (
             "disconnected", f"connection {b} disabled by alice; enable it to reconnect")
-        with pytest.raises(InvalidInput, match=f"profile 'Local' has only a disabled connection "
-                                               f"\\({b}, disabled by alice\\): enable it first"):
+        with pytest.raises(StateConflict, match=f"profile 'Local' has only a disabled connection "
+                                                f"\\({b}, disabled by alice\\): enable it first"):
             reconfigure_server(s, actor=admin, name="Orphan", profile="Local")
         assert enable_connection(s, actor=admin, connection_id=b).servers == ["Parked", "Spare"]
         assert get_server(s, actor=admin, name="Parked").health == "connected"

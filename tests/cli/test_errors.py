@@ -217,3 +217,142 @@ def test_init_will_not_make_a_new_key_for_a_database_with_secrets(demo_url, cli,
     assert not (tmp_path / "new.key").exists()
 
 
+
+
+# --- a tester's findings: each failed on the old code ---
+
+@pytest.mark.parametrize("argv", [["connect", "Noauth"], ["connect", "Hubspot"],
+                                  ["reauthorize", "2"]])
+def test_print_url_is_only_for_an_oauth_profile(demo_url, cli, argv):
+    """`connect Noauth --print-url` connected at once (and Hubspot's asked for a key): there
+    is no URL to print without an authorization-code flow."""
+    before = _snapshot(cli, demo_url)
+    result = cli(*argv, "--print-url", "-d", demo_url, stdin=KEYED_STDIN)
+    error = result.one_line_error()
+    assert result.code == 2 and error.startswith("connmodel: error: --print-url is only for "
+                                                 "OAuth2 (authorization code) profiles;"), error
+    assert error.endswith(": leave --print-url out")
+    assert _snapshot(cli, demo_url) == before
+
+
+@pytest.mark.parametrize("option", ["--state", "--code"])
+@pytest.mark.parametrize("value", ["", " "])
+def test_an_empty_state_or_code_is_refused(demo_url, cli, option, value):
+    """An empty --state or --code (a script's unset variable) started the browser flow."""
+    before = _snapshot(cli, demo_url)
+    result = cli("connect", "Google", option, value, "--timeout", "1", "-d", demo_url)
+    assert result.one_line_error() == (
+        f"connmodel connect: error: Invalid value for '{option}': is empty: give the "
+        f"{option[2:]} the flow printed, or leave the option out")
+    assert result.code == 2 and result.out == ""
+    assert _snapshot(cli, demo_url) == before
+
+
+def test_state_and_code_finish_a_flow_only_together(demo_url, cli):
+    """--state alone spent the flow's state (and audited a refusal) for want of a code."""
+    before = _snapshot(cli, demo_url)
+    for argv in (["--state", "s"], ["--code", "c"]):
+        error = cli("connect", "Google", *argv, "-d", demo_url).one_line_error()
+        assert error == ("connmodel: error: --state and --code finish a printed flow together: "
+                         "give both")
+    assert _snapshot(cli, demo_url) == before
+
+
+OAUTH = ["provider", "add-oauth", "Mine", "--client-id", "cid"]
+
+
+@pytest.mark.parametrize("argv, first, second", [
+    ([*OAUTH, "--google", "--token-url", "https://auth.example/token"], "--google",
+     "--token-url"),
+    ([*OAUTH, "--google", "--issuer", "https://auth.example"], "--google", "--issuer"),
+    ([*OAUTH, "--client-credentials", "--google"], "--google", "--client-credentials"),
+    (["check", "1", "--all", "--no-deliver"], "--all", "connection ids"),
+    (["check", "--all", "--profile", "Noauth", "--no-deliver"], "--all", "--profile"),
+    (["connect", "Google", "--print-url", "--state", "s", "--code", "c"], "--print-url",
+     "--state"),
+])
+def test_conflicting_options_are_a_usage_error(demo_url, cli, argv, first, second):
+    """Options that contradict each other were accepted, one silently winning (--google over
+    the endpoints given, a Google client-credentials provider, `check 1 --all` checking all)."""
+    before = _snapshot(cli, demo_url)
+    result = cli(*argv, "-d", demo_url, stdin="a-client-secret\n")
+    assert result.one_line_error() == (f"connmodel: error: {first} cannot be used with "
+                                       f"{second}: give one or the other")
+    assert result.code == 2
+    assert _snapshot(cli, demo_url) == before
+
+
+def test_state_conflicts_exit_1_as_already_revoked_does(demo_url, cli):
+    """Enabling an enabled connection, disabling a disabled one and the like exited 2, the code
+    of malformed input, where an already revoked connection exits 1. Connection 6 of the demo
+    is Google Dev's, disabled; connection 1 Noauth's."""
+    before = _snapshot(cli, demo_url)
+    for argv, message in [
+        (["enable", "1"], "connection 1 is not disabled"),
+        (["disable", "6"], "connection 6 is already disabled"),
+        (["reauthorize", "6", "--print-url"], "connection 6 is disabled: enable it first"),
+        (["server", "reconfigure", "Drive", "--profile", "Google Dev"],
+         ("profile 'Google Dev' has only a disabled connection (6, disabled by admin): "
+          "enable it first")),
+    ]:
+        result = cli(*argv, "-d", demo_url)
+        assert result.one_line_error() == f"connmodel: error: {message}", argv
+        assert result.code == 1, argv
+    assert _snapshot(cli, demo_url) == before
+
+
+@pytest.mark.parametrize("argv", [
+    ["connections"], ["servers"], ["check"], ["revoke-matching", "--yes"],
+    ["server", "add", "Z", "--url", "http://127.0.0.1:9/mcp"], ["server", "reconfigure", "Drive"],
+])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_profile_option_is_one_error_everywhere(demo_url, cli, argv, value):
+    """`-p ""` was refused three ways (and `servers` listed every server): one message now."""
+    before = _snapshot(cli, demo_url)
+    result = cli(*argv, "-p", value, "-d", demo_url)
+    assert result.one_line_error() == "connmodel: error: profile name is empty", argv
+    assert result.code == 2
+    assert _snapshot(cli, demo_url) == before
+
+
+def test_servers_of_an_unknown_profile_is_an_error(demo_url, cli):
+    """`servers -p Nope` listed nothing and exited 0, where `connections -p Nope` fails."""
+    for command in ("servers", "connections"):
+        result = cli(command, "-p", "Nope", "-d", demo_url)
+        assert result.one_line_error() == "connmodel: error: no profile named 'Nope'", command
+        assert result.code == 1
+
+
+@pytest.mark.parametrize("connection_id, message", [
+    ("999", "no connection with id 999"),
+    ("3", ("Update key is for providers of kind api_key; 'Google OAuth2 Provider' is of kind "
+           "oauth2")),
+])
+def test_update_key_checks_the_connection_before_asking_for_the_key(demo_url, cli,
+                                                                    connection_id, message):
+    """The key was asked for (and read) before the id was found to be wrong."""
+    result = cli("update-key", connection_id, "-d", demo_url, stdin=KEYED_STDIN)
+    assert result.err == f"connmodel: error: {message}\n"  # no "new API key:" prompt first
+
+
+MISSING = ("the database file {} does not exist: run `connmodel init` to create it, or check "
+           "--database and $CONNMODEL_DATABASE_URL")
+
+
+def test_a_missing_sqlite_file_is_reported_and_not_created(cli, tmp_path, monkeypatch):
+    """A read-only command pointed at a path with no database left an empty file (and its
+    -wal and -shm) behind, then said it was not a connmodel database. Only init creates one."""
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    path = here / "typo.db"
+    for argv in (["connections"], ["profiles"], ["show", "1"], ["servers"], ["events"],
+                 ["revoke", "1", "--yes"], ["demo"], ["user", "list"]):
+        result = cli(*argv, "-d", f"sqlite:///{path}")
+        assert result.one_line_error() == f"connmodel: error: {MISSING.format(path)}", argv
+        assert result.code == 2
+    assert cli("connections").one_line_error() == (  # the default, ./connmodel.db
+        f"connmodel: error: {MISSING.format('connmodel.db')}")
+    assert list(here.iterdir()) == []
+    assert cli("init", "-d", f"sqlite:///{path}").code == 0
+    assert cli("connections", "-d", f"sqlite:///{path}", "-f", "json").json["total"] == 0

@@ -104,7 +104,7 @@ def test_api_key_disable_enable_and_update_key(sqlite_url, cli):
     code, out, _ = cli("disable", "1", "-d", sqlite_url)
     assert out.strip() == "connection 1 disabled (disabled by alice); disconnected: none"
     code, out, err = cli("disable", "1", "-d", sqlite_url)
-    assert code == 2 and err == "connmodel: error: connection 1 is already disabled\n"
+    assert code == 1 and err == "connmodel: error: connection 1 is already disabled\n"
     assert cli("enable", "1", "-d", sqlite_url)[1].startswith("connection 1 enabled: Active")
     code, out, _ = cli("update-key", "1", "-d", sqlite_url, stdin="\n")
     assert code == 2

@@ -7,7 +7,7 @@ from authserver import CLIENT_ID, CLIENT_SECRET
 from sqlalchemy import select
 from test_oauth_flow import connect
 
-from connmodel.errors import InvalidInput, NotFound, PermissionDenied
+from connmodel.errors import InvalidInput, NotFound, PermissionDenied, StateConflict
 from connmodel.models import AuditEvent, Connection
 from connmodel.providers.authorization import begin_authorization
 from connmodel.providers.connect import connect_profile, create_oauth_provider, update_key
@@ -108,12 +108,12 @@ def test_disable_keeps_credential_disconnects_servers_and_enable_restores(
         assert (view.status, view.status_reason) == ("Inactive", "disabled by alice")
         assert view.config["credential"] == "••••7f3a"
         assert list_servers(s, actor=admin, profile="Hubspot").items[0].state == "disconnected"
-        with pytest.raises(InvalidInput, match="already disabled"):
+        with pytest.raises(StateConflict, match="already disabled"):
             disable_connection(s, actor=admin, connection_id=conn.id)
         enabled = enable_connection(s, actor=admin, connection_id=conn.id)
         assert (enabled.status, enabled.servers) == ("Active", ["Hubspot CRM"])
         assert list_servers(s, actor=admin, profile="Hubspot").items[0].state == "connected"
-        with pytest.raises(InvalidInput, match="not disabled"):
+        with pytest.raises(StateConflict, match="not disabled"):
             enable_connection(s, actor=admin, connection_id=conn.id)
 
 

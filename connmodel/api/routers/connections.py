@@ -61,13 +61,14 @@ def revoke(caller: CallerDep, connection_id: ConnectionId) -> RevokeResult:
 
 @router.post("/{connection_id}/disable", responses=ON_ONE)
 def disable(caller: CallerDep, connection_id: ConnectionId) -> ToggleResult:
-    """Disable: Inactive, its servers disconnected, the credential kept (422 if disabled)."""
+    """Disable: Inactive, its servers disconnected, the credential kept (409 if disabled)."""
     return caller.call(disable_connection, connection_id=connection_id)
 
 
 @router.post("/{connection_id}/enable", responses=ON_ONE)
 def enable(caller: CallerDep, connection_id: ConnectionId) -> ToggleResult:
-    """Enable a disabled connection and reconnect the servers Disable disconnected."""
+    """Enable a disabled connection and reconnect the servers Disable disconnected (409 if it
+    is not disabled)."""
     return caller.call(enable_connection, connection_id=connection_id)
 
 

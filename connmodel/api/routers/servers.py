@@ -42,7 +42,8 @@ def server(caller: CallerDep, name: ServerName) -> ServerRow:
     return caller.read(get_server, name=name)
 
 
-@router.post("/{name}/reconfigure", responses=responses(400, 404))
+@router.post("/{name}/reconfigure", responses=responses(400, 404, 409))
 def reconfigure(caller: CallerDep, name: ServerName, body: Reconfigure) -> ServerRow:
-    """Point the server at a profile with a live connection and reconnect it."""
+    """Point the server at a profile with a live connection and reconnect it (409 when the
+    profile has none, or only a disabled one)."""
     return caller.call(reconfigure_server, name=name, profile=body.profile)

@@ -30,11 +30,12 @@ from connmodel.errors import InvalidInput
 from connmodel.models import Webhook, WebhookDelivery, utcnow
 from connmodel.secrets import KeyRing
 from connmodel.services.keys import sealing_ring
-from connmodel.services.servers import validate_url
+from connmodel.services.servers import url_origin, validate_url
 
 ENV_URLS = "CONNMODEL_WEBHOOK_URLS"
 ENV_SECRET = "CONNMODEL_WEBHOOK_SECRET"
 SIGNATURE_HEADER = "X-Connmodel-Signature-256"
+DELIVERY_HEADER = "X-Connmodel-Delivery"
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=6)
@@ -123,11 +124,18 @@ class DeliveryReport:
     pending: int
 
 
+def delivery_id(row: WebhookDelivery) -> str:
+    """What receivers deduplicate by: the same on every retry of a delivery, never another's.
+    The row id alone is not: SQLite hands a pruned highest id to the next row (its table has
+    no AUTOINCREMENT), and that row is always created later."""
+    return f"{row.id}-{row.created_at:%Y%m%dT%H%M%S%fZ}"
+
+
 def _post(client: httpx.Client, row: WebhookDelivery, secret: str) -> str | None:
     """Send one delivery; the error text, or None when the receiver answered 2xx."""
     body = row.payload.encode()
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body),
-               "X-Connmodel-Event": row.event, "X-Connmodel-Delivery": str(row.id)}
+               "X-Connmodel-Event": row.event, DELIVERY_HEADER: delivery_id(row)}
     try:
         response = client.post(row.url, content=body, headers=headers)
     except httpx.HTTPError as exc:
@@ -174,7 +182,7 @@ def deliver_due(
                 row.next_attempt_at = utcnow() + backoff(row.attempts, base)
                 failed += 1
                 log.warning("webhook delivery %s to %s failed (attempt %d): %s",
-                            row.id, row.url, row.attempts, error)
+                            row.id, url_origin(row.url), row.attempts, error)
             session.commit()
     return DeliveryReport(delivered, failed, pending_count(session))
 

@@ -101,6 +101,10 @@ def classify(exc: BaseException, statuses: list[int], timeout: float) -> tuple[O
         if isinstance(leaf, TimeoutError | httpx2.TimeoutException):
             return Outcome.UNREACHABLE, f"timeout: no answer within {timeout:g} s", False
     for leaf in leaves:
+        if isinstance(leaf, httpx2.InvalidURL | httpx2.UnsupportedProtocol):
+            # a URL stored before validate_url refused it: the server is not reached, and the
+            # credential is not at fault
+            return Outcome.UNREACHABLE, f"invalid URL: {_short(str(leaf))}", False
         if isinstance(leaf, ResponseTooLarge):
             return Outcome.ERROR, f"protocol error: {leaf}", False
         if isinstance(leaf, httpx2.ConnectError):

@@ -14,11 +14,13 @@ from typing import Annotated
 import typer
 
 from connmodel.cli import app
-from connmodel.cli.common import DatabaseOpt, cli_actor, store
+from connmodel.cli.common import DatabaseOpt, cli_actor, refuse_together, store
 from connmodel.errors import InvalidInput
 from connmodel.permissions import Actor, Role
 from connmodel.status import parse_environment
 from connmodel.store import database_url
+
+LIMIT = 50  # rows listed per finding unless --limit says otherwise
 
 
 class ReportFormat(StrEnum):
@@ -27,20 +29,41 @@ class ReportFormat(StrEnum):
     JSON = "json"
 
 
+def _refuse_with_notebook(notebook: str | None, fmt: ReportFormat | None,
+                          limit: int | None) -> None:
+    """A notebook's report is its own HTML page with its own tables: a format other than html,
+    or a row limit, would be silently ignored."""
+    other_format = fmt if fmt not in (None, ReportFormat.HTML) else None
+    refuse_together("--notebook", notebook, {f"--format {fmt}": other_format, "--limit": limit})
+
+
 def _check_writable(output: Path) -> None:
-    """Refuse an output path that cannot be written before any query runs."""
+    """Refuse an output path that cannot be written before any query runs: by writing a trial
+    file beside it, as the report will be (os.access says yes to root, even in /proc)."""
     if output.is_dir():
         raise InvalidInput(f"cannot write the report to {output}: it is a directory")
     parent = output.parent
     if not parent.is_dir():
         raise InvalidInput(f"cannot write the report to {output}: {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
+    if output.exists() and not os.access(output, os.W_OK):
         raise InvalidInput(f"cannot write the report to {output}: permission denied")
+    fd, tmp = _temp_beside(output)
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def _temp_beside(output: Path) -> tuple[int, str]:
+    """A new temporary file in the output's folder; InvalidInput naming `output` (the path the
+    user gave, not the temporary file's) when the folder refuses one."""
+    try:
+        return tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise InvalidInput(f"cannot write the report to {output}: {exc.strerror}") from None
 
 
 def _write(output: Path, text: str) -> None:
     """Write whole or not at all: a reader (a web server, a mailer) never sees half a report."""
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    fd, tmp = _temp_beside(output)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -53,9 +76,9 @@ def _write(output: Path, text: str) -> None:
 
 @app.command()
 def audit(
-    fmt: Annotated[ReportFormat, typer.Option(
-        "--format", "-f", help="html (one self-contained file), markdown or json.")
-    ] = ReportFormat.MARKDOWN,
+    fmt: Annotated[ReportFormat | None, typer.Option(
+        "--format", "-f", help="markdown (the default), html (one self-contained file) or json.",
+        show_default=False)] = None,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Write the report to this file (default: standard output).",
         show_default=False, dir_okay=True)] = None,
@@ -67,17 +90,20 @@ def audit(
     environment: Annotated[str | None, typer.Option(
         "--environment", "-e", help="Only connections of dev, staging or production profiles.",
         show_default=False)] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000,
-                                       help="Rows listed per finding.")] = 50,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", "-n", min=1, max=1000, help=f"Rows listed per finding (default {LIMIT}).",
+        show_default=False)] = None,
     fail_on: Annotated[str | None, typer.Option(
         "--fail-on", help="Exit 1 when any of these findings exist: error,stale,expiring.",
         show_default=False)] = None,
     notebook: Annotated[str | None, typer.Option(
-        "--notebook", help="Instead, execute this notebook (papermill) and output it as HTML.",
+        "--notebook", help="Instead, execute this notebook (papermill) and output it as HTML "
+        "(so no --limit, and no --format but html).",
         show_default=False)] = None,
     database: DatabaseOpt = None,
 ) -> None:
     """Audit stale, expiring and erroring connections; exit 1 on a --fail-on finding."""
+    _refuse_with_notebook(notebook, fmt, limit)
     from connmodel.audit.notebooks import find_notebook, run_to_html
     from connmodel.audit.queries import is_empty
     from connmodel.audit.render import NOTHING, RENDERERS
@@ -92,7 +118,7 @@ def audit(
     with store(database) as s:
         if path is None:
             report = build_report(s, actor=actor, database_url=database, days=days,
-                                  hours=hours, environment=env, limit=limit)
+                                  hours=hours, environment=env, limit=limit or LIMIT)
             empty, counts = report.empty, report.counts
         else:  # the notebook is the report: count only what --fail-on names
             empty = is_empty(s, actor=actor)
@@ -105,7 +131,7 @@ def audit(
         text = run_to_html(path, database_url=database_url(database),
                            parameters={"days": days, "hours": hours, "environment": env})
     else:
-        text = RENDERERS[fmt.value](report, failing=found)
+        text = RENDERERS[(fmt or ReportFormat.MARKDOWN).value](report, failing=found)
     if output is None:
         typer.echo(text)
     else:

@@ -81,6 +81,14 @@ def refuse_together(option: str, value: object, others: dict[str, object]) -> No
         raise InvalidInput(f"{option} cannot be used with {clash}: give one or the other")
 
 
+def refuse_without(option: str, value: object, needed: str, given: object) -> None:
+    """InvalidInput (exit 2) when `option`, which only applies with `needed`, comes without it:
+    refused rather than silently ignored."""
+    if _given(value) and not _given(given):
+        raise InvalidInput(f"{option} only applies with {needed}: add {needed} or leave "
+                           f"{option} out")
+
+
 FormatOpt = Annotated[
     Format, typer.Option("--format", "-f", help="table for people, json for scripts.")
 ]

@@ -36,6 +36,7 @@ from connmodel.cli.common import (
     proven_keyring,
     read_secret,
     refuse_together,
+    refuse_without,
     store,
 )
 from connmodel.cli.connections import ConnectionId
@@ -78,10 +79,13 @@ def _refuse_print_url(print_url: bool, profile: str, provider: ProviderConfig) -
                            "--print-url out")
 
 
-def _finishing(state: str | None, code: str | None, print_url: bool) -> bool:
+def _finishing(state: str | None, code: str | None, print_url: bool,
+               redirect_uri: str | None) -> bool:
     """Whether connect finishes a printed flow: --state and --code come together (alone, the
-    state was spent for want of a code) and not with --print-url."""
+    state was spent for want of a code) and not with --print-url; --redirect-uri only with
+    --print-url (a listening flow redirects to its own loopback URI)."""
     refuse_together("--print-url", print_url, {"--state": state, "--code": code})
+    refuse_without("--redirect-uri", redirect_uri, "--print-url", print_url)
     if (state is None) != (code is None):
         raise InvalidInput("--state and --code finish a printed flow together: give both")
     return state is not None
@@ -186,7 +190,7 @@ def connect(
     database: DatabaseOpt = None,
 ) -> None:
     """Connect a profile: none at once, API key from a hidden prompt, OAuth2 in a browser."""
-    finishing = _finishing(state, code, print_url)
+    finishing = _finishing(state, code, print_url, redirect_uri)
     actor = cli_actor()
     with store(database) as s:
         keyring = checked_keyring(s)  # a wrong key must not write a secret nobody can read
@@ -405,6 +409,8 @@ def provider_add_oauth(
         "--client-credentials": machine, "--issuer": issuer, "--authorize-url": authorize_url,
         "--token-url": token_url, "--revocation-url": revocation_url,
         "--userinfo-url": userinfo_url})
+    # a client credentials grant has no authorization step: its endpoint would be dropped
+    refuse_together("--client-credentials", machine, {"--authorize-url": authorize_url})
     keyring = proven_keyring(database)
     secret = read_secret("client secret (empty for a public client)")
     with store(database) as s:

@@ -5,6 +5,8 @@ page state ("health") is disconnected (revoked or never configured), error (conn
 latest live check failed or could not reach it) or connected; every filter is SQL.
 """
 
+import ipaddress
+import re
 from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
@@ -23,6 +25,7 @@ from connmodel.validation import clean_name
 TRANSPORTS = ("streamable-http", "sse")
 HEALTH = ("connected", "disconnected", "error")
 FAILED_CHECKS = ("error", "unreachable")
+IPV4_STYLE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$")  # httpx takes such a host as IPv4
 
 
 def validate_url(url: str, what: str = "an MCP server",
@@ -43,7 +46,48 @@ def validate_url(url: str, what: str = "an MCP server",
         raise InvalidInput(f"{what} URL may not carry a user or password: {instead}")
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
         raise InvalidInput(f"malformed URL {url[:80]!r}: it contains spaces or control characters")
+    problem = _host_problem(parts.hostname)
+    if problem:
+        raise InvalidInput(f"malformed URL {url[:80]!r}: {problem}")
     return url
+
+
+def _host_problem(host: str) -> str | None:
+    """Why httpx would refuse to send to `host`, by its URL parser's rules (an IPv4-style host
+    must be an address; a name must encode as IDNA, its xn-- labels decode), or None: a URL
+    that passes here can be checked. The rules are restated because a listing, which imports
+    this module, must not load httpx."""
+    if IPV4_STYLE.match(host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return "its host is not an IPv4 address"
+        return None
+    if host.isascii() and "xn--" not in host:
+        return None
+    import idna  # httpx's own IDNA codec; only for international names (listings skip it)
+
+    try:
+        if host.isascii():
+            for label in host.split("."):
+                if label.startswith("xn--"):
+                    idna.decode(label)
+        else:
+            idna.encode(host)
+    except UnicodeError:  # idna.IDNAError is one
+        return "its host name cannot be encoded (IDNA): check its spelling"
+    return None
+
+
+def url_origin(url: str) -> str:
+    """scheme://host[:port]/… : enough of a URL to tell receivers apart in a log line, without
+    the path, query or user part that may hold a secret (a Slack-style hook's token is its
+    path)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(a malformed URL)"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"
 
 
 def _profile_id(session: Session, profile: str) -> int:

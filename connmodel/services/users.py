@@ -139,7 +139,7 @@ def _keep_an_admin(session: Session, leaving: User) -> None:
             col(User.role) == Role.ADMIN.value, ~col(User.disabled), col(User.id) != leaving.id)
     ).scalar_one()
     if leaving.role == Role.ADMIN.value and not leaving.disabled and not others:
-        raise InvalidInput(f"{leaving.name} is the last enabled admin: add another admin first")
+        raise StateConflict(f"{leaving.name} is the last enabled admin: add another admin first")
 
 
 def list_users(session: Session, *, actor: Actor) -> list[tuple[str, str, bool]]:

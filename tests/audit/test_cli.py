@@ -113,6 +113,10 @@ def test_an_empty_database_has_nothing_to_report(capsys, sqlite_url, tmp_path):
      "unknown notebook 'no_such_notebook': choose one of connections_overview, errors_and_expiry"),
     (["--notebook", "explore_connections"],
      "explore_connections is interactive (its widgets need a live kernel), not a report"),
+    (["--notebook", "errors_and_expiry", "-f", "json"],
+     "--notebook cannot be used with --format json: give one or the other"),
+    (["--notebook", "errors_and_expiry", "--limit", "5"],
+     "--notebook cannot be used with --limit: give one or the other"),
 ])
 def test_bad_options_exit_2_with_one_clear_line(capsys, sqlite_url, args, message):
     code, out, err = audit(capsys, "-d", sqlite_url, *args)
@@ -128,6 +132,16 @@ def test_an_output_path_that_cannot_be_written(capsys, sqlite_url, tmp_path):
     code, _, err = audit(capsys, "-d", sqlite_url, "-o", str(tmp_path))
     assert code == 2 and "it is a directory" in err
     assert not missing.parent.exists()
+
+
+@pytest.mark.parametrize("target", ["/proc/x.html", "/sys/x.html"])
+def test_an_output_the_system_refuses_exits_2_naming_it(capsys, sqlite_url, target):
+    """os.access says yes to root everywhere, so /proc passed the check and the temporary file
+    beside it failed later: exit 1 (the findings' code), naming a file the user never gave."""
+    code, out, err = audit(capsys, "-d", sqlite_url, "-o", target)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"connmodel: error: cannot write the report to {target}: ")
+    assert err.count("\n") == 1 and ".tmp" not in err
 
 
 @pytest.mark.parametrize("url", [

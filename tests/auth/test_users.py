@@ -11,6 +11,7 @@ from connmodel.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    StateConflict,
     Throttled,
 )
 from connmodel.models import AuditEvent, LoginAttempt, User, UserSession, utcnow
@@ -210,9 +211,9 @@ def test_a_write_is_checked_against_the_sign_in_as_it_is_now(demo_url, admin, ho
 
 def test_the_last_enabled_admin_cannot_be_demoted_or_disabled(db, admin):
     users.add_user(db, actor=admin, name="ann", role="admin")
-    with pytest.raises(InvalidInput, match="ann is the last enabled admin"):
+    with pytest.raises(StateConflict, match="ann is the last enabled admin"):
         users.set_role(db, actor=admin, name="ann", role="viewer")
-    with pytest.raises(InvalidInput, match="ann is the last enabled admin"):
+    with pytest.raises(StateConflict, match="ann is the last enabled admin"):
         users.set_disabled(db, actor=admin, name="ann")
     users.add_user(db, actor=admin, name="root", role="admin")
     users.set_disabled(db, actor=admin, name="ann")

@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from checks.conftest import API_KEY, BEARER_TOKEN, connect, connection_row, server_row
 from checks.mcp_servers import LoopbackServers, calculator, mcp_app
@@ -14,7 +14,7 @@ from connmodel.checks import CheckRequest, run_checks, runner
 from connmodel.checks.record import save_checks
 from connmodel.checks.runner import check_interval
 from connmodel.errors import InvalidInput, NotFound
-from connmodel.models import AuditEvent, CheckResult
+from connmodel.models import AuditEvent, CheckResult, McpServer
 from connmodel.services.connections import revoke_connection
 from connmodel.services.servers import add_server
 from connmodel.store import session
@@ -105,6 +105,24 @@ def test_stopped_server_is_unreachable_and_status_unchanged(sqlite_url, admin, k
     with session(sqlite_url) as s:
         reach = s.execute(select(CheckResult.reachable).order_by(CheckResult.id)).scalars().all()
     assert reach == [True, False]
+
+
+@pytest.mark.parametrize("url", ["http://exämple..com/mcp", "http://999.1.1.1/mcp"])
+def test_a_server_url_that_cannot_be_sent_leaves_the_status_alone(sqlite_url, admin, keyring,
+                                                                  fleet, url):
+    """A URL stored before `validate_url` refused its host was a "protocol error": the check
+    turned the connection to Error, telling the admin to re-authenticate. The credential is
+    not at fault; the server is not reached."""
+    with session(sqlite_url) as s:
+        conn = connect(s, actor=admin, keyring=keyring, profile="Noauth", kind="none",
+                       servers={"Calculator": fleet.url("calculator")})
+        s.execute(update(McpServer).values(url=url))
+        s.commit()
+    [result] = check(sqlite_url, admin, keyring, conn.id)
+    assert (result.status, result.changed) == ("Active", False)
+    assert result.servers[0].outcome == "unreachable"
+    assert result.servers[0].reason.startswith("invalid URL: ")
+    assert connection_row(sqlite_url, conn.id).status == "Active"
 
 
 def test_bad_servers_each_give_a_reason_within_the_timeout(sqlite_url, admin, keyring, fleet):

@@ -105,12 +105,23 @@ def test_a_server_is_only_connected_through_a_live_enabled_connection(two_profil
     ("http://mcp.example/m cp", "malformed URL 'http://mcp.example/m cp': it contains spaces"),
     ("http://mcp.example:99999/mcp", "malformed URL"),
     ("file:///etc/passwd", "malformed URL 'file:///etc/passwd': an MCP server URL is http(s)"),
+    ("http://exämple..com/mcp", "malformed URL 'http://exämple..com/mcp': its host name cannot"),
+    ("http://xn--zz/mcp", "malformed URL 'http://xn--zz/mcp': its host name cannot be encoded"),
+    ("http://999.1.1.1/mcp", "malformed URL 'http://999.1.1.1/mcp': its host is not an IPv4"),
 ])
 def test_add_server_refuses_bad_urls(sqlite_url, admin, url, message):
     with session(sqlite_url) as s, pytest.raises(InvalidInput) as info:
         add_server(s, actor=admin, name="Calc", url=url)
     assert str(info.value).startswith(message)
     assert "secret" not in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["http://bücher.example/mcp", "http://xn--bcher-kva.example/mcp",
+                                 "http://mcp_1.internal:8000/mcp", "http://[::1]:8000/mcp",
+                                 "https://10.0.0.7/mcp"])
+def test_add_server_takes_every_host_a_request_can_be_sent_to(sqlite_url, admin, url):
+    with session(sqlite_url) as s:
+        assert add_server(s, actor=admin, name="Calc", url=url).url == url
 
 
 def test_add_server_then_check_it(sqlite_url, admin, keyring, fleet):

@@ -17,7 +17,8 @@ from checks.conftest import connect
 from checks.mcp_servers import LoopbackServers, calculator, mcp_app
 from connmodel.checks import CheckRequest, run_checks
 from connmodel.errors import AlreadyExists, InvalidInput
-from connmodel.models import McpServer, WebhookDelivery, utcnow
+from connmodel.models import McpServer, Webhook, WebhookDelivery, utcnow
+from connmodel.services.keys import sealing_ring
 from connmodel.services.webhooks import add_webhook, list_webhooks, remove_webhook
 from connmodel.store import session
 from connmodel.webhooks import (
@@ -27,6 +28,7 @@ from connmodel.webhooks import (
     enqueue,
     env_targets,
     pending_count,
+    prune_deliveries,
 )
 
 SECRET = "receiver-shared-secret-42"
@@ -178,13 +180,14 @@ def test_check_run_delivers_after_storing_when_asked(sqlite_url, admin, keyring,
 
 def test_a_url_httpx_cannot_encode_fails_its_delivery_not_the_queue(sqlite_url, admin, keyring,
                                                                    receiver):
-    """`http://exämple..com/` passes `webhook add` (urlsplit takes it) but httpx refuses its
+    """`http://exämple..com/` passed `webhook add` (urlsplit takes it) but httpx refuses its
     host (IDNA); the delivery fails on its own and the next one is still sent (it raised out
-    of deliver_due: the worker died, and the claimed row blocked every later delivery)."""
+    of deliver_due: the worker died, and the claimed row blocked every later delivery).
+    `webhook add` now refuses such hosts: these rows are as an older version stored them."""
     with session(sqlite_url) as s:
-        add_webhook(s, actor=admin, url="http://exämple..com/hook", secret=SECRET,
-                    keyring=keyring)
-        add_webhook(s, actor=admin, url="http://xn--zz/hook", secret=SECRET, keyring=keyring)
+        sealed = sealing_ring(s, keyring).encrypt(SECRET)
+        s.add_all([Webhook(url="http://exämple..com/hook", secret_enc=sealed),
+                   Webhook(url="http://xn--zz/hook", secret_enc=sealed)])
         add_webhook(s, actor=admin, url=receiver.url, secret=SECRET, keyring=keyring)
         enqueue(s, keyring=keyring, event="connection.error", payload={"n": 1})
         s.commit()
@@ -208,3 +211,19 @@ def test_environment_urls_are_held_to_the_rules_of_webhook_add(monkeypatch, urls
     monkeypatch.setenv("CONNMODEL_WEBHOOK_SECRET", SECRET)
     with pytest.raises(InvalidInput, match=re.escape(f"CONNMODEL_WEBHOOK_URLS: {message}")):
         env_targets()
+
+
+def test_a_delivery_id_is_never_sent_twice_after_pruning(store_url, admin, keyring, receiver):
+    """SQLite gives a new row the highest rowid + 1 (no AUTOINCREMENT): once the delivered rows
+    were pruned, the next event went out as delivery 1 again, and a receiver deduplicating by
+    X-Connmodel-Delivery would drop it."""
+    with session(store_url) as s:
+        add_webhook(s, actor=admin, url=receiver.url, secret=SECRET, keyring=keyring)
+        for n in (1, 2):
+            enqueue(s, keyring=keyring, event="connection.error", payload={"n": n})
+            s.commit()
+            assert deliver_due(s, keyring=keyring).delivered == 1
+            assert prune_deliveries(s, older_than=utcnow() + timedelta(seconds=1)) == 1
+            s.commit()
+    ids = [headers["X-Connmodel-Delivery"] for headers, _ in receiver.received]
+    assert len(ids) == 2 and ids[0] != ids[1], ids

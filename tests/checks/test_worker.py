@@ -12,12 +12,13 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from checks.conftest import connect
 from checks.test_webhooks import Receiver, receiver  # noqa: F401  (the fixture)
 from connmodel.models import AuditEvent, CheckResult, utcnow
-from connmodel.store import session
+from connmodel.services.keys import checked_keyring
+from connmodel.store import get_engine, session
 from connmodel.webhooks import enqueue, pending_count
 from connmodel.worker import CHECK_ROUND, Worker, claim_round, queue_depths
 
@@ -98,3 +99,44 @@ def test_a_worker_refuses_to_start_with_a_misconfigured_webhook_list(sqlite_url,
     assert done.stderr.strip() == ("connmodel: error: CONNMODEL_WEBHOOK_URLS is set but "
                                    "CONNMODEL_WEBHOOK_SECRET is not: deliveries must be signed")
     assert done.stdout == ""
+
+
+def _worker_once(database_url: str) -> subprocess.CompletedProcess[str]:
+    """`connmodel worker --once` as cron runs it: its own process, its output captured."""
+    return subprocess.run([str(SCRIPT), "worker", "--once", "-d", database_url],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_worker_once_exits_1_when_its_cycle_had_errors(sqlite_url, keyring):
+    """A refresh that failed (here: a table gone) was printed as "error: …" and exited 0, so
+    cron saw success."""
+    with session(sqlite_url) as s:
+        checked_keyring(s)  # the key is proven first, as on a database in use
+        s.commit()
+    with get_engine(sqlite_url).begin() as c:
+        c.execute(text("DROP TABLE provider_revocation"))
+    done = _worker_once(sqlite_url)
+    assert done.returncode == 1, done
+    assert "error: " in done.stdout  # the cycle's summary, as before
+    assert done.stderr.splitlines()[-1].startswith(
+        "connmodel: error: the worker cycle had 1 error: ")
+    assert "no such table: provider_revocation" in done.stderr
+
+
+def test_a_failed_delivery_logs_the_receiver_without_its_secret_path(
+        sqlite_url, keyring, receiver, monkeypatch):  # noqa: F811
+    """A Slack-style hook carries its token in the path; the warning of a failed delivery
+    wrote the whole URL to the worker's log."""
+    token = "XXXXsecret0token0in0the0path"
+    base = receiver.url.removesuffix("/hook")
+    monkeypatch.setenv("CONNMODEL_WEBHOOK_URLS", f"{base}/services/T000/B000/{token}")
+    monkeypatch.setenv("CONNMODEL_WEBHOOK_SECRET", "receiver-shared-secret-42")
+    receiver.status = 500
+    with session(sqlite_url) as s:
+        enqueue(s, keyring=keyring, event="connection.error", payload={"n": 1})
+        s.commit()
+    done = _worker_once(sqlite_url)
+    assert done.returncode == 0, done  # a receiver down is retried: not the worker's failure
+    assert len(receiver.received) == 1
+    assert f"webhook delivery 1 to {base}/… failed (attempt 1): HTTP 500" in done.stderr
+    assert token not in done.stdout + done.stderr

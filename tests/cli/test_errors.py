@@ -270,6 +270,8 @@ OAUTH = ["provider", "add-oauth", "Mine", "--client-id", "cid"]
     (["check", "--all", "--profile", "Noauth", "--no-deliver"], "--all", "--profile"),
     (["connect", "Google", "--print-url", "--state", "s", "--code", "c"], "--print-url",
      "--state"),
+    ([*OAUTH, "--client-credentials", "--authorize-url", "https://auth.example/authorize",
+      "--token-url", "https://auth.example/token"], "--client-credentials", "--authorize-url"),
 ])
 def test_conflicting_options_are_a_usage_error(demo_url, cli, argv, first, second):
     """Options that contradict each other were accepted, one silently winning (--google over
@@ -279,6 +281,17 @@ def test_conflicting_options_are_a_usage_error(demo_url, cli, argv, first, secon
     assert result.one_line_error() == (f"connmodel: error: {first} cannot be used with "
                                        f"{second}: give one or the other")
     assert result.code == 2
+    assert _snapshot(cli, demo_url) == before
+
+
+def test_an_option_without_the_one_it_qualifies_is_a_usage_error(demo_url, cli):
+    """`connect Google --redirect-uri X` listened on its own loopback URI, ignoring X."""
+    before = _snapshot(cli, demo_url)
+    result = cli("connect", "Google", "--redirect-uri", "https://app.example/callback",
+                 "--timeout", "1", "-d", demo_url)
+    assert result.one_line_error() == ("connmodel: error: --redirect-uri only applies with "
+                                       "--print-url: add --print-url or leave --redirect-uri out")
+    assert (result.code, result.out) == (2, "")
     assert _snapshot(cli, demo_url) == before
 
 

@@ -56,7 +56,9 @@ def test_the_overlay_ends_after_every_burst_of_filter_changes(page: Page, eager)
         for _ in range(FLIPS):
             status.select_option(pick.choice(STATUSES))
             page.wait_for_timeout(pick.random() * 30)
-        expect(overlay).to_have_count(0, timeout=5_000)
+        # The old code's overlay stayed on for good; a loaded machine may take seconds to
+        # work through a burst's reads (one failure in a full run at 5 s).
+        expect(overlay).to_have_count(0, timeout=15_000)
     status.select_option("All statuses")
     page.get_by_role("button", name=re.compile("^View")).first.click()  # the rows are reachable
     expect(page.get_by_role("dialog")).to_be_visible()

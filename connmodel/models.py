@@ -62,6 +62,9 @@ class Profile(SQLModel, table=True):
     """A named use of one provider config ("Noauth", "Hubspot", "Google")."""
 
     __tablename__ = "profile"
+    # Names are unique ignoring case ("google" beside "Google" is refused), and listed in this
+    # index's order (connmodel.services.profiles.PROFILE_NAME_KEY).
+    __table_args__ = (Index("ux_profile_name_lower", text("lower(name)"), unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=NAME_MAX, unique=True, index=True)

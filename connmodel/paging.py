@@ -66,8 +66,14 @@ class SortKey:
     # rowids for the ids), so that either reading continues the other's pages.
     named: str | None = None
 
+    # Whether the sort values may be NULL: None asks the column; an expression (`lower(name)`)
+    # knows no answer and must give it.
+    may_be_null: bool | None = None
+
     @property
     def nullable(self) -> bool:
+        if self.may_be_null is not None:
+            return self.may_be_null
         return bool(self.column.expression.nullable)
 
     def order_by(self) -> list[Any]:

@@ -7,10 +7,9 @@ neither behind, only an audit event saying why.
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
-from connmodel.errors import AlreadyExists, ConnModelError
+from connmodel.errors import ConnModelError
 from connmodel.models import DEFAULT_PROFILE_DESCRIPTION, Profile
 from connmodel.permissions import Action, Actor, require
 from connmodel.providers.connect import build_oauth_provider
@@ -20,6 +19,7 @@ from connmodel.services.profiles import (
     create_profile,
     create_provider_config,
     provider_config_id_by_name,
+    refuse_taken_profile_name,
 )
 from connmodel.status import ProviderKind
 from connmodel.validation import clean_name
@@ -73,8 +73,7 @@ def new_profile(
     require(actor, Action.WRITE, session)
     try:
         name = clean_name(name, "profile name")
-        if session.execute(select(col(Profile.id)).where(col(Profile.name) == name)).first():
-            raise AlreadyExists(f"a profile named {name!r} exists")
+        refuse_taken_profile_name(session, name)  # before the provider config is built
         profile = create_profile(session, actor=actor, name=name, environment=environment,
                                  description=description,
                                  provider_config_id=_provider_id(session, actor, keyring,

@@ -99,6 +99,16 @@ from connmodel.status import (
 )
 from connmodel.terms import holding_profiles
 
+# Profile names are compared and listed ignoring case: "google" may not join "Google" (the
+# unique index on lower(name), migration 0021), and "beta" sorts between "Alpha" and "Gamma".
+PROFILE_NAME_KEY = func.lower(col(Profile.name), type_=String)
+
+
+def profile_order() -> SortKey:
+    """The order of profile listings and cards: by name ignoring case (unique, as indexed)."""
+    return SortKey(PROFILE_NAME_KEY, Profile.id, may_be_null=False)  # type: ignore[arg-type]
+
+
 # A text search with more hits is tested row by row (see _matching). Below it, reading the hits
 # wins: at 10M rows "grace.lopez" (6,911 hits, a few per profile) cost 6.2 s walked and 64 ms by
 # its hits on PostgreSQL; above it, the 20,001 hits read first cost 20-60 ms of every search.
@@ -259,7 +269,7 @@ def list_profile_groups(
     cursor: str | None = None,
     limit: int = 10,
 ) -> Page[ProfilePublic]:
-    """One page of profile cards by name, each with counts by status of its matching connections.
+    """One page of profile cards by name (ignoring case), each with counts by status of its matching connections.
 
     `total` counts the profiles listed (capped like every count).
     """
@@ -277,13 +287,13 @@ def _profile_groups(session: Session, where: GroupFilter, matching: Matching,
     conds = (_with_matches(session, where, matching) if where.narrows_connections
              else where.profile_conditions())
     stmt = (  # columns only: the page runs on the connection, no ORM objects are built
-        select(col(Profile.name), col(Profile.id), col(Profile.description),
+        select(PROFILE_NAME_KEY, col(Profile.id), col(Profile.name), col(Profile.description),
                col(Profile.environment), col(ProviderConfig.name), col(ProviderConfig.kind))
         .join(ProviderConfig, col(ProviderConfig.id) == col(Profile.provider_config_id))
         .where(*conds)
     )
-    key = SortKey(Profile.name, Profile.id)  # type: ignore[arg-type]
-    rows, next_cursor = keyset_page(session, stmt, key=key, cursor=cursor, limit=limit)
+    rows, next_cursor = keyset_page(session, stmt, key=profile_order(), cursor=cursor,
+                                    limit=limit)
     if hits is not None and not by_profile:  # the hits' profiles, all there (foreign key)
         total, exact = ((len(hits.counts), True) if len(hits.counts) <= COUNT_CAP
                         else (COUNT_CAP, False))
@@ -313,7 +323,7 @@ def _profile_groups(session: Session, where: GroupFilter, matching: Matching,
         ProfilePublic(id=pid, name=name, description=description, environment=environment,
                       provider=prov, provider_kind=kind, counts=counts[pid],
                       counts_exact=pid not in capped)
-        for name, pid, description, environment, prov, kind in rows
+        for _, pid, name, description, environment, prov, kind in rows
     ]
     return Page(items, next_cursor, total, exact), ranged
 

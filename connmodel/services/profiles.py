@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, String, func, select
 from sqlmodel import Session, col
 
 from connmodel.errors import AlreadyExists, InvalidInput, NotFound
@@ -21,10 +21,38 @@ from connmodel.search import like_pattern
 from connmodel.secrets import KeyRing
 from connmodel.services.connections import ConnectionFilter, list_connections
 from connmodel.services.events import record
+from connmodel.services.groups import PROFILE_NAME_KEY, profile_order
 from connmodel.services.keys import sealing_ring
 from connmodel.status import ProviderKind, Status, parse_environment
 from connmodel.store import flush_unique
 from connmodel.validation import clean_name, clean_text
+
+
+def refuse_taken_profile_name(session: Session, name: str) -> None:
+    """AlreadyExists when a profile has this name in any case, naming the one that does."""
+    taken = session.execute(select(col(Profile.name)).where(
+        PROFILE_NAME_KEY == func.lower(name, type_=String))).scalar()
+    if taken is None:
+        return
+    if taken == name:
+        raise AlreadyExists(f"a profile named {name!r} exists")
+    raise AlreadyExists(f"a profile named {taken!r} exists (profile names ignore case): "
+                        "choose another name")
+
+
+# How each kind is named in the seeded provider configs ("API Key Authentication Provider"):
+# the Service column shows a provider config's name, "the auth provider type used".
+KIND_LABELS = {ProviderKind.NONE.value: "No Authentication",
+               ProviderKind.API_KEY.value: "API Key Authentication",
+               ProviderKind.OAUTH2.value: "OAuth2",
+               ProviderKind.CLIENT_CREDENTIALS.value: "OAuth2 Client Credentials"}
+
+
+def default_provider_name(profile: str, kind: str) -> str:
+    """The name a new profile's own provider config gets when none is given: the profile's,
+    then its kind as the seeded configs say it ("Twilio API Key Authentication Provider"),
+    so that its connections' Service reads like theirs."""
+    return f"{profile.strip()} {KIND_LABELS.get(kind, kind)} Provider"
 
 
 def create_provider_config(
@@ -79,8 +107,7 @@ def create_profile(
     env = parse_environment(environment).value
     if session.get(ProviderConfig, provider_config_id) is None:
         raise InvalidInput(f"no provider config with id {provider_config_id}")
-    if session.execute(select(col(Profile.id)).where(col(Profile.name) == name)).first():
-        raise AlreadyExists(f"a profile named {name!r} exists")
+    refuse_taken_profile_name(session, name)
     profile = Profile(
         name=name,
         environment=env,
@@ -117,7 +144,8 @@ def list_profiles(
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page[ProfilePublic]:
-    """Profiles by name, keyset-paged, each with its provider and live counts by status."""
+    """Profiles by name (ignoring case), keyset-paged, each with its provider and live counts
+    by status."""
     require(actor, Action.READ)
     conds: list[ColumnElement[bool]] = []
     if environment:
@@ -126,13 +154,13 @@ def list_profiles(
         pattern = like_pattern(name_contains.strip())
         conds.append(col(Profile.name).ilike(pattern, escape="\\"))
     stmt = (
-        select(col(Profile.name), col(Profile.id), Profile, col(ProviderConfig.name),
+        select(PROFILE_NAME_KEY, col(Profile.id), Profile, col(ProviderConfig.name),
                col(ProviderConfig.kind))
         .join(ProviderConfig, col(ProviderConfig.id) == col(Profile.provider_config_id))
         .where(*conds)
     )
-    key = SortKey(Profile.name, Profile.id)  # type: ignore[arg-type]
-    rows, next_cursor = keyset_page(session, stmt, key=key, cursor=cursor, limit=limit)
+    rows, next_cursor = keyset_page(session, stmt, key=profile_order(), cursor=cursor,
+                                    limit=limit)
     total, exact = capped_count(session, select(col(Profile.id)).where(*conds))
     counts = status_counts(session, [r[1] for r in rows])
     items = [

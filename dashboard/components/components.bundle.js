@@ -50,9 +50,11 @@ const Dialog = (() => {
     const id = `dialog-title-${++serial}`
     const body = h('div', {class: 'content'})
     const extra = h('div', {class: 'extra'})
+    const status = h('div', {class: 'status'})
     const bar = h('progress', {max: '1', value: '0'})
     const footer = h('div', {class: 'buttons'})
-    const dialog = h('dialog', {tabindex: '-1'}, body, extra, bar, footer)
+    const dialog = h('dialog', {tabindex: '-1'}, h('div', {class: 'scroll'}, body, extra),
+                     status, bar, footer)
     let opener = null
     let openerName = null
     function draw() {
@@ -110,6 +112,7 @@ const Dialog = (() => {
     draw()
     drawButtons()
     extra.append(...model.get_child('objects'))
+    status.append(...model.get_child('status'))
     model.on('content', draw)
     model.on('buttons', drawButtons)
     model.on(['busy', 'progress', 'total'], busy)
@@ -154,6 +157,22 @@ const HistoryReload = (() => {
       window.addEventListener('popstate', () => window.location.reload())
     }
     el.style.display = 'none'
+  }
+  return {render}
+})()
+
+const LabelledCheckbox = (() => {
+  function render({ model, el }) {
+    const box = h('input', {type: 'checkbox'})
+    const words = h('span')
+    function draw() {
+      box.checked = model.value
+      words.textContent = model.label
+    }
+    box.addEventListener('change', () => { model.value = box.checked })
+    draw()
+    model.on(['value', 'label'], draw)
+    el.append(h('label', {}, box, words))
   }
   return {render}
 })()
@@ -380,12 +399,19 @@ const ServerSummary = (() => {
       const query = new URLSearchParams({page: 'connections', profile: s.profile})
       link = h('a', {href: `?${query}`}, `connection ${s.connection}`)
     }
-    const row = h('div', {class: 'srv-row', 'data-server': s.name},
+    const text = h('div', {class: 'srv-text'},
       h('b', {}, s.name), ' ', h('span', {class: `srv-badge st-${s.health}`}, s.health),
       h('br'), h('small', {}, `${s.url} · ${s.transport} · profile ${s.profile} · `, link),
       h('br'), h('small', {}, s.check))
-    if (s.reason) row.append(h('br'), h('small', {}, s.reason))
-    el.append(row)
+    if (s.reason) text.append(h('br'), h('small', {}, s.reason))
+    const check = h('button', {type: 'button', 'aria-label': `Check ${s.name}`}, 'Check')
+    check.disabled = s.connection === null
+    const reconfigure = h('button', {type: 'button', 'aria-label': `Reconfigure ${s.name}`},
+                          'Reconfigure')
+    check.addEventListener('click', () => model.send_msg({action: 'check'}))
+    reconfigure.addEventListener('click', () => model.send_msg({action: 'reconfigure'}))
+    el.append(h('div', {class: 'srv-row', 'data-server': s.name}, text,
+                h('div', {class: 'srv-buttons'}, check, reconfigure)))
   }
   return {render}
 })()
@@ -503,7 +529,7 @@ const TextList = (() => {
 
 const TextTable = (() => {
   function render({ model, el }) {
-    const box = h('div')
+    const box = h('div', {class: 'scroll'})
     function draw() {
       if (model.rows.length === 0) {
         box.replaceChildren(h('p', {}, model.empty))
@@ -513,7 +539,8 @@ const TextTable = (() => {
         h('caption', {class: 'sr-only'}, model.caption),
         h('thead', {}, h('tr', {}, ...model.columns.map((c) => h('th', {scope: 'col'}, c)))),
         h('tbody', {}, ...model.rows.map((cells) =>
-          h('tr', {}, ...cells.map((text) => h('td', {}, String(text))))))))
+          h('tr', {}, ...cells.map((text, i) =>
+            h('td', {'data-label': model.columns[i] || ''}, String(text))))))))
     }
     draw()
     model.on(['rows', 'columns', 'empty', 'caption'], draw)
@@ -539,4 +566,4 @@ const Toasts = (() => {
   return {render}
 })()
 
-export default {Dialog, EventTable, HistoryReload, NavMenu, Notice, ProfileCards, Redirect, ServerSummary, SignedIn, SkipLink, StatusLine, TemplateTweaks, TextList, TextTable, Toasts}
+export default {Dialog, EventTable, HistoryReload, LabelledCheckbox, NavMenu, Notice, ProfileCards, Redirect, ServerSummary, SignedIn, SkipLink, StatusLine, TemplateTweaks, TextList, TextTable, Toasts}

@@ -17,7 +17,9 @@ ours: Escape closes it (except while `busy`), focus is trapped inside, and the p
 inert. Focus moves into the dialog on open (to the button marked `autofocus`, else the dialog)
 and back to the element that had it when the dialog closes (a button the page redrew meanwhile
 is found again by its accessible name). Nothing fades in: the content is readable at once.
-Panel components (`objects`) are placed between the content and the buttons.
+Panel components (`objects`) are placed under the content. The content and they scroll;
+the buttons, and what `status` holds (a form's error), stay in sight below them: a long form's
+error had pushed its buttons under the dialog's scroll edge.
 """
 
 import json
@@ -49,6 +51,8 @@ class Dialog(ConsoleComponent):
     content_class = param.String(default="", doc="CSS class of the content's box.")
     max_width = param.Integer(default=600, doc="Widest the dialog gets, in pixels.")
     objects = Children(default=[], doc="Panel components shown under the content.")
+    status = Children(default=[], doc="Panel components shown above the buttons, outside the "
+                                      "scrolling part (an error stays in sight with them).")
 
     _esm = DOM_HELPER + """
     function value(v) {
@@ -93,9 +97,11 @@ class Dialog(ConsoleComponent):
       const id = `dialog-title-${++serial}`
       const body = h('div', {class: 'content'})
       const extra = h('div', {class: 'extra'})
+      const status = h('div', {class: 'status'})
       const bar = h('progress', {max: '1', value: '0'})
       const footer = h('div', {class: 'buttons'})
-      const dialog = h('dialog', {tabindex: '-1'}, body, extra, bar, footer)
+      const dialog = h('dialog', {tabindex: '-1'}, h('div', {class: 'scroll'}, body, extra),
+                       status, bar, footer)
       let opener = null
       let openerName = null
       function draw() {
@@ -153,6 +159,7 @@ class Dialog(ConsoleComponent):
       draw()
       drawButtons()
       extra.append(...model.get_child('objects'))
+      status.append(...model.get_child('status'))
       model.on('content', draw)
       model.on('buttons', drawButtons)
       model.on(['busy', 'progress', 'total'], busy)
@@ -164,9 +171,13 @@ class Dialog(ConsoleComponent):
 
     _stylesheets: ClassVar[list[str]] = [TOKENS + """
     :host { width: 0; height: 0; }
-    dialog { width: 100%; box-sizing: border-box; max-height: calc(100vh - 64px); overflow: auto;
+    dialog { width: 100%; box-sizing: border-box; max-height: calc(100vh - 64px);
              padding: 16px 20px; border: 1px solid var(--cm-border); border-radius: 8px;
              background: var(--cm-bg); color: var(--cm-fg); }
+    dialog[open] { display: flex; flex-direction: column; overflow: hidden; }
+    .scroll { flex: 1 1 auto; min-height: 0; overflow: auto; }
+    .status, progress, .buttons { flex: none; }
+    .status { max-height: 30vh; overflow: auto; }
     dialog:focus { outline: none; }
     dialog::backdrop { background: var(--panel-shadow-color); }
     h2 { margin: 0 0 12px 0; font-size: 1.3em; }

@@ -314,4 +314,5 @@ def build(backend: Backend) -> pn.viewable.Viewable:
     if model.where == GroupFilter():  # no filter from the URL: nothing is read yet
         pn.state.execute(model.refresh)  # on the loop once the page is served, in a thread
     follow_changes(backend.url, model.catch_up)
+    follow_changes(backend.url, actions.catch_up)  # an open View shows the connection as it is
     return ConnectionsPage(model=model, actions=actions, tools=tools)

@@ -29,9 +29,6 @@ KEY = "servers"
 TITLE = "My Servers"
 GROUP = "Gateway"
 URL_KEYS = {"state": "state", "profile": "profile", "search": "q"}
-SUMMARY_BASIS_PX = 300
-ROW_CSS = (":host { flex-wrap: wrap; row-gap: 4px; padding-bottom: 6px; "
-           "border-bottom: 1px solid var(--panel-border-color); }")
 
 INTRO = """# My Servers
 Every MCP server of the gateway, the profile it authenticates with, and what its latest live
@@ -102,22 +99,16 @@ class ServersPage(pn.viewable.Viewer):
     async def _on_more(self, _: Any) -> None:
         await self.model.load_more()
 
-    def _row(self, row: ServerRow) -> pn.Row:
-        check = pn.widgets.Button(label="Check", width=90, align="center",
-                                  disabled=row.connection_id is None)
+    def _row(self, row: ServerRow) -> ServerSummary:
+        return ServerSummary(server=server_data(row), on_action=self._on_row_action,
+                             sizing_mode="stretch_width")
 
-        async def on_check(_: Any, name: str = row.name) -> None:
-            await self.model.check(name)
-
-        check.on_click(on_check)
-        reconfigure = pn.widgets.Button(label="Reconfigure", width=110, align="center")
-        reconfigure.on_click(lambda _, name=row.name: setattr(self, "reconfiguring", name))
-        # The summary grows beside the buttons and wraps above them when the window is too
-        # narrow for both (its basis); the buttons then sit on a line of their own.
-        summary = ServerSummary(server=server_data(row), sizing_mode="stretch_width",
-                                styles={"flex": f"1 1 {SUMMARY_BASIS_PX}px"})
-        return pn.Row(summary, check, reconfigure, sizing_mode="stretch_width",
-                      stylesheets=[ROW_CSS])
+    async def _on_row_action(self, action: str, server: str) -> None:
+        """A row's Check or Reconfigure (the row says which server)."""
+        if action == "check":
+            await self.model.check(server)
+        else:
+            self.reconfiguring = server
 
     def _render_rows(self, *_: Any) -> None:
         """Rows as read; the same rows read again (a change elsewhere that left them as they

@@ -10,6 +10,8 @@ import panel as pn
 from panel.viewable import Viewable
 
 from connmodel.models import ApiTokenPublic
+from dashboard.changes import follow_changes
+from dashboard.components.labelled_checkbox import LabelledCheckbox
 from dashboard.components.notice import Notice
 from dashboard.components.text_table import TextTable
 from dashboard.components.theme import MARKDOWN_CSS
@@ -47,7 +49,8 @@ class TokensView(pn.viewable.Viewer):
 
     def __panel__(self) -> Viewable:
         m = self.model
-        shown = pn.widgets.Checkbox.from_param(m.param.include_revoked, name="Show revoked")
+        shown = LabelledCheckbox(label="Show revoked", value=m.include_revoked)
+        shown.param.watch(lambda e: setattr(m, "include_revoked", e.new), "value")
         table = TextTable(columns=COLUMNS, empty="No API token.", caption="API tokens",
                           sizing_mode="stretch_width")
         outcome = Notice(sizing_mode="stretch_width")
@@ -99,7 +102,8 @@ class TokensView(pn.viewable.Viewer):
 
 def build(backend: Backend) -> Viewable:
     """The page shown under Gateway → API tokens (its list read in a worker thread once the
-    page is served)."""
+    page is served, and again whenever the store changes elsewhere)."""
     model = TokensModel(backend)
     pn.state.execute(model.refresh)
+    follow_changes(backend.url, model.catch_up)
     return TokensView(model)

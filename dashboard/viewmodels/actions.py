@@ -8,6 +8,10 @@ outcome in `message` / `message_kind` for the view to notify.
 Every service call runs in a worker thread (`Backend.acall`) and its outcome is applied here,
 on the event loop, after it: the server's other sessions go on meanwhile. A batch that started
 runs to its end; a revocation is never interrupted halfway.
+
+An open View follows the store (`catch_up`, on each change the process's watcher reports): it
+is read again, and a connection revoked elsewhere meanwhile says so in `gone` instead of
+showing its last status and offering actions on it.
 """
 
 from collections.abc import AsyncIterator, Iterator
@@ -16,6 +20,7 @@ from typing import Any
 
 import param
 
+from connmodel.changes import Change
 from connmodel.errors import AlreadyRevoked, ConnModelError, NotFound
 from connmodel.models import ConnectionDetail
 from connmodel.services.connections import get_connection, revoke_connection, revoke_many
@@ -27,6 +32,7 @@ from connmodel.services.revoke_matching import (
     start,
 )
 from dashboard.viewmodels.backend import Backend
+from dashboard.viewmodels.catch_up import CatchUp
 
 BATCH = 50
 SERVERS_LISTED = 20
@@ -54,6 +60,8 @@ class ActionsModel(param.Parameterized):
 
     detail = param.ClassSelector(class_=ConnectionDetail, default=None, allow_None=True,
                                  doc="The connection shown by View (secrets masked).")
+    gone = param.String(default="", doc="Why the connection View shows is no longer live (it "
+                                        "was revoked meanwhile); '' while it is.")
     pending = param.ClassSelector(class_=RevokeRequest, default=None, allow_None=True,
                                   doc="The revocation awaiting confirmation.")
     progress = param.Integer(default=0, doc="Connections processed by the running revocation.")
@@ -67,6 +75,7 @@ class ActionsModel(param.Parameterized):
     def __init__(self, backend: Backend, **params: Any) -> None:
         super().__init__(**params)
         self.backend = backend
+        self._catch_up = CatchUp(self._read_again)
 
     def _tell(self, text: str, kind: str) -> None:
         self.message = ""  # so the same outcome twice in a row still notifies
@@ -75,15 +84,40 @@ class ActionsModel(param.Parameterized):
     async def view(self, connection_id: int) -> None:
         """Open View on one connection."""
         try:
-            self.detail = await self.backend.acall(get_connection, connection_id=connection_id)
+            detail = await self.backend.acall(get_connection, connection_id=connection_id)
         except AlreadyRevoked as exc:
             self._tell(f"{exc}. It is no longer listed.", "warning")
             self.changed = True
         except ConnModelError as exc:
             self._tell(str(exc), "error")
+        else:
+            self.param.update(gone="", detail=detail)
 
     def close_view(self) -> None:
-        self.detail = None
+        self.param.update(detail=None, gone="")
+
+    async def catch_up(self, _: Change) -> None:
+        """The store changed: read the connection View shows again (nothing when none is
+        shown, or it is known to be gone)."""
+        if self.detail is not None and not self.gone:
+            await self._catch_up()
+
+    async def _read_again(self) -> None:
+        """Show the connection as it is now; kept as it was if the read fails (the page's
+        notice says when the store is down), and told `gone` once it was revoked."""
+        shown = self.detail
+        if shown is None:
+            return
+        try:
+            fresh = await self.backend.acall(get_connection, connection_id=shown.id)
+        except AlreadyRevoked as exc:
+            if self.detail is shown:
+                self.gone = f"This connection was revoked while it was shown here ({exc})."
+            return
+        except ConnModelError:
+            return
+        if self.detail is shown and fresh != shown:
+            self.detail = fresh
 
     async def ask_revoke(self, connection_id: int) -> None:
         """Prepare the confirmation for one connection (named, with the servers it stops)."""

@@ -23,7 +23,7 @@ from connmodel.providers.endpoints import check_url
 from connmodel.providers.setup import NewProvider, new_profile
 from connmodel.secrets import KeyRing
 from connmodel.services.keys import checked_keyring
-from connmodel.services.profiles import list_provider_configs
+from connmodel.services.profiles import default_provider_name, list_provider_configs
 from connmodel.services.servers import list_servers
 from connmodel.status import ProviderKind
 from connmodel.store import session
@@ -176,6 +176,12 @@ class NewProfileModel(Outcome):
         self._show_choices(*pages)
         return True
 
+    @property
+    def default_provider_name(self) -> str:
+        """The new provider config's name when the form gives none ("PROFILE" standing for a
+        profile name not typed yet: creating refuses an empty one first)."""
+        return default_provider_name(self.profile_name.strip() or "PROFILE", self.kind)
+
     def chosen_kind(self) -> str:
         """How the profile will authenticate: the reused provider config's kind, or `kind`."""
         if self.existing_provider:
@@ -200,7 +206,7 @@ class NewProfileModel(Outcome):
         oauth = self.kind in (ProviderKind.OAUTH2.value, ProviderKind.CLIENT_CREDENTIALS.value)
         explicit = oauth and self.endpoints == "explicit"
         return NewProvider(
-            name=self.provider_name.strip() or f"{self.profile_name.strip()} provider",
+            name=self.provider_name.strip() or self.default_provider_name,
             kind=self.kind,
             client_id=self.client_id.strip() if oauth else "",
             client_secret=(self.client_secret or None) if oauth else None,

@@ -1,16 +1,20 @@
 """State of Gateway → API tokens: the tokens of `connmodel api` (never the tokens themselves),
 and Revoke for admins. Issuing a token stays in the CLI, which can print it once to its owner.
 
-Its service calls run in a worker thread (`Backend.aread` / `acall`), applied on the loop."""
+Its service calls run in a worker thread (`Backend.aread` / `acall`), applied on the loop. The
+list follows the store (`catch_up`): a token revoked elsewhere (the CLI, the API, another page)
+leaves it, and a Revoke awaiting confirmation for it is dropped, saying why."""
 
 from typing import Any
 
 import param
 
+from connmodel.changes import Change
 from connmodel.errors import ConnModelError
 from connmodel.models import ApiTokenPublic
 from connmodel.services.tokens import list_tokens, revoke_token
 from dashboard.viewmodels.backend import Backend
+from dashboard.viewmodels.catch_up import CatchUp
 
 
 class TokensModel(param.Parameterized):
@@ -27,6 +31,7 @@ class TokensModel(param.Parameterized):
     def __init__(self, backend: Backend, **params: Any) -> None:
         super().__init__(**params)
         self.backend = backend
+        self._catch_up = CatchUp(self.refresh)
 
     @property
     def can_revoke(self) -> bool:
@@ -45,7 +50,24 @@ class TokensModel(param.Parameterized):
             self.param.update(tokens=[], message=str(exc), error=True)
             return
         if include_revoked == self.include_revoked:  # else the newer choice's list comes
+            self._forget_revoked_choice(tokens)
             self.tokens = tokens
+
+    def _forget_revoked_choice(self, tokens: list[ApiTokenPublic]) -> None:
+        """The token chosen for Revoke was revoked meanwhile: no longer offered, nor asked
+        (before the list is shown, whose choices no longer hold it)."""
+        if not self.chosen or any(t.name == self.chosen and t.revoked_at is None for t in tokens):
+            return
+        if self.confirming == self.chosen:
+            self.param.update(message=f"API token {self.chosen} was revoked elsewhere "
+                                      "meanwhile: nothing to confirm.", error=False)
+        self.chosen = ""
+
+    async def catch_up(self, change: Change) -> None:
+        """The store changed elsewhere: read the list again (an outage shows at the next
+        action; this page has no list to keep up while the store is down)."""
+        if change.error is None:
+            await self._catch_up()
 
     @param.depends("chosen", watch=True)
     def _chosen_changed(self) -> None:

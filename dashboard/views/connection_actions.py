@@ -46,6 +46,7 @@ class ConnectionActionsBar(pn.viewable.Viewer):
         m.param.watch(self._show_outcome, "message")
         m.param.watch(self._after_change, "changed")
         self.actions.param.watch(lambda e: self.show(e.new), "detail")
+        self.actions.param.watch(self._gone, "gone")
         self._shown: int | None = None
         # Visible for writers once and for all: it lives in the View dialog, hidden when closed.
         self._row = pn.FlexBox(self._reauthorize, self._refresh, self._key, self._update,
@@ -84,6 +85,13 @@ class ConnectionActionsBar(pn.viewable.Viewer):
             and not off
         self._disable.visible = not off
         self._enable.visible = off
+
+    def _gone(self, event: param.parameterized.Event) -> None:
+        """A connection revoked elsewhere has no action left."""
+        if event.new:
+            for widget in (self._reauthorize, self._refresh, self._key, self._update,
+                           self._disable, self._enable):
+                widget.visible = False
 
     def _show_outcome(self, *_: Any) -> None:
         self._outcome.param.update(text=self.model.message, kind=self.model.message_kind)

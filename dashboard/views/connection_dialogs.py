@@ -45,6 +45,14 @@ def detail_blocks(d: ConnectionDetail) -> list[Block]:
     ]
 
 
+def gone_blocks(d: ConnectionDetail, why: str) -> list[Block]:
+    """View's content once its connection was revoked elsewhere: what it was, and why it is
+    no longer (no status, no servers, no actions: none of them holds now)."""
+    return [{"heading": connection_label(d.profile, d.account)}, {"note": why},
+            {"text": "It has left the listing; its MCP servers are disconnected until they are "
+                     "reconfigured (My Servers)."}]
+
+
 def revoke_blocks(r: RevokeRequest) -> list[Block]:
     """The confirmation's content: what is revoked, the servers that stop, the seed's note."""
     servers = [*r.servers, *(["… and more"] if r.more_servers else [])]
@@ -72,6 +80,7 @@ class ConnectionDialogs(pn.viewable.Viewer):
         self._view.param.watch(self._view_closed, "open")
         self._revoke.param.watch(self._revoke_closed, "open")
         a.param.watch(self._show_detail, "detail")
+        a.param.watch(self._show_gone, "gone")
         a.param.watch(self._show_pending, "pending")
         a.param.watch(self._show_progress, ["progress", "running"])
 
@@ -80,6 +89,10 @@ class ConnectionDialogs(pn.viewable.Viewer):
             self._view.show(detail_blocks(event.new))
         else:
             self._view.open = False
+
+    def _show_gone(self, event: param.parameterized.Event) -> None:
+        if event.new and self.actions.detail is not None and self._view.open:
+            self._view.show(gone_blocks(self.actions.detail, event.new))
 
     def _view_closed(self, event: param.parameterized.Event) -> None:
         if not event.new:

@@ -103,20 +103,21 @@ class NewProfileForm:
         self.oauth = pn.Column(client_id, self.secret, scopes, endpoints, self._issuer,
                                self._explicit)
         self.provider_name = text(m.param.provider_name, label="New provider config name",
-                                   placeholder="default: PROFILE provider")
+                                  sizing_mode="stretch_width")  # room for its default
         self.name = text(m.param.profile_name, label="Profile name", placeholder="e.g. Drive")
         self.environment = pn.widgets.Select.from_param(m.param.environment, label="Environment")
         self.description = text(m.param.description, label="Description (optional)",
                                 placeholder="what these connections are for")
         self.error = Notice(kind="error", sizing_mode="stretch_width")
         self.objects = [self.name, self.environment, self.description, self.existing, self.kind,
-                        self.provider_name, self.oauth, self.api_key, self.servers, note,
-                        self.error]
+                        self.provider_name, self.oauth, self.api_key, self.servers, note]
         self._fixed = [self.name, self.environment, self.description, self.existing, self.kind,
                        self.provider_name, *self.oauth_fields]
         m.param.watch(self._show_kind, ["kind", "endpoints", "existing_provider"])
+        m.param.watch(self._show_default_name, ["kind", "profile_name"])
         m.param.watch(self._lock, "created")
         self._show_kind()
+        self._show_default_name()
 
     def _show_kind(self, *_: Any) -> None:
         """A reused provider config hides the new one's fields; its kind decides the key."""
@@ -127,6 +128,10 @@ class NewProfileForm:
         self._issuer.visible = m.endpoints == "issuer"
         self._explicit.visible = m.endpoints == "explicit"
         self.api_key.visible = m.chosen_kind() == "api_key"
+
+    def _show_default_name(self, *_: Any) -> None:
+        """The config's name if left empty, as its connections' Service will show it."""
+        self.provider_name.placeholder = f"default: {self.model.default_provider_name}"
 
     def _lock(self, *_: Any) -> None:
         """A created profile keeps the name, environment and provider it was created with:
@@ -149,8 +154,9 @@ class NewProfileDialog(pn.viewable.Viewer):
         self._form: NewProfileForm | None = None
         self._toasts = Toasts()
         self._slot = pn.Column(sizing_mode="stretch_width", margin=0)
+        self._error_slot = pn.Column(sizing_mode="stretch_width", margin=0)  # beside the buttons
         self._dialog = Dialog(label="New profile", content=json.dumps(_INTRO), buttons=_BUTTONS,
-                              max_width=560, objects=[self._slot])
+                              max_width=560, objects=[self._slot], status=[self._error_slot])
         self._dialog.on_msg(self._message)
         self._dialog.param.watch(self._closed, "open")
         self._open = pn.widgets.Button(label="New profile", color="primary", icon=PLUS_ICON,
@@ -160,10 +166,12 @@ class NewProfileDialog(pn.viewable.Viewer):
         self.model.param.watch(lambda e: setattr(self._redirect, "url", e.new), "redirect")
 
     def form(self) -> NewProfileForm:
-        """The dialog's fields, built (and added to the dialog) the first time."""
+        """The dialog's fields, built (and added to the dialog) the first time; its error
+        shows above the buttons, which stay in sight however long the form is."""
         if self._form is None:
             self._form = NewProfileForm(self.model)
             self._slot.objects = self._form.objects
+            self._error_slot.objects = [self._form.error]
         return self._form
 
     async def _show(self, _: Any) -> None:

@@ -297,7 +297,7 @@ def test_revoke_and_reconfigure_in_the_dashboard_reach_the_gateway(
         page.goto(dashboard.page_url("?page=servers&q=Keyed"))
         server = page.locator('div[data-server="Keyed Calculator"]')
         expect(server).to_contain_text("disconnected")
-        page.locator(".bk-Row", has=server).last.get_by_role("button", name="Reconfigure").click()
+        page.get_by_role("button", name="Reconfigure Keyed Calculator").click()
         page.get_by_label("New profile").select_option("Keyed")
         page.get_by_role("button", name="Reconfigure server").click()
         expect(server).to_contain_text("connected")

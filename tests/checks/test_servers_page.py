@@ -48,7 +48,7 @@ def test_check_all_fills_rows_as_results_arrive(sqlite_url, admin, keyring, flee
                              "0 servers not reached, 1 changed")
     assert model.message_kind == "error"
     assert "Web page: protocol error" in model.changes[0].outcome
-    shown = page._rows.objects[3][0].server
+    shown = page._rows.objects[3].server
     assert "protocol error: Unexpected content type: text/html" in shown["check"]
 
 

@@ -582,7 +582,7 @@ def test_a_probe_for_a_needle_without_letters_probes_each_profile(postgres_url, 
         _bulk_profile(s, "Mail", [f"u{i}@x.io" for i in range(2_000)])
         s.commit()
         s.execute(text("ANALYZE connection"))
-    with executed(postgres_url, "SELECT profile.name") as seen, session(postgres_url) as s:
+    with executed(postgres_url, "SELECT lower(profile.name)") as seen, session(postgres_url) as s:
         screen = cards_screen(s, actor=admin, where=GroupFilter(search="@"), rows=3)
         assert [p.name for p in screen.profiles.items] == ["Mail"]
         statement, parameters = seen[0]
@@ -615,7 +615,8 @@ def test_a_needle_without_case_is_read_on_the_cards_by_like_alone(postgres_url, 
             assert len(rows) == 3 and all(needle.lower() in c.account.lower() for c in rows)
         tests = [statement for statement, _ in seen if "search_like_0" in statement]
         assert tests, needle
-        folded = [t for t in tests if "lower(" in t or " ILIKE " in t]
+        unordered = [t.replace("lower(profile.name)", "") for t in tests]  # the cards' order
+        folded = [t for t in unordered if "lower(" in t or " ILIKE " in t]
         assert bool(folded) == (needle == "u1"), (needle, folded[:1])
 
 

@@ -111,15 +111,15 @@ def test_a_common_needles_profiles_and_rows_are_read_along_their_indexes(
     with session(sqlite_url) as s:
         generate(s, actor=admin, connections=1500, profiles=12, seed=6, keyring=keyring, now=NOW)
     monkeypatch.setattr(groups, "SEARCH_IDS_MAX", 0)  # every needle common
-    starts = ("SELECT profile.name", "SELECT anon_1.sort_value")
+    starts = ("SELECT lower(profile.name)", "SELECT anon_1.sort_value")
     with executed(sqlite_url, *starts) as seen, session(sqlite_url) as s:
         screen = cards_screen(s, actor=admin, where=GroupFilter(search="lopez"))
         assert screen.rows
         plans = {start: [row[-1] for row in s.connection().exec_driver_sql(
             "EXPLAIN QUERY PLAN " + statement, parameters).all()]
             for statement, parameters in seen for start in starts if statement.startswith(start)}
-    profiles, rows = plans["SELECT profile.name"], plans["SELECT anon_1.sort_value"]
-    assert profiles[0] == "SCAN profile USING INDEX ix_profile_name", profiles
+    profiles, rows = plans["SELECT lower(profile.name)"], plans["SELECT anon_1.sort_value"]
+    assert profiles[0] == "SCAN profile USING INDEX ux_profile_name_lower", profiles
     assert not any("TEMP B-TREE" in step for step in profiles), profiles
     assert any("INDEX ix_connection_live_profile_account" in step for step in rows), rows
     walk = next(st for st, _ in seen if st.startswith("SELECT anon_1.sort_value"))  # in no

@@ -47,7 +47,7 @@ def test_an_empty_or_blank_key_creates_nothing_and_the_retry_uses_the_edited_for
     model.param.update(profile_name="Twilio Real", environment="staging", api_key=API_KEY)
     assert run_async(model.submit(CALLBACK)), model.message
     assert model.message == "Profile Twilio Real connected: Configured (Active)."
-    assert created(sqlite_url) == ([("Twilio Real", "staging")], ["Twilio Real provider"])
+    assert created(sqlite_url) == ([("Twilio Real", "staging")], ["Twilio Real API Key Authentication Provider"])
 
 
 def test_a_key_typed_before_choosing_no_authentication_is_not_sent(sqlite_url, keyring, admin,
@@ -69,7 +69,7 @@ def test_a_provider_refusal_after_creating_says_so_and_cancel_tells_what_stays(
     assert model.created == "Machine"
     assert not run_async(model.submit(CALLBACK))  # a retry connects the same profile, says so
     assert model.message.startswith("Profile Machine was created; connecting it failed: ")
-    assert created(sqlite_url) == ([("Machine", "production")], ["Machine provider"])
+    assert created(sqlite_url) == ([("Machine", "production")], ["Machine OAuth2 Client Credentials Provider"])
     assert model.cancel() == "Profile Machine was created but is not connected."
     assert (model.created, model.profile_name) == ("", "")
     assert model.cancel() == ""  # nothing created since: nothing to tell

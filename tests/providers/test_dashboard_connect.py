@@ -175,7 +175,7 @@ def test_new_profile_reuses_a_config_and_connects_chosen_servers_at_390px(page: 
         expect(dialog.get_by_placeholder("never shown again")).to_be_visible()
         expect(dialog.get_by_placeholder("client id from the provider")).to_be_hidden()
         expect(dialog.get_by_text("Authentication", exact=True)).to_be_hidden()
-        expect(dialog.get_by_placeholder("default: PROFILE provider")).to_be_hidden()
+        expect(dialog.get_by_label("New provider config name")).to_be_hidden()
         dialog.get_by_placeholder("never shown again").fill(API_KEY)
         servers.select_option(["Calculator", HOSTILE])
         assert outside(page, dialog) == []

@@ -85,7 +85,7 @@ def test_no_auth_profile_is_created_and_connected(sqlite_url, keyring, admin):
         "success", "Profile Calc connected: Configured (Active).")
     assert changes and model.profile_name == "" and model.created == ""
     view = only_connection(sqlite_url, admin, "Calc")
-    assert (view.environment, view.provider, view.status) == ("staging", "Calc provider", "Active")
+    assert (view.environment, view.provider, view.status) == ("staging", "Calc No Authentication Provider", "Active")
 
 
 def test_api_key_is_used_once_then_cleared_and_shown_masked(sqlite_url, keyring, admin):
@@ -115,7 +115,7 @@ def test_taken_name_and_bad_issuer_are_clear_errors_and_create_nothing(sqlite_ur
     assert "https" in bad.message and "s3cr3t" not in bad.message and bad.client_secret == ""
     with session(sqlite_url) as s:
         assert s.exec(select(Profile.name)).all() == ["Calc"]
-        assert s.exec(select(ProviderConfig.name)).all() == ["Calc provider"]
+        assert s.exec(select(ProviderConfig.name)).all() == ["Calc No Authentication Provider"]
 
 
 def test_oauth_profile_connects_through_the_callback_once(sqlite_url, keyring, admin,
@@ -263,7 +263,7 @@ def test_reusing_a_provider_config_connects_with_its_kind(sqlite_url, keyring, a
     run(oauth.submit(CALLBACK))
     reuse = NewProfileModel(Backend(admin, sqlite_url), profile_name="Local 2")
     run(reuse.load_choices())
-    reuse.existing_provider = "Local provider"
+    reuse.existing_provider = "Local OAuth2 Provider"
     assert reuse.chosen_kind() == "oauth2"
     assert run(reuse.submit(CALLBACK)) and reuse.redirect.startswith(authserver.url)
 

@@ -112,3 +112,64 @@ def test_the_dialog_keeps_the_focus_and_escape_gives_it_back(page: Page, demo_da
     expect(dialog).to_be_hidden()
     assert focused_label(page) == "New profile"
     expect(page.get_by_role("dialog")).to_have_count(0)
+
+
+def card_names(page: Page) -> list[str]:
+    return page.locator("section.card h2").all_text_contents()
+
+
+def test_a_new_provider_config_is_named_by_its_kind_as_the_seeded_ones(
+        page: Page, demo_dashboard):
+    """The Service column shows the provider config's name: the seeded ones say how they
+    authenticate ("API Key Authentication Provider"), and so does a new one's default name."""
+    open_connections(page, demo_dashboard.page_url())
+    dialog = open_dialog(page)
+    dialog.get_by_placeholder("e.g. Drive").fill("Twilio Test")
+    dialog.get_by_placeholder("e.g. Drive").press("Tab")
+    choose(dialog, "API key")
+    expect(dialog.get_by_placeholder("default: Twilio Test API Key Authentication Provider")
+           ).to_be_visible()
+    dialog.get_by_placeholder("never shown again").fill(API_KEY)
+    dialog.get_by_role("button", name="Create and connect").click()
+    expect(dialog).to_be_hidden()
+    twilio = card(page, "Twilio Test")
+    expect(twilio.locator("tbody td").nth(1)).to_have_text(
+        "Twilio Test API Key Authentication Provider")
+    expect(card(page, "Hubspot").locator("tbody td").nth(1)).to_have_text(
+        "API Key Authentication Provider")
+
+
+def test_profile_names_are_unique_and_sorted_ignoring_case(page: Page, demo_dashboard):
+    open_connections(page, demo_dashboard.page_url())
+    before = profiles(demo_dashboard.database_url)
+    dialog = open_dialog(page)
+    dialog.get_by_placeholder("e.g. Drive").fill("google")
+    dialog.get_by_role("button", name="Create and connect").click()
+    expect(dialog.get_by_text("a profile named 'Google' exists (profile names ignore case): "
+                              "choose another name", exact=True)).to_be_visible()
+    assert profiles(demo_dashboard.database_url) == before
+
+    dialog.get_by_placeholder("e.g. Drive").fill("beta hub")
+    dialog.get_by_role("button", name="Create and connect").click()
+    expect(dialog).to_be_hidden()
+    page.get_by_placeholder("e.g. Hubspot").fill("hub")
+    page.get_by_placeholder("e.g. Hubspot").press("Enter")
+    expect(card(page, "Noauth")).to_have_count(0)
+    expect(page.locator("section.card h2")).to_have_text(
+        ["beta hub", "GitHub Staging", "Hubspot", "Hubspot Sandbox"])
+
+
+def test_after_a_refusal_the_buttons_and_the_reason_stay_in_sight(page: Page, demo_dashboard):
+    page.set_viewport_size({"width": 1280, "height": 700})
+    open_connections(page, demo_dashboard.page_url())
+    dialog = open_dialog(page)
+    dialog.get_by_placeholder("e.g. Drive").fill("Noauth")  # taken
+    dialog.get_by_role("button", name="Create and connect").click()
+    expect(dialog.get_by_text("a profile named 'Noauth' exists", exact=False)).to_be_in_viewport(
+        ratio=1)
+    for name in ("Cancel", "Create and connect"):
+        expect(dialog.get_by_role("button", name=name)).to_be_in_viewport(ratio=1)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "refused-buttons-in-sight.png"))
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()

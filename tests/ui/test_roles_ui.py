@@ -230,23 +230,22 @@ def test_my_servers_writes_after_sign_out_show_the_banner_and_change_nothing(bro
         sign_in(page, local_server, name)
         page.goto(local_server.url + "/?page=servers")
         expect(page.get_by_role("heading", name="My Servers")).to_be_visible()
-        calculator = page.locator(".bk-Row").filter(
-            has=page.locator('div[data-server="Calculator"]'))
-        expect(calculator.get_by_role("button", name="Check")).to_be_enabled()
+        calculator = page.locator('div[data-server="Calculator"]')
+        expect(calculator.get_by_role("button", name="Check Calculator")).to_be_enabled()
         second.add_cookies(first.cookies())
         tab = second.new_page()
         tab.goto(local_server.url + "/logout")
         tab.wait_for_url("**/login**")
 
         refusal = f"{name} is no longer signed in"
-        calculator.get_by_role("button", name="Check").click()
+        calculator.get_by_role("button", name="Check Calculator").click()
         banner = page.locator(".box.warning").filter(has_text=refusal)
         expect(banner).to_contain_text("nothing was changed; sign in again")
         expect(banner.get_by_role("link", name="Sign in")).to_have_attribute("href", "/login")
 
         form = page.get_by_text("Reconfigure Calculator to use:")
         for _ in range(5):  # a click can land while the rows are redrawn by a change
-            calculator.get_by_role("button", name="Reconfigure").click()
+            calculator.get_by_role("button", name="Reconfigure Calculator").click()
             try:
                 expect(form).to_be_visible(timeout=3000)
                 break

@@ -40,10 +40,6 @@ def calculator_url():
     proc.wait(10)
 
 
-def row(page: Page, server: str):
-    return page.locator(".bk-Row").filter(has=page.locator(f'div[data-server="{server}"]'))
-
-
 def test_check_all_reconfigure_and_escaping(page: Page, demo_dashboard, calculator_url):
     url = demo_dashboard.database_url
     with session(url) as s:
@@ -73,7 +69,7 @@ def test_check_all_reconfigure_and_escaping(page: Page, demo_dashboard, calculat
     expect(page.locator('div[data-server="Gsuite"]')).to_contain_text(
         "error: no access token stored: re-authorize")
 
-    row(page, "Hubspot CRM").get_by_role("button", name="Reconfigure").click()
+    page.get_by_role("button", name="Reconfigure Hubspot CRM").click()
     expect(page.get_by_text("Reconfigure Hubspot CRM to use:")).to_be_visible()
     page.get_by_label("New profile").select_option("Noauth")
     page.get_by_role("button", name="Reconfigure server").click()
@@ -88,3 +84,19 @@ def test_check_all_reconfigure_and_escaping(page: Page, demo_dashboard, calculat
     odd = page.locator('div[data-server="Odd URL"]')
     expect(odd).to_contain_text(ODD_URL)
     expect(odd.locator("img")).to_have_count(0)
+
+
+def test_each_rows_buttons_name_their_server(page: Page, demo_dashboard):
+    page.goto(demo_dashboard.page_url("?page=servers"))
+    expect(page.get_by_role("heading", name="My Servers")).to_be_visible()
+    for server in ("Drive", "Calculator", "Hubspot CRM"):
+        expect(page.get_by_role("button", name=f"Check {server}", exact=True)).to_be_visible()
+        expect(page.get_by_role("button", name=f"Reconfigure {server}", exact=True)).to_be_visible()
+    names = [b.get_attribute("aria-label")
+             for b in page.get_by_role("button", name=re.compile(r"^Check (?!all$)")).all()]
+    assert len(names) == len(set(names)) >= 8, names
+    page.get_by_role("button", name="Reconfigure Drive", exact=True).click()
+    expect(page.get_by_text("Reconfigure Drive to use:")).to_be_visible()
+    page.get_by_role("button", name="Check Drive", exact=True).click()
+    expect(page.locator('div[data-server="Drive"]')).to_contain_text(
+        re.compile(r"checked \d{4}-\d\d-\d\d"), timeout=15_000)

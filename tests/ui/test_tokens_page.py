@@ -4,7 +4,8 @@ nothing to click while there is nothing to revoke."""
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from ui.conftest import Dashboard, start_dashboard
 
 from connmodel.permissions import Actor, Role
@@ -67,3 +68,55 @@ def test_with_no_live_token_there_is_nothing_to_revoke(page: Page, served):
     expect(page.get_by_text("No API token.")).to_be_visible()
     expect(page.get_by_role("combobox", name="Token")).to_be_disabled()
     expect(page.get_by_role("button", name="Revoke token")).to_be_disabled()
+
+
+# The words of an element's text laid out over more than one line (broken inside a word).
+BROKEN_WORDS = """(el) => { const broken = []
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT)
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    for (const m of n.data.matchAll(/[^\\s-]+/g)) {
+      const r = document.createRange()
+      r.setStart(n, m.index); r.setEnd(n, m.index + m[0].length)
+      if (new Set([...r.getClientRects()].map((b) => Math.round(b.top))).size > 1) broken.push(m[0])
+    } }
+  return broken }"""
+
+
+def broken_words(page: Page, table: Locator) -> list[str]:
+    """The table's words broken over lines once its layout settles (drawn while the page still
+    sizes itself, every word breaks for a moment): waits up to 5 s for none, then says which."""
+    try:
+        page.wait_for_function(f"(el) => ({BROKEN_WORDS})(el).length === 0",
+                               arg=table.element_handle(), timeout=5000)
+    except PlaywrightTimeoutError:
+        pass
+    return table.evaluate(BROKEN_WORDS)
+
+
+def test_the_table_breaks_no_word_at_390_px(page: Page, served):
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(served.page_url("?page=tokens"))
+    table = page.get_by_role("table", name="API tokens")
+    expect(table).to_contain_text("gateway")
+    assert broken_words(page, table) == []
+    for heading in ("Name", "Scope", "Created by", "Last used"):  # each cell still says what it is
+        expect(table).to_contain_text(heading)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_show_revoked_is_the_label_of_its_checkbox(page: Page, served):
+    with session(served.database_url) as s:
+        from connmodel.services.tokens import revoke_token
+        revoke_token(s, actor=ADMIN, name="gateway")
+    page.goto(served.page_url("?page=tokens"))
+    table = page.get_by_role("table", name="API tokens")
+    expect(table).to_contain_text(AMP)
+    expect(table).not_to_contain_text("gateway")
+    box = page.get_by_role("checkbox", name="Show revoked")
+    expect(box).not_to_be_checked()
+    page.get_by_text("Show revoked", exact=True).click()  # the words, not the box
+    expect(box).to_be_checked()
+    expect(table).to_contain_text("gateway")
+    box.press("Space")
+    expect(box).not_to_be_checked()
+    expect(table).not_to_contain_text("gateway")

@@ -1,6 +1,8 @@
 """Webhook targets configured in the database (`connmodel webhook add`): add, list, remove.
 
-The signing secret is encrypted at rest like every other secret and never listed back.
+The signing secret is encrypted at rest like every other secret and never listed back. The
+audit trail names a receiver by its id and origin only: a Slack-style hook's token is its path,
+and Activity, `connmodel events` and the API show the trail to every reader.
 """
 
 from sqlalchemy import delete, select
@@ -12,7 +14,7 @@ from connmodel.permissions import Action, Actor, require
 from connmodel.secrets import KeyRing
 from connmodel.services.events import record
 from connmodel.services.keys import sealing_ring
-from connmodel.services.servers import validate_url
+from connmodel.services.servers import url_origin, validate_url
 
 MIN_SECRET = 16
 
@@ -28,7 +30,8 @@ def add_webhook(session: Session, *, actor: Actor, url: str, secret: str,
         raise AlreadyExists(f"a webhook for {url} exists")
     hook = Webhook(url=url, secret_enc=sealing_ring(session, keyring).encrypt(secret))
     session.add(hook)
-    record(session, actor=actor, action="webhook.add", target=f"webhook {url}")
+    session.flush()
+    record(session, actor=actor, action="webhook.add", target=_named(hook.id, url))
     session.commit()
     return hook
 
@@ -41,8 +44,13 @@ def list_webhooks(session: Session, *, actor: Actor) -> list[str]:
 
 def remove_webhook(session: Session, *, actor: Actor, url: str) -> None:
     require(actor, Action.WRITE, session)
-    gone = session.exec(delete(Webhook).where(col(Webhook.url) == url.strip()))
-    if not gone.rowcount:
+    gone = session.execute(delete(Webhook).where(col(Webhook.url) == url.strip())
+                           .returning(col(Webhook.id))).scalar()
+    if gone is None:
         raise NotFound(f"no webhook for {url.strip()!r}")
-    record(session, actor=actor, action="webhook.remove", target=f"webhook {url.strip()}")
+    record(session, actor=actor, action="webhook.remove", target=_named(gone, url.strip()))
     session.commit()
+
+
+def _named(webhook_id: int | None, url: str) -> str:
+    return f"webhook {webhook_id} ({url_origin(url)})"

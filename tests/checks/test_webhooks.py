@@ -12,12 +12,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import select
+from sqlmodel import col
 
 from checks.conftest import connect
 from checks.mcp_servers import LoopbackServers, calculator, mcp_app
 from connmodel.checks import CheckRequest, run_checks
 from connmodel.errors import AlreadyExists, InvalidInput
-from connmodel.models import McpServer, Webhook, WebhookDelivery, utcnow
+from connmodel.models import AuditEvent, McpServer, Webhook, WebhookDelivery, utcnow
 from connmodel.services.keys import sealing_ring
 from connmodel.services.webhooks import add_webhook, list_webhooks, remove_webhook
 from connmodel.store import session
@@ -164,6 +165,22 @@ def test_webhook_configuration(sqlite_url, admin, viewer, keyring, monkeypatch):
     monkeypatch.delenv("CONNMODEL_WEBHOOK_SECRET", raising=False)
     with pytest.raises(InvalidInput, match="CONNMODEL_WEBHOOK_SECRET is not"):
         env_targets()
+
+
+def test_the_audit_trail_names_a_webhook_without_its_secret_path(store_url, admin, keyring):
+    """A Slack-style hook's token is its path; the trail is shown to every reader (Activity,
+    `connmodel events`, the API), so it names the receiver by id and origin only."""
+    hook = "https://hooks.example.com:8443/services/T0/B0/s3cr3tT0kenPath"
+    with session(store_url) as s:
+        add_webhook(s, actor=admin, url=hook, secret=SECRET, keyring=keyring)
+        remove_webhook(s, actor=admin, url=hook)
+        events = s.execute(select(AuditEvent.action, AuditEvent.target, AuditEvent.outcome)
+                           .where(col(AuditEvent.action).like("webhook.%"))
+                           .order_by(col(AuditEvent.id))).all()
+    assert [(a, t) for a, t, _ in events] == [
+        ("webhook.add", "webhook 1 (https://hooks.example.com:8443/…)"),
+        ("webhook.remove", "webhook 1 (https://hooks.example.com:8443/…)")]
+    assert not any("s3cr3t" in (o or "") for *_, o in events)
 
 
 def test_check_run_delivers_after_storing_when_asked(sqlite_url, admin, keyring, receiver,

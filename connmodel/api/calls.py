@@ -6,6 +6,7 @@ one hot route, hands its token to its service (`brokered`), which reads it in th
 that reads the server: a request costs one thread hop, one session and one statement.
 """
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -13,16 +14,18 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
 from sqlmodel import Session
 
 from connmodel.broker import BrokeredCredential, credential_for
-from connmodel.errors import AuthenticationFailed
+from connmodel.errors import AuthenticationFailed, InvalidInput
 from connmodel.permissions import Actor
 from connmodel.secrets import KeyRing
 from connmodel.services.tokens import NO_TOKEN, authenticate
 from connmodel.store import reading, session
 
 T = TypeVar("T")
+NUL_REFUSED = "text may not contain NUL (\\x00) characters: remove it"
 bearer = HTTPBearer(auto_error=False, description="An API token: `connmodel token add NAME "
                     "--scope read|admin|broker` prints one.")
 
@@ -101,8 +104,35 @@ async def caller(request: Request,
                  _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
     """The request's caller; AuthenticationFailed (401) at once without a token. The token
     itself is checked with the call (`Caller.actor`); `bearer` declares the scheme in the
-    OpenAPI document."""
-    return Caller(bearer_token(request), client_address(request), settings_of(request))
+    OpenAPI document. A malformed query is InvalidInput (422): `refuse_malformed_query`."""
+    token = bearer_token(request)
+    refuse_malformed_query(request)
+    return Caller(token, client_address(request), settings_of(request))
+
+
+def refuse_malformed_query(request: Request) -> None:
+    """InvalidInput for a NUL in the path or the query (see `refuse_nul`), or a query
+    parameter given twice: the last one silently won, where a script may have meant either."""
+    query = request.scope["query_string"]
+    if b"%00" in query or "\x00" in request.scope["path"]:
+        raise InvalidInput(NUL_REFUSED)
+    if query:
+        counts = Counter(name for name, _ in request.query_params.multi_items())
+        name, times = counts.most_common(1)[0]
+        if times > 1:
+            raise InvalidInput(f"query parameter {name!r} is given {times} times: give it once")
+
+
+def refuse_nul(value: T) -> T:
+    """A body's text without NUL. SQLite reads a NUL as the end of a LIKE pattern or a text
+    query, so a filter holding one matched everything (a revoke by it revoked all) where
+    PostgreSQL refuses it: refused on both, as query parameters are (`caller`)."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError(NUL_REFUSED)
+    return value
+
+
+NoNul = AfterValidator(refuse_nul)
 
 
 CallerDep = Annotated[Caller, Depends(caller)]

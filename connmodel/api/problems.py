@@ -90,14 +90,38 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(request, 422, "; ".join(_describe(e) for e in exc.errors()[:10]))
 
 
+NOT_AN_OBJECT = {"missing", "model_type", "model_attributes_type", "dict_type"}
+
+
 def _describe(error: dict[str, Any]) -> str:
-    where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "request"
-    return f"{where}: {error.get('msg', 'invalid')}"
+    """One validation error as a sentence saying what to send instead: pydantic's own words
+    ("Field required", "JSON decode error") do not say it is the body that is wrong."""
+    loc = tuple(error.get("loc", ()))
+    kind = error.get("type")
+    if kind == "json_invalid":
+        return ("the request body is not valid JSON: send a JSON object "
+                "(Content-Type: application/json)")
+    if loc in ((), ("body",)) and kind in NOT_AN_OBJECT:
+        return ("the request needs a JSON object body (Content-Type: application/json): "
+                "see /docs for its fields")
+    where = ".".join(str(p) for p in loc if p != "body") or "request"
+    if kind == "extra_forbidden":
+        return f"{where}: unknown field: check its spelling against /docs"
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
+# Starlette's routing answers these with the bare status phrase as its detail.
+ROUTING = {404: "no such path in this API: see /docs for its routes",
+           405: "this path does not take that method: see /docs for its routes"}
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    phrase = HTTPStatus(exc.status_code).phrase
+    detail = exc.detail if isinstance(exc.detail, str) else phrase
+    if detail == phrase:
+        detail = ROUTING.get(exc.status_code, detail)
     return problem(request, exc.status_code, detail, dict(exc.headers or {}) or None)
 
 

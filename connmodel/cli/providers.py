@@ -409,6 +409,10 @@ def provider_add_oauth(
         "--client-credentials": machine, "--issuer": issuer, "--authorize-url": authorize_url,
         "--token-url": token_url, "--revocation-url": revocation_url,
         "--userinfo-url": userinfo_url})
+    # an issuer is discovered: endpoints given beside it would be dropped, or it ignored
+    refuse_together("--issuer", issuer, {
+        "--authorize-url": authorize_url, "--token-url": token_url,
+        "--revocation-url": revocation_url, "--userinfo-url": userinfo_url})
     # a client credentials grant has no authorization step: its endpoint would be dropped
     refuse_together("--client-credentials", machine, {"--authorize-url": authorize_url})
     keyring = proven_keyring(database)

@@ -86,10 +86,11 @@ SORT_FIELDS: dict[str, Any] = {
 
 
 def sort_key(sort: str) -> SortKey:
-    """'account' ascending, '-account' descending; InvalidInput for unknown fields."""
+    """'account' ascending, '-account' descending; InvalidInput for unknown fields (and for
+    '--account': one '-', not any number of them)."""
     name = sort.strip()
     descending = name.startswith("-")
-    name = name.lstrip("-")
+    name = name.removeprefix("-")
     if name not in SORT_FIELDS:
         raise InvalidInput(f"unknown sort field {name!r}: choose one of {', '.join(SORT_FIELDS)}")
     return _sort_key(name, descending)

@@ -34,6 +34,8 @@ PREFIX = "cmt_"
 EXPIRES_MAX_DAYS = 3650
 USED_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per token
 NO_TOKEN = "no API token: send 'Authorization: Bearer <token>'"
+UNKNOWN = ("unknown API token: check it was copied whole, or ask an admin for a new one "
+           "(connmodel token add)")
 
 
 def _scope(value: str) -> TokenScope:
@@ -157,7 +159,7 @@ def token_bearer(session: Session, found: Any, digest: str, *, address: str = "?
     is written at most once a minute per token.
     """
     if found is None or not hmac.compare_digest(found.token_hash, digest):
-        raise AuthenticationFailed("unknown API token")
+        raise AuthenticationFailed(UNKNOWN)
     now = utcnow()
     refusal = None
     if found.token_revoked_at is not None:

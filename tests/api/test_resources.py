@@ -16,6 +16,10 @@ from connmodel.services.tokens import add_token, revoke_token
 from connmodel.store import session
 
 PROBLEM = "application/problem+json"
+ROUTES_404 = "no such path in this API: see /docs for its routes"
+ROUTES_405 = "this path does not take that method: see /docs for its routes"
+UNKNOWN_TOKEN = ("unknown API token: check it was copied whole, or ask an admin for a new "
+                 "one (connmodel token add)")
 
 
 def problem(response: httpx.Response, status: int) -> str:
@@ -96,9 +100,14 @@ def test_every_error_is_a_problem_with_its_status(api):
         assert "no server named" in problem(c.get("/servers/Nope"), 404)
         assert "no profile named" in problem(c.get("/connections", params={"profile": "Nope"}),
                                             404)
+        # the servers listing answered an empty page for it, as if the profile had none
+        assert "no profile named 'Nope'" in problem(c.get("/servers",
+                                                          params={"profile": "Nope"}), 404)
         assert "malformed cursor" in problem(c.get("/connections", params={"cursor": "x!"}), 422)
         assert "unknown status" in problem(c.get("/connections", params={"status": "Gone"}), 422)
         assert "unknown sort field" in problem(c.get("/connections", params={"sort": "pw"}), 422)
+        assert "unknown sort field '-id'" in problem(c.get("/connections",  # was -id
+                                                           params={"sort": "--id"}), 422)
         assert "limit" in problem(c.get("/connections", params={"limit": 0}), 422)
         assert "connection_id" in problem(c.get("/connections/abc"), 422)
         assert "profile" in problem(c.post("/servers/Calculator/reconfigure", json={}), 422)
@@ -108,7 +117,7 @@ def test_every_error_is_a_problem_with_its_status(api):
     with api.client(None) as anonymous:
         assert "no API token" in problem(anonymous.get("/connections"), 401)
         assert problem(anonymous.get("/connections", headers={"Authorization": "Bearer nope"}),
-                       401) == "unknown API token"
+                       401) == UNKNOWN_TOKEN
     with session(api.database_url) as s:
         s.execute(update(ApiToken).where(ApiToken.name == "expiring-token")
                   .values(expires_at=utcnow() - timedelta(seconds=1)))
@@ -133,7 +142,7 @@ def test_the_broker_checks_its_token_in_its_own_session_as_every_route_does(api)
         assert "no API token" in problem(anonymous.post("/credentials", json={}), 401)
         assert problem(anonymous.post("/credentials", json={"server": "Calculator"},
                                       headers={"Authorization": "Bearer nope"}),
-                       401) == "unknown API token"
+                       401) == UNKNOWN_TOKEN
         with session(api.database_url) as s:
             revoke_token(s, actor=admin, name="gateway-b")
         assert "'gateway-b' is revoked" in problem(
@@ -298,6 +307,78 @@ def test_bulk_revoke_by_ids_or_filter_with_a_dry_run(api):
     with api.client("read") as c:
         assert "may not write" in problem(c.post("/connections/revoke",
                                                  json={"ids": [google]}), 403)
+
+
+def test_a_misspelt_body_field_is_refused_not_ignored(api):
+    """A script's typo must not widen a write: `dryrun` for `dry_run` revoked for real, and a
+    misspelt filter field (`profil`) revoked all the rest of the filter matched. Every body
+    refuses a field it does not know (422, naming it), and nothing changes."""
+    with api.client("admin") as c:
+        live = c.get("/connections").json()["total"]
+        dry = c.post("/connections/revoke", json={"filter": {"search": "e"}, "dry_run": True})
+        assert dry.json()["count"] >= 1
+        for body, field in (({"filter": {"search": "e"}, "dryrun": True}, "dryrun"),
+                            ({"filter": {"search": "e", "profil": "Noauth"}}, "filter.profil"),
+                            ({"ids": [1], "dry-run": True}, "dry-run")):
+            detail = problem(c.post("/connections/revoke", json=body), 422)
+            assert detail.startswith(f"{field}: unknown field"), detail
+        assert c.get("/connections").json()["total"] == live
+        assert "unknown field" in problem(c.post("/servers/Calculator/reconfigure",
+                                                 json={"profile": "Noauth", "force": True}), 422)
+    with api.client("broker") as c:
+        assert "unknown field" in problem(c.post("/credentials",
+                                                 json={"server": "Calculator", "x": 1}), 422)
+
+
+def test_a_missing_or_broken_body_says_what_to_send(api):
+    """FastAPI's own words were "request: Field required" and "25: JSON decode error"."""
+    with api.client("admin") as c:
+        for content, headers in ((b"", {}), (b"{}", {"content-type": "text/plain"})):
+            detail = problem(c.post("/connections/revoke", content=content, headers=headers), 422)
+            assert detail.startswith("the request needs a JSON object body"), detail
+        detail = problem(c.post("/connections/revoke", content=b'{"ids": [1]',
+                                headers={"content-type": "application/json"}), 422)
+        assert detail.startswith("the request body is not valid JSON"), detail
+    with api.client("broker") as c:
+        detail = problem(c.post("/credentials", content=b""), 422)
+        assert detail.startswith("the request body is not valid JSON"), detail
+
+
+def test_an_unknown_path_or_method_says_where_the_routes_are(api):
+    """Starlette's own details were the bare "Not Found" and "Method Not Allowed"."""
+    with api.client("admin") as c:
+        assert problem(c.get("/connection"), 404) == ROUTES_404
+        assert problem(c.delete("/connections/1"), 405) == ROUTES_405
+        assert problem(c.get("/credentials"), 405) == ROUTES_405
+
+
+def test_a_query_parameter_given_twice_is_refused(api):
+    """`?status=Error&status=Active` listed the Active ones: the last silently won, where a
+    script may have meant either, or both."""
+    with api.client("admin") as c:
+        for path, query in (("/connections", "status=Error&status=Active"),
+                            ("/events", "limit=1&limit=2"), ("/servers", "profile=a&profile=")):
+            detail = problem(c.get(f"{path}?{query}"), 422)
+            assert detail.startswith(f"query parameter {query.split('=')[0]!r} is given 2 "
+                                     "times: give it once"), detail
+
+
+def test_a_nul_in_any_text_is_refused_on_both_stores(api):
+    """SQLite reads a NUL as the end of a LIKE pattern or an FTS query: `{"profile": "\\u0000"}`
+    matched every profile (a revoke by it revoked every live connection), a search for "\\x00"
+    listed everything and `target=x\\x00` was a 503. PostgreSQL refused them all (422)."""
+    with api.client("admin") as c:
+        live = c.get("/connections").json()["total"]
+        for path, params in (("/profiles", {"search": "\x00"}), ("/servers", {"search": "\x00"}),
+                             ("/events", {"target": "x\x00"}), ("/events", {"actor": "\x00"}),
+                             ("/connections", {"profile": "\x00"}), ("/servers/Calc%00", {})):
+            assert "NUL" in problem(c.get(path, params=params), 422), (path, params)
+        for dry_run in (True, False):
+            assert "NUL" in problem(c.post("/connections/revoke", json={
+                "filter": {"profile": "\x00"}, "dry_run": dry_run}), 422)
+        assert "NUL" in problem(c.post("/servers/Calculator/reconfigure",
+                                       json={"profile": "Noauth\x00"}), 422)
+        assert c.get("/connections").json()["total"] == live
 
 
 def test_a_revoked_token_writes_nothing_from_its_next_request(api):

@@ -272,6 +272,14 @@ OAUTH = ["provider", "add-oauth", "Mine", "--client-id", "cid"]
      "--state"),
     ([*OAUTH, "--client-credentials", "--authorize-url", "https://auth.example/authorize",
       "--token-url", "https://auth.example/token"], "--client-credentials", "--authorize-url"),
+    # discovery ran and the explicit endpoint was dropped without a word
+    ([*OAUTH, "--issuer", "http://127.0.0.1:9/", "--authorize-url",
+      "https://auth.example/authorize"], "--issuer", "--authorize-url"),
+    ([*OAUTH, "--issuer", "http://127.0.0.1:9/", "--revocation-url",
+      "https://auth.example/revoke"], "--issuer", "--revocation-url"),
+    ([*OAUTH, "--issuer", "https://auth.example", "--authorize-url",
+      "https://auth.example/authorize", "--token-url", "https://auth.example/token"],
+     "--issuer", "--authorize-url"),
 ])
 def test_conflicting_options_are_a_usage_error(demo_url, cli, argv, first, second):
     """Options that contradict each other were accepted, one silently winning (--google over

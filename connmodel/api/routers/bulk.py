@@ -9,9 +9,9 @@ which are already revoked, which MCP servers would be disconnected; 404 for an u
 from typing import Annotated, Self
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from connmodel.api.calls import CallerDep
+from connmodel.api.calls import CallerDep, NoNul
 from connmodel.api.problems import responses
 from connmodel.models import NAME_MAX
 from connmodel.services.connections import revoke_many, revoke_preview
@@ -22,18 +22,20 @@ router = APIRouter(prefix="/connections", tags=["connections"],
                    responses=responses(400, 401, 403, 404, 422, 503))
 SERVERS_LISTED = 100
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Text = Annotated[str | None, NoNul]
 
 
 class MatchFilter(BaseModel):
-    """The Connections page's filter; at least one field (an empty filter would match all)."""
+    """The Connections page's filter; at least one field (an empty filter would match all).
+    An unknown field is refused: a misspelt one would widen the revocation."""
 
-    status: str | None = Field(None, description="Active, Inactive or Error.", max_length=20)
-    environment: str | None = Field(None, description="dev, staging or production.",
-                                    max_length=20)
-    profile: str | None = Field(None, description="Profiles whose name contains this text.",
-                                max_length=NAME_MAX)
-    search: str | None = Field(None, description="Text in the account or service.",
-                               max_length=200)
+    model_config = ConfigDict(extra="forbid")
+
+    status: Text = Field(None, description="Active, Inactive or Error.", max_length=20)
+    environment: Text = Field(None, description="dev, staging or production.", max_length=20)
+    profile: Text = Field(None, description="Profiles whose name contains this text.",
+                          max_length=NAME_MAX)
+    search: Text = Field(None, description="Text in the account or service.", max_length=200)
 
     @model_validator(mode="after")
     def _narrows(self) -> Self:
@@ -43,6 +45,10 @@ class MatchFilter(BaseModel):
 
 
 class BulkRevoke(BaseModel):
+    """Ids or a filter. An unknown field is refused: `dryrun` for `dry_run` would revoke."""
+
+    model_config = ConfigDict(extra="forbid")
+
     ids: list[Id] | None = Field(None, min_length=1, max_length=1000,
                                  description="Connection ids (at most 1,000).")
     filter: MatchFilter | None = Field(None, description="Every live connection it matches.")

@@ -9,15 +9,15 @@ before FastAPI's: FastAPI's route and request handling cost a sixth of a credent
 errors are the same problem details as every route's (the app's exception handlers).
 """
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
-from connmodel.api.calls import bearer_token, brokered, client_address, settings_of
+from connmodel.api.calls import NoNul, bearer_token, brokered, client_address, settings_of
 from connmodel.api.problems import responses
 from connmodel.broker import BrokeredCredential
 from connmodel.models import TEXT_MAX
@@ -26,8 +26,12 @@ router = APIRouter(tags=["broker"], responses=responses(400, 401, 403, 404, 409,
 
 
 class CredentialRequest(BaseModel):
-    server: str = Field(description="The MCP server's name, or its URL.", min_length=1,
-                        max_length=TEXT_MAX)
+    """An unknown field is refused, as by every body of this API: it would be a typo."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    server: Annotated[str, NoNul] = Field(description="The MCP server's name, or its URL.",
+                                          min_length=1, max_length=TEXT_MAX)
 
 
 _DOCUMENTED: dict[str, Any] = {

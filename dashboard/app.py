@@ -116,9 +116,13 @@ def sign_in_served() -> bool:
 
 def remembered_theme() -> dict[str, str]:
     """The theme last chosen in this browser, when the URL does not choose one (`?theme=`,
-    which Panel applies itself)."""
+    which Panel applies itself). A `?theme=` other than dark is the default theme, as
+    `chosen_theme` says: it is dropped here, since Panel's template raises on a name it does
+    not know (`?theme=light`, a blank page)."""
     arguments = pn.state.session_args or {}
     if "theme" in arguments:
+        if chosen_theme(arguments, None) != "dark":
+            del arguments["theme"]
         return {}
     dark = chosen_theme(arguments, pn.state.cookies.get(THEME_COOKIE)) == "dark"
     return {"theme": "dark"} if dark else {}

@@ -296,7 +296,9 @@ const ProfileCards = (() => {
     return button
   }
   function card(model, p, index) {
-      const root = h('section', {class: 'card'})
+      // Focusable from script only: focus lands here when the row it was on leaves (a
+      // revoke), not on the page's start; the next Tab goes on to this card's controls.
+      const root = h('section', {class: 'card', tabindex: '-1'})
       const name = p.name
       root.setAttribute('aria-label', `Profile ${name}`)
       const head = h('header', {},
@@ -325,9 +327,24 @@ const ProfileCards = (() => {
       root.replaceChildren(...children)
       return root
   }
+  function focusKey(node) {  // how a card drawn anew finds the focused control again
+    const th = node.closest('th')
+    const name = node.getAttribute('aria-label')
+    return name ? `[aria-label="${CSS.escape(name)}"]` : (th ? `th.${th.classList[0]} button` : null)
+  }
   function render({ model, el }) {
     const list = h('div', {class: 'cards'})
     let shown = []
+    function focusedIn(node) {
+      const active = list.getRootNode().activeElement
+      return active && node.contains(active) ? active : null
+    }
+    function swap(node, next) {  // a card drawn anew keeps the focus it had, else takes it
+      const active = focusedIn(node)
+      node.replaceWith(next)
+      const key = active && active !== node ? focusKey(active) : null
+      if (active) ((key && next.querySelector(key)) || next).focus()
+    }
     function draw() {
       shown = JSON.parse(model.cards)
       list.replaceChildren(...shown.map((p, index) => card(model, p, index)))
@@ -343,7 +360,7 @@ const ProfileCards = (() => {
       if (!p || !node) return
       shown[msg.index] = p
       if (msg.card) {  // the card anew (sorted, other rows)
-        node.replaceWith(card(model, p, msg.index))
+        swap(node, card(model, p, msg.index))
         return
       }
       // Rows left (revoked) and rows added at the end ("Load more", a re-read): only those
@@ -354,10 +371,15 @@ const ProfileCards = (() => {
       p.rows = p.rows.filter((r) => !gone.has(r.id)).concat(msg.rows)
       Object.assign(p, {has_more: msg.has_more, counts: msg.counts, counts_exact: msg.counts_exact})
       if (!body || had === 0 || p.rows.length === 0) {  // a table appears or goes: anew
-        node.replaceWith(card(model, p, msg.index))
+        swap(node, card(model, p, msg.index))
         return
       }
-      for (const tr of [...body.children]) if (gone.has(Number(tr.dataset.id))) tr.remove()
+      for (const tr of [...body.children]) {
+        if (!gone.has(Number(tr.dataset.id))) continue
+        const focused = focusedIn(tr)
+        tr.remove()
+        if (focused) node.focus()  // not the page's start: the card the row was in
+      }
       body.append(...msg.rows.map((r) => row(model, p, msg.index, r)))
       node.querySelector('p.counts').replaceWith(counts(p))
       const button = node.querySelector('button.more')

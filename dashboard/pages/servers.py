@@ -10,11 +10,13 @@ from typing import Any
 
 import panel as pn
 import param
+from panel.models.esm import DataEvent
 
 from connmodel.models import ServerRow
 from connmodel.services.servers import TRANSPORTS
 from dashboard.changes import follow_changes
 from dashboard.components import immediate
+from dashboard.components.dialog import Dialog
 from dashboard.components.notice import Notice
 from dashboard.components.server_summary import ServerSummary, server_data
 from dashboard.components.status_line import StatusLine
@@ -58,13 +60,13 @@ class ServersPage(pn.viewable.Viewer):
         self._more = pn.widgets.Button(label="Load more servers", visible=False)
         self._more.on_click(self._on_more)
         self._target = pn.widgets.Select(label="New profile", options=[], width=220)
-        self._reconfigure_title = StatusLine()
-        confirm = pn.widgets.Button(label="Reconfigure server", color="primary", align="end")
-        confirm.on_click(self._confirm_reconfigure)
-        cancel = pn.widgets.Button(label="Cancel", align="end")
-        cancel.on_click(lambda _: setattr(self, "reconfiguring", ""))
-        self._reconfigure = pn.FlexBox(self._reconfigure_title, self._target, confirm, cancel,
-                                   visible=False, sizing_mode="stretch_width")
+        # A modal dialog: focus goes into it, Escape and Cancel close it, and focus comes
+        # back to the row's Reconfigure (an inline form above the rows did none of that).
+        self._reconfigure = Dialog(objects=[self._target], max_width=420, buttons=[
+            {"label": "Cancel", "action": "close"},
+            {"label": "Reconfigure server", "action": "reconfigure", "kind": "primary"}])
+        self._reconfigure.on_msg(self._on_reconfigure_msg)
+        self._reconfigure.param.watch(self._reconfigure_closed, "open")
         self._add_name = pn.widgets.TextInput(label="Server name", placeholder="e.g. Calculator")
         self._add_url = pn.widgets.TextInput(label="URL", placeholder="http://127.0.0.1:8101/mcp",
                                              width=320)
@@ -143,13 +145,27 @@ class ServersPage(pn.viewable.Viewer):
                                for e in self.model.changes]
 
     def _render_reconfigure(self, *_: Any) -> None:
-        name = self.reconfiguring
-        self._reconfigure.visible = bool(name)
-        self._reconfigure_title.object = f"Reconfigure {name} to use:" if name else ""
+        if self.reconfiguring:
+            self._reconfigure.show([{"heading": f"Reconfigure {self.reconfiguring} to use:"}])
+        else:
+            self._reconfigure.open = False
 
-    async def _confirm_reconfigure(self, _: Any = None) -> None:
-        if self._target.value and await self.model.reconfigure(self.reconfiguring,
-                                                               self._target.value):
+    def _reconfigure_closed(self, event: param.parameterized.Event) -> None:
+        if not event.new:
+            self.reconfiguring = ""
+
+    async def _on_reconfigure_msg(self, event: DataEvent) -> None:
+        """Reconfigure server; a double click's second message, sent before the buttons were
+        disabled, is dropped."""
+        if event.data != {"action": "reconfigure"} or self._reconfigure.busy:
+            return
+        self._reconfigure.busy = True
+        try:
+            done = self._target.value and await self.model.reconfigure(self.reconfiguring,
+                                                                      self._target.value)
+        finally:
+            self._reconfigure.busy = False
+        if done:
             self.reconfiguring = ""
 
     async def _add(self, _: Any = None) -> None:

@@ -90,12 +90,15 @@ class TokensModel(param.Parameterized):
         self.confirming = ""
 
     async def revoke(self) -> None:
-        """Revoke the chosen token (the service checks the role and audits a refusal)."""
-        self.confirming = ""
-        if self._none_chosen():
+        """Revoke the token the pending confirmation names (the service checks the role and
+        audits a refusal). None pending, nothing: a double click on Confirm revoke sent a second
+        revoke before the first hid the button, whose "already revoked" error replaced the
+        first one's outcome."""
+        name, self.confirming = self.confirming, ""
+        if not name:
             return
         try:
-            done = await self.backend.acall(revoke_token, name=self.chosen)
+            done = await self.backend.acall(revoke_token, name=name)
         except ConnModelError as exc:
             self.param.update(message=str(exc), error=True)
         else:

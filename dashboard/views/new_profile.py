@@ -196,7 +196,11 @@ class NewProfileDialog(pn.viewable.Viewer):
             await self._run()
 
     async def _run(self) -> None:
-        """Create and connect; the dialog is busy meanwhile (buttons disabled, Escape ignored)."""
+        """Create and connect; the dialog is busy meanwhile (buttons disabled, Escape ignored).
+        A double click's second "create" comes before the browser has disabled the buttons: it
+        is dropped here, or it tried to create again and audited a failure."""
+        if self._dialog.busy:
+            return
         form = self.form()
         self._dialog.busy = True
         try:

@@ -45,6 +45,7 @@ def test_a_viewer_cannot_revoke_and_the_refusal_is_audited(sqlite_url, admin, vi
     run_async(model.refresh())
     assert not model.can_revoke
     model.chosen = "gateway"
+    model.ask_revoke()
     run_async(model.revoke())
     assert model.error and "may not write" in model.message
     assert model.live_names == ["gateway"]
@@ -68,6 +69,8 @@ def test_revoke_asks_first_and_a_cancel_or_another_choice_changes_nothing(sqlite
     assert (model.confirming, model.message, model.error) == ("gateway", "", False)
     model.cancel_revoke()
     assert model.confirming == ""
+    run_async(model.revoke())  # a Confirm after the question is answered: nothing
+    assert (model.live_names, model.error) == (["ci", "gateway"], False)
     model.ask_revoke()
     model.chosen = "ci"  # the question named another token
     assert model.confirming == ""

@@ -173,3 +173,20 @@ def test_after_a_refusal_the_buttons_and_the_reason_stay_in_sight(page: Page, de
     page.screenshot(path=str(SHOTS / "refused-buttons-in-sight.png"))
     dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_be_hidden()
+
+
+def test_a_double_click_on_create_creates_once_and_audits_no_failure(
+        page: Page, demo_dashboard):
+    """The second click reached the server before the first disabled the buttons: a second
+    create was tried, refused ("a provider config named ... exists") and audited as failed."""
+    open_connections(page, demo_dashboard.page_url())
+    dialog = open_dialog(page)
+    dialog.get_by_placeholder("e.g. Drive").fill("Twice Clicked")
+    dialog.get_by_role("button", name="Create and connect").dblclick()
+    expect(page.get_by_text("Profile Twice Clicked connected: Configured (Active).")) \
+        .to_be_visible()
+    expect(dialog).to_be_hidden()
+    page.goto(demo_dashboard.page_url("?page=activity&target=Twice"))
+    events = page.locator("table.activity tbody tr")
+    expect(events.filter(has_text="profile.create")).to_have_count(1)
+    expect(events.filter(has_text="failed")).to_have_count(0)

@@ -256,6 +256,7 @@ def test_my_servers_writes_after_sign_out_show_the_banner_and_change_nothing(bro
         page.get_by_role("button", name="Reconfigure server").click()
         expect(page.locator(".toast", has_text=f"cannot reconfigure Calculator: {refusal}")
                ).to_be_visible()
+        page.get_by_role("dialog").get_by_role("button", name="Cancel").click()  # refused: open
         page.locator("button.card-header", has_text="Add server").click()
         page.get_by_label("Server name").fill("Sneaky")
         page.get_by_label("URL", exact=True).fill("http://127.0.0.1:9/mcp")

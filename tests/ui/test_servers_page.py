@@ -97,6 +97,7 @@ def test_each_rows_buttons_name_their_server(page: Page, demo_dashboard):
     assert len(names) == len(set(names)) >= 8, names
     page.get_by_role("button", name="Reconfigure Drive", exact=True).click()
     expect(page.get_by_text("Reconfigure Drive to use:")).to_be_visible()
+    page.keyboard.press("Escape")  # a modal dialog: the rows behind it wait
     page.get_by_role("button", name="Check Drive", exact=True).click()
     expect(page.locator('div[data-server="Drive"]')).to_contain_text(
         re.compile(r"checked \d{4}-\d\d-\d\d"), timeout=15_000)

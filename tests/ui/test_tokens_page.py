@@ -1,6 +1,7 @@
 """Gateway → API tokens in Chromium: Revoke asks first, naming the token as text, and there is
 nothing to click while there is nothing to revoke."""
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -58,6 +59,22 @@ def test_revoke_asks_first_and_cancel_changes_nothing(page: Page, served):
     assert live(served.database_url) == ["gateway"]
     assert alerts == []
 
+
+
+def test_a_double_click_on_confirm_revokes_once_and_says_so(page: Page, served):
+    """The second click reached the server before the first hid the button: it revoked again
+    and replaced "revoked" with a red "token 'gateway' was already revoked by local-admin"."""
+    page.goto(served.page_url("?page=tokens"))
+    page.get_by_role("combobox", name="Token").select_option("gateway")
+    page.get_by_role("button", name="Revoke token").click()
+    page.get_by_role("button", name="Confirm revoke").dblclick()
+    done = page.get_by_role("status").filter(has_text="revoked")
+    expect(done).to_have_text("Token gateway (broker) revoked: the API refuses it from its "
+                              "next request.")
+    page.wait_for_timeout(1000)  # the second click's answer, if any, has come by now
+    expect(done).to_have_text(re.compile("^Token gateway"))
+    expect(page.get_by_text("already revoked")).to_have_count(0)
+    assert live(served.database_url) == [AMP]
 
 def test_with_no_live_token_there_is_nothing_to_revoke(page: Page, served):
     with session(served.database_url) as s:

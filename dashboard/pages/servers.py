@@ -155,9 +155,13 @@ class ServersPage(pn.viewable.Viewer):
             self.reconfiguring = ""
 
     async def _on_reconfigure_msg(self, event: DataEvent) -> None:
+        if event.data == {"action": "reconfigure"}:
+            await self._confirm_reconfigure()
+
+    async def _confirm_reconfigure(self) -> None:
         """Reconfigure server; a double click's second message, sent before the buttons were
         disabled, is dropped."""
-        if event.data != {"action": "reconfigure"} or self._reconfigure.busy:
+        if self._reconfigure.busy:
             return
         self._reconfigure.busy = True
         try:

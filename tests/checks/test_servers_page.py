@@ -65,14 +65,14 @@ def test_reconfigure_after_revoke_and_add(sqlite_url, admin, keyring, fleet, run
     run_async(model.check("Calculator"))
     assert model.message == "Calculator has no live connection to check: reconfigure it first"
     page.reconfiguring = "Calculator"
-    assert page._reconfigure.visible
+    assert page._reconfigure.open
     page._target.value = "Noauth"
     run_async(page._confirm_reconfigure())
     assert "profile 'Noauth' has no live connection" in model.message
-    assert page._reconfigure.visible
+    assert page._reconfigure.open
     page._target.value = "Local"
     run_async(page._confirm_reconfigure())
-    assert not page._reconfigure.visible
+    assert not page._reconfigure.open
     assert model.rows[0].health == "connected" and model.rows[0].profile == "Local"
     page._add_name.value, page._add_url.value = "Second", "ftp://nope"
     page._add_profile.value = "Local"

@@ -14,7 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel, ConfigDict
 from sqlmodel import Session
 
 from connmodel.broker import BrokeredCredential, credential_for
@@ -133,6 +133,14 @@ def refuse_nul(value: T) -> T:
 
 
 NoNul = AfterValidator(refuse_nul)
+
+
+class Body(BaseModel):
+    """Every request body of this API: an unknown field is refused (422), as a misspelt one
+    would be dropped and change the write (`dryrun` for `dry_run` revoked; a misspelt filter
+    key widened a revocation)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 CallerDep = Annotated[Caller, Depends(caller)]

@@ -18,7 +18,6 @@ from connmodel.cli.common import (
     store,
 )
 from connmodel.models import AuditEventPublic, ServerPublic
-from connmodel.services.connections import profile_id_by_name
 from connmodel.services.events import EventFilter, list_events
 from connmodel.services.servers import list_servers
 
@@ -43,10 +42,8 @@ def servers(
 ) -> None:
     """MCP servers of the gateway with the profile they use and their state."""
     with store(database) as s:
-        if profile is not None:  # an unknown profile is an error, as `connections` says
-            profile_id_by_name(s, profile)
         page = list_servers(s, actor=cli_actor(), profile=profile, state=state, cursor=after,
-                            limit=limit)
+                            limit=limit, known_profile=True)
     emit_page(page, fmt, "servers", ["Server", "URL", "Profile", "State", "Reason"], _server_row)
 
 

@@ -276,10 +276,14 @@ def list_servers(
     connection_id: int | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    known_profile: bool = False,
 ) -> Page[ServerRow]:
     """Servers by name with profile, latest check and connection; filtered and keyset-paged in SQL.
 
     `state` is connected, disconnected or error (the page's state); `search` matches name or URL.
+    With `known_profile` (the CLI, the API) an unknown `profile` is NotFound, as the connections
+    listing says, not an empty page as if it had no servers; the dashboard's box filters as
+    typed. Looked up only for an empty page, after the actor's role was checked.
     """
     require(actor, Action.READ)
     conds: list[ColumnElement[bool]] = []
@@ -306,6 +310,8 @@ def list_servers(
         .where(*conds)
     )
     total, exact = capped_count(session, count_stmt)
+    if known_profile and profile and not rows:
+        _profile_id(session, profile)
     return Page([_row(s, p, c) for _, _, s, p, c in rows], next_cursor, total, exact)
 
 

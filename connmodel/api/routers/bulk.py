@@ -9,9 +9,9 @@ which are already revoked, which MCP servers would be disconnected; 404 for an u
 from typing import Annotated, Self
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from connmodel.api.calls import CallerDep, NoNul
+from connmodel.api.calls import Body, CallerDep, NoNul
 from connmodel.api.problems import responses
 from connmodel.models import NAME_MAX
 from connmodel.services.connections import revoke_many, revoke_preview
@@ -25,11 +25,8 @@ Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Text = Annotated[str | None, NoNul]
 
 
-class MatchFilter(BaseModel):
-    """The Connections page's filter; at least one field (an empty filter would match all).
-    An unknown field is refused: a misspelt one would widen the revocation."""
-
-    model_config = ConfigDict(extra="forbid")
+class MatchFilter(Body):
+    """The Connections page's filter; at least one field (an empty filter would match all)."""
 
     status: Text = Field(None, description="Active, Inactive or Error.", max_length=20)
     environment: Text = Field(None, description="dev, staging or production.", max_length=20)
@@ -44,10 +41,8 @@ class MatchFilter(BaseModel):
         return self
 
 
-class BulkRevoke(BaseModel):
-    """Ids or a filter. An unknown field is refused: `dryrun` for `dry_run` would revoke."""
-
-    model_config = ConfigDict(extra="forbid")
+class BulkRevoke(Body):
+    """Ids or a filter."""
 
     ids: list[Id] | None = Field(None, min_length=1, max_length=1000,
                                  description="Connection ids (at most 1,000).")

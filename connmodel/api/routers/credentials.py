@@ -13,11 +13,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
-from connmodel.api.calls import NoNul, bearer_token, brokered, client_address, settings_of
+from connmodel.api.calls import Body, NoNul, bearer_token, brokered, client_address, settings_of
 from connmodel.api.problems import responses
 from connmodel.broker import BrokeredCredential
 from connmodel.models import TEXT_MAX
@@ -25,11 +25,7 @@ from connmodel.models import TEXT_MAX
 router = APIRouter(tags=["broker"], responses=responses(400, 401, 403, 404, 409, 422, 503))
 
 
-class CredentialRequest(BaseModel):
-    """An unknown field is refused, as by every body of this API: it would be a typo."""
-
-    model_config = ConfigDict(extra="forbid")
-
+class CredentialRequest(Body):
     server: Annotated[str, NoNul] = Field(description="The MCP server's name, or its URL.",
                                           min_length=1, max_length=TEXT_MAX)
 
